@@ -1,0 +1,40 @@
+# Haze: a library operating system for building unikernels in C.
+#
+#   make          build every target's library and examples
+#   make run      install what is missing, build, run the demo unikernel
+#   make test     install what is missing, build, run every test tier
+#   make lint     check formatting (part of make test)
+#   make format   reformat the tree with clang-format
+#
+# See docs/building.md for the layout of build/ and the variables.
+
+.DEFAULT_GOAL := all
+
+include mk/config.mk
+include mk/core.mk
+include mk/unix.mk
+-include mk/libc.mk
+-include mk/kvm.mk
+include mk/tests.mk
+
+.PHONY: all deps run clean format lint
+
+all: unix
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory unix
+	$(O)/unix/examples/hello/hello
+
+clean:
+	rm -rf $(O)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+lint:
+	@tests/lint.sh

@@ -1,0 +1,149 @@
+/*
+ * The platform API: the only seam between Haze's library OS and a target.
+ *
+ * A target (unix: a Linux process; kvm: a guest under haze-kvm) implements
+ * exactly these calls and nothing above this header may ask which target it
+ * runs on. The API is small, versioned and batched, because on a hypervisor
+ * every call that leaves the guest costs a VM exit (1-10 us).
+ *
+ * Error model: calls that can fail return a negative HZ_E* code (see
+ * error.h) and are must-check. A target never aborts because of something
+ * a caller passed in range; a caller passing out-of-range arguments (an
+ * unknown handle, a misaligned block offset) gets -HZ_EINVAL. Calls never
+ * block except hz_yield().
+ *
+ * Start-up: the target prepares the machine, then calls
+ * hz_runtime_start(&start_info) (src/core), which never returns.
+ */
+#ifndef HAZE_PLATFORM_H
+#define HAZE_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "haze/error.h"
+
+#define HZ_PLATFORM_ABI_VERSION 1
+
+/* Devices are named in the application's manifest (haze/manifest.h). */
+#define HZ_DEVICE_NAME_MAX 32
+/* Handles are small integers, so a ready set fits in one word. */
+#define HZ_HANDLE_MAX 64
+
+typedef int32_t hz_handle_t;
+/* Bit h is set when handle h is ready. */
+typedef uint64_t hz_ready_set_t;
+
+/* What the target hands the runtime at start. */
+struct hz_start_info {
+	int argc;               /* application arguments, argv[0] is its name */
+	char **argv;
+	uintptr_t heap_start;   /* page-aligned region the runtime owns */
+	size_t heap_size;       /* a multiple of the page size */
+	const char *target;     /* "unix" or "kvm", for messages only */
+};
+
+/* Called by the target once the machine is ready; never returns. */
+HZ_NORETURN void hz_runtime_start(const struct hz_start_info *si);
+
+/* Writes @len bytes to the console; never fails, may truncate. */
+void hz_platform_console_write(const char *buf, size_t len);
+
+/* Returns monotonic time in nanoseconds since an arbitrary origin. */
+uint64_t hz_platform_clock_monotonic(void);
+
+/* Returns wall-clock time in nanoseconds since the Unix epoch. */
+uint64_t hz_platform_clock_wall(void);
+
+/*
+ * Blocks until a device is ready or the monotonic clock reaches @deadline
+ * (0 means do not block: poll). On return *ready holds the handles that
+ * are ready to read (net: a frame waits). Spurious empty returns are
+ * allowed; callers loop. The only blocking call of the API.
+ */
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready);
+
+/* --- net ---------------------------------------------------------------- */
+
+struct hz_net_info {
+	uint8_t mac[6];
+	uint16_t mtu;          /* largest IP payload; frames are mtu + 14 */
+};
+
+/* One frame of a batch: @buf holds @cap bytes; @len is the frame length. */
+struct hz_frame {
+	void *buf;
+	size_t cap;   /* read: capacity of buf; write: unused */
+	size_t len;   /* read: set to the frame length; write: bytes to send */
+};
+
+/* Binds the net device @name of the manifest; gives its handle and info. */
+HZ_MUST_CHECK
+int hz_platform_net_acquire(const char *name, hz_handle_t *h,
+			    struct hz_net_info *info);
+
+/*
+ * Reads up to @n waiting frames into @frames, in order. Returns the count
+ * read (>= 1), -HZ_EAGAIN when none waits, -HZ_EINVAL on a bad handle,
+ * -HZ_EIO when the host device failed. A frame larger than its buffer is
+ * dropped by the target and counted, never truncated.
+ */
+HZ_MUST_CHECK
+int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n);
+
+/*
+ * Sends the first @n frames of @frames, in order. Returns the count sent;
+ * fewer than @n means the host queue was full (try again later). Frames
+ * longer than mtu + 14 give -HZ_EMSGSIZE, host failures -HZ_EIO.
+ */
+HZ_MUST_CHECK
+int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
+			  size_t n);
+
+/* --- block -------------------------------------------------------------- */
+
+struct hz_block_info {
+	uint64_t capacity;     /* bytes */
+	uint32_t sector_size;  /* bytes; offsets and lengths are multiples */
+};
+
+/* Binds the block device @name of the manifest; gives handle and info. */
+HZ_MUST_CHECK
+int hz_platform_block_acquire(const char *name, hz_handle_t *h,
+			      struct hz_block_info *info);
+
+/*
+ * Reads @len bytes at byte @offset, both multiples of the sector size,
+ * several sectors in one call. 0, -HZ_EINVAL (range, alignment), -HZ_EIO.
+ */
+HZ_MUST_CHECK
+int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
+			   size_t len);
+
+/* Writes @len bytes at byte @offset; same rules as hz_platform_block_read. */
+HZ_MUST_CHECK
+int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
+			    size_t len);
+
+/* Makes every completed write durable. 0 or -HZ_EIO. */
+HZ_MUST_CHECK
+int hz_platform_block_flush(hz_handle_t h);
+
+/* --- entropy, exit ------------------------------------------------------- */
+
+/*
+ * Fills @buf with @len bytes of host entropy. Returns @len, or -HZ_ENOTSUP
+ * when the host offers none (callers must cope: it is one source of
+ * several), or -HZ_EIO.
+ */
+HZ_MUST_CHECK
+int hz_platform_entropy(void *buf, size_t len);
+
+/* Ends the unikernel with @status (0..255). */
+HZ_NORETURN void hz_platform_exit(int status);
+
+/* Ends the unikernel abnormally, after a fatal error already printed. */
+HZ_NORETURN void hz_platform_abort(void);
+
+#endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages Haze builds and tests with, once: quiet when
+# they are all present. Needs root or sudo (apt-get).
+set -eu
+
+PKGS="gcc make clang clang-format libc6-dev libcmocka-dev pkg-config
+libbearssl-dev libslirp-dev libseccomp-dev"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "haze: need root or sudo to install:$missing" >&2
+	exit 1
+fi
+echo "haze: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
