@@ -22,7 +22,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wpointer-arith -Wundef \
 	-Wno-unused-parameter
 BASE_CFLAGS := -std=c11 $(WARN) -g -fno-strict-aliasing \
-	-Iinclude -Isrc -include include/haze/banned.h
+	-Iinclude -Isrc -I. -include include/haze/banned.h
 
 # unix: a Linux process, system libc.
 FLAGS_unix := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
@@ -34,6 +34,7 @@ LDFLAGS_test := $(SAN)
 
 FORCE:
 .PHONY: FORCE
+.PRECIOUS: $(O)/%/.flags
 
 # $(O)/T/.flags holds the flags of variant T; rewritten only on change.
 $(O)/%/.flags: FORCE
@@ -49,7 +50,8 @@ $(O)/$(1)/%.o: %.c $(O)/$(1)/.flags
 $(O)/$(1)/%.o: %.S $(O)/$(1)/.flags
 	$$(MSG) AS $$@
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(FLAGS_$(1)) -MMD -MP -c $$< -o $$@
+	$$(Q)$$(CC) $$(filter-out -include include/haze/banned.h,$$(FLAGS_$(1))) \
+		-MMD -MP -c $$< -o $$@
 endef
 
 # objs(T, sources): the objects of @sources in variant T.

@@ -34,6 +34,8 @@
 typedef int32_t hz_handle_t;
 /* Bit h is set when handle h is ready. */
 typedef uint64_t hz_ready_set_t;
+/* A deadline that never comes: block until a device is ready. */
+#define HZ_DEADLINE_NEVER UINT64_MAX
 
 /* What the target hands the runtime at start. */
 struct hz_start_info {
@@ -58,7 +60,9 @@ uint64_t hz_platform_clock_wall(void);
 
 /*
  * Blocks until a device is ready or the monotonic clock reaches @deadline
- * (0 means do not block: poll). On return *ready holds the handles that
+ * (0 means do not block: poll; HZ_DEADLINE_NEVER means no time limit).
+ * Readiness is level-triggered: a device stays ready while a frame waits,
+ * so the caller must drain what it is told about. On return *ready holds the handles that
  * are ready to read (net: a frame waits). Spurious empty returns are
  * allowed; callers loop. The only blocking call of the API.
  */

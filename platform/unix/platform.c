@@ -1,0 +1,414 @@
+/*
+ * The platform API for the unix target: Haze as a Linux process. The
+ * console is stdout, clocks are clock_gettime, net devices are tap
+ * interfaces, block devices are files, entropy is getrandom, and yield is
+ * ppoll over the net devices' descriptors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "haze/log.h"
+#include "haze/manifest.h"
+#include "haze/platform.h"
+#include "platform/unix/unix.h"
+
+#define TAP_MTU 1500
+#define FRAME_MAX 65550 /* largest frame a tap can hand us */
+
+struct device {
+	enum hz_device_kind kind;
+	char name[HZ_DEVICE_NAME_MAX];
+	int fd;
+	bool acquired;
+	struct hz_net_info net;
+	struct hz_block_info block;
+};
+
+static struct device devices[HZ_HANDLE_MAX];
+static int ndevices;
+
+HZ_COUNTER(drop_oversize, "unix", "net_drop_oversize");
+
+static int bind_device(enum hz_device_kind kind, const char *name, int fd,
+		       struct hz_errmsg *err)
+{
+	struct device *d;
+
+	for (int i = 0; i < ndevices; i++)
+		if (strcmp(devices[i].name, name) == 0)
+			return hz_errmsg_set(err, -HZ_EEXIST,
+					     "device '%s' is bound twice", name);
+	if (strlen(name) == 0 || strlen(name) >= HZ_DEVICE_NAME_MAX)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "device name '%s' is empty or too long",
+				     name);
+	if (ndevices == HZ_HANDLE_MAX)
+		return hz_errmsg_set(err, -HZ_ENOSPC, "too many devices");
+	d = &devices[ndevices];
+	*d = (struct device){.kind = kind, .fd = fd};
+	memcpy(d->name, name, strlen(name) + 1);
+	return ndevices++;
+}
+
+int hz_unix_bind_tap(const char *name, const char *ifname,
+		     struct hz_errmsg *err)
+{
+	struct ifreq ifr = {0};
+	int fd, h, r;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "tap interface name '%s' is too long",
+				     ifname);
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return hz_errmsg_set(err, -HZ_EIO, "open /dev/net/tun: %s",
+				     strerror(errno));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s", ifname,
+				  strerror(errno));
+		close(fd);
+		return r;
+	}
+	h = bind_device(HZ_DEVICE_KIND_NET, name, fd, err);
+	if (h < 0) {
+		close(fd);
+		return h;
+	}
+	devices[h].net.mtu = TAP_MTU;
+	if (getrandom(devices[h].net.mac, 6, 0) != 6)
+		memcpy(devices[h].net.mac, &h, sizeof(h));
+	devices[h].net.mac[0] = (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
+	return 0;
+}
+
+int hz_unix_bind_file(const char *name, const char *path,
+		      struct hz_errmsg *err)
+{
+	struct stat st;
+	int fd, h, r;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return hz_errmsg_set(err, -HZ_EIO, "open %s: %s", path,
+				     strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = hz_errmsg_set(err, -HZ_EINVAL, "%s is not a regular file",
+				  path);
+		close(fd);
+		return r;
+	}
+	h = bind_device(HZ_DEVICE_KIND_BLOCK, name, fd, err);
+	if (h < 0) {
+		close(fd);
+		return h;
+	}
+	devices[h].block.sector_size = 512;
+	devices[h].block.capacity = (uint64_t)st.st_size & ~(uint64_t)511;
+	return 0;
+}
+
+static const char *kind_name(uint32_t kind)
+{
+	return kind == HZ_DEVICE_KIND_NET ? "net" : "block";
+}
+
+int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
+{
+	for (int i = 0; i < ndevices; i++) {
+		if (hz_manifest_find(m, devices[i].kind, devices[i].name) < 0)
+			return hz_errmsg_set(
+				err, -HZ_EINVAL,
+				"the application declares no %s device '%s'",
+				kind_name(devices[i].kind), devices[i].name);
+	}
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct hz_manifest_entry *e = &m->entries[i];
+		bool bound = false;
+
+		for (int j = 0; j < ndevices; j++)
+			bound |= strcmp(devices[j].name, e->name) == 0;
+		if (!bound)
+			return hz_errmsg_set(
+				err, -HZ_EINVAL,
+				"%s device '%s' is not bound (use --%s %s=...)",
+				kind_name(e->kind), e->name,
+				e->kind == HZ_DEVICE_KIND_NET ? "net" : "block",
+				e->name);
+	}
+	return 0;
+}
+
+void hz_unix_unbind_all(void)
+{
+	for (int i = 0; i < ndevices; i++)
+		close(devices[i].fd);
+	ndevices = 0;
+}
+
+/* --- the platform API ----------------------------------------------------- */
+
+void hz_platform_console_write(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hz_platform_clock_monotonic(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t hz_platform_clock_wall(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
+{
+	struct pollfd pfd[HZ_HANDLE_MAX];
+	int handle[HZ_HANDLE_MAX];
+	struct timespec ts = {0}, *tsp = NULL;
+	uint64_t now = hz_platform_clock_monotonic();
+	nfds_t n = 0;
+
+	*ready = 0;
+	for (int i = 0; i < ndevices; i++) {
+		if (devices[i].acquired && devices[i].kind == HZ_DEVICE_KIND_NET) {
+			pfd[n] = (struct pollfd){.fd = devices[i].fd, .events = POLLIN};
+			handle[n++] = i;
+		}
+	}
+	if (deadline != HZ_DEADLINE_NEVER) {
+		uint64_t wait = deadline > now ? deadline - now : 0;
+
+		ts.tv_sec = (time_t)(wait / 1000000000u);
+		ts.tv_nsec = (long)(wait % 1000000000u);
+		tsp = &ts;
+	}
+	if (ppoll(pfd, n, tsp, NULL) <= 0)
+		return;
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
+			*ready |= (hz_ready_set_t)1 << handle[i];
+}
+
+static struct device *device_get(hz_handle_t h, enum hz_device_kind kind)
+{
+	if (h < 0 || h >= ndevices || devices[h].kind != kind ||
+	    !devices[h].acquired)
+		return NULL;
+	return &devices[h];
+}
+
+static int acquire(const char *name, enum hz_device_kind kind)
+{
+	for (int i = 0; i < ndevices; i++) {
+		if (devices[i].kind == kind && strcmp(devices[i].name, name) == 0) {
+			devices[i].acquired = true;
+			return i;
+		}
+	}
+	return -HZ_ENOENT;
+}
+
+int hz_platform_net_acquire(const char *name, hz_handle_t *h,
+			    struct hz_net_info *info)
+{
+	int i = acquire(name, HZ_DEVICE_KIND_NET);
+
+	if (i < 0)
+		return i;
+	*h = i;
+	*info = devices[i].net;
+	return 0;
+}
+
+int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
+{
+	static uint8_t spill[FRAME_MAX];
+	struct device *d = device_get(h, HZ_DEVICE_KIND_NET);
+	size_t got = 0;
+
+	if (d == NULL)
+		return -HZ_EINVAL;
+	while (got < n) {
+		struct hz_frame *f = &frames[got];
+		/* A frame that overflows the buffer lands in spill: dropped. */
+		struct iovec iov[2] = {{f->buf, f->cap}, {spill, sizeof(spill)}};
+		ssize_t r = readv(d->fd, iov, 2);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return got > 0 ? (int)got : -HZ_EIO;
+		}
+		if ((size_t)r > f->cap) {
+			hz_counter_inc(&drop_oversize);
+			continue;
+		}
+		f->len = (size_t)r;
+		got++;
+	}
+	return got > 0 ? (int)got : -HZ_EAGAIN;
+}
+
+int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
+			  size_t n)
+{
+	struct device *d = device_get(h, HZ_DEVICE_KIND_NET);
+	size_t sent = 0;
+
+	if (d == NULL)
+		return -HZ_EINVAL;
+	while (sent < n) {
+		ssize_t r;
+
+		if (frames[sent].len > (size_t)d->net.mtu + 14)
+			return sent > 0 ? (int)sent : -HZ_EMSGSIZE;
+		r = write(d->fd, frames[sent].buf, frames[sent].len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == ENOBUFS)
+				break;
+			return sent > 0 ? (int)sent : -HZ_EIO;
+		}
+		sent++;
+	}
+	return (int)sent;
+}
+
+int hz_platform_block_acquire(const char *name, hz_handle_t *h,
+			      struct hz_block_info *info)
+{
+	int i = acquire(name, HZ_DEVICE_KIND_BLOCK);
+
+	if (i < 0)
+		return i;
+	*h = i;
+	*info = devices[i].block;
+	return 0;
+}
+
+/* Checks a block request against the device: alignment and range. */
+static struct device *block_request(hz_handle_t h, uint64_t offset, size_t len)
+{
+	struct device *d = device_get(h, HZ_DEVICE_KIND_BLOCK);
+
+	if (d == NULL || offset % d->block.sector_size != 0 ||
+	    len % d->block.sector_size != 0 || offset > d->block.capacity ||
+	    len > d->block.capacity - offset)
+		return NULL;
+	return d;
+}
+
+int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
+			   size_t len)
+{
+	struct device *d = block_request(h, offset, len);
+	size_t done = 0;
+
+	if (d == NULL)
+		return -HZ_EINVAL;
+	while (done < len) {
+		ssize_t r = pread(d->fd, (char *)buf + done, len - done,
+				  (off_t)(offset + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -HZ_EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
+			    size_t len)
+{
+	struct device *d = block_request(h, offset, len);
+	size_t done = 0;
+
+	if (d == NULL)
+		return -HZ_EINVAL;
+	while (done < len) {
+		ssize_t r = pwrite(d->fd, (const char *)buf + done, len - done,
+				   (off_t)(offset + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -HZ_EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int hz_platform_block_flush(hz_handle_t h)
+{
+	struct device *d = device_get(h, HZ_DEVICE_KIND_BLOCK);
+
+	if (d == NULL)
+		return -HZ_EINVAL;
+	return fdatasync(d->fd) == 0 ? 0 : -HZ_EIO;
+}
+
+int hz_platform_entropy(void *buf, size_t len)
+{
+	size_t done = 0;
+
+	if (len > INT32_MAX)
+		return -HZ_EINVAL;
+	while (done < len) {
+		ssize_t r = getrandom((char *)buf + done, len - done, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == ENOSYS ? -HZ_ENOTSUP : -HZ_EIO;
+		done += (size_t)r;
+	}
+	return (int)len;
+}
+
+void hz_platform_exit(int status)
+{
+	exit(status);
+}
+
+void hz_platform_abort(void)
+{
+	abort();
+}

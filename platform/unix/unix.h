@@ -1,0 +1,32 @@
+/*
+ * The unix target's device bindings: host resources bound to the device
+ * names of the manifest, before the runtime starts. platform/unix/main.c
+ * binds them from the command line; tests bind them directly.
+ */
+#ifndef HAZE_PLATFORM_UNIX_H
+#define HAZE_PLATFORM_UNIX_H
+
+#include "haze/error.h"
+#include "haze/manifest.h"
+
+/* Binds net device @name to the tap interface @ifname (opened now). */
+HZ_MUST_CHECK
+int hz_unix_bind_tap(const char *name, const char *ifname,
+		     struct hz_errmsg *err);
+
+/* Binds block device @name to the file @path (opened read-write now). */
+HZ_MUST_CHECK
+int hz_unix_bind_file(const char *name, const char *path,
+		      struct hz_errmsg *err);
+
+/*
+ * Checks the bindings against manifest @m: every device bound, every
+ * binding naming a device of its kind. 0 or -HZ_EINVAL with a message.
+ */
+HZ_MUST_CHECK
+int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err);
+
+/* Closes every binding (for tests that bind again). */
+void hz_unix_unbind_all(void);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * Start-up: the target calls hz_runtime_start once the machine is ready;
+ * the runtime takes the heap, applies its own options, runs hz_main as the
+ * first fiber inside the event loop, and exits with its status.
+ *
+ * Runtime options come first among the application's arguments and are
+ * removed before hz_main sees them: --log=SPEC (see hz_log_configure).
+ */
+#include <string.h>
+
+#include "core/core.h"
+#include "haze/haze.h"
+
+HZ_LOG_SOURCE(runtime_log, "runtime");
+
+struct app_args {
+	int argc;
+	char **argv;
+};
+
+static int run_main(void *arg)
+{
+	struct app_args *a = arg;
+
+	return hz_main(a->argc, a->argv);
+}
+
+/* Consumes leading runtime options from @a; 0 or -HZ_EINVAL. */
+static int apply_runtime_options(struct app_args *a)
+{
+	while (a->argc > 1 && strncmp(a->argv[1], "--log=", 6) == 0) {
+		const char *why;
+
+		if (hz_log_configure(a->argv[1] + 6, &why) < 0) {
+			HZ_ERROR(&runtime_log, "bad --log at '%s'", why);
+			return -HZ_EINVAL;
+		}
+		a->argv[1] = a->argv[0];
+		a->argv++;
+		a->argc--;
+	}
+	return 0;
+}
+
+void hz_runtime_start(const struct hz_start_info *si)
+{
+	struct app_args args = {si->argc, si->argv};
+	int status, r;
+
+	hz_log_set_origin(hz_platform_clock_monotonic());
+	r = hz_mem_init(si->heap_start, si->heap_size);
+	if (r < 0) {
+		HZ_ERROR(&runtime_log, "cannot use heap of %zu bytes at %#lx: %s",
+			 si->heap_size, (unsigned long)si->heap_start,
+			 hz_strerror(r));
+		hz_platform_exit(1);
+	}
+	if (apply_runtime_options(&args) < 0)
+		hz_platform_exit(2);
+	HZ_DEBUG(&runtime_log, "target %s, heap %zu KiB", si->target,
+		 si->heap_size / 1024);
+
+	status = hz_sched_run(run_main, &args);
+	if (status < 0) {
+		HZ_ERROR(&runtime_log, "hz_main failed: %s (%s)",
+			 hz_strerror(status), hz_errname(status));
+		status = 1;
+	}
+	hz_platform_exit(status & 0xff);
+}
+
+void hz_assert_fail(const char *expr, const char *file, int line)
+{
+	hz_printf("%s:%d: assertion `%s' failed (fiber %s)\n", file, line,
+		  expr, hz_fiber_name());
+	hz_platform_abort();
+}

@@ -1,0 +1,461 @@
+/*
+ * Fibers, wait queues and the event loop (see haze/sched.h).
+ *
+ * The loop runs on the stack the target started on; each fiber has its own
+ * stack from the page allocator. A fiber that parks switches back to the
+ * loop, which runs the next runnable fiber or, when none is left, blocks in
+ * hz_platform_yield until the earliest timer or a device.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "core/asan.h"
+#include "haze/assert.h"
+#include "haze/log.h"
+#include "haze/mem.h"
+#include "haze/sched.h"
+
+struct hz_ctx {
+	void *sp;
+};
+
+/* From arch/x86_64/switch.S. */
+void hz_ctx_switch(struct hz_ctx *from, struct hz_ctx *to);
+void hz_ctx_start(void);
+
+#define STACK_CANARY 0x487a5374616b21aaull /* checked at each switch */
+
+enum fiber_state { FIBER_RUNNABLE, FIBER_PARKED, FIBER_DONE };
+
+struct hz_fiber {
+	struct hz_ctx ctx;
+	const char *name;
+	void (*fn)(void *arg);
+	void *arg;
+	uint8_t *stack;          /* lowest address; holds the canary */
+	size_t stack_size;
+	enum fiber_state state;
+	struct hz_fiber *next;   /* run queue or wait queue link */
+	struct hz_fiber *all_next;
+	struct hz_waitq *waiting_on;
+	struct hz_timer timer;   /* sleep and wait deadlines */
+	int wake_result;         /* 0 woken, -HZ_ETIMEDOUT */
+	void *asan_fake_stack;
+};
+
+static struct {
+	struct hz_ctx loop_ctx;
+	struct hz_fiber *current;    /* NULL while the loop itself runs */
+	struct hz_fiber *runq_head;
+	struct hz_fiber *runq_tail;
+	struct hz_fiber *all;
+	struct hz_waitq device_waiters[HZ_HANDLE_MAX];
+	hz_ready_set_t device_waited;
+	struct hz_sched_stats stats;
+	/* ASan bookkeeping for the loop's own stack. */
+	const void *loop_stack_bottom;
+	size_t loop_stack_size;
+	void *loop_fake_stack;
+} S;
+
+HZ_LOG_SOURCE(sched_log, "sched");
+
+uint64_t hz_now(void)
+{
+	return hz_platform_clock_monotonic();
+}
+
+/* --- switching ----------------------------------------------------------- */
+
+static void check_stack(const struct hz_fiber *f)
+{
+	uint64_t canary;
+
+	memcpy(&canary, f->stack, sizeof(canary));
+	if (canary != STACK_CANARY) {
+		HZ_ERROR(&sched_log, "fiber %s overflowed its %zu-byte stack",
+			 f->name, f->stack_size);
+		hz_assert_fail("fiber stack canary intact", __FILE__, __LINE__);
+	}
+}
+
+/* Leaves the loop for fiber @f until it parks or ends. */
+static void switch_to_fiber(struct hz_fiber *f)
+{
+	S.current = f;
+	S.stats.switches++;
+#ifdef HZ_ASAN
+	__sanitizer_start_switch_fiber(&S.loop_fake_stack, f->stack,
+				       f->stack_size);
+#endif
+	hz_ctx_switch(&S.loop_ctx, &f->ctx);
+#ifdef HZ_ASAN
+	__sanitizer_finish_switch_fiber(S.loop_fake_stack, NULL, NULL);
+#endif
+	S.current = NULL;
+	check_stack(f);
+}
+
+/* Called on a fiber's stack right after it gains the CPU. */
+static void fiber_resumed(struct hz_fiber *f)
+{
+#ifdef HZ_ASAN
+	__sanitizer_finish_switch_fiber(f->asan_fake_stack,
+					&S.loop_stack_bottom,
+					&S.loop_stack_size);
+#else
+	(void)f;
+#endif
+}
+
+/* Returns from the running fiber to the loop. */
+static void switch_to_loop(struct hz_fiber *f)
+{
+#ifdef HZ_ASAN
+	__sanitizer_start_switch_fiber(f->state == FIBER_DONE
+					       ? NULL
+					       : &f->asan_fake_stack,
+				       S.loop_stack_bottom, S.loop_stack_size);
+#endif
+	hz_ctx_switch(&f->ctx, &S.loop_ctx);
+	fiber_resumed(f);
+}
+
+/* --- fibers -------------------------------------------------------------- */
+
+static void runq_push(struct hz_fiber *f)
+{
+	f->state = FIBER_RUNNABLE;
+	f->next = NULL;
+	if (S.runq_tail != NULL)
+		S.runq_tail->next = f;
+	else
+		S.runq_head = f;
+	S.runq_tail = f;
+}
+
+static struct hz_fiber *runq_pop(void)
+{
+	struct hz_fiber *f = S.runq_head;
+
+	if (f != NULL) {
+		S.runq_head = f->next;
+		if (S.runq_head == NULL)
+			S.runq_tail = NULL;
+		f->next = NULL;
+	}
+	return f;
+}
+
+static void fiber_entry(void *arg)
+{
+	struct hz_fiber *f = arg;
+
+	fiber_resumed(f);
+	f->fn(f->arg);
+	f->state = FIBER_DONE;
+	switch_to_loop(f);
+	HZ_ASSERT(!"a finished fiber was resumed");
+}
+
+static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
+				     void *arg, size_t stack_size)
+{
+	struct hz_fiber *f;
+	uint64_t *sp, canary = STACK_CANARY;
+
+	if (stack_size == 0)
+		stack_size = HZ_FIBER_STACK_DEFAULT;
+	stack_size = (size_t)HZ_PAGE_SIZE << hz_pages_order(stack_size);
+	f = hz_calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->stack = hz_pages_alloc(hz_pages_order(stack_size));
+	if (f->stack == NULL) {
+		hz_free(f);
+		return NULL;
+	}
+	f->stack_size = stack_size;
+	f->name = name;
+	f->fn = fn;
+	f->arg = arg;
+	memcpy(f->stack, &canary, sizeof(canary));
+
+	/*
+	 * The frame hz_ctx_switch pops: x87 and SSE control words, r15..r12,
+	 * rbx, rbp, then hz_ctx_start as return address. After the ret the
+	 * stack pointer is 16-byte aligned, as a call site needs.
+	 */
+	sp = (uint64_t *)(f->stack + stack_size - 16) - 9;
+	sp[0] = 0x037f;           /* x87 control word: default */
+	sp[1] = 0x1f80;           /* MXCSR: default, all exceptions masked */
+	sp[2] = 0;                /* r15 */
+	sp[3] = 0;                /* r14 */
+	sp[4] = 0;                /* r13 */
+	sp[5] = (uintptr_t)fiber_entry; /* r12: entry */
+	sp[6] = (uintptr_t)f;     /* rbx: its argument */
+	sp[7] = 0;                /* rbp: ends frame-pointer backtraces */
+	sp[8] = (uintptr_t)hz_ctx_start;
+	f->ctx.sp = sp;
+
+	f->all_next = S.all;
+	S.all = f;
+	S.stats.fibers++;
+	return f;
+}
+
+static void fiber_destroy(struct hz_fiber *f)
+{
+	struct hz_fiber **pp = &S.all;
+
+	while (*pp != f)
+		pp = &(*pp)->all_next;
+	*pp = f->all_next;
+	hz_timer_cancel(&f->timer);
+	hz_pages_free(f->stack);
+	hz_free(f);
+	S.stats.fibers--;
+}
+
+int hz_fiber_spawn(const char *name, void (*fn)(void *arg), void *arg,
+		   size_t stack_size)
+{
+	struct hz_fiber *f = fiber_create(name, fn, arg, stack_size);
+
+	if (f == NULL)
+		return -HZ_ENOMEM;
+	runq_push(f);
+	return 0;
+}
+
+const char *hz_fiber_name(void)
+{
+	return S.current != NULL ? S.current->name : "loop";
+}
+
+static struct hz_fiber *running_fiber(void)
+{
+	HZ_ASSERT(S.current != NULL && "blocking call outside a fiber");
+	return S.current;
+}
+
+void hz_fiber_yield(void)
+{
+	struct hz_fiber *f = running_fiber();
+
+	runq_push(f);
+	switch_to_loop(f);
+}
+
+/* --- wait queues ---------------------------------------------------------- */
+
+static void waitq_remove(struct hz_waitq *q, struct hz_fiber *f)
+{
+	struct hz_fiber **pp = &q->head, *prev = NULL;
+
+	while (*pp != NULL && *pp != f) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	HZ_ASSERT(*pp == f);
+	*pp = f->next;
+	if (q->tail == f)
+		q->tail = prev;
+	f->next = NULL;
+}
+
+static void wait_timed_out(struct hz_timer *t)
+{
+	struct hz_fiber *f =
+		(struct hz_fiber *)((char *)t - offsetof(struct hz_fiber, timer));
+
+	if (f->waiting_on != NULL) {
+		waitq_remove(f->waiting_on, f);
+		f->waiting_on = NULL;
+	}
+	f->wake_result = -HZ_ETIMEDOUT;
+	runq_push(f);
+}
+
+int hz_waitq_wait(struct hz_waitq *q, uint64_t deadline)
+{
+	struct hz_fiber *f = running_fiber();
+
+	f->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = f;
+	else
+		q->head = f;
+	q->tail = f;
+	f->waiting_on = q;
+	f->wake_result = 0;
+	if (deadline != HZ_DEADLINE_NEVER) {
+		hz_timer_init(&f->timer, wait_timed_out);
+		hz_timer_arm(&f->timer, deadline);
+	}
+	f->state = FIBER_PARKED;
+	switch_to_loop(f);
+	hz_timer_cancel(&f->timer);
+	return f->wake_result;
+}
+
+bool hz_waitq_wake_one(struct hz_waitq *q)
+{
+	struct hz_fiber *f = q->head;
+
+	if (f == NULL)
+		return false;
+	q->head = f->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	f->waiting_on = NULL;
+	f->wake_result = 0;
+	hz_timer_cancel(&f->timer);
+	runq_push(f);
+	return true;
+}
+
+size_t hz_waitq_wake_all(struct hz_waitq *q)
+{
+	size_t n = 0;
+
+	while (hz_waitq_wake_one(q))
+		n++;
+	return n;
+}
+
+void hz_sleep_until(uint64_t deadline)
+{
+	struct hz_waitq alone = {0};
+	int r = hz_waitq_wait(&alone, deadline);
+
+	HZ_ASSERT(r == -HZ_ETIMEDOUT);
+}
+
+void hz_sleep_ns(uint64_t ns)
+{
+	uint64_t now = hz_now();
+
+	hz_sleep_until(ns > HZ_DEADLINE_NEVER - 1 - now ? HZ_DEADLINE_NEVER - 1
+							 : now + ns);
+}
+
+int hz_device_wait(hz_handle_t h, uint64_t deadline)
+{
+	if (h < 0 || h >= HZ_HANDLE_MAX)
+		return -HZ_EINVAL;
+	S.device_waited |= (hz_ready_set_t)1 << h;
+	return hz_waitq_wait(&S.device_waiters[h], deadline);
+}
+
+/* Wakes the fibers waiting on each ready device. */
+static void wake_devices(hz_ready_set_t ready)
+{
+	ready &= S.device_waited;
+	while (ready != 0) {
+		int h = __builtin_ctzll(ready);
+
+		ready &= ready - 1;
+		hz_waitq_wake_all(&S.device_waiters[h]);
+		S.device_waited &= ~((hz_ready_set_t)1 << h);
+	}
+}
+
+/* --- the loop ------------------------------------------------------------- */
+
+struct main_call {
+	int (*fn)(void *arg);
+	void *arg;
+	int status;
+	bool done;
+};
+
+static void main_fiber(void *arg)
+{
+	struct main_call *mc = arg;
+
+	mc->status = mc->fn(mc->arg);
+	mc->done = true;
+}
+
+/* Runs each fiber that is runnable now, once. */
+static void run_runnable(void)
+{
+	struct hz_fiber *last = S.runq_tail, *f;
+	bool was_last = false;
+
+	while (!was_last && (f = runq_pop()) != NULL) {
+		was_last = f == last;
+		switch_to_fiber(f);
+		if (f->state == FIBER_DONE)
+			fiber_destroy(f);
+	}
+}
+
+static bool nothing_can_wake(void)
+{
+	if (S.runq_head != NULL || hz_timers_next() != HZ_DEADLINE_NEVER)
+		return false;
+	for (int h = 0; h < HZ_HANDLE_MAX; h++)
+		if (S.device_waiters[h].head != NULL)
+			return false;
+	return true;
+}
+
+/* Frees every fiber left when the main fiber ends. */
+static void abandon_fibers(void)
+{
+	while (S.all != NULL) {
+		struct hz_fiber *f = S.all;
+
+		if (f->waiting_on != NULL)
+			waitq_remove(f->waiting_on, f);
+		fiber_destroy(f);
+	}
+	S.runq_head = S.runq_tail = NULL;
+	S.device_waited = 0;
+}
+
+int hz_sched_run(int (*fn)(void *arg), void *arg)
+{
+	struct main_call mc = {fn, arg, 0, false};
+	hz_ready_set_t ready;
+	int result;
+
+	HZ_ASSERT(S.current == NULL && "hz_sched_run inside a fiber");
+	if (hz_fiber_spawn("main", main_fiber, &mc, 0) < 0)
+		return -HZ_ENOMEM;
+	for (;;) {
+		hz_timers_run(hz_now());
+		run_runnable();
+		if (mc.done)
+			break;
+		if (S.runq_head != NULL) {
+			/* Busy fibers: poll devices without blocking. */
+			if (S.device_waited != 0) {
+				hz_platform_yield(0, &ready);
+				S.stats.polls++;
+				wake_devices(ready);
+			}
+			continue;
+		}
+		if (nothing_can_wake()) {
+			HZ_ERROR(&sched_log,
+				 "deadlock: every fiber waits and nothing can "
+				 "wake one");
+			mc.status = -HZ_ECANCELED;
+			break;
+		}
+		hz_platform_yield(hz_timers_next(), &ready);
+		S.stats.yields++;
+		wake_devices(ready);
+	}
+	result = mc.status;
+	abandon_fibers();
+	return result;
+}
+
+void hz_sched_stats(struct hz_sched_stats *st)
+{
+	*st = S.stats;
+}
