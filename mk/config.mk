@@ -35,6 +35,8 @@ LDFLAGS_test := $(SAN)
 FORCE:
 .PHONY: FORCE
 .PRECIOUS: $(O)/%/.flags
+# Objects are kept, never treated as intermediate files.
+.SECONDARY:
 
 # $(O)/T/.flags holds the flags of variant T; rewritten only on change.
 $(O)/%/.flags: FORCE

@@ -16,16 +16,20 @@ $(UNIX_LIB): $(call objs,unix,$(UNIX_LIB_SRCS))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 EXAMPLES := $(notdir $(wildcard examples/*))
+# Small applications that tests run as whole unikernels.
+TEST_APPS := $(notdir $(wildcard tests/apps/*))
 
-# example_rule(NAME): $(O)/unix/examples/NAME/NAME from examples/NAME/*.c.
-define example_rule
-$(O)/unix/examples/$(1)/$(1): $(call objs,unix,$(wildcard examples/$(1)/*.c)) $(UNIX_LIB)
+# unix_app_rule(DIR): $(O)/unix/DIR/NAME from DIR/*.c, NAME = last of DIR.
+define unix_app_rule
+$(O)/unix/$(1)/$(notdir $(1)): $(call objs,unix,$(wildcard $(1)/*.c)) $(UNIX_LIB)
 	$$(MSG) LD $$@
 	$$(Q)$$(CC) $$(FLAGS_unix) -o $$@ $$^
 endef
-$(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
+$(foreach e,$(EXAMPLES),$(eval $(call unix_app_rule,examples/$(e))))
+$(foreach a,$(TEST_APPS),$(eval $(call unix_app_rule,tests/apps/$(a))))
 
 UNIX_EXAMPLES := $(foreach e,$(EXAMPLES),$(O)/unix/examples/$(e)/$(e))
+UNIX_TEST_APPS := $(foreach a,$(TEST_APPS),$(O)/unix/tests/apps/$(a)/$(a))
 
 .PHONY: unix
 unix: $(UNIX_LIB) $(UNIX_EXAMPLES)

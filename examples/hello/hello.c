@@ -10,7 +10,8 @@ int hz_main(int argc, char **argv)
 {
 	uint64_t start = hz_now();
 
-	hz_printf("Hello from Haze! (%s)\n", argc > 1 ? argv[1] : "no arguments");
+	hz_printf("Hello from Haze! (%s)\n",
+		  argc > 1 ? argv[1] : "no arguments");
 	for (int i = 1; i <= 3; i++) {
 		uint64_t t0 = hz_now();
 

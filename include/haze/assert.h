@@ -9,10 +9,8 @@
 #include "haze/error.h"
 
 /* Prints "file:line: assertion `expr' failed" and aborts the unikernel. */
-HZ_NORETURN void hz_assert_fail(const char *expr, const char *file,
-				int line);
+HZ_NORETURN void hz_assert_fail(const char *expr, const char *file, int line);
 
-#define HZ_ASSERT(e) \
-	((e) ? (void)0 : hz_assert_fail(#e, __FILE__, __LINE__))
+#define HZ_ASSERT(e) ((e) ? (void)0 : hz_assert_fail(#e, __FILE__, __LINE__))
 
 #endif

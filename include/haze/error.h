@@ -19,22 +19,22 @@
 /* Error codes, always returned negated (-HZ_EAGAIN). */
 enum hz_error {
 	HZ_OK = 0,
-	HZ_EAGAIN = 1,       /* nothing now; try again after waiting */
-	HZ_ECLOSED,          /* the flow or device was closed */
-	HZ_ETIMEDOUT,        /* a deadline passed */
-	HZ_ECONNREFUSED,     /* the peer refused the connection */
-	HZ_ECONNRESET,       /* the peer reset the connection */
-	HZ_ETLS,             /* TLS failure; the message says which */
-	HZ_ENOMEM,           /* an allocation or budget was exhausted */
-	HZ_EINVAL,           /* an argument was out of range */
-	HZ_ENOENT,           /* no such device, name or key */
-	HZ_EEXIST,           /* already present */
-	HZ_EIO,              /* the host failed the operation */
-	HZ_ENOTSUP,          /* not available on this target or device */
-	HZ_ENOSPC,           /* out of space (block device, table) */
-	HZ_EMSGSIZE,         /* a frame or message is too large */
-	HZ_EPROTO,           /* the peer broke the protocol */
-	HZ_ECANCELED,        /* the operation was cancelled */
+	HZ_EAGAIN = 1,	 /* nothing now; try again after waiting */
+	HZ_ECLOSED,	 /* the flow or device was closed */
+	HZ_ETIMEDOUT,	 /* a deadline passed */
+	HZ_ECONNREFUSED, /* the peer refused the connection */
+	HZ_ECONNRESET,	 /* the peer reset the connection */
+	HZ_ETLS,	 /* TLS failure; the message says which */
+	HZ_ENOMEM,	 /* an allocation or budget was exhausted */
+	HZ_EINVAL,	 /* an argument was out of range */
+	HZ_ENOENT,	 /* no such device, name or key */
+	HZ_EEXIST,	 /* already present */
+	HZ_EIO,		 /* the host failed the operation */
+	HZ_ENOTSUP,	 /* not available on this target or device */
+	HZ_ENOSPC,	 /* out of space (block device, table) */
+	HZ_EMSGSIZE,	 /* a frame or message is too large */
+	HZ_EPROTO,	 /* the peer broke the protocol */
+	HZ_ECANCELED,	 /* the operation was cancelled */
 	HZ_ERROR_COUNT_
 };
 
@@ -48,16 +48,17 @@ const char *hz_errname(int code);
 
 /* The detailed message of an interface's last failure. */
 struct hz_errmsg {
-	int code;                  /* negative code of the last failure, or 0 */
-	char text[HZ_ERRMSG_MAX];  /* "TCP 10.0.0.2:80: reset by peer in SYN_SENT" */
+	int code; /* negative code of the last failure, or 0 */
+	char text
+	    [HZ_ERRMSG_MAX]; /* "TCP 10.0.0.2:80: reset by peer in SYN_SENT" */
 };
 
 /*
  * Records a failure in @m and returns @code, so a failing path reads
  * `return hz_errmsg_set(&c->err, -HZ_ECONNRESET, "TCP %s: reset", p);`.
  */
-HZ_MUST_CHECK HZ_PRINTF(3, 4)
-int hz_errmsg_set(struct hz_errmsg *m, int code, const char *fmt, ...);
+HZ_MUST_CHECK HZ_PRINTF(3, 4) int hz_errmsg_set(struct hz_errmsg *m, int code,
+						const char *fmt, ...);
 
 /* Like hz_errmsg_set, with a va_list. */
 HZ_MUST_CHECK

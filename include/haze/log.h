@@ -27,8 +27,8 @@ enum hz_log_level {
 
 struct hz_log_source {
 	const char *name;
-	int level;                   /* -1 until registered */
-	struct hz_log_source *next;  /* registry link */
+	int level;		    /* -1 until registered */
+	struct hz_log_source *next; /* registry link */
 };
 
 /* Defines a log source @var tagged @name. */
@@ -39,8 +39,8 @@ bool hz_log_enabled(struct hz_log_source *src, enum hz_log_level level);
 
 /* Writes one message of @level tagged with @src to the console. */
 HZ_PRINTF(3, 4)
-void hz_log(struct hz_log_source *src, enum hz_log_level level,
-	    const char *fmt, ...);
+void hz_log(struct hz_log_source *src, enum hz_log_level level, const char *fmt,
+	    ...);
 
 /*
  * Applies a level spec: "debug", or "tcp:debug,arp:warn", or a mix.
@@ -49,10 +49,10 @@ void hz_log(struct hz_log_source *src, enum hz_log_level level,
 HZ_MUST_CHECK
 int hz_log_configure(const char *spec, const char **why);
 
-#define HZ_LOG_AT(src, lvl, ...)                                   \
-	do {                                                       \
-		if (hz_log_enabled((src), (lvl)))                  \
-			hz_log((src), (lvl), __VA_ARGS__);         \
+#define HZ_LOG_AT(src, lvl, ...)                           \
+	do {                                               \
+		if (hz_log_enabled((src), (lvl)))          \
+			hz_log((src), (lvl), __VA_ARGS__); \
 	} while (0)
 #define HZ_ERROR(src, ...) HZ_LOG_AT(src, HZ_LOG_ERROR, __VA_ARGS__)
 #define HZ_WARN(src, ...) HZ_LOG_AT(src, HZ_LOG_WARN, __VA_ARGS__)
@@ -66,8 +66,8 @@ void hz_printf(const char *fmt, ...);
 /* --- counters ----------------------------------------------------------- */
 
 struct hz_counter {
-	const char *source;  /* "tcp" */
-	const char *name;    /* "drop_bad_checksum" */
+	const char *source; /* "tcp" */
+	const char *name;   /* "drop_bad_checksum" */
 	uint64_t value;
 	bool registered;
 	struct hz_counter *next;

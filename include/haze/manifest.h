@@ -33,8 +33,8 @@ enum hz_device_kind {
 };
 
 struct hz_manifest_entry {
-	uint32_t kind;                  /* enum hz_device_kind */
-	char name[HZ_DEVICE_NAME_MAX];  /* NUL-terminated */
+	uint32_t kind;		       /* enum hz_device_kind */
+	char name[HZ_DEVICE_NAME_MAX]; /* NUL-terminated */
 };
 
 /* An ELF note: header, owner name padded to 8, then the descriptor. */
@@ -52,27 +52,29 @@ struct hz_manifest {
 #define HZ_MANIFEST_DESC_SIZE \
 	(sizeof(struct hz_manifest) - offsetof(struct hz_manifest, version))
 
+/* clang-format off */
 /* One net device entry for HZ_MANIFEST. */
-#define HZ_DEVICE_NET(n) { .kind = HZ_DEVICE_KIND_NET, .name = n }
+#define HZ_DEVICE_NET(n) {.kind = HZ_DEVICE_KIND_NET, .name = n}
 /* One block device entry for HZ_MANIFEST. */
-#define HZ_DEVICE_BLOCK(n) { .kind = HZ_DEVICE_KIND_BLOCK, .name = n }
+#define HZ_DEVICE_BLOCK(n) {.kind = HZ_DEVICE_KIND_BLOCK, .name = n}
+/* clang-format on */
 
 /* Declares the application's devices (at most HZ_MANIFEST_MAX). */
 #define HZ_MANIFEST(...)                                                   \
-	_Static_assert(sizeof((struct hz_manifest_entry[]){__VA_ARGS__}) /    \
-				       sizeof(struct hz_manifest_entry) <=    \
-			       HZ_MANIFEST_MAX,                               \
-		       "too many devices in HZ_MANIFEST");                    \
-	__attribute__((section(HZ_MANIFEST_SECTION), used, aligned(4)))       \
-	const struct hz_manifest hz_manifest = {                              \
-		.note_namesz = sizeof(HZ_NOTE_OWNER),                         \
-		.note_descsz = HZ_MANIFEST_DESC_SIZE,                         \
-		.note_type = HZ_NOTE_MANIFEST,                                \
-		.note_name = HZ_NOTE_OWNER,                                   \
-		.version = HZ_MANIFEST_VERSION,                               \
-		.count = sizeof((struct hz_manifest_entry[]){__VA_ARGS__}) /  \
-			 sizeof(struct hz_manifest_entry),                    \
-		.entries = {__VA_ARGS__},                                     \
+	_Static_assert(sizeof((struct hz_manifest_entry[]){__VA_ARGS__}) / \
+			       sizeof(struct hz_manifest_entry) <=         \
+			   HZ_MANIFEST_MAX,                                \
+		       "too many devices in HZ_MANIFEST");                 \
+	__attribute__((section(HZ_MANIFEST_SECTION), used, aligned(4)))    \
+	const struct hz_manifest hz_manifest = {                           \
+	    .note_namesz = sizeof(HZ_NOTE_OWNER),                          \
+	    .note_descsz = HZ_MANIFEST_DESC_SIZE,                          \
+	    .note_type = HZ_NOTE_MANIFEST,                                 \
+	    .note_name = HZ_NOTE_OWNER,                                    \
+	    .version = HZ_MANIFEST_VERSION,                                \
+	    .count = sizeof((struct hz_manifest_entry[]){__VA_ARGS__}) /   \
+		     sizeof(struct hz_manifest_entry),                     \
+	    .entries = {__VA_ARGS__},                                      \
 	}
 
 /* The application's manifest (or the runtime's empty default). */

@@ -53,11 +53,11 @@ void hz_free(void *p);
 size_t hz_malloc_usable_size(const void *p);
 
 struct hz_mem_stats {
-	size_t heap_pages;     /* pages under management */
-	size_t free_pages;     /* pages free in the buddy allocator */
-	size_t live_objects;   /* hz_malloc allocations not yet freed */
-	size_t live_bytes;     /* their requested sizes */
-	uint64_t failures;     /* allocations refused (exhaustion or injected) */
+	size_t heap_pages;   /* pages under management */
+	size_t free_pages;   /* pages free in the buddy allocator */
+	size_t live_objects; /* hz_malloc allocations not yet freed */
+	size_t live_bytes;   /* their requested sizes */
+	uint64_t failures;   /* allocations refused (exhaustion or injected) */
 };
 
 /* Fills @st with the allocator's current figures. */
@@ -74,13 +74,16 @@ void hz_mem_fail_nth(uint64_t n);
 
 struct hz_budget {
 	const char *name;
-	size_t limit;       /* bytes */
+	size_t limit; /* bytes */
 	size_t used;
-	uint64_t refused;   /* charges refused for want of room */
+	uint64_t refused; /* charges refused for want of room */
 };
 
 /* A budget named @n that may hold @limit bytes. */
-#define HZ_BUDGET_INIT(n, limit_) {.name = (n), .limit = (limit_)}
+#define HZ_BUDGET_INIT(n, limit_)              \
+	{                                      \
+		.name = (n), .limit = (limit_) \
+	}
 
 /* Charges @bytes to @b. 0, or -HZ_ENOMEM (counted) if it would overflow. */
 HZ_MUST_CHECK

@@ -29,14 +29,14 @@
 #define HZ_PBUF_HEADROOM 128u
 
 struct hz_pbuf {
-	uint8_t *data;             /* page-aligned */
-	uint32_t cap;              /* bytes of data, a multiple of the page */
+	uint8_t *data; /* page-aligned */
+	uint32_t cap;  /* bytes of data, a multiple of the page */
 	uint32_t refs;
-	struct hz_budget *budget;  /* charged for cap, or NULL */
+	struct hz_budget *budget; /* charged for cap, or NULL */
 };
 
 struct hz_view {
-	struct hz_pbuf *pb;        /* NULL in an empty view */
+	struct hz_pbuf *pb; /* NULL in an empty view */
 	uint32_t off;
 	uint32_t len;
 };

@@ -39,11 +39,11 @@ typedef uint64_t hz_ready_set_t;
 
 /* What the target hands the runtime at start. */
 struct hz_start_info {
-	int argc;               /* application arguments, argv[0] is its name */
+	int argc; /* application arguments, argv[0] is its name */
 	char **argv;
-	uintptr_t heap_start;   /* page-aligned region the runtime owns */
-	size_t heap_size;       /* a multiple of the page size */
-	const char *target;     /* "unix" or "kvm", for messages only */
+	uintptr_t heap_start; /* page-aligned region the runtime owns */
+	size_t heap_size;     /* a multiple of the page size */
+	const char *target;   /* "unix" or "kvm", for messages only */
 };
 
 /* Called by the target once the machine is ready; never returns. */
@@ -72,14 +72,14 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready);
 
 struct hz_net_info {
 	uint8_t mac[6];
-	uint16_t mtu;          /* largest IP payload; frames are mtu + 14 */
+	uint16_t mtu; /* largest IP payload; frames are mtu + 14 */
 };
 
 /* One frame of a batch: @buf holds @cap bytes; @len is the frame length. */
 struct hz_frame {
 	void *buf;
-	size_t cap;   /* read: capacity of buf; write: unused */
-	size_t len;   /* read: set to the frame length; write: bytes to send */
+	size_t cap; /* read: capacity of buf; write: unused */
+	size_t len; /* read: set to the frame length; write: bytes to send */
 };
 
 /* Binds the net device @name of the manifest; gives its handle and info. */
@@ -108,8 +108,8 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 /* --- block -------------------------------------------------------------- */
 
 struct hz_block_info {
-	uint64_t capacity;     /* bytes */
-	uint32_t sector_size;  /* bytes; offsets and lengths are multiples */
+	uint64_t capacity;    /* bytes */
+	uint32_t sector_size; /* bytes; offsets and lengths are multiples */
 };
 
 /* Binds the block device @name of the manifest; gives handle and info. */

@@ -31,11 +31,11 @@ uint64_t hz_now(void);
 
 struct hz_timer {
 	uint64_t deadline;
-	uint64_t seq;                /* insertion order, breaks deadline ties */
+	uint64_t seq; /* insertion order, breaks deadline ties */
 	void (*fn)(struct hz_timer *t);
-	struct hz_timer *child;      /* pairing heap links */
+	struct hz_timer *child; /* pairing heap links */
 	struct hz_timer *sibling;
-	struct hz_timer *prev;       /* previous sibling, or parent if first */
+	struct hz_timer *prev; /* previous sibling, or parent if first */
 	bool armed;
 };
 
@@ -118,10 +118,10 @@ int hz_device_wait(hz_handle_t h, uint64_t deadline);
 /* --- the loop ------------------------------------------------------------- */
 
 struct hz_sched_stats {
-	uint64_t switches;      /* fiber context switches */
-	uint64_t yields;        /* blocking calls into the platform */
-	uint64_t polls;         /* non-blocking device polls */
-	size_t fibers;          /* fibers alive */
+	uint64_t switches; /* fiber context switches */
+	uint64_t yields;   /* blocking calls into the platform */
+	uint64_t polls;	   /* non-blocking device polls */
+	size_t fibers;	   /* fibers alive */
 };
 
 /* Fills @st with the loop's figures. */

@@ -48,7 +48,8 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 	for (int i = 0; i < ndevices; i++)
 		if (strcmp(devices[i].name, name) == 0)
 			return hz_errmsg_set(err, -HZ_EEXIST,
-					     "device '%s' is bound twice", name);
+					     "device '%s' is bound twice",
+					     name);
 	if (strlen(name) == 0 || strlen(name) >= HZ_DEVICE_NAME_MAX)
 		return hz_errmsg_set(err, -HZ_EINVAL,
 				     "device name '%s' is empty or too long",
@@ -91,12 +92,12 @@ int hz_unix_bind_tap(const char *name, const char *ifname,
 	devices[h].net.mtu = TAP_MTU;
 	if (getrandom(devices[h].net.mac, 6, 0) != 6)
 		memcpy(devices[h].net.mac, &h, sizeof(h));
-	devices[h].net.mac[0] = (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
+	devices[h].net.mac[0] =
+	    (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
 	return 0;
 }
 
-int hz_unix_bind_file(const char *name, const char *path,
-		      struct hz_errmsg *err)
+int hz_unix_bind_file(const char *name, const char *path, struct hz_errmsg *err)
 {
 	struct stat st;
 	int fd, h, r;
@@ -131,9 +132,9 @@ int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
 	for (int i = 0; i < ndevices; i++) {
 		if (hz_manifest_find(m, devices[i].kind, devices[i].name) < 0)
 			return hz_errmsg_set(
-				err, -HZ_EINVAL,
-				"the application declares no %s device '%s'",
-				kind_name(devices[i].kind), devices[i].name);
+			    err, -HZ_EINVAL,
+			    "the application declares no %s device '%s'",
+			    kind_name(devices[i].kind), devices[i].name);
 	}
 	for (uint32_t i = 0; i < m->count; i++) {
 		const struct hz_manifest_entry *e = &m->entries[i];
@@ -143,11 +144,11 @@ int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
 			bound |= strcmp(devices[j].name, e->name) == 0;
 		if (!bound)
 			return hz_errmsg_set(
-				err, -HZ_EINVAL,
-				"%s device '%s' is not bound (use --%s %s=...)",
-				kind_name(e->kind), e->name,
-				e->kind == HZ_DEVICE_KIND_NET ? "net" : "block",
-				e->name);
+			    err, -HZ_EINVAL,
+			    "%s device '%s' is not bound (use --%s %s=...)",
+			    kind_name(e->kind), e->name,
+			    e->kind == HZ_DEVICE_KIND_NET ? "net" : "block",
+			    e->name);
 	}
 	return 0;
 }
@@ -203,8 +204,10 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
 
 	*ready = 0;
 	for (int i = 0; i < ndevices; i++) {
-		if (devices[i].acquired && devices[i].kind == HZ_DEVICE_KIND_NET) {
-			pfd[n] = (struct pollfd){.fd = devices[i].fd, .events = POLLIN};
+		if (devices[i].acquired &&
+		    devices[i].kind == HZ_DEVICE_KIND_NET) {
+			pfd[n] = (struct pollfd){.fd = devices[i].fd,
+						 .events = POLLIN};
 			handle[n++] = i;
 		}
 	}
@@ -233,7 +236,8 @@ static struct device *device_get(hz_handle_t h, enum hz_device_kind kind)
 static int acquire(const char *name, enum hz_device_kind kind)
 {
 	for (int i = 0; i < ndevices; i++) {
-		if (devices[i].kind == kind && strcmp(devices[i].name, name) == 0) {
+		if (devices[i].kind == kind &&
+		    strcmp(devices[i].name, name) == 0) {
 			devices[i].acquired = true;
 			return i;
 		}
@@ -264,7 +268,8 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 	while (got < n) {
 		struct hz_frame *f = &frames[got];
 		/* A frame that overflows the buffer lands in spill: dropped. */
-		struct iovec iov[2] = {{f->buf, f->cap}, {spill, sizeof(spill)}};
+		struct iovec iov[2] = {{f->buf, f->cap},
+				       {spill, sizeof(spill)}};
 		ssize_t r = readv(d->fd, iov, 2);
 
 		if (r < 0) {

@@ -56,8 +56,8 @@ static void console_puts(const char *s, size_t n)
 }
 
 /* Formats into @buf and ends the line, marking truncation with "...". */
-static size_t format_line(char *buf, size_t size, size_t used,
-			  const char *fmt, va_list ap)
+static size_t format_line(char *buf, size_t size, size_t used, const char *fmt,
+			  va_list ap)
 {
 	int n = vsnprintf(buf + used, size - used, fmt, ap);
 
@@ -72,8 +72,8 @@ static size_t format_line(char *buf, size_t size, size_t used,
 	return used;
 }
 
-void hz_log(struct hz_log_source *src, enum hz_log_level level,
-	    const char *fmt, ...)
+void hz_log(struct hz_log_source *src, enum hz_log_level level, const char *fmt,
+	    ...)
 {
 	char buf[LINE_MAX];
 	uint64_t t = hz_platform_clock_monotonic() - L.origin;
@@ -103,13 +103,15 @@ void hz_printf(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	console_puts(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	console_puts(buf,
+		     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static int parse_level(const char *s, size_t n)
 {
 	for (int i = 0; i < 4; i++)
-		if (strlen(level_names[i]) == n && memcmp(level_names[i], s, n) == 0)
+		if (strlen(level_names[i]) == n &&
+		    memcmp(level_names[i], s, n) == 0)
 			return i;
 	return -1;
 }
@@ -136,7 +138,8 @@ int hz_log_configure(const char *spec, const char **why)
 
 			level = parse_level(colon + 1, len - nlen - 1);
 			if (level < 0 || nlen == 0 ||
-			    nlen >= sizeof(L.spec[0].name) || L.nspec == SPEC_MAX)
+			    nlen >= sizeof(L.spec[0].name) ||
+			    L.nspec == SPEC_MAX)
 				goto bad;
 			memcpy(L.spec[L.nspec].name, p, nlen);
 			L.spec[L.nspec].name[nlen] = '\0';
@@ -147,7 +150,7 @@ int hz_log_configure(const char *spec, const char **why)
 		if (*p == ',')
 			p++;
 		continue;
-bad:
+	bad:
 		*why = p;
 		return -HZ_EINVAL;
 	}
@@ -173,7 +176,8 @@ void hz_counter_register(struct hz_counter *c)
 struct hz_counter *hz_counter_find(const char *source, const char *name)
 {
 	for (struct hz_counter *c = L.counters; c != NULL; c = c->next)
-		if (strcmp(c->source, source) == 0 && strcmp(c->name, name) == 0)
+		if (strcmp(c->source, source) == 0 &&
+		    strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
 }

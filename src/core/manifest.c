@@ -29,7 +29,8 @@ int hz_manifest_validate(const struct hz_manifest *m, const char **why)
 	for (uint32_t i = 0; *why == NULL && i < m->count; i++) {
 		const struct hz_manifest_entry *e = &m->entries[i];
 
-		if (e->kind != HZ_DEVICE_KIND_NET && e->kind != HZ_DEVICE_KIND_BLOCK)
+		if (e->kind != HZ_DEVICE_KIND_NET &&
+		    e->kind != HZ_DEVICE_KIND_BLOCK)
 			*why = "manifest device of unknown kind";
 		else if (memchr(e->name, '\0', HZ_DEVICE_NAME_MAX) == NULL ||
 			 e->name[0] == '\0')

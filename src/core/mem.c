@@ -21,25 +21,25 @@
 
 enum page_state {
 	PAGE_UNUSED = 0, /* inside a run, not its head */
-	PAGE_FREE,       /* head of a free run */
-	PAGE_PAGES,      /* head of a run from hz_pages_alloc */
-	PAGE_LARGE,      /* head of a run serving one large hz_malloc */
-	PAGE_SLAB,       /* a slab page of one size class */
+	PAGE_FREE,	 /* head of a free run */
+	PAGE_PAGES,	 /* head of a run from hz_pages_alloc */
+	PAGE_LARGE,	 /* head of a run serving one large hz_malloc */
+	PAGE_SLAB,	 /* a slab page of one size class */
 };
 
 struct page_meta {
-	uint8_t state;   /* enum page_state */
-	uint8_t order;   /* run order, or slab class */
-	uint16_t inuse;  /* slab: objects handed out */
-	uint32_t prev;   /* free run or partial slab list links */
+	uint8_t state;	/* enum page_state */
+	uint8_t order;	/* run order, or slab class */
+	uint16_t inuse; /* slab: objects handed out */
+	uint32_t prev;	/* free run or partial slab list links */
 	uint32_t next;
-	void *freelist;  /* slab: first free object */
-	size_t size;     /* large: bytes requested */
+	void *freelist; /* slab: first free object */
+	size_t size;	/* large: bytes requested */
 };
 
 struct heap {
-	uintptr_t base;                   /* first managed page */
-	uint32_t npages;                  /* managed pages */
+	uintptr_t base;	 /* first managed page */
+	uint32_t npages; /* managed pages */
 	struct page_meta *meta;
 	uint32_t free_head[MAX_ORDER + 1];
 	uint32_t slab_partial[SLAB_CLASSES]; /* slabs with a free object */
@@ -47,7 +47,7 @@ struct heap {
 	size_t live_objects;
 	size_t live_bytes;
 	uint64_t failures;
-	uint64_t fail_countdown;          /* 0: no injection */
+	uint64_t fail_countdown; /* 0: no injection */
 };
 
 static struct heap heap;
@@ -112,7 +112,8 @@ int hz_mem_init(uintptr_t start, size_t size)
 {
 	size_t total, meta_pages, meta_bytes;
 
-	if (start % HZ_PAGE_SIZE || size % HZ_PAGE_SIZE || size < 4 * HZ_PAGE_SIZE)
+	if (start % HZ_PAGE_SIZE || size % HZ_PAGE_SIZE ||
+	    size < 4 * HZ_PAGE_SIZE)
 		return -HZ_EINVAL;
 	total = size >> HZ_PAGE_SHIFT;
 	if (total > UINT32_MAX - 1)
@@ -179,7 +180,8 @@ static void pages_give(uint32_t i, unsigned order)
 	while (order < MAX_ORDER) {
 		uint32_t buddy = i ^ (1u << order);
 
-		if (buddy >= heap.npages || heap.meta[buddy].state != PAGE_FREE ||
+		if (buddy >= heap.npages ||
+		    heap.meta[buddy].state != PAGE_FREE ||
 		    heap.meta[buddy].order != order)
 			break;
 		free_run_take(buddy, order);

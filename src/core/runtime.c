@@ -50,7 +50,8 @@ void hz_runtime_start(const struct hz_start_info *si)
 	hz_log_set_origin(hz_platform_clock_monotonic());
 	r = hz_mem_init(si->heap_start, si->heap_size);
 	if (r < 0) {
-		HZ_ERROR(&runtime_log, "cannot use heap of %zu bytes at %#lx: %s",
+		HZ_ERROR(&runtime_log,
+			 "cannot use heap of %zu bytes at %#lx: %s",
 			 si->heap_size, (unsigned long)si->heap_start,
 			 hz_strerror(r));
 		hz_platform_exit(1);
@@ -67,11 +68,4 @@ void hz_runtime_start(const struct hz_start_info *si)
 		status = 1;
 	}
 	hz_platform_exit(status & 0xff);
-}
-
-void hz_assert_fail(const char *expr, const char *file, int line)
-{
-	hz_printf("%s:%d: assertion `%s' failed (fiber %s)\n", file, line,
-		  expr, hz_fiber_name());
-	hz_platform_abort();
 }

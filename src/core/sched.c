@@ -32,20 +32,20 @@ struct hz_fiber {
 	const char *name;
 	void (*fn)(void *arg);
 	void *arg;
-	uint8_t *stack;          /* lowest address; holds the canary */
+	uint8_t *stack; /* lowest address; holds the canary */
 	size_t stack_size;
 	enum fiber_state state;
-	struct hz_fiber *next;   /* run queue or wait queue link */
+	struct hz_fiber *next; /* run queue or wait queue link */
 	struct hz_fiber *all_next;
 	struct hz_waitq *waiting_on;
-	struct hz_timer timer;   /* sleep and wait deadlines */
-	int wake_result;         /* 0 woken, -HZ_ETIMEDOUT */
+	struct hz_timer timer; /* sleep and wait deadlines */
+	int wake_result;       /* 0 woken, -HZ_ETIMEDOUT */
 	void *asan_fake_stack;
 };
 
 static struct {
 	struct hz_ctx loop_ctx;
-	struct hz_fiber *current;    /* NULL while the loop itself runs */
+	struct hz_fiber *current; /* NULL while the loop itself runs */
 	struct hz_fiber *runq_head;
 	struct hz_fiber *runq_tail;
 	struct hz_fiber *all;
@@ -100,9 +100,8 @@ static void switch_to_fiber(struct hz_fiber *f)
 static void fiber_resumed(struct hz_fiber *f)
 {
 #ifdef HZ_ASAN
-	__sanitizer_finish_switch_fiber(f->asan_fake_stack,
-					&S.loop_stack_bottom,
-					&S.loop_stack_size);
+	__sanitizer_finish_switch_fiber(
+	    f->asan_fake_stack, &S.loop_stack_bottom, &S.loop_stack_size);
 #else
 	(void)f;
 #endif
@@ -112,10 +111,9 @@ static void fiber_resumed(struct hz_fiber *f)
 static void switch_to_loop(struct hz_fiber *f)
 {
 #ifdef HZ_ASAN
-	__sanitizer_start_switch_fiber(f->state == FIBER_DONE
-					       ? NULL
-					       : &f->asan_fake_stack,
-				       S.loop_stack_bottom, S.loop_stack_size);
+	__sanitizer_start_switch_fiber(
+	    f->state == FIBER_DONE ? NULL : &f->asan_fake_stack,
+	    S.loop_stack_bottom, S.loop_stack_size);
 #endif
 	hz_ctx_switch(&f->ctx, &S.loop_ctx);
 	fiber_resumed(f);
@@ -187,14 +185,14 @@ static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
 	 * stack pointer is 16-byte aligned, as a call site needs.
 	 */
 	sp = (uint64_t *)(f->stack + stack_size - 16) - 9;
-	sp[0] = 0x037f;           /* x87 control word: default */
-	sp[1] = 0x1f80;           /* MXCSR: default, all exceptions masked */
-	sp[2] = 0;                /* r15 */
-	sp[3] = 0;                /* r14 */
-	sp[4] = 0;                /* r13 */
+	sp[0] = 0x037f; /* x87 control word: default */
+	sp[1] = 0x1f80; /* MXCSR: default, all exceptions masked */
+	sp[2] = 0;	/* r15 */
+	sp[3] = 0;	/* r14 */
+	sp[4] = 0;	/* r13 */
 	sp[5] = (uintptr_t)fiber_entry; /* r12: entry */
-	sp[6] = (uintptr_t)f;     /* rbx: its argument */
-	sp[7] = 0;                /* rbp: ends frame-pointer backtraces */
+	sp[6] = (uintptr_t)f;		/* rbx: its argument */
+	sp[7] = 0;			/* rbp: ends frame-pointer backtraces */
 	sp[8] = (uintptr_t)hz_ctx_start;
 	f->ctx.sp = sp;
 
@@ -267,7 +265,7 @@ static void waitq_remove(struct hz_waitq *q, struct hz_fiber *f)
 static void wait_timed_out(struct hz_timer *t)
 {
 	struct hz_fiber *f =
-		(struct hz_fiber *)((char *)t - offsetof(struct hz_fiber, timer));
+	    (struct hz_fiber *)((char *)t - offsetof(struct hz_fiber, timer));
 
 	if (f->waiting_on != NULL) {
 		waitq_remove(f->waiting_on, f);
@@ -337,7 +335,7 @@ void hz_sleep_ns(uint64_t ns)
 	uint64_t now = hz_now();
 
 	hz_sleep_until(ns > HZ_DEADLINE_NEVER - 1 - now ? HZ_DEADLINE_NEVER - 1
-							 : now + ns);
+							: now + ns);
 }
 
 int hz_device_wait(hz_handle_t h, uint64_t deadline)
