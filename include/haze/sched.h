@@ -65,6 +65,8 @@ size_t hz_timers_run(uint64_t now);
 struct hz_fiber;
 
 #define HZ_FIBER_STACK_DEFAULT (64u * 1024)
+/* hz_main gets more: applications keep larger things on its stack. */
+#define HZ_FIBER_STACK_MAIN (256u * 1024)
 
 /*
  * Starts a fiber running @fn(@arg) on a stack of @stack_size bytes (0 for

@@ -421,7 +421,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 	int result;
 
 	HZ_ASSERT(S.current == NULL && "hz_sched_run inside a fiber");
-	if (hz_fiber_spawn("main", main_fiber, &mc, 0) < 0)
+	if (hz_fiber_spawn("main", main_fiber, &mc, HZ_FIBER_STACK_MAIN) < 0)
 		return -HZ_ENOMEM;
 	for (;;) {
 		hz_timers_run(hz_now());

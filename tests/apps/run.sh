@@ -35,4 +35,34 @@ check "a duplicate binding is refused" sh -c "[ $rc -eq 2 ] && grep -q 'bound tw
 "$app" --block disk="$tmp/none.img" >"$tmp/out" 2>&1
 rc=$?
 check "a missing file is refused, naming it" sh -c "[ $rc -eq 2 ] && grep -q 'none.img' '$tmp/out'"
+
+# netecho: frames from the host through a tap and back, in batches.
+echo_app=$O/unix/tests/apps/netecho/netecho
+tap=hzt$$
+if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+	skip "netecho exchanges frames with the host over a tap" "needs root and /dev/net/tun"
+elif ! ip tuntap add dev "$tap" mode tap 2>"$tmp/err"; then
+	not_ok "create tap $tap: $(cat "$tmp/err")"
+else
+	ip link set "$tap" up
+	"$echo_app" --net net=tap:"$tap" -- 200 >"$tmp/echo.out" 2>&1 &
+	pid=$!
+	# It has attached to the tap once it reports its MAC.
+	for _ in $(seq 50); do
+		grep -q "netecho: mtu" "$tmp/echo.out" && break
+		sleep 0.1
+	done
+	/usr/bin/python3 tests/apps/netpeer.py "$tap" 200 >"$tmp/peer.out" 2>&1
+	peer_rc=$?
+	wait $pid
+	app_rc=$?
+	if [ "$peer_rc" -eq 0 ] && [ "$app_rc" -eq 0 ] &&
+		grep -q "echoed 200" "$tmp/echo.out"; then
+		ok "netecho turns 200 frames from the host around over a tap"
+	else
+		not_ok "netecho over a tap (peer $peer_rc, app $app_rc)"
+		diag "$(cat "$tmp/echo.out" "$tmp/peer.out")"
+	fi
+	ip link del "$tap" 2>/dev/null
+fi
 done_testing
