@@ -3,7 +3,8 @@
 # they are all present. Needs root or sudo (apt-get).
 set -eu
 
-PKGS="gcc make clang clang-format libc6-dev libcmocka-dev pkg-config
+PKGS="gcc make clang clang-format libclang-rt-14-dev libc6-dev libcmocka-dev
+pkg-config python3 iproute2 git
 libbearssl-dev libslirp-dev libseccomp-dev"
 
 missing=""
