@@ -16,6 +16,7 @@ include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk
 include mk/tests.mk
+include mk/fuzz.mk
 
 .PHONY: all deps run clean format lint
 
@@ -38,3 +39,11 @@ format:
 
 lint:
 	@tests/lint.sh
+
+# Last, once every fragment has added its suites and what they need.
+.PHONY: test test-build
+test-build: $(TEST_DEPS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)O=$(O) CC=$(CC) tests/run $(TEST_SUITES)

@@ -28,10 +28,3 @@ $(O)/test/tests/unit/%: $(O)/test/tests/unit/%.o $(TEST_LIB)
 TEST_SUITES += tests/lint.sh tests/compile/run.sh $(UNIT_TESTS) \
 	tests/examples/hello.sh tests/apps/run.sh tests/build-clang.sh
 TEST_DEPS += $(UNIT_TESTS) unix $(UNIX_TEST_APPS)
-
-.PHONY: test test-build
-test-build: $(TEST_DEPS)
-
-test: deps
-	$(Q)$(MAKE) --no-print-directory test-build
-	$(Q)O=$(O) CC=$(CC) tests/run $(TEST_SUITES)

@@ -1,0 +1,106 @@
+/*
+ * FLOW: a reliable, ordered byte stream (a TCP connection, a TLS session
+ * over any flow). Every flow implementation is a struct whose first field
+ * is a pointer to its operations, so flows compose: TLS wraps a FLOW and is
+ * a FLOW.
+ *
+ * Semantics every implementation keeps:
+ * - read gives the next received bytes as a view, without copying where
+ *   the layers allow it; the caller owns (and releases) the view. It
+ *   returns the byte count (> 0), 0 at end of stream (the peer shut down
+ *   its side), or a negative code. A deadline that passes gives
+ *   -HZ_ETIMEDOUT and is not an error of the flow: reading again is fine.
+ * - writev accepts all of its bytes (blocking while the send buffer is
+ *   full) and returns their count, or fails. After a failure nothing is
+ *   known about how much of this or earlier writes reached the peer.
+ * - shutdown ends our direction (TCP: sends FIN); reads still work.
+ * - A fatal error (reset, protocol failure, TLS alert) is sticky: every
+ *   later read, writev or shutdown returns it again, and error_message
+ *   names it with the layer's detail ("TCP 10.0.0.2:80: reset by peer in
+ *   ESTABLISHED"; a TLS flow prefixes its own layer).
+ * - close is idempotent: it ends the connection (gracefully if it can)
+ *   and makes every later call return -HZ_ECLOSED. free releases the
+ *   object and must come last, exactly once; it closes first if needed.
+ */
+#ifndef HAZE_FLOW_H
+#define HAZE_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "haze/error.h"
+#include "haze/pbuf.h"
+
+struct hz_iov {
+	const void *base;
+	size_t len;
+};
+
+struct hz_flow;
+
+struct hz_flow_ops {
+	int (*read)(struct hz_flow *f, struct hz_view *out, uint64_t deadline);
+	ssize_t (*writev)(struct hz_flow *f, const struct hz_iov *iov,
+			  size_t n, uint64_t deadline);
+	int (*shutdown)(struct hz_flow *f);
+	void (*close)(struct hz_flow *f);
+	void (*free)(struct hz_flow *f);
+	const char *(*error_message)(const struct hz_flow *f);
+};
+
+/* Implementations embed this first and zero it at creation. */
+struct hz_flow {
+	const struct hz_flow_ops *ops;
+	struct hz_view unread; /* left over by hz_flow_read_copy */
+};
+
+/* Gives the next received bytes as a view; count, 0 at end, or error. */
+HZ_MUST_CHECK
+int hz_flow_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline);
+
+/* Sends every byte of @iov[0..n); their count or a negative code. */
+HZ_MUST_CHECK
+static inline ssize_t hz_flow_writev(struct hz_flow *f,
+				     const struct hz_iov *iov, size_t n,
+				     uint64_t deadline)
+{
+	return f->ops->writev(f, iov, n, deadline);
+}
+
+/* Ends our direction of the flow; reads continue. 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_flow_shutdown(struct hz_flow *f)
+{
+	return f->ops->shutdown(f);
+}
+
+/* Ends the flow; idempotent. Later calls give -HZ_ECLOSED. */
+static inline void hz_flow_close(struct hz_flow *f)
+{
+	f->ops->close(f);
+}
+
+/* Releases the flow object, closing it first if needed. Exactly once. */
+void hz_flow_free(struct hz_flow *f);
+
+/* Returns the detailed message of the flow's last failure. */
+static inline const char *hz_flow_error(const struct hz_flow *f)
+{
+	return f->ops->error_message(f);
+}
+
+/* Sends @len bytes of @buf; @len or a negative code. */
+HZ_MUST_CHECK
+ssize_t hz_flow_write(struct hz_flow *f, const void *buf, size_t len,
+		      uint64_t deadline);
+
+/*
+ * Copies up to @cap received bytes into @buf (bytes beyond @cap stay
+ * queued for the next call); count, 0 at end of stream, or error.
+ */
+HZ_MUST_CHECK
+ssize_t hz_flow_read_copy(struct hz_flow *f, void *buf, size_t cap,
+			  uint64_t deadline);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * STACK: TCP and UDP for applications, whoever implements them. Haze has
+ * two implementations with this one interface: the direct stack (Haze's
+ * own TCP/IP over a NET, every target) and the socket stack (the host
+ * kernel's sockets, unix target only), so an application runs on either
+ * unchanged. A STACK is a struct whose first field is its operations.
+ *
+ * TCP connections are FLOWs (haze/flow.h). UDP datagrams arrive as views.
+ * Every call that can fail returns a negative code, and error_message
+ * gives the detail of the stack's last failure.
+ */
+#ifndef HAZE_STACK_H
+#define HAZE_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "haze/error.h"
+#include "haze/flow.h"
+#include "haze/net.h"
+
+struct hz_sockaddr {
+	hz_ipv4_t addr;
+	uint16_t port;
+};
+
+struct hz_stack;
+struct hz_listener;
+struct hz_udp_sock;
+
+/* Per-connection TCP options (hz_stack_tcp_set). */
+enum hz_tcp_option {
+	HZ_TCP_NODELAY,   /* 1: send small segments at once (no Nagle) */
+	HZ_TCP_KEEPALIVE, /* seconds of idleness before probing; 0 off */
+};
+
+struct hz_stack_ops {
+	int (*tcp_connect)(struct hz_stack *s, const struct hz_sockaddr *dst,
+			   uint64_t deadline, struct hz_flow **out);
+	int (*tcp_listen)(struct hz_stack *s, const struct hz_sockaddr *local,
+			  unsigned backlog, struct hz_listener **out);
+	int (*tcp_accept)(struct hz_listener *l, uint64_t deadline,
+			  struct hz_flow **out);
+	void (*tcp_unlisten)(struct hz_listener *l);
+	int (*tcp_set)(struct hz_flow *f, enum hz_tcp_option opt, int value);
+	int (*udp_open)(struct hz_stack *s, const struct hz_sockaddr *local,
+			struct hz_udp_sock **out);
+	int (*udp_sendto)(struct hz_udp_sock *u, const struct hz_sockaddr *dst,
+			  const void *buf, size_t len);
+	int (*udp_recvfrom)(struct hz_udp_sock *u, struct hz_view *out,
+			    struct hz_sockaddr *from, uint64_t deadline);
+	void (*udp_close)(struct hz_udp_sock *u);
+	const char *(*error_message)(const struct hz_stack *s);
+};
+
+struct hz_stack {
+	const struct hz_stack_ops *ops;
+};
+
+/* Opens a TCP connection to @dst; the flow in *out. 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_tcp_connect(struct hz_stack *s,
+				 const struct hz_sockaddr *dst,
+				 uint64_t deadline, struct hz_flow **out)
+{
+	return s->ops->tcp_connect(s, dst, deadline, out);
+}
+
+/* Listens on @local (addr 0: any) with a queue of @backlog. 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_tcp_listen(struct hz_stack *s,
+				const struct hz_sockaddr *local,
+				unsigned backlog, struct hz_listener **out)
+{
+	return s->ops->tcp_listen(s, local, backlog, out);
+}
+
+/* Takes the next established connection of @l. 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_tcp_accept(struct hz_stack *s, struct hz_listener *l,
+				uint64_t deadline, struct hz_flow **out)
+{
+	return s->ops->tcp_accept(l, deadline, out);
+}
+
+/* Stops listening and frees @l; queued connections are reset. */
+static inline void hz_tcp_unlisten(struct hz_stack *s, struct hz_listener *l)
+{
+	s->ops->tcp_unlisten(l);
+}
+
+/* Sets a TCP option on a flow from this stack. 0 or -HZ_EINVAL. */
+HZ_MUST_CHECK
+static inline int hz_tcp_set(struct hz_stack *s, struct hz_flow *f,
+			     enum hz_tcp_option opt, int value)
+{
+	return s->ops->tcp_set(f, opt, value);
+}
+
+/* Opens a UDP socket on @local (port 0: any free port). 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_udp_open(struct hz_stack *s,
+			      const struct hz_sockaddr *local,
+			      struct hz_udp_sock **out)
+{
+	return s->ops->udp_open(s, local, out);
+}
+
+/* Sends one datagram. 0 or error. */
+HZ_MUST_CHECK
+static inline int hz_udp_sendto(struct hz_stack *s, struct hz_udp_sock *u,
+				const struct hz_sockaddr *dst, const void *buf,
+				size_t len)
+{
+	return s->ops->udp_sendto(u, dst, buf, len);
+}
+
+/* Receives one datagram as a view, its sender in *from. Length or error. */
+HZ_MUST_CHECK
+static inline int hz_udp_recvfrom(struct hz_stack *s, struct hz_udp_sock *u,
+				  struct hz_view *out, struct hz_sockaddr *from,
+				  uint64_t deadline)
+{
+	return s->ops->udp_recvfrom(u, out, from, deadline);
+}
+
+/* Closes and frees a UDP socket. */
+static inline void hz_udp_close(struct hz_stack *s, struct hz_udp_sock *u)
+{
+	s->ops->udp_close(u);
+}
+
+/* Returns the detail of the stack's last failure. */
+static inline const char *hz_stack_error(const struct hz_stack *s)
+{
+	return s->ops->error_message(s);
+}
+
+#endif

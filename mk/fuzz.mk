@@ -1,0 +1,46 @@
+# Fuzz harnesses: fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput; its
+# corpus is fuzz/corpus/NAME/.
+#
+#   make test   replays every corpus through fuzz/driver.c (any compiler,
+#               ASan and UBSan): build/test/fuzz/fuzz_NAME
+#   make fuzz   runs each harness under libFuzzer (clang) for FUZZ_SECONDS,
+#               adding what it finds to the corpus
+
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_REPLAYERS := $(foreach n,$(FUZZ_NAMES),$(O)/test/fuzz/fuzz_$(n))
+FUZZ_SECONDS ?= 60
+
+$(O)/test/fuzz/fuzz_%: $(O)/test/fuzz/fuzz_%.o $(O)/test/fuzz/driver.o $(TEST_LIB)
+	$(MSG) LD $@
+	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^
+
+ifneq ($(FUZZ_NAMES),)
+TEST_SUITES += fuzz/replay.sh
+TEST_DEPS += $(FUZZ_REPLAYERS)
+endif
+
+# libFuzzer builds: clang only, variant "fuzz" in $(O)/fuzz.
+FLAGS_fuzz := $(BASE_CFLAGS) -O1 -D_GNU_SOURCE \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+$(eval $(call compile_rules,fuzz))
+FUZZ_LIB := $(O)/fuzz/libhaze-fuzz.a
+
+$(FUZZ_LIB): $(call objs,fuzz,$(CORE_SRCS) $(UNIX_PLATFORM_SRCS))
+	$(MSG) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/fuzz/fuzz/fuzz_%: $(O)/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(MSG) LD $@
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^
+
+.PHONY: fuzz fuzz-run
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory CC=clang fuzz-run
+
+fuzz-run: $(foreach n,$(FUZZ_NAMES),$(O)/fuzz/fuzz/fuzz_$(n))
+	@for n in $(FUZZ_NAMES); do \
+		mkdir -p fuzz/corpus/$$n || exit 1; \
+		echo "  FUZZ   $$n ($(FUZZ_SECONDS) s)"; \
+		$(O)/fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+			fuzz/corpus/$$n || exit 1; \
+	done
