@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 		LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++) {
 		if (replay(argv[i], &count) != 0) {
-			printf("not ok 1 - %s: cannot read %s\n", argv[0], argv[i]);
+			printf("not ok 1 - %s: cannot read %s\n", argv[0],
+			       argv[i]);
 			return 1;
 		}
 	}

@@ -15,9 +15,9 @@ $(UNIX_LIB): $(call objs,unix,$(UNIX_LIB_SRCS))
 	$(MSG) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-EXAMPLES := $(notdir $(wildcard examples/*))
+EXAMPLES := $(notdir $(patsubst %/,%,$(wildcard examples/*/)))
 # Small applications that tests run as whole unikernels.
-TEST_APPS := $(notdir $(wildcard tests/apps/*))
+TEST_APPS := $(notdir $(patsubst %/,%,$(wildcard tests/apps/*/)))
 
 # unix_app_rule(DIR): $(O)/unix/DIR/NAME from DIR/*.c, NAME = last of DIR.
 define unix_app_rule

@@ -41,8 +41,8 @@ struct hz_flow;
 
 struct hz_flow_ops {
 	int (*read)(struct hz_flow *f, struct hz_view *out, uint64_t deadline);
-	ssize_t (*writev)(struct hz_flow *f, const struct hz_iov *iov,
-			  size_t n, uint64_t deadline);
+	ssize_t (*writev)(struct hz_flow *f, const struct hz_iov *iov, size_t n,
+			  uint64_t deadline);
 	int (*shutdown)(struct hz_flow *f);
 	void (*close)(struct hz_flow *f);
 	void (*free)(struct hz_flow *f);

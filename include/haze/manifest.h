@@ -8,8 +8,9 @@
  * The manifest is an ELF note (owner "HAZE", type HZ_NOTE_MANIFEST) in the
  * image, so a tender reads it without running the guest, and the unix
  * target reads the same structure as a symbol. The command line binds host
- * resources to these names; a device left unbound, or a binding naming no
- * device, is refused before the application starts. An application that
+ * resources to these names; a device left unbound (unless declared
+ * optional), or a binding naming no device, is refused before the
+ * application starts. An application that
  * declares nothing gets the runtime's empty manifest.
  */
 #ifndef HAZE_MANIFEST_H
@@ -32,8 +33,12 @@ enum hz_device_kind {
 	HZ_DEVICE_KIND_BLOCK = 2,
 };
 
+/* Entry flags. */
+#define HZ_DEVICE_OPTIONAL 1u /* the application runs without it if unbound */
+
 struct hz_manifest_entry {
 	uint32_t kind;		       /* enum hz_device_kind */
+	uint32_t flags;		       /* HZ_DEVICE_OPTIONAL or 0 */
 	char name[HZ_DEVICE_NAME_MAX]; /* NUL-terminated */
 };
 
@@ -57,6 +62,10 @@ struct hz_manifest {
 #define HZ_DEVICE_NET(n) {.kind = HZ_DEVICE_KIND_NET, .name = n}
 /* One block device entry for HZ_MANIFEST. */
 #define HZ_DEVICE_BLOCK(n) {.kind = HZ_DEVICE_KIND_BLOCK, .name = n}
+/* A net device the application can run without (hz_platform_net_acquire
+ * then gives -HZ_ENOENT). */
+#define HZ_DEVICE_NET_OPTIONAL(n) \
+	{.kind = HZ_DEVICE_KIND_NET, .flags = HZ_DEVICE_OPTIONAL, .name = n}
 /* clang-format on */
 
 /* Declares the application's devices (at most HZ_MANIFEST_MAX). */

@@ -29,8 +29,8 @@ struct hz_mac {
 typedef uint32_t hz_ipv4_t;
 
 /* Builds an hz_ipv4_t from its four dotted parts. */
-#define HZ_IPV4(a, b, c, d)                                            \
-	((hz_ipv4_t)(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) |   \
+#define HZ_IPV4(a, b, c, d)                                          \
+	((hz_ipv4_t)(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | \
 		     ((uint32_t)(c) << 8) | (uint32_t)(d)))
 
 /* Text buffers big enough for hz_ipv4_format and hz_mac_format. */
@@ -74,8 +74,7 @@ struct hz_net {
 
 /* Receives up to @max frames as new views. Count, -HZ_EAGAIN, or error. */
 HZ_MUST_CHECK
-static inline int hz_net_read(struct hz_net *n, struct hz_view *out,
-			      size_t max)
+static inline int hz_net_read(struct hz_net *n, struct hz_view *out, size_t max)
 {
 	return n->ops->read(n, out, max);
 }

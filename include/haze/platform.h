@@ -134,6 +134,18 @@ int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
 HZ_MUST_CHECK
 int hz_platform_block_flush(hz_handle_t h);
 
+/* --- host sockets ------------------------------------------------------- */
+
+struct hz_stack;
+
+/*
+ * Gives a STACK (haze/stack.h) over the host kernel's sockets, on targets
+ * that run inside a host OS; no privileges or devices needed. 0, or
+ * -HZ_ENOTSUP on targets without host sockets (kvm), or -HZ_ENOMEM.
+ */
+HZ_MUST_CHECK
+int hz_platform_socket_stack(struct hz_stack **out);
+
 /* --- entropy, exit ------------------------------------------------------- */
 
 /*

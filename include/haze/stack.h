@@ -31,7 +31,7 @@ struct hz_udp_sock;
 
 /* Per-connection TCP options (hz_stack_tcp_set). */
 enum hz_tcp_option {
-	HZ_TCP_NODELAY,   /* 1: send small segments at once (no Nagle) */
+	HZ_TCP_NODELAY,	  /* 1: send small segments at once (no Nagle) */
 	HZ_TCP_KEEPALIVE, /* seconds of idleness before probing; 0 off */
 };
 
@@ -52,6 +52,7 @@ struct hz_stack_ops {
 			    struct hz_sockaddr *from, uint64_t deadline);
 	void (*udp_close)(struct hz_udp_sock *u);
 	const char *(*error_message)(const struct hz_stack *s);
+	void (*destroy)(struct hz_stack *s);
 };
 
 struct hz_stack {
@@ -135,6 +136,12 @@ static inline void hz_udp_close(struct hz_stack *s, struct hz_udp_sock *u)
 static inline const char *hz_stack_error(const struct hz_stack *s)
 {
 	return s->ops->error_message(s);
+}
+
+/* Ends the stack and frees it; close its flows and sockets first. */
+static inline void hz_stack_destroy(struct hz_stack *s)
+{
+	s->ops->destroy(s);
 }
 
 #endif

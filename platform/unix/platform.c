@@ -130,6 +130,8 @@ static const char *kind_name(uint32_t kind)
 int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
 {
 	for (int i = 0; i < ndevices; i++) {
+		if (devices[i].kind == HZ_DEVICE_NONE)
+			continue;
 		if (hz_manifest_find(m, devices[i].kind, devices[i].name) < 0)
 			return hz_errmsg_set(
 			    err, -HZ_EINVAL,
@@ -141,8 +143,9 @@ int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
 		bool bound = false;
 
 		for (int j = 0; j < ndevices; j++)
-			bound |= strcmp(devices[j].name, e->name) == 0;
-		if (!bound)
+			bound |= devices[j].kind == e->kind &&
+				 strcmp(devices[j].name, e->name) == 0;
+		if (!bound && !(e->flags & HZ_DEVICE_OPTIONAL))
 			return hz_errmsg_set(
 			    err, -HZ_EINVAL,
 			    "%s device '%s' is not bound (use --%s %s=...)",
@@ -151,6 +154,29 @@ int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
 			    e->name);
 	}
 	return 0;
+}
+
+int hz_unix_watch_fd(int fd, hz_handle_t *h)
+{
+	struct hz_errmsg err;
+	char name[HZ_DEVICE_NAME_MAX];
+	int i;
+
+	snprintf(name, sizeof(name), "fd%d", fd);
+	i = bind_device(HZ_DEVICE_NONE, name, fd, &err);
+	if (i < 0)
+		return i;
+	devices[i].acquired = true;
+	*h = i;
+	return 0;
+}
+
+void hz_unix_unwatch_fd(hz_handle_t h)
+{
+	if (h >= 0 && h < ndevices && devices[h].kind == HZ_DEVICE_NONE) {
+		devices[h].acquired = false;
+		devices[h].name[0] = '\0';
+	}
 }
 
 void hz_unix_unbind_all(void)
@@ -205,7 +231,7 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
 	*ready = 0;
 	for (int i = 0; i < ndevices; i++) {
 		if (devices[i].acquired &&
-		    devices[i].kind == HZ_DEVICE_KIND_NET) {
+		    devices[i].kind != HZ_DEVICE_KIND_BLOCK) {
 			pfd[n] = (struct pollfd){.fd = devices[i].fd,
 						 .events = POLLIN};
 			handle[n++] = i;

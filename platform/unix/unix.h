@@ -26,6 +26,17 @@ int hz_unix_bind_file(const char *name, const char *path,
 HZ_MUST_CHECK
 int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err);
 
+/*
+ * Makes the loop's yield watch @fd for reading, as handle *h, so a fiber
+ * can hz_device_wait on it (the socket stack's epoll descriptor).
+ * 0 or -HZ_ENOSPC.
+ */
+HZ_MUST_CHECK
+int hz_unix_watch_fd(int fd, hz_handle_t *h);
+
+/* Stops watching the descriptor behind @h (it is not closed). */
+void hz_unix_unwatch_fd(hz_handle_t h);
+
 /* Closes every binding (for tests that bind again). */
 void hz_unix_unbind_all(void);
 

@@ -32,6 +32,8 @@ int hz_manifest_validate(const struct hz_manifest *m, const char **why)
 		if (e->kind != HZ_DEVICE_KIND_NET &&
 		    e->kind != HZ_DEVICE_KIND_BLOCK)
 			*why = "manifest device of unknown kind";
+		else if ((e->flags & ~HZ_DEVICE_OPTIONAL) != 0)
+			*why = "manifest device with unknown flags";
 		else if (memchr(e->name, '\0', HZ_DEVICE_NAME_MAX) == NULL ||
 			 e->name[0] == '\0')
 			*why = "manifest device name empty or unterminated";

@@ -26,10 +26,10 @@ struct hz_tcp_env {
 	int (*output)(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 		      struct hz_view *seg);
 	void *ctx;
-	hz_ipv4_t local;     /* our address (0 until configured) */
-	uint16_t mtu;        /* largest IP packet: MSS is mtu - 40 */
+	hz_ipv4_t local;	  /* our address (0 until configured) */
+	uint16_t mtu;		  /* largest IP packet: MSS is mtu - 40 */
 	struct hz_budget *budget; /* buffers and connections, or NULL */
-	uint8_t secret[32];  /* keys ISNs (RFC 6528) and SYN cookies */
+	uint8_t secret[32];	  /* keys ISNs (RFC 6528) and SYN cookies */
 };
 
 /* Creates a TCP over @env (copied). 0 or -HZ_ENOMEM. */

@@ -1,0 +1,188 @@
+/*
+ * echo: the classic small servers on one stack. TCP echo (RFC 862) and
+ * discard (RFC 863), and UDP echo, each connection served by its own
+ * fiber. Runs on any STACK: the host's sockets (--stack socket, unix
+ * target) or Haze's own TCP/IP over the NIC "service".
+ *
+ *   echo [--stack SPEC] [--echo-port P] [--discard-port P] [--quiet]
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <haze/haze.h>
+#include <haze/stack.h>
+
+HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+
+#define CONN_STACK (32u * 1024)
+
+struct server {
+	struct hz_stack *stack;
+	struct hz_listener *echo;
+	struct hz_listener *discard;
+	struct hz_udp_sock *udp;
+	bool quiet;
+	uint64_t connections;
+};
+
+struct conn {
+	struct server *srv;
+	struct hz_flow *flow;
+	bool echo; /* echo, or discard */
+};
+
+HZ_LOG_SOURCE(echo_log, "echo");
+
+static void serve(void *arg)
+{
+	struct conn *c = arg;
+	uint64_t bytes = 0;
+	struct hz_view v;
+	int n;
+
+	while ((n = hz_flow_read(c->flow, &v, HZ_DEADLINE_NEVER)) > 0) {
+		bytes += (uint64_t)n;
+		if (c->echo) {
+			ssize_t w = hz_flow_write(c->flow, hz_view_data(&v),
+						  v.len, HZ_DEADLINE_NEVER);
+
+			hz_view_release(&v);
+			if (w < 0) {
+				n = (int)w;
+				break;
+			}
+		} else {
+			hz_view_release(&v);
+		}
+	}
+	if (n < 0)
+		HZ_INFO(&echo_log, "connection ended: %s",
+			hz_flow_error(c->flow));
+	else if (hz_flow_shutdown(c->flow) < 0)
+		HZ_DEBUG(&echo_log, "shutdown: %s", hz_flow_error(c->flow));
+	if (!c->srv->quiet)
+		HZ_DEBUG(&echo_log, "%s connection done, %llu bytes",
+			 c->echo ? "echo" : "discard",
+			 (unsigned long long)bytes);
+	hz_flow_free(c->flow);
+	hz_free(c);
+}
+
+/* Accepts on @l forever, one fiber per connection. */
+static int accept_loop(struct server *srv, struct hz_listener *l, bool echo)
+{
+	for (;;) {
+		struct hz_flow *f;
+		struct conn *c;
+		int r = hz_tcp_accept(srv->stack, l, HZ_DEADLINE_NEVER, &f);
+
+		if (r < 0) {
+			HZ_ERROR(&echo_log, "accept: %s", hz_strerror(r));
+			return r;
+		}
+		c = hz_malloc(sizeof(*c));
+		if (c == NULL) {
+			hz_flow_free(f);
+			continue;
+		}
+		*c = (struct conn){srv, f, echo};
+		srv->connections++;
+		if (hz_fiber_spawn(echo ? "echo" : "discard", serve, c,
+				   CONN_STACK) < 0) {
+			HZ_WARN(&echo_log, "no memory for a connection fiber");
+			hz_flow_free(f);
+			hz_free(c);
+		}
+	}
+}
+
+static void discard_acceptor(void *arg)
+{
+	struct server *srv = arg;
+	int r = accept_loop(srv, srv->discard, false);
+
+	HZ_ERROR(&echo_log, "discard server stopped: %s", hz_strerror(r));
+}
+
+static void udp_echo(void *arg)
+{
+	struct server *srv = arg;
+
+	for (;;) {
+		struct hz_sockaddr from;
+		struct hz_view v;
+		int n = hz_udp_recvfrom(srv->stack, srv->udp, &v, &from,
+					HZ_DEADLINE_NEVER);
+
+		if (n < 0) {
+			HZ_ERROR(&echo_log, "UDP receive: %s", hz_strerror(n));
+			return;
+		}
+		n = hz_udp_sendto(srv->stack, srv->udp, &from, hz_view_data(&v),
+				  v.len);
+		hz_view_release(&v);
+		if (n < 0)
+			HZ_WARN(&echo_log, "UDP send: %s",
+				hz_stack_error(srv->stack));
+	}
+}
+
+static int open_stack(const char *spec, struct hz_stack **out)
+{
+	if (strcmp(spec, "socket") == 0)
+		return hz_platform_socket_stack(out);
+	hz_printf("echo: unknown stack '%s'\n", spec);
+	return -HZ_EINVAL;
+}
+
+static int usage(void)
+{
+	hz_printf("usage: echo [--stack SPEC] [--echo-port P] "
+		  "[--discard-port P] [--quiet]\n");
+	return 2;
+}
+
+int hz_main(int argc, char **argv)
+{
+	struct server srv = {0};
+	struct hz_sockaddr echo_addr = {0, 7}, discard_addr = {0, 9};
+	const char *spec = "socket";
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quiet") == 0) {
+			srv.quiet = true;
+			continue;
+		}
+		if (i + 1 == argc)
+			return usage();
+		if (strcmp(argv[i], "--stack") == 0)
+			spec = argv[++i];
+		else if (strcmp(argv[i], "--echo-port") == 0)
+			echo_addr.port = (uint16_t)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--discard-port") == 0)
+			discard_addr.port = (uint16_t)atoi(argv[++i]);
+		else
+			return usage();
+	}
+	r = open_stack(spec, &srv.stack);
+	if (r < 0) {
+		hz_printf("echo: stack %s: %s\n", spec, hz_strerror(r));
+		return 1;
+	}
+	if (hz_tcp_listen(srv.stack, &echo_addr, 1024, &srv.echo) < 0 ||
+	    hz_tcp_listen(srv.stack, &discard_addr, 1024, &srv.discard) < 0 ||
+	    hz_udp_open(srv.stack, &echo_addr, &srv.udp) < 0) {
+		hz_printf("echo: %s\n", hz_stack_error(srv.stack));
+		return 1;
+	}
+	r = hz_fiber_spawn("discard-accept", discard_acceptor, &srv, 0);
+	if (r == 0)
+		r = hz_fiber_spawn("udp-echo", udp_echo, &srv, 0);
+	if (r < 0)
+		return r;
+	hz_printf("echo: serving TCP echo on %u, discard on %u, UDP echo on "
+		  "%u\n",
+		  echo_addr.port, discard_addr.port, echo_addr.port);
+	return accept_loop(&srv, srv.echo, true);
+}
