@@ -26,7 +26,7 @@
 #include "haze/stack.h"
 #include "platform/unix/unix.h"
 
-#define READ_CHUNK (16u * 1024)
+#define READ_CHUNK (16u * 1024 - HZ_PBUF_HEADROOM) /* one 16 KiB pbuf */
 #define DGRAM_MAX 65536u
 #define EVENTS_BATCH 64
 #define IOV_BATCH 64
