@@ -1,7 +1,7 @@
 /*
  * Functions that bite: each becomes a compile error wherever this header is
  * included (the build force-includes it into every Haze source). Use the
- * bounded forms: snprintf, memcpy with an explicit size, hz_strlcpy.
+ * bounded forms: snprintf, or memcpy with an explicit size.
  */
 #ifndef HAZE_BANNED_H
 #define HAZE_BANNED_H
