@@ -112,7 +112,10 @@ size_t hz_waitq_wake_all(struct hz_waitq *q);
 
 /*
  * Parks the running fiber until device @h is ready to read or @deadline
- * passes. 0 when ready, -HZ_ETIMEDOUT, or -HZ_EINVAL for a bad handle.
+ * passes. 0 when ready, -HZ_ETIMEDOUT, or -HZ_EINVAL for a handle out of
+ * range. @h must come from an acquire call: waiting on a handle never
+ * acquired is a programming error the loop cannot always detect (with no
+ * deadline it waits for ever).
  */
 HZ_MUST_CHECK
 int hz_device_wait(hz_handle_t h, uint64_t deadline);

@@ -29,7 +29,7 @@ static const struct {
 static int index_of(int code)
 {
 	if (code < 0)
-		code = -code;
+		code = code < -HZ_ERROR_COUNT_ ? HZ_ERROR_COUNT_ : -code;
 	return code < HZ_ERROR_COUNT_ ? code : -1;
 }
 

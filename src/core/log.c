@@ -12,18 +12,23 @@
 #define SPEC_MAX 16
 #define LINE_MAX 512
 
-static struct {
+/* The levels a spec sets: the default and per-source exceptions. */
+struct level_table {
 	int default_level;
 	struct {
 		char name[24];
 		int level;
 	} spec[SPEC_MAX];
 	int nspec;
+};
+
+static struct {
+	struct level_table levels;
 	struct hz_log_source *sources;
 	struct hz_counter *counters;
 	struct hz_counter **counters_tail;
 	uint64_t origin;
-} L = {.default_level = HZ_LOG_INFO};
+} L = {.levels.default_level = HZ_LOG_INFO};
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -34,10 +39,10 @@ void hz_log_set_origin(uint64_t origin_ns)
 
 static int level_for(const char *name)
 {
-	for (int i = L.nspec - 1; i >= 0; i--)
-		if (strcmp(L.spec[i].name, name) == 0)
-			return L.spec[i].level;
-	return L.default_level;
+	for (int i = 0; i < L.levels.nspec; i++)
+		if (strcmp(L.levels.spec[i].name, name) == 0)
+			return L.levels.spec[i].level;
+	return L.levels.default_level;
 }
 
 bool hz_log_enabled(struct hz_log_source *src, enum hz_log_level level)
@@ -116,44 +121,58 @@ static int parse_level(const char *s, size_t n)
 	return -1;
 }
 
+/* Sets source @name (@nlen bytes) to @level in @t, replacing an entry. */
+static bool table_set(struct level_table *t, const char *name, size_t nlen,
+		      int level)
+{
+	int i;
+
+	if (nlen == 0 || nlen >= sizeof(t->spec[0].name))
+		return false;
+	for (i = 0; i < t->nspec; i++)
+		if (strlen(t->spec[i].name) == nlen &&
+		    memcmp(t->spec[i].name, name, nlen) == 0)
+			break;
+	if (i == SPEC_MAX)
+		return false;
+	if (i == t->nspec) {
+		memcpy(t->spec[i].name, name, nlen);
+		t->spec[i].name[nlen] = '\0';
+		t->nspec++;
+	}
+	t->spec[i].level = level;
+	return true;
+}
+
 int hz_log_configure(const char *spec, const char **why)
 {
+	struct level_table t;
 	const char *p = spec;
 
+	/* Applied to a copy, so a rejected spec changes nothing. */
+	t = L.levels;
 	*why = NULL;
 	while (*p != '\0') {
 		const char *end = strchr(p, ',');
-		const char *colon;
 		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-		int level;
+		const char *colon = memchr(p, ':', len);
+		size_t nlen = colon != NULL ? (size_t)(colon - p) : 0;
+		int level = colon != NULL
+				? parse_level(colon + 1, len - nlen - 1)
+				: parse_level(p, len);
 
-		colon = memchr(p, ':', len);
-		if (colon == NULL) {
-			level = parse_level(p, len);
-			if (level < 0)
-				goto bad;
-			L.default_level = level;
-		} else {
-			size_t nlen = (size_t)(colon - p);
-
-			level = parse_level(colon + 1, len - nlen - 1);
-			if (level < 0 || nlen == 0 ||
-			    nlen >= sizeof(L.spec[0].name) ||
-			    L.nspec == SPEC_MAX)
-				goto bad;
-			memcpy(L.spec[L.nspec].name, p, nlen);
-			L.spec[L.nspec].name[nlen] = '\0';
-			L.spec[L.nspec].level = level;
-			L.nspec++;
+		if (level < 0 ||
+		    (colon != NULL && !table_set(&t, p, nlen, level))) {
+			*why = p;
+			return -HZ_EINVAL;
 		}
+		if (colon == NULL)
+			t.default_level = level;
 		p += len;
 		if (*p == ',')
 			p++;
-		continue;
-	bad:
-		*why = p;
-		return -HZ_EINVAL;
 	}
+	L.levels = t;
 	for (struct hz_log_source *s = L.sources; s != NULL; s = s->next)
 		s->level = level_for(s->name);
 	return 0;

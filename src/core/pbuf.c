@@ -15,7 +15,8 @@ int hz_pbuf_alloc(struct hz_budget *budget, size_t len, struct hz_view *out)
 	size_t cap;
 
 	*out = (struct hz_view){0};
-	if (len > UINT32_MAX - HZ_PBUF_HEADROOM - HZ_PAGE_SIZE)
+	/* cap is a power of two that must fit the 32-bit view fields. */
+	if (len > UINT32_MAX / 2 - HZ_PBUF_HEADROOM)
 		return -HZ_ENOMEM;
 	order = hz_pages_order(HZ_PBUF_HEADROOM + len);
 	cap = (size_t)HZ_PAGE_SIZE << order;

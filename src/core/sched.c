@@ -400,16 +400,21 @@ static bool nothing_can_wake(void)
 	return true;
 }
 
-/* Frees every fiber left when the main fiber ends. */
+/*
+ * Frees every fiber left when the main fiber ends. A wait queue may live
+ * on another fiber's stack, so every fiber leaves its queue before any
+ * stack is freed.
+ */
 static void abandon_fibers(void)
 {
-	while (S.all != NULL) {
-		struct hz_fiber *f = S.all;
-
-		if (f->waiting_on != NULL)
+	for (struct hz_fiber *f = S.all; f != NULL; f = f->all_next) {
+		if (f->waiting_on != NULL) {
 			waitq_remove(f->waiting_on, f);
-		fiber_destroy(f);
+			f->waiting_on = NULL;
+		}
 	}
+	while (S.all != NULL)
+		fiber_destroy(S.all);
 	S.runq_head = S.runq_tail = NULL;
 	S.device_waited = 0;
 }

@@ -1,0 +1,451 @@
+/*
+ * The unix target: block devices over files (data, alignment and range
+ * checks), binding errors, bindings checked against a manifest, manifest
+ * validation, entropy, clocks, and (as root, with /dev/net/tun) a tap.
+ */
+#include "tests/unit/harness.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "haze/manifest.h"
+#include "haze/platform.h"
+#include "haze/sched.h"
+#include "platform/unix/unix.h"
+
+#define DISK_SIZE (1u << 20)
+
+struct disk {
+	char path[64];
+	int fd; /* our own descriptor, to check what reached the file */
+	hz_handle_t h;
+	struct hz_block_info info;
+};
+
+/* Creates a file of @size bytes and binds it as block device "disk". */
+static void disk_open(struct disk *d, size_t size)
+{
+	struct hz_errmsg err = {0};
+
+	hz_unix_unbind_all();
+	snprintf(d->path, sizeof(d->path), "/tmp/haze-test-disk.XXXXXX");
+	d->fd = mkstemp(d->path);
+	assert_true(d->fd >= 0);
+	assert_int_equal(ftruncate(d->fd, (off_t)size), 0);
+	if (hz_unix_bind_file("disk", d->path, &err) != 0)
+		fail_msg("bind: %s", hz_errmsg_text(&err));
+	assert_int_equal(hz_platform_block_acquire("disk", &d->h, &d->info), 0);
+}
+
+static void disk_close(struct disk *d)
+{
+	hz_unix_unbind_all();
+	close(d->fd);
+	unlink(d->path);
+}
+
+static void pattern(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i >> 9) * 13 + i * 7 + seed);
+}
+
+/* --- block devices ---------------------------------------------------------- */
+
+static void block_write_read_verify(void **state)
+{
+	static const struct {
+		uint64_t off;
+		size_t len;
+	} io[] = {
+	    {0, 512},
+	    {512, 3 * 512},
+	    {4096 * 3, 4096},
+	    {65536 + 512, 17 * 512},
+	    {DISK_SIZE - 8 * 512, 8 * 512},
+	    {200 * 512, 64 * 1024},
+	};
+	static uint8_t wbuf[64 * 1024], rbuf[64 * 1024], zero[512];
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE + 300); /* a partial last sector is not used */
+	assert_int_equal(d.info.sector_size, 512);
+	assert_int_equal(d.info.capacity, DISK_SIZE);
+	for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+		pattern(wbuf, io[i].len, (unsigned)i);
+		assert_int_equal(
+		    hz_platform_block_write(d.h, io[i].off, wbuf, io[i].len),
+		    0);
+		memset(rbuf, 0, sizeof(rbuf));
+		assert_int_equal(
+		    hz_platform_block_read(d.h, io[i].off, rbuf, io[i].len), 0);
+		assert_memory_equal(rbuf, wbuf, io[i].len);
+		/* It reached the file at that offset, not elsewhere. */
+		memset(rbuf, 0, sizeof(rbuf));
+		assert_int_equal(pread(d.fd, rbuf, io[i].len, (off_t)io[i].off),
+				 (ssize_t)io[i].len);
+		assert_memory_equal(rbuf, wbuf, io[i].len);
+	}
+	/* Earlier writes survive later ones, and the gaps stay zero. */
+	pattern(wbuf, 3 * 512, 1);
+	assert_int_equal(hz_platform_block_read(d.h, 512, rbuf, 3 * 512), 0);
+	assert_memory_equal(rbuf, wbuf, 3 * 512);
+	assert_int_equal(hz_platform_block_read(d.h, 4 * 512, rbuf, 512), 0);
+	assert_memory_equal(rbuf, zero, 512);
+	assert_int_equal(hz_platform_block_read(d.h, 4096 * 4, rbuf, 512), 0);
+	assert_memory_equal(rbuf, zero, 512);
+	assert_int_equal(hz_platform_block_flush(d.h), 0);
+	disk_close(&d);
+}
+
+static void block_rejects_bad_requests(void **state)
+{
+	static uint8_t buf[4096];
+	const uint64_t cap = DISK_SIZE;
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+	/* Misaligned offsets and lengths. */
+	assert_int_equal(hz_platform_block_read(d.h, 1, buf, 512), -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_read(d.h, 511, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(d.h, 256, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_read(d.h, 0, buf, 100), -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(d.h, 512, buf, 513),
+			 -HZ_EINVAL);
+	/* Out of range, including offsets and lengths that would wrap. */
+	assert_int_equal(hz_platform_block_read(d.h, cap, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(d.h, cap - 512, buf, 1024),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(d.h, cap + 512, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(
+	    hz_platform_block_read(d.h, UINT64_MAX & ~511ull, buf, 512),
+	    -HZ_EINVAL);
+	assert_int_equal(
+	    hz_platform_block_write(d.h, UINT64_MAX - 511, buf, 512),
+	    -HZ_EINVAL);
+	assert_int_equal(
+	    hz_platform_block_read(d.h, 512, buf, SIZE_MAX & ~511ul),
+	    -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(d.h, UINT64_MAX & ~511ull, buf,
+						 SIZE_MAX & ~511ul),
+			 -HZ_EINVAL);
+	/* The last sector is in range. */
+	assert_int_equal(hz_platform_block_write(d.h, cap - 512, buf, 512), 0);
+	/* Bad handles. */
+	assert_int_equal(hz_platform_block_read(-1, 0, buf, 512), -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_read(d.h + 1, 0, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_write(HZ_HANDLE_MAX, 0, buf, 512),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_flush(-1), -HZ_EINVAL);
+	assert_int_equal(hz_platform_block_flush(d.h + 1), -HZ_EINVAL);
+	/* Nothing above reached the file past its end. */
+	{
+		struct stat st;
+
+		assert_int_equal(fstat(d.fd, &st), 0);
+		assert_int_equal(st.st_size, DISK_SIZE);
+	}
+	disk_close(&d);
+}
+
+static void acquire_by_name_and_kind(void **state)
+{
+	struct hz_block_info info;
+	struct hz_net_info ninfo;
+	struct hz_frame fr = {0};
+	hz_handle_t h = -7;
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+	assert_int_equal(hz_platform_block_acquire("nope", &h, &info),
+			 -HZ_ENOENT);
+	assert_int_equal(h, -7);
+	/* A block device is not a net device, by name or by handle. */
+	assert_int_equal(hz_platform_net_acquire("disk", &h, &ninfo),
+			 -HZ_ENOENT);
+	assert_int_equal(hz_platform_net_read(d.h, &fr, 1), -HZ_EINVAL);
+	assert_int_equal(hz_platform_net_write(d.h, &fr, 1), -HZ_EINVAL);
+	/* Acquiring twice gives the same device. */
+	assert_int_equal(hz_platform_block_acquire("disk", &h, &info), 0);
+	assert_int_equal(h, d.h);
+	assert_int_equal(info.capacity, DISK_SIZE);
+	disk_close(&d);
+	/* After unbinding, the name and the handle are gone. */
+	assert_int_equal(hz_platform_block_acquire("disk", &h, &info),
+			 -HZ_ENOENT);
+	assert_int_equal(hz_platform_block_flush(d.h), -HZ_EINVAL);
+}
+
+static void bind_errors_are_explained(void **state)
+{
+	struct hz_errmsg err = {0};
+	char name[HZ_DEVICE_NAME_MAX + 1];
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+	assert_int_equal(hz_unix_bind_file("disk", d.path, &err), -HZ_EEXIST);
+	assert_int_equal(err.code, -HZ_EEXIST);
+	assert_non_null(strstr(hz_errmsg_text(&err), "'disk'"));
+
+	hz_errmsg_clear(&err);
+	assert_true(hz_unix_bind_file("other", "/nonexistent/haze.img", &err) <
+		    0);
+	assert_true(err.code < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "/nonexistent/haze.img"));
+
+	hz_errmsg_clear(&err);
+	assert_true(hz_unix_bind_file("other", "/tmp", &err) < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "/tmp"));
+
+	hz_errmsg_clear(&err);
+	assert_true(hz_unix_bind_file("other", "/dev/null", &err) < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "/dev/null"));
+
+	hz_errmsg_clear(&err);
+	assert_int_equal(hz_unix_bind_file("", d.path, &err), -HZ_EINVAL);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(hz_unix_bind_file(name, d.path, &err), -HZ_EINVAL);
+	name[HZ_DEVICE_NAME_MAX - 1] = '\0'; /* 31 characters: fits */
+	assert_int_equal(hz_unix_bind_file(name, d.path, &err), 0);
+
+	/* The failures left the first binding working. */
+	assert_int_equal(hz_platform_block_write(d.h, 0, name, 0), 0);
+	assert_int_equal(hz_platform_block_flush(d.h), 0);
+	disk_close(&d);
+}
+
+/* --- manifests -------------------------------------------------------------- */
+
+static void manifest_init(struct hz_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->note_namesz = sizeof(HZ_NOTE_OWNER);
+	m->note_descsz = HZ_MANIFEST_DESC_SIZE;
+	m->note_type = HZ_NOTE_MANIFEST;
+	memcpy(m->note_name, HZ_NOTE_OWNER, sizeof(HZ_NOTE_OWNER));
+	m->version = HZ_MANIFEST_VERSION;
+}
+
+static void manifest_add(struct hz_manifest *m, enum hz_device_kind kind,
+			 const char *name)
+{
+	struct hz_manifest_entry *e = &m->entries[m->count++];
+
+	e->kind = kind;
+	memcpy(e->name, name, strlen(name) + 1);
+}
+
+static void bindings_checked_against_manifest(void **state)
+{
+	struct hz_errmsg err = {0};
+	struct hz_manifest m;
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+
+	manifest_init(&m);
+	manifest_add(&m, HZ_DEVICE_KIND_BLOCK, "disk");
+	assert_int_equal(hz_unix_check_bindings(&m, &err), 0);
+
+	/* A declared device left unbound. */
+	manifest_add(&m, HZ_DEVICE_KIND_NET, "service");
+	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "'service'"));
+
+	/* A binding the manifest does not declare. */
+	hz_errmsg_clear(&err);
+	manifest_init(&m);
+	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "'disk'"));
+
+	/* Declared, but as the other kind. */
+	hz_errmsg_clear(&err);
+	manifest_add(&m, HZ_DEVICE_KIND_NET, "disk");
+	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "disk"));
+
+	/* The library's empty default manifest, with nothing bound. */
+	disk_close(&d);
+	assert_int_equal(hz_unix_check_bindings(&hz_manifest, &err), 0);
+}
+
+static void manifest_validate_rejects_bad_images(void **state)
+{
+	struct hz_manifest m;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(hz_manifest_validate(&hz_manifest, &why), 0);
+	assert_null(why);
+	assert_int_equal(hz_manifest.count, 0);
+
+	manifest_init(&m);
+	manifest_add(&m, HZ_DEVICE_KIND_NET, "service");
+	manifest_add(&m, HZ_DEVICE_KIND_BLOCK, "disk");
+	assert_int_equal(hz_manifest_validate(&m, &why), 0);
+	assert_null(why);
+	assert_int_equal(hz_manifest_find(&m, HZ_DEVICE_KIND_BLOCK, "disk"), 1);
+	assert_int_equal(hz_manifest_find(&m, HZ_DEVICE_KIND_NET, "disk"),
+			 -HZ_ENOENT);
+	assert_int_equal(hz_manifest_find(&m, HZ_DEVICE_KIND_NET, "serv"),
+			 -HZ_ENOENT);
+
+#define REJECTS(mutation)                                                     \
+	do {                                                                  \
+		struct hz_manifest b = m;                                     \
+		why = NULL;                                                   \
+		mutation;                                                     \
+		assert_int_equal(hz_manifest_validate(&b, &why), -HZ_EINVAL); \
+		assert_non_null(why);                                         \
+	} while (0)
+
+	REJECTS(b.version = 0);
+	REJECTS(b.version = HZ_MANIFEST_VERSION + 1);
+	REJECTS(b.count = HZ_MANIFEST_MAX + 1);
+	REJECTS(b.count = UINT32_MAX);
+	REJECTS(b.entries[1].kind = HZ_DEVICE_NONE);
+	REJECTS(b.entries[1].kind = 3);
+	REJECTS(memset(b.entries[0].name, 'a', HZ_DEVICE_NAME_MAX));
+	REJECTS(b.entries[1].name[0] = '\0');
+	REJECTS(memcpy(b.entries[1].name, "service", 8));
+	REJECTS(b.note_type = 0);
+	REJECTS(b.note_namesz = 4);
+	REJECTS(b.note_name[0] = 'X');
+	REJECTS(b.note_descsz -= 4);
+	/* An entry past count is not looked at; a third one is. */
+	{
+		struct hz_manifest b = m;
+
+		memset(b.entries[2].name, 'z', HZ_DEVICE_NAME_MAX);
+		assert_int_equal(hz_manifest_validate(&b, &why), 0);
+	}
+	REJECTS((b.count = 3, b.entries[2].kind = HZ_DEVICE_KIND_NET));
+
+	/* A full manifest of distinct names is fine. */
+	manifest_init(&m);
+	for (int i = 0; i < HZ_MANIFEST_MAX; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "dev%d", i);
+		manifest_add(&m,
+			     i % 2 ? HZ_DEVICE_KIND_NET : HZ_DEVICE_KIND_BLOCK,
+			     name);
+	}
+	assert_int_equal(hz_manifest_validate(&m, &why), 0);
+	REJECTS(memcpy(b.entries[15].name, "dev0", 5));
+#undef REJECTS
+}
+
+/* --- entropy and clocks ----------------------------------------------------- */
+
+static void entropy_fills_and_differs(void **state)
+{
+	static uint8_t big[100000];
+	uint8_t a[32], b[32], zero[32] = {0};
+
+	(void)state;
+	assert_int_equal(hz_platform_entropy(a, sizeof(a)), 32);
+	assert_int_equal(hz_platform_entropy(b, sizeof(b)), 32);
+	assert_memory_not_equal(a, zero, sizeof(a));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_int_equal(hz_platform_entropy(a, 0), 0);
+	memset(big, 0, sizeof(big));
+	assert_int_equal(hz_platform_entropy(big, sizeof(big)), sizeof(big));
+	/* The tail was filled too (long reads may come back in pieces). */
+	assert_memory_not_equal(big + sizeof(big) - 32, zero, 32);
+}
+
+static void clocks_behave(void **state)
+{
+	uint64_t prev = hz_platform_clock_monotonic(), wall, t;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		t = hz_platform_clock_monotonic();
+		assert_true(t >= prev);
+		prev = t;
+	}
+	t = hz_now();
+	assert_true(t >= prev);
+	wall = hz_platform_clock_wall();
+	assert_true(wall > 1577836800ull * HZ_NS_PER_S); /* 2020-01-01 */
+	assert_true(wall < 4102444800ull * HZ_NS_PER_S); /* 2100-01-01 */
+}
+
+/* --- tap ------------------------------------------------------------------- */
+
+static void tap_binds_as_root(void **state)
+{
+	struct hz_errmsg err = {0};
+	struct hz_net_info info;
+	uint8_t frame[2000] = {0};
+	struct hz_frame fr = {frame, sizeof(frame), 0};
+	hz_handle_t h;
+	int fd;
+
+	(void)state;
+	if (getuid() != 0)
+		skip();
+	fd = open("/dev/net/tun", O_RDWR);
+	if (fd < 0)
+		skip();
+	close(fd);
+
+	hz_unix_unbind_all();
+	if (hz_unix_bind_tap("net0", "hzt0", &err) != 0)
+		fail_msg("bind tap: %s", hz_errmsg_text(&err));
+	assert_int_equal(access("/sys/class/net/hzt0", F_OK), 0);
+	assert_int_equal(hz_unix_bind_tap("net0", "hzt1", &err), -HZ_EEXIST);
+	assert_int_equal(hz_platform_net_acquire("net0", &h, &info), 0);
+	assert_int_equal(info.mtu, 1500);
+	assert_int_equal(info.mac[0] & 1, 0); /* unicast */
+	assert_int_equal(info.mac[0] & 2, 2); /* locally administered */
+	/* Down and quiet: nothing to read. Too long to send. */
+	assert_int_equal(hz_platform_net_read(h, &fr, 1), -HZ_EAGAIN);
+	fr.len = 1500 + 14 + 1;
+	assert_int_equal(hz_platform_net_write(h, &fr, 1), -HZ_EMSGSIZE);
+	assert_int_equal(hz_platform_block_flush(h), -HZ_EINVAL);
+	hz_unix_unbind_all();
+	/* Not persistent: closing it removed the interface. */
+	assert_int_equal(access("/sys/class/net/hzt0", F_OK), -1);
+	assert_int_equal(hz_platform_net_acquire("net0", &h, &info),
+			 -HZ_ENOENT);
+
+	assert_int_equal(
+	    hz_unix_bind_tap("net0", "a-name-longer-than-ifnamsiz", &err),
+	    -HZ_EINVAL);
+	assert_non_null(
+	    strstr(hz_errmsg_text(&err), "a-name-longer-than-ifnamsiz"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(block_write_read_verify),
+	    HARNESS_TEST(block_rejects_bad_requests),
+	    HARNESS_TEST(acquire_by_name_and_kind),
+	    HARNESS_TEST(bind_errors_are_explained),
+	    HARNESS_TEST(bindings_checked_against_manifest),
+	    HARNESS_TEST(manifest_validate_rejects_bad_images),
+	    HARNESS_TEST(entropy_fills_and_differs),
+	    HARNESS_TEST(clocks_behave),
+	    HARNESS_TEST(tap_binds_as_root),
+	};
+
+	return HARNESS_RUN("platform_unix", tests);
+}
