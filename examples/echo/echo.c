@@ -1,10 +1,11 @@
 /*
- * echo: the classic small servers on one stack. TCP echo (RFC 862) and
- * discard (RFC 863), and UDP echo, each connection served by its own
- * fiber. Runs on any STACK: the host's sockets (--stack socket, unix
+ * echo: the classic small servers on one stack. TCP echo (RFC 862),
+ * discard (RFC 863) and chargen (RFC 864, a bulk source for benchmarks),
+ * and UDP echo, each connection served by its own fiber. Runs on any STACK: the host's sockets (--stack socket, unix
  * target) or Haze's own TCP/IP over the NIC "service".
  *
- *   echo [--stack SPEC] [--echo-port P] [--discard-port P] [--quiet]
+ *   echo [--stack SPEC] [--echo-port P] [--discard-port P]
+ *        [--chargen-port P] [--quiet]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,29 +21,56 @@ struct server {
 	struct hz_stack *stack;
 	struct hz_listener *echo;
 	struct hz_listener *discard;
+	struct hz_listener *chargen;
 	struct hz_udp_sock *udp;
 	bool quiet;
 	uint64_t connections;
 };
 
+enum service { ECHO, DISCARD, CHARGEN };
+
+static const char *const service_names[] = {"echo", "discard", "chargen"};
+
 struct conn {
 	struct server *srv;
 	struct hz_flow *flow;
-	bool echo; /* echo, or discard */
+	enum service service;
 };
 
+/* chargen's line pattern, 64 KiB of it, sent again and again. */
+static uint8_t pattern[64 * 1024];
+
 HZ_LOG_SOURCE(echo_log, "echo");
+
+/* Sends the pattern until the peer goes away; returns bytes sent. */
+static uint64_t chargen(struct conn *c)
+{
+	uint64_t bytes = 0;
+
+	for (;;) {
+		ssize_t w = hz_flow_write(c->flow, pattern, sizeof(pattern),
+					  HZ_DEADLINE_NEVER);
+
+		if (w < 0)
+			return bytes;
+		bytes += (uint64_t)w;
+	}
+}
 
 static void serve(void *arg)
 {
 	struct conn *c = arg;
 	uint64_t bytes = 0;
 	struct hz_view v;
-	int n;
+	int n = 0;
 
+	if (c->service == CHARGEN) {
+		bytes = chargen(c);
+		goto done;
+	}
 	while ((n = hz_flow_read(c->flow, &v, HZ_DEADLINE_NEVER)) > 0) {
 		bytes += (uint64_t)n;
-		if (c->echo) {
+		if (c->service == ECHO) {
 			ssize_t w = hz_flow_write(c->flow, hz_view_data(&v),
 						  v.len, HZ_DEADLINE_NEVER);
 
@@ -60,16 +88,17 @@ static void serve(void *arg)
 			hz_flow_error(c->flow));
 	else if (hz_flow_shutdown(c->flow) < 0)
 		HZ_DEBUG(&echo_log, "shutdown: %s", hz_flow_error(c->flow));
+done:
 	if (!c->srv->quiet)
 		HZ_DEBUG(&echo_log, "%s connection done, %llu bytes",
-			 c->echo ? "echo" : "discard",
-			 (unsigned long long)bytes);
+			 service_names[c->service], (unsigned long long)bytes);
 	hz_flow_free(c->flow);
 	hz_free(c);
 }
 
 /* Accepts on @l forever, one fiber per connection. */
-static int accept_loop(struct server *srv, struct hz_listener *l, bool echo)
+static int accept_loop(struct server *srv, struct hz_listener *l,
+		       enum service service)
 {
 	for (;;) {
 		struct hz_flow *f;
@@ -85,9 +114,9 @@ static int accept_loop(struct server *srv, struct hz_listener *l, bool echo)
 			hz_flow_free(f);
 			continue;
 		}
-		*c = (struct conn){srv, f, echo};
+		*c = (struct conn){srv, f, service};
 		srv->connections++;
-		if (hz_fiber_spawn(echo ? "echo" : "discard", serve, c,
+		if (hz_fiber_spawn(service_names[service], serve, c,
 				   CONN_STACK) < 0) {
 			HZ_WARN(&echo_log, "no memory for a connection fiber");
 			hz_flow_free(f);
@@ -99,9 +128,17 @@ static int accept_loop(struct server *srv, struct hz_listener *l, bool echo)
 static void discard_acceptor(void *arg)
 {
 	struct server *srv = arg;
-	int r = accept_loop(srv, srv->discard, false);
+	int r = accept_loop(srv, srv->discard, DISCARD);
 
 	HZ_ERROR(&echo_log, "discard server stopped: %s", hz_strerror(r));
+}
+
+static void chargen_acceptor(void *arg)
+{
+	struct server *srv = arg;
+	int r = accept_loop(srv, srv->chargen, CHARGEN);
+
+	HZ_ERROR(&echo_log, "chargen server stopped: %s", hz_strerror(r));
 }
 
 static void udp_echo(void *arg)
@@ -138,7 +175,7 @@ static int open_stack(const char *spec, struct hz_stack **out)
 static int usage(void)
 {
 	hz_printf("usage: echo [--stack SPEC] [--echo-port P] "
-		  "[--discard-port P] [--quiet]\n");
+		  "[--discard-port P] [--chargen-port P] [--quiet]\n");
 	return 2;
 }
 
@@ -146,6 +183,7 @@ int hz_main(int argc, char **argv)
 {
 	struct server srv = {0};
 	struct hz_sockaddr echo_addr = {0, 7}, discard_addr = {0, 9};
+	struct hz_sockaddr chargen_addr = {0, 19};
 	const char *spec = "socket";
 	int r;
 
@@ -162,6 +200,8 @@ int hz_main(int argc, char **argv)
 			echo_addr.port = (uint16_t)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--discard-port") == 0)
 			discard_addr.port = (uint16_t)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--chargen-port") == 0)
+			chargen_addr.port = (uint16_t)atoi(argv[++i]);
 		else
 			return usage();
 	}
@@ -172,17 +212,25 @@ int hz_main(int argc, char **argv)
 	}
 	if (hz_tcp_listen(srv.stack, &echo_addr, 1024, &srv.echo) < 0 ||
 	    hz_tcp_listen(srv.stack, &discard_addr, 1024, &srv.discard) < 0 ||
+	    hz_tcp_listen(srv.stack, &chargen_addr, 64, &srv.chargen) < 0 ||
 	    hz_udp_open(srv.stack, &echo_addr, &srv.udp) < 0) {
 		hz_printf("echo: %s\n", hz_stack_error(srv.stack));
 		return 1;
 	}
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] =
+		    (uint8_t)(i % 74 == 73 ? '\n'
+					   : '!' + (i / 74 + i % 74) % 94);
 	r = hz_fiber_spawn("discard-accept", discard_acceptor, &srv, 0);
+	if (r == 0)
+		r = hz_fiber_spawn("chargen-accept", chargen_acceptor, &srv, 0);
 	if (r == 0)
 		r = hz_fiber_spawn("udp-echo", udp_echo, &srv, 0);
 	if (r < 0)
 		return r;
-	hz_printf("echo: serving TCP echo on %u, discard on %u, UDP echo on "
-		  "%u\n",
-		  echo_addr.port, discard_addr.port, echo_addr.port);
-	return accept_loop(&srv, srv.echo, true);
+	hz_printf("echo: serving TCP echo on %u, discard on %u, chargen on %u, "
+		  "UDP echo on %u\n",
+		  echo_addr.port, discard_addr.port, chargen_addr.port,
+		  echo_addr.port);
+	return accept_loop(&srv, srv.echo, ECHO);
 }
