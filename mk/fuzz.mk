@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 
 $(O)/test/fuzz/fuzz_%: $(O)/test/fuzz/fuzz_%.o $(O)/test/fuzz/driver.o $(TEST_LIB)
 	$(MSG) LD $@
-	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^ $(LIBOS_LIBS)
 
 ifneq ($(FUZZ_NAMES),)
 TEST_SUITES += fuzz/replay.sh
@@ -31,7 +31,7 @@ $(FUZZ_LIB): $(call objs,fuzz,$(CORE_SRCS) $(UNIX_PLATFORM_SRCS))
 
 $(O)/fuzz/fuzz/fuzz_%: $(O)/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(MSG) LD $@
-	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBOS_LIBS)
 
 .PHONY: fuzz fuzz-run
 fuzz: deps

@@ -21,7 +21,7 @@ $(TEST_LIB): $(call objs,test,$(CORE_SRCS) $(UNIX_PLATFORM_SRCS) \
 
 $(O)/test/tests/unit/%: $(O)/test/tests/unit/%.o $(TEST_LIB)
 	$(MSG) LD $@
-	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^ -lcmocka $(LIBOS_LIBS)
 
 -include $(shell find $(O)/test -name '*.d' 2>/dev/null)
 

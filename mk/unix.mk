@@ -23,7 +23,7 @@ TEST_APPS := $(notdir $(patsubst %/,%,$(wildcard tests/apps/*/)))
 define unix_app_rule
 $(O)/unix/$(1)/$(notdir $(1)): $(call objs,unix,$(wildcard $(1)/*.c)) $(UNIX_LIB)
 	$$(MSG) LD $$@
-	$$(Q)$$(CC) $$(FLAGS_unix) -o $$@ $$^
+	$$(Q)$$(CC) $$(FLAGS_unix) -o $$@ $$^ $$(LIBOS_LIBS)
 endef
 $(foreach e,$(EXAMPLES),$(eval $(call unix_app_rule,examples/$(e))))
 $(foreach a,$(TEST_APPS),$(eval $(call unix_app_rule,tests/apps/$(a))))

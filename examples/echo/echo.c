@@ -1,8 +1,10 @@
 /*
  * echo: the classic small servers on one stack. TCP echo (RFC 862),
  * discard (RFC 863) and chargen (RFC 864, a bulk source for benchmarks),
- * and UDP echo, each connection served by its own fiber. Runs on any STACK: the host's sockets (--stack socket, unix
- * target) or Haze's own TCP/IP over the NIC "service".
+ * and UDP echo, each connection served by its own fiber. Runs on any
+ * STACK (hz_stack_open): the host's sockets (--stack socket, unix
+ * target) or Haze's own TCP/IP over the NIC "service" (the default, by
+ * DHCP; or --stack direct:service,ip=10.0.0.2/24,gw=10.0.0.1).
  *
  *   echo [--stack SPEC] [--echo-port P] [--discard-port P]
  *        [--chargen-port P] [--quiet]
@@ -164,14 +166,6 @@ static void udp_echo(void *arg)
 	}
 }
 
-static int open_stack(const char *spec, struct hz_stack **out)
-{
-	if (strcmp(spec, "socket") == 0)
-		return hz_platform_socket_stack(out);
-	hz_printf("echo: unknown stack '%s'\n", spec);
-	return -HZ_EINVAL;
-}
-
 static int usage(void)
 {
 	hz_printf("usage: echo [--stack SPEC] [--echo-port P] "
@@ -184,7 +178,8 @@ int hz_main(int argc, char **argv)
 	struct server srv = {0};
 	struct hz_sockaddr echo_addr = {0, 7}, discard_addr = {0, 9};
 	struct hz_sockaddr chargen_addr = {0, 19};
-	const char *spec = "socket";
+	const char *spec = "direct:service";
+	struct hz_errmsg err = {0};
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -205,9 +200,9 @@ int hz_main(int argc, char **argv)
 		else
 			return usage();
 	}
-	r = open_stack(spec, &srv.stack);
+	r = hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &srv.stack, &err);
 	if (r < 0) {
-		hz_printf("echo: stack %s: %s\n", spec, hz_strerror(r));
+		hz_printf("echo: %s\n", hz_errmsg_text(&err));
 		return 1;
 	}
 	if (hz_tcp_listen(srv.stack, &echo_addr, 1024, &srv.echo) < 0 ||

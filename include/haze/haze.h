@@ -11,6 +11,7 @@
 #define HAZE_HAZE_H
 
 #include "haze/assert.h"
+#include "haze/entropy.h"
 #include "haze/error.h"
 #include "haze/log.h"
 #include "haze/manifest.h"

@@ -138,6 +138,19 @@ static inline const char *hz_stack_error(const struct hz_stack *s)
 	return s->ops->error_message(s);
 }
 
+/*
+ * Opens the stack an endpoint spec names, the way applications take one
+ * from their command line:
+ *   "socket"                          the host's sockets (unix target)
+ *   "direct:NET"                      Haze's TCP/IP on NIC NET, by DHCP
+ *   "direct:NET,ip=A.B.C.D/N[,gw=G]"  the same, statically configured
+ * A direct stack waits for its address up to @deadline. 0 or a negative
+ * code, with the reason in @err.
+ */
+HZ_MUST_CHECK
+int hz_stack_open(const char *spec, uint64_t deadline, struct hz_stack **out,
+		  struct hz_errmsg *err);
+
 /* Ends the stack and frees it; close its flows and sockets first. */
 static inline void hz_stack_destroy(struct hz_stack *s)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "haze/entropy.h"
 #include "haze/haze.h"
 
 HZ_LOG_SOURCE(runtime_log, "runtime");
@@ -60,6 +61,12 @@ void hz_runtime_start(const struct hz_start_info *si)
 		hz_platform_exit(2);
 	HZ_DEBUG(&runtime_log, "target %s, heap %zu KiB", si->target,
 		 si->heap_size / 1024);
+	r = hz_entropy_init();
+	if (r < 0) {
+		HZ_ERROR(&runtime_log, "cannot seed the random generator: %s",
+			 hz_strerror(r));
+		hz_platform_exit(1);
+	}
 
 	status = hz_sched_run(run_main, &args);
 	if (status < 0) {

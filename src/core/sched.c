@@ -11,6 +11,7 @@
 
 #include "core/asan.h"
 #include "haze/assert.h"
+#include "haze/entropy.h"
 #include "haze/log.h"
 #include "haze/mem.h"
 #include "haze/sched.h"
@@ -437,6 +438,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			/* Busy fibers: poll devices without blocking. */
 			if (S.device_waited != 0) {
 				hz_platform_yield(0, &ready);
+				hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
 				S.stats.polls++;
 				wake_devices(ready);
 			}
@@ -450,6 +452,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			break;
 		}
 		hz_platform_yield(hz_timers_next(), &ready);
+		hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
 		S.stats.yields++;
 		wake_devices(ready);
 	}

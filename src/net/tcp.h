@@ -51,6 +51,15 @@ HZ_MUST_CHECK
 int hz_tcp_connect_on(struct hz_tcp *t, const struct hz_sockaddr *dst,
 		      uint64_t deadline, struct hz_flow **out);
 
+/*
+ * Like hz_tcp_connect_on, from local port @lport (0: any free one); for
+ * simultaneous open and TIME_WAIT reuse. -HZ_EEXIST if the pair is taken.
+ */
+HZ_MUST_CHECK
+int hz_tcp_connect_port(struct hz_tcp *t, uint16_t lport,
+			const struct hz_sockaddr *dst, uint64_t deadline,
+			struct hz_flow **out);
+
 /* Listens on @local; see hz_tcp_listen in haze/stack.h. */
 HZ_MUST_CHECK
 int hz_tcp_listen_on(struct hz_tcp *t, const struct hz_sockaddr *local,
@@ -67,5 +76,38 @@ void hz_tcp_unlisten_on(struct hz_listener *l);
 /* Sets a per-connection option; see haze/stack.h. */
 HZ_MUST_CHECK
 int hz_tcp_set_on(struct hz_flow *f, enum hz_tcp_option opt, int value);
+
+/*
+ * Tunables. Defaults suit a real network; tests shorten the clocks (a
+ * short MSL, a small minimum RTO) so that TIME_WAIT, retransmission and
+ * keepalive run in milliseconds.
+ */
+struct hz_tcp_tuning {
+	uint64_t msl_ns;	    /* TIME_WAIT lasts 2 * MSL; 30 s */
+	uint64_t rto_min_ns;	    /* lower bound of the RTO; 200 ms */
+	uint64_t rto_init_ns;	    /* RTO before any sample; 1 s */
+	uint64_t delack_ns;	    /* delayed-ACK timeout; 40 ms */
+	uint64_t keepalive_unit_ns; /* one HZ_TCP_KEEPALIVE unit; 1 s */
+	uint64_t keep_intvl_ns;	    /* between keepalive probes; 75 s */
+	uint64_t fin_wait_2_ns;	    /* orphaned FIN_WAIT_2 lifetime; 60 s */
+	uint32_t keep_probes;	    /* unanswered probes before reset; 9 */
+	uint32_t sndbuf;	    /* send buffer bytes; 256 KiB */
+	uint32_t rcvbuf;	    /* receive window bytes; 256 KiB */
+};
+
+/* Fills @tu with the default tunables. */
+void hz_tcp_tuning_default(struct hz_tcp_tuning *tu);
+
+/* Replaces the tunables of @t (for connections made from now on). */
+void hz_tcp_tune(struct hz_tcp *t, const struct hz_tcp_tuning *tu);
+
+/* Returns the detail of the last failure of a connect or listen on @t. */
+const char *hz_tcp_error(const struct hz_tcp *t);
+
+/* Returns the RFC 9293 state name of a TCP flow ("ESTABLISHED"). */
+const char *hz_tcp_flow_state(const struct hz_flow *f);
+
+/* Returns how many connections @t holds (any state but CLOSED). */
+size_t hz_tcp_conn_count(const struct hz_tcp *t);
 
 #endif

@@ -1,0 +1,86 @@
+# The kvm target: Haze guests under the haze-kvm tender.
+#
+#   $(O)/host/tender/haze-kvm           the tender, a Linux program
+#   $(O)/kvm/examples/NAME/NAME.hz      every example as a guest image
+#   $(O)/kvm/tests/kvm/guests/NAME/NAME.hz   guest test programs
+#
+# Guests are freestanding static ELF64 images linked at 1 MiB
+# (platform/kvm/guest.ld), not position independent: the tender loads
+# them at their link address, so -fno-pic -mcmodel=small costs nothing
+# and keeps the image small. See docs/kvm.md.
+
+# --- the tender -----------------------------------------------------------
+# libslirp is dlopen'ed only when a `user` NIC is asked for (tender/slirp.c):
+# only its header is needed at build time.
+
+SLIRP_CFLAGS := $(shell pkg-config --cflags slirp 2>/dev/null || \
+	echo -I/usr/include/slirp)
+FLAGS_host := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE -Iplatform/kvm $(SLIRP_CFLAGS)
+$(eval $(call compile_rules,host))
+
+# The manifest checks are the core's, built for the host.
+TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c
+TENDER := $(O)/host/tender/haze-kvm
+
+$(TENDER): $(call objs,host,$(TENDER_SRCS))
+	$(MSG) LD $@
+	$(Q)$(CC) -o $@ $^ -lseccomp -ldl
+
+# --- guests ---------------------------------------------------------------
+
+# The libc helper's fragment defines LIBC_INCLUDE; fall back to its path.
+LIBC_INCLUDE ?= src/libc/include
+KVM_LIBC := $(O)/kvm/libc.a
+
+FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
+	-ffreestanding -nostdinc -isystem $(LIBC_INCLUDE) \
+	-mno-red-zone -fno-pic -fno-pie -mcmodel=small \
+	-fstack-protector-strong -fno-omit-frame-pointer \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-ffunction-sections -fdata-sections -Iplatform/kvm
+$(eval $(call compile_rules,kvm))
+
+KVM_PLATFORM_SRCS := $(sort $(wildcard platform/kvm/*.c platform/kvm/*.S))
+KVM_LDSCRIPT := platform/kvm/guest.ld
+# The platform's objects are linked whole (they hold _start and the notes);
+# the core is an archive, so its default manifest is only pulled in when
+# the application declares none.
+KVM_CORE_LIB := $(O)/kvm/libhaze-core.a
+KVM_PLATFORM_OBJS := $(call objs,kvm,$(KVM_PLATFORM_SRCS))
+
+$(KVM_CORE_LIB): $(call objs,kvm,$(CORE_SRCS))
+	$(MSG) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+KVM_LDFLAGS := -nostdlib -static -Wl,-T,$(KVM_LDSCRIPT) \
+	-Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack \
+	-Wl,--no-undefined -Wl,--build-id=none
+LIBGCC_kvm := $(if $(CC_IS_CLANG),,-lgcc)
+
+# kvm_image(OUT, SOURCES): links guest image OUT from SOURCES.
+define kvm_image
+$(1): $(call objs,kvm,$(2)) $(KVM_PLATFORM_OBJS) $(KVM_CORE_LIB) $(KVM_LIBC) $(KVM_LDSCRIPT)
+	$$(MSG) LD $$@
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(KVM_LDFLAGS) -o $$@ \
+		$(call objs,kvm,$(2)) $$(KVM_PLATFORM_OBJS) \
+		-Wl,--start-group $$(KVM_CORE_LIB) $$(KVM_LIBC) -Wl,--end-group \
+		$$(LIBGCC_kvm)
+endef
+
+KVM_EXAMPLES := $(foreach e,$(EXAMPLES),$(O)/kvm/examples/$(e)/$(e).hz)
+$(foreach e,$(EXAMPLES),$(eval $(call kvm_image,$(O)/kvm/examples/$(e)/$(e).hz,$(wildcard examples/$(e)/*.c))))
+
+KVM_TEST_GUESTS := $(notdir $(wildcard tests/kvm/guests/*))
+KVM_TEST_IMAGES := $(foreach g,$(KVM_TEST_GUESTS),$(O)/kvm/tests/kvm/guests/$(g)/$(g).hz)
+$(foreach g,$(KVM_TEST_GUESTS),$(eval $(call kvm_image,$(O)/kvm/tests/kvm/guests/$(g)/$(g).hz,$(wildcard tests/kvm/guests/$(g)/*.c))))
+
+.PHONY: kvm
+kvm: $(TENDER) $(KVM_EXAMPLES) $(KVM_TEST_IMAGES)
+all: kvm
+
+-include $(shell find $(O)/kvm $(O)/host -name '*.d' 2>/dev/null)
+
+# --- tests ------------------------------------------------------------------
+
+TEST_SUITES += tests/kvm/run.py
+TEST_DEPS += $(TENDER) $(KVM_TEST_IMAGES)

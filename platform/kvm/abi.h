@@ -1,0 +1,231 @@
+/*
+ * The haze-kvm hypercall ABI: the one seam between a Haze guest and the
+ * haze-kvm tender. Both sides include this header; nothing else is shared.
+ *
+ * Calling convention: the guest fills an argument struct in its own memory
+ * and stores the struct's guest-physical address (32 bits, one `movl`) to
+ * HZ_KVM_HYPERCALL_GPA + 8 * call number. That page lies outside guest
+ * memory, so the store exits to the tender (KVM_EXIT_MMIO), which checks
+ * the address and every address and length inside the struct with
+ * overflow-safe arithmetic, performs the call, writes the results back
+ * into the struct and resumes the guest. (An MMIO store rather than an
+ * I/O port: the guest runs in ring 3, see below, where `out` faults on
+ * hosts that do not honour IOPL for a guest, such as PVM.)
+ *
+ * Error model:
+ *  - An argument the guest could legitimately get wrong (an unknown handle,
+ *    a misaligned or out-of-range block offset, a frame too long) is
+ *    answered in the struct's `ret` field with a negative HZ_E* code from
+ *    haze/error.h. The guest continues.
+ *  - A malformed call (an address or length outside guest memory, an
+ *    unaligned or truncated argument struct, an unknown call, a store of
+ *    the wrong size or a load) cannot come from a correct
+ *    guest: the tender prints why and ends the VM (fail closed) with exit
+ *    status HZ_KVM_EXIT_BADCALL.
+ *
+ * Versioning: HZ_KVM_ABI_VERSION changes whenever a struct or call
+ * changes meaning. The tender writes its version into the boot info and
+ * refuses an image without a note (owner "HAZE", type HZ_KVM_NOTE_ABI,
+ * a uint32_t descriptor) naming this version; platform/kvm/boot.c
+ * emits it.
+ *
+ * Privilege: the guest runs at CPL 3 (ring 3) on descriptor tables the
+ * tender builds. Ring 3 is no loss
+ * for a single-application guest, and on PVM-style hosts (nested KVM
+ * without hardware virtualisation) it is the difference between native
+ * speed and emulating every supervisor instruction. Only the exception
+ * entry stubs run at CPL 0, on their own stack, and they end the VM.
+ *
+ * Memory map (guest-physical = guest-virtual, identity mapped):
+ *   0x000000  null page, not mapped
+ *   0x001000  boot page (read-only): GDT, IDT, TSS, TLS block (FS base)
+ *   0x002000  boot info and command line (read-only)
+ *   0x003000  page tables (not mapped for the guest)
+ *   0x020000  stack bottom; 0x01f000 below it is an unmapped guard page
+ *   0x100000  image (text R-X, rodata R--, data/bss RW-, per page)
+ *   image end rounded to a page .. memory end: heap
+ *   0xc0000000  hypercall page (2 MiB, not memory: stores exit)
+ * Everything below the image end (rounded up to 2 MiB) is mapped with
+ * 4 KiB pages, so permissions and guards are per page; the rest with
+ * 2 MiB pages. The image may not extend above 16 MiB.
+ */
+#ifndef HAZE_KVM_ABI_H
+#define HAZE_KVM_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+#define HZ_KVM_ABI_VERSION 1
+#define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
+#define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
+#define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
+
+/* Memory map (see above). */
+#define HZ_KVM_BOOT_PAGE 0x1000u
+#define HZ_KVM_BOOT_INFO 0x2000u
+#define HZ_KVM_BOOT_INFO_SIZE 0x1000u
+#define HZ_KVM_PAGE_TABLES 0x3000u
+#define HZ_KVM_STACK_GUARD 0x1f000u
+#define HZ_KVM_STACK_BOTTOM 0x20000u
+#define HZ_KVM_STACK_TOP 0x100000u
+#define HZ_KVM_IMAGE_BASE 0x100000u
+#define HZ_KVM_SMALL_PAGE_LIMIT 0x1000000u /* 16 MiB mapped with 4 KiB pages */
+#define HZ_KVM_MEM_MAX 0xc0000000ull	   /* 3 GiB, below the hypercall page */
+
+/* Layout of the boot page. */
+#define HZ_KVM_GDT (HZ_KVM_BOOT_PAGE + 0x000u)
+#define HZ_KVM_IDT (HZ_KVM_BOOT_PAGE + 0x100u)
+#define HZ_KVM_TSS (HZ_KVM_BOOT_PAGE + 0x300u)
+#define HZ_KVM_TLS (HZ_KVM_BOOT_PAGE + 0x800u)
+/* Selectors: kernel code and data, user data and code, TSS. */
+#define HZ_KVM_SEL_KCODE 0x08u
+#define HZ_KVM_SEL_KDATA 0x10u
+#define HZ_KVM_SEL_UDATA 0x1bu
+#define HZ_KVM_SEL_UCODE 0x23u
+#define HZ_KVM_SEL_TSS 0x28u
+
+/* Offset of the stack-protector canary from the FS base (x86_64 ABI). */
+#define HZ_KVM_TLS_CANARY 0x28u
+
+/* Hypercalls: a 32-bit store of the argument's address, one slot per call. */
+#define HZ_KVM_HYPERCALL_GPA 0xc0000000
+#define HZ_KVM_CALL_CONSOLE 0	  /* struct hz_kvm_console */
+#define HZ_KVM_CALL_YIELD 1	  /* struct hz_kvm_yield */
+#define HZ_KVM_CALL_NET_READ 2	  /* struct hz_kvm_net_io */
+#define HZ_KVM_CALL_NET_WRITE 3	  /* struct hz_kvm_net_io */
+#define HZ_KVM_CALL_BLOCK_READ 4  /* struct hz_kvm_block_io */
+#define HZ_KVM_CALL_BLOCK_WRITE 5 /* struct hz_kvm_block_io */
+#define HZ_KVM_CALL_BLOCK_FLUSH 6 /* struct hz_kvm_block_io */
+#define HZ_KVM_CALL_ENTROPY 7	  /* struct hz_kvm_entropy */
+#define HZ_KVM_CALL_EXIT 8	  /* struct hz_kvm_exit */
+#define HZ_KVM_CALL_ABORT 9	  /* struct hz_kvm_exit */
+#define HZ_KVM_CALL_FAULT 10	  /* struct hz_kvm_fault */
+#define HZ_KVM_CALL_MAIN 11	  /* struct hz_kvm_mark: main is called */
+#define HZ_KVM_CALL_COUNT_ 12
+
+/*
+ * Process exit statuses of haze-kvm. A guest's own status 0..251 becomes
+ * the process status unchanged; a guest status above 251 becomes 251, so
+ * the four values above it always mean the tender's verdict.
+ */
+#define HZ_KVM_EXIT_GUEST_MAX 251
+#define HZ_KVM_EXIT_USAGE 252	/* refused before boot: usage, image, binding */
+#define HZ_KVM_EXIT_BADCALL 253 /* malformed hypercall or KVM failure */
+#define HZ_KVM_EXIT_ABORT 254	/* guest called abort (assert, stack smash) */
+#define HZ_KVM_EXIT_FAULT 255	/* CPU exception in the guest */
+
+/* --- boot info: at HZ_KVM_BOOT_INFO, %rdi at entry -------------------- */
+
+#define HZ_KVM_DEVICE_MAX 16
+#define HZ_KVM_NAME_MAX 32
+#define HZ_KVM_ARG_MAX 64
+
+#define HZ_KVM_BOOT_TRACE 0x1u /* the guest reports reaching main */
+
+#ifndef __ASSEMBLER__
+struct hz_kvm_device {
+	uint32_t kind;		    /* enum hz_device_kind */
+	uint32_t sector_size;	    /* block */
+	char name[HZ_KVM_NAME_MAX]; /* NUL-terminated */
+	uint64_t capacity;	    /* block, bytes */
+	uint8_t mac[6];		    /* net */
+	uint16_t mtu;		    /* net */
+	uint32_t pad;
+};
+
+struct hz_kvm_boot_info {
+	uint32_t abi_version; /* HZ_KVM_ABI_VERSION */
+	uint32_t flags;	      /* HZ_KVM_BOOT_* */
+	uint64_t mem_size;    /* bytes of guest memory */
+	uint64_t heap_start;  /* page-aligned */
+	uint64_t heap_size;
+	uint64_t tsc_hz;   /* TSC frequency, from KVM_GET_TSC_KHZ */
+	uint64_t tsc_base; /* the guest's TSC when wall_ns was read */
+	uint64_t wall_ns;  /* wall clock, ns since the epoch */
+	uint32_t argc;
+	uint32_t device_count; /* entries in devices[], manifest order */
+	uint64_t argv[HZ_KVM_ARG_MAX]; /* guest addresses of the strings */
+	struct hz_kvm_device devices[HZ_KVM_DEVICE_MAX];
+	/* argument strings follow, up to the end of the boot info page */
+};
+
+/* --- call arguments ---------------------------------------------------- */
+
+struct hz_kvm_console {
+	uint64_t data; /* in: guest address */
+	uint64_t len;  /* in */
+};
+
+struct hz_kvm_yield {
+	uint64_t timeout_ns; /* in: 0 = poll, UINT64_MAX = forever */
+	uint64_t ready;	     /* out: bit h = handle h readable */
+};
+
+struct hz_kvm_frame {
+	uint64_t buf; /* guest address */
+	uint64_t cap; /* read: capacity */
+	uint64_t len; /* read: out; write: in */
+};
+
+#define HZ_KVM_FRAMES_MAX 64
+struct hz_kvm_net_io {
+	uint32_t handle; /* in: device index */
+	uint32_t count;	 /* in: frames in the array (<= MAX) */
+	uint64_t frames; /* in: guest address of hz_kvm_frame[] */
+	int64_t ret;	 /* out: frames done or -HZ_E* */
+};
+
+#define HZ_KVM_BLOCK_IO_MAX (1u << 20) /* bytes per call */
+struct hz_kvm_block_io {
+	uint32_t handle; /* in */
+	uint32_t pad;
+	uint64_t offset; /* in: bytes, sector-aligned */
+	uint64_t buf;	 /* in: guest address */
+	uint64_t len;	 /* in: bytes, sector multiple */
+	int64_t ret;	 /* out: 0 or -HZ_E* */
+};
+
+#define HZ_KVM_ENTROPY_MAX 4096u
+struct hz_kvm_entropy {
+	uint64_t buf; /* in: guest address */
+	uint64_t len; /* in: <= HZ_KVM_ENTROPY_MAX */
+	int64_t ret;  /* out: bytes or -HZ_E* */
+};
+
+struct hz_kvm_exit {
+	int64_t status; /* in: exit status (EXIT only) */
+};
+
+/* Trace mark: the guest's TSC at its first instruction and now. */
+struct hz_kvm_mark {
+	uint64_t tsc_entry;
+	uint64_t tsc_now;
+};
+
+/*
+ * The exception entry points, in an ELF note of the image: the tender
+ * builds the IDT from them (each must lie in an executable segment) and
+ * points the TSS's IST1 at stack_top (in a writable segment).
+ */
+struct hz_kvm_traps {
+	uint64_t entry[HZ_KVM_VECTORS];
+	uint64_t stack_top;
+};
+
+/*
+ * Saved by the guest's exception entry on its trap stack, in the order
+ * the CPU and the entry stub push it (lowest address first); the address
+ * of the struct is the argument of HZ_KVM_CALL_FAULT.
+ */
+struct hz_kvm_fault {
+	uint64_t cr2;
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t vector, error_code;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+#endif /* __ASSEMBLER__ */
+
+#endif

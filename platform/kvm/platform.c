@@ -1,0 +1,248 @@
+/*
+ * The platform API (haze/platform.h) on haze-kvm: every call is one
+ * hypercall (platform/kvm/abi.h), or none at all for the clocks, which
+ * read the TSC at the frequency the tender handed over in the boot info.
+ * Devices are the boot info's entries, in manifest order; a handle is the
+ * entry's index. Batches larger than one hypercall allows are split.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "haze/manifest.h"
+#include "haze/platform.h"
+#include "kvm.h"
+
+/* ns = tsc * mult >> 32; mult fits 64 bits for any TSC above 0.23 Hz. */
+static uint64_t clock_mult;
+
+void hz_kvm_clock_init(void)
+{
+	clock_mult = (1000000000ull << 32) / hz_kvm_boot_info.tsc_hz;
+}
+
+void hz_platform_console_write(const char *buf, size_t len)
+{
+	struct hz_kvm_console a = {(uint64_t)(uintptr_t)buf, len};
+	hz_kvm_call(HZ_KVM_CALL_CONSOLE, &a);
+}
+
+uint64_t hz_platform_clock_monotonic(void)
+{
+	/* Origin: the tender's reading of the TSC before boot. */
+	uint64_t d = hz_kvm_rdtsc() - hz_kvm_boot_info.tsc_base;
+	return (uint64_t)(((unsigned __int128)d * clock_mult) >> 32);
+}
+
+uint64_t hz_platform_clock_wall(void)
+{
+	return hz_kvm_boot_info.wall_ns + hz_platform_clock_monotonic();
+}
+
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
+{
+	struct hz_kvm_yield a = {0, 0};
+
+	if (deadline == UINT64_MAX) {
+		a.timeout_ns = UINT64_MAX;
+	} else if (deadline) {
+		uint64_t now = hz_platform_clock_monotonic();
+		a.timeout_ns = deadline > now ? deadline - now : 0;
+	}
+	hz_kvm_call(HZ_KVM_CALL_YIELD, &a);
+	*ready = a.ready;
+}
+
+/* Returns the boot info's device @h if it is of @kind, else NULL. */
+static const struct hz_kvm_device *device(hz_handle_t h, uint32_t kind)
+{
+	if (h < 0 || (uint32_t)h >= hz_kvm_boot_info.device_count ||
+	    h >= HZ_KVM_DEVICE_MAX || hz_kvm_boot_info.devices[h].kind != kind)
+		return NULL;
+	return &hz_kvm_boot_info.devices[h];
+}
+
+/* Finds device @name of @kind; its handle or -HZ_ENOENT. */
+static int device_find(const char *name, uint32_t kind)
+{
+	for (uint32_t i = 0;
+	     i < hz_kvm_boot_info.device_count && i < HZ_KVM_DEVICE_MAX; i++) {
+		const struct hz_kvm_device *d = &hz_kvm_boot_info.devices[i];
+		if (d->kind == kind &&
+		    strncmp(d->name, name, sizeof(d->name)) == 0)
+			return (int)i;
+	}
+	return -HZ_ENOENT;
+}
+
+int hz_platform_net_acquire(const char *name, hz_handle_t *h,
+			    struct hz_net_info *info)
+{
+	int i = device_find(name, HZ_DEVICE_KIND_NET);
+	if (i < 0)
+		return i;
+	*h = i;
+	memcpy(info->mac, hz_kvm_boot_info.devices[i].mac, sizeof(info->mac));
+	info->mtu = hz_kvm_boot_info.devices[i].mtu;
+	return 0;
+}
+
+/* Moves up to @n frames through one net hypercall; count or -HZ_E*. */
+static int net_batch(unsigned call, hz_handle_t h, struct hz_frame *frames,
+		     size_t n)
+{
+	struct hz_kvm_frame kf[HZ_KVM_FRAMES_MAX];
+	struct hz_kvm_net_io io;
+
+	for (size_t i = 0; i < n; i++) {
+		kf[i].buf = (uint64_t)(uintptr_t)frames[i].buf;
+		kf[i].cap = frames[i].cap;
+		kf[i].len = frames[i].len;
+	}
+	io = (struct hz_kvm_net_io){
+	    .handle = (uint32_t)h,
+	    .count = (uint32_t)n,
+	    .frames = (uint64_t)(uintptr_t)kf,
+	};
+	hz_kvm_call(call, &io);
+	if (call == HZ_KVM_CALL_NET_READ)
+		for (int64_t i = 0; i < io.ret; i++)
+			frames[i].len = kf[i].len;
+	return (int)io.ret;
+}
+
+int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
+{
+	if (!device(h, HZ_DEVICE_KIND_NET) || n == 0)
+		return -HZ_EINVAL;
+	size_t done = 0;
+	while (done < n) {
+		size_t k =
+		    n - done < HZ_KVM_FRAMES_MAX ? n - done : HZ_KVM_FRAMES_MAX;
+		int r = net_batch(HZ_KVM_CALL_NET_READ, h, frames + done, k);
+		if (r < 0)
+			return done ? (int)done : r;
+		done += (size_t)r;
+		if ((size_t)r < k)
+			break;
+	}
+	return (int)done;
+}
+
+int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
+			  size_t n)
+{
+	const struct hz_kvm_device *d = device(h, HZ_DEVICE_KIND_NET);
+	if (!d)
+		return -HZ_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (frames[i].len > (size_t)d->mtu + 14u)
+			return -HZ_EMSGSIZE;
+	size_t done = 0;
+	while (done < n) {
+		size_t k =
+		    n - done < HZ_KVM_FRAMES_MAX ? n - done : HZ_KVM_FRAMES_MAX;
+		/* net_batch only reads the frames it is given to write. */
+		int r =
+		    net_batch(HZ_KVM_CALL_NET_WRITE, h,
+			      (struct hz_frame *)(uintptr_t)(frames + done), k);
+		if (r < 0)
+			return done ? (int)done : r;
+		done += (size_t)r;
+		if ((size_t)r < k)
+			break;
+	}
+	return (int)done;
+}
+
+int hz_platform_block_acquire(const char *name, hz_handle_t *h,
+			      struct hz_block_info *info)
+{
+	int i = device_find(name, HZ_DEVICE_KIND_BLOCK);
+	if (i < 0)
+		return i;
+	*h = i;
+	info->capacity = hz_kvm_boot_info.devices[i].capacity;
+	info->sector_size = hz_kvm_boot_info.devices[i].sector_size;
+	return 0;
+}
+
+/* Splits a block transfer into hypercalls of HZ_KVM_BLOCK_IO_MAX bytes. */
+static int block_io(unsigned call, hz_handle_t h, uint64_t offset,
+		    uintptr_t buf, size_t len)
+{
+	const struct hz_kvm_device *d = device(h, HZ_DEVICE_KIND_BLOCK);
+	if (!d || offset % d->sector_size || len % d->sector_size ||
+	    offset > d->capacity || len > d->capacity - offset)
+		return -HZ_EINVAL;
+	while (len) {
+		size_t k =
+		    len < HZ_KVM_BLOCK_IO_MAX ? len : HZ_KVM_BLOCK_IO_MAX;
+		struct hz_kvm_block_io io = {
+		    .handle = (uint32_t)h,
+		    .offset = offset,
+		    .buf = buf,
+		    .len = k,
+		};
+		hz_kvm_call(call, &io);
+		if (io.ret < 0)
+			return (int)io.ret;
+		offset += k;
+		buf += k;
+		len -= k;
+	}
+	return 0;
+}
+
+int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
+			   size_t len)
+{
+	return block_io(HZ_KVM_CALL_BLOCK_READ, h, offset, (uintptr_t)buf, len);
+}
+
+int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
+			    size_t len)
+{
+	return block_io(HZ_KVM_CALL_BLOCK_WRITE, h, offset, (uintptr_t)buf,
+			len);
+}
+
+int hz_platform_block_flush(hz_handle_t h)
+{
+	if (!device(h, HZ_DEVICE_KIND_BLOCK))
+		return -HZ_EINVAL;
+	struct hz_kvm_block_io io = {.handle = (uint32_t)h};
+	hz_kvm_call(HZ_KVM_CALL_BLOCK_FLUSH, &io);
+	return (int)io.ret;
+}
+
+int hz_platform_entropy(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t left = len;
+
+	while (left) {
+		size_t k =
+		    left < HZ_KVM_ENTROPY_MAX ? left : HZ_KVM_ENTROPY_MAX;
+		struct hz_kvm_entropy a = {(uint64_t)(uintptr_t)p, k, 0};
+		hz_kvm_call(HZ_KVM_CALL_ENTROPY, &a);
+		if (a.ret < 0)
+			return (int)a.ret;
+		p += k;
+		left -= k;
+	}
+	return (int)len;
+}
+
+void hz_platform_exit(int status)
+{
+	struct hz_kvm_exit a = {status};
+	for (;;)
+		hz_kvm_call(HZ_KVM_CALL_EXIT, &a);
+}
+
+void hz_platform_abort(void)
+{
+	struct hz_kvm_exit a = {0};
+	for (;;)
+		hz_kvm_call(HZ_KVM_CALL_ABORT, &a);
+}

@@ -1,0 +1,178 @@
+/*
+ * The platform NIC as a NET (hz_netdev_open in haze/net.h). Reads are
+ * batched into spare pbufs the device keeps ready, so a received frame is
+ * written by the host straight into the pbuf that carries it up the stack
+ * (zero copy); writes hand the host a batch of frame descriptors pointing
+ * into the views' pbufs.
+ */
+#include <string.h>
+
+#include "haze/log.h"
+#include "haze/mem.h"
+#include "haze/net.h"
+#include "haze/platform.h"
+#include "haze/sched.h"
+
+#define NETDEV_BATCH 32
+
+struct netdev {
+	struct hz_net net; /* first: the device is a NET */
+	hz_handle_t handle;
+	struct hz_budget *budget;
+	struct hz_view spare[NETDEV_BATCH]; /* receive buffers, ready */
+	struct hz_errmsg err;
+	char name[HZ_DEVICE_NAME_MAX];
+};
+
+HZ_COUNTER(rx_nomem, "netdev", "rx_drop_nomem");
+HZ_COUNTER(tx_full, "netdev", "tx_drop_host_full");
+HZ_COUNTER(tx_error, "netdev", "tx_drop_error");
+
+/* Makes sure the first @n spares hold a buffer; returns how many do. */
+static size_t fill_spares(struct netdev *d, size_t n)
+{
+	size_t frame = (size_t)d->net.mtu + HZ_ETH_HLEN;
+
+	for (size_t i = 0; i < n; i++) {
+		if (d->spare[i].pb != NULL)
+			continue;
+		if (hz_pbuf_alloc(d->budget, frame, &d->spare[i]) < 0) {
+			hz_counter_inc(&rx_nomem);
+			return i;
+		}
+	}
+	return n;
+}
+
+static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
+{
+	struct netdev *d = (struct netdev *)n;
+	struct hz_frame f[NETDEV_BATCH];
+	size_t ready;
+	int got;
+
+	if (max > NETDEV_BATCH)
+		max = NETDEV_BATCH;
+	ready = fill_spares(d, max);
+	if (ready == 0)
+		return -HZ_ENOMEM;
+	for (size_t i = 0; i < ready; i++)
+		f[i] = (struct hz_frame){hz_view_data(&d->spare[i]),
+					 d->spare[i].len, 0};
+	got = hz_platform_net_read(d->handle, f, ready);
+	if (got < 0)
+		return got == -HZ_EAGAIN
+			   ? got
+			   : hz_errmsg_set(&d->err, got, "net %s: read: %s",
+					   d->name, hz_strerror(got));
+	for (int i = 0; i < got; i++) {
+		out[i] = d->spare[i];
+		out[i].len = (uint32_t)f[i].len;
+	}
+	/* Shift the unused spares to the front. */
+	memmove(d->spare, d->spare + got,
+		(NETDEV_BATCH - (size_t)got) * sizeof(d->spare[0]));
+	memset(d->spare + NETDEV_BATCH - got, 0,
+	       (size_t)got * sizeof(d->spare[0]));
+	return got;
+}
+
+/* Writes one batch of at most NETDEV_BATCH views, releasing them. */
+static int write_batch(struct netdev *d, struct hz_view *v, size_t count)
+{
+	struct hz_frame f[NETDEV_BATCH] = {0};
+	int sent;
+
+	for (size_t i = 0; i < count; i++)
+		f[i] = (struct hz_frame){hz_view_data(&v[i]), 0, v[i].len};
+	sent = hz_platform_net_write(d->handle, f, count);
+	for (size_t i = 0; i < count; i++)
+		hz_view_release(&v[i]);
+	if (sent < 0) {
+		hz_counter_add(&tx_error, count);
+		return hz_errmsg_set(&d->err, sent, "net %s: write: %s",
+				     d->name, hz_strerror(sent));
+	}
+	hz_counter_add(&tx_full, count - (size_t)sent);
+	return sent;
+}
+
+static int netdev_write(struct hz_net *n, struct hz_view *frames, size_t count)
+{
+	struct netdev *d = (struct netdev *)n;
+	int total = 0, r = 0;
+
+	for (size_t i = 0; i < count; i += NETDEV_BATCH) {
+		size_t b = count - i < NETDEV_BATCH ? count - i : NETDEV_BATCH;
+
+		if (r < 0) {
+			for (size_t j = 0; j < b; j++)
+				hz_view_release(&frames[i + j]);
+			continue;
+		}
+		r = write_batch(d, frames + i, b);
+		if (r > 0)
+			total += r;
+	}
+	return r < 0 && total == 0 ? r : total;
+}
+
+static int netdev_wait(struct hz_net *n, uint64_t deadline)
+{
+	struct netdev *d = (struct netdev *)n;
+
+	return hz_device_wait(d->handle, deadline);
+}
+
+static const char *netdev_error(const struct hz_net *n)
+{
+	const struct netdev *d = (const struct netdev *)n;
+
+	return hz_errmsg_text(&d->err);
+}
+
+static const struct hz_net_ops netdev_ops = {
+    .read = netdev_read,
+    .write = netdev_write,
+    .wait = netdev_wait,
+    .error_message = netdev_error,
+};
+
+int hz_netdev_open(const char *name, struct hz_budget *budget,
+		   struct hz_net **out)
+{
+	struct hz_net_info info;
+	struct netdev *d;
+	hz_handle_t h;
+	size_t len = strlen(name);
+	int r;
+
+	*out = NULL;
+	if (len >= HZ_DEVICE_NAME_MAX)
+		return -HZ_ENOENT;
+	r = hz_platform_net_acquire(name, &h, &info);
+	if (r < 0)
+		return r;
+	d = hz_calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -HZ_ENOMEM;
+	d->net.ops = &netdev_ops;
+	memcpy(d->net.mac.b, info.mac, HZ_ETH_ALEN);
+	d->net.mtu = info.mtu;
+	d->handle = h;
+	d->budget = budget;
+	memcpy(d->name, name, len + 1);
+	*out = &d->net;
+	return 0;
+}
+
+void hz_netdev_close(struct hz_net *n)
+{
+	struct netdev *d = (struct netdev *)n;
+
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < NETDEV_BATCH; i++)
+		hz_view_release(&d->spare[i]);
+	hz_free(d);
+}

@@ -1,0 +1,222 @@
+/*
+ * TCP timers, all intrusive (struct hz_timer inside the connection, so
+ * arming never allocates): retransmission with the RFC 6298 RTO and
+ * exponential backoff, the persist timer (zero-window probes), delayed
+ * ACK, and one timer for keepalive, orphaned FIN_WAIT_2 and TIME_WAIT.
+ */
+#include <stddef.h>
+
+#include "net/tcp_int.h"
+
+static HZ_COUNTER(rexmt_timeouts, "tcp", "rexmt_timeouts");
+static HZ_COUNTER(conn_timeouts, "tcp", "conn_timeouts");
+static HZ_COUNTER(keep_probes, "tcp", "keepalive_probes");
+static HZ_COUNTER(keep_drops, "tcp", "keepalive_drops");
+static HZ_COUNTER(persist_probes, "tcp", "persist_probes");
+static HZ_COUNTER(delacks, "tcp", "delayed_acks");
+
+#define CONN_OF(t, field) \
+	((struct tcp_conn *)((char *)(t)-offsetof(struct tcp_conn, field)))
+
+static uint64_t after(uint64_t ns)
+{
+	return hz_now() + ns;
+}
+
+void tcp_rtt_sample(struct tcp_conn *c, uint64_t r)
+{
+	uint64_t rto, min = c->tcp != NULL ? c->tcp->tune.rto_min_ns : 0;
+
+	if (r == 0)
+		r = 1000; /* 1 µs: keep srtt non-zero once measured */
+	if (c->srtt == 0) {
+		c->srtt = r;
+		c->rttvar = r / 2;
+	} else {
+		uint64_t d = c->srtt > r ? c->srtt - r : r - c->srtt;
+
+		c->rttvar = (3 * c->rttvar + d) / 4;
+		c->srtt = (7 * c->srtt + r) / 8;
+	}
+	rto = c->srtt + (4 * c->rttvar > 1000 ? 4 * c->rttvar : 1000);
+	c->rto = rto < min ? min : rto > TCP_RTO_MAX_NS ? TCP_RTO_MAX_NS : rto;
+}
+
+void tcp_rexmt_arm(struct tcp_conn *c, bool restart)
+{
+	if (restart || !hz_timer_armed(&c->t_rexmt))
+		hz_timer_arm(&c->t_rexmt, after(c->rto));
+}
+
+void tcp_persist_arm(struct tcp_conn *c)
+{
+	uint64_t base = c->srtt != 0 ? c->rto : c->tcp->tune.rto_init_ns;
+	uint64_t d = base << (c->persist_shift < 16 ? c->persist_shift : 16);
+
+	if (d < TCP_PERSIST_MIN_NS)
+		d = TCP_PERSIST_MIN_NS;
+	if (d > TCP_RTO_MAX_NS)
+		d = TCP_RTO_MAX_NS;
+	c->persisting = true;
+	hz_timer_arm(&c->t_rexmt, after(d));
+}
+
+/* The persist timer fired: probe the zero window and back off. */
+static void persist_fire(struct tcp_conn *c)
+{
+	hz_counter_inc(&persist_probes);
+	if (c->persist_shift < 16)
+		c->persist_shift++;
+	if (c->snd_wnd != 0) {
+		/* A window too small for a full segment: send what fits
+		 * (RFC 9293 3.8.6.2.1, the override timeout). */
+		c->persisting = false;
+		c->force_send = true;
+		tcp_output(c);
+		c->force_send = false;
+		return;
+	}
+	tcp_send_keepalive(c); /* SND.UNA - 1 makes the peer answer */
+	tcp_persist_arm(c);
+}
+
+/* Gives up on a connection whose peer stopped answering. */
+static void conn_timed_out(struct tcp_conn *c, const char *why)
+{
+	hz_counter_inc(&conn_timeouts);
+	if (tcp_state_synced(c->state))
+		tcp_send_rst_conn(c);
+	tcp_conn_fail(c, -HZ_ETIMEDOUT, why);
+	tcp_conn_closed(c);
+}
+
+static void rexmt_fire(struct hz_timer *t)
+{
+	struct tcp_conn *c = CONN_OF(t, t_rexmt);
+	bool handshake =
+	    c->state == TCPS_SYN_SENT || c->state == TCPS_SYN_RECEIVED;
+
+	if (c->persisting) {
+		persist_fire(c);
+		return;
+	}
+	if (c->snd_una == c->snd_max)
+		return;
+	hz_counter_inc(&rexmt_timeouts);
+	HZ_DEBUG(&hz_tcp_log,
+		 "%u->%u RTO %llu us: una %u nxt %u max %u wnd %u cwnd %u "
+		 "rec %d sacked %u/%u rxt %u",
+		 c->lport, c->rport, (unsigned long long)(c->rto / 1000),
+		 c->snd_una - c->iss, c->snd_nxt - c->iss, c->snd_max - c->iss,
+		 c->snd_wnd, c->cwnd, c->in_recovery, tcp_sacked_bytes(c),
+		 c->nscore, c->high_rxt - c->iss);
+	if (++c->rexmt_count >
+	    (handshake ? TCP_SYN_REXMT_MAX : TCP_REXMT_MAX)) {
+		conn_timed_out(c, "connection timed out");
+		return;
+	}
+	/* RFC 6298 5.5: back off. */
+	c->rto = c->rto * 2 > TCP_RTO_MAX_NS ? TCP_RTO_MAX_NS : c->rto * 2;
+	tcp_retransmit_timeout(c);
+	tcp_rexmt_arm(c, true);
+}
+
+static void delack_fire(struct hz_timer *t)
+{
+	struct tcp_conn *c = CONN_OF(t, t_delack);
+
+	hz_counter_inc(&delacks);
+	c->ack_now = true;
+	tcp_output(c);
+}
+
+/* The keepalive timer of an established connection. */
+static void keepalive_fire(struct tcp_conn *c)
+{
+	const struct hz_tcp_tuning *tu = &c->tcp->tune;
+	uint64_t idle = c->keepalive_s * tu->keepalive_unit_ns;
+	uint64_t now = hz_now();
+
+	if (c->keepalive_s == 0 || !tcp_state_synced(c->state))
+		return;
+	if (now - c->last_heard < idle && c->keep_probes == 0) {
+		hz_timer_arm(&c->t_keep, c->last_heard + idle);
+		return;
+	}
+	if (c->keep_probes >= tu->keep_probes) {
+		hz_counter_inc(&keep_drops);
+		conn_timed_out(c, "keepalive timed out");
+		return;
+	}
+	c->keep_probes++;
+	hz_counter_inc(&keep_probes);
+	tcp_send_keepalive(c);
+	hz_timer_arm(&c->t_keep, now + tu->keep_intvl_ns);
+}
+
+static void keep_fire(struct hz_timer *t)
+{
+	struct tcp_conn *c = CONN_OF(t, t_keep);
+
+	switch (c->state) {
+	case TCPS_TIME_WAIT:
+		tcp_conn_closed(c);
+		break;
+	case TCPS_FIN_WAIT_2:
+		if (c->user_closed) {
+			conn_timed_out(c, "FIN_WAIT_2 timed out");
+			break;
+		}
+		keepalive_fire(c);
+		break;
+	default:
+		keepalive_fire(c);
+		break;
+	}
+}
+
+void tcp_timers_init(struct tcp_conn *c)
+{
+	hz_timer_init(&c->t_rexmt, rexmt_fire);
+	hz_timer_init(&c->t_delack, delack_fire);
+	hz_timer_init(&c->t_keep, keep_fire);
+}
+
+void tcp_timers_cancel(struct tcp_conn *c)
+{
+	hz_timer_cancel(&c->t_rexmt);
+	hz_timer_cancel(&c->t_delack);
+	hz_timer_cancel(&c->t_keep);
+	c->persisting = false;
+}
+
+void tcp_delack_arm(struct tcp_conn *c)
+{
+	if (!hz_timer_armed(&c->t_delack))
+		hz_timer_arm(&c->t_delack, after(c->tcp->tune.delack_ns));
+}
+
+void tcp_keep_rearm(struct tcp_conn *c)
+{
+	const struct hz_tcp_tuning *tu;
+
+	if (c->tcp == NULL)
+		return;
+	tu = &c->tcp->tune;
+	c->keep_probes = 0;
+	if (c->state == TCPS_FIN_WAIT_2 && c->user_closed) {
+		hz_timer_arm(&c->t_keep, after(tu->fin_wait_2_ns));
+		return;
+	}
+	if (c->keepalive_s == 0 || !tcp_state_synced(c->state)) {
+		hz_timer_cancel(&c->t_keep);
+		return;
+	}
+	hz_timer_arm(&c->t_keep,
+		     c->last_heard + c->keepalive_s * tu->keepalive_unit_ns);
+}
+
+void tcp_timewait_arm(struct tcp_conn *c)
+{
+	hz_timer_arm(&c->t_keep, after(2 * c->tcp->tune.msl_ns));
+}

@@ -1,0 +1,721 @@
+/*
+ * The TLS flow: a FLOW over any FLOW, driven by BearSSL's engine. The
+ * engine does no I/O; it says through its state bits what it can take or
+ * give (records to send, room for records received, application data to
+ * read, room for application data to send), and this file moves bytes:
+ * records between the engine and the flow below, application data between
+ * the engine and the caller. One function, pump(), does the moving until
+ * the engine offers what the caller waits for.
+ *
+ * Everything BearSSL needs is in one allocation per flow: the engine
+ * context, the X.509 validator and the record buffers. Failures become
+ * sticky errors with a message naming what happened, prefixed "TLS: ";
+ * a failure of the lower flow keeps that flow's code and message.
+ */
+#include <string.h>
+
+#include "haze/assert.h"
+#include "haze/entropy.h"
+#include "haze/mem.h"
+#include "haze/platform.h"
+#include "haze/sched.h"
+#include "src/tls/tls_int.h"
+
+/* Seed bytes injected into each engine's PRNG. */
+#define TLS_SEED_BYTES 32
+/* How long close() waits to hand the close_notify to the lower flow. */
+#define TLS_CLOSE_WAIT (1ull * HZ_NS_PER_S)
+/* Days from 0000-01-01 (proleptic Gregorian) to 1970-01-01. */
+#define TLS_DAYS_TO_EPOCH 719528u
+
+/* TLS 1.2, ECDHE, AEAD only; AES-GCM first (AES-NI), then ChaCha20. */
+static const uint16_t tls_suites[] = {
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+
+struct tls_flow;
+
+/*
+ * The server's policy: picks a chain by the client's SNI name, then hands
+ * over to BearSSL's single-chain policy for that chain's key.
+ */
+struct sni_policy {
+	const br_ssl_server_policy_class *vtable; /* first: a policy */
+	struct tls_flow *tf;
+	const br_ssl_server_policy_class **inner;
+};
+
+struct tls_flow {
+	struct hz_flow flow; /* first: a FLOW */
+	struct hz_flow *lower;
+	const struct hz_tls_config *cfg;
+	bool server;
+	bool handshake_done;
+	bool peer_closed; /* the engine closed cleanly (close_notify) */
+	bool shut;	  /* we sent close_notify */
+	bool closed;
+	bool sending;		     /* a fiber is handing records down */
+	bool receiving;		     /* a fiber is reading records up */
+	unsigned writers;	     /* fibers inside writev */
+	struct hz_waitq io_waiters;  /* woken when sending or receiving ends */
+	int fatal;		     /* sticky error, or 0 */
+	uint64_t handshake_deadline; /* 0 until the handshake starts */
+	struct hz_errmsg err;
+	br_ssl_engine_context *eng;
+	union {
+		br_ssl_server_context server;
+		br_ssl_client_context client;
+	} ctx;
+	br_x509_minimal_context x509; /* client */
+	struct sni_policy policy;     /* server */
+	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+};
+
+static const struct hz_flow_ops tls_flow_ops;
+
+static struct tls_flow *tls_of(struct hz_flow *f)
+{
+	HZ_ASSERT(f->ops == &tls_flow_ops);
+	return (struct tls_flow *)f;
+}
+
+/* Records the first fatal failure; every later call returns it. */
+HZ_PRINTF(3, 4)
+static int fail(struct tls_flow *tf, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tf->fatal != 0)
+		return tf->fatal;
+	tf->fatal = code;
+	va_start(ap, fmt);
+	code = hz_errmsg_vset(&tf->err, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int check(const struct tls_flow *tf)
+{
+	if (tf->closed)
+		return -HZ_ECLOSED;
+	return tf->fatal;
+}
+
+/* A failure of the lower flow, with both layers in the message. */
+static int fail_lower(struct tls_flow *tf, int code, const char *doing)
+{
+	if (code == -HZ_ETIMEDOUT)
+		return fail(tf, code,
+			    "TLS: timed out %s; a record may be cut, the "
+			    "session is unusable",
+			    doing);
+	return fail(tf, code, "TLS: %s", hz_flow_error(tf->lower));
+}
+
+/*
+ * Names the reason the engine closed: 1 for a clean close (close_notify),
+ * else the sticky failure.
+ */
+static int engine_closed(struct tls_flow *tf)
+{
+	int err = br_ssl_engine_last_error(tf->eng);
+
+	if (tf->fatal != 0)
+		return tf->fatal;
+	if (err == BR_ERR_OK) {
+		tf->peer_closed = true;
+		return 1;
+	}
+	if (err >= BR_ERR_SEND_FATAL_ALERT)
+		return fail(
+		    tf, -HZ_ETLS, "TLS: sent alert %s",
+		    tls_alert_name((unsigned)err - BR_ERR_SEND_FATAL_ALERT));
+	if (err >= BR_ERR_RECV_FATAL_ALERT)
+		return fail(
+		    tf, -HZ_ETLS, "TLS: peer sent alert %s",
+		    tls_alert_name((unsigned)err - BR_ERR_RECV_FATAL_ALERT));
+	return fail(tf, -HZ_ETLS, "TLS: %s", tls_br_error_text(err));
+}
+
+/* Hands the engine's outgoing records to the lower flow. 0, 1 (clean
+ * end, see below) or a negative code. */
+static int send_records(struct tls_flow *tf, uint64_t deadline)
+{
+	size_t len;
+	unsigned char *buf = br_ssl_engine_sendrec_buf(tf->eng, &len);
+	ssize_t w;
+
+	tf->sending = true;
+	w = hz_flow_write(tf->lower, buf, len, deadline);
+	tf->sending = false;
+	hz_waitq_wake_all(&tf->io_waiters);
+	if (w < 0 && tf->eng->shutdown_recv) {
+		/*
+		 * The peer said close_notify and went: our answer has
+		 * nowhere to go, which is a clean end, not a failure.
+		 * (shutdown_recv is a field of the context; no function
+		 * tells it.)
+		 */
+		tf->peer_closed = true;
+		return 1;
+	}
+	if (w < 0)
+		return fail_lower(tf, (int)w, "sending a record");
+	if (tf->fatal != 0 || tf->closed)
+		return check(tf);
+	br_ssl_engine_sendrec_ack(tf->eng, len);
+	return 0;
+}
+
+/* Reads from the lower flow into the engine's record buffer. */
+static int recv_records(struct tls_flow *tf, uint64_t deadline)
+{
+	size_t len;
+	unsigned char *buf = br_ssl_engine_recvrec_buf(tf->eng, &len);
+	ssize_t n;
+
+	tf->receiving = true;
+	n = hz_flow_read_copy(tf->lower, buf, len, deadline);
+	tf->receiving = false;
+	hz_waitq_wake_all(&tf->io_waiters);
+	if (n > 0 && (tf->fatal != 0 || tf->closed))
+		return check(tf);
+	if (n > 0) {
+		br_ssl_engine_recvrec_ack(tf->eng, (size_t)n);
+		return 0;
+	}
+	if (n == -HZ_ETIMEDOUT)
+		return (int)n; /* not an error of the flow */
+	if (n < 0)
+		return fail_lower(tf, (int)n, "receiving a record");
+	if (!tf->handshake_done)
+		return fail(tf, -HZ_ECONNRESET,
+			    "TLS: the peer closed the connection during the "
+			    "handshake");
+	if (tf->shut)
+		return fail(tf, -HZ_ECONNRESET,
+			    "TLS: the peer closed the connection without "
+			    "answering our close_notify");
+	return fail(tf, -HZ_ETLS,
+		    "TLS: the peer closed the connection without close_notify "
+		    "(the data may be truncated)");
+}
+
+/*
+ * Moves records until the engine's state has one of the bits of @want.
+ * 0 when it does, 1 if the engine closed cleanly, or a negative code.
+ *
+ * Fibers may read and write one flow at once, so one fiber at a time
+ * sends records and one receives (the engine has one buffer for each);
+ * the others wait for them. A reader leaves sending to a writer if there
+ * is one: a reader stuck sending to a peer that is itself stuck sending
+ * to us would never read again.
+ */
+static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
+{
+	bool reader = want == BR_SSL_RECVAPP;
+
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(tf->eng);
+		bool send = (st & BR_SSL_SENDREC) && !tf->sending &&
+			    !(reader && tf->writers > 0);
+		int r;
+
+		if (tf->fatal != 0 || tf->closed)
+			return check(tf);
+		if (st & BR_SSL_CLOSED)
+			return engine_closed(tf);
+		if (send)
+			r = send_records(tf, deadline);
+		else if (st & want)
+			return 0;
+		else if ((st & BR_SSL_RECVREC) && !tf->receiving)
+			r = recv_records(tf, deadline);
+		else if (tf->sending || tf->receiving || (st & BR_SSL_SENDREC))
+			r = hz_waitq_wait(&tf->io_waiters, deadline);
+		else
+			return fail(tf, -HZ_ETLS,
+				    "TLS: engine stalled (state %#x, waiting "
+				    "for %#x)",
+				    st, want);
+		if (r != 0)
+			return r;
+	}
+}
+
+/* Sends every record the engine has made. 0, 1 (the peer has gone after
+ * its close_notify) or a negative code. */
+static int flush_records(struct tls_flow *tf, uint64_t deadline)
+{
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(tf->eng);
+		int r;
+
+		if (tf->fatal != 0 || tf->closed)
+			return check(tf);
+		if (!(st & BR_SSL_SENDREC))
+			return 0;
+		if (tf->sending)
+			r = hz_waitq_wait(&tf->io_waiters, deadline);
+		else
+			r = send_records(tf, deadline);
+		if (r != 0)
+			return r;
+	}
+}
+
+static int handshake(struct tls_flow *tf, uint64_t deadline)
+{
+	uint64_t d;
+	int r;
+
+	if (tf->handshake_done)
+		return 0;
+	if (tf->handshake_deadline == 0) {
+		uint64_t now = hz_now(), t = tf->cfg->handshake_timeout;
+
+		tf->handshake_deadline =
+		    t > HZ_DEADLINE_NEVER - now ? HZ_DEADLINE_NEVER : now + t;
+	}
+	d = deadline < tf->handshake_deadline ? deadline
+					      : tf->handshake_deadline;
+	r = pump(tf, BR_SSL_SENDAPP | BR_SSL_RECVAPP, d);
+	if (r == -HZ_ETIMEDOUT && d == tf->handshake_deadline)
+		return fail(tf, -HZ_ETIMEDOUT,
+			    "TLS: handshake timed out after %llu ms",
+			    (unsigned long long)(tf->cfg->handshake_timeout /
+						 HZ_NS_PER_MS));
+	if (r == 1)
+		return fail(tf, -HZ_ETLS,
+			    "TLS: the peer ended the session during the "
+			    "handshake");
+	if (r < 0)
+		return r;
+	tf->handshake_done = true;
+	return 0;
+}
+
+/* --- the FLOW operations ------------------------------------------------- */
+
+static int tls_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
+{
+	struct tls_flow *tf = tls_of(f);
+	unsigned char *buf;
+	size_t len;
+	int r = check(tf);
+
+	*out = (struct hz_view){0};
+	if (r < 0)
+		return r;
+	if (tf->peer_closed)
+		return 0;
+	r = handshake(tf, deadline);
+	if (r < 0)
+		return r;
+	r = pump(tf, BR_SSL_RECVAPP, deadline);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	buf = br_ssl_engine_recvapp_buf(tf->eng, &len);
+	r = hz_pbuf_alloc(NULL, len, out);
+	if (r < 0)
+		return hz_errmsg_set(
+		    &tf->err, r, "TLS: no buffer for %zu received bytes", len);
+	memcpy(hz_view_data(out), buf, len);
+	br_ssl_engine_recvapp_ack(tf->eng, len);
+	return (int)len;
+}
+
+/* Copies @iov[0..n) into the engine, then sends it all; count in *total. */
+static int tls_write_all(struct tls_flow *tf, const struct hz_iov *iov,
+			 size_t n, uint64_t deadline, size_t *total)
+{
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = iov[i].base;
+		size_t left = iov[i].len;
+
+		while (left > 0) {
+			unsigned char *buf;
+			size_t room;
+			int r = pump(tf, BR_SSL_SENDAPP, deadline);
+
+			if (r == 1)
+				return hz_errmsg_set(
+				    &tf->err, -HZ_ECLOSED,
+				    "TLS: the peer closed the "
+				    "session (close_notify); "
+				    "nothing more can be sent");
+			if (r < 0)
+				return r;
+			buf = br_ssl_engine_sendapp_buf(tf->eng, &room);
+			if (room > left)
+				room = left;
+			memcpy(buf, p, room);
+			br_ssl_engine_sendapp_ack(tf->eng, room);
+			p += room;
+			left -= room;
+			*total += room;
+		}
+	}
+	br_ssl_engine_flush(tf->eng, 0);
+	if (flush_records(tf, deadline) == 1)
+		return hz_errmsg_set(
+		    &tf->err, -HZ_ECLOSED,
+		    "TLS: the peer closed the session "
+		    "(close_notify); nothing more can be sent");
+	return check(tf);
+}
+
+static ssize_t tls_writev(struct hz_flow *f, const struct hz_iov *iov, size_t n,
+			  uint64_t deadline)
+{
+	struct tls_flow *tf = tls_of(f);
+	size_t total = 0;
+	int r = check(tf);
+
+	if (r < 0)
+		return r;
+	if (tf->shut)
+		return hz_errmsg_set(&tf->err, -HZ_ECLOSED,
+				     "TLS: write after shutdown");
+	r = handshake(tf, deadline);
+	if (r < 0)
+		return r;
+	tf->writers++;
+	r = tls_write_all(tf, iov, n, deadline, &total);
+	tf->writers--;
+	hz_waitq_wake_all(&tf->io_waiters);
+	if (r < 0)
+		return r;
+	return (ssize_t)total;
+}
+
+static int tls_shutdown(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+	int r = check(tf);
+
+	if (r < 0)
+		return r;
+	if (tf->shut)
+		return 0;
+	tf->shut = true;
+	if (!(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
+		br_ssl_engine_close(tf->eng);
+		r = flush_records(tf, hz_now() + tf->cfg->handshake_timeout);
+		if (r < 0)
+			return r;
+	}
+	if (tf->peer_closed)
+		return 0;
+	r = hz_flow_shutdown(tf->lower);
+	if (r < 0)
+		return fail_lower(tf, r, "ending our direction");
+	return 0;
+}
+
+static void tls_close(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+
+	if (tf->closed)
+		return;
+	/* Say goodbye if the session is healthy; never wait long for it. */
+	if (tf->handshake_done && tf->fatal == 0 && !tf->shut &&
+	    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
+		br_ssl_engine_close(tf->eng);
+		if (flush_records(tf, hz_now() + TLS_CLOSE_WAIT) < 0)
+			hz_errmsg_clear(&tf->err);
+	}
+	tf->closed = true;
+	hz_flow_close(tf->lower);
+}
+
+static void tls_free(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+	struct hz_flow *lower = tf->lower;
+
+	tls_close(f);
+	hz_flow_free(lower);
+	/* Session keys and plaintext live in there. */
+	memset(tf, 0, sizeof(*tf));
+	hz_free(tf);
+}
+
+static const char *tls_error(const struct hz_flow *f)
+{
+	const struct tls_flow *tf = (const struct tls_flow *)f;
+
+	return hz_errmsg_text(&tf->err);
+}
+
+static const struct hz_flow_ops tls_flow_ops = {
+    .read = tls_read,
+    .writev = tls_writev,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+    .free = tls_free,
+    .error_message = tls_error,
+};
+
+/* --- the server's chain choice ------------------------------------------ */
+
+/*
+ * Returns the chain of @cfg whose leaf names @name exactly, else one
+ * whose wildcard covers it, else the first.
+ */
+static const struct tls_chain *chain_for(const struct hz_tls_config *cfg,
+					 const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return cfg->chains[0];
+	for (int wild = 0; wild < 2; wild++)
+		for (size_t i = 0; i < cfg->nchains; i++)
+			for (size_t j = 0; j < cfg->chains[i]->nnames; j++) {
+				const char *n = cfg->chains[i]->names[j];
+
+				if ((n[0] == '*') == wild &&
+				    tls_name_matches(n, name))
+					return cfg->chains[i];
+			}
+	return cfg->chains[0];
+}
+
+static int sni_choose(const br_ssl_server_policy_class **pctx,
+		      const br_ssl_server_context *cc,
+		      br_ssl_server_choices *choices)
+{
+	struct sni_policy *p = (struct sni_policy *)pctx;
+	br_ssl_server_context *sc = &p->tf->ctx.server;
+	const struct tls_chain *c;
+
+	(void)cc;
+	c = chain_for(p->tf->cfg, br_ssl_engine_get_server_name(&sc->eng));
+	if (c->key_type == BR_KEYTYPE_RSA)
+		br_ssl_server_set_single_rsa(sc, c->certs, c->ncerts,
+					     &c->key.rsa, BR_KEYTYPE_SIGN,
+					     br_rsa_private_get_default(),
+					     br_rsa_pkcs1_sign_get_default());
+	else
+		br_ssl_server_set_single_ec(sc, c->certs, c->ncerts, &c->key.ec,
+					    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC,
+					    br_ec_get_default(),
+					    br_ecdsa_sign_asn1_get_default());
+	/* That installed BearSSL's policy; we stay in front of it. */
+	p->inner = sc->policy_vtable;
+	br_ssl_server_set_policy(sc, &p->vtable);
+	return (*p->inner)->choose(p->inner, cc, choices);
+}
+
+static uint32_t sni_do_keyx(const br_ssl_server_policy_class **pctx,
+			    unsigned char *data, size_t *len)
+{
+	struct sni_policy *p = (struct sni_policy *)pctx;
+
+	return p->inner == NULL ? 0 : (*p->inner)->do_keyx(p->inner, data, len);
+}
+
+static size_t sni_do_sign(const br_ssl_server_policy_class **pctx,
+			  unsigned algo_id, unsigned char *data, size_t hv_len,
+			  size_t len)
+{
+	struct sni_policy *p = (struct sni_policy *)pctx;
+
+	if (p->inner == NULL)
+		return 0;
+	return (*p->inner)->do_sign(p->inner, algo_id, data, hv_len, len);
+}
+
+static const br_ssl_server_policy_class sni_policy_class = {
+    .context_size = sizeof(struct sni_policy),
+    .choose = sni_choose,
+    .do_keyx = sni_do_keyx,
+    .do_sign = sni_do_sign,
+};
+
+/* --- creation ------------------------------------------------------------ */
+
+/* Seeds the engine's PRNG from Haze's entropy, and only from it. */
+static int seed_engine(struct tls_flow *tf)
+{
+	unsigned char seed[TLS_SEED_BYTES];
+	int r = hz_random_bytes(seed, sizeof(seed));
+
+	if (r < 0)
+		return fail(tf, r,
+			    "TLS: no random bytes to seed the engine (%s)",
+			    hz_strerror(r));
+	br_ssl_engine_inject_entropy(tf->eng, seed, sizeof(seed));
+	memset(seed, 0, sizeof(seed));
+	/*
+	 * BearSSL would also try its system seeder at reset; marking it as
+	 * tried keeps every random byte Haze's. (A field of the context,
+	 * documented there; no function sets it.)
+	 */
+	tf->eng->rng_os_rand_done = 1;
+	return 0;
+}
+
+/* Configuration common to both roles, then the seed. */
+static int engine_common(struct tls_flow *tf)
+{
+	const struct hz_tls_config *cfg = tf->cfg;
+
+	br_ssl_engine_set_versions(tf->eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(tf->eng, tls_suites,
+				 sizeof(tls_suites) / sizeof(tls_suites[0]));
+	br_ssl_engine_set_all_flags(tf->eng,
+				    BR_OPT_NO_RENEGOTIATION |
+					BR_OPT_ENFORCE_SERVER_PREFERENCES);
+	br_ssl_engine_set_buffer(tf->eng, tf->iobuf, sizeof(tf->iobuf), 1);
+	if (cfg->nalpn > 0)
+		br_ssl_engine_set_protocol_names(
+		    tf->eng, (const char **)cfg->alpn, cfg->nalpn);
+	return seed_engine(tf);
+}
+
+/* Sets the validation time from the configuration or the wall clock. */
+static void set_validation_time(struct tls_flow *tf)
+{
+	uint64_t secs = tf->cfg->fixed_time;
+
+	if (secs == 0)
+		secs = hz_platform_clock_wall() / HZ_NS_PER_S;
+	br_x509_minimal_set_time(&tf->x509,
+				 (uint32_t)(secs / 86400) + TLS_DAYS_TO_EPOCH,
+				 (uint32_t)(secs % 86400));
+}
+
+static int tls_new(struct hz_flow *lower, const struct hz_tls_config *cfg,
+		   struct tls_flow **out)
+{
+	struct tls_flow *tf = hz_malloc(sizeof(*tf));
+
+	*out = NULL;
+	if (tf == NULL) {
+		hz_flow_free(lower);
+		return -HZ_ENOMEM;
+	}
+	memset(tf, 0, offsetof(struct tls_flow, iobuf));
+	tf->flow.ops = &tls_flow_ops;
+	tf->lower = lower;
+	tf->cfg = cfg;
+	*out = tf;
+	return 0;
+}
+
+/*
+ * Resets the engine for a new session. A failure (no entropy) stays in
+ * the flow as its sticky error, so the first call on it says what it was.
+ */
+static void engine_start(struct tls_flow *tf, const char *server_name)
+{
+	int ok;
+
+	if (engine_common(tf) < 0)
+		return;
+	if (tf->server)
+		ok = br_ssl_server_reset(&tf->ctx.server);
+	else
+		ok = br_ssl_client_reset(&tf->ctx.client, server_name, 0);
+	if (!ok)
+		(void)fail(
+		    tf, -HZ_ETLS, "TLS: the engine did not start: %s",
+		    tls_br_error_text(br_ssl_engine_last_error(tf->eng)));
+}
+
+int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
+		  struct hz_flow **out)
+{
+	struct tls_flow *tf;
+	int r;
+
+	*out = NULL;
+	if (cfg->role != HZ_TLS_SERVER || cfg->nchains == 0) {
+		hz_flow_free(lower);
+		return -HZ_EINVAL;
+	}
+	r = tls_new(lower, cfg, &tf);
+	if (r < 0)
+		return r;
+	tf->server = true;
+	/* Chains come per connection from the policy; none here. */
+	br_ssl_server_init_full_ec(&tf->ctx.server, NULL, 0, BR_KEYTYPE_EC,
+				   NULL);
+	tf->eng = &tf->ctx.server.eng;
+	tf->policy.vtable = &sni_policy_class;
+	tf->policy.tf = tf;
+	br_ssl_server_set_policy(&tf->ctx.server, &tf->policy.vtable);
+	engine_start(tf, NULL);
+	*out = &tf->flow;
+	return 0;
+}
+
+int hz_tls_client(struct hz_flow *lower, const struct hz_tls_config *cfg,
+		  const char *server_name, struct hz_flow **out)
+{
+	struct tls_flow *tf;
+	int r;
+
+	*out = NULL;
+	if (cfg->role != HZ_TLS_CLIENT || cfg->nanchors == 0 ||
+	    (server_name != NULL && strlen(server_name) > HZ_TLS_NAME_MAX)) {
+		hz_flow_free(lower);
+		return -HZ_EINVAL;
+	}
+	r = tls_new(lower, cfg, &tf);
+	if (r < 0)
+		return r;
+	br_ssl_client_init_full(&tf->ctx.client, &tf->x509, cfg->anchors,
+				cfg->nanchors);
+	tf->eng = &tf->ctx.client.eng;
+	set_validation_time(tf);
+	engine_start(tf, server_name);
+	*out = &tf->flow;
+	return 0;
+}
+
+/* --- queries ------------------------------------------------------------- */
+
+int hz_tls_handshake(struct hz_flow *f, uint64_t deadline)
+{
+	struct tls_flow *tf = tls_of(f);
+	int r = check(tf);
+
+	if (r < 0)
+		return r;
+	return handshake(tf, deadline);
+}
+
+const char *hz_tls_alpn(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+
+	if (!tf->handshake_done)
+		return NULL;
+	return br_ssl_engine_get_selected_protocol(tf->eng);
+}
+
+const char *hz_tls_server_name(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+	const char *name = br_ssl_engine_get_server_name(tf->eng);
+
+	return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
+const char *hz_tls_suite(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+	br_ssl_session_parameters sp;
+
+	if (!tf->handshake_done)
+		return NULL;
+	br_ssl_engine_get_session_parameters(tf->eng, &sp);
+	return tls_suite_name(sp.cipher_suite);
+}

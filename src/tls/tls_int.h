@@ -1,0 +1,60 @@
+/*
+ * Internals shared by the pieces of the TLS library: the configuration's
+ * layout (tls_config.c builds it from PEM, tls_flow.c reads it) and the
+ * messages naming BearSSL's error and alert codes (tls_msg.c).
+ */
+#ifndef HAZE_SRC_TLS_TLS_INT_H
+#define HAZE_SRC_TLS_TLS_INT_H
+
+#include <bearssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "haze/tls.h"
+
+/* Most certificates in one chain, and names taken from one leaf. */
+#define TLS_CHAIN_CERTS_MAX 8
+#define TLS_LEAF_NAMES_MAX 8
+
+/* A server's certificate chain, its private key and its leaf's names. */
+struct tls_chain {
+	br_x509_certificate certs[TLS_CHAIN_CERTS_MAX];
+	size_t ncerts;
+	int key_type; /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+	union {
+		br_rsa_private_key rsa;
+		br_ec_private_key ec;
+	} key;
+	void *key_mem; /* the key's integers, wiped when freed */
+	size_t key_mem_len;
+	char names[TLS_LEAF_NAMES_MAX][HZ_TLS_NAME_MAX + 1];
+	size_t nnames;
+};
+
+struct hz_tls_config {
+	enum hz_tls_role role;
+	struct tls_chain *chains[HZ_TLS_CHAINS_MAX];
+	size_t nchains;
+	br_x509_trust_anchor *anchors; /* hz_realloc'd array */
+	size_t nanchors;
+	char *alpn[HZ_TLS_ALPN_MAX];
+	size_t nalpn;
+	uint64_t handshake_timeout; /* ns */
+	uint64_t fixed_time;	    /* validation time (s), or 0: wall clock */
+	struct hz_errmsg err;
+};
+
+/* Describes a BearSSL error code (BR_ERR_*, alerts, X.509) in words. */
+const char *tls_br_error_text(int err);
+
+/* Returns the RFC name of TLS alert @alert ("bad_certificate"). */
+const char *tls_alert_name(unsigned alert);
+
+/* Returns the IANA name of cipher suite @suite, or NULL. */
+const char *tls_suite_name(uint16_t suite);
+
+/* Returns whether host name @name matches certificate name @pattern. */
+bool tls_name_matches(const char *pattern, const char *name);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * The host side of haze-kvm's devices: tap and user (libslirp) networks
+ * with optional pcap capture, file-backed block devices, and the wait for
+ * device input behind the guest's yield.
+ *
+ * Each net call moves a batch of frames per VM exit. Every frame's guest
+ * buffer is checked before use. A received frame larger than the guest's
+ * buffer is dropped whole (readv spills it into a scratch buffer), never
+ * truncated, as platform.h promises.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tender.h"
+
+#define NET_MTU 1500
+#define FRAME_MAX (NET_MTU + 14)
+#define SECTOR 512u
+
+/* Writes the pcap file header (Ethernet link type). 0 or -1. */
+static int pcap_open(struct hz_device *d)
+{
+	struct {
+		uint32_t magic;
+		uint16_t major, minor;
+		int32_t zone;
+		uint32_t sigfigs, snaplen, linktype;
+	} hdr = {0xa1b23c4d, 2, 4, 0, 0, 65535, 1}; /* ns timestamps */
+
+	d->pcap_fd =
+	    open(d->pcap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (d->pcap_fd < 0 ||
+	    write(d->pcap_fd, &hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr)) {
+		hz_tender_log("--pcap %s=%s: %s", d->name, d->pcap_path,
+			      strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void hz_pcap_frame(struct hz_device *d, const uint8_t *frame, size_t len)
+{
+	struct timespec ts;
+	struct {
+		uint32_t sec, nsec, caplen, len;
+	} rec;
+
+	if (d->pcap_fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec.sec = (uint32_t)ts.tv_sec;
+	rec.nsec = (uint32_t)ts.tv_nsec;
+	rec.caplen = rec.len = (uint32_t)len;
+	struct iovec iov[2] = {{&rec, sizeof(rec)},
+			       {(void *)(uintptr_t)frame, len}};
+	if (writev(d->pcap_fd, iov, 2) < 0) {
+		/* A capture failing must not stop the VM. */
+	}
+}
+
+/* Opens tap interface @d->net.iface. 0 or -1. */
+static int tap_open(struct hz_device *d)
+{
+	struct ifreq ifr;
+
+	d->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (d->fd < 0) {
+		hz_tender_log("--net %s: /dev/net/tun: %s", d->name,
+			      strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, d->net.iface, sizeof(d->net.iface));
+	if (ioctl(d->fd, TUNSETIFF, &ifr) < 0) {
+		hz_tender_log("--net %s: tap %s: %s", d->name, d->net.iface,
+			      strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens the block file @d->path. 0 or -1. */
+static int block_open(struct hz_device *d)
+{
+	struct stat st;
+
+	d->fd = open(d->path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0 || fstat(d->fd, &st) < 0) {
+		hz_tender_log("--block %s=%s: %s", d->name, d->path,
+			      strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SECTOR) {
+		hz_tender_log("--block %s=%s: not a regular file of at least "
+			      "one %u-byte sector",
+			      d->name, d->path, SECTOR);
+		return -1;
+	}
+	d->capacity = (uint64_t)st.st_size & ~(uint64_t)(SECTOR - 1);
+	return 0;
+}
+
+int hz_devices_open(struct hz_vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if (!d->bound)
+			continue; /* optional and left unbound */
+		if (d->kind == HZ_DEVICE_KIND_BLOCK) {
+			if (block_open(d) < 0)
+				return -1;
+			continue;
+		}
+		d->mtu = NET_MTU;
+		if (getrandom(d->mac, sizeof(d->mac), 0) != sizeof(d->mac))
+			return -1;
+		d->mac[0] = (uint8_t)((d->mac[0] & 0xfe) | 0x02); /* local */
+		if (d->pcap_path && pcap_open(d) < 0)
+			return -1;
+		if (d->net.backend == HZ_NET_TAP) {
+			if (tap_open(d) < 0)
+				return -1;
+		} else {
+			d->slirp = hz_slirp_new(vm, d);
+			if (!d->slirp)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checks the net handle of a call; the device or NULL. */
+static struct hz_device *net_device(struct hz_vm *vm, uint32_t h)
+{
+	if (h >= vm->ndev || vm->dev[h].kind != HZ_DEVICE_KIND_NET ||
+	    !vm->dev[h].bound)
+		return NULL;
+	return &vm->dev[h];
+}
+
+/* Receives one frame into @buf; its length, 0 if none, -1 on failure. */
+static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap)
+{
+	static uint8_t spill[65536];
+
+	if (d->slirp)
+		return hz_slirp_output(d->slirp, buf, cap);
+	struct iovec iov[2] = {{buf, cap}, {spill, sizeof(spill)}};
+	ssize_t n = readv(d->fd, iov, 2);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if ((size_t)n > cap)
+		return -2; /* too large for the guest buffer: dropped */
+	return n;
+}
+
+void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
+{
+	struct hz_device *d = net_device(vm, io->handle);
+	struct hz_kvm_frame *fr;
+
+	if (!d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
+		io->ret = -HZ_EINVAL;
+		return;
+	}
+	fr = hz_guest_ptr(vm, io->frames,
+			  (uint64_t)io->count * sizeof(struct hz_kvm_frame));
+	if (io->frames % 8 || !fr)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL,
+			      "guest stopped: bad hypercall: net: frame array "
+			      "0x%llx outside guest memory",
+			      (unsigned long long)io->frames);
+	int64_t done = 0;
+	for (uint32_t i = 0; i < io->count; i++) {
+		struct hz_kvm_frame f = fr[i];
+		uint64_t len = write ? f.len : f.cap;
+		uint8_t *buf = hz_guest_ptr(vm, f.buf, len);
+		if (!buf)
+			hz_tender_die(HZ_KVM_EXIT_BADCALL,
+				      "guest stopped: bad hypercall: net: "
+				      "frame %u at 0x%llx+%llu outside guest "
+				      "memory",
+				      i, (unsigned long long)f.buf,
+				      (unsigned long long)len);
+		if (write) {
+			if (f.len > FRAME_MAX || f.len < 14) {
+				io->ret = done ? done : -HZ_EMSGSIZE;
+				return;
+			}
+			hz_pcap_frame(d, buf, f.len);
+			if (d->slirp) {
+				hz_slirp_input(d->slirp, buf, f.len);
+			} else if (writev(d->fd, &(struct iovec){buf, f.len},
+					  1) < 0) {
+				if (errno == EAGAIN || errno == ENOBUFS)
+					break;
+				io->ret = done ? done : -HZ_EIO;
+				return;
+			}
+			done++;
+			continue;
+		}
+		ssize_t n;
+		do
+			n = net_recv(d, buf, f.cap);
+		while (n == -2); /* drop oversized frames, try the next */
+		if (n < 0) {
+			io->ret = done ? done : -HZ_EIO;
+			return;
+		}
+		if (n == 0)
+			break;
+		hz_pcap_frame(d, buf, (size_t)n);
+		fr[i].len = (uint64_t)n;
+		done++;
+	}
+	io->ret = done ? done : (write ? 0 : -HZ_EAGAIN);
+}
+
+void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
+{
+	struct hz_device *d =
+	    io->handle < vm->ndev ? &vm->dev[io->handle] : NULL;
+	if (!d || d->kind != HZ_DEVICE_KIND_BLOCK || !d->bound) {
+		io->ret = -HZ_EINVAL;
+		return;
+	}
+	if (call == HZ_KVM_CALL_BLOCK_FLUSH) {
+		io->ret = fdatasync(d->fd) == 0 ? 0 : -HZ_EIO;
+		return;
+	}
+	uint8_t *buf = hz_guest_ptr(vm, io->buf, io->len);
+	if (!buf)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL,
+			      "guest stopped: bad hypercall: block: buffer "
+			      "0x%llx+%llu outside guest memory",
+			      (unsigned long long)io->buf,
+			      (unsigned long long)io->len);
+	if (io->offset % SECTOR || io->len % SECTOR ||
+	    io->len > HZ_KVM_BLOCK_IO_MAX || io->offset > d->capacity ||
+	    io->len > d->capacity - io->offset) {
+		io->ret = -HZ_EINVAL;
+		return;
+	}
+	uint64_t done = 0;
+	while (done < io->len) {
+		ssize_t n = call == HZ_KVM_CALL_BLOCK_READ
+				? pread(d->fd, buf + done, io->len - done,
+					(off_t)(io->offset + done))
+				: pwrite(d->fd, buf + done, io->len - done,
+					 (off_t)(io->offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			io->ret = -HZ_EIO;
+			return;
+		}
+		done += (uint64_t)n;
+	}
+	io->ret = 0;
+}
+
+uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns)
+{
+	struct pollfd fds[256];
+	unsigned n = 0;
+	int idx[HZ_KVM_DEVICE_MAX];
+	uint64_t ready = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		idx[i] = -1;
+		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)
+			continue;
+		if (d->slirp) {
+			if (hz_slirp_pending(d->slirp))
+				timeout_ns = 0;
+			hz_slirp_poll_fill(d->slirp, fds, &n, 256, &timeout_ns);
+			continue;
+		}
+		idx[i] = (int)n;
+		fds[n++] = (struct pollfd){.fd = d->fd, .events = POLLIN};
+	}
+	/* ppoll: nanosecond timeouts, so a 50 ms sleep is not 51 ms. */
+	struct timespec ts = {
+	    .tv_sec = (time_t)(timeout_ns / 1000000000ull),
+	    .tv_nsec = (long)(timeout_ns % 1000000000ull),
+	};
+	bool forever = timeout_ns >= (1ull << 62);
+	int rc = ppoll(fds, n, forever ? NULL : &ts, NULL);
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if (d->slirp) {
+			hz_slirp_poll_done(d->slirp, fds, rc < 0);
+			if (hz_slirp_pending(d->slirp))
+				ready |= 1ull << i;
+		} else if (idx[i] >= 0 && rc > 0 &&
+			   (fds[idx[i]].revents & POLLIN)) {
+			ready |= 1ull << i;
+		}
+	}
+	return ready;
+}

@@ -1,0 +1,358 @@
+/*
+ * The ELF loader of haze-kvm. The image is hostile input: every offset,
+ * size and address it contains is checked with overflow-safe arithmetic
+ * before use, segments must fit the image area, not overlap (at page
+ * granularity, since permissions are per page), and never be both
+ * writable and executable. The device manifest and the ABI version come
+ * from ELF notes; symbols are read from .symtab only when a fault report
+ * needs them, with pread on the still-open image (no allocation).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tender.h"
+
+#define PAGE 4096u
+
+/* Reads exactly @len bytes at @off; false on short read or error. */
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+/* Whether [off, off + len) lies within a file of @size bytes. */
+static bool in_file(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+static int refuse(const char *path, const char *why)
+{
+	hz_tender_log("%s: refused: %s", path, why);
+	return -1;
+}
+
+/* Scans the notes in [off, off + size) for Haze's manifest and ABI notes. */
+static int read_notes(struct hz_image *img, const char *path, uint64_t off,
+		      uint64_t size)
+{
+	uint64_t pos = 0;
+
+	while (size - pos >= sizeof(Elf64_Nhdr)) {
+		Elf64_Nhdr nh;
+		char owner[8];
+		if (!read_at(img->fd, &nh, sizeof(nh), off + pos))
+			return refuse(path, "cannot read note");
+		uint64_t name_pad = ((uint64_t)nh.n_namesz + 3) & ~3ull;
+		uint64_t desc_pad = ((uint64_t)nh.n_descsz + 3) & ~3ull;
+		uint64_t body = sizeof(nh) + name_pad;
+		if (name_pad > size || desc_pad > size ||
+		    body + desc_pad > size - pos)
+			return refuse(path, "note runs past its segment");
+		bool haze =
+		    nh.n_namesz == sizeof(HZ_NOTE_OWNER) &&
+		    read_at(img->fd, owner, sizeof(HZ_NOTE_OWNER),
+			    off + pos + sizeof(nh)) &&
+		    memcmp(owner, HZ_NOTE_OWNER, sizeof(HZ_NOTE_OWNER)) == 0;
+		uint64_t desc = off + pos + body;
+		if (haze && nh.n_type == HZ_NOTE_MANIFEST) {
+			if (nh.n_descsz != HZ_MANIFEST_DESC_SIZE)
+				return refuse(path, "manifest note has the "
+						    "wrong size");
+			if (img->manifest.note_type)
+				return refuse(path, "two manifest notes");
+			void *d = &img->manifest.version;
+			if (!read_at(img->fd, d, HZ_MANIFEST_DESC_SIZE, desc))
+				return refuse(path, "cannot read manifest");
+			img->manifest.note_namesz = nh.n_namesz;
+			img->manifest.note_descsz = nh.n_descsz;
+			img->manifest.note_type = HZ_NOTE_MANIFEST;
+			memcpy(img->manifest.note_name, HZ_NOTE_OWNER,
+			       sizeof(HZ_NOTE_OWNER));
+		} else if (haze && nh.n_type == HZ_KVM_NOTE_ABI) {
+			if (nh.n_descsz != sizeof(uint32_t))
+				return refuse(path, "ABI note has the wrong "
+						    "size");
+			if (!read_at(img->fd, &img->abi_version,
+				     sizeof(uint32_t), desc))
+				return refuse(path, "cannot read ABI note");
+			img->has_abi_note = true;
+		} else if (haze && nh.n_type == HZ_KVM_NOTE_TRAPS) {
+			if (nh.n_descsz != sizeof(img->traps))
+				return refuse(path, "trap note has the wrong "
+						    "size");
+			if (!read_at(img->fd, &img->traps, sizeof(img->traps),
+				     desc))
+				return refuse(path, "cannot read trap note");
+			img->has_traps = true;
+		}
+		pos += body + desc_pad;
+	}
+	return 0;
+}
+
+/* Checks one PT_LOAD header and records it. */
+static int add_segment(struct hz_image *img, const char *path,
+		       const Elf64_Phdr *ph, uint64_t mem_size)
+{
+	uint64_t limit = mem_size < HZ_KVM_SMALL_PAGE_LIMIT
+			     ? mem_size
+			     : HZ_KVM_SMALL_PAGE_LIMIT;
+
+	if (img->nsegs == HZ_TENDER_SEGMENTS_MAX)
+		return refuse(path, "too many loadable segments");
+	if (ph->p_filesz > ph->p_memsz)
+		return refuse(path, "segment file size exceeds memory size");
+	if (ph->p_memsz == 0)
+		return 0;
+	if (ph->p_memsz > HZ_TENDER_IMAGE_MAX)
+		return refuse(path, "segment larger than the image area");
+	if (!in_file(ph->p_offset, ph->p_filesz, img->file_size))
+		return refuse(path, "segment data beyond the end of the file");
+	if (ph->p_vaddr < HZ_KVM_IMAGE_BASE || ph->p_vaddr > limit ||
+	    ph->p_memsz > limit - ph->p_vaddr)
+		return refuse(path, "segment outside the image area of guest "
+				    "memory");
+	if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X))
+		return refuse(path, "segment both writable and executable "
+				    "(W^X)");
+	if (ph->p_vaddr % PAGE != ph->p_offset % PAGE)
+		return refuse(path, "segment address and offset disagree "
+				    "modulo the page size");
+	/* Pages hold one permission: no two segments may share a page. */
+	uint64_t lo = ph->p_vaddr & ~(uint64_t)(PAGE - 1);
+	uint64_t hi =
+	    (ph->p_vaddr + ph->p_memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	for (unsigned i = 0; i < img->nsegs; i++) {
+		const struct hz_segment *s = &img->segs[i];
+		uint64_t slo = s->vaddr & ~(uint64_t)(PAGE - 1);
+		uint64_t shi =
+		    (s->vaddr + s->memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		if (lo < shi && slo < hi)
+			return refuse(path, "segments overlap");
+	}
+	img->segs[img->nsegs++] = (struct hz_segment){
+	    .vaddr = ph->p_vaddr,
+	    .memsz = ph->p_memsz,
+	    .offset = ph->p_offset,
+	    .filesz = ph->p_filesz,
+	    .flags = ph->p_flags,
+	};
+	if (hi > img->end)
+		img->end = hi;
+	return 0;
+}
+
+/* Whether [addr, addr + len) lies in one segment with flags @flags. */
+static bool in_segment(const struct hz_image *img, uint64_t addr, uint64_t len,
+		       uint32_t flags)
+{
+	for (unsigned i = 0; i < img->nsegs; i++) {
+		const struct hz_segment *s = &img->segs[i];
+		if ((s->flags & flags) == flags && addr >= s->vaddr &&
+		    addr - s->vaddr <= s->memsz &&
+		    len <= s->memsz - (addr - s->vaddr))
+			return true;
+	}
+	return false;
+}
+
+int hz_image_open(struct hz_image *img, const char *path, uint64_t mem_size)
+{
+	Elf64_Ehdr eh;
+	struct stat st;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		hz_tender_log("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return refuse(path, "not a regular file");
+	img->file_size = (uint64_t)st.st_size;
+	if (img->file_size < sizeof(eh) ||
+	    !read_at(img->fd, &eh, sizeof(eh), 0))
+		return refuse(path, "truncated ELF header");
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+		return refuse(path, "not an ELF file");
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_ident[EI_VERSION] != EV_CURRENT || eh.e_machine != EM_X86_64)
+		return refuse(path, "not a little-endian x86_64 ELF64 file");
+	if (eh.e_type != ET_EXEC)
+		return refuse(path, "not a static executable (ET_EXEC)");
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+	    eh.e_phnum > 64)
+		return refuse(path, "bad program header table size");
+	if (!in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
+		     img->file_size))
+		return refuse(path, "program headers beyond the end of the "
+				    "file");
+
+	Elf64_Phdr ph[64];
+	if (!read_at(img->fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
+		return refuse(path, "cannot read program headers");
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		switch (ph[i].p_type) {
+		case PT_LOAD:
+			if (add_segment(img, path, &ph[i], mem_size) < 0)
+				return -1;
+			break;
+		case PT_NOTE:
+			if (!in_file(ph[i].p_offset, ph[i].p_filesz,
+				     img->file_size))
+				return refuse(path, "note beyond the end of "
+						    "the file");
+			if (read_notes(img, path, ph[i].p_offset,
+				       ph[i].p_filesz) < 0)
+				return -1;
+			break;
+		case PT_INTERP:
+		case PT_DYNAMIC:
+		case PT_TLS:
+			return refuse(path, "dynamic or TLS image; Haze "
+					    "images are static");
+		default:
+			break;
+		}
+	}
+	if (img->nsegs == 0)
+		return refuse(path, "no loadable segment");
+
+	bool entry_ok = false;
+	for (unsigned i = 0; i < img->nsegs; i++) {
+		const struct hz_segment *s = &img->segs[i];
+		if ((s->flags & PF_X) && eh.e_entry >= s->vaddr &&
+		    eh.e_entry - s->vaddr < s->memsz)
+			entry_ok = true;
+	}
+	if (!entry_ok)
+		return refuse(path, "entry point outside executable segments");
+	img->entry = eh.e_entry;
+	if (img->end >= mem_size)
+		return refuse(path, "image does not leave room for a heap");
+
+	if (!img->has_abi_note)
+		return refuse(path, "no Haze kvm ABI note: not a haze-kvm "
+				    "image");
+	if (img->abi_version != HZ_KVM_ABI_VERSION) {
+		hz_tender_log("%s: refused: built for kvm ABI %u, this "
+			      "haze-kvm speaks %u",
+			      path, img->abi_version, HZ_KVM_ABI_VERSION);
+		return -1;
+	}
+	if (!img->has_traps)
+		return refuse(path, "no trap note: exception entries unknown");
+	for (unsigned v = 0; v < HZ_KVM_VECTORS; v++)
+		if (!in_segment(img, img->traps.entry[v], 1, PF_X))
+			return refuse(path, "exception entry outside "
+					    "executable segments");
+	if (img->traps.stack_top % 16 ||
+	    !in_segment(img, img->traps.stack_top - 256, 256, PF_W))
+		return refuse(path, "trap stack outside writable segments");
+	if (img->manifest.note_type) {
+		const char *why = "?";
+		if (hz_manifest_validate(&img->manifest, &why) < 0) {
+			hz_tender_log("%s: refused: bad manifest: %s", path,
+				      why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int hz_image_load(const struct hz_image *img, uint8_t *mem)
+{
+	for (unsigned i = 0; i < img->nsegs; i++) {
+		const struct hz_segment *s = &img->segs[i];
+		/* Checked by add_segment: within guest memory and the file. */
+		if (s->filesz &&
+		    !read_at(img->fd, mem + s->vaddr, s->filesz, s->offset)) {
+			hz_tender_log("cannot read image segment %u", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Finds section header @type; false if none or out of the file. */
+static bool find_section(const struct hz_image *img, const Elf64_Ehdr *eh,
+			 uint32_t type, Elf64_Shdr *out)
+{
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		if (!read_at(img->fd, out, sizeof(*out),
+			     eh->e_shoff + (uint64_t)i * sizeof(*out)))
+			return false;
+		if (out->sh_type == type)
+			return in_file(out->sh_offset, out->sh_size,
+				       img->file_size);
+	}
+	return false;
+}
+
+bool hz_image_symbol(const struct hz_image *img, uint64_t addr, char *name,
+		     size_t name_size, uint64_t *offset)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr symtab, strtab;
+	Elf64_Sym syms[64];
+	uint64_t best_value = 0, best_name = 0;
+	bool found = false;
+
+	if (name_size == 0 || !read_at(img->fd, &eh, sizeof(eh), 0) ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr),
+		     img->file_size) ||
+	    !find_section(img, &eh, SHT_SYMTAB, &symtab) ||
+	    symtab.sh_link >= eh.e_shnum ||
+	    !read_at(img->fd, &strtab, sizeof(strtab),
+		     eh.e_shoff + (uint64_t)symtab.sh_link * sizeof(strtab)) ||
+	    !in_file(strtab.sh_offset, strtab.sh_size, img->file_size))
+		return false;
+
+	uint64_t nsyms = symtab.sh_size / sizeof(Elf64_Sym);
+	for (uint64_t i = 0; i < nsyms; i += 64) {
+		uint64_t n = nsyms - i < 64 ? nsyms - i : 64;
+		if (!read_at(img->fd, syms, n * sizeof(Elf64_Sym),
+			     symtab.sh_offset + i * sizeof(Elf64_Sym)))
+			return false;
+		for (uint64_t j = 0; j < n; j++) {
+			const Elf64_Sym *s = &syms[j];
+			if (ELF64_ST_TYPE(s->st_info) != STT_FUNC ||
+			    s->st_value > addr)
+				continue;
+			if (s->st_size && addr - s->st_value >= s->st_size)
+				continue;
+			if (found && s->st_value < best_value)
+				continue;
+			best_value = s->st_value;
+			best_name = s->st_name;
+			found = true;
+		}
+	}
+	if (!found || best_name >= strtab.sh_size)
+		return false;
+	uint64_t avail = strtab.sh_size - best_name;
+	size_t len = name_size - 1 < avail ? name_size - 1 : (size_t)avail;
+	if (!read_at(img->fd, name, len, strtab.sh_offset + best_name))
+		return false;
+	name[len] = '\0';
+	*offset = addr - best_value;
+	return true;
+}

@@ -1,0 +1,172 @@
+/*
+ * haze-kvm internals: the state of one VM and the pieces of the tender
+ * (ELF loader, devices, hypercalls, fault report, sandbox) that share it.
+ *
+ * Guest addresses are uint64_t integers everywhere; the only way to turn
+ * one into a host pointer is hz_guest_ptr(), which checks the whole range
+ * with overflow-safe arithmetic.
+ */
+#ifndef HAZE_TENDER_H
+#define HAZE_TENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abi.h"
+#include "haze/error.h"
+#include "haze/manifest.h"
+
+#define HZ_TENDER_SEGMENTS_MAX 16
+#define HZ_TENDER_IMAGE_MAX (HZ_KVM_SMALL_PAGE_LIMIT - HZ_KVM_IMAGE_BASE)
+
+/* One loadable segment, as checked by the loader. */
+struct hz_segment {
+	uint64_t vaddr, memsz, offset, filesz;
+	uint32_t flags; /* PF_R | PF_W | PF_X */
+};
+
+/* A checked image: its segments, entry point and manifest. */
+struct hz_image {
+	int fd;
+	uint64_t file_size;
+	uint64_t entry;
+	uint64_t end; /* highest segment end, page-rounded */
+	unsigned nsegs;
+	struct hz_segment segs[HZ_TENDER_SEGMENTS_MAX];
+	struct hz_manifest manifest; /* zero count when the image has none */
+	struct hz_kvm_traps traps;
+	bool has_abi_note, has_traps;
+	uint32_t abi_version;
+};
+
+enum hz_net_backend { HZ_NET_TAP = 1, HZ_NET_USER = 2 };
+
+#define HZ_HOSTFWD_MAX 8
+struct hz_net_binding {
+	enum hz_net_backend backend;
+	char iface[16]; /* tap */
+	unsigned nfwd;	/* user */
+	uint16_t fwd_host[HZ_HOSTFWD_MAX], fwd_guest[HZ_HOSTFWD_MAX];
+};
+
+/* One device of the manifest, bound to a host resource. */
+struct hz_device {
+	uint32_t kind;
+	char name[HZ_DEVICE_NAME_MAX];
+	bool bound;
+	/* net */
+	struct hz_net_binding net;
+	int fd;	     /* tap fd or block file */
+	int pcap_fd; /* -1 if none */
+	const char *pcap_path;
+	struct hz_slirp *slirp; /* user backend */
+	uint8_t mac[6];
+	uint16_t mtu;
+	/* block */
+	const char *path;
+	uint64_t capacity;
+};
+
+struct hz_vm {
+	uint8_t *mem; /* host mapping of guest memory */
+	uint64_t mem_size;
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	uint64_t tsc_hz;
+	uint64_t t_start_ns; /* tender main(), CLOCK_MONOTONIC */
+	uint64_t t_tsc_ns;   /* when the guest TSC was tsc_base */
+	uint64_t tsc_base;
+	uint64_t t_run_ns; /* first KVM_RUN */
+	bool trace;
+	struct hz_image image;
+	unsigned ndev;
+	struct hz_device dev[HZ_KVM_DEVICE_MAX];
+};
+
+/* Returns a host pointer to guest range [gpa, gpa + len), or NULL. */
+static inline void *hz_guest_ptr(const struct hz_vm *vm, uint64_t gpa,
+				 uint64_t len)
+{
+	if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return vm->mem + gpa;
+}
+
+/* Prints "haze-kvm: ..." to stderr without allocating (safe under seccomp). */
+HZ_PRINTF(1, 2) void hz_tender_log(const char *fmt, ...);
+
+/* Prints why and ends the process with @status. */
+HZ_NORETURN HZ_PRINTF(2, 3) void hz_tender_die(int status, const char *fmt,
+					       ...);
+
+/* Returns CLOCK_MONOTONIC in ns. */
+uint64_t hz_tender_now(void);
+
+/* Opens and checks the ELF image @path; 0 or -1 with a message printed. */
+HZ_MUST_CHECK int hz_image_open(struct hz_image *img, const char *path,
+				uint64_t mem_size);
+
+/* Copies the image's segments into guest memory. 0 or -1. */
+HZ_MUST_CHECK int hz_image_load(const struct hz_image *img, uint8_t *mem);
+
+/* Looks up the function containing @addr in the image's .symtab. */
+bool hz_image_symbol(const struct hz_image *img, uint64_t addr, char *name,
+		     size_t name_size, uint64_t *offset);
+
+/* Creates the VM and vCPU, writes page tables and boot info. 0 or -1. */
+HZ_MUST_CHECK int hz_vm_setup(struct hz_vm *vm, int argc, char **argv);
+
+/* Runs the guest until it exits; returns the process exit status. */
+int hz_vm_run(struct hz_vm *vm);
+
+/* Opens the host side of every bound device. 0 or -1. */
+HZ_MUST_CHECK int hz_devices_open(struct hz_vm *vm);
+
+/* Handles a net read or write hypercall. */
+void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write);
+
+/* Handles a block hypercall (@call is READ, WRITE or FLUSH). */
+void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call);
+
+/* Waits for device input or @timeout_ns; returns the ready set. */
+uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns);
+
+/* Prints a guest fault report (registers, symbolized backtrace). */
+void hz_fault_report(struct hz_vm *vm, const struct hz_kvm_fault *f);
+
+/* Installs the seccomp filter for the running VM. 0 or -1. */
+HZ_MUST_CHECK int hz_sandbox_enter(struct hz_vm *vm);
+
+/* --- user networking (slirp.c) ----------------------------------------- */
+
+struct hz_slirp;
+struct pollfd;
+
+/* Starts a libslirp instance for @d. NULL with a message on failure. */
+struct hz_slirp *hz_slirp_new(struct hz_vm *vm, struct hz_device *d);
+
+/* Feeds one guest frame to slirp. */
+void hz_slirp_input(struct hz_slirp *s, const uint8_t *frame, size_t len);
+
+/* Pops a frame for the guest into @buf; its length, or -1 if none. */
+ssize_t hz_slirp_output(struct hz_slirp *s, uint8_t *buf, size_t cap);
+
+/* Whether frames wait for the guest. */
+bool hz_slirp_pending(const struct hz_slirp *s);
+
+/* Adds slirp's fds to @fds (from *n); lowers *timeout_ns to its timers. */
+void hz_slirp_poll_fill(struct hz_slirp *s, struct pollfd *fds, unsigned *n,
+			unsigned max, uint64_t *timeout_ns);
+
+/* Lets slirp handle the poll result and its expired timers. */
+void hz_slirp_poll_done(struct hz_slirp *s, struct pollfd *fds, bool error);
+
+/* Writes one frame to the device's pcap capture, if any. */
+void hz_pcap_frame(struct hz_device *d, const uint8_t *frame, size_t len);
+
+/* Checks and binds a manifest against the command line; 0 or -1. */
+HZ_MUST_CHECK int hz_manifest_bind(struct hz_vm *vm);
+
+#endif

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""Guest tests under haze-kvm, judged by what the guests and the tender do.
+
+Prints TAP. Every test skips (with the reason) only when /dev/kvm is not
+usable; the tap test also needs root and /dev/net/tun. Images come from
+$O/kvm/tests/kvm/guests/NAME/NAME.hz, the tender from $O/host/tender/.
+"""
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+O = os.environ.get("O", "build")
+TENDER = os.path.join(O, "host/tender/haze-kvm")
+EXIT_USAGE, EXIT_BADCALL, EXIT_ABORT, EXIT_FAULT = 252, 253, 254, 255
+
+n = 0
+
+
+def report(ok, what, skip=None):
+    global n
+    n += 1
+    if skip:
+        print("ok %d # SKIP %s" % (n, skip))
+    else:
+        print("%s %d - %s" % ("ok" if ok else "not ok", n, what))
+    return ok
+
+
+def image(name):
+    return os.path.join(O, "kvm/tests/kvm/guests", name, name + ".hz")
+
+
+def run(args, timeout=20):
+    """Runs haze-kvm with ARGS; returns (status, stdout + stderr)."""
+    try:
+        p = subprocess.run([TENDER] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return -1, (e.output or b"").decode(errors="replace") + "\n(timeout)"
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def show(out):
+    for line in out.splitlines():
+        print("#   " + line)
+
+
+def expect(what, args, status, *needles):
+    rc, out = run(args)
+    ok = rc == status and all(s in out for s in needles)
+    if not report(ok, what):
+        print("# expected status %d and %r; got %d:" % (status, needles, rc))
+        show(out)
+    return out
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+        os.close(fd)
+    except OSError as e:
+        return "/dev/kvm not usable: %s" % e.strerror
+    return None
+
+
+# --- ELF surgery for the corrupt-image tests ----------------------------
+
+def phdrs(data):
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return [phoff + i * phentsize for i in range(phnum)]
+
+
+def loads(data):
+    return [o for o in phdrs(data) if struct.unpack_from("<I", data, o)[0] == 1]
+
+
+def corrupt(src, kind):
+    data = bytearray(open(src, "rb").read())
+    text, rodata = loads(data)[0], loads(data)[1]
+    if kind == "truncated header":
+        data = data[:30]
+    elif kind == "truncated":
+        data = data[:100]
+    elif kind == "overlap":
+        # rodata moves onto text's first page
+        vaddr, = struct.unpack_from("<Q", data, text + 0x10)
+        off, = struct.unpack_from("<Q", data, rodata + 0x08)
+        struct.pack_into("<QQ", data, rodata + 0x10,
+                         vaddr + off % 4096, vaddr + off % 4096)
+    elif kind == "wx":
+        struct.pack_into("<I", data, text + 4, 7)  # R|W|X
+    elif kind == "huge p_filesz":
+        struct.pack_into("<Q", data, text + 0x20, 0xfffffffffffff000)
+    elif kind == "huge p_filesz and p_memsz":
+        struct.pack_into("<QQ", data, text + 0x20,
+                         0xfffffffffffff000, 0xfffffffffffff000)
+    elif kind == "huge p_offset":
+        struct.pack_into("<Q", data, text + 0x08, 0xfffffffffffff000)
+    elif kind == "entry":
+        struct.pack_into("<Q", data, 0x18, 0x10)
+    fd, path = tempfile.mkstemp(suffix=".hz")
+    os.write(fd, bytes(data))
+    os.close(fd)
+    return path
+
+
+# --- tests -----------------------------------------------------------------
+
+def test_hello():
+    expect("hello runs and exits 0", [image("hello"), "one", "two"], 0,
+           "hello from haze-kvm", "arg 1: one", "arg 2: two")
+    rc, out = run(["--trace", image("hello")])
+    if not report(rc == 0 and "first_instruction_us=" in out
+                  and "main_us=" in out and "exit_us=" in out,
+                  "--trace reports first instruction, main and exit"):
+        show(out)
+
+
+def test_sleep():
+    rc, out = run([image("sleep")])
+    if not report(rc == 0, "a 50 ms sleep measures 50 ms +- 2 ms"):
+        show(out)
+
+
+def test_block():
+    with tempfile.NamedTemporaryFile(suffix=".img") as f:
+        f.truncate(64 * 1024)
+        f.flush()
+        rc, out = run(["--block", "disk=" + f.name, image("block")])
+        data = open(f.name, "rb").read()
+        ok = (rc == 0 and "write-read-verify ok" in out
+              and data[512:527] == b"HAZE-BLOCK-TEST")
+        if not report(ok, "block write-read-verify of a file"):
+            show(out)
+    expect("a missing block binding is refused before boot",
+           [image("block")], EXIT_USAGE, "'disk' of the image is not bound")
+
+
+def test_net2():
+    with tempfile.TemporaryDirectory() as d:
+        p0, p1 = os.path.join(d, "n0.pcap"), os.path.join(d, "n1.pcap")
+        rc, out = run(["--net", "net0=user", "--net", "net1=user",
+                       "--pcap", "net0=" + p0, "--pcap", "net1=" + p1,
+                       image("net2")])
+        caps = [open(p, "rb").read() for p in (p0, p1)]
+        ok = (rc == 0 and "two NICs ok" in out
+              and all(len(c) == 24 + 16 + 60 for c in caps))
+        if not report(ok, "two NICs (user networking), each captured "
+                      "to pcap"):
+            show(out)
+            print("# pcap sizes %r" % [len(c) for c in caps])
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_user_hostfwd():
+    """A running guest: hostfwd listens on the host; seccomp is on."""
+    port = free_port()
+    p = subprocess.Popen([TENDER, "--net",
+                          "service=user,hostfwd=tcp:%d-:7" % port,
+                          image("nettap")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        connected = False
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                connected = True
+                break
+            except OSError:
+                time.sleep(0.02)
+        status = open("/proc/%d/status" % p.pid).read()
+        seccomp = [l for l in status.splitlines() if l.startswith("Seccomp:")]
+    finally:
+        p.kill()
+        err = p.communicate()[1].decode(errors="replace")
+    report(connected, "user networking forwards a host port (hostfwd)")
+    if not report(seccomp == ["Seccomp:\t2"],
+                  "the running tender is under a seccomp filter"):
+        print("# %r" % seccomp)
+        show(err)
+
+
+def pong_sender(iface, stop, seen):
+    """Answers the guest over AF_PACKET on the host side of the tap."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+    s.bind((iface, 0))
+    s.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            frame = s.recv(2048)
+        except socket.timeout:
+            continue
+        if frame[14:23] == b"haze-ping":
+            seen.append(frame)
+            src = frame[6:12]
+            pong = src + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + \
+                b"host-pong" + bytes(60 - 23)
+            for _ in range(3):
+                s.send(pong)
+    s.close()
+
+
+def test_tap():
+    what = "net frames exchanged with the host over a tap"
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        return report(True, what, skip="needs root and /dev/net/tun")
+    iface = "hzkvmt%d" % (os.getpid() % 10000)
+    subprocess.run(["ip", "tuntap", "add", "dev", iface, "mode", "tap"],
+                   check=True)
+    try:
+        subprocess.run(["ip", "link", "set", iface, "up"], check=True)
+        stop, seen = threading.Event(), []
+        t = threading.Thread(target=pong_sender, args=(iface, stop, seen))
+        t.start()
+        try:
+            rc, out = run(["--net", "service=tap:" + iface, image("nettap")])
+        finally:
+            stop.set()
+            t.join()
+        ok = rc == 0 and "received" in out and len(seen) >= 1
+        if not report(ok, what):
+            show(out)
+            print("# host saw %d ping frames" % len(seen))
+    finally:
+        subprocess.run(["ip", "tuntap", "del", "dev", iface, "mode", "tap"])
+
+
+def test_faults():
+    expect("a smashed stack is detected and aborts",
+           [image("smash")], EXIT_ABORT, "stack smashing detected",
+           "guest aborted")
+    expect("a NULL dereference is reported with a symbolized backtrace",
+           [image("nullptr")], EXIT_FAULT, "#PF page fault",
+           "NULL dereference", "hz_test_null_write+", "backtrace:")
+    expect("a division by zero is reported with a symbolized backtrace",
+           [image("divzero")], EXIT_FAULT, "#DE divide error",
+           "hz_test_divide+")
+    expect("a write to read-only memory is reported with a backtrace",
+           [image("rowrite")], EXIT_FAULT, "write",
+           "of a protected page", "hz_test_rodata_write+")
+    out = expect("a hypercall with an out-of-range pointer stops the VM",
+                 [image("badcall")], EXIT_BADCALL, "bad hypercall",
+                 "outside guest memory")
+    report("bad hypercall was accepted" not in out,
+           "the out-of-range hypercall had no effect")
+
+
+def test_refusals():
+    hello = image("hello")
+    for kind, needle in [("truncated header", "truncated ELF header"),
+                         ("truncated", "beyond the end of the file"),
+                         ("overlap", "segments overlap"),
+                         ("wx", "W^X"),
+                         ("huge p_filesz", "file size exceeds"),
+                         ("huge p_filesz and p_memsz", "larger than"),
+                         ("huge p_offset", "beyond the end of the file"),
+                         ("entry", "entry point")]:
+        path = corrupt(hello, kind)
+        try:
+            expect("a corrupt ELF (%s) is refused" % kind, [path],
+                   EXIT_USAGE, "refused", needle)
+        finally:
+            os.unlink(path)
+    expect("an unknown binding is refused",
+           ["--net", "nosuch=user", hello], EXIT_USAGE,
+           "declares no net device named 'nosuch'")
+    expect("a duplicate binding is refused",
+           ["--block", "disk=/dev/null", "--block", "disk=/dev/null",
+            image("block")], EXIT_USAGE, "bound twice")
+    expect("an unknown option is refused", ["--frobnicate", "x", hello],
+           EXIT_USAGE, "unknown option")
+    expect("a non-ELF file is refused", ["/etc/hostname"], EXIT_USAGE,
+           "refused")
+
+
+def main():
+    why = kvm_usable()
+    tests = [test_hello, test_sleep, test_block, test_net2,
+             test_user_hostfwd, test_tap,
+             test_faults, test_refusals]
+    if why:
+        for _ in range(27):
+            report(True, "", skip=why)
+        return
+    for t in tests:
+        try:
+            t()
+        except Exception as e:  # a broken test is a failure, not a crash
+            report(False, "%s raised %r" % (t.__name__, e))
+    print("1..%d" % n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+#!/bin/sh
+# TLS interop on loopback, on the socket stack: OpenSSL's s_client and
+# curl complete handshakes with examples/tls-echo and exchange data; Haze's
+# TLS client (tests/tls/tlsclient) talks to `openssl s_server`; an expired
+# certificate, a wrong host name and an untrusted issuer are each refused
+# with a message naming the reason. TAP on stdout.
+#
+# The certificates are the build's ($O/gen/tls/certs, tests/tls/mkcerts.sh),
+# the very ones compiled into tls-echo and tlsclient.
+set -u
+. tests/tap.sh
+
+O=${O:-build}
+echo_app=$O/unix/examples/tls-echo/tls-echo
+client=$O/unix/tests/tls/tlsclient/tlsclient
+certs=$O/gen/tls/certs
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Ports from the dynamic range, different per run.
+base=$((30000 + $$ % 20000))
+echo_port=$base
+
+# wait_for FILE TEXT: waits up to 5 s for TEXT to appear in FILE.
+wait_for() {
+	for _ in $(seq 50); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$echo_app" --mem 64 -- --port "$echo_port" >"$tmp/echo.out" 2>&1 &
+pids="$pids $!"
+echo_pid=$!
+if ! wait_for "$tmp/echo.out" "serving TLS echo"; then
+	not_ok "tls-echo starts on port $echo_port"
+	diag "$(cat "$tmp/echo.out")"
+	done_testing
+	exit 1
+fi
+
+# --- openssl s_client -> tls-echo -------------------------------------------
+
+line="hello from s_client $$"
+(
+	printf '%s\n' "$line"
+	sleep 1
+) | timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+	-servername localhost -CAfile "$certs/ca.pem" -verify_return_error \
+	>"$tmp/sc.out" 2>&1
+if grep -q "Verify return code: 0 (ok)" "$tmp/sc.out" &&
+	grep -q "Protocol  *: TLSv1.2" "$tmp/sc.out" &&
+	grep -qx "$line" "$tmp/sc.out"; then
+	ok "openssl s_client: verified TLS 1.2 handshake, line echoed"
+else
+	not_ok "openssl s_client: verified TLS 1.2 handshake, line echoed"
+	diag "$(tail -n 30 "$tmp/sc.out")"
+fi
+diag "s_client: $(grep -m1 'Cipher is' "$tmp/sc.out")"
+
+# 1 MiB through s_client and back, compared byte for byte.
+head -c 1048576 /dev/urandom >"$tmp/bulk.in"
+base64 -w 76 "$tmp/bulk.in" >"$tmp/bulk.b64"
+(
+	cat "$tmp/bulk.b64"
+	sleep 2
+) | timeout 20 openssl s_client -quiet -connect 127.0.0.1:"$echo_port" \
+	-servername localhost -CAfile "$certs/ca.pem" -verify_return_error \
+	>"$tmp/bulk.out" 2>"$tmp/bulk.err"
+if cmp -s "$tmp/bulk.b64" "$tmp/bulk.out"; then
+	ok "openssl s_client: $(wc -c <"$tmp/bulk.b64") bytes echoed intact"
+else
+	not_ok "openssl s_client: bulk echo intact ($(wc -c <"$tmp/bulk.out") of $(wc -c <"$tmp/bulk.b64") bytes back)"
+	diag "$(tail -n 5 "$tmp/bulk.err")"
+fi
+
+# Each AEAD suite and both certificate types (SNI picks the RSA chain).
+for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384 localhost" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305 localhost" \
+	"ECDHE-RSA-AES128-GCM-SHA256 rsa.haze.test" \
+	"ECDHE-RSA-CHACHA20-POLY1305 rsa.haze.test"; do
+	set -- $spec
+	(
+		echo ping
+		sleep 0.5
+	) | timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+		-servername "$2" -CAfile "$certs/ca.pem" -verify_return_error \
+		-tls1_2 -cipher "$1" >"$tmp/suite.out" 2>&1
+	if grep -q "Cipher is $1" "$tmp/suite.out" &&
+		grep -q "Verify return code: 0 (ok)" "$tmp/suite.out" &&
+		grep -qx ping "$tmp/suite.out"; then
+		ok "openssl s_client: $1 with SNI $2"
+	else
+		not_ok "openssl s_client: $1 with SNI $2"
+		diag "$(tail -n 20 "$tmp/suite.out")"
+	fi
+done
+
+# Anything but TLS 1.2 ECDHE+AEAD is refused.
+timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+	-servername localhost -CAfile "$certs/ca.pem" -tls1_2 \
+	-cipher AES128-SHA </dev/null >"$tmp/weak.out" 2>&1
+if grep -q "Cipher is (NONE)\|handshake failure\|alert" "$tmp/weak.out" &&
+	! grep -q "Cipher is AES128-SHA" "$tmp/weak.out"; then
+	ok "a client offering only RSA key exchange with CBC is refused"
+else
+	not_ok "a client offering only RSA key exchange with CBC is refused"
+	diag "$(tail -n 10 "$tmp/weak.out")"
+fi
+
+# --- curl -> tls-echo (HTTP over ALPN http/1.1) -----------------------------
+
+if ! command -v curl >/dev/null 2>&1; then
+	skip "curl --cacert: handshake and HTTP exchange" "curl is not installed"
+else
+	curl -sS -v --cacert "$certs/ca.pem" \
+		"https://localhost:$echo_port/haze-$$" >"$tmp/curl.out" \
+		2>"$tmp/curl.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out" &&
+		grep -q "ALPN: server accepted http/1.1" "$tmp/curl.err"; then
+		ok "curl --cacert: verified handshake, ALPN http/1.1, request echoed"
+	else
+		not_ok "curl --cacert: handshake and HTTP exchange (exit $rc)"
+		diag "$(tail -n 20 "$tmp/curl.err")"
+	fi
+	diag "curl: $(grep -m1 'SSL connection using' "$tmp/curl.err")"
+	# Without the test CA, curl refuses the server and says so by alert.
+	curl -sS "https://localhost:$echo_port/" >/dev/null 2>"$tmp/curl2.err"
+	rc=$?
+	if [ "$rc" -eq 60 ] && wait_for "$tmp/echo.out" "peer sent alert unknown_ca"; then
+		ok "curl without the CA refuses; tls-echo logs 'TLS: peer sent alert unknown_ca'"
+	else
+		not_ok "curl without the CA refuses, named by tls-echo (exit $rc)"
+		diag "$(tail -n 5 "$tmp/echo.out")"
+	fi
+fi
+
+if kill -0 "$echo_pid" 2>/dev/null; then
+	ok "tls-echo is still serving after every client"
+else
+	not_ok "tls-echo is still serving after every client"
+	diag "$(tail -n 20 "$tmp/echo.out")"
+fi
+
+# --- Haze's client -> openssl s_server ----------------------------------------
+
+# s_server NAME PORT: serves chain NAME with -www on PORT, in the background.
+s_server() {
+	openssl s_server -accept "127.0.0.1:$2" -cert "$certs/$1.pem" \
+		-key "$certs/$1.key" -tls1_2 -www -alpn http/1.1 \
+		>"$tmp/ss-$1.out" 2>&1 &
+	pids="$pids $!"
+	wait_for "$tmp/ss-$1.out" "ACCEPT"
+}
+
+port=$((base + 1))
+if s_server ec "$port"; then
+	timeout 20 "$client" --mem 64 -- --connect 127.0.0.1:"$port" \
+		--name localhost --alpn http/1.1 \
+		--send "GET / HTTP/1.0
+" >"$tmp/cl.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "tlsclient: handshake ok: TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 http/1.1" "$tmp/cl.out" &&
+		grep -q "HTTP/1.0 200 ok" "$tmp/cl.out" &&
+		grep -q "tlsclient: done" "$tmp/cl.out"; then
+		ok "Haze's TLS client gets a page from openssl s_server (ALPN http/1.1)"
+	else
+		not_ok "Haze's TLS client gets a page from openssl s_server (exit $rc)"
+		diag "$(tail -n 20 "$tmp/cl.out")"
+	fi
+else
+	not_ok "openssl s_server starts on port $port"
+fi
+
+# refused NAME SNI WHY: the client must refuse s_server's chain NAME.
+refused() {
+	port=$((port + 1))
+	if ! s_server "$1" "$port"; then
+		not_ok "openssl s_server starts with $1.pem"
+		return
+	fi
+	timeout 20 "$client" --mem 64 -- --connect 127.0.0.1:"$port" \
+		--name "$2" >"$tmp/cl-$1.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q "tlsclient: error: $3" "$tmp/cl-$1.out"; then
+		ok "$1 certificate refused: $(grep -m1 'tlsclient: error' "$tmp/cl-$1.out" | sed 's/^tlsclient: error: //')"
+	else
+		not_ok "$1 certificate refused with '$3' (exit $rc)"
+		diag "$(tail -n 10 "$tmp/cl-$1.out")"
+	fi
+}
+refused expired localhost "TLS: certificate rejected: expired"
+refused wrongname localhost "TLS: certificate rejected: wrong host name"
+refused rogue localhost "TLS: certificate rejected: untrusted issuer"
+
+done_testing

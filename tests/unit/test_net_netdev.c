@@ -1,0 +1,102 @@
+/*
+ * The platform NIC as a NET (hz_netdev_open) under a direct stack,
+ * against the Linux kernel through a tap: as root, with /dev/net/tun and
+ * iproute2, the stack pings the host and the host's ARP resolves us;
+ * skipped otherwise. Without a tap: opening an unknown device fails.
+ */
+#include "tests/unit/harness.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "haze/ipstack.h"
+#include "haze/sched.h"
+#include "platform/unix/unix.h"
+
+#define TAP "hznet0"
+#define HOST_IP HZ_IPV4(10, 77, 0, 1)
+#define OUR_IP HZ_IPV4(10, 77, 0, 2)
+
+static void unknown_device_is_enoent(void **state)
+{
+	struct hz_net *n;
+
+	(void)state;
+	assert_int_equal(hz_netdev_open("no-such-nic", NULL, &n), -HZ_ENOENT);
+	assert_null(n);
+}
+
+/* Whether this process may make a tap and configure it. */
+static bool tap_possible(void)
+{
+	int fd;
+
+	if (getuid() != 0 || system("command -v ip >/dev/null 2>&1") != 0)
+		return false;
+	fd = open("/dev/net/tun", O_RDWR);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+struct tap_run {
+	struct hz_budget budget;
+	int pings;
+};
+
+static int tap_main(void *arg)
+{
+	struct tap_run *t = arg;
+	struct hz_ipstack_config c = {
+	    .addr = OUR_IP, .prefix_len = 24, .name = "tap", .seed = 7};
+	struct hz_net *n;
+	struct hz_ipstack *s;
+
+	assert_int_equal(hz_netdev_open("net0", &t->budget, &n), 0);
+	assert_int_equal(n->mtu, 1500);
+	assert_int_equal(hz_ipstack_create(n, &c, &s), 0);
+	for (int i = 0; i < 20; i++)
+		t->pings += hz_ipstack_ping(s, HOST_IP, 100 + (size_t)i * 50,
+					    hz_now() + HZ_NS_PER_S) == 0;
+	/* A datagram of 3000 bytes leaves in fragments the host accepts. */
+	assert_int_equal(
+	    hz_ipstack_ping(s, HOST_IP, 3000, hz_now() + HZ_NS_PER_S), 0);
+	t->pings++;
+	hz_ipstack_destroy(s);
+	hz_netdev_close(n);
+	return 0;
+}
+
+static void pings_the_host_through_a_tap(void **state)
+{
+	struct tap_run t = {.budget = HZ_BUDGET_INIT("rx", 1u << 20)};
+	struct hz_errmsg err = {0};
+
+	(void)state;
+	if (!tap_possible())
+		skip();
+	hz_unix_unbind_all();
+	if (hz_unix_bind_tap("net0", TAP, &err) != 0)
+		fail_msg("bind tap: %s", hz_errmsg_text(&err));
+	assert_int_equal(system("ip link set " TAP " up && ip addr add "
+				"10.77.0.1/24 dev " TAP),
+			 0);
+	assert_int_equal(hz_sched_run(tap_main, &t), 0);
+	hz_unix_unbind_all();
+	assert_int_equal(t.pings, 21);
+	assert_int_equal(t.budget.used, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(unknown_device_is_enoent),
+	    HARNESS_TEST(pings_the_host_through_a_tap),
+	};
+
+	return HARNESS_RUN("net_netdev", tests);
+}

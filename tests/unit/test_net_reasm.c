@@ -1,0 +1,338 @@
+/*
+ * IPv4 reassembly against crafted fragments from a raw port: out of
+ * order, duplicated, overlapping (the first bytes win), never completed
+ * (dropped at the timeout, budget back to zero), a flood of incomplete
+ * datagrams (held within the budget), and inconsistent, tiny and
+ * oversized fragments.
+ */
+#include "tests/unit/harness.h"
+
+#include <string.h>
+
+#include "haze/ipstack.h"
+#include "haze/log.h"
+#include "haze/sched.h"
+#include "haze/simlink.h"
+#include "net/ipstack_impl.h"
+
+#define NET_A HZ_IPV4(10, 0, 0, 1)
+#define PROBE_IP HZ_IPV4(10, 0, 0, 99)
+#define PORT 7
+#define DGRAM_DATA 3000
+#define LIMIT (64u * 1024)
+#define TIMEOUT_MS 40
+
+struct rfix {
+	struct hz_simlink *link;
+	struct hz_ipstack *a;
+	struct hz_net *probe;
+	struct hz_udp_sock *sock;
+	uint8_t dgram[8 + DGRAM_DATA]; /* the UDP datagram to split */
+	uint16_t id;
+};
+
+static uint64_t counter(const char *source, const char *name)
+{
+	struct hz_counter *c = hz_counter_find(source, name);
+
+	return c != NULL ? c->value : 0;
+}
+
+static void rfix_up_limit(struct rfix *f, size_t limit)
+{
+	struct hz_simlink_config lc = {.ports = 2, .seed = 5};
+	struct hz_ipstack_config c = {
+	    .addr = NET_A,
+	    .prefix_len = 24,
+	    .name = "a",
+	    .seed = 1,
+	    .reasm_limit = limit,
+	    .reasm_timeout_ns = TIMEOUT_MS * HZ_NS_PER_MS,
+	};
+	struct hz_sockaddr local = {0, PORT};
+	uint16_t ulen = sizeof(f->dgram);
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
+	assert_int_equal(
+	    hz_ipstack_create(hz_simlink_port(f->link, 0), &c, &f->a), 0);
+	f->probe = hz_simlink_port(f->link, 1);
+	assert_int_equal(hz_udp_open(hz_ipstack_stack(f->a), &local, &f->sock),
+			 0);
+	hz_put16(f->dgram, 1000);
+	hz_put16(f->dgram + 2, PORT);
+	hz_put16(f->dgram + 4, ulen);
+	for (size_t i = 8; i < sizeof(f->dgram); i++)
+		f->dgram[i] = (uint8_t)(i * 13);
+	hz_put16(f->dgram + 6, hz_inet_fold(hz_inet_sum(
+				   f->dgram, ulen,
+				   hz_inet_pseudo_sum(PROBE_IP, NET_A,
+						      HZ_IPPROTO_UDP, ulen))));
+	f->id = 100;
+}
+
+static void rfix_up(struct rfix *f)
+{
+	rfix_up_limit(f, LIMIT);
+}
+
+static void rfix_down(struct rfix *f)
+{
+	struct hz_view v;
+
+	hz_udp_close(hz_ipstack_stack(f->a), f->sock);
+	hz_ipstack_destroy(f->a);
+	while (hz_net_read(f->probe, &v, 1) == 1)
+		hz_view_release(&v);
+	hz_simlink_destroy(f->link);
+}
+
+/*
+ * Sends bytes [@off, @off + @len) of the datagram as a fragment with id
+ * @id; @last clears MF. @junk replaces the bytes with garbage.
+ */
+static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
+		      bool last, bool junk)
+{
+	struct hz_view v;
+	uint8_t *p, *ip;
+
+	assert_int_equal(hz_pbuf_alloc(NULL, 14 + 20 + len, &v), 0);
+	p = hz_view_data(&v);
+	ip = p + 14;
+	memcpy(p, hz_simlink_port(f->link, 0)->mac.b, 6);
+	memcpy(p + 6, f->probe->mac.b, 6);
+	hz_put16(p + 12, HZ_ETHERTYPE_IPV4);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	hz_put16(ip + 2, (uint16_t)(20 + len));
+	hz_put16(ip + 4, id);
+	hz_put16(ip + 6, (uint16_t)((off / 8) | (last ? 0 : 0x2000)));
+	ip[8] = 64;
+	ip[9] = HZ_IPPROTO_UDP;
+	hz_put32(ip + 12, PROBE_IP);
+	hz_put32(ip + 16, NET_A);
+	hz_put16(ip + 10, hz_inet_fold(hz_inet_sum(ip, 20, 0)));
+	if (junk && off + len <= sizeof(f->dgram))
+		memset(ip + 20, 0xee, len);
+	else if (off + len <= sizeof(f->dgram))
+		memcpy(ip + 20, f->dgram + off, len);
+	else
+		memset(ip + 20, 0, len);
+	assert_int_equal(hz_net_write(f->probe, &v, 1), 1);
+}
+
+/* Expects the whole datagram on the socket, intact, within a second. */
+static void expect_datagram(struct rfix *f)
+{
+	struct hz_view v;
+
+	assert_int_equal(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock, &v,
+					 NULL, hz_now() + HZ_NS_PER_S),
+			 DGRAM_DATA);
+	assert_memory_equal(hz_view_data(&v), f->dgram + 8, DGRAM_DATA);
+	hz_view_release(&v);
+}
+
+static void expect_nothing(struct rfix *f)
+{
+	struct hz_view v;
+
+	assert_int_equal(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock, &v,
+					 NULL, hz_now() + 5 * HZ_NS_PER_MS),
+			 -HZ_ETIMEDOUT);
+}
+
+static size_t reasm_used(struct rfix *f)
+{
+	struct hz_ipstack_stats st;
+
+	hz_ipstack_stats(f->a, &st);
+	return st.reasm_used;
+}
+
+/* --- tests ------------------------------------------------------------------- */
+
+static int order_main(void *arg)
+{
+	struct rfix f;
+	uint64_t dup = counter("ipv4", "reasm_drop_duplicate");
+
+	(void)arg;
+	rfix_up(&f);
+	/* Reverse order. */
+	frag_send(&f, 1, 2400, sizeof(f.dgram) - 2400, true, false);
+	frag_send(&f, 1, 1200, 1200, false, false);
+	frag_send(&f, 1, 0, 1200, false, false);
+	expect_datagram(&f);
+	/* Every fragment twice, the last one three times. */
+	for (int k = 0; k < 2; k++) {
+		frag_send(&f, 2, 0, 1200, false, false);
+		frag_send(&f, 2, 1200, 1200, false, false);
+	}
+	frag_send(&f, 2, 2400, sizeof(f.dgram) - 2400, true, false);
+	expect_datagram(&f);
+	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 2);
+	/* Late copies after completion start a new datagram that times out. */
+	assert_int_equal(reasm_used(&f), 0);
+	rfix_down(&f);
+	return 0;
+}
+
+static void reassembles_out_of_order_and_duplicates(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(order_main, NULL), 0);
+}
+
+static int overlap_main(void *arg)
+{
+	struct rfix f;
+	uint64_t overlap = counter("ipv4", "reasm_overlap");
+
+	(void)arg;
+	rfix_up(&f);
+	/* Overlaps carrying garbage do not overwrite bytes already held. */
+	frag_send(&f, 3, 0, 1200, false, false);
+	frag_send(&f, 3, 800, 1200, false, true); /* [800, 2000): junk */
+	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, false);
+	expect_nothing(&f); /* [1200, 2000) came as junk: checksum fails */
+	/* A fragment spanning two held pieces fills only the hole. */
+	frag_send(&f, 4, 0, 400, false, false);
+	frag_send(&f, 4, 800, 400, false, false);
+	frag_send(&f, 4, 0, 1200, false, false); /* fills [400, 800) */
+	frag_send(&f, 4, 1200, 1200, false, false);
+	frag_send(&f, 4, 2000, sizeof(f.dgram) - 2000, true, false);
+	expect_datagram(&f);
+	assert_true(counter("ipv4", "reasm_overlap") - overlap >= 3);
+	assert_int_equal(reasm_used(&f), 0);
+	rfix_down(&f);
+	return 0;
+}
+
+static void overlapping_fragments_keep_the_first_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(overlap_main, NULL), 0);
+}
+
+static int incomplete_main(void *arg)
+{
+	struct rfix f;
+	uint64_t timeouts = counter("ipv4", "reasm_drop_timeout");
+
+	(void)arg;
+	rfix_up(&f);
+	frag_send(&f, 5, 0, 1200, false, false);
+	frag_send(&f, 5, 2400, sizeof(f.dgram) - 2400, true, false);
+	hz_sleep_ns(5 * HZ_NS_PER_MS);
+	assert_true(reasm_used(&f) > 0);
+	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
+	assert_int_equal(reasm_used(&f), 0);
+	assert_int_equal(counter("ipv4", "reasm_drop_timeout") - timeouts, 1);
+	/* The missing piece alone, later, completes nothing. */
+	frag_send(&f, 5, 1200, 1200, false, false);
+	expect_nothing(&f);
+	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
+	assert_int_equal(reasm_used(&f), 0);
+	rfix_down(&f);
+	return 0;
+}
+
+static void never_completed_datagrams_time_out(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(incomplete_main, NULL), 0);
+}
+
+static int flood_main(void *arg)
+{
+	struct rfix f;
+	uint64_t refused = counter("ipv4", "reasm_drop_budget");
+	size_t peak = 0;
+
+	(void)arg;
+	rfix_up(&f);
+	for (uint16_t id = 1000; id < 1200; id++) {
+		frag_send(&f, id, 0, 8, false, false);
+		if (id % 10 == 0) {
+			hz_sleep_ns(HZ_NS_PER_MS);
+			if (reasm_used(&f) > peak)
+				peak = reasm_used(&f);
+		}
+	}
+	hz_sleep_ns(HZ_NS_PER_MS);
+	assert_true(peak > LIMIT / 2);
+	assert_true(peak <= LIMIT);
+	assert_true(counter("ipv4", "reasm_drop_budget") - refused > 100);
+	/* A datagram still gets through once the flood has timed out. */
+	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
+	assert_int_equal(reasm_used(&f), 0);
+	frag_send(&f, 1, 0, 1200, false, false);
+	frag_send(&f, 1, 1200, 1200, false, false);
+	frag_send(&f, 1, 2400, sizeof(f.dgram) - 2400, true, false);
+	expect_datagram(&f);
+	rfix_down(&f);
+	return 0;
+}
+
+static void a_flood_stays_within_the_budget(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(flood_main, NULL), 0);
+}
+
+static int hostile_main(void *arg)
+{
+	struct rfix f;
+	uint64_t inconsistent = counter("ipv4", "reasm_drop_inconsistent");
+	uint64_t pieces = counter("ipv4", "reasm_drop_too_many_pieces");
+	uint64_t oversize = counter("ipv4", "reasm_drop_oversize");
+
+	(void)arg;
+	/* Room for more pieces than a datagram may have. */
+	rfix_up_limit(&f, 1u << 20);
+	/* Two different ends. */
+	frag_send(&f, 6, 1600, 400, true, false);
+	frag_send(&f, 6, 2400, 400, true, false);
+	/* Data past the end. */
+	frag_send(&f, 7, 400, 400, true, false);
+	frag_send(&f, 7, 800, 400, false, false);
+	hz_sleep_ns(2 * HZ_NS_PER_MS);
+	assert_int_equal(
+	    counter("ipv4", "reasm_drop_inconsistent") - inconsistent, 2);
+	/* Eight-byte pieces with gaps, past the piece limit. */
+	for (size_t off = 0; off < 16 * (REASM_MAX_PIECES + 4); off += 16)
+		frag_send(&f, 8, off, 8, false, false);
+	hz_sleep_ns(2 * HZ_NS_PER_MS);
+	assert_true(counter("ipv4", "reasm_drop_too_many_pieces") - pieces >=
+		    1);
+	/* Past 64 KiB, and a non-final fragment not a multiple of 8. */
+	frag_send(&f, 9, 65528, 16, true, false);
+	frag_send(&f, 10, 0, 12, false, false);
+	hz_sleep_ns(2 * HZ_NS_PER_MS);
+	assert_int_equal(counter("ipv4", "reasm_drop_oversize") - oversize, 2);
+	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
+	assert_int_equal(reasm_used(&f), 0);
+	rfix_down(&f);
+	return 0;
+}
+
+static void hostile_fragments_are_dropped(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(hostile_main, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(reassembles_out_of_order_and_duplicates),
+	    HARNESS_TEST(overlapping_fragments_keep_the_first_bytes),
+	    HARNESS_TEST(never_completed_datagrams_time_out),
+	    HARNESS_TEST(a_flood_stays_within_the_budget),
+	    HARNESS_TEST(hostile_fragments_are_dropped),
+	};
+
+	return HARNESS_RUN("net_reasm", tests);
+}

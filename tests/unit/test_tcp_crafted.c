@@ -1,0 +1,1046 @@
+/*
+ * Crafted segments against one live TCP, in the style of OpenBSD's
+ * regress/sys/netinet/tcpstate: a test plays the peer by hand, feeding
+ * hand-built segments to hz_tcp_input and asserting exactly what the TCP
+ * answers (flags, sequence and acknowledgment numbers, options), state
+ * by state: resets to closed ports, checksums, the passive handshake and
+ * its options, RST in every state (RFC 5961: exact, in window, outside),
+ * SYN challenges, ACKs of unsent data, SACK blocks, PAWS, TIME_WAIT.
+ */
+#include "tests/unit/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tests/unit/test_tcp_sim.h"
+
+#define US SIM_B		  /* the TCP under test */
+#define PEER HZ_IPV4(10, 0, 0, 9) /* the hand-played peer */
+#define PPORT 5555
+#define SYN 0x02
+#define RST 0x04
+#define ACK 0x10
+#define FIN 0x01
+#define PSH 0x08
+
+/* One segment the TCP sent, parsed. */
+struct out {
+	uint16_t sport, dport;
+	uint32_t seq, ack, len;
+	uint8_t flags;
+	uint16_t wnd;
+	bool mss_ok, ws_ok, sack_perm, ts_ok;
+	uint16_t mss;
+	uint8_t ws;
+	uint32_t tsval, tsecr;
+	unsigned nsack;
+	uint32_t sack[4][2];
+};
+
+struct us {
+	struct hz_tcp *t;
+	struct out q[64];
+	unsigned n, head;
+	struct hz_listener *l;
+	struct hz_flow *f;
+	uint32_t iss, peer_nxt; /* our ISS; the peer's next sequence */
+	bool ts;
+};
+
+static void parse_opts(struct out *o, const uint8_t *p, size_t len)
+{
+	while (len > 0 && p[0] != 0) {
+		size_t n = p[0] == 1 ? 1 : p[1];
+
+		assert_true(n >= 1 && n <= len);
+		switch (p[0]) {
+		case 2:
+			o->mss_ok = true;
+			o->mss = hz_get16(p + 2);
+			break;
+		case 3:
+			o->ws_ok = true;
+			o->ws = p[2];
+			break;
+		case 4:
+			o->sack_perm = true;
+			break;
+		case 5:
+			o->nsack = (unsigned)(n - 2) / 8;
+			for (unsigned i = 0; i < o->nsack; i++) {
+				o->sack[i][0] = hz_get32(p + 2 + 8 * i);
+				o->sack[i][1] = hz_get32(p + 6 + 8 * i);
+			}
+			break;
+		case 8:
+			o->ts_ok = true;
+			o->tsval = hz_get32(p + 2);
+			o->tsecr = hz_get32(p + 6);
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
+{
+	struct us *u = ctx;
+	const uint8_t *h = hz_view_data(seg);
+	uint32_t hlen = (uint32_t)(h[12] >> 4) * 4;
+	struct out *o = &u->q[(u->head + u->n) % 64];
+	uint32_t sum;
+
+	assert_true(u->n < 64);
+	/* Every segment leaves with a correct checksum. */
+	sum = hz_inet_pseudo_sum(src, dst, HZ_IPPROTO_TCP, (uint16_t)seg->len);
+	assert_int_equal(hz_inet_fold(hz_inet_sum(h, seg->len, sum)), 0);
+	memset(o, 0, sizeof(*o));
+	o->sport = hz_get16(h);
+	o->dport = hz_get16(h + 2);
+	o->seq = hz_get32(h + 4);
+	o->ack = hz_get32(h + 8);
+	o->flags = h[13];
+	o->wnd = hz_get16(h + 14);
+	o->len = seg->len - hlen;
+	parse_opts(o, h + 20, hlen - 20);
+	u->n++;
+	hz_view_release(seg);
+	return 0;
+}
+
+static struct hz_budget *us_budget; /* for the next us_init, or NULL */
+
+static void us_init(struct us *u)
+{
+	struct hz_tcp_env env = {.output = capture,
+				 .ctx = u,
+				 .local = US,
+				 .mtu = 1500,
+				 .budget = us_budget};
+	struct hz_tcp_tuning tu;
+	struct hz_sockaddr la = {0, 80};
+
+	memset(u, 0, sizeof(*u));
+	env.ctx = u;
+	memset(env.secret, 7, sizeof(env.secret));
+	assert_int_equal(hz_tcp_create(&env, &u->t), 0);
+	sim_fast_tuning(&tu);
+	hz_tcp_tune(u->t, &tu);
+	assert_int_equal(hz_tcp_listen_on(u->t, &la, 4, &u->l), 0);
+}
+
+static void us_fini(struct us *u)
+{
+	if (u->f != NULL)
+		hz_flow_free(u->f);
+	hz_tcp_unlisten_on(u->l);
+	hz_tcp_destroy(u->t);
+}
+
+/* Takes the next segment the TCP sent. */
+static struct out pop(struct us *u)
+{
+	struct out o;
+
+	assert_true(u->n > 0);
+	o = u->q[u->head];
+	u->head = (u->head + 1) % 64;
+	u->n--;
+	return o;
+}
+
+static void expect_silence(struct us *u)
+{
+	if (u->n != 0)
+		printf("# unexpected segment flags %#x seq %u ack %u\n",
+		       u->q[u->head].flags, u->q[u->head].seq,
+		       u->q[u->head].ack);
+	assert_int_equal(u->n, 0);
+}
+
+/* The peer sends a segment to port @dport. */
+static void peer_to(struct us *u, uint16_t dport, uint8_t flags, uint32_t seq,
+		    uint32_t ack, const void *data, size_t len,
+		    const uint8_t *opts, size_t olen)
+{
+	struct sim_seg g = {.src = PEER,
+			    .dst = US,
+			    .sport = PPORT,
+			    .dport = dport,
+			    .seq = seq,
+			    .ack = ack,
+			    .flags = flags,
+			    .wnd = 65535,
+			    .opts = opts,
+			    .olen = olen,
+			    .data = data,
+			    .len = len};
+
+	sim_inject(u->t, &g);
+}
+
+/* Timestamp option bytes (NOP NOP TS). */
+static const uint8_t *ts_opt(uint32_t val, uint32_t ecr)
+{
+	static uint8_t o[12];
+
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	hz_put32(o + 4, val);
+	hz_put32(o + 8, ecr);
+	return o;
+}
+
+/* The peer sends to port 80, with a timestamp if the connection has them. */
+static void peer(struct us *u, uint8_t flags, uint32_t seq, uint32_t ack,
+		 const void *data, size_t len)
+{
+	if (u->ts)
+		peer_to(u, 80, flags, seq, ack, data, len,
+			ts_opt((uint32_t)(hz_now() / HZ_NS_PER_MS), 0), 12);
+	else
+		peer_to(u, 80, flags, seq, ack, data, len, NULL, 0);
+}
+
+/* Passive open from the peer (ISN 1000, no options); accepts the flow. */
+static void establish(struct us *u)
+{
+	struct out o;
+
+	peer(u, SYN, 1000, 0, NULL, 0);
+	o = pop(u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.ack, 1001);
+	u->iss = o.seq;
+	u->peer_nxt = 1001;
+	peer(u, ACK, 1001, u->iss + 1, NULL, 0);
+	expect_silence(u);
+	assert_int_equal(hz_tcp_accept_on(u->l, 0, &u->f), 0);
+	assert_string_equal(hz_tcp_flow_state(u->f), "ESTABLISHED");
+}
+
+static int run_main(int (*fn)(void *))
+{
+	return hz_sched_run(fn, NULL);
+}
+
+/* --- closed ports and checksums -------------------------------------------- */
+
+static int do_closed_port(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	peer_to(&u, 81, SYN, 5000, 0, "ab", 2, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, RST | ACK);
+	assert_int_equal(o.seq, 0);
+	assert_int_equal(o.ack, 5003); /* SYN + 2 bytes */
+	assert_int_equal(o.sport, 81);
+	assert_int_equal(o.dport, PPORT);
+	peer_to(&u, 81, ACK, 5000, 777, NULL, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, RST);
+	assert_int_equal(o.seq, 777);
+	peer_to(&u, 81, RST, 5000, 0, NULL, 0, NULL, 0);
+	expect_silence(&u);
+	us_fini(&u);
+	return 0;
+}
+
+static void closed_port_resets(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_closed_port), 0);
+}
+
+static int do_bad_checksum(void *arg)
+{
+	struct us u;
+	struct hz_view v;
+	struct hz_ip_meta ip = {.src = PEER, .dst = US, .proto = 6};
+	struct sim_seg g = {.src = PEER,
+			    .dst = US,
+			    .sport = PPORT,
+			    .dport = 80,
+			    .seq = 1,
+			    .flags = SYN,
+			    .wnd = 100};
+	uint64_t before = sim_counter("drop_bad_checksum");
+
+	(void)arg;
+	us_init(&u);
+	sim_craft(&g, &v);
+	hz_view_data(&v)[4] ^= 0x40;
+	hz_tcp_input(u.t, &ip, &v);
+	expect_silence(&u);
+	assert_int_equal(sim_counter("drop_bad_checksum"), before + 1);
+	/* Short and bad data offsets are dropped too. */
+	sim_craft(&g, &v);
+	assert_int_equal(hz_view_trim(&v, 10), 0);
+	hz_tcp_input(u.t, &ip, &v);
+	sim_craft(&g, &v);
+	hz_view_data(&v)[12] = 0xf0;
+	hz_tcp_input(u.t, &ip, &v);
+	expect_silence(&u);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+	return 0;
+}
+
+static void bad_checksum_dropped(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_bad_checksum), 0);
+}
+
+/* --- the passive handshake ------------------------------------------------- */
+
+static int do_passive_options(void *arg)
+{
+	struct us u;
+	struct out o;
+	uint8_t syn_opts[20] = {2, 4, 0x04, 0xb0, /* MSS 1200 */
+				1, 3, 3,    7,	  /* WS 7 */
+				1, 1, 4,    2,	  /* SACK permitted */
+				1, 1, 8,    10,	  0, 0, 0, 0};
+	uint8_t data[3000];
+	struct hz_view v;
+
+	(void)arg;
+	us_init(&u);
+	/* TS: the peer's clock 5000, no echo yet (the last 8 bytes). */
+	memcpy(syn_opts + 16, "\x00\x00\x13\x88", 4);
+	{
+		uint8_t full[24];
+
+		memcpy(full, syn_opts, 20);
+		memset(full + 20, 0, 4);
+		peer_to(&u, 80, SYN, 1000, 0, NULL, 0, full, 24);
+	}
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.ack, 1001);
+	assert_true(o.mss_ok && o.mss == 1460);
+	assert_true(o.ws_ok && o.ws == 3); /* 256 KiB needs scale 3 */
+	assert_true(o.sack_perm);
+	assert_true(o.ts_ok && o.tsecr == 0x1388);
+	u.iss = o.seq;
+	/* The handshake completes; data of two full segments. */
+	peer_to(&u, 80, ACK, 1001, u.iss + 1, NULL, 0, ts_opt(5001, o.tsval),
+		12);
+	expect_silence(&u);
+	assert_int_equal(hz_tcp_accept_on(u.l, 0, &u.f), 0);
+	memset(data, 'd', sizeof(data));
+	peer_to(&u, 80, ACK | PSH, 1001, u.iss + 1, data, 1188,
+		ts_opt(5002, o.tsval), 12);
+	expect_silence(&u); /* the first segment's ACK is delayed */
+	peer_to(&u, 80, ACK | PSH, 1001 + 1188, u.iss + 1, data, 1188,
+		ts_opt(5003, o.tsval), 12);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1001 + 2 * 1188);
+	/* RFC 7323 4.3: a delayed ACK echoes the earliest unacked TSval. */
+	assert_true(o.ts_ok && o.tsecr == 5002);
+	assert_int_equal(o.len, 0);
+	/* After the SYN, our window is scaled by 2^3 (RFC 7323 2.2). */
+	assert_true(o.wnd > 30000 && o.wnd <= 32768);
+	/* The application sees the payload without a copy, in order. */
+	assert_int_equal(hz_flow_read(u.f, &v, 0), 1188);
+	hz_view_release(&v);
+	us_fini(&u);
+	return 0;
+}
+
+static void passive_open_options(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_passive_options), 0);
+}
+
+/* --- RST in every state ---------------------------------------------------- */
+
+/* Puts the connection in @state (passive open first). */
+static void drive(struct us *u, const char *state)
+{
+	struct out o;
+
+	if (strcmp(state, "SYN_RECEIVED") == 0) {
+		peer(u, SYN, 1000, 0, NULL, 0);
+		o = pop(u);
+		u->iss = o.seq;
+		u->peer_nxt = 1001;
+		return;
+	}
+	establish(u);
+	if (strcmp(state, "ESTABLISHED") == 0)
+		return;
+	if (strcmp(state, "CLOSE_WAIT") == 0 ||
+	    strcmp(state, "LAST_ACK") == 0) {
+		peer(u, FIN | ACK, 1001, u->iss + 1, NULL, 0);
+		o = pop(u);
+		assert_int_equal(o.ack, 1002);
+		u->peer_nxt = 1002;
+		if (strcmp(state, "LAST_ACK") == 0) {
+			assert_int_equal(hz_flow_shutdown(u->f), 0);
+			o = pop(u);
+			assert_true(o.flags & FIN);
+		}
+		return;
+	}
+	/* We close first. */
+	assert_int_equal(hz_flow_shutdown(u->f), 0);
+	o = pop(u);
+	assert_int_equal(o.flags & (FIN | ACK), FIN | ACK);
+	assert_int_equal(o.seq, u->iss + 1);
+	if (strcmp(state, "FIN_WAIT_1") == 0)
+		return;
+	if (strcmp(state, "CLOSING") == 0) {
+		peer(u, FIN | ACK, 1001, u->iss + 1, NULL, 0);
+		o = pop(u);
+		assert_int_equal(o.ack, 1002);
+		u->peer_nxt = 1002;
+		return;
+	}
+	peer(u, ACK, 1001, u->iss + 2, NULL, 0);
+	if (strcmp(state, "FIN_WAIT_2") == 0)
+		return;
+	peer(u, FIN | ACK, 1001, u->iss + 2, NULL, 0); /* TIME_WAIT */
+	o = pop(u);
+	assert_int_equal(o.ack, 1002);
+	u->peer_nxt = 1002;
+}
+
+static const char *const rst_states[] = {
+    "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
+    "CLOSE_WAIT",   "CLOSING",	   "LAST_ACK",	 "TIME_WAIT",
+};
+
+/* The connection's state, or "gone" once the TCP forgot it. */
+static const char *state_of(struct us *u)
+{
+	if (u->f != NULL)
+		return hz_tcp_flow_state(u->f);
+	return hz_tcp_conn_count(u->t) > 0 ? "SYN_RECEIVED" : "gone";
+}
+
+static int do_rst_every_state(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof(rst_states) / sizeof(rst_states[0]);
+	     i++) {
+		const char *st = rst_states[i];
+		struct us u;
+		struct out o;
+		char want[80];
+
+		printf("# RST in %s\n", st);
+		us_init(&u);
+		drive(&u, st);
+		expect_silence(&u);
+		assert_string_equal(state_of(&u), st);
+		/* Outside the window: ignored. */
+		peer(&u, RST, u.peer_nxt + 10000000, 0, NULL, 0);
+		expect_silence(&u);
+		assert_string_equal(state_of(&u), st);
+		/* In the window but not RCV.NXT: a challenge ACK. */
+		peer(&u, RST, u.peer_nxt + 100, 0, NULL, 0);
+		o = pop(&u);
+		assert_int_equal(o.flags & (ACK | RST), ACK);
+		assert_int_equal(o.ack, u.peer_nxt);
+		assert_string_equal(state_of(&u), st);
+		/* Exactly RCV.NXT: the connection ends (not TIME_WAIT). */
+		peer(&u, RST, u.peer_nxt, 0, NULL, 0);
+		expect_silence(&u);
+		if (strcmp(st, "TIME_WAIT") == 0) {
+			assert_string_equal(state_of(&u), "TIME_WAIT");
+		} else if (strcmp(st, "SYN_RECEIVED") == 0) {
+			assert_string_equal(state_of(&u), "gone");
+		} else {
+			assert_string_equal(state_of(&u), "CLOSED");
+		}
+		if (strcmp(st, "ESTABLISHED") == 0 ||
+		    strcmp(st, "FIN_WAIT_1") == 0 ||
+		    strcmp(st, "FIN_WAIT_2") == 0 ||
+		    strcmp(st, "CLOSE_WAIT") == 0) {
+			struct hz_view v;
+
+			snprintf(want, sizeof(want),
+				 "TCP 10.0.0.9:5555: reset by peer in %s", st);
+			assert_string_equal(hz_flow_error(u.f), want);
+			assert_int_equal(hz_flow_read(u.f, &v, 0),
+					 -HZ_ECONNRESET);
+		}
+		us_fini(&u);
+	}
+	return 0;
+}
+
+static void rst_in_every_state(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_rst_every_state), 0);
+}
+
+struct syn_sent {
+	struct us *u;
+	struct hz_flow *f;
+	int rc;
+	bool done;
+};
+
+static void syn_sent_connect(void *arg)
+{
+	struct syn_sent *s = arg;
+	struct hz_sockaddr dst = {PEER, PPORT};
+
+	s->rc = hz_tcp_connect_on(s->u->t, &dst, sim_in_ms(1000), &s->f);
+	s->done = true;
+}
+
+static int do_rst_syn_sent(void *arg)
+{
+	struct us u;
+	struct syn_sent s = {.u = &u};
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	assert_int_equal(hz_fiber_spawn("connect", syn_sent_connect, &s, 0), 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN);
+	assert_true(o.mss_ok && o.ws_ok && o.sack_perm && o.ts_ok);
+	/* A RST without an acceptable ACK is ignored (RFC 9293, 5961). */
+	peer_to(&u, o.sport, RST, 0, 0, NULL, 0, NULL, 0);
+	peer_to(&u, o.sport, RST | ACK, 0, o.seq + 5, NULL, 0, NULL, 0);
+	expect_silence(&u);
+	assert_false(s.done);
+	/* A SYN-ACK that acknowledges something else gets a RST. */
+	peer_to(&u, o.sport, SYN | ACK, 300, o.seq + 7, NULL, 0, NULL, 0);
+	{
+		struct out r = pop(&u);
+
+		assert_int_equal(r.flags, RST);
+		assert_int_equal(r.seq, o.seq + 7);
+	}
+	peer_to(&u, o.sport, RST | ACK, 0, o.seq + 1, NULL, 0, NULL, 0);
+	while (!s.done)
+		hz_fiber_yield();
+	assert_int_equal(s.rc, -HZ_ECONNREFUSED);
+	assert_non_null(strstr(hz_tcp_error(u.t), "refused in SYN_SENT"));
+	us_fini(&u);
+	return 0;
+}
+
+static void rst_in_syn_sent(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_rst_syn_sent), 0);
+}
+
+/* --- RFC 5961 SYN and ACK checks ----------------------------------------- */
+
+static int do_syn_challenge(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	establish(&u);
+	peer(&u, SYN, 424242, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1001);
+	assert_int_equal(o.seq, u.iss + 1);
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	/* An ACK of data never sent: answered with an ACK, data dropped. */
+	peer(&u, ACK, 1001, u.iss + 5000, "zz", 2);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1001);
+	/* An old duplicate: ACKed, not delivered twice. */
+	peer(&u, ACK, 1001, u.iss + 1, "ab", 2);
+	peer(&u, ACK, 1001, u.iss + 1, "ab", 2);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1003);
+	expect_silence(&u);
+	us_fini(&u);
+	return 0;
+}
+
+static void syn_and_ack_challenges(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_syn_challenge), 0);
+}
+
+/* --- SACK, PAWS ----------------------------------------------------------- */
+
+static int do_sack_blocks(void *arg)
+{
+	struct us u;
+	struct out o;
+	uint8_t syn_opts[4] = {1, 1, 4, 2}; /* SACK permitted */
+	uint8_t data[100];
+	struct hz_view v;
+
+	(void)arg;
+	us_init(&u);
+	memset(data, 's', sizeof(data));
+	peer_to(&u, 80, SYN, 1000, 0, NULL, 0, syn_opts, 4);
+	o = pop(&u);
+	assert_true(o.sack_perm);
+	u.iss = o.seq;
+	peer(&u, ACK, 1001, u.iss + 1, NULL, 0);
+	assert_int_equal(hz_tcp_accept_on(u.l, 0, &u.f), 0);
+	/* Two holes: out-of-order data is ACKed at once, with SACK. */
+	peer(&u, ACK, 1101, u.iss + 1, data, 100);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1001);
+	assert_int_equal(o.nsack, 1);
+	assert_int_equal(o.sack[0][0], 1101);
+	assert_int_equal(o.sack[0][1], 1201);
+	peer(&u, ACK, 1301, u.iss + 1, data, 100);
+	o = pop(&u);
+	assert_int_equal(o.nsack, 2);
+	assert_int_equal(o.sack[0][0], 1301); /* the latest first */
+	assert_int_equal(o.sack[1][0], 1101);
+	/* The first hole fills: the ACK moves up to the next hole. */
+	peer(&u, ACK, 1001, u.iss + 1, data, 100);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1201);
+	assert_int_equal(o.nsack, 1);
+	peer(&u, ACK, 1201, u.iss + 1, data, 100);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1401);
+	assert_int_equal(o.nsack, 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(hz_flow_read(u.f, &v, 0), 100);
+		hz_view_release(&v);
+	}
+	us_fini(&u);
+	return 0;
+}
+
+static void sack_blocks(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_sack_blocks), 0);
+}
+
+static int do_paws(void *arg)
+{
+	struct us u;
+	struct out o;
+	uint8_t syn_opts[12];
+	uint64_t before = sim_counter("drop_paws");
+	struct hz_view v;
+
+	(void)arg;
+	us_init(&u);
+	memcpy(syn_opts, ts_opt(100000, 0), 12);
+	peer_to(&u, 80, SYN, 1000, 0, NULL, 0, syn_opts, 12);
+	o = pop(&u);
+	u.iss = o.seq;
+	peer_to(&u, 80, ACK, 1001, u.iss + 1, NULL, 0, ts_opt(100001, o.tsval),
+		12);
+	assert_int_equal(hz_tcp_accept_on(u.l, 0, &u.f), 0);
+	/* TSval far older than TS.Recent: rejected with an ACK. */
+	peer_to(&u, 80, ACK, 1001, u.iss + 1, "old", 3, ts_opt(90000, 0), 12);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1001);
+	assert_int_equal(o.tsecr, 100001);
+	assert_int_equal(sim_counter("drop_paws"), before + 1);
+	assert_int_equal(hz_flow_read(u.f, &v, 0), -HZ_ETIMEDOUT);
+	us_fini(&u);
+	return 0;
+}
+
+static void paws_rejects_old(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_paws), 0);
+}
+
+/* --- TIME_WAIT and a new SYN ------------------------------------------------ */
+
+static int do_time_wait_syn(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	drive(&u, "TIME_WAIT");
+	assert_string_equal(hz_tcp_flow_state(u.f), "TIME_WAIT");
+	/* An old SYN (lower sequence, no timestamps): just an ACK. */
+	peer(&u, SYN, 500, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1002);
+	/* A FIN retransmitted: ACKed again. */
+	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1002);
+	/* A new incarnation (higher ISN): a SYN-ACK, a new connection. */
+	peer(&u, SYN, 90000, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.ack, 90001);
+	assert_string_equal(hz_tcp_flow_state(u.f), "CLOSED");
+	us_fini(&u);
+	return 0;
+}
+
+static void time_wait_new_syn(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_time_wait_syn), 0);
+}
+
+/* --- more transitions ------------------------------------------------------ */
+
+static int do_transitions(void *arg)
+{
+	struct us u;
+	struct out o;
+	uint64_t t0;
+
+	(void)arg;
+	/* FIN_WAIT_1 -> TIME_WAIT: the peer's FIN acknowledges ours. */
+	us_init(&u);
+	establish(&u);
+	assert_int_equal(hz_flow_shutdown(u.f), 0);
+	o = pop(&u);
+	assert_string_equal(hz_tcp_flow_state(u.f), "FIN_WAIT_1");
+	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, ACK);
+	assert_int_equal(o.ack, 1002);
+	assert_string_equal(hz_tcp_flow_state(u.f), "TIME_WAIT");
+	/* TIME_WAIT lasts 2 MSL (2 x 50 ms here), not less. */
+	t0 = hz_now();
+	hz_timers_run(t0 + 90 * HZ_NS_PER_MS);
+	assert_string_equal(hz_tcp_flow_state(u.f), "TIME_WAIT");
+	hz_timers_run(t0 + 200 * HZ_NS_PER_MS);
+	assert_string_equal(hz_tcp_flow_state(u.f), "CLOSED");
+	us_fini(&u);
+
+	/* SYN_RECEIVED -> ESTABLISHED -> CLOSE_WAIT in one segment. */
+	us_init(&u);
+	peer(&u, SYN, 1000, 0, NULL, 0);
+	o = pop(&u);
+	u.iss = o.seq;
+	peer(&u, ACK | FIN, 1001, u.iss + 1, "hi", 2);
+	o = pop(&u);
+	assert_int_equal(o.ack, 1004);
+	assert_int_equal(hz_tcp_accept_on(u.l, 0, &u.f), 0);
+	assert_string_equal(hz_tcp_flow_state(u.f), "CLOSE_WAIT");
+	{
+		char buf[4];
+
+		assert_int_equal(hz_flow_read_copy(u.f, buf, 4, 0), 2);
+		assert_int_equal(hz_flow_read_copy(u.f, buf, 4, 0), 0);
+	}
+	us_fini(&u);
+	return 0;
+}
+
+static void more_transitions(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_transitions), 0);
+}
+
+/* --- Nagle, no-delay ------------------------------------------------------ */
+
+static int do_nagle(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	establish(&u);
+	assert_int_equal(hz_flow_write(u.f, "a", 1, 0), 1);
+	o = pop(&u);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.seq, u.iss + 1);
+	/* Nagle: a small segment waits while data is unacknowledged. */
+	assert_int_equal(hz_flow_write(u.f, "b", 1, 0), 1);
+	assert_int_equal(hz_flow_write(u.f, "c", 1, 0), 1);
+	expect_silence(&u);
+	peer(&u, ACK, 1001, u.iss + 2, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.len, 2); /* "bc" coalesced */
+	assert_int_equal(o.seq, u.iss + 2);
+	/* No delay: each write leaves at once. */
+	assert_int_equal(hz_tcp_set_on(u.f, HZ_TCP_NODELAY, 1), 0);
+	assert_int_equal(hz_flow_write(u.f, "d", 1, 0), 1);
+	assert_int_equal(hz_flow_write(u.f, "e", 1, 0), 1);
+	o = pop(&u);
+	assert_int_equal(o.len, 1);
+	o = pop(&u);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.seq, u.iss + 5);
+	us_fini(&u);
+	return 0;
+}
+
+static void nagle_and_nodelay(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_nagle), 0);
+}
+
+/* --- bounded memory, orphans ------------------------------------------------ */
+
+static int do_ofo_budget(void *arg)
+{
+	static struct hz_budget b = HZ_BUDGET_INIT("tcp", 96u << 10);
+	uint64_t refused = sim_counter("drop_receive_no_memory");
+	uint8_t data[1000];
+	struct us u;
+	struct hz_view v;
+	size_t got = 0;
+	int n;
+
+	(void)arg;
+	memset(data, 'q', sizeof(data));
+	b.used = 0;
+	us_budget = &b;
+	us_init(&u);
+	us_budget = NULL;
+	establish(&u);
+	/* A hole at 1001, then 200 segments above it: more than fits. */
+	for (uint32_t i = 1; i <= 200; i++) {
+		peer(&u, ACK, 1001 + i * 1000, u.iss + 1, data, 1000);
+		(void)pop(&u); /* each one is ACKed at once (with SACK) */
+		assert_true(b.used <= b.limit);
+	}
+	assert_true(sim_counter("drop_receive_no_memory") > refused);
+	/* The hole fills: what was kept is delivered, in order. */
+	peer(&u, ACK, 1001, u.iss + 1, data, 1000);
+	while ((n = hz_flow_read(u.f, &v, 0)) > 0) {
+		got += (size_t)n;
+		hz_view_release(&v);
+	}
+	assert_true(got >= 1000);
+	us_fini(&u);
+	assert_int_equal(b.used, 0);
+	return 0;
+}
+
+static void out_of_order_within_budget(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_ofo_budget), 0);
+}
+
+static int do_orphan(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_init(&u);
+	establish(&u);
+	hz_flow_close(u.f);
+	o = pop(&u);
+	assert_int_equal(o.flags & FIN, FIN);
+	peer(&u, ACK, 1001, u.iss + 2, NULL, 0);
+	assert_string_equal(hz_tcp_flow_state(u.f), "FIN_WAIT_2");
+	hz_flow_free(u.f);
+	u.f = NULL;
+	assert_int_equal(hz_tcp_conn_count(u.t), 1);
+	/* The peer never closes: the orphan times out and is reset. */
+	hz_timers_run(hz_now() + HZ_NS_PER_S);
+	o = pop(&u);
+	assert_int_equal(o.flags & RST, RST);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+	return 0;
+}
+
+static void orphan_fin_wait_2_times_out(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_orphan), 0);
+}
+
+/* --- the backlog and SYN cookies ---------------------------------------- */
+
+/* A segment from the peer's port @sport to port 80. */
+static void from_port(struct us *u, uint16_t sport, uint8_t flags, uint32_t seq,
+		      uint32_t ack, const uint8_t *opts, size_t olen)
+{
+	struct sim_seg g = {.src = PEER,
+			    .dst = US,
+			    .sport = sport,
+			    .dport = 80,
+			    .seq = seq,
+			    .ack = ack,
+			    .flags = flags,
+			    .wnd = 65535,
+			    .opts = opts,
+			    .olen = olen};
+
+	sim_inject(u->t, &g);
+}
+
+static int do_backlog_cookies(void *arg)
+{
+	uint8_t syn_opts[4] = {2, 4, 0x05, 0xb4}; /* MSS 1460 */
+	uint64_t full = sim_counter("drop_cookie_queue_full");
+	uint64_t ok = sim_counter("syncookies_accepted");
+	struct hz_flow *f;
+	struct us u;
+	struct out o;
+	uint32_t cookie;
+
+	(void)arg;
+	us_init(&u); /* backlog 4 */
+	/* Four handshakes complete; the application accepts none. */
+	for (uint16_t i = 0; i < 4; i++) {
+		from_port(&u, (uint16_t)(6000 + i), SYN, 100, 0, syn_opts, 4);
+		o = pop(&u);
+		assert_int_equal(o.flags, SYN | ACK);
+		from_port(&u, (uint16_t)(6000 + i), ACK, 101, o.seq + 1, NULL,
+			  0);
+	}
+	expect_silence(&u);
+	/* The fifth SYN gets a cookie: MSS only, no state kept. */
+	from_port(&u, 6004, SYN, 500, 0, syn_opts, 4);
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.ack, 501);
+	assert_true(o.mss_ok && !o.ws_ok && !o.sack_perm && !o.ts_ok);
+	cookie = o.seq;
+	assert_int_equal(hz_tcp_conn_count(u.t), 4);
+	/* Its ACK finds the accept queue full: dropped, still no state. */
+	from_port(&u, 6004, ACK, 501, cookie + 1, NULL, 0);
+	expect_silence(&u);
+	assert_int_equal(sim_counter("drop_cookie_queue_full"), full + 1);
+	assert_int_equal(hz_tcp_conn_count(u.t), 4);
+	/* A forged cookie is refused with a RST. */
+	from_port(&u, 6005, ACK, 501, cookie + 1, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, RST);
+	/* One accepted: the repeated ACK now gets in through the cookie. */
+	assert_int_equal(hz_tcp_accept_on(u.l, 0, &f), 0);
+	from_port(&u, 6004, ACK, 501, cookie + 1, NULL, 0);
+	assert_int_equal(sim_counter("syncookies_accepted"), ok + 1);
+	assert_int_equal(hz_tcp_conn_count(u.t), 5);
+	hz_flow_free(f);
+	us_fini(&u);
+	return 0;
+}
+
+static void backlog_then_cookies(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_backlog_cookies), 0);
+}
+
+/* --- allocation failures ------------------------------------------------- */
+
+/* One passive connection and a little data each way; whether all of it
+ * worked (an injected allocation failure may stop it anywhere). */
+static bool try_connection(struct us *u)
+{
+	struct hz_view v;
+	uint32_t iss = 0;
+	bool synack = false;
+	char data[1500];
+
+	memset(data, 'f', sizeof(data));
+	peer(u, SYN, 1000, 0, NULL, 0);
+	while (u->n > 0) {
+		struct out o = pop(u);
+
+		if (o.flags == (SYN | ACK)) {
+			iss = o.seq;
+			synack = true;
+		}
+	}
+	if (!synack)
+		return false;
+	peer(u, ACK, 1001, iss + 1, NULL, 0);
+	if (hz_tcp_accept_on(u->l, 0, &u->f) != 0)
+		return false;
+	if (hz_flow_write(u->f, data, sizeof(data), 0) != (ssize_t)sizeof(data))
+		return false;
+	peer(u, ACK, 1001, iss + 1, data, 1000);
+	peer(u, ACK, 2001, iss + 1, data, 1000);
+	if (hz_flow_read(u->f, &v, 0) != 1000)
+		return false;
+	hz_view_release(&v);
+	return hz_flow_read(u->f, &v, 0) == 1000 && (hz_view_release(&v), 1);
+}
+
+static int do_alloc_failures(void *arg)
+{
+	(void)arg;
+	for (uint64_t n = 1;; n++) {
+		struct hz_mem_stats before, after;
+		struct us u;
+		bool done;
+
+		hz_mem_stats(&before);
+		us_init(&u);
+		hz_mem_fail_nth(n);
+		done = try_connection(&u);
+		hz_mem_fail_nth(0);
+		u.n = 0;
+		us_fini(&u);
+		hz_mem_stats(&after);
+		/* Failed cleanly: nothing leaked, whatever failed. */
+		assert_int_equal(after.live_objects, before.live_objects);
+		assert_int_equal(hz_pbuf_live(), 0);
+		if (done) {
+			printf("# succeeded once %llu allocations could be "
+			       "made\n",
+			       (unsigned long long)n - 1);
+			break;
+		}
+		assert_true(n < 500);
+	}
+	return 0;
+}
+
+static void allocation_failures(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_alloc_failures), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(closed_port_resets),
+	    HARNESS_TEST(bad_checksum_dropped),
+	    HARNESS_TEST(passive_open_options),
+	    HARNESS_TEST(rst_in_every_state),
+	    HARNESS_TEST(rst_in_syn_sent),
+	    HARNESS_TEST(syn_and_ack_challenges),
+	    HARNESS_TEST(sack_blocks),
+	    HARNESS_TEST(paws_rejects_old),
+	    HARNESS_TEST(time_wait_new_syn),
+	    HARNESS_TEST(more_transitions),
+	    HARNESS_TEST(nagle_and_nodelay),
+	    HARNESS_TEST(out_of_order_within_budget),
+	    HARNESS_TEST(orphan_fin_wait_2_times_out),
+	    HARNESS_TEST(backlog_then_cookies),
+	    HARNESS_TEST(allocation_failures),
+	};
+
+	return HARNESS_RUN("tcp_crafted", tests);
+}

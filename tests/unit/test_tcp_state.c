@@ -1,0 +1,715 @@
+/*
+ * TCP connection state machine between two TCPs over the test path
+ * simulator: active and passive open, every transition of the close
+ * sequences, simultaneous open and close, RST in every state, TIME_WAIT
+ * and its reuse, keepalive, RTO backoff, zero window and recovery, and a
+ * SYN flood answered with cookies while an established connection works.
+ */
+#include "tests/unit/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tests/unit/test_tcp_sim.h"
+
+/* --- helpers -------------------------------------------------------------- */
+
+struct pair {
+	struct sim sim;
+	struct hz_listener *l;
+	struct hz_flow *a, *b; /* a: A's connecting flow; b: B's accepted */
+	int accept_rc;
+	bool accepted;
+	uint16_t lport; /* A's port */
+};
+
+static void accept_fiber(void *arg)
+{
+	struct pair *p = arg;
+
+	p->accept_rc = hz_tcp_accept_on(p->l, sim_in_ms(2000), &p->b);
+	p->accepted = true;
+}
+
+/* Opens A -> B:80 with B listening; both flows established. */
+static void pair_open(struct pair *p, uint64_t seed)
+{
+	struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
+
+	memset(p, 0, sizeof(*p));
+	sim_init(&p->sim, seed);
+	assert_int_equal(hz_tcp_listen_on(p->sim.tcp[1], &la, 8, &p->l), 0);
+	assert_int_equal(hz_fiber_spawn("accept", accept_fiber, p, 0), 0);
+	p->lport = (uint16_t)(40000 + seed);
+	assert_int_equal(hz_tcp_connect_port(p->sim.tcp[0], p->lport, &dst,
+					     sim_in_ms(2000), &p->a),
+			 0);
+	while (!p->accepted)
+		hz_fiber_yield();
+	assert_int_equal(p->accept_rc, 0);
+	assert_string_equal(hz_tcp_flow_state(p->a), "ESTABLISHED");
+	assert_string_equal(hz_tcp_flow_state(p->b), "ESTABLISHED");
+}
+
+static void pair_close(struct pair *p)
+{
+	if (p->a != NULL)
+		hz_flow_free(p->a);
+	if (p->b != NULL)
+		hz_flow_free(p->b);
+	if (p->l != NULL)
+		hz_tcp_unlisten_on(p->l);
+	sim_fini(&p->sim);
+}
+
+/* Waits up to @ms for flow @f to reach @state. */
+static bool wait_state(struct hz_flow *f, const char *state, uint64_t ms)
+{
+	uint64_t end = sim_in_ms(ms);
+
+	while (strcmp(hz_tcp_flow_state(f), state) != 0) {
+		if (hz_now() > end)
+			return false;
+		sim_sleep_ms(1);
+	}
+	return true;
+}
+
+/* Runs @fn as the main fiber; asserts it returned 0. */
+static void run(int (*fn)(void *), void *arg)
+{
+	assert_int_equal(hz_sched_run(fn, arg), 0);
+}
+
+/* --- open, data, close ---------------------------------------------------- */
+
+static int do_open_echo_close(void *arg)
+{
+	struct pair p;
+	char buf[64];
+	ssize_t n;
+
+	(void)arg;
+	pair_open(&p, 1);
+	n = hz_flow_write(p.a, "hello", 5, sim_in_ms(1000));
+	assert_int_equal(n, 5);
+	n = hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(1000));
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "hello", 5);
+	n = hz_flow_write(p.b, "world!", 6, sim_in_ms(1000));
+	assert_int_equal(n, 6);
+	n = hz_flow_read_copy(p.a, buf, sizeof(buf), sim_in_ms(1000));
+	assert_int_equal(n, 6);
+
+	/* A closes first: FIN_WAIT_1 -> FIN_WAIT_2; B: CLOSE_WAIT. */
+	assert_int_equal(hz_flow_shutdown(p.a), 0);
+	assert_true(wait_state(p.a, "FIN_WAIT_2", 500));
+	assert_true(wait_state(p.b, "CLOSE_WAIT", 500));
+	assert_int_equal(
+	    hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(500)), 0);
+	/* B may still send after A's FIN. */
+	assert_int_equal(hz_flow_write(p.b, "late", 4, sim_in_ms(500)), 4);
+	assert_int_equal(
+	    hz_flow_read_copy(p.a, buf, sizeof(buf), sim_in_ms(500)), 4);
+	assert_int_equal(hz_flow_shutdown(p.b), 0);
+	/* B: LAST_ACK -> CLOSED; A: TIME_WAIT -> CLOSED after 2 MSL. */
+	assert_true(wait_state(p.a, "TIME_WAIT", 500));
+	assert_true(wait_state(p.b, "CLOSED", 500));
+	assert_int_equal(
+	    hz_flow_read_copy(p.a, buf, sizeof(buf), sim_in_ms(500)), 0);
+	assert_true(wait_state(p.a, "CLOSED", 500));
+	/* Writes after shutdown fail with a message. */
+	assert_int_equal(hz_flow_write(p.a, "x", 1, sim_in_ms(10)),
+			 -HZ_ECLOSED);
+	assert_non_null(strstr(hz_flow_error(p.a), "shutdown"));
+	hz_flow_close(p.a);
+	hz_flow_close(p.a); /* idempotent */
+	assert_int_equal(hz_flow_write(p.a, "x", 1, sim_in_ms(10)),
+			 -HZ_ECLOSED);
+	pair_close(&p);
+	return 0;
+}
+
+static void open_echo_close(void **state)
+{
+	(void)state;
+	run(do_open_echo_close, NULL);
+}
+
+/* --- simultaneous open and close ------------------------------------------ */
+
+struct side_open {
+	struct hz_tcp *t;
+	uint16_t lport;
+	struct hz_sockaddr dst;
+	struct hz_flow *f;
+	int rc;
+	bool done;
+};
+
+static void connect_fiber(void *arg)
+{
+	struct side_open *o = arg;
+
+	o->rc = hz_tcp_connect_port(o->t, o->lport, &o->dst, sim_in_ms(2000),
+				    &o->f);
+	o->done = true;
+}
+
+static int do_simultaneous_open(void *arg)
+{
+	struct sim s;
+	struct side_open a, b;
+	char buf[8];
+
+	(void)arg;
+	sim_init(&s, 3);
+	s.delay_ns = 10 * HZ_NS_PER_MS; /* the SYNs cross on the path */
+	a = (struct side_open){s.tcp[0], 5000, {SIM_B, 6000}, NULL, 0, false};
+	b = (struct side_open){s.tcp[1], 6000, {SIM_A, 5000}, NULL, 0, false};
+	assert_int_equal(hz_fiber_spawn("a", connect_fiber, &a, 0), 0);
+	assert_int_equal(hz_fiber_spawn("b", connect_fiber, &b, 0), 0);
+	while (!a.done || !b.done)
+		sim_sleep_ms(1);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_string_equal(hz_tcp_flow_state(a.f), "ESTABLISHED");
+	assert_string_equal(hz_tcp_flow_state(b.f), "ESTABLISHED");
+	assert_int_equal(hz_flow_write(a.f, "ab", 2, sim_in_ms(500)), 2);
+	assert_int_equal(hz_flow_read_copy(b.f, buf, 8, sim_in_ms(500)), 2);
+
+	/* Simultaneous close: FIN_WAIT_1 -> CLOSING -> TIME_WAIT, both. */
+	assert_int_equal(hz_flow_shutdown(a.f), 0);
+	assert_int_equal(hz_flow_shutdown(b.f), 0);
+	assert_string_equal(hz_tcp_flow_state(a.f), "FIN_WAIT_1");
+	assert_string_equal(hz_tcp_flow_state(b.f), "FIN_WAIT_1");
+	assert_true(wait_state(a.f, "CLOSING", 100));
+	assert_true(wait_state(b.f, "CLOSING", 100));
+	assert_true(wait_state(a.f, "TIME_WAIT", 100));
+	assert_true(wait_state(b.f, "TIME_WAIT", 100));
+	assert_true(wait_state(a.f, "CLOSED", 500));
+	assert_true(wait_state(b.f, "CLOSED", 500));
+	hz_flow_free(a.f);
+	hz_flow_free(b.f);
+	sim_fini(&s);
+	return 0;
+}
+
+static void simultaneous_open_and_close(void **state)
+{
+	(void)state;
+	run(do_simultaneous_open, NULL);
+}
+
+/* --- refused, reset, abort ------------------------------------------------- */
+
+static int do_refused(void *arg)
+{
+	struct sim s;
+	struct hz_sockaddr dst = {SIM_B, 81};
+	struct hz_flow *f;
+
+	(void)arg;
+	sim_init(&s, 4);
+	assert_int_equal(hz_tcp_connect_on(s.tcp[0], &dst, sim_in_ms(500), &f),
+			 -HZ_ECONNREFUSED);
+	assert_null(f);
+	assert_non_null(
+	    strstr(hz_tcp_error(s.tcp[0]), "connection refused in SYN_SENT"));
+	assert_int_equal(hz_tcp_conn_count(s.tcp[0]), 0);
+	sim_fini(&s);
+	return 0;
+}
+
+static void connect_refused(void **state)
+{
+	(void)state;
+	run(do_refused, NULL);
+}
+
+static int do_connect_timeout(void *arg)
+{
+	struct sim s;
+	struct hz_sockaddr dst = {SIM_B, 80};
+	struct hz_flow *f;
+
+	(void)arg;
+	sim_init(&s, 5);
+	s.blackhole[0] = true;
+	assert_int_equal(hz_tcp_connect_on(s.tcp[0], &dst, sim_in_ms(100), &f),
+			 -HZ_ETIMEDOUT);
+	assert_int_equal(hz_tcp_conn_count(s.tcp[0]), 0);
+	sim_fini(&s);
+	return 0;
+}
+
+static void connect_timeout(void **state)
+{
+	(void)state;
+	run(do_connect_timeout, NULL);
+}
+
+static int do_abort(void *arg)
+{
+	struct pair p;
+	char buf[8];
+
+	(void)arg;
+	pair_open(&p, 6);
+	assert_int_equal(hz_flow_write(p.a, "unread", 6, sim_in_ms(500)), 6);
+	sim_sleep_ms(20); /* B holds unread data: its close resets */
+	hz_flow_close(p.b);
+	assert_int_equal(hz_flow_read_copy(p.a, buf, 8, sim_in_ms(500)),
+			 -HZ_ECONNRESET);
+	assert_string_equal(hz_flow_error(p.a),
+			    "TCP 10.0.0.2:80: reset by peer in ESTABLISHED");
+	/* Sticky. */
+	assert_int_equal(hz_flow_write(p.a, "x", 1, sim_in_ms(10)),
+			 -HZ_ECONNRESET);
+	assert_int_equal(hz_flow_shutdown(p.a), -HZ_ECONNRESET);
+	assert_int_equal(hz_flow_read_copy(p.b, buf, 8, sim_in_ms(10)),
+			 -HZ_ECLOSED);
+	pair_close(&p);
+	return 0;
+}
+
+static void abort_resets_peer(void **state)
+{
+	(void)state;
+	run(do_abort, NULL);
+}
+
+/* --- TIME_WAIT ----------------------------------------------------------- */
+
+static int do_time_wait_reuse(void *arg)
+{
+	struct pair p;
+	struct hz_sockaddr dst = {SIM_B, 80};
+	struct hz_flow *again;
+	struct hz_counter *reused;
+	uint64_t before;
+	char buf[4];
+
+	(void)arg;
+	pair_open(&p, 7);
+	/* B closes first, so B (the server) holds the TIME_WAIT. */
+	assert_int_equal(hz_flow_shutdown(p.b), 0);
+	assert_int_equal(hz_flow_read_copy(p.a, buf, 4, sim_in_ms(500)), 0);
+	assert_int_equal(hz_flow_shutdown(p.a), 0);
+	assert_true(wait_state(p.b, "TIME_WAIT", 200));
+	assert_true(wait_state(p.a, "CLOSED", 200));
+	hz_flow_free(p.b);
+	p.b = NULL;
+	/* The same 4-tuple again, while B is in TIME_WAIT. */
+	reused = hz_counter_find("tcp", "time_wait_reused");
+	before = reused != NULL ? reused->value : 0;
+	p.accepted = false;
+	assert_int_equal(hz_fiber_spawn("accept", accept_fiber, &p, 0), 0);
+	hz_flow_free(p.a);
+	p.a = NULL;
+	assert_int_equal(hz_tcp_connect_port(p.sim.tcp[0], p.lport, &dst,
+					     sim_in_ms(500), &again),
+			 0);
+	while (!p.accepted)
+		hz_fiber_yield();
+	assert_int_equal(p.accept_rc, 0);
+	reused = hz_counter_find("tcp", "time_wait_reused");
+	assert_non_null(reused);
+	assert_int_equal(reused->value, before + 1);
+	assert_int_equal(hz_flow_write(again, "ok", 2, sim_in_ms(500)), 2);
+	assert_int_equal(hz_flow_read_copy(p.b, buf, 4, sim_in_ms(500)), 2);
+	hz_flow_free(again);
+	pair_close(&p);
+	return 0;
+}
+
+static void time_wait_reuse(void **state)
+{
+	(void)state;
+	run(do_time_wait_reuse, NULL);
+}
+
+/* --- timers: RTO backoff, keepalive ---------------------------------------- */
+
+struct rto_watch {
+	uint64_t t[8];
+	int n;
+};
+
+/* Drops A's data segments, noting when each was sent. */
+static bool drop_a_data(struct sim *s, int from, hz_ipv4_t dst,
+			const struct hz_view *v, void *arg)
+{
+	struct rto_watch *w = arg;
+
+	(void)s;
+	(void)dst;
+	if (from != 0 || sim_payload_len(v) == 0)
+		return true;
+	if (w->n < 8)
+		w->t[w->n++] = hz_now();
+	return false;
+}
+
+static int do_rto_backoff(void *arg)
+{
+	struct pair p;
+	struct rto_watch w = {0};
+	uint64_t gap[6];
+
+	(void)arg;
+	pair_open(&p, 8);
+	p.sim.filter = drop_a_data;
+	p.sim.filter_arg = &w;
+	assert_int_equal(hz_flow_write(p.a, "lost", 4, sim_in_ms(100)), 4);
+	while (w.n < 6)
+		sim_sleep_ms(5);
+	/* The RTO is at its 20 ms floor here, then doubles each time.
+	 * Timers never fire early; a loaded machine may make them late,
+	 * but each is armed from when the previous one fired. */
+	for (int i = 0; i < 5; i++) {
+		uint64_t want = 20u << i;
+
+		gap[i] = (w.t[i + 1] - w.t[i]) / HZ_NS_PER_MS;
+		printf("# retransmission %d after %llu ms (RTO %llu ms)\n",
+		       i + 1, (unsigned long long)gap[i],
+		       (unsigned long long)want);
+		assert_true(gap[i] >= want - 1);
+		assert_true(gap[i] <= want + 50);
+	}
+	p.sim.filter = NULL;
+	pair_close(&p);
+	return 0;
+}
+
+static void rto_backoff(void **state)
+{
+	(void)state;
+	run(do_rto_backoff, NULL);
+}
+
+static int do_keepalive(void *arg)
+{
+	struct pair p;
+	char buf[4];
+	uint64_t probes = sim_counter("keepalive_probes");
+
+	(void)arg;
+	pair_open(&p, 9);
+	/* 5 units of 10 ms idle, then probes every 10 ms, 3 unanswered. */
+	assert_int_equal(hz_tcp_set_on(p.a, HZ_TCP_KEEPALIVE, 5), 0);
+	assert_int_equal(hz_tcp_set_on(p.a, HZ_TCP_KEEPALIVE, -1), -HZ_EINVAL);
+	sim_sleep_ms(300);
+	assert_true(sim_counter("keepalive_probes") >= probes + 3);
+	assert_string_equal(hz_tcp_flow_state(p.a), "ESTABLISHED");
+	/* The peer goes silent: the probes go unanswered. */
+	p.sim.blackhole[1] = true;
+	assert_int_equal(hz_flow_read_copy(p.a, buf, 4, sim_in_ms(1000)),
+			 -HZ_ETIMEDOUT);
+	assert_string_equal(hz_flow_error(p.a),
+			    "TCP 10.0.0.2:80: keepalive timed out in "
+			    "ESTABLISHED");
+	assert_string_equal(hz_tcp_flow_state(p.a), "CLOSED");
+	p.sim.blackhole[1] = false;
+	pair_close(&p);
+	return 0;
+}
+
+static void keepalive(void **state)
+{
+	(void)state;
+	run(do_keepalive, NULL);
+}
+
+/* --- zero window ------------------------------------------------------------ */
+
+struct zw {
+	struct hz_flow *f;
+	size_t size;
+	bool done;
+	ssize_t rc;
+	unsigned zero_windows;
+};
+
+static void zw_writer(void *arg)
+{
+	struct zw *z = arg;
+	static uint8_t buf[400000];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + i / 251);
+	z->rc = hz_flow_write(z->f, buf, z->size, sim_in_ms(5000));
+	z->done = true;
+}
+
+static bool count_zero_windows(struct sim *s, int from, hz_ipv4_t dst,
+			       const struct hz_view *v, void *arg)
+{
+	struct zw *z = arg;
+
+	(void)s;
+	(void)dst;
+	if (from == 1 && hz_get16(hz_view_data(v) + 14) == 0)
+		z->zero_windows++;
+	return true;
+}
+
+static int do_zero_window(void *arg)
+{
+	struct pair p;
+	struct hz_tcp_tuning tu;
+	struct zw z = {.size = 400000};
+	uint64_t probes = sim_counter("persist_probes");
+	uint8_t buf[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	/* B's window: 16 KiB, so it fills at once. */
+	sim_fast_tuning(&tu);
+	tu.rcvbuf = 16384;
+	{
+		struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
+
+		sim_init(&p.sim, 10);
+		hz_tcp_tune(p.sim.tcp[1], &tu);
+		assert_int_equal(hz_tcp_listen_on(p.sim.tcp[1], &la, 8, &p.l),
+				 0);
+		assert_int_equal(hz_fiber_spawn("accept", accept_fiber, &p, 0),
+				 0);
+		assert_int_equal(
+		    hz_tcp_connect_on(p.sim.tcp[0], &dst, sim_in_ms(500), &p.a),
+		    0);
+		while (!p.accepted)
+			hz_fiber_yield();
+	}
+	p.sim.filter = count_zero_windows;
+	p.sim.filter_arg = &z;
+	z.f = p.a;
+	assert_int_equal(hz_fiber_spawn("writer", zw_writer, &z, 0), 0);
+	sim_sleep_ms(400);
+	assert_false(z.done);
+	assert_true(z.zero_windows > 0);
+	assert_true(sim_counter("persist_probes") > probes);
+	/* The application reads: the window opens, the transfer ends. */
+	while (got < z.size) {
+		n = hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(2000));
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			assert_int_equal(buf[i],
+					 (uint8_t)((got + (size_t)i) * 7 +
+						   (got + (size_t)i) / 251));
+		got += (size_t)n;
+	}
+	while (!z.done)
+		sim_sleep_ms(1);
+	assert_int_equal(z.rc, (ssize_t)z.size);
+	p.sim.filter = NULL;
+	pair_close(&p);
+	return 0;
+}
+
+static void zero_window(void **state)
+{
+	(void)state;
+	run(do_zero_window, NULL);
+}
+
+/* --- SYN flood ---------------------------------------------------------------- */
+
+/* Drops what B sends to the flood's forged addresses. */
+static bool drop_to_forged(struct sim *s, int from, hz_ipv4_t dst,
+			   const struct hz_view *v, void *arg)
+{
+	(void)s;
+	(void)v;
+	(void)arg;
+	return !(from == 1 && dst != SIM_A);
+}
+
+static int do_syn_flood(void *arg)
+{
+	struct pair p;
+	struct hz_sockaddr dst = {SIM_B, 80};
+	struct hz_flow *late;
+	uint64_t cookies = sim_counter("syncookies_sent");
+	uint64_t accepted = sim_counter("syncookies_accepted");
+	uint8_t opt[4] = {2, 4, 0x05, 0xb4};
+	char buf[16];
+
+	(void)arg;
+	pair_open(&p, 11);
+	p.sim.filter = drop_to_forged;
+	for (uint32_t i = 0; i < 3000; i++) {
+		struct sim_seg g = {.src = HZ_IPV4(10, 9, 0, 0) + i,
+				    .dst = SIM_B,
+				    .sport = (uint16_t)(1024 + i),
+				    .dport = 80,
+				    .seq = i * 7919u,
+				    .flags = 0x02,
+				    .wnd = 65535,
+				    .opts = opt,
+				    .olen = 4};
+
+		sim_inject(p.sim.tcp[1], &g);
+		if (i % 100 == 0) {
+			/* The established connection keeps working. */
+			assert_int_equal(
+			    hz_flow_write(p.a, "ping", 4, sim_in_ms(500)), 4);
+			assert_int_equal(
+			    hz_flow_read_copy(p.b, buf, 16, sim_in_ms(500)), 4);
+		}
+	}
+	assert_true(sim_counter("syncookies_sent") >= cookies + 3000 - 8);
+	/* Backlog 8: the flood holds at most 8 embryonic connections. */
+	assert_true(hz_tcp_conn_count(p.sim.tcp[1]) <= 1 + 8);
+	/* A new client still gets in, through a cookie. */
+	p.accepted = false;
+	assert_int_equal(hz_fiber_spawn("accept", accept_fiber, &p, 0), 0);
+	hz_flow_free(p.b);
+	p.b = NULL;
+	assert_int_equal(hz_tcp_connect_port(p.sim.tcp[0], 45000, &dst,
+					     sim_in_ms(1000), &late),
+			 0);
+	while (!p.accepted)
+		hz_fiber_yield();
+	assert_int_equal(p.accept_rc, 0);
+	assert_true(sim_counter("syncookies_accepted") == accepted + 1);
+	assert_int_equal(hz_flow_write(late, "cookie", 6, sim_in_ms(500)), 6);
+	assert_int_equal(hz_flow_read_copy(p.b, buf, 16, sim_in_ms(500)), 6);
+	assert_int_equal(hz_flow_write(p.b, "back", 4, sim_in_ms(500)), 4);
+	assert_int_equal(hz_flow_read_copy(late, buf, 16, sim_in_ms(500)), 4);
+	hz_flow_free(late);
+	p.sim.filter = NULL;
+	pair_close(&p);
+	return 0;
+}
+
+static void syn_flood_cookies(void **state)
+{
+	(void)state;
+	run(do_syn_flood, NULL);
+}
+
+/* --- lost handshake segments ---------------------------------------------- */
+
+struct syn_loss {
+	int syns, synacks; /* how many more to drop */
+};
+
+static bool drop_handshake(struct sim *s, int from, hz_ipv4_t dst,
+			   const struct hz_view *v, void *arg)
+{
+	struct syn_loss *l = arg;
+	uint8_t f = sim_flags(v);
+
+	(void)s;
+	(void)dst;
+	if (from == 0 && f == 0x02 && l->syns > 0) {
+		l->syns--;
+		return false;
+	}
+	if (from == 1 && f == 0x12 && l->synacks > 0) {
+		l->synacks--;
+		return false;
+	}
+	return true;
+}
+
+static int do_lost_handshake(void *arg)
+{
+	struct pair p;
+	struct syn_loss loss = {2, 2};
+	struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
+	uint64_t t0;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	sim_init(&p.sim, 13);
+	p.sim.filter = drop_handshake;
+	p.sim.filter_arg = &loss;
+	assert_int_equal(hz_tcp_listen_on(p.sim.tcp[1], &la, 8, &p.l), 0);
+	assert_int_equal(hz_fiber_spawn("accept", accept_fiber, &p, 0), 0);
+	t0 = hz_now();
+	/* Two SYNs lost (RTO 50, 100 ms), then two SYN-ACKs: B resends
+	 * its SYN-ACK on its own timer and on A's repeated SYNs. */
+	assert_int_equal(
+	    hz_tcp_connect_on(p.sim.tcp[0], &dst, sim_in_ms(3000), &p.a), 0);
+	assert_true(hz_now() - t0 >= 150 * HZ_NS_PER_MS);
+	while (!p.accepted)
+		hz_fiber_yield();
+	assert_int_equal(p.accept_rc, 0);
+	assert_int_equal(loss.syns, 0);
+	assert_int_equal(loss.synacks, 0);
+	assert_int_equal(hz_flow_write(p.a, "x", 1, sim_in_ms(500)), 1);
+	{
+		char c;
+
+		assert_int_equal(hz_flow_read_copy(p.b, &c, 1, sim_in_ms(500)),
+				 1);
+	}
+	p.sim.filter = NULL;
+	pair_close(&p);
+	return 0;
+}
+
+static void lost_syn_and_syn_ack(void **state)
+{
+	(void)state;
+	run(do_lost_handshake, NULL);
+}
+
+/* --- unlisten while accept waits ---------------------------------------- */
+
+static int do_unlisten_wakes_accept(void *arg)
+{
+	struct pair p;
+	struct hz_sockaddr la = {0, 99};
+	struct hz_listener *dup;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	sim_init(&p.sim, 12);
+	assert_int_equal(hz_tcp_listen_on(p.sim.tcp[1], &la, 1, &p.l), 0);
+	assert_int_equal(hz_tcp_listen_on(p.sim.tcp[1], &la, 1, &dup),
+			 -HZ_EEXIST);
+	assert_null(dup);
+	assert_non_null(strstr(hz_tcp_error(p.sim.tcp[1]), "in use"));
+	assert_int_equal(hz_fiber_spawn("accept", accept_fiber, &p, 0), 0);
+	hz_fiber_yield();
+	assert_false(p.accepted);
+	hz_tcp_unlisten_on(p.l);
+	p.l = NULL;
+	while (!p.accepted)
+		hz_fiber_yield();
+	assert_int_equal(p.accept_rc, -HZ_ECLOSED);
+	pair_close(&p);
+	return 0;
+}
+
+static void unlisten_wakes_accept(void **state)
+{
+	(void)state;
+	run(do_unlisten_wakes_accept, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(open_echo_close),
+	    HARNESS_TEST(simultaneous_open_and_close),
+	    HARNESS_TEST(connect_refused),
+	    HARNESS_TEST(connect_timeout),
+	    HARNESS_TEST(abort_resets_peer),
+	    HARNESS_TEST(time_wait_reuse),
+	    HARNESS_TEST(rto_backoff),
+	    HARNESS_TEST(keepalive),
+	    HARNESS_TEST(zero_window),
+	    HARNESS_TEST(syn_flood_cookies),
+	    HARNESS_TEST(unlisten_wakes_accept),
+	    HARNESS_TEST(lost_syn_and_syn_ack),
+	};
+
+	return HARNESS_RUN("tcp_state", tests);
+}

@@ -1,0 +1,891 @@
+/*
+ * The TLS flow, server and client against each other in two fibers over
+ * an in-process pipe FLOW pair: handshake, bulk data both ways intact,
+ * ALPN and SNI (a chain picked by name), close_notify; an expired
+ * certificate, a wrong host name and an untrusted issuer each refused
+ * with a message naming the reason; a
+ * reset of the lower flow surfacing as -HZ_ECONNRESET naming both layers;
+ * handshake timeouts; PEM refusals; no entropy; allocation failures.
+ *
+ * Certificates are made fresh by tests/tls/mkcerts.sh (openssl) in a
+ * temporary directory when the suite starts.
+ */
+#include "tests/unit/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "haze/entropy.h"
+#include "haze/flow.h"
+#include "haze/mem.h"
+#include "haze/sched.h"
+#include "haze/tls.h"
+#include "src/entropy/entropy_int.h"
+
+/* --- certificates --------------------------------------------------------- */
+
+struct pem {
+	char *data;
+	size_t len;
+};
+
+static char cert_dir[64];
+
+static struct pem pem_load(const char *name)
+{
+	char path[128];
+	struct pem p = {0};
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	p.data = malloc((size_t)n + 1);
+	assert_non_null(p.data);
+	assert_int_equal(fread(p.data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	p.len = (size_t)n;
+	return p;
+}
+
+static void pem_drop(struct pem *p)
+{
+	free(p->data);
+	*p = (struct pem){0};
+}
+
+/* A server configuration with chain NAME.pem / NAME.key (and @more). */
+static struct hz_tls_config *server_config(const char *name, const char *more)
+{
+	struct hz_tls_config *cfg;
+	const char *names[2] = {name, more};
+
+	assert_int_equal(hz_tls_config_new(HZ_TLS_SERVER, &cfg), 0);
+	for (int i = 0; i < 2 && names[i] != NULL; i++) {
+		char cert[64], key[64];
+		struct pem c, k;
+
+		snprintf(cert, sizeof(cert), "%s.pem", names[i]);
+		snprintf(key, sizeof(key), "%s.key", names[i]);
+		c = pem_load(cert);
+		k = pem_load(key);
+		if (hz_tls_config_add_chain(cfg, c.data, c.len, k.data, k.len))
+			fail_msg("%s", hz_tls_config_error(cfg));
+		pem_drop(&c);
+		pem_drop(&k);
+	}
+	return cfg;
+}
+
+/* A client configuration trusting ca.pem. */
+static struct hz_tls_config *client_config(void)
+{
+	struct hz_tls_config *cfg;
+	struct pem ca = pem_load("ca.pem");
+
+	assert_int_equal(hz_tls_config_new(HZ_TLS_CLIENT, &cfg), 0);
+	assert_int_equal(hz_tls_config_add_anchors(cfg, ca.data, ca.len), 1);
+	pem_drop(&ca);
+	return cfg;
+}
+
+/* --- a pipe: two FLOWs joined in memory ------------------------------------ */
+
+#define PIPE_CAP (64u * 1024)
+
+struct pipe_dir {
+	uint8_t buf[PIPE_CAP];
+	size_t head, len;
+	bool shut;		 /* the writer shut down: EOF after the data */
+	struct hz_waitq readers; /* wait for data */
+	struct hz_waitq writers; /* wait for room */
+};
+
+struct pipe;
+
+struct pipe_end {
+	struct hz_flow flow;
+	struct pipe *p;
+	struct pipe_dir *in, *out;
+	bool closed;
+	struct hz_errmsg err;
+};
+
+struct pipe {
+	struct pipe_dir dir[2];
+	struct pipe_end end[2];
+	bool reset;
+	int ends_alive;
+};
+
+static int pipe_check(struct pipe_end *e)
+{
+	if (e->closed)
+		return -HZ_ECLOSED;
+	if (e->p->reset)
+		return hz_errmsg_set(&e->err, -HZ_ECONNRESET,
+				     "TCP 10.0.0.2:443: reset by peer in "
+				     "ESTABLISHED");
+	return 0;
+}
+
+static int pipe_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+	struct pipe_dir *d = e->in;
+	size_t n, first;
+	int r;
+
+	*out = (struct hz_view){0};
+	for (;;) {
+		r = pipe_check(e);
+		if (r < 0)
+			return r;
+		if (d->len > 0)
+			break;
+		if (d->shut)
+			return 0;
+		r = hz_waitq_wait(&d->readers, deadline);
+		if (r < 0)
+			return r;
+	}
+	n = d->len < 4096 ? d->len : 4096;
+	r = hz_pbuf_alloc(NULL, n, out);
+	if (r < 0)
+		return r;
+	first = PIPE_CAP - d->head < n ? PIPE_CAP - d->head : n;
+	memcpy(hz_view_data(out), d->buf + d->head, first);
+	memcpy(hz_view_data(out) + first, d->buf, n - first);
+	d->head = (d->head + n) % PIPE_CAP;
+	d->len -= n;
+	hz_waitq_wake_all(&d->writers);
+	return (int)n;
+}
+
+static ssize_t pipe_writev(struct hz_flow *f, const struct hz_iov *iov,
+			   size_t n, uint64_t deadline)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+	struct pipe_dir *d = e->out;
+	size_t total = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = iov[i].base;
+		size_t left = iov[i].len;
+
+		while (left > 0) {
+			size_t room, tail, k;
+
+			r = pipe_check(e);
+			if (r < 0)
+				return r;
+			if (d->shut)
+				return hz_errmsg_set(&e->err, -HZ_ECLOSED,
+						     "pipe: write after "
+						     "shutdown");
+			room = PIPE_CAP - d->len;
+			if (room == 0) {
+				r = hz_waitq_wait(&d->writers, deadline);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			k = left < room ? left : room;
+			tail = (d->head + d->len) % PIPE_CAP;
+			for (size_t j = 0; j < k; j++)
+				d->buf[(tail + j) % PIPE_CAP] = p[j];
+			d->len += k;
+			p += k;
+			left -= k;
+			total += k;
+			hz_waitq_wake_all(&d->readers);
+		}
+	}
+	return (ssize_t)total;
+}
+
+static int pipe_shutdown(struct hz_flow *f)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+	int r = pipe_check(e);
+
+	if (r < 0)
+		return r;
+	e->out->shut = true;
+	hz_waitq_wake_all(&e->out->readers);
+	return 0;
+}
+
+static void pipe_close(struct hz_flow *f)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+
+	if (e->closed)
+		return;
+	e->closed = true;
+	e->out->shut = true;
+	e->in->shut = true;
+	hz_waitq_wake_all(&e->out->readers);
+	hz_waitq_wake_all(&e->in->writers);
+}
+
+static void pipe_free(struct hz_flow *f)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+	struct pipe *p = e->p;
+
+	pipe_close(f);
+	if (--p->ends_alive == 0)
+		hz_free(p);
+}
+
+static const char *pipe_error(const struct hz_flow *f)
+{
+	return hz_errmsg_text(&((const struct pipe_end *)f)->err);
+}
+
+static const struct hz_flow_ops pipe_ops = {
+    .read = pipe_read,
+    .writev = pipe_writev,
+    .shutdown = pipe_shutdown,
+    .close = pipe_close,
+    .free = pipe_free,
+    .error_message = pipe_error,
+};
+
+/* Makes two joined flows; each is freed with hz_flow_free. */
+static struct pipe *pipe_new(struct hz_flow **a, struct hz_flow **b)
+{
+	struct pipe *p = hz_calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	for (int i = 0; i < 2; i++) {
+		p->end[i].flow.ops = &pipe_ops;
+		p->end[i].p = p;
+		p->end[i].in = &p->dir[i];
+		p->end[i].out = &p->dir[1 - i];
+	}
+	p->ends_alive = 2;
+	*a = &p->end[0].flow;
+	*b = &p->end[1].flow;
+	return p;
+}
+
+/* Resets the pipe: every later call on either end fails. */
+static void pipe_reset(struct pipe *p)
+{
+	p->reset = true;
+	for (int i = 0; i < 2; i++) {
+		hz_waitq_wake_all(&p->dir[i].readers);
+		hz_waitq_wake_all(&p->dir[i].writers);
+	}
+}
+
+/* --- fibers ---------------------------------------------------------------- */
+
+static const char *fiber_failure;
+static int fiber_failure_line;
+
+#define CHECK(e)                                       \
+	do {                                           \
+		if (!(e) && fiber_failure == NULL) {   \
+			fiber_failure = #e;            \
+			fiber_failure_line = __LINE__; \
+		}                                      \
+	} while (0)
+
+static int run(int (*fn)(void *arg), void *arg)
+{
+	int r;
+
+	fiber_failure = NULL;
+	r = hz_sched_run(fn, arg);
+	if (fiber_failure != NULL)
+		fail_msg("in a fiber, line %d: %s", fiber_failure_line,
+			 fiber_failure);
+	return r;
+}
+
+#define TLS_STACK (256u * 1024)
+
+/* Byte @i of test stream @seed. */
+static uint8_t stream_byte(uint32_t seed, uint64_t i)
+{
+	uint64_t x = (i * 0x9e3779b97f4a7c15ull) ^ seed;
+
+	x ^= x >> 29;
+	return (uint8_t)(x * 0xbf58476d1ce4e5b9ull >> 56);
+}
+
+/* One side of a session: what it does and what happened. */
+struct side {
+	struct hz_flow *flow;
+	const char *name;  /* client: SNI name */
+	int handshake;	   /* hz_tls_handshake's result */
+	char err[200];	   /* its error message */
+	char alpn[32];	   /* ALPN agreed */
+	char sni[64];	   /* SNI seen */
+	char suite[64];	   /* cipher suite */
+	uint64_t bytes;	   /* bytes moved */
+	bool done;	   /* the fiber ended */
+	struct hz_waitq q; /* woken when done */
+};
+
+static void side_record(struct side *s)
+{
+	const char *a = hz_tls_alpn(s->flow), *n = hz_tls_server_name(s->flow);
+	const char *c = hz_tls_suite(s->flow);
+
+	snprintf(s->alpn, sizeof(s->alpn), "%s", a != NULL ? a : "");
+	snprintf(s->sni, sizeof(s->sni), "%s", n != NULL ? n : "");
+	snprintf(s->suite, sizeof(s->suite), "%s", c != NULL ? c : "");
+}
+
+static void side_finish(struct side *s)
+{
+	s->done = true;
+	hz_waitq_wake_all(&s->q);
+}
+
+static void side_join(struct side *s)
+{
+	while (!s->done)
+		CHECK(hz_waitq_wait(&s->q, hz_now() + 30 * HZ_NS_PER_S) == 0);
+}
+
+/* Server fiber: handshake, then echo everything until close_notify. */
+static void echo_server(void *arg)
+{
+	struct side *s = arg;
+	struct hz_view v;
+	int n;
+
+	s->handshake = hz_tls_handshake(s->flow, HZ_DEADLINE_NEVER);
+	side_record(s);
+	if (s->handshake < 0) {
+		snprintf(s->err, sizeof(s->err), "%s", hz_flow_error(s->flow));
+		side_finish(s);
+		return;
+	}
+	while ((n = hz_flow_read(s->flow, &v, HZ_DEADLINE_NEVER)) > 0) {
+		ssize_t w = hz_flow_write(s->flow, hz_view_data(&v), v.len,
+					  HZ_DEADLINE_NEVER);
+
+		hz_view_release(&v);
+		CHECK(w == n);
+		if (w < 0)
+			break;
+		s->bytes += (uint64_t)n;
+	}
+	if (n < 0)
+		snprintf(s->err, sizeof(s->err), "%s", hz_flow_error(s->flow));
+	else
+		CHECK(hz_flow_shutdown(s->flow) == 0);
+	side_finish(s);
+}
+
+/* A session: server and client flows over one pipe. */
+struct session {
+	struct hz_tls_config *scfg, *ccfg;
+	struct pipe *pipe;
+	struct side server, client;
+	uint64_t size; /* bytes each way */
+	bool alpn;     /* configure ALPN names */
+	bool implicit; /* the client's first write does the handshake */
+};
+
+static void session_open(struct session *ss, const char *server_chain,
+			 const char *more, const char *sni)
+{
+	static const char *const calpn[] = {"h2", "http/1.1"};
+	static const char *const salpn[] = {"http/1.1", "haze/1"};
+	struct hz_flow *a, *b;
+
+	ss->scfg = server_config(server_chain, more);
+	ss->ccfg = client_config();
+	if (ss->alpn) {
+		assert_int_equal(hz_tls_config_set_alpn(ss->ccfg, calpn, 2), 0);
+		assert_int_equal(hz_tls_config_set_alpn(ss->scfg, salpn, 2), 0);
+	}
+	ss->pipe = pipe_new(&a, &b);
+	assert_int_equal(hz_tls_server(a, ss->scfg, &ss->server.flow), 0);
+	assert_int_equal(hz_tls_client(b, ss->ccfg, sni, &ss->client.flow), 0);
+	ss->client.name = sni;
+}
+
+static void session_close(struct session *ss)
+{
+	hz_flow_free(ss->server.flow);
+	hz_flow_free(ss->client.flow);
+	hz_tls_config_free(ss->scfg);
+	hz_tls_config_free(ss->ccfg);
+}
+
+/* Client writer fiber: ss->size bytes of stream 7. */
+static void bulk_writer(void *arg)
+{
+	struct session *ss = arg;
+	static uint8_t buf[10000];
+	uint64_t off = 0;
+
+	while (off < ss->size) {
+		size_t n =
+		    ss->size - off < sizeof(buf) ? ss->size - off : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = stream_byte(7, off + i);
+		w = hz_flow_write(ss->client.flow, buf, n, HZ_DEADLINE_NEVER);
+		CHECK(w == (ssize_t)n);
+		if (w < 0)
+			break;
+		off += n;
+	}
+	ss->client.bytes = off;
+	side_finish(&ss->client);
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+static int bulk_main(void *arg)
+{
+	struct session *ss = arg;
+	uint64_t got = 0;
+	bool intact = true;
+
+	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
+	      0);
+	CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) == 0);
+	side_record(&ss->client);
+	CHECK(hz_fiber_spawn("writer", bulk_writer, ss, TLS_STACK) == 0);
+	while (got < ss->size) {
+		struct hz_view v;
+		int n = hz_flow_read(ss->client.flow, &v,
+				     hz_now() + 30 * HZ_NS_PER_S);
+
+		CHECK(n > 0);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			if (hz_view_data(&v)[i] != stream_byte(7, got + i))
+				intact = false;
+		got += (uint64_t)n;
+		hz_view_release(&v);
+	}
+	CHECK(got == ss->size);
+	CHECK(intact);
+	side_join(&ss->client);
+	/* close_notify: ours ends the server's reads, its answer ends ours. */
+	CHECK(hz_flow_shutdown(ss->client.flow) == 0);
+	side_join(&ss->server);
+	{
+		struct hz_view v;
+
+		CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
+		      0);
+	}
+	return 0;
+}
+
+static void handshake_bulk_alpn_close_notify(void **state)
+{
+	struct session ss = {.size = 4u << 20, .alpn = true};
+
+	(void)state;
+	session_open(&ss, "ec", "rsa", "localhost");
+	assert_int_equal(run(bulk_main, &ss), 0);
+	assert_int_equal(ss.server.handshake, 0);
+	assert_string_equal(ss.server.err, "");
+	assert_int_equal(ss.server.bytes, ss.size);
+	assert_string_equal(ss.client.alpn, "http/1.1");
+	assert_string_equal(ss.server.alpn, "http/1.1");
+	assert_string_equal(ss.server.sni, "localhost");
+	assert_string_equal(ss.client.sni, "localhost");
+	assert_string_equal(ss.client.suite,
+			    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+	assert_string_equal(ss.server.suite, ss.client.suite);
+	session_close(&ss);
+}
+
+static int sni_main(void *arg)
+{
+	struct session *ss = arg;
+
+	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
+	      0);
+	if (!ss->implicit)
+		ss->client.handshake =
+		    hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER);
+	else
+		CHECK(hz_tls_suite(ss->client.flow) == NULL);
+	CHECK(hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) ==
+	      4);
+	side_record(&ss->client);
+	{
+		char buf[8];
+
+		CHECK(hz_flow_read_copy(ss->client.flow, buf, sizeof(buf),
+					HZ_DEADLINE_NEVER) == 4);
+		CHECK(memcmp(buf, "ping", 4) == 0);
+	}
+	hz_flow_close(ss->client.flow);
+	side_join(&ss->server);
+	return 0;
+}
+
+static void sni_picks_the_rsa_chain(void **state)
+{
+	struct session ss = {0};
+
+	(void)state;
+	session_open(&ss, "ec", "rsa", "rsa.haze.test");
+	assert_int_equal(run(sni_main, &ss), 0);
+	assert_int_equal(ss.client.handshake, 0);
+	assert_string_equal(ss.server.sni, "rsa.haze.test");
+	assert_string_equal(ss.client.suite,
+			    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+	/* close() sent close_notify: the server's read ended cleanly. */
+	assert_string_equal(ss.server.err, "");
+	assert_string_equal(ss.client.alpn, "");
+	session_close(&ss);
+}
+
+static void wildcard_name_implicit_handshake(void **state)
+{
+	struct session ss = {.implicit = true};
+
+	(void)state;
+	session_open(&ss, "ec", "rsa", "www.haze.test");
+	assert_int_equal(run(sni_main, &ss), 0);
+	assert_int_equal(ss.client.handshake, 0);
+	assert_string_equal(ss.client.suite,
+			    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+	session_close(&ss);
+}
+
+static int refused_main(void *arg)
+{
+	struct session *ss = arg;
+
+	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
+	      0);
+	ss->client.handshake =
+	    hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER);
+	snprintf(ss->client.err, sizeof(ss->client.err), "%s",
+		 hz_flow_error(ss->client.flow));
+	/* Sticky: a later write fails the same way. */
+	CHECK(hz_flow_write(ss->client.flow, "x", 1, HZ_DEADLINE_NEVER) ==
+	      ss->client.handshake);
+	hz_flow_close(ss->client.flow);
+	side_join(&ss->server);
+	return 0;
+}
+
+/* Runs a handshake against chain @chain that the client must refuse. */
+static void refused(const char *chain, const char *why)
+{
+	struct session ss = {0};
+
+	session_open(&ss, chain, NULL, "localhost");
+	assert_int_equal(run(refused_main, &ss), 0);
+	assert_int_equal(ss.client.handshake, -HZ_ETLS);
+	if (strstr(ss.client.err, why) == NULL)
+		fail_msg("client message '%s' lacks '%s'", ss.client.err, why);
+	/* BearSSL sends no alert when it refuses; the server sees the end. */
+	assert_int_equal(ss.server.handshake, -HZ_ECONNRESET);
+	assert_string_equal(ss.server.err, "TLS: the peer closed the "
+					   "connection during the handshake");
+	print_message("# client: %s\n# server: %s\n", ss.client.err,
+		      ss.server.err);
+	session_close(&ss);
+}
+
+static void expired_certificate_refused(void **state)
+{
+	(void)state;
+	refused("expired", "TLS: certificate rejected: expired");
+}
+
+static void wrong_host_name_refused(void **state)
+{
+	(void)state;
+	refused("wrongname", "TLS: certificate rejected: wrong host name");
+}
+
+static void untrusted_issuer_refused(void **state)
+{
+	(void)state;
+	refused("rogue", "TLS: certificate rejected: untrusted issuer");
+}
+
+static int reset_main(void *arg)
+{
+	struct session *ss = arg;
+	struct hz_view v;
+	int r;
+
+	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
+	      0);
+	CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) == 0);
+	pipe_reset(ss->pipe);
+	r = hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER);
+	ss->client.handshake = r;
+	snprintf(ss->client.err, sizeof(ss->client.err), "%s",
+		 hz_flow_error(ss->client.flow));
+	/* Sticky, also for writes. */
+	CHECK(hz_flow_write(ss->client.flow, "x", 1, HZ_DEADLINE_NEVER) ==
+	      -HZ_ECONNRESET);
+	CHECK(hz_flow_shutdown(ss->client.flow) == -HZ_ECONNRESET);
+	hz_flow_close(ss->client.flow);
+	CHECK(hz_flow_read(ss->client.flow, &v, 0) == -HZ_ECLOSED);
+	hz_flow_close(ss->client.flow); /* idempotent */
+	side_join(&ss->server);
+	return 0;
+}
+
+static void lower_reset_names_both_layers(void **state)
+{
+	struct session ss = {0};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(run(reset_main, &ss), 0);
+	assert_int_equal(ss.client.handshake, -HZ_ECONNRESET);
+	assert_string_equal(ss.client.err, "TLS: TCP 10.0.0.2:443: reset by "
+					   "peer in ESTABLISHED");
+	assert_string_equal(ss.server.err, "TLS: TCP 10.0.0.2:443: reset by "
+					   "peer in ESTABLISHED");
+	session_close(&ss);
+}
+
+struct silent {
+	struct hz_flow *tls;
+	int first, second, early;
+	uint64_t took;
+	char err[200];
+};
+
+static int timeout_main(void *arg)
+{
+	struct silent *s = arg;
+	uint64_t t0 = hz_now();
+
+	/* A read deadline before the handshake timeout is not fatal. */
+	s->early = hz_tls_handshake(s->tls, t0 + 20 * HZ_NS_PER_MS);
+	s->first = hz_tls_handshake(s->tls, HZ_DEADLINE_NEVER);
+	s->took = hz_now() - t0;
+	snprintf(s->err, sizeof(s->err), "%s", hz_flow_error(s->tls));
+	s->second = hz_tls_handshake(s->tls, HZ_DEADLINE_NEVER);
+	return 0;
+}
+
+static void handshake_timeout(void **state)
+{
+	struct hz_tls_config *cfg = server_config("ec", NULL);
+	struct hz_flow *a, *b;
+	struct silent s = {0};
+
+	(void)state;
+	hz_tls_config_set_handshake_timeout(cfg, 150 * HZ_NS_PER_MS);
+	(void)pipe_new(&a, &b);
+	assert_int_equal(hz_tls_server(a, cfg, &s.tls), 0);
+	assert_int_equal(run(timeout_main, &s), 0);
+	assert_int_equal(s.early, -HZ_ETIMEDOUT);
+	assert_int_equal(s.first, -HZ_ETIMEDOUT);
+	assert_int_equal(s.second, -HZ_ETIMEDOUT);
+	assert_string_equal(s.err, "TLS: handshake timed out after 150 ms");
+	assert_true(s.took >= 150 * HZ_NS_PER_MS);
+	assert_true(s.took < 1000 * HZ_NS_PER_MS);
+	hz_flow_free(s.tls);
+	hz_flow_free(b);
+	hz_tls_config_free(cfg);
+}
+
+static int garbage_main(void *arg)
+{
+	struct silent *s = arg;
+
+	s->first = hz_tls_handshake(s->tls, HZ_DEADLINE_NEVER);
+	return 0;
+}
+
+static void garbage_from_the_peer_is_refused(void **state)
+{
+	struct hz_tls_config *cfg = server_config("ec", NULL);
+	struct hz_flow *a, *b;
+	struct silent s = {0};
+	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	(void)state;
+	(void)pipe_new(&a, &b);
+	assert_int_equal(hz_tls_server(a, cfg, &s.tls), 0);
+	assert_int_equal(hz_flow_write(b, junk, sizeof(junk) - 1, 0),
+			 (ssize_t)sizeof(junk) - 1);
+	assert_int_equal(hz_flow_shutdown(b), 0);
+	assert_int_equal(run(garbage_main, &s), 0);
+	assert_true(s.first < 0);
+	assert_non_null(strstr(hz_flow_error(s.tls), "TLS: "));
+	print_message("# %s\n", hz_flow_error(s.tls));
+	hz_flow_free(s.tls);
+	hz_flow_free(b);
+	hz_tls_config_free(cfg);
+}
+
+static void no_entropy_no_session(void **state)
+{
+	struct hz_tls_config *cfg = server_config("ec", NULL);
+	struct hz_flow *a, *b, *tls;
+	struct hz_view v;
+
+	(void)state;
+	(void)pipe_new(&a, &b);
+	hz_entropy_stop(); /* as before the first seed */
+	assert_int_equal(hz_tls_server(a, cfg, &tls), 0);
+	assert_int_equal(hz_entropy_init(), 0);
+	assert_int_equal(hz_flow_read(tls, &v, 0), -HZ_EAGAIN);
+	assert_string_equal(hz_flow_error(tls),
+			    "TLS: no random bytes to seed the engine (try "
+			    "again)");
+	hz_flow_free(tls);
+	hz_flow_free(b);
+	hz_tls_config_free(cfg);
+}
+
+static void pem_refusals_are_named(void **state)
+{
+	struct hz_tls_config *s, *c;
+	struct pem ec = pem_load("ec.pem"), rsakey = pem_load("rsa.key");
+	struct pem eckey = pem_load("ec.key");
+	static const char bad[] = "-----BEGIN CERTIFICATE-----\n@@@@\n"
+				  "-----END CERTIFICATE-----\n";
+	static const char cut[] = "-----BEGIN CERTIFICATE-----\nMIIB\n";
+
+	(void)state;
+	assert_int_equal(hz_tls_config_new(HZ_TLS_SERVER, &s), 0);
+	assert_int_equal(hz_tls_config_new(HZ_TLS_CLIENT, &c), 0);
+	assert_int_equal(hz_tls_config_add_chain(s, ec.data, ec.len,
+						 rsakey.data, rsakey.len),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(s),
+			    "TLS: the certificate's key is EC but the private "
+			    "key is RSA");
+	assert_int_equal(hz_tls_config_add_chain(s, bad, sizeof(bad) - 1,
+						 eckey.data, eckey.len),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(s),
+			    "TLS: certificate chain: malformed PEM");
+	assert_int_equal(hz_tls_config_add_anchors(c, cut, sizeof(cut) - 1),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(c),
+			    "TLS: trust anchors: PEM object 'CERTIFICATE' has "
+			    "no END line");
+	assert_int_equal(hz_tls_config_add_anchors(c, "", 0), -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(c),
+			    "TLS: trust anchors: no CERTIFICATE in the PEM");
+	assert_int_equal(
+	    hz_tls_config_add_chain(s, ec.data, ec.len, ec.data, ec.len),
+	    -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(s),
+			    "TLS: private key: no PRIVATE KEY, RSA PRIVATE KEY "
+			    "or EC PRIVATE KEY in the PEM");
+	assert_int_equal(
+	    hz_tls_config_add_chain(c, ec.data, ec.len, eckey.data, eckey.len),
+	    -HZ_EINVAL);
+	/* Certificates and keys are not for the other role. */
+	assert_int_equal(hz_tls_config_add_anchors(s, ec.data, ec.len),
+			 -HZ_EINVAL);
+	assert_int_equal(
+	    hz_tls_config_add_chain(s, ec.data, ec.len, eckey.data, eckey.len),
+	    0);
+	hz_tls_config_free(s);
+	hz_tls_config_free(c);
+	pem_drop(&ec);
+	pem_drop(&eckey);
+	pem_drop(&rsakey);
+}
+
+static void config_survives_allocation_failures(void **state)
+{
+	struct pem rsa = pem_load("rsa.pem"), key = pem_load("rsa.key");
+	struct pem ca = pem_load("ca.pem");
+	int r = -1;
+
+	(void)state;
+	for (uint64_t n = 1; r != 0 && n < 200; n++) {
+		struct hz_tls_config *s = NULL, *c = NULL;
+		struct hz_mem_stats st;
+
+		hz_mem_fail_nth(n);
+		r = hz_tls_config_new(HZ_TLS_SERVER, &s);
+		if (r == 0)
+			r = hz_tls_config_add_chain(s, rsa.data, rsa.len,
+						    key.data, key.len);
+		if (r == 0)
+			r = hz_tls_config_new(HZ_TLS_CLIENT, &c);
+		if (r == 0)
+			r = hz_tls_config_add_anchors(c, ca.data, ca.len) == 1
+				? 0
+				: -HZ_ENOMEM;
+		hz_mem_fail_nth(0);
+		if (r != 0)
+			assert_int_equal(r, -HZ_ENOMEM);
+		hz_tls_config_free(s);
+		hz_tls_config_free(c);
+		hz_mem_stats(&st);
+		assert_int_equal(st.live_objects, 0);
+	}
+	assert_int_equal(r, 0);
+	pem_drop(&rsa);
+	pem_drop(&key);
+	pem_drop(&ca);
+}
+
+/* --- the suite ---------------------------------------------------------------- */
+
+int main(void)
+{
+	static const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(handshake_bulk_alpn_close_notify),
+	    HARNESS_TEST(sni_picks_the_rsa_chain),
+	    HARNESS_TEST(wildcard_name_implicit_handshake),
+	    HARNESS_TEST(expired_certificate_refused),
+	    HARNESS_TEST(wrong_host_name_refused),
+	    HARNESS_TEST(untrusted_issuer_refused),
+	    HARNESS_TEST(lower_reset_names_both_layers),
+	    HARNESS_TEST(handshake_timeout),
+	    HARNESS_TEST(garbage_from_the_peer_is_refused),
+	    HARNESS_TEST(no_entropy_no_session),
+	    HARNESS_TEST(pem_refusals_are_named),
+	    HARNESS_TEST(config_survives_allocation_failures),
+	};
+	char cmd[160];
+	int r;
+
+	snprintf(cert_dir, sizeof(cert_dir), "/tmp/haze-tls-test.XXXXXX");
+	if (mkdtemp(cert_dir) == NULL) {
+		printf("not ok 1 - a temporary directory\n1..1\n");
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "sh tests/tls/mkcerts.sh %s", cert_dir);
+	if (system(cmd) != 0) {
+		printf("not ok 1 - tests/tls/mkcerts.sh makes the test "
+		       "certificates\n1..1\n");
+		return 1;
+	}
+	if (hz_entropy_init() != 0) {
+		printf("not ok 1 - the entropy generator seeds\n1..1\n");
+		return 1;
+	}
+	r = HARNESS_RUN("tls", tests);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
+	if (system(cmd) != 0)
+		r = 1;
+	return r;
+}
