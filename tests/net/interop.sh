@@ -1,26 +1,32 @@
-#!/ bin / sh
-#Haze's TCP/IP against Linux, in a network namespace this test makes:
-#the unikernel opens a tap inside the namespace and Linux tools talk to it
-#there, so no packet leaves the namespace.
+#!/bin/sh
+# Haze's TCP/IP against Linux, in a network namespace this test makes:
+# the unikernel opens a tap inside the namespace and Linux tools talk to it
+# there, so no packet leaves the namespace.
 #
-#tests / net / interop.sh[unix | kvm]
+#   tests/net/interop.sh [unix|kvm]
 #
-#ping(1, 000 echoes, none lost); 100 MiB through the echo server intact;
+# ping (1,000 echoes, none lost); 100 MiB through the echo server intact;
 # 100 MiB downloaded by the unikernel intact; both again with nftables
-#dropping 2 % of packets; an address from dnsmasq's DHCP server; 1,000
-#concurrent connections to the echo server.
-set - u.tests / tap.sh.tests / net /
-	  lib.sh
+# dropping 2 % of packets; an address from dnsmasq's DHCP server; 1,000
+# concurrent connections to the echo server.
+set -u
+. tests/tap.sh
+. tests/net/lib.sh
 
-	      O = ${O : -build} TARGET = ${1 : -unix} MIB =
-${INTEROP_MIB : -100} ns = hzi$$ tap = hzt$$ host = 10.77.0.1 guest =
-    10.77.0.2 tmp = $(mktemp - d) trap 'netns_down $ns; rm -rf "$tmp"' EXIT
+O=${O:-build}
+TARGET=${1:-unix}
+MIB=${INTEROP_MIB:-100}
+ns=hzi$$
+tap=hzt$$
+host=10.77.0.1
+guest=10.77.0.2
+tmp=$(mktemp -d)
+trap 'netns_down $ns; rm -rf "$tmp"' EXIT
 
-#unikernel NAME ARGS... : runs example or test app NAME on the target,
-#bound to the tap, in the background; its output goes to $tmp / NAME.out
-#and its pid(ip netns exec becomes the program) to $pid.
-    unikernel()
-{
+# unikernel NAME ARGS...: runs example or test app NAME on the target,
+# bound to the tap, in the background; its output goes to $tmp/NAME.out
+# and its pid (ip netns exec becomes the program) to $pid.
+unikernel() {
 	name=$1
 	shift
 	case $TARGET in
@@ -28,105 +34,85 @@ ${INTEROP_MIB : -100} ns = hzi$$ tap = hzt$$ host = 10.77.0.1 guest =
 		bin=$(ls "$O/unix/examples/$name/$name" "$O/unix/tests/apps/$name/$name" 2>/dev/null | head -n 1)
 		ip netns exec $ns "$bin" --mem 1024 --net service=tap:$tap -- "$@" \
 			>"$tmp/$name.out" 2>&1 &
-		;
-	;
+		;;
 	kvm)
 		img=$(ls "$O/kvm/examples/$name/$name.hz" "$O/kvm/tests/apps/$name/$name.hz" 2>/dev/null | head -n 1)
 		ip netns exec $ns "$O/host/tender/haze-kvm" --mem 1024 \
 			--net service=tap:$tap "$img" "$@" >"$tmp/$name.out" 2>&1 &
-		;
-	;
-	esac pid = $ !
+		;;
+	esac
+	pid=$!
 }
 
-#label TEXT : renumbers a client's TAP lines after ours, prefixed by TEXT.
-label()
-{
-	awk - v n = "$tap_n" - v t = "$1" '/^(not )?ok [0-9]+ - / { n++;
-	sub(/ ok[0 - 9] + - /, "ok " n " - " t ": ")
-}
-{
-	print
-}
-'
+# label TEXT: renumbers a client's TAP lines after ours, prefixed by TEXT.
+label() {
+	awk -v n="$tap_n" -v t="$1" '/^(not )?ok [0-9]+ - / {
+		n++; sub(/ok [0-9]+ - /, "ok " n " - " t ": ") } { print }'
 }
 
-#wait_for FILE TEXT : until TEXT appears in FILE(10 s at most).
-wait_for()
-{
-	for
-		_ in $(seq 100);
-	do
-		grep - q "$2"
-			 "$1" 2 >
-		    / dev / null &&return 0 sleep 0.1 done return 1
+# wait_for FILE TEXT: until TEXT appears in FILE (10 s at most).
+wait_for() {
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
-#serve_file PORT FILE : a Linux server in the namespace that sends FILE to
-#each client and closes.
-serve_file()
-{
-	ip netns exec $ns / usr / bin / python3 - c ' import socket,
-	    sys s = socket.socket();
-	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    s.bind(("0.0.0.0", int(sys.argv[1])));
-	s.listen(4);
-	s.settimeout(30) data = open(sys.argv[2], "rb").read() c,
-			 _ = s.accept();
-	c.sendall(data);
-	c.close()
-' "$1" "$2" & server = $ !
+# serve_file PORT FILE: a Linux server in the namespace that sends FILE to
+# each client and closes.
+serve_file() {
+	ip netns exec $ns /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(30)
+data = open(sys.argv[2], "rb").read()
+c, _ = s.accept(); c.sendall(data); c.close()
+' "$1" "$2" &
+	server=$!
 }
 
-#download LABEL : the unikernel fetches $MIB MiB from Linux; CRC compared.
-download()
-{
-	serve_file 5001 "$tmp/data" sleep 0.3 unikernel fetch-- stack
-	    "$1" $host 5001 wait $pid rc = $
-	    ? wait $server 2 > / dev / null got =
-		  $(sed -
-		    n 's/^fetch: \([0-9]*\) bytes crc32 \([0-9a-f]*\).*/\1 \2/p' "$tmp/fetch.out") if
-		      ["$rc" - eq 0] &&
-		  ["$got" = "$want"];
-	then ok
-	    "$2: the unikernel downloads $MIB MiB intact ($(sed -n 's/.* in \([0-9]*\) ms/\1 ms/p' " $tmp /
-	    fetch.out "))" else not_ok
-	    "$2: the unikernel downloads $MIB MiB intact (exit $rc, got '$got', want '$want')" diag
-	    "$(tail -n 5 " $tmp /
-	    fetch.out ")" fi
+# download LABEL: the unikernel fetches $MIB MiB from Linux; CRC compared.
+download() {
+	serve_file 5001 "$tmp/data"
+	sleep 0.3
+	unikernel fetch --stack "$1" $host 5001
+	wait $pid
+	rc=$?
+	wait $server 2>/dev/null
+	got=$(sed -n 's/^fetch: \([0-9]*\) bytes crc32 \([0-9a-f]*\).*/\1 \2/p' "$tmp/fetch.out")
+	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
+		ok "$2: the unikernel downloads $MIB MiB intact ($(sed -n 's/.* in \([0-9]*\) ms/\1 ms/p' "$tmp/fetch.out"))"
+	else
+		not_ok "$2: the unikernel downloads $MIB MiB intact (exit $rc, got '$got', want '$want')"
+		diag "$(tail -n 5 "$tmp/fetch.out")"
+	fi
 }
 
-if
-	!netns_usable;
-then skip "interop with Linux over a tap"
-	  "needs root, /dev/net/tun and network namespaces" done_testing exit
-	      fi if["$TARGET" = kvm] &&
-    ![-r / dev / kvm - a - w / dev / kvm];
-then skip
-	"interop with Linux under haze-kvm"
-	"/dev/kvm is not usable" done_testing exit fi netns_up $ns $tap $host /
-	24 ||
-{
-	not_ok "make namespace and tap";
-	done_testing;
-	exit;
-}
-head - c $((MIB << 20)) / dev / urandom > "$tmp/data" want =
-    "$(($(stat -c %s " $tmp
-    / data "))) $(/usr/bin/python3 -c 'import sys, zlib; print(" %
-    08x " % zlib.crc32(open(sys.argv[1], " rb ").read()))' " $tmp
-    / data ")" static = "direct:service,ip=$guest/24,gw=$host"
+if ! netns_usable; then
+	skip "interop with Linux over a tap" "needs root, /dev/net/tun and network namespaces"
+	done_testing
+	exit
+fi
+if [ "$TARGET" = kvm ] && ! [ -r /dev/kvm -a -w /dev/kvm ]; then
+	skip "interop with Linux under haze-kvm" "/dev/kvm is not usable"
+	done_testing
+	exit
+fi
+netns_up $ns $tap $host/24 || { not_ok "make namespace and tap"; done_testing; exit; }
+head -c $((MIB << 20)) /dev/urandom >"$tmp/data"
+want="$(($(stat -c %s "$tmp/data"))) $(/usr/bin/python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$tmp/data")"
+static="direct:service,ip=$guest/24,gw=$host"
 
-#-- - the echo server, \
-    clean path -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
-    unikernel echo-- stack "$static" --quiet echo_pid = $pid if !wait_for
-    "$tmp/echo.out" serving;
-then not_ok "the echo unikernel starts" diag "$(cat " $tmp /
-		echo.out ")" else if netns_exec $ns ping -
-	    q - c 1000 - i 0.002 - W 2 $guest >
-	"$tmp/ping" 2 > &1 &&
-    grep - q " 1000 received"
-	     "$tmp/ping"; then
+# --- the echo server, clean path -------------------------------------------
+unikernel echo --stack "$static" --quiet
+echo_pid=$pid
+if ! wait_for "$tmp/echo.out" serving; then
+	not_ok "the echo unikernel starts"
+	diag "$(cat "$tmp/echo.out")"
+else
+	if netns_exec $ns ping -q -c 1000 -i 0.002 -W 2 $guest >"$tmp/ping" 2>&1 &&
+		grep -q " 1000 received" "$tmp/ping"; then
 		ok "ping: 1000 echoes, none lost ($(grep -o 'rtt.*' "$tmp/ping"))"
 	else
 		not_ok "ping: 1000 echoes, none lost"
@@ -138,8 +124,7 @@ then not_ok "the echo unikernel starts" diag "$(cat " $tmp /
 	tap_n=$((tap_n + $(grep -c '^ok\|^not ok' "$tmp/client")))
 	tap_failed=$((tap_failed + $(grep -c '^not ok' "$tmp/client")))
 
-#-- - 2 % \
-    loss both ways -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+	# --- 2 % loss both ways ------------------------------------------------
 	netns_drop $ns $tap 2
 	netns_exec $ns /usr/bin/python3 tests/examples/echoclient.py $guest 7 9 \
 		--bytes $((MIB << 20)) --conns 10 | label "2% loss" >"$tmp/client"
@@ -151,15 +136,13 @@ fi
 kill $echo_pid 2>/dev/null
 wait $echo_pid 2>/dev/null
 
-#-- - \
-    downloads -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+# --- downloads -----------------------------------------------------------------
 download "$static" "clean path"
 netns_drop $ns $tap 2
 download "$static" "2% loss"
 netns_nodrop $ns
 
-#-- - \
-    DHCP from dnsmasq -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+# --- DHCP from dnsmasq -----------------------------------------------------------
 ip netns exec $ns dnsmasq --no-daemon --interface=$tap --bind-interfaces \
 	--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,5m \
 	--dhcp-leasefile="$tmp/leases" --port=0 --log-dhcp >"$tmp/dnsmasq" 2>&1 &
@@ -168,9 +151,8 @@ sleep 0.3
 download "direct:service" "DHCP"
 lease=$(awk '{ print $3 }' "$tmp/leases" 2>/dev/null | head -n 1)
 case $lease in
-10.77.0.5[0-9] | 10.77.0.60) ok "the unikernel's address $lease came from dnsmasq" ;
-;
-*) not_ok "the unikernel got an address from dnsmasq (lease '$lease')";
-diag "$(tail -n 5 " $tmp / dnsmasq ")";
-;
-esac kill $dnsmasq 2 > / dev / null done_testing
+10.77.0.5[0-9] | 10.77.0.60) ok "the unikernel's address $lease came from dnsmasq" ;;
+*) not_ok "the unikernel got an address from dnsmasq (lease '$lease')"; diag "$(tail -n 5 "$tmp/dnsmasq")" ;;
+esac
+kill $dnsmasq 2>/dev/null
+done_testing

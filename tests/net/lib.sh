@@ -1,48 +1,53 @@
-#Network namespaces for interop tests : source this file.
+# Network namespaces for interop tests: source this file.
 #
-#netns_up NAME TAP ADDR / PREFIX makes namespace NAME with a tap TAP whose
-#Linux side has ADDR; the unikernel opens TAP from inside the namespace
-#(netns_exec) and both ends of every packet stay inside it.netns_down
-#removes it all.Needs root; netns_usable says whether we have it.
-#shellcheck shell = sh
+# netns_up NAME TAP ADDR/PREFIX makes namespace NAME with a tap TAP whose
+# Linux side has ADDR; the unikernel opens TAP from inside the namespace
+# (netns_exec) and both ends of every packet stay inside it. netns_down
+# removes it all. Needs root; netns_usable says whether we have it.
+# shellcheck shell=sh
 
-#netns_usable : whether this machine lets us make namespaces and taps.
-netns_usable(){["$(id -u)" - eq 0] && [-c / dev / net / tun] &&
-	       command - v ip > / dev / null 2 > &1 &&
-	       ip netns add hzprobe$$ 2 > / dev / null &&ip netns del hzprobe$$}
-
-#netns_up NAME TAP ADDR / PREFIX : namespace NAME, tap TAP up with ADDR.
-netns_up(){ip netns add "$1" ||
-	   return 1 ip netns exec "$1" ip link set lo up &&
-		  ip netns exec "$1" ip tuntap add dev "$2" mode tap &&
-		  ip netns exec "$1" ip addr add "$3" dev "$2" &&
-		  ip netns exec "$1" ip link set "$2" up}
-
-#netns_exec NAME COMMAND... : runs COMMAND inside namespace NAME.
-netns_exec(){ns = $1 shift ip netns exec "$ns"
-					 "$@"}
-
-#netns_drop NAME TAP PERCENT : drops PERCENT % of packets both ways on TAP
-#(nftables, numgen random), to test recovery from loss.
-netns_drop(){ip netns exec "$1" nft - f - << NFT table inet hzloss{chain in{
-					      type filter hook input priority 0;
-iifname "$2" numgen random mod 100 < $3 drop;
+# netns_usable: whether this machine lets us make namespaces and taps.
+netns_usable() {
+	[ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] &&
+		command -v ip >/dev/null 2>&1 &&
+		ip netns add hzprobe$$ 2>/dev/null &&
+		ip netns del hzprobe$$
 }
-chain out
-{
-	type filter hook output priority 0;
-	oifname "$2" numgen random mod 100 < $3 drop;
+
+# netns_up NAME TAP ADDR/PREFIX: namespace NAME, tap TAP up with ADDR.
+netns_up() {
+	ip netns add "$1" || return 1
+	ip netns exec "$1" ip link set lo up &&
+		ip netns exec "$1" ip tuntap add dev "$2" mode tap &&
+		ip netns exec "$1" ip addr add "$3" dev "$2" &&
+		ip netns exec "$1" ip link set "$2" up
 }
+
+# netns_exec NAME COMMAND...: runs COMMAND inside namespace NAME.
+netns_exec() {
+	ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# netns_drop NAME TAP PERCENT: drops PERCENT % of packets both ways on TAP
+# (nftables, numgen random), to test recovery from loss.
+netns_drop() {
+	ip netns exec "$1" nft -f - <<NFT
+table inet hzloss {
+	chain in { type filter hook input priority 0; iifname "$2" numgen random mod 100 < $3 drop; }
+	chain out { type filter hook output priority 0; oifname "$2" numgen random mod 100 < $3 drop; }
 }
 NFT
 }
 
-#netns_nodrop NAME : removes the drop rules.
-netns_nodrop(){ip netns exec "$1" nft delete table inet hzloss 2 > / dev / null}
+# netns_nodrop NAME: removes the drop rules.
+netns_nodrop() {
+	ip netns exec "$1" nft delete table inet hzloss 2>/dev/null
+}
 
-#netns_down NAME : removes the namespace and everything in it.
-netns_down()
-{
-	ip netns pids "$1" 2 > / dev / null |
-	    xargs - r kill 2 > / dev / null ip netns del "$1" 2 > / dev / null
+# netns_down NAME: removes the namespace and everything in it.
+netns_down() {
+	ip netns pids "$1" 2>/dev/null | xargs -r kill 2>/dev/null
+	ip netns del "$1" 2>/dev/null
 }
