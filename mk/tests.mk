@@ -26,5 +26,6 @@ $(O)/test/tests/unit/%: $(O)/test/tests/unit/%.o $(TEST_LIB)
 -include $(shell find $(O)/test -name '*.d' 2>/dev/null)
 
 TEST_SUITES += tests/lint.sh tests/compile/run.sh $(UNIT_TESTS) \
-	tests/examples/hello.sh tests/examples/echo_socket.sh tests/apps/run.sh tests/build-clang.sh
+	tests/examples/hello.sh tests/examples/echo_socket.sh tests/apps/run.sh \
+	tests/net/interop_unix.sh tests/build-clang.sh
 TEST_DEPS += $(UNIT_TESTS) unix $(UNIX_TEST_APPS)

@@ -32,6 +32,7 @@ struct hz_ipstack_config {
 	bool owns_net;	    /* the NET is from hz_netdev_open: close it too */
 	/* Tunables; 0 picks the default shown. */
 	size_t reasm_limit;	   /* bytes reassembly may hold: 256 KiB */
+	size_t tcp_limit;	   /* bytes TCP may hold: 3/4 of the heap */
 	uint64_t reasm_timeout_ns; /* to complete a datagram: 30 s */
 	uint64_t arp_ttl_ns;	   /* life of a resolved entry: 60 s */
 	uint64_t arp_retry_ns;	   /* between requests: 1 s */
@@ -60,6 +61,7 @@ struct hz_ipstack_stats {
 	uint64_t rx_drops;   /* received packets dropped, any reason */
 	uint64_t tx_drops;   /* packets we failed to send, any reason */
 	uint64_t reasm_used; /* bytes reassembly holds now */
+	uint64_t tcp_used;   /* bytes TCP holds now (buffers, connections) */
 };
 
 struct hz_ipstack;

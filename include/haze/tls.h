@@ -103,7 +103,9 @@ const char *hz_tls_config_error(const struct hz_tls_config *cfg);
 
 /*
  * Wraps @lower in a server TLS flow (*out), which owns @lower from now,
- * also on failure. 0, -HZ_EINVAL (no chain in @cfg), -HZ_ENOMEM.
+ * also on failure. 0, -HZ_EINVAL (no chain in @cfg), -HZ_ENOMEM. A flow
+ * that cannot start (no entropy yet) is still given, carrying that
+ * failure as its sticky error for the first call to report.
  */
 HZ_MUST_CHECK
 int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
@@ -113,7 +115,8 @@ int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
  * Wraps @lower in a client TLS flow (*out) that sends @server_name as SNI
  * and checks the server's certificate names it (NULL: neither, for tests
  * only). @lower is owned from now, also on failure. 0, -HZ_EINVAL (no
- * trust anchor, or a name too long), -HZ_ENOMEM.
+ * trust anchor, or a name too long), -HZ_ENOMEM; a start failure is the
+ * flow's sticky error, as for hz_tls_server.
  */
 HZ_MUST_CHECK
 int hz_tls_client(struct hz_flow *lower, const struct hz_tls_config *cfg,

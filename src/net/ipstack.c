@@ -148,7 +148,7 @@ static int tcp_attach(struct hz_ipstack *s)
 	    .ctx = s,
 	    .local = s->addr,
 	    .mtu = s->net->mtu,
-	    .budget = NULL,
+	    .budget = &s->tcp_budget,
 	};
 
 	for (size_t i = 0; i < sizeof(env.secret); i += 8) {
@@ -182,16 +182,27 @@ static struct hz_ipstack *of_stack(struct hz_stack *st)
 	return (struct hz_ipstack *)st;
 }
 
+/* Makes a TCP failure the stack's last error, with TCP's detail. */
+static int tcp_failed(struct hz_ipstack *s, int r)
+{
+	return r < 0 ? hz_errmsg_set(&s->err, r, "%s", hz_tcp_error(s->tcp))
+		     : r;
+}
+
 static int op_tcp_connect(struct hz_stack *st, const struct hz_sockaddr *dst,
 			  uint64_t deadline, struct hz_flow **out)
 {
-	return hz_tcp_connect_on(of_stack(st)->tcp, dst, deadline, out);
+	struct hz_ipstack *s = of_stack(st);
+
+	return tcp_failed(s, hz_tcp_connect_on(s->tcp, dst, deadline, out));
 }
 
 static int op_tcp_listen(struct hz_stack *st, const struct hz_sockaddr *local,
 			 unsigned backlog, struct hz_listener **out)
 {
-	return hz_tcp_listen_on(of_stack(st)->tcp, local, backlog, out);
+	struct hz_ipstack *s = of_stack(st);
+
+	return tcp_failed(s, hz_tcp_listen_on(s->tcp, local, backlog, out));
 }
 
 static int op_udp_open(struct hz_stack *st, const struct hz_sockaddr *local,
@@ -246,6 +257,15 @@ static uint64_t seed_of(const struct hz_ipstack_config *cfg)
 	return seed;
 }
 
+/* TCP may hold three quarters of the heap: the rest stays for the rest. */
+static size_t tcp_default_limit(void)
+{
+	struct hz_mem_stats m;
+
+	hz_mem_stats(&m);
+	return m.heap_pages / 4 * 3 * HZ_PAGE_SIZE;
+}
+
 static void stack_init(struct hz_ipstack *s, struct hz_net *net,
 		       const struct hz_ipstack_config *cfg)
 {
@@ -264,6 +284,9 @@ static void stack_init(struct hz_ipstack *s, struct hz_net *net,
 	s->ip_id = (uint16_t)hz_ipstack_random(s);
 	s->next_port = (uint16_t)hz_ipstack_random(s);
 	s->ping_id = (uint16_t)hz_ipstack_random(s);
+	s->tcp_budget.name = "tcp";
+	s->tcp_budget.limit =
+	    cfg->tcp_limit ? cfg->tcp_limit : tcp_default_limit();
 	s->reasm_budget.name = "reasm";
 	s->reasm_budget.limit =
 	    cfg->reasm_limit ? cfg->reasm_limit : DEFAULT_REASM_LIMIT;
@@ -378,6 +401,7 @@ void hz_ipstack_stats(const struct hz_ipstack *s, struct hz_ipstack_stats *st)
 {
 	*st = s->stats;
 	st->reasm_used = s->reasm_budget.used;
+	st->tcp_used = s->tcp_budget.used;
 }
 
 const char *hz_ipstack_error(const struct hz_ipstack *s)

@@ -194,6 +194,7 @@ struct hz_ipstack {
 	struct arp_entry arp[ARP_CACHE_SIZE];
 
 	struct hz_budget reasm_budget;
+	struct hz_budget tcp_budget; /* TCP buffers and connections */
 	struct reasm *reasms;
 
 	struct hz_udp_sock *udp_socks;

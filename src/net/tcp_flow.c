@@ -58,21 +58,63 @@ static uint32_t sb_append(struct tcp_conn *c, const uint8_t *p, size_t len)
 	return n;
 }
 
+/* The send ring starts small and doubles, up to the tuned send buffer. */
+#define SB_INITIAL (16u * 1024)
+
+static uint8_t *sb_alloc(struct tcp_conn *c, uint32_t cap)
+{
+	return c->budget != NULL ? hz_budget_alloc(c->budget, cap)
+				 : hz_malloc(cap);
+}
+
+static void sb_release(struct tcp_conn *c, uint8_t *p, uint32_t cap)
+{
+	if (c->budget != NULL)
+		hz_budget_free(c->budget, p, cap);
+	else
+		hz_free(p);
+}
+
 /* Allocates the ring on the first write. 0 or -HZ_ENOMEM. */
 static int sb_ensure(struct tcp_conn *c)
 {
-	uint32_t cap;
+	uint32_t cap = c->tcp->tune.sndbuf;
 
 	if (c->sb != NULL)
 		return 0;
-	cap = c->tcp->tune.sndbuf;
-	c->sb = c->budget != NULL ? hz_budget_alloc(c->budget, cap)
-				  : hz_malloc(cap);
+	if (cap > SB_INITIAL)
+		cap = SB_INITIAL;
+	c->sb = sb_alloc(c, cap);
 	if (c->sb == NULL)
 		return -HZ_ENOMEM;
 	c->sb_cap = cap;
 	c->sb_head = 0;
 	return 0;
+}
+
+/*
+ * Doubles a full ring, up to the send buffer size, so that memory follows
+ * what a connection really has in flight. Whether it grew: a refusal just
+ * means the writer waits for the peer to acknowledge.
+ */
+static bool sb_grow(struct tcp_conn *c)
+{
+	uint32_t cap = c->sb_cap * 2;
+	uint8_t *p;
+
+	if (c->sb_cap >= c->tcp->tune.sndbuf)
+		return false;
+	if (cap > c->tcp->tune.sndbuf)
+		cap = c->tcp->tune.sndbuf;
+	p = sb_alloc(c, cap);
+	if (p == NULL)
+		return false;
+	tcp_sb_copy(c, c->sb_seq, p, c->sb_len);
+	sb_release(c, c->sb, c->sb_cap);
+	c->sb = p;
+	c->sb_cap = cap;
+	c->sb_head = 0;
+	return true;
 }
 
 /* --- the receive queues ----------------------------------------------------- */
@@ -388,6 +430,8 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 				tcp_output(c);
 				continue;
 			}
+			if (sb_grow(c))
+				continue;
 			r = park(&c->wwait, deadline);
 			if (r != 0)
 				return total > 0 ? (ssize_t)total : r;

@@ -139,6 +139,25 @@ static uint8_t *put_sack(struct tcp_conn *c, uint8_t *p, unsigned max)
 	return p;
 }
 
+/*
+ * The payload a data segment may carry now: the send MSS less the options
+ * the segment will have (RFC 6691), so that header, options and payload
+ * together never exceed the MTU and no segment is fragmented.
+ */
+static uint32_t seg_payload_max(const struct tcp_conn *c)
+{
+	uint32_t b[TCP_SACK_MAX][2];
+	uint32_t opts = c->ts_ok ? 12 : 0;
+
+	if (c->sack_ok && c->ofo != NULL) {
+		unsigned n = sack_blocks(c, b, c->ts_ok ? 3 : 4);
+
+		if (n > 0)
+			opts += 4 + 8 * n;
+	}
+	return c->snd_mss - opts;
+}
+
 /* The options of a SYN (active open) or SYN-ACK (what the peer offered). */
 static uint8_t *put_syn_options(struct tcp_conn *c, uint8_t *p)
 {
@@ -382,7 +401,9 @@ static bool next_hole(const struct tcp_conn *c, uint32_t *seq, uint32_t *len)
 	if (SEQ_GEQ(p, end))
 		return false;
 	*seq = p;
-	*len = end - p < c->snd_mss ? end - p : c->snd_mss;
+	*len = end - p;
+	if (*len > seg_payload_max(c))
+		*len = seg_payload_max(c);
 	return true;
 }
 
@@ -448,7 +469,7 @@ static bool should_send(const struct tcp_conn *c, uint32_t len, uint32_t avail,
 {
 	if (len == 0)
 		return fin;
-	if (len == c->snd_mss || SEQ_LT(c->snd_nxt, c->snd_max) ||
+	if (len >= seg_payload_max(c) || SEQ_LT(c->snd_nxt, c->snd_max) ||
 	    c->force_send)
 		return true;
 	if (len < avail)
@@ -477,8 +498,8 @@ static bool send_window(struct tcp_conn *c)
 			room = croom;
 		if (len > room)
 			len = room;
-		if (len > c->snd_mss)
-			len = c->snd_mss;
+		if (len > seg_payload_max(c))
+			len = seg_payload_max(c);
 		fin = c->fin_queued && c->snd_nxt + len == end;
 		if (!should_send(c, len, avail, fin))
 			break;
