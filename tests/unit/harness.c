@@ -3,12 +3,15 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "haze/mem.h"
 #include "haze/pbuf.h"
 #include "haze/sched.h"
 
 static void *heap;
+static const char *fiber_failure;
+static int fiber_failure_line;
 
 int harness_setup(void **state)
 {
@@ -20,6 +23,7 @@ int harness_setup(void **state)
 			return -1;
 	}
 	hz_mem_fail_nth(0);
+	fiber_failure = NULL;
 	return hz_mem_init((uintptr_t)heap, HARNESS_HEAP_SIZE) == 0 ? 0 : -1;
 }
 
@@ -50,4 +54,53 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t n)
 {
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
+void harness_check(bool ok, const char *expr, int line)
+{
+	if (!ok && fiber_failure == NULL) {
+		fiber_failure = expr;
+		fiber_failure_line = line;
+	}
+}
+
+const char *harness_fiber_failure(void)
+{
+	return fiber_failure;
+}
+
+int harness_run_fibers(int (*fn)(void *arg), void *arg)
+{
+	int r;
+
+	fiber_failure = NULL;
+	r = hz_sched_run(fn, arg);
+	if (fiber_failure != NULL)
+		fail_msg("in a fiber, line %d: %s", fiber_failure_line,
+			 fiber_failure);
+	return r;
+}
+
+void harness_capture_begin(struct harness_capture *c)
+{
+	fflush(stdout);
+	c->file = tmpfile();
+	assert_non_null(c->file);
+	c->saved = dup(STDOUT_FILENO);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(fileno(c->file), STDOUT_FILENO) >= 0);
+}
+
+size_t harness_capture_end(struct harness_capture *c, char *buf, size_t size)
+{
+	size_t n;
+
+	fflush(stdout);
+	assert_true(dup2(c->saved, STDOUT_FILENO) >= 0);
+	close(c->saved);
+	rewind(c->file);
+	n = fread(buf, 1, size - 1, c->file);
+	buf[n] = '\0';
+	fclose(c->file);
+	return n;
 }

@@ -7,8 +7,10 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -22,6 +24,34 @@ int harness_teardown(void **state);
 
 /* Runs @tests with the harness around each, printing TAP. */
 int harness_run(const char *group, const struct CMUnitTest *tests, size_t n);
+
+/*
+ * Checks inside fibers record the first failure instead of asserting: a
+ * cmocka failure would longjmp off a fiber's stack and wreck the loop.
+ * harness_run_fibers fails the test once the loop has returned.
+ */
+#define HARNESS_CHECK(e) harness_check((e), #e, __LINE__)
+
+/* Records a failed HARNESS_CHECK (the first one wins). */
+void harness_check(bool ok, const char *expr, int line);
+
+/* Returns the first failed HARNESS_CHECK of this test, or NULL. */
+const char *harness_fiber_failure(void);
+
+/* Runs @fn as the main fiber; fails the test if a check in a fiber failed. */
+int harness_run_fibers(int (*fn)(void *arg), void *arg);
+
+/* Stdout (the console) redirected into a file, for checking output. */
+struct harness_capture {
+	FILE *file;
+	int saved;
+};
+
+/* Starts capturing what is written to stdout. */
+void harness_capture_begin(struct harness_capture *c);
+
+/* Stops capturing; copies the output into @buf and returns its length. */
+size_t harness_capture_end(struct harness_capture *c, char *buf, size_t size);
 
 #define HARNESS_TEST(f) \
 	cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)

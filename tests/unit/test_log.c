@@ -15,37 +15,6 @@
 #include "haze/error.h"
 #include "haze/log.h"
 
-/* Redirects stdout (the console) into a file until capture_end. */
-struct capture {
-	FILE *file;
-	int saved;
-};
-
-static void capture_begin(struct capture *c)
-{
-	fflush(stdout);
-	c->file = tmpfile();
-	assert_non_null(c->file);
-	c->saved = dup(STDOUT_FILENO);
-	assert_true(c->saved >= 0);
-	assert_true(dup2(fileno(c->file), STDOUT_FILENO) >= 0);
-}
-
-/* Restores stdout and copies what was written into @buf. */
-static size_t capture_end(struct capture *c, char *buf, size_t size)
-{
-	size_t n;
-
-	fflush(stdout);
-	assert_true(dup2(c->saved, STDOUT_FILENO) >= 0);
-	close(c->saved);
-	rewind(c->file);
-	n = fread(buf, 1, size - 1, c->file);
-	buf[n] = '\0';
-	fclose(c->file);
-	return n;
-}
-
 /* --- error codes ---------------------------------------------------------- */
 
 static void every_code_has_name_and_text(void **state)
@@ -260,7 +229,7 @@ static int side_effect(void)
 
 static void log_writes_enabled_messages_only(void **state)
 {
-	struct capture cap;
+	struct harness_capture cap;
 	char out[2048];
 	const char *why;
 	size_t n;
@@ -268,12 +237,12 @@ static void log_writes_enabled_messages_only(void **state)
 	(void)state;
 	assert_int_equal(hz_log_configure("lt_out:info", &why), 0);
 	evaluated = 0;
-	capture_begin(&cap);
+	harness_capture_begin(&cap);
 	HZ_INFO(&src_out, "hello %d", 42);
 	HZ_WARN(&src_out, "careful");
 	HZ_DEBUG(&src_out, "hidden %d", side_effect());
 	hz_printf("plain %s\n", "text");
-	n = capture_end(&cap, out, sizeof(out));
+	n = harness_capture_end(&cap, out, sizeof(out));
 	/* A message below the level is not even formatted. */
 	assert_int_equal(evaluated, 0);
 	assert_non_null(strstr(out, "lt_out: hello 42\n"));
@@ -287,24 +256,24 @@ static void log_writes_enabled_messages_only(void **state)
 static void log_truncates_long_lines(void **state)
 {
 	static char longs[3000];
-	struct capture cap;
+	struct harness_capture cap;
 	char out[4096];
 	size_t n;
 
 	(void)state;
 	memset(longs, 'y', sizeof(longs) - 1);
 	longs[sizeof(longs) - 1] = '\0';
-	capture_begin(&cap);
+	harness_capture_begin(&cap);
 	HZ_ERROR(&src_out, "%s", longs);
-	n = capture_end(&cap, out, sizeof(out));
+	n = harness_capture_end(&cap, out, sizeof(out));
 	assert_true(n > 400 && n < 1024);
 	assert_int_equal(out[n - 1], '\n');
 	assert_memory_equal(out + n - 4, "...\n", 4);
 	assert_null(memchr(out, '\0', n));
 
-	capture_begin(&cap);
+	harness_capture_begin(&cap);
 	hz_printf("%s", longs);
-	n = capture_end(&cap, out, sizeof(out));
+	n = harness_capture_end(&cap, out, sizeof(out));
 	assert_true(n > 400 && n < 1024);
 	assert_int_equal(out[0], 'y');
 	assert_int_equal(out[n - 1], 'y');
@@ -333,7 +302,7 @@ static void collect(const struct hz_counter *c, void *arg)
 static void counters_register_once_in_order(void **state)
 {
 	struct seen s = {0};
-	struct capture cap;
+	struct harness_capture cap;
 	char out[4096];
 
 	(void)state;
@@ -365,9 +334,9 @@ static void counters_register_once_in_order(void **state)
 	assert_ptr_equal(s.c[3], &c_three);
 
 	/* The dump lists the counters that moved. */
-	capture_begin(&cap);
+	harness_capture_begin(&cap);
 	hz_counters_dump();
-	capture_end(&cap, out, sizeof(out));
+	harness_capture_end(&cap, out, sizeof(out));
 	assert_non_null(strstr(out, "lt.two 2\n"));
 	assert_non_null(strstr(out, "lt.one 1\n"));
 	assert_non_null(strstr(out, "lt.three 5\n"));

@@ -17,65 +17,6 @@
 
 /* --- helpers -------------------------------------------------------------- */
 
-/*
- * Checks inside fibers record the first failure instead of asserting: a
- * cmocka failure would longjmp off a fiber's stack and wreck the loop.
- * run() fails the test after the loop has returned.
- */
-static const char *fiber_failure;
-static int fiber_failure_line;
-
-#define CHECK(e)                                       \
-	do {                                           \
-		if (!(e) && fiber_failure == NULL) {   \
-			fiber_failure = #e;            \
-			fiber_failure_line = __LINE__; \
-		}                                      \
-	} while (0)
-
-/* hz_sched_run, then fails the test if a check inside a fiber failed. */
-static int run(int (*fn)(void *arg), void *arg)
-{
-	int r;
-
-	fiber_failure = NULL;
-	r = hz_sched_run(fn, arg);
-	if (fiber_failure != NULL)
-		fail_msg("in a fiber, line %d: %s", fiber_failure_line,
-			 fiber_failure);
-	return r;
-}
-
-/* Redirects stdout (the console) into a file until capture_end. */
-struct capture {
-	FILE *file;
-	int saved;
-};
-
-static void capture_begin(struct capture *c)
-{
-	fflush(stdout);
-	c->file = tmpfile();
-	assert_non_null(c->file);
-	c->saved = dup(STDOUT_FILENO);
-	assert_true(c->saved >= 0);
-	assert_true(dup2(fileno(c->file), STDOUT_FILENO) >= 0);
-}
-
-/* Restores stdout and copies what was written into @buf. */
-static void capture_end(struct capture *c, char *buf, size_t size)
-{
-	size_t n;
-
-	fflush(stdout);
-	assert_true(dup2(c->saved, STDOUT_FILENO) >= 0);
-	close(c->saved);
-	rewind(c->file);
-	n = fread(buf, 1, size - 1, c->file);
-	buf[n] = '\0';
-	fclose(c->file);
-}
-
 static size_t fibers_alive(void)
 {
 	struct hz_sched_stats ss;
@@ -88,8 +29,8 @@ static size_t fibers_alive(void)
 
 static int return_arg(void *arg)
 {
-	CHECK(strcmp(hz_fiber_name(), "main") == 0);
-	CHECK(fibers_alive() == 1);
+	HARNESS_CHECK(strcmp(hz_fiber_name(), "main") == 0);
+	HARNESS_CHECK(fibers_alive() == 1);
 	return *(int *)arg;
 }
 
@@ -100,9 +41,9 @@ static void run_returns_main_status(void **state)
 	(void)state;
 	assert_string_equal(hz_fiber_name(), "loop");
 	v = 42;
-	assert_int_equal(run(return_arg, &v), 42);
+	assert_int_equal(harness_run_fibers(return_arg, &v), 42);
 	v = -HZ_EIO;
-	assert_int_equal(run(return_arg, &v), -HZ_EIO);
+	assert_int_equal(harness_run_fibers(return_arg, &v), -HZ_EIO);
 	assert_int_equal(fibers_alive(), 0);
 	assert_string_equal(hz_fiber_name(), "loop");
 }
@@ -124,7 +65,7 @@ static void ping(void *arg)
 {
 	struct pingpong *pp = arg;
 
-	CHECK(strcmp(hz_fiber_name(), "ping") == 0);
+	HARNESS_CHECK(strcmp(hz_fiber_name(), "ping") == 0);
 	for (int i = 0; i < PINGS; i++) {
 		pp->log[pp->n++] = 'A';
 		pp->missed_wakes += !hz_waitq_wake_one(&pp->pong_q);
@@ -167,7 +108,7 @@ static void waitq_ping_pong_alternates(void **state)
 
 	(void)state;
 	memset(&pp, 0, sizeof(pp));
-	assert_int_equal(run(pingpong_main, &pp), 0);
+	assert_int_equal(harness_run_fibers(pingpong_main, &pp), 0);
 	assert_int_equal(pp.n, 2 * PINGS);
 	for (size_t i = 0; i < pp.n; i++)
 		if (pp.log[i] != (i % 2 == 0 ? 'A' : 'B'))
@@ -220,7 +161,7 @@ static void yield_is_round_robin(void **state)
 	(void)state;
 	memset(&rr, 0, sizeof(rr));
 	hz_sched_stats(&before);
-	assert_int_equal(run(rr_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(rr_main, NULL), 0);
 	hz_sched_stats(&after);
 	assert_int_equal(rr.n, 3 * ROUNDS);
 	for (int i = 0; i < 3 * ROUNDS; i++)
@@ -246,7 +187,7 @@ static void sleep_is_accurate(void **state)
 	uint64_t elapsed = 0;
 
 	(void)state;
-	assert_int_equal(run(sleep_20ms, &elapsed), 0);
+	assert_int_equal(harness_run_fibers(sleep_20ms, &elapsed), 0);
 	assert_true(elapsed >= 20 * HZ_NS_PER_MS);
 	assert_true(elapsed < 25 * HZ_NS_PER_MS);
 }
@@ -296,14 +237,14 @@ static void sleepers_wake_in_deadline_order(void **state)
 	(void)state;
 	memset(&sl, 0, sizeof(sl));
 	memcpy(sl.ms, ms, sizeof(ms));
-	assert_int_equal(run(sleepers_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(sleepers_main, NULL), 0);
 	assert_int_equal(sl.nwoke, SLEEPERS);
 	assert_memory_equal(sl.woke, expect, sizeof(expect));
 
 	/* Equal deadlines wake in the order the sleepers went to sleep. */
 	memset(&sl, 0, sizeof(sl));
 	sl.until = hz_now() + 3 * HZ_NS_PER_MS;
-	assert_int_equal(run(sleepers_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(sleepers_main, NULL), 0);
 	for (int i = 0; i < SLEEPERS; i++)
 		assert_int_equal(sl.woke[i], i);
 }
@@ -336,22 +277,22 @@ static int timeout_main(void *arg)
 
 	(void)arg;
 	r = hz_waitq_wait(&q, t0 + 5 * HZ_NS_PER_MS);
-	CHECK(r == -HZ_ETIMEDOUT);
-	CHECK(hz_now() - t0 >= 5 * HZ_NS_PER_MS);
+	HARNESS_CHECK(r == -HZ_ETIMEDOUT);
+	HARNESS_CHECK(hz_now() - t0 >= 5 * HZ_NS_PER_MS);
 	/* It left the queue: nobody is there to wake. */
-	CHECK(q.head == NULL);
-	CHECK(q.tail == NULL);
-	CHECK(!hz_waitq_wake_one(&q));
+	HARNESS_CHECK(q.head == NULL);
+	HARNESS_CHECK(q.tail == NULL);
+	HARNESS_CHECK(!hz_waitq_wake_one(&q));
 	/* A deadline already past times out at once. */
-	CHECK(hz_waitq_wait(&q, 0) == -HZ_ETIMEDOUT);
-	CHECK(q.head == NULL);
+	HARNESS_CHECK(hz_waitq_wait(&q, 0) == -HZ_ETIMEDOUT);
+	HARNESS_CHECK(q.head == NULL);
 	return 0;
 }
 
 static void wait_times_out_and_leaves_queue(void **state)
 {
 	(void)state;
-	assert_int_equal(run(timeout_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(timeout_main, NULL), 0);
 }
 
 static int timeout_middle_main(void *arg)
@@ -376,35 +317,35 @@ static int timeout_middle_main(void *arg)
 	hz_fiber_yield();
 	/* Queue: a, c, d, b. */
 	hz_sleep_ns(20 * HZ_NS_PER_MS);
-	CHECK(b.returned && c.returned);
-	CHECK(b.result == -HZ_ETIMEDOUT);
-	CHECK(c.result == -HZ_ETIMEDOUT);
-	CHECK(!(a.returned || d.returned));
+	HARNESS_CHECK(b.returned && c.returned);
+	HARNESS_CHECK(b.result == -HZ_ETIMEDOUT);
+	HARNESS_CHECK(c.result == -HZ_ETIMEDOUT);
+	HARNESS_CHECK(!(a.returned || d.returned));
 	/* A newcomer queues behind d: the tail was fixed when b left. */
 	b = (struct waiter){.q = &q, .deadline = HZ_DEADLINE_NEVER};
 	if (hz_fiber_spawn("b2", waiter_fiber, &b, 0) < 0)
 		return -HZ_ENOMEM;
 	hz_fiber_yield();
-	CHECK(hz_waitq_wake_one(&q));
+	HARNESS_CHECK(hz_waitq_wake_one(&q));
 	hz_fiber_yield();
-	CHECK(a.returned && !d.returned && !b.returned);
-	CHECK(hz_waitq_wake_one(&q));
+	HARNESS_CHECK(a.returned && !d.returned && !b.returned);
+	HARNESS_CHECK(hz_waitq_wake_one(&q));
 	hz_fiber_yield();
-	CHECK(d.returned && !b.returned);
-	CHECK(hz_waitq_wake_one(&q));
+	HARNESS_CHECK(d.returned && !b.returned);
+	HARNESS_CHECK(hz_waitq_wake_one(&q));
 	hz_fiber_yield();
-	CHECK(b.returned);
-	CHECK(!hz_waitq_wake_one(&q));
-	CHECK(a.result == 0);
-	CHECK(d.result == 0);
-	CHECK(b.result == 0);
+	HARNESS_CHECK(b.returned);
+	HARNESS_CHECK(!hz_waitq_wake_one(&q));
+	HARNESS_CHECK(a.result == 0);
+	HARNESS_CHECK(d.result == 0);
+	HARNESS_CHECK(b.result == 0);
 	return 0;
 }
 
 static void timed_out_waiters_leave_middle_and_tail(void **state)
 {
 	(void)state;
-	assert_int_equal(run(timeout_middle_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(timeout_middle_main, NULL), 0);
 }
 
 static int wake_early_main(void *arg)
@@ -418,24 +359,24 @@ static int wake_early_main(void *arg)
 	if (hz_fiber_spawn("waiter", waiter_fiber, &w, 0) < 0)
 		return -HZ_ENOMEM;
 	hz_fiber_yield();
-	CHECK(!w.returned);
-	CHECK(hz_timers_next() == w.deadline);
-	CHECK(hz_waitq_wake_one(&q));
+	HARNESS_CHECK(!w.returned);
+	HARNESS_CHECK(hz_timers_next() == w.deadline);
+	HARNESS_CHECK(hz_waitq_wake_one(&q));
 	/* Its deadline timer is cancelled at once, not when it runs. */
-	CHECK(hz_timers_next() == HZ_DEADLINE_NEVER);
+	HARNESS_CHECK(hz_timers_next() == HZ_DEADLINE_NEVER);
 	hz_fiber_yield();
-	CHECK(w.returned);
-	CHECK(w.result == 0);
-	CHECK(!w.timer_left);
+	HARNESS_CHECK(w.returned);
+	HARNESS_CHECK(w.result == 0);
+	HARNESS_CHECK(!w.timer_left);
 	/* woken, not timed out: well before the deadline */
-	CHECK(hz_now() - t0 < HZ_NS_PER_S / 2);
+	HARNESS_CHECK(hz_now() - t0 < HZ_NS_PER_S / 2);
 	return 0;
 }
 
 static void wake_before_deadline_cancels_timer(void **state)
 {
 	(void)state;
-	assert_int_equal(run(wake_early_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(wake_early_main, NULL), 0);
 }
 
 static int wake_all_main(void *arg)
@@ -452,12 +393,12 @@ static int wake_all_main(void *arg)
 			return -HZ_ENOMEM;
 	}
 	hz_fiber_yield();
-	CHECK(hz_waitq_wake_all(&q) == 4);
-	CHECK(hz_waitq_wake_all(&q) == 0);
+	HARNESS_CHECK(hz_waitq_wake_all(&q) == 4);
+	HARNESS_CHECK(hz_waitq_wake_all(&q) == 0);
 	hz_fiber_yield();
 	for (int i = 0; i < 4; i++) {
-		CHECK(w[i].returned);
-		CHECK(w[i].result == 0);
+		HARNESS_CHECK(w[i].returned);
+		HARNESS_CHECK(w[i].result == 0);
 	}
 	return 0;
 }
@@ -465,7 +406,7 @@ static int wake_all_main(void *arg)
 static void wake_all_wakes_every_waiter(void **state)
 {
 	(void)state;
-	assert_int_equal(run(wake_all_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(wake_all_main, NULL), 0);
 }
 
 /* --- deadlock and abandoned fibers ---------------------------------------- */
@@ -476,7 +417,7 @@ static void park_forever(void *arg)
 {
 	(void)arg;
 	if (hz_waitq_wait(&never_q, HZ_DEADLINE_NEVER) == 0)
-		CHECK(!"a fiber parked for ever was woken");
+		HARNESS_CHECK(!"a fiber parked for ever was woken");
 }
 
 static int deadlock_main(void *arg)
@@ -494,17 +435,16 @@ static int deadlock_main(void *arg)
 
 static void deadlock_is_detected(void **state)
 {
-	struct capture cap;
+	struct harness_capture cap;
 	char out[1024];
 	int r;
 
 	(void)state;
 	memset(&never_q, 0, sizeof(never_q));
-	capture_begin(&cap);
-	fiber_failure = NULL;
+	harness_capture_begin(&cap);
 	r = hz_sched_run(deadlock_main, NULL);
-	capture_end(&cap, out, sizeof(out));
-	assert_null(fiber_failure);
+	harness_capture_end(&cap, out, sizeof(out));
+	assert_null(harness_fiber_failure());
 	assert_int_equal(r, -HZ_ECANCELED);
 	assert_non_null(strstr(out, "deadlock"));
 	assert_int_equal(fibers_alive(), 0);
@@ -516,7 +456,7 @@ static void sleep_long(void *arg)
 {
 	(void)arg;
 	hz_sleep_ns(10 * HZ_NS_PER_S);
-	CHECK(!"slept through the end of main");
+	HARNESS_CHECK(!"slept through the end of main");
 }
 
 static void spin(void *arg)
@@ -536,7 +476,7 @@ static int leave_fibers_main(void *arg)
 		return -HZ_ENOMEM;
 	hz_fiber_yield();
 	hz_fiber_yield();
-	CHECK(fibers_alive() == 5);
+	HARNESS_CHECK(fibers_alive() == 5);
 	/* The last one is spawned but main ends before it ever runs. */
 	if (hz_fiber_spawn("unstarted", spin, NULL, 0) < 0)
 		return -HZ_ENOMEM;
@@ -547,7 +487,7 @@ static void main_return_frees_other_fibers(void **state)
 {
 	(void)state;
 	memset(&never_q, 0, sizeof(never_q));
-	assert_int_equal(run(leave_fibers_main, NULL), 7);
+	assert_int_equal(harness_run_fibers(leave_fibers_main, NULL), 7);
 	/* The harness proves stacks, fibers and the sleep timer are gone. */
 	assert_int_equal(fibers_alive(), 0);
 	assert_null(never_q.head);
@@ -619,17 +559,19 @@ static int bad_handle_main(void *arg)
 	uint64_t soon = hz_now() + HZ_NS_PER_MS;
 
 	(void)arg;
-	CHECK(hz_device_wait(-1, soon) == -HZ_EINVAL);
-	CHECK(hz_device_wait(HZ_HANDLE_MAX, soon) == -HZ_EINVAL);
-	CHECK(hz_device_wait(INT32_MIN, HZ_DEADLINE_NEVER) == -HZ_EINVAL);
-	CHECK(hz_device_wait(INT32_MAX, HZ_DEADLINE_NEVER) == -HZ_EINVAL);
+	HARNESS_CHECK(hz_device_wait(-1, soon) == -HZ_EINVAL);
+	HARNESS_CHECK(hz_device_wait(HZ_HANDLE_MAX, soon) == -HZ_EINVAL);
+	HARNESS_CHECK(hz_device_wait(INT32_MIN, HZ_DEADLINE_NEVER) ==
+		      -HZ_EINVAL);
+	HARNESS_CHECK(hz_device_wait(INT32_MAX, HZ_DEADLINE_NEVER) ==
+		      -HZ_EINVAL);
 	return 0;
 }
 
 static void device_wait_rejects_bad_handle(void **state)
 {
 	(void)state;
-	assert_int_equal(run(bad_handle_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(bad_handle_main, NULL), 0);
 }
 
 /* --- allocation failure --------------------------------------------------- */
@@ -654,29 +596,29 @@ static int spawn_fail_main(void *arg)
 		hz_mem_fail_nth(0);
 		if (r == 0)
 			break;
-		CHECK(r == -HZ_ENOMEM);
-		CHECK(fibers_alive() == 1);
+		HARNESS_CHECK(r == -HZ_ENOMEM);
+		HARNESS_CHECK(fibers_alive() == 1);
 		hz_mem_stats(&after);
-		CHECK(after.live_objects == before.live_objects);
-		CHECK(after.free_pages == before.free_pages);
-		CHECK(n < 10);
+		HARNESS_CHECK(after.live_objects == before.live_objects);
+		HARNESS_CHECK(after.free_pages == before.free_pages);
+		HARNESS_CHECK(n < 10);
 	}
 	/* The fiber and its stack: two allocations. */
-	CHECK(n == 3);
+	HARNESS_CHECK(n == 3);
 	hz_fiber_yield();
-	CHECK(ran);
+	HARNESS_CHECK(ran);
 	return 0;
 }
 
 static void spawn_fails_cleanly(void **state)
 {
 	(void)state;
-	assert_int_equal(run(spawn_fail_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(spawn_fail_main, NULL), 0);
 	/* Not even the main fiber can be made. */
 	hz_mem_fail_nth(1);
-	assert_int_equal(run(return_arg, NULL), -HZ_ENOMEM);
+	assert_int_equal(harness_run_fibers(return_arg, NULL), -HZ_ENOMEM);
 	hz_mem_fail_nth(2);
-	assert_int_equal(run(return_arg, NULL), -HZ_ENOMEM);
+	assert_int_equal(harness_run_fibers(return_arg, NULL), -HZ_ENOMEM);
 	hz_mem_fail_nth(0);
 	assert_int_equal(fibers_alive(), 0);
 }
@@ -722,7 +664,7 @@ static void small_stack_fiber_works(void **state)
 	(void)state;
 	for (unsigned long i = 1; i <= 200; i++)
 		expect += collatz_depth(i, 0);
-	assert_int_equal(run(small_stack_main, &sum), 0);
+	assert_int_equal(harness_run_fibers(small_stack_main, &sum), 0);
 	assert_int_equal(sum, expect);
 }
 
@@ -755,7 +697,7 @@ static int fp_main(void *arg)
 	struct fp_fiber *f = arg;
 
 	/* A fiber starts with the default control words. */
-	CHECK((_mm_getcsr() & MXCSR_RC_MASK) == 0);
+	HARNESS_CHECK((_mm_getcsr() & MXCSR_RC_MASK) == 0);
 	for (int i = 0; i < 2; i++)
 		if (hz_fiber_spawn("fp", fp_work, &f[i], 0) < 0)
 			return -HZ_ENOMEM;
@@ -789,7 +731,7 @@ static void floating_point_state_is_per_fiber(void **state)
 
 	(void)state;
 	assert_true(harmonic(3, 0x6000) != harmonic(3, 0));
-	assert_int_equal(run(fp_main, f), 0);
+	assert_int_equal(harness_run_fibers(fp_main, f), 0);
 	assert_true(f[0].sum == harmonic(1, 0));
 	assert_true(f[1].sum == harmonic(3, 0x6000));
 	assert_int_equal(f[0].mxcsr_lost, 0);
