@@ -37,7 +37,7 @@ FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
 	-mno-red-zone -fno-pic -fno-pie -mcmodel=small \
 	-fstack-protector-strong -fno-omit-frame-pointer \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
-	-ffunction-sections -fdata-sections -Iplatform/kvm
+	-ffunction-sections -fdata-sections -Iplatform/kvm $(BEARSSL_CFLAGS)
 $(eval $(call compile_rules,kvm))
 
 KVM_PLATFORM_SRCS := $(sort $(wildcard platform/kvm/*.c platform/kvm/*.S))
@@ -63,19 +63,24 @@ $(1): $(call objs,kvm,$(2)) $(KVM_PLATFORM_OBJS) $(KVM_CORE_LIB) $(KVM_LIBC) $(K
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(KVM_LDFLAGS) -o $$@ \
 		$(call objs,kvm,$(2)) $$(KVM_PLATFORM_OBJS) \
-		-Wl,--start-group $$(KVM_CORE_LIB) $$(KVM_LIBC) -Wl,--end-group \
+		-Wl,--start-group $$(KVM_CORE_LIB) $$(BEARSSL_LIB) $$(KVM_LIBC) \
+		-Wl,--end-group \
 		$$(LIBGCC_kvm)
 endef
 
 KVM_EXAMPLES := $(foreach e,$(EXAMPLES),$(O)/kvm/examples/$(e)/$(e).hz)
 $(foreach e,$(EXAMPLES),$(eval $(call kvm_image,$(O)/kvm/examples/$(e)/$(e).hz,$(wildcard examples/$(e)/*.c))))
 
+# The test applications of tests/apps, for interop tests on this target.
+KVM_TEST_APPS := $(foreach a,$(TEST_APPS),$(O)/kvm/tests/apps/$(a)/$(a).hz)
+$(foreach a,$(TEST_APPS),$(eval $(call kvm_image,$(O)/kvm/tests/apps/$(a)/$(a).hz,$(wildcard tests/apps/$(a)/*.c))))
+
 KVM_TEST_GUESTS := $(notdir $(wildcard tests/kvm/guests/*))
 KVM_TEST_IMAGES := $(foreach g,$(KVM_TEST_GUESTS),$(O)/kvm/tests/kvm/guests/$(g)/$(g).hz)
 $(foreach g,$(KVM_TEST_GUESTS),$(eval $(call kvm_image,$(O)/kvm/tests/kvm/guests/$(g)/$(g).hz,$(wildcard tests/kvm/guests/$(g)/*.c))))
 
 .PHONY: kvm
-kvm: $(TENDER) $(KVM_EXAMPLES) $(KVM_TEST_IMAGES)
+kvm: $(TENDER) $(KVM_EXAMPLES) $(KVM_TEST_IMAGES) $(KVM_TEST_APPS)
 all: kvm
 
 -include $(shell find $(O)/kvm $(O)/host -name '*.d' 2>/dev/null)
@@ -83,4 +88,4 @@ all: kvm
 # --- tests ------------------------------------------------------------------
 
 TEST_SUITES += tests/kvm/run.py
-TEST_DEPS += $(TENDER) $(KVM_TEST_IMAGES)
+TEST_DEPS += $(TENDER) $(KVM_TEST_IMAGES) $(KVM_EXAMPLES) $(KVM_TEST_APPS)
