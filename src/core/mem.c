@@ -6,6 +6,11 @@
  * followed by the managed pages. Free runs of 2^order pages sit on one
  * doubly linked list per order, linked by page index through the table, so
  * free pages are never written (and stay poisoned under ASan).
+ *
+ * The table is never cleared: each entry carries the cookie of the
+ * hz_mem_init that wrote it, and an entry with another cookie reads as an
+ * unused page. Start-up therefore touches a handful of pages whatever the
+ * heap's size (on a hypervisor, every first touch of a page is a fault).
  */
 #include "haze/mem.h"
 
@@ -28,16 +33,18 @@ enum page_state {
 };
 
 struct page_meta {
-	uint8_t state;	/* enum page_state */
-	uint8_t order;	/* run order, or slab class */
-	uint16_t inuse; /* slab: objects handed out */
-	uint32_t prev;	/* free run or partial slab list links */
+	uint64_t cookie; /* heap.cookie when written, else stale */
+	uint8_t state;	 /* enum page_state */
+	uint8_t order;	 /* run order, or slab class */
+	uint16_t inuse;	 /* slab: objects handed out */
+	uint32_t prev;	 /* free run or partial slab list links */
 	uint32_t next;
 	void *freelist; /* slab: first free object */
 	size_t size;	/* large: bytes requested */
 };
 
 struct heap {
+	uint64_t cookie; /* of this hz_mem_init */
 	uintptr_t base;	 /* first managed page */
 	uint32_t npages; /* managed pages */
 	struct page_meta *meta;
@@ -51,10 +58,27 @@ struct heap {
 };
 
 static struct heap heap;
+static uint64_t inits; /* how many hz_mem_init calls, for cookies */
+
+/* Page @i's entry, claimed for this heap (reset) if it is stale. */
+static struct page_meta *meta(uint32_t i)
+{
+	struct page_meta *m = &heap.meta[i];
+
+	if (m->cookie != heap.cookie)
+		*m = (struct page_meta){.cookie = heap.cookie};
+	return m;
+}
 
 static void *page_addr(uint32_t i)
 {
 	return (void *)(heap.base + ((uintptr_t)i << HZ_PAGE_SHIFT));
+}
+
+/* The absolute page number of page @i (its address / page size). */
+static uint64_t page_pfn(uint32_t i)
+{
+	return (heap.base >> HZ_PAGE_SHIFT) + i;
 }
 
 static uint32_t page_index(const void *p)
@@ -71,23 +95,23 @@ static uint32_t page_index(const void *p)
 
 static void list_push(uint32_t *head, uint32_t i)
 {
-	heap.meta[i].prev = NONE;
-	heap.meta[i].next = *head;
+	meta(i)->prev = NONE;
+	meta(i)->next = *head;
 	if (*head != NONE)
-		heap.meta[*head].prev = i;
+		meta(*head)->prev = i;
 	*head = i;
 }
 
 static void list_remove(uint32_t *head, uint32_t i)
 {
-	struct page_meta *m = &heap.meta[i];
+	struct page_meta *m = meta(i);
 
 	if (m->prev != NONE)
-		heap.meta[m->prev].next = m->next;
+		meta(m->prev)->next = m->next;
 	else
 		*head = m->next;
 	if (m->next != NONE)
-		heap.meta[m->next].prev = m->prev;
+		meta(m->next)->prev = m->prev;
 	m->prev = m->next = NONE;
 }
 
@@ -95,8 +119,8 @@ static void list_remove(uint32_t *head, uint32_t i)
 
 static void free_run_add(uint32_t i, unsigned order)
 {
-	heap.meta[i].state = PAGE_FREE;
-	heap.meta[i].order = (uint8_t)order;
+	meta(i)->state = PAGE_FREE;
+	meta(i)->order = (uint8_t)order;
 	list_push(&heap.free_head[order], i);
 	heap.free_pages += (size_t)1 << order;
 }
@@ -104,7 +128,7 @@ static void free_run_add(uint32_t i, unsigned order)
 static void free_run_take(uint32_t i, unsigned order)
 {
 	list_remove(&heap.free_head[order], i);
-	heap.meta[i].state = PAGE_UNUSED;
+	meta(i)->state = PAGE_UNUSED;
 	heap.free_pages -= (size_t)1 << order;
 }
 
@@ -122,20 +146,26 @@ int hz_mem_init(uintptr_t start, size_t size)
 	meta_pages = (meta_bytes + HZ_PAGE_SIZE - 1) >> HZ_PAGE_SHIFT;
 
 	memset(&heap, 0, sizeof(heap));
+	/* An odd multiplier: distinct, non-zero, unlikely in stale data. */
+	heap.cookie = ++inits * 0x9e3779b97f4a7c15ull;
 	heap.meta = (struct page_meta *)start;
 	heap.base = start + (meta_pages << HZ_PAGE_SHIFT);
 	heap.npages = (uint32_t)(total - meta_pages);
-	memset(heap.meta, 0, heap.npages * sizeof(struct page_meta));
 	for (unsigned o = 0; o <= MAX_ORDER; o++)
 		heap.free_head[o] = NONE;
 	for (unsigned c = 0; c < SLAB_CLASSES; c++)
 		heap.slab_partial[c] = NONE;
 
-	/* Carve the managed pages into the largest aligned runs that fit. */
+	/*
+	 * Carve the managed pages into the largest runs that fit and are
+	 * aligned to their size in the address space (buddies are found by
+	 * absolute page number, so every run stays naturally aligned).
+	 */
 	for (uint32_t i = 0; i < heap.npages;) {
+		uint64_t pfn = page_pfn(i);
 		unsigned o = MAX_ORDER;
 
-		while (o > 0 && ((i & ((1u << o) - 1)) != 0 ||
+		while (o > 0 && ((pfn & ((1ull << o) - 1)) != 0 ||
 				 (uint64_t)i + (1u << o) > heap.npages))
 			o--;
 		free_run_add(i, o);
@@ -169,7 +199,7 @@ static void *pages_take(unsigned order)
 		o--;
 		free_run_add(i + (1u << o), o);
 	}
-	heap.meta[i].order = (uint8_t)order;
+	meta(i)->order = (uint8_t)order;
 	hz_asan_unpoison(page_addr(i), (size_t)HZ_PAGE_SIZE << order);
 	return page_addr(i);
 }
@@ -178,14 +208,16 @@ static void pages_give(uint32_t i, unsigned order)
 {
 	hz_asan_poison(page_addr(i), (size_t)HZ_PAGE_SIZE << order);
 	while (order < MAX_ORDER) {
-		uint32_t buddy = i ^ (1u << order);
+		/* Below the heap, the subtraction wraps and fails the test. */
+		uint64_t buddy = (page_pfn(i) ^ (1ull << order)) - page_pfn(0);
 
 		if (buddy >= heap.npages ||
-		    heap.meta[buddy].state != PAGE_FREE ||
-		    heap.meta[buddy].order != order)
+		    meta((uint32_t)buddy)->state != PAGE_FREE ||
+		    meta((uint32_t)buddy)->order != order)
 			break;
-		free_run_take(buddy, order);
-		i &= ~(1u << order);
+		free_run_take((uint32_t)buddy, order);
+		if (buddy < i)
+			i = (uint32_t)buddy;
 		order++;
 	}
 	free_run_add(i, order);
@@ -211,7 +243,7 @@ void *hz_pages_alloc(unsigned order)
 		heap.failures++;
 		return NULL;
 	}
-	heap.meta[page_index(p)].state = PAGE_PAGES;
+	meta(page_index(p))->state = PAGE_PAGES;
 	return p;
 }
 
@@ -222,9 +254,9 @@ void hz_pages_free(void *p)
 	if (p == NULL)
 		return;
 	i = page_index(p);
-	HZ_ASSERT(heap.meta[i].state == PAGE_PAGES);
+	HZ_ASSERT(meta(i)->state == PAGE_PAGES);
 	HZ_ASSERT(((uintptr_t)p & (HZ_PAGE_SIZE - 1)) == 0);
-	pages_give(i, heap.meta[i].order);
+	pages_give(i, meta(i)->order);
 }
 
 /* --- slabs and hz_malloc -------------------------------------------------- */
@@ -252,15 +284,15 @@ static bool slab_grow(unsigned c)
 	if (page == NULL)
 		return false;
 	i = page_index(page);
-	heap.meta[i].state = PAGE_SLAB;
-	heap.meta[i].order = (uint8_t)c;
-	heap.meta[i].inuse = 0;
-	heap.meta[i].freelist = NULL;
+	meta(i)->state = PAGE_SLAB;
+	meta(i)->order = (uint8_t)c;
+	meta(i)->inuse = 0;
+	meta(i)->freelist = NULL;
 	for (size_t off = HZ_PAGE_SIZE; off >= sz; off -= sz) {
 		void **obj = (void **)(page + off - sz);
 
-		*obj = heap.meta[i].freelist;
-		heap.meta[i].freelist = obj;
+		*obj = meta(i)->freelist;
+		meta(i)->freelist = obj;
 	}
 	hz_asan_poison(page, HZ_PAGE_SIZE);
 	list_push(&heap.slab_partial[c], i);
@@ -276,7 +308,7 @@ static void *slab_alloc(unsigned c)
 	if (heap.slab_partial[c] == NONE && !slab_grow(c))
 		return NULL;
 	i = heap.slab_partial[c];
-	m = &heap.meta[i];
+	m = meta(i);
 	obj = m->freelist;
 	hz_asan_unpoison(obj, class_size(c));
 	m->freelist = *obj;
@@ -288,7 +320,7 @@ static void *slab_alloc(unsigned c)
 
 static void slab_free(uint32_t i, void *p)
 {
-	struct page_meta *m = &heap.meta[i];
+	struct page_meta *m = meta(i);
 	unsigned c = m->order;
 	size_t sz = class_size(c);
 
@@ -319,7 +351,7 @@ void *hz_malloc(size_t size)
 
 		p = pages_take(order);
 		if (p != NULL) {
-			struct page_meta *m = &heap.meta[page_index(p)];
+			struct page_meta *m = meta(page_index(p));
 
 			m->state = PAGE_LARGE;
 			m->size = size;
@@ -351,7 +383,7 @@ void *hz_calloc(size_t n, size_t size)
 
 size_t hz_malloc_usable_size(const void *p)
 {
-	const struct page_meta *m = &heap.meta[page_index(p)];
+	const struct page_meta *m = meta(page_index(p));
 
 	if (m->state == PAGE_SLAB)
 		return class_size(m->order);
@@ -385,7 +417,7 @@ void hz_free(void *p)
 	if (p == NULL)
 		return;
 	i = page_index(p);
-	m = &heap.meta[i];
+	m = meta(i);
 	heap.live_objects--;
 	heap.live_bytes -= hz_malloc_usable_size(p);
 	if (m->state == PAGE_SLAB) {
