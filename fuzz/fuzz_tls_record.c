@@ -1,12 +1,19 @@
 /*
  * libFuzzer harness for the record path of the TLS flow (src/tls/
- * tls_flow.c and BearSSL's engine behind it): the input is what the
- * lower flow delivers to a server TLS flow, as if a client had sent it.
- * The first byte sets how the lower flow cuts it into reads (1 to 256
- * bytes at a time); what the server sends back is discarded. The server
- * reads until the end or a failure, then writes, shuts down and is
- * freed. Nothing may crash or leak, and every failure must be named.
- * Seeds are real ClientHellos (openssl s_client, curl, Haze's client).
+ * tls_flow.c and BearSSL's engine behind it): fuzzed bytes arrive at a
+ * server TLS flow as its lower flow's input. Two modes, by the first byte:
+ *
+ *   0x00-0xfe  raw: the rest is what a client sent, handed out in reads
+ *              of (first byte + 1) bytes; seeds are real ClientHellos
+ *              (openssl s_client, curl, Haze's client).
+ *   0xff       established: a real Haze client and the server complete a
+ *              handshake in memory, the client sends application data,
+ *              and the rest of the input is XORed over those records
+ *              (bytes beyond them are appended): corrupted, cut and
+ *              injected records after the handshake.
+ *
+ * The server reads until the end or a failure, then writes, shuts down
+ * and is freed. Nothing may crash or leak, and every failure is named.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,44 +31,67 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A lower flow that hands out the fuzz input and swallows writes. */
+#define QUEUE_CAP (256u * 1024)
+
+/*
+ * A lower flow that hands out bytes (the fuzz input, or a queue filled by
+ * the other side) and either swallows writes or queues them for a peer.
+ * With @pending set, running dry means "nothing yet" (-HZ_ETIMEDOUT), not
+ * the end.
+ */
 struct replay {
 	struct hz_flow flow;
 	const uint8_t *data;
 	size_t left, chunk;
 	bool closed;
+	bool pending;
+	struct replay *peer; /* writes go to its queue, or nowhere */
+	uint8_t *queue;	     /* what the peer wrote to us */
+	size_t qlen, qoff;
 };
 
 static int replay_read(struct hz_flow *f, struct hz_view *out,
 		       uint64_t deadline)
 {
 	struct replay *r = (struct replay *)f;
-	size_t n = r->left < r->chunk ? r->left : r->chunk;
+	size_t n;
 
 	(void)deadline;
 	*out = (struct hz_view){0};
 	if (r->closed)
 		return -HZ_ECLOSED;
+	if (r->queue != NULL) {
+		r->data = r->queue + r->qoff;
+		r->left = r->qlen - r->qoff;
+	}
+	n = r->left < r->chunk ? r->left : r->chunk;
 	if (n == 0)
-		return 0;
+		return r->pending ? -HZ_ETIMEDOUT : 0;
 	if (hz_pbuf_alloc(NULL, n, out) != 0)
 		return -HZ_ENOMEM;
 	memcpy(hz_view_data(out), r->data, n);
 	r->data += n;
 	r->left -= n;
+	r->qoff += r->queue != NULL ? n : 0;
 	return (int)n;
 }
 
 static ssize_t replay_writev(struct hz_flow *f, const struct hz_iov *iov,
 			     size_t n, uint64_t deadline)
 {
+	struct replay *r = (struct replay *)f, *p = r->peer;
 	size_t total = 0;
 
 	(void)deadline;
-	if (((struct replay *)f)->closed)
+	if (r->closed)
 		return -HZ_ECLOSED;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (p != NULL && iov[i].len <= QUEUE_CAP - p->qlen) {
+			memcpy(p->queue + p->qlen, iov[i].base, iov[i].len);
+			p->qlen += iov[i].len;
+		}
 		total += iov[i].len;
+	}
 	return (ssize_t)total;
 }
 
@@ -77,7 +107,12 @@ static void replay_close(struct hz_flow *f)
 
 static void replay_free(struct hz_flow *f)
 {
-	hz_free(f);
+	struct replay *r = (struct replay *)f;
+
+	if (r->peer != NULL)
+		r->peer->peer = NULL;
+	hz_free(r->queue);
+	hz_free(r);
 }
 
 static const char *replay_error(const struct hz_flow *f)
@@ -95,7 +130,7 @@ static const struct hz_flow_ops replay_ops = {
     .error_message = replay_error,
 };
 
-static struct hz_tls_config *cfg;
+static struct hz_tls_config *cfg, *client_cfg;
 static size_t base_objects;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -115,39 +150,124 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				    ec_key_len) != 0 ||
 	    hz_tls_config_add_chain(cfg, rsa_pem, rsa_pem_len, rsa_key,
 				    rsa_key_len) != 0 ||
-	    hz_tls_config_set_alpn(cfg, alpn, 2) != 0)
+	    hz_tls_config_set_alpn(cfg, alpn, 2) != 0 ||
+	    hz_tls_config_new(HZ_TLS_CLIENT, &client_cfg) != 0 ||
+	    hz_tls_config_add_anchors(client_cfg, ca_pem, ca_pem_len) != 1)
 		abort();
 	hz_mem_stats(&st);
 	base_objects = st.live_objects;
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Reads the server until the end or a failure, then answers and ends. */
+static void serve(struct hz_flow *tls)
 {
-	struct replay *lower = hz_calloc(1, sizeof(*lower));
-	struct hz_flow *tls;
-	struct hz_mem_stats st;
 	struct hz_view v;
 	int n;
 
-	if (lower == NULL || size == 0) {
-		hz_free(lower);
-		return 0;
-	}
-	lower->flow.ops = &replay_ops;
+	while ((n = hz_flow_read(tls, &v, 0)) > 0)
+		hz_view_release(&v);
+	if (n < 0 && n != -HZ_ETIMEDOUT &&
+	    strncmp(hz_flow_error(tls), "TLS: ", 5) != 0)
+		abort(); /* every failure is named */
+	if (hz_flow_write(tls, "bye", 3, 0) == 3 &&
+	    hz_flow_shutdown(tls) != 0 && n == 0)
+		abort();
+}
+
+static struct replay *replay_new(void)
+{
+	struct replay *r = hz_calloc(1, sizeof(*r));
+
+	if (r != NULL)
+		r->flow.ops = &replay_ops;
+	return r;
+}
+
+/* Raw mode: the input is all the server hears. */
+static void raw(const uint8_t *data, size_t size)
+{
+	struct replay *lower = replay_new();
+	struct hz_flow *tls;
+
+	if (lower == NULL)
+		abort();
 	lower->chunk = (size_t)data[0] + 1;
 	lower->data = data + 1;
 	lower->left = size - 1;
 	if (hz_tls_server(&lower->flow, cfg, &tls) != 0)
 		abort();
-	while ((n = hz_flow_read(tls, &v, HZ_DEADLINE_NEVER)) > 0)
-		hz_view_release(&v);
-	if (n < 0 && strncmp(hz_flow_error(tls), "TLS: ", 5) != 0)
-		abort(); /* every failure is named */
-	if (hz_flow_write(tls, "bye", 3, HZ_DEADLINE_NEVER) == 3 &&
-	    hz_flow_shutdown(tls) != 0 && n == 0)
-		abort();
+	serve(tls);
 	hz_flow_free(tls);
+}
+
+/* Established mode: a real session, then the input over its records. */
+static void established(const uint8_t *data, size_t size)
+{
+	struct replay *cs = replay_new(), *sc = replay_new();
+	struct hz_flow *server, *client;
+	static const char hello[] = "hello from the client, twice: "
+				    "hello from the client";
+	int rs = 1, rc = 1;
+
+	if (cs == NULL || sc == NULL)
+		abort();
+	/* cs: the server's lower end, fed by sc (the client's). */
+	cs->queue = hz_malloc(QUEUE_CAP);
+	sc->queue = hz_malloc(QUEUE_CAP);
+	if (cs->queue == NULL || sc->queue == NULL)
+		abort();
+	cs->peer = sc;
+	sc->peer = cs;
+	cs->pending = sc->pending = true;
+	cs->chunk = sc->chunk = QUEUE_CAP;
+	if (hz_tls_server(&cs->flow, cfg, &server) != 0 ||
+	    hz_tls_client(&sc->flow, client_cfg, "localhost", &client) != 0)
+		abort();
+	for (int i = 0; i < 16 && (rs != 0 || rc != 0); i++) {
+		rc = hz_tls_handshake(client, 0);
+		rs = hz_tls_handshake(server, 0);
+	}
+	if (rs != 0 || rc != 0)
+		abort(); /* an honest handshake in memory must work */
+	if (hz_flow_write(client, hello, sizeof(hello) - 1, 0) !=
+	    (ssize_t)sizeof(hello) - 1)
+		abort();
+	/* The fuzz bytes over the client's records, the rest appended. */
+	for (size_t i = 0; i < size; i++) {
+		size_t at = cs->qoff + i;
+
+		if (at < cs->qlen)
+			cs->queue[at] ^= data[i];
+		else if (cs->qlen < QUEUE_CAP)
+			cs->queue[cs->qlen++] = data[i];
+	}
+	cs->pending = false; /* then the end */
+	serve(server);
+	{
+		struct hz_view v;
+		int n;
+
+		while ((n = hz_flow_read(client, &v, 0)) > 0)
+			hz_view_release(&v);
+		if (n < 0 && n != -HZ_ETIMEDOUT &&
+		    strncmp(hz_flow_error(client), "TLS: ", 5) != 0)
+			abort();
+	}
+	hz_flow_free(server);
+	hz_flow_free(client);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct hz_mem_stats st;
+
+	if (size == 0)
+		return 0;
+	if (data[0] == 0xff)
+		established(data + 1, size - 1);
+	else
+		raw(data, size);
 	hz_mem_stats(&st);
 	if (st.live_objects != base_objects || hz_pbuf_live() != 0)
 		abort();

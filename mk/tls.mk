@@ -13,9 +13,8 @@ CORE_SRCS += $(sort $(wildcard src/tls/*.c))
 
 TLS_BEARSSL_INC := /usr/include/bearssl
 
-$(O)/kvm/src/tls/%.o: FLAGS_kvm += -isystem $(TLS_BEARSSL_INC)
-$(O)/fuzz/src/tls/%.o: FLAGS_fuzz += -isystem $(TLS_BEARSSL_INC)
 
+$(O)/fuzz/src/tls/%.o: FLAGS_fuzz += -isystem $(TLS_BEARSSL_INC)
 
 # --- programs that use TLS ----------------------------------------------------
 
@@ -53,12 +52,7 @@ TEST_DEPS += $(TLS_ECHO_UNIX) $(TLS_CLIENT) $(TLS_CERTS_H)
 
 # --- fuzz harnesses -------------------------------------------------------------
 
-# fuzz_tls_record serves with the build's test certificates. Both
-# harnesses link BearSSL: until mk/fuzz.mk's links carry $(LIBOS_LIBS),
-# the archive is a prerequisite here (so it lands in $^ after the objects).
-TLS_FUZZ := $(O)/test/fuzz/fuzz_tls_pem $(O)/test/fuzz/fuzz_tls_record \
-	$(O)/fuzz/fuzz/fuzz_tls_pem $(O)/fuzz/fuzz/fuzz_tls_record
-$(TLS_FUZZ): /usr/lib/x86_64-linux-gnu/libbearssl.a
+# fuzz_tls_record serves with the build's test certificates.
 $(O)/test/fuzz/fuzz_tls_record.o $(O)/fuzz/fuzz/fuzz_tls_record.o: \
 	$(TLS_CERTS_H)
 $(O)/test/fuzz/fuzz_tls_record.o: FLAGS_test += -I$(TLS_GEN)

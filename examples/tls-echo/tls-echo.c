@@ -199,7 +199,8 @@ int hz_main(int argc, char **argv)
 {
 	struct server srv = {0};
 	struct hz_sockaddr addr = {0, 4433};
-	const char *spec = "socket";
+	const char *spec = "direct:service";
+	struct hz_errmsg err = {0};
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -216,13 +217,9 @@ int hz_main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (strcmp(spec, "socket") != 0) {
-		hz_printf("tls-echo: unknown stack '%s'\n", spec);
-		return 2;
-	}
-	r = hz_platform_socket_stack(&srv.stack);
+	r = hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &srv.stack, &err);
 	if (r < 0) {
-		hz_printf("tls-echo: stack %s: %s\n", spec, hz_strerror(r));
+		hz_printf("tls-echo: %s\n", hz_errmsg_text(&err));
 		return 1;
 	}
 	if (tls_setup(&srv) < 0)

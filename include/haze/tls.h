@@ -10,8 +10,9 @@
  * A configuration (struct hz_tls_config) holds what many flows share:
  * certificate chains and private keys (server), trust anchors (client),
  * ALPN names, the handshake timeout. It is built from PEM bytes in memory
- * (a KV store hands over bytes too) and must outlive every flow made
- * from it.
+ * (a KV store hands over bytes too). Build it completely before making
+ * flows from it, leave it unchanged while they live, and free it after
+ * them: flows point into it.
  *
  * A TLS flow owns the flow below it: closing the TLS flow closes it,
  * freeing the TLS flow frees it. Its failures name both layers:
@@ -113,8 +114,8 @@ int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
 
 /*
  * Wraps @lower in a client TLS flow (*out) that sends @server_name as SNI
- * and checks the server's certificate names it (NULL: neither, for tests
- * only). @lower is owned from now, also on failure. 0, -HZ_EINVAL (no
+ * and checks the server's certificate names it as a DNS name (NULL:
+ * neither, for tests only; IP-address names are not checked). @lower is owned from now, also on failure. 0, -HZ_EINVAL (no
  * trust anchor, or a name too long), -HZ_ENOMEM; a start failure is the
  * flow's sticky error, as for hz_tls_server.
  */

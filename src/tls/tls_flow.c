@@ -21,6 +21,8 @@
 #include "haze/sched.h"
 #include "src/tls/tls_int.h"
 
+/* Records shorter than this are gathered into one write. */
+#define TLS_GATHER_MAX 1024
 /* Seed bytes injected into each engine's PRNG. */
 #define TLS_SEED_BYTES 32
 /* How long close() waits to hand the close_notify to the lower flow. */
@@ -142,14 +144,47 @@ static int engine_closed(struct tls_flow *tf)
 	return fail(tf, -HZ_ETLS, "TLS: %s", tls_br_error_text(err));
 }
 
-/* Hands the engine's outgoing records to the lower flow. 0, 1 (clean
- * end, see below) or a negative code. */
+/*
+ * Gathers small records the engine has ready, one after another, into
+ * @stage (acknowledging them to the engine); their length.
+ */
+static size_t gather_records(struct tls_flow *tf, unsigned char *stage,
+			     size_t cap)
+{
+	size_t n = 0, len;
+
+	while (br_ssl_engine_current_state(tf->eng) & BR_SSL_SENDREC) {
+		unsigned char *buf = br_ssl_engine_sendrec_buf(tf->eng, &len);
+
+		if (len > cap - n)
+			break;
+		memcpy(stage + n, buf, len);
+		br_ssl_engine_sendrec_ack(tf->eng, len);
+		n += len;
+	}
+	return n;
+}
+
+/*
+ * Hands the engine's outgoing records to the lower flow. 0, 1 (clean
+ * end, see below) or a negative code.
+ *
+ * Small records ready together (ChangeCipherSpec and Finished) go down in
+ * one write: as two, the second would wait under Nagle's algorithm for the
+ * peer's delayed ACK of the first, 40 ms per handshake.
+ */
 static int send_records(struct tls_flow *tf, uint64_t deadline)
 {
-	size_t len;
+	unsigned char stage[TLS_GATHER_MAX];
+	size_t len, gathered = 0;
 	unsigned char *buf = br_ssl_engine_sendrec_buf(tf->eng, &len);
 	ssize_t w;
 
+	if (len < sizeof(stage)) {
+		gathered = gather_records(tf, stage, sizeof(stage));
+		buf = stage;
+		len = gathered;
+	}
 	tf->sending = true;
 	w = hz_flow_write(tf->lower, buf, len, deadline);
 	tf->sending = false;
@@ -168,7 +203,8 @@ static int send_records(struct tls_flow *tf, uint64_t deadline)
 		return fail_lower(tf, (int)w, "sending a record");
 	if (tf->fatal != 0 || tf->closed)
 		return check(tf);
-	br_ssl_engine_sendrec_ack(tf->eng, len);
+	if (gathered == 0)
+		br_ssl_engine_sendrec_ack(tf->eng, len);
 	return 0;
 }
 
@@ -248,8 +284,10 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 	}
 }
 
-/* Sends every record the engine has made. 0, 1 (the peer has gone after
- * its close_notify) or a negative code. */
+/*
+ * Sends every record the engine has made. 0, 1 (the peer has gone after
+ * its close_notify) or a negative code.
+ */
 static int flush_records(struct tls_flow *tf, uint64_t deadline)
 {
 	for (;;) {
@@ -428,8 +466,8 @@ static void tls_close(struct hz_flow *f)
 	if (tf->handshake_done && tf->fatal == 0 && !tf->shut &&
 	    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
 		br_ssl_engine_close(tf->eng);
-		if (flush_records(tf, hz_now() + TLS_CLOSE_WAIT) < 0)
-			hz_errmsg_clear(&tf->err);
+		/* A failure here stays in the message; the flow is ending. */
+		(void)flush_records(tf, hz_now() + TLS_CLOSE_WAIT);
 	}
 	tf->closed = true;
 	hz_flow_close(tf->lower);

@@ -8,7 +8,8 @@
 # ping (1,000 echoes, none lost); 100 MiB through the echo server intact;
 # 100 MiB downloaded by the unikernel intact; both again with nftables
 # dropping 2 % of packets; an address from dnsmasq's DHCP server; 1,000
-# concurrent connections to the echo server.
+# concurrent connections to the echo server; curl and openssl s_client
+# complete verified TLS handshakes with the tls-echo unikernel.
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
@@ -135,6 +136,41 @@ else
 fi
 kill $echo_pid 2>/dev/null
 wait $echo_pid 2>/dev/null
+
+# --- TLS on the direct stack: curl and openssl s_client as clients ---------------
+certs=$O/gen/tls/certs
+unikernel tls-echo --stack "$static" --quiet
+tls_pid=$pid
+if ! wait_for "$tmp/tls-echo.out" "serving TLS echo"; then
+	not_ok "the tls-echo unikernel starts"
+	diag "$(cat "$tmp/tls-echo.out")"
+else
+	ip netns exec $ns curl -sS --max-time 20 --cacert "$certs/ca.pem" \
+		--resolve localhost:4433:$guest "https://localhost:4433/haze-$$" \
+		>"$tmp/curl.out" 2>"$tmp/curl.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out"; then
+		ok "curl --cacert: verified TLS handshake with the unikernel, request echoed"
+	else
+		not_ok "curl --cacert against the unikernel (exit $rc)"
+		diag "$(tail -n 5 "$tmp/curl.err")"
+	fi
+	(
+		echo "hello over TLS $$"
+		sleep 1
+	) | ip netns exec $ns timeout 20 openssl s_client -nocommands \
+		-connect $guest:4433 -servername localhost -CAfile "$certs/ca.pem" \
+		-verify_return_error >"$tmp/sc.out" 2>&1
+	if grep -q "Verify return code: 0 (ok)" "$tmp/sc.out" &&
+		grep -qx "hello over TLS $$" "$tmp/sc.out"; then
+		ok "openssl s_client: verified TLS 1.2 handshake with the unikernel, line echoed"
+	else
+		not_ok "openssl s_client against the unikernel"
+		diag "$(tail -n 8 "$tmp/sc.out")"
+	fi
+fi
+kill $tls_pid 2>/dev/null
+wait $tls_pid 2>/dev/null
 
 # --- downloads -----------------------------------------------------------------
 download "$static" "clean path"

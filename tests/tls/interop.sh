@@ -22,9 +22,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ports from the dynamic range, different per run.
-base=$((30000 + $$ % 20000))
-echo_port=$base
+# free_port: prints a TCP port of 127.0.0.1 that nothing listens on.
+free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+echo_port=$(free_port)
+
+# feed TEXT_FILE OUT_FILE: prints TEXT_FILE, then lingers (up to 15 s) until
+# OUT_FILE holds its echo: a client's stdin that ends only once the echo
+# is back, however slow the machine. (One-line texts are looked for as a
+# line; longer ones as the end of OUT_FILE.)
+feed() {
+	cat "$1"
+	want=$(wc -c <"$1")
+	for _ in $(seq 150); do
+		if [ "$want" -lt 200 ]; then
+			grep -qxF -f "$1" "$2" 2>/dev/null && break
+		else
+			tail -c "$want" "$2" | cmp -s - "$1" && break
+		fi
+		sleep 0.1
+	done
+}
 
 # wait_for FILE TEXT: waits up to 5 s for TEXT to appear in FILE.
 wait_for() {
@@ -35,7 +57,7 @@ wait_for() {
 	return 1
 }
 
-"$echo_app" --mem 64 -- --port "$echo_port" >"$tmp/echo.out" 2>&1 &
+"$echo_app" --mem 64 -- --stack socket --port "$echo_port" >"$tmp/echo.out" 2>&1 &
 pids="$pids $!"
 echo_pid=$!
 if ! wait_for "$tmp/echo.out" "serving TLS echo"; then
@@ -48,10 +70,8 @@ fi
 # --- openssl s_client -> tls-echo -------------------------------------------
 
 line="hello from s_client $$"
-(
-	printf '%s\n' "$line"
-	sleep 1
-) | timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+printf '%s\n' "$line" >"$tmp/line"
+feed "$tmp/line" "$tmp/sc.out" | timeout 20 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
 	-servername localhost -CAfile "$certs/ca.pem" -verify_return_error \
 	>"$tmp/sc.out" 2>&1
 if grep -q "Verify return code: 0 (ok)" "$tmp/sc.out" &&
@@ -67,13 +87,10 @@ diag "s_client: $(grep -m1 'Cipher is' "$tmp/sc.out")"
 # 1 MiB through s_client and back, compared byte for byte.
 head -c 1048576 /dev/urandom >"$tmp/bulk.in"
 base64 -w 76 "$tmp/bulk.in" >"$tmp/bulk.b64"
-(
-	cat "$tmp/bulk.b64"
-	sleep 2
-) | timeout 20 openssl s_client -quiet -connect 127.0.0.1:"$echo_port" \
+feed "$tmp/bulk.b64" "$tmp/bulk.out" | timeout 30 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
 	-servername localhost -CAfile "$certs/ca.pem" -verify_return_error \
 	>"$tmp/bulk.out" 2>"$tmp/bulk.err"
-if cmp -s "$tmp/bulk.b64" "$tmp/bulk.out"; then
+if tail -c "$(wc -c <"$tmp/bulk.b64")" "$tmp/bulk.out" | cmp -s - "$tmp/bulk.b64"; then
 	ok "openssl s_client: $(wc -c <"$tmp/bulk.b64") bytes echoed intact"
 else
 	not_ok "openssl s_client: bulk echo intact ($(wc -c <"$tmp/bulk.out") of $(wc -c <"$tmp/bulk.b64") bytes back)"
@@ -87,10 +104,9 @@ for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
 	"ECDHE-RSA-AES128-GCM-SHA256 rsa.haze.test" \
 	"ECDHE-RSA-CHACHA20-POLY1305 rsa.haze.test"; do
 	set -- $spec
-	(
-		echo ping
-		sleep 0.5
-	) | timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+	echo ping >"$tmp/ping"
+	: >"$tmp/suite.out"
+	feed "$tmp/ping" "$tmp/suite.out" | timeout 20 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
 		-servername "$2" -CAfile "$certs/ca.pem" -verify_return_error \
 		-tls1_2 -cipher "$1" >"$tmp/suite.out" 2>&1
 	if grep -q "Cipher is $1" "$tmp/suite.out" &&
@@ -104,7 +120,7 @@ for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
 done
 
 # Anything but TLS 1.2 ECDHE+AEAD is refused.
-timeout 10 openssl s_client -connect 127.0.0.1:"$echo_port" \
+timeout 10 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
 	-servername localhost -CAfile "$certs/ca.pem" -tls1_2 \
 	-cipher AES128-SHA </dev/null >"$tmp/weak.out" 2>&1
 if grep -q "Cipher is (NONE)\|handshake failure\|alert" "$tmp/weak.out" &&
@@ -120,7 +136,7 @@ fi
 if ! command -v curl >/dev/null 2>&1; then
 	skip "curl --cacert: handshake and HTTP exchange" "curl is not installed"
 else
-	curl -sS -v --cacert "$certs/ca.pem" \
+	curl -sS -v --max-time 20 --cacert "$certs/ca.pem" \
 		"https://localhost:$echo_port/haze-$$" >"$tmp/curl.out" \
 		2>"$tmp/curl.err"
 	rc=$?
@@ -133,7 +149,7 @@ else
 	fi
 	diag "curl: $(grep -m1 'SSL connection using' "$tmp/curl.err")"
 	# Without the test CA, curl refuses the server and says so by alert.
-	curl -sS "https://localhost:$echo_port/" >/dev/null 2>"$tmp/curl2.err"
+	curl -sS --max-time 20 "https://localhost:$echo_port/" >/dev/null 2>"$tmp/curl2.err"
 	rc=$?
 	if [ "$rc" -eq 60 ] && wait_for "$tmp/echo.out" "peer sent alert unknown_ca"; then
 		ok "curl without the CA refuses; tls-echo logs 'TLS: peer sent alert unknown_ca'"
@@ -141,6 +157,36 @@ else
 		not_ok "curl without the CA refuses, named by tls-echo (exit $rc)"
 		diag "$(tail -n 5 "$tmp/echo.out")"
 	fi
+fi
+
+# A TCP reset under a TLS session reaches the server as a reset, naming
+# both layers.
+if /usr/bin/python3 tests/tls/reset_client.py "$echo_port" "$certs/ca.pem" \
+	>"$tmp/reset.out" 2>&1 &&
+	wait_for "$tmp/echo.out" "connection ended: TLS: TCP 127.0.0.1:[0-9]*: .*reset"; then
+	ok "a TCP reset under TLS: $(grep -m1 'connection ended: TLS: TCP' "$tmp/echo.out" | sed 's/.*connection ended: //')"
+else
+	not_ok "a TCP reset under TLS is reported naming both layers"
+	diag "$(cat "$tmp/reset.out")"
+	diag "$(tail -n 5 "$tmp/echo.out")"
+fi
+
+# Many sessions at once, each its own fiber.
+if command -v curl >/dev/null 2>&1; then
+	curls=
+	for i in $(seq 50); do
+		curl -sS --max-time 20 --cacert "$certs/ca.pem" \
+			"https://localhost:$echo_port/c$i" >"$tmp/par.$i" 2>&1 &
+		curls="$curls $!"
+	done
+	# shellcheck disable=SC2086
+	wait $curls
+	good=0
+	for i in $(seq 50); do
+		grep -q "^GET /c$i HTTP/1.1" "$tmp/par.$i" && good=$((good + 1))
+	done
+	check "50 concurrent curl sessions each get their own request back ($good)" \
+		[ "$good" -eq 50 ]
 fi
 
 if kill -0 "$echo_pid" 2>/dev/null; then
@@ -161,7 +207,7 @@ s_server() {
 	wait_for "$tmp/ss-$1.out" "ACCEPT"
 }
 
-port=$((base + 1))
+port=$(free_port)
 if s_server ec "$port"; then
 	timeout 20 "$client" --mem 64 -- --connect 127.0.0.1:"$port" \
 		--name localhost --alpn http/1.1 \
@@ -182,7 +228,7 @@ fi
 
 # refused NAME SNI WHY: the client must refuse s_server's chain NAME.
 refused() {
-	port=$((port + 1))
+	port=$(free_port)
 	if ! s_server "$1" "$port"; then
 		not_ok "openssl s_server starts with $1.pem"
 		return

@@ -290,29 +290,6 @@ static void pipe_reset(struct pipe *p)
 
 /* --- fibers ---------------------------------------------------------------- */
 
-static const char *fiber_failure;
-static int fiber_failure_line;
-
-#define CHECK(e)                                       \
-	do {                                           \
-		if (!(e) && fiber_failure == NULL) {   \
-			fiber_failure = #e;            \
-			fiber_failure_line = __LINE__; \
-		}                                      \
-	} while (0)
-
-static int run(int (*fn)(void *arg), void *arg)
-{
-	int r;
-
-	fiber_failure = NULL;
-	r = hz_sched_run(fn, arg);
-	if (fiber_failure != NULL)
-		fail_msg("in a fiber, line %d: %s", fiber_failure_line,
-			 fiber_failure);
-	return r;
-}
-
 #define TLS_STACK (256u * 1024)
 
 /* Byte @i of test stream @seed. */
@@ -357,7 +334,8 @@ static void side_finish(struct side *s)
 static void side_join(struct side *s)
 {
 	while (!s->done)
-		CHECK(hz_waitq_wait(&s->q, hz_now() + 30 * HZ_NS_PER_S) == 0);
+		HARNESS_CHECK(
+		    hz_waitq_wait(&s->q, hz_now() + 30 * HZ_NS_PER_S) == 0);
 }
 
 /* Server fiber: handshake, then echo everything until close_notify. */
@@ -379,7 +357,7 @@ static void echo_server(void *arg)
 					  HZ_DEADLINE_NEVER);
 
 		hz_view_release(&v);
-		CHECK(w == n);
+		HARNESS_CHECK(w == n);
 		if (w < 0)
 			break;
 		s->bytes += (uint64_t)n;
@@ -387,7 +365,7 @@ static void echo_server(void *arg)
 	if (n < 0)
 		snprintf(s->err, sizeof(s->err), "%s", hz_flow_error(s->flow));
 	else
-		CHECK(hz_flow_shutdown(s->flow) == 0);
+		HARNESS_CHECK(hz_flow_shutdown(s->flow) == 0);
 	side_finish(s);
 }
 
@@ -443,7 +421,7 @@ static void bulk_writer(void *arg)
 		for (size_t i = 0; i < n; i++)
 			buf[i] = stream_byte(7, off + i);
 		w = hz_flow_write(ss->client.flow, buf, n, HZ_DEADLINE_NEVER);
-		CHECK(w == (ssize_t)n);
+		HARNESS_CHECK(w == (ssize_t)n);
 		if (w < 0)
 			break;
 		off += n;
@@ -460,17 +438,19 @@ static int bulk_main(void *arg)
 	uint64_t got = 0;
 	bool intact = true;
 
-	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
-	      0);
-	CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) == 0);
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
 	side_record(&ss->client);
-	CHECK(hz_fiber_spawn("writer", bulk_writer, ss, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_fiber_spawn("writer", bulk_writer, ss, TLS_STACK) ==
+		      0);
 	while (got < ss->size) {
 		struct hz_view v;
 		int n = hz_flow_read(ss->client.flow, &v,
 				     hz_now() + 30 * HZ_NS_PER_S);
 
-		CHECK(n > 0);
+		HARNESS_CHECK(n > 0);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++)
@@ -479,17 +459,17 @@ static int bulk_main(void *arg)
 		got += (uint64_t)n;
 		hz_view_release(&v);
 	}
-	CHECK(got == ss->size);
-	CHECK(intact);
+	HARNESS_CHECK(got == ss->size);
+	HARNESS_CHECK(intact);
 	side_join(&ss->client);
 	/* close_notify: ours ends the server's reads, its answer ends ours. */
-	CHECK(hz_flow_shutdown(ss->client.flow) == 0);
+	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == 0);
 	side_join(&ss->server);
 	{
 		struct hz_view v;
 
-		CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
-		      0);
+		HARNESS_CHECK(
+		    hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) == 0);
 	}
 	return 0;
 }
@@ -500,7 +480,7 @@ static void handshake_bulk_alpn_close_notify(void **state)
 
 	(void)state;
 	session_open(&ss, "ec", "rsa", "localhost");
-	assert_int_equal(run(bulk_main, &ss), 0);
+	assert_int_equal(harness_run_fibers(bulk_main, &ss), 0);
 	assert_int_equal(ss.server.handshake, 0);
 	assert_string_equal(ss.server.err, "");
 	assert_int_equal(ss.server.bytes, ss.size);
@@ -518,22 +498,23 @@ static int sni_main(void *arg)
 {
 	struct session *ss = arg;
 
-	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
-	      0);
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
 	if (!ss->implicit)
 		ss->client.handshake =
 		    hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER);
 	else
-		CHECK(hz_tls_suite(ss->client.flow) == NULL);
-	CHECK(hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) ==
-	      4);
+		HARNESS_CHECK(hz_tls_suite(ss->client.flow) == NULL);
+	HARNESS_CHECK(
+	    hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) == 4);
 	side_record(&ss->client);
 	{
 		char buf[8];
 
-		CHECK(hz_flow_read_copy(ss->client.flow, buf, sizeof(buf),
-					HZ_DEADLINE_NEVER) == 4);
-		CHECK(memcmp(buf, "ping", 4) == 0);
+		HARNESS_CHECK(hz_flow_read_copy(ss->client.flow, buf,
+						sizeof(buf),
+						HZ_DEADLINE_NEVER) == 4);
+		HARNESS_CHECK(memcmp(buf, "ping", 4) == 0);
 	}
 	hz_flow_close(ss->client.flow);
 	side_join(&ss->server);
@@ -546,7 +527,7 @@ static void sni_picks_the_rsa_chain(void **state)
 
 	(void)state;
 	session_open(&ss, "ec", "rsa", "rsa.haze.test");
-	assert_int_equal(run(sni_main, &ss), 0);
+	assert_int_equal(harness_run_fibers(sni_main, &ss), 0);
 	assert_int_equal(ss.client.handshake, 0);
 	assert_string_equal(ss.server.sni, "rsa.haze.test");
 	assert_string_equal(ss.client.suite,
@@ -563,7 +544,7 @@ static void wildcard_name_implicit_handshake(void **state)
 
 	(void)state;
 	session_open(&ss, "ec", "rsa", "www.haze.test");
-	assert_int_equal(run(sni_main, &ss), 0);
+	assert_int_equal(harness_run_fibers(sni_main, &ss), 0);
 	assert_int_equal(ss.client.handshake, 0);
 	assert_string_equal(ss.client.suite,
 			    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
@@ -574,15 +555,15 @@ static int refused_main(void *arg)
 {
 	struct session *ss = arg;
 
-	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
-	      0);
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
 	ss->client.handshake =
 	    hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER);
 	snprintf(ss->client.err, sizeof(ss->client.err), "%s",
 		 hz_flow_error(ss->client.flow));
 	/* Sticky: a later write fails the same way. */
-	CHECK(hz_flow_write(ss->client.flow, "x", 1, HZ_DEADLINE_NEVER) ==
-	      ss->client.handshake);
+	HARNESS_CHECK(hz_flow_write(ss->client.flow, "x", 1,
+				    HZ_DEADLINE_NEVER) == ss->client.handshake);
 	hz_flow_close(ss->client.flow);
 	side_join(&ss->server);
 	return 0;
@@ -594,7 +575,7 @@ static void refused(const char *chain, const char *why)
 	struct session ss = {0};
 
 	session_open(&ss, chain, NULL, "localhost");
-	assert_int_equal(run(refused_main, &ss), 0);
+	assert_int_equal(harness_run_fibers(refused_main, &ss), 0);
 	assert_int_equal(ss.client.handshake, -HZ_ETLS);
 	if (strstr(ss.client.err, why) == NULL)
 		fail_msg("client message '%s' lacks '%s'", ss.client.err, why);
@@ -631,20 +612,21 @@ static int reset_main(void *arg)
 	struct hz_view v;
 	int r;
 
-	CHECK(hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) ==
-	      0);
-	CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) == 0);
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
 	pipe_reset(ss->pipe);
 	r = hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER);
 	ss->client.handshake = r;
 	snprintf(ss->client.err, sizeof(ss->client.err), "%s",
 		 hz_flow_error(ss->client.flow));
 	/* Sticky, also for writes. */
-	CHECK(hz_flow_write(ss->client.flow, "x", 1, HZ_DEADLINE_NEVER) ==
-	      -HZ_ECONNRESET);
-	CHECK(hz_flow_shutdown(ss->client.flow) == -HZ_ECONNRESET);
+	HARNESS_CHECK(hz_flow_write(ss->client.flow, "x", 1,
+				    HZ_DEADLINE_NEVER) == -HZ_ECONNRESET);
+	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == -HZ_ECONNRESET);
 	hz_flow_close(ss->client.flow);
-	CHECK(hz_flow_read(ss->client.flow, &v, 0) == -HZ_ECLOSED);
+	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, 0) == -HZ_ECLOSED);
 	hz_flow_close(ss->client.flow); /* idempotent */
 	side_join(&ss->server);
 	return 0;
@@ -656,7 +638,7 @@ static void lower_reset_names_both_layers(void **state)
 
 	(void)state;
 	session_open(&ss, "ec", NULL, "localhost");
-	assert_int_equal(run(reset_main, &ss), 0);
+	assert_int_equal(harness_run_fibers(reset_main, &ss), 0);
 	assert_int_equal(ss.client.handshake, -HZ_ECONNRESET);
 	assert_string_equal(ss.client.err, "TLS: TCP 10.0.0.2:443: reset by "
 					   "peer in ESTABLISHED");
@@ -696,7 +678,7 @@ static void handshake_timeout(void **state)
 	hz_tls_config_set_handshake_timeout(cfg, 150 * HZ_NS_PER_MS);
 	(void)pipe_new(&a, &b);
 	assert_int_equal(hz_tls_server(a, cfg, &s.tls), 0);
-	assert_int_equal(run(timeout_main, &s), 0);
+	assert_int_equal(harness_run_fibers(timeout_main, &s), 0);
 	assert_int_equal(s.early, -HZ_ETIMEDOUT);
 	assert_int_equal(s.first, -HZ_ETIMEDOUT);
 	assert_int_equal(s.second, -HZ_ETIMEDOUT);
@@ -729,7 +711,7 @@ static void garbage_from_the_peer_is_refused(void **state)
 	assert_int_equal(hz_flow_write(b, junk, sizeof(junk) - 1, 0),
 			 (ssize_t)sizeof(junk) - 1);
 	assert_int_equal(hz_flow_shutdown(b), 0);
-	assert_int_equal(run(garbage_main, &s), 0);
+	assert_int_equal(harness_run_fibers(garbage_main, &s), 0);
 	assert_true(s.first < 0);
 	assert_non_null(strstr(hz_flow_error(s.tls), "TLS: "));
 	print_message("# %s\n", hz_flow_error(s.tls));
@@ -847,6 +829,85 @@ static void config_survives_allocation_failures(void **state)
 	pem_drop(&ca);
 }
 
+struct faulty {
+	struct session ss;
+	int ping; /* what the client's exchange gave: 4, or an error */
+};
+
+static int faulty_main(void *arg)
+{
+	struct faulty *f = arg;
+	struct session *ss = &f->ss;
+	char buf[8];
+
+	if (hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) != 0)
+		side_finish(&ss->server);
+	f->ping = (int)hz_flow_write(ss->client.flow, "ping", 4,
+				     hz_now() + 300 * HZ_NS_PER_MS);
+	if (f->ping == 4)
+		f->ping =
+		    (int)hz_flow_read_copy(ss->client.flow, buf, sizeof(buf),
+					   hz_now() + 300 * HZ_NS_PER_MS);
+	if (f->ping < 0)
+		HARNESS_CHECK(
+		    strncmp(hz_flow_error(ss->client.flow), "TLS: ", 5) == 0 ||
+		    f->ping == -HZ_ETIMEDOUT);
+	hz_flow_close(ss->client.flow);
+	side_join(&ss->server);
+	return 0;
+}
+
+static void flows_survive_allocation_failures(void **state)
+{
+	bool whole = false;
+	uint64_t n;
+
+	(void)state;
+	for (n = 1; !whole && n < 300; n++) {
+		struct faulty f = {0};
+		struct hz_flow *a, *b;
+		struct hz_mem_stats before, after;
+		int rs, rc;
+
+		f.ss.scfg = server_config("ec", NULL);
+		f.ss.ccfg = client_config();
+		hz_tls_config_set_handshake_timeout(f.ss.scfg,
+						    100 * HZ_NS_PER_MS);
+		hz_tls_config_set_handshake_timeout(f.ss.ccfg,
+						    100 * HZ_NS_PER_MS);
+		hz_mem_stats(&before);
+		f.ss.pipe = pipe_new(&a, &b);
+		hz_mem_fail_nth(n);
+		rs = hz_tls_server(a, f.ss.scfg, &f.ss.server.flow);
+		rc =
+		    hz_tls_client(b, f.ss.ccfg, "localhost", &f.ss.client.flow);
+		if (rs == 0 && rc == 0) {
+			int r = harness_run_fibers(faulty_main, &f);
+
+			/* -HZ_ENOMEM: no main fiber, nothing ran. */
+			assert_true(r == 0 || r == -HZ_ENOMEM);
+			whole = r == 0 && f.ping == 4;
+		} else {
+			assert_true(rs == 0 || rs == -HZ_ENOMEM);
+			assert_true(rc == 0 || rc == -HZ_ENOMEM);
+		}
+		hz_mem_fail_nth(0);
+		if (f.ss.server.flow != NULL)
+			hz_flow_free(f.ss.server.flow);
+		if (f.ss.client.flow != NULL)
+			hz_flow_free(f.ss.client.flow);
+		hz_mem_stats(&after);
+		assert_int_equal(after.live_objects, before.live_objects);
+		assert_int_equal(hz_pbuf_live(), 0);
+		hz_tls_config_free(f.ss.scfg);
+		hz_tls_config_free(f.ss.ccfg);
+	}
+	assert_true(whole);
+	print_message("# a session needs %llu allocations; each failing one "
+		      "fails cleanly\n",
+		      (unsigned long long)n - 1);
+}
+
 /* --- the suite ---------------------------------------------------------------- */
 
 int main(void)
@@ -864,6 +925,7 @@ int main(void)
 	    HARNESS_TEST(no_entropy_no_session),
 	    HARNESS_TEST(pem_refusals_are_named),
 	    HARNESS_TEST(config_survives_allocation_failures),
+	    HARNESS_TEST(flows_survive_allocation_failures),
 	};
 	char cmd[160];
 	int r;
