@@ -14,7 +14,6 @@ include mk/config.mk
 include mk/core.mk
 include mk/entropy.mk
 include mk/tls.mk
-include mk/conduit.mk
 include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk
