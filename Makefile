@@ -14,6 +14,7 @@ include mk/config.mk
 include mk/core.mk
 include mk/entropy.mk
 include mk/tls.mk
+include mk/conduit.mk
 include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk

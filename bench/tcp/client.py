@@ -48,7 +48,8 @@ def rate(host, port, secs):
     while time.monotonic() - t0 < secs:
         s = socket.create_connection((host, port))
         s.sendall(b"x")
-        s.recv(1)
+        if s.recv(1) != b"x":
+            raise SystemExit("echo did not answer")
         s.close()
         n += 1
     return n / (time.monotonic() - t0)

@@ -84,6 +84,13 @@ void hz_ipstack_destroy(struct hz_ipstack *s);
 /* Returns the stack as a STACK, for hz_tcp_connect, hz_udp_open, ... */
 struct hz_stack *hz_ipstack_stack(struct hz_ipstack *s);
 
+/*
+ * Returns the direct stack behind a STACK (from hz_stack_open), or NULL
+ * when it is another kind (the socket stack): for what only a direct
+ * stack knows, such as the DNS servers its DHCP lease named.
+ */
+struct hz_ipstack *hz_stack_ipstack(struct hz_stack *st);
+
 /* Parks until the stack has an address. 0 or -HZ_ETIMEDOUT. */
 HZ_MUST_CHECK
 int hz_ipstack_wait_configured(struct hz_ipstack *s, uint64_t deadline);

@@ -371,6 +371,11 @@ struct hz_stack *hz_ipstack_stack(struct hz_ipstack *s)
 	return &s->stack;
 }
 
+struct hz_ipstack *hz_stack_ipstack(struct hz_stack *st)
+{
+	return st->ops == &ipstack_ops ? of_stack(st) : NULL;
+}
+
 int hz_ipstack_wait_configured(struct hz_ipstack *s, uint64_t deadline)
 {
 	while (!s->configured) {

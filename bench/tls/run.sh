@@ -1,0 +1,83 @@
+#!/bin/sh
+# bench/tls: TLS against plain TCP through the same unikernel stack, in the
+# same run.
+#
+#   bench/tls/run.sh [unix|kvm]     (root: a namespace and a tap)
+#
+# The echo and tls-echo examples run on Haze's direct stack behind a tap;
+# a Linux client pushes MIB MiB through each and the ratio TLS / plain is
+# printed (AES-128-GCM, TLS 1.2). Full handshakes per second come from
+# openssl s_time against tls-echo. Each figure is the median of RUNS.
+set -u
+. tests/net/lib.sh
+
+O=${O:-build}
+TARGET=${1:-unix}
+RUNS=${RUNS:-5}
+MIB=${MIB:-256}
+ns=hzts$$ tap=hztt$$
+tmp=$(mktemp -d)
+trap 'netns_down $ns; rm -rf "$tmp"' EXIT
+
+if ! netns_usable; then
+	echo "bench/tls: needs root, /dev/net/tun and network namespaces" >&2
+	exit 1
+fi
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# serve APP PORT-PATTERN: starts example APP on the direct stack.
+serve() {
+	case $TARGET in
+	unix)
+		ip netns exec $ns "$O/unix/examples/$1/$1" --mem 512 \
+			--net service=tap:$tap -- --stack "$spec" --quiet \
+			>"$tmp/$1.out" 2>&1 &
+		;;
+	kvm)
+		ip netns exec $ns "$O/host/tender/haze-kvm" --mem 512 \
+			--net service=tap:$tap "$O/kvm/examples/$1/$1.hz" \
+			--stack "$spec" --quiet >"$tmp/$1.out" 2>&1 &
+		;;
+	esac
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q "serving" "$tmp/$1.out" && return 0
+		sleep 0.1
+	done
+	echo "bench/tls: $1 did not start: $(cat "$tmp/$1.out")" >&2
+	exit 1
+}
+
+netns_up $ns $tap 10.77.0.1/24 || exit 1
+spec="direct:service,ip=10.77.0.2/24"
+ca=$O/gen/tls/certs/ca.pem
+
+serve echo
+for _ in $(seq "$RUNS"); do
+	ip netns exec $ns /usr/bin/python3 bench/tls/client.py echo 10.77.0.2 7 "$MIB"
+done | median >"$tmp/plain"
+kill $pid
+wait $pid 2>/dev/null
+
+serve tls-echo
+for _ in $(seq "$RUNS"); do
+	ip netns exec $ns /usr/bin/python3 bench/tls/client.py echo 10.77.0.2 4433 "$MIB" "$ca"
+done | median >"$tmp/tls"
+hs=$(for _ in $(seq "$RUNS"); do
+	ip netns exec $ns openssl s_time -connect 10.77.0.2:4433 -new -time 2 \
+		-CAfile "$ca" -cipher ECDHE-ECDSA-AES128-GCM-SHA256 2>/dev/null |
+		sed -n 's/^\([0-9]*\) connections in [0-9.]*s; \([0-9.]*\) connections\/user sec.*/\1/p' |
+		head -n 1 | awk '{ print $1 / 2 }'
+done | median)
+kill $pid
+wait $pid 2>/dev/null
+
+echo "bench/tls ($TARGET target, direct stack, median of $RUNS, $MIB MiB echoed)"
+printf '%-40s %10s\n' "plain TCP echo (MB/s)" "$(cat "$tmp/plain")"
+printf '%-40s %10s\n' "TLS 1.2 AES-128-GCM echo (MB/s)" "$(cat "$tmp/tls")"
+printf '%-40s %10s\n' "TLS / plain" \
+	"$(awk -v t="$(cat "$tmp/tls")" -v p="$(cat "$tmp/plain")" 'BEGIN { printf "%.2f", t / p }')"
+printf '%-40s %10s\n' "full handshakes per second" "$hs"

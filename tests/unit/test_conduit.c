@@ -1,0 +1,599 @@
+/*
+ * Conduit (src/conduit) over the simulated link: a client stack
+ * (10.0.0.1) connects by name to tcp: and tls: endpoints a server stack
+ * (10.0.0.2) listens on through its own conduit, names resolved by a
+ * small DNS server on the server stack; data echoed both ways. Failures
+ * name the endpoint and the layer: NXDOMAIN, a certificate for another
+ * name, a refused connection, missing TLS configurations, listening on a
+ * name, an accept deadline. The endpoint parser: what it accepts and
+ * what it refuses, and every prefix of valid endpoints.
+ *
+ * Certificates are made by tests/tls/mkcerts.sh in a temporary directory,
+ * as for the TLS suite (ec.pem names *.haze.test).
+ */
+#include "tests/unit/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "haze/conduit.h"
+#include "haze/entropy.h"
+#include "haze/ipstack.h"
+#include "haze/mem.h"
+#include "haze/sched.h"
+#include "haze/simlink.h"
+#include "haze/tls.h"
+
+#define SERVER HZ_IPV4(10, 0, 0, 2)
+#define MS HZ_NS_PER_MS
+#define SECOND HZ_NS_PER_S
+#define TLS_STACK (256u * 1024)
+
+static char cert_dir[64];
+
+/* --- certificates --------------------------------------------------------- */
+
+struct pem {
+	char *data;
+	size_t len;
+};
+
+static struct pem pem_load(const char *name)
+{
+	char path[128];
+	struct pem p = {0};
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	p.data = malloc((size_t)n + 1);
+	assert_non_null(p.data);
+	assert_int_equal(fread(p.data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	p.len = (size_t)n;
+	return p;
+}
+
+static struct hz_tls_config *tls_server_config(void)
+{
+	struct pem c = pem_load("ec.pem"), k = pem_load("ec.key");
+	struct hz_tls_config *cfg;
+
+	assert_int_equal(hz_tls_config_new(HZ_TLS_SERVER, &cfg), 0);
+	assert_int_equal(
+	    hz_tls_config_add_chain(cfg, c.data, c.len, k.data, k.len), 0);
+	free(c.data);
+	free(k.data);
+	return cfg;
+}
+
+static struct hz_tls_config *tls_client_config(void)
+{
+	struct pem ca = pem_load("ca.pem");
+	struct hz_tls_config *cfg;
+
+	assert_int_equal(hz_tls_config_new(HZ_TLS_CLIENT, &cfg), 0);
+	assert_int_equal(hz_tls_config_add_anchors(cfg, ca.data, ca.len), 1);
+	free(ca.data);
+	return cfg;
+}
+
+/* --- a DNS server: every name is 10.0.0.2, but nx.* --------------------------- */
+
+struct dns_server {
+	struct hz_stack *s;
+	struct hz_udp_sock *u;
+	bool stop, done;
+};
+
+static void dns_answer(struct dns_server *d, const uint8_t *q, size_t len,
+		       const struct hz_sockaddr *from)
+{
+	static const uint8_t a[] = {0xc0, 0x0c, 0, 1, 0,  1, 0, 0,
+				    0,	  60,	0, 4, 10, 0, 0, 2};
+	uint8_t r[HZ_DNS_QUERY_MAX + sizeof(a)];
+	size_t qend = 12;
+
+	while (qend < len && q[qend] != 0)
+		qend += 1 + (size_t)q[qend];
+	qend += 5;
+	if (len < 14 || qend > len || qend > HZ_DNS_QUERY_MAX)
+		return;
+	memcpy(r, q, qend);
+	r[2] = 0x81;
+	if ((q[13] | 0x20) == 'n' && (q[14] | 0x20) == 'x') {
+		r[3] = 0x80 | HZ_DNS_NXDOMAIN;
+	} else {
+		r[3] = 0x80;
+		r[7] = 1;
+		memcpy(r + qend, a, sizeof(a));
+		qend += sizeof(a);
+	}
+	HARNESS_CHECK(hz_udp_sendto(d->s, d->u, from, r, qend) == 0);
+}
+
+static void dns_fiber(void *arg)
+{
+	struct dns_server *d = arg;
+
+	while (!d->stop) {
+		struct hz_sockaddr from;
+		struct hz_view v;
+
+		if (hz_udp_recvfrom(d->s, d->u, &v, &from, hz_now() + 10 * MS) <
+		    0)
+			continue;
+		dns_answer(d, hz_view_data(&v), v.len, &from);
+		hz_view_release(&v);
+	}
+	d->done = true;
+}
+
+/* --- an echo server over a conduit listener -------------------------------------- */
+
+struct echo {
+	struct hz_conduit_listener *l;
+	bool stop, done;
+	unsigned served;
+	char last_err[HZ_ERRMSG_MAX];
+};
+
+static void echo_one(struct echo *e, struct hz_flow *f)
+{
+	struct hz_view v;
+	int n;
+
+	while ((n = hz_flow_read(f, &v, hz_now() + 5 * SECOND)) > 0) {
+		ssize_t w = hz_flow_write(f, hz_view_data(&v), v.len,
+					  hz_now() + 5 * SECOND);
+
+		hz_view_release(&v);
+		if (w < 0)
+			break;
+	}
+	if (n < 0)
+		snprintf(e->last_err, sizeof(e->last_err), "%s",
+			 hz_flow_error(f));
+	hz_flow_free(f);
+}
+
+static void echo_fiber(void *arg)
+{
+	struct echo *e = arg;
+
+	while (!e->stop) {
+		struct hz_flow *f;
+
+		if (hz_conduit_accept(e->l, hz_now() + 10 * MS, &f) < 0)
+			continue;
+		e->served++;
+		echo_one(e, f);
+	}
+	e->done = true;
+}
+
+/* --- fixture ------------------------------------------------------------------- */
+
+struct fixture {
+	struct hz_simlink *link;
+	struct hz_ipstack *st[2];
+	struct hz_tls_config *tls_client, *tls_server;
+	struct hz_conduit server, client;
+	struct dns_server dns;
+	struct echo tcp_echo, tls_echo;
+};
+
+static void fixture_up(struct fixture *f)
+{
+	struct hz_simlink_config lc = {
+	    .ports = 2, .seed = 5, .delay_ns = 100000};
+	struct hz_sockaddr dns = {0, 53};
+	struct hz_conduit_config cc = {0};
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct hz_ipstack_config c = {
+		    .addr = HZ_IPV4(10, 0, 0, i + 1),
+		    .prefix_len = 24,
+		    .seed = i + 21,
+		};
+
+		assert_int_equal(hz_ipstack_create(hz_simlink_port(f->link, i),
+						   &c, &f->st[i]),
+				 0);
+	}
+	f->tls_client = tls_client_config();
+	f->tls_server = tls_server_config();
+	f->dns.s = hz_ipstack_stack(f->st[1]);
+	assert_int_equal(hz_udp_open(f->dns.s, &dns, &f->dns.u), 0);
+	assert_int_equal(hz_fiber_spawn("dns", dns_fiber, &f->dns, 0), 0);
+
+	cc.stack = hz_ipstack_stack(f->st[1]);
+	cc.tls_server = f->tls_server;
+	hz_conduit_init(&f->server, &cc);
+	assert_int_equal(
+	    hz_conduit_listen(&f->server, "tcp:0.0.0.0:7", &f->tcp_echo.l), 0);
+	assert_int_equal(
+	    hz_conduit_listen(&f->server, "tls:10.0.0.2:443", &f->tls_echo.l),
+	    0);
+	assert_int_equal(
+	    hz_fiber_spawn("tcp-echo", echo_fiber, &f->tcp_echo, TLS_STACK), 0);
+	assert_int_equal(
+	    hz_fiber_spawn("tls-echo", echo_fiber, &f->tls_echo, TLS_STACK), 0);
+
+	cc = (struct hz_conduit_config){0};
+	cc.stack = hz_ipstack_stack(f->st[0]);
+	cc.tls_client = f->tls_client;
+	cc.dns.servers[0] = SERVER;
+	cc.dns.timeout_ns = 200 * MS;
+	hz_conduit_init(&f->client, &cc);
+}
+
+static void fixture_down(struct fixture *f)
+{
+	f->dns.stop = f->tcp_echo.stop = f->tls_echo.stop = true;
+	while (!f->dns.done || !f->tcp_echo.done || !f->tls_echo.done)
+		hz_sleep_ns(5 * MS);
+	hz_conduit_unlisten(f->tcp_echo.l);
+	hz_conduit_unlisten(f->tls_echo.l);
+	hz_udp_close(f->dns.s, f->dns.u);
+	for (unsigned i = 0; i < 2; i++)
+		hz_ipstack_destroy(f->st[i]);
+	hz_simlink_destroy(f->link);
+	hz_tls_config_free(f->tls_client);
+	hz_tls_config_free(f->tls_server);
+}
+
+/* Sends @text on @flow and checks it comes back. */
+static void echoes(struct hz_flow *flow, const char *text)
+{
+	size_t len = strlen(text), got = 0;
+	char buf[256];
+
+	assert_int_equal(hz_flow_write(flow, text, len, hz_now() + SECOND),
+			 (ssize_t)len);
+	while (got < len) {
+		ssize_t n = hz_flow_read_copy(
+		    flow, buf + got, sizeof(buf) - got, hz_now() + 5 * SECOND);
+
+		if (n <= 0)
+			fail_msg("read: %s", hz_flow_error(flow));
+		got += (size_t)n;
+	}
+	assert_memory_equal(buf, text, len);
+}
+
+/* Connects to @ep expecting @code and a message beginning with @msg. */
+static void refused(struct hz_conduit *c, const char *ep, int code,
+		    const char *msg)
+{
+	struct hz_flow *flow = (struct hz_flow *)1;
+
+	assert_int_equal(
+	    hz_conduit_connect(c, ep, hz_now() + 5 * SECOND, &flow), code);
+	assert_null(flow);
+	if (strncmp(hz_conduit_error(c), msg, strlen(msg)) != 0)
+		fail_msg("'%s' does not begin with '%s'", hz_conduit_error(c),
+			 msg);
+	print_message("# %s\n", hz_conduit_error(c));
+}
+
+/* --- tests --------------------------------------------------------------------------- */
+
+static int connect_listen_main(void *arg)
+{
+	struct fixture f;
+	struct hz_flow *flow;
+
+	(void)arg;
+	fixture_up(&f);
+	assert_int_equal(hz_conduit_connect(&f.client, "tcp:echo.haze.test:7",
+					    hz_now() + 5 * SECOND, &flow),
+			 0);
+	echoes(flow, "hello over tcp");
+	hz_flow_free(flow);
+	assert_int_equal(hz_conduit_connect(&f.client, "tcp:10.0.0.2:7",
+					    hz_now() + 5 * SECOND, &flow),
+			 0);
+	echoes(flow, "hello to a literal address");
+	hz_flow_free(flow);
+	if (hz_conduit_connect(&f.client, "tls:www.haze.test:443",
+			       hz_now() + 5 * SECOND, &flow) != 0)
+		fail_msg("%s", hz_conduit_error(&f.client));
+	assert_string_equal(hz_tls_server_name(flow), "www.haze.test");
+	assert_non_null(hz_tls_suite(flow));
+	echoes(flow, "hello over tls");
+	echoes(flow, "and once more");
+	hz_flow_free(flow);
+	/* The second connection by name came from the cache. */
+	assert_int_equal(f.client.cache.hits, 0);
+	assert_int_equal(hz_conduit_connect(&f.client, "tls:www.haze.test:443",
+					    hz_now() + 5 * SECOND, &flow),
+			 0);
+	assert_int_equal(f.client.cache.hits, 1);
+	echoes(flow, "cached");
+	hz_flow_free(flow);
+	while (f.tls_echo.served < 2 || f.tcp_echo.served < 2)
+		hz_sleep_ns(5 * MS);
+	fixture_down(&f);
+	return 0;
+}
+
+static void connect_and_listen_tcp_and_tls(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(connect_listen_main, NULL), 0);
+}
+
+static int failures_main(void *arg)
+{
+	struct hz_conduit_config cc = {0};
+	struct hz_conduit_listener *l;
+	struct hz_conduit bare;
+	struct fixture f;
+
+	(void)arg;
+	fixture_up(&f);
+	refused(&f.client, "tls:nx.haze.test:443", -HZ_ENOENT,
+		"conduit tls:nx.haze.test:443: DNS nx.haze.test: NXDOMAIN "
+		"from 10.0.0.2");
+	/* Resolves to the server, whose certificate does not name it. */
+	refused(&f.client, "tls:wrong.example:443", -HZ_ETLS,
+		"conduit tls:wrong.example:443: TLS: certificate rejected: "
+		"wrong host name");
+	refused(&f.client, "tcp:10.0.0.2:9", -HZ_ECONNREFUSED,
+		"conduit tcp:10.0.0.2:9: ");
+	assert_non_null(strstr(hz_conduit_error(&f.client), "refused"));
+	refused(&f.client, "tcp:www.haze.test:http", -HZ_EINVAL,
+		"conduit tcp:www.haze.test:http: bad port (a decimal number, "
+		"1..65535)");
+	/* No TLS configurations. */
+	cc.stack = hz_ipstack_stack(f.st[0]);
+	cc.dns.servers[0] = SERVER;
+	hz_conduit_init(&bare, &cc);
+	refused(&bare, "tls:www.haze.test:443", -HZ_EINVAL,
+		"conduit tls:www.haze.test:443: no TLS client configuration");
+	assert_int_equal(hz_conduit_listen(&bare, "tls:0.0.0.0:443", &l),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_conduit_error(&bare),
+			    "conduit tls:0.0.0.0:443: no TLS server "
+			    "configuration");
+	assert_int_equal(hz_conduit_listen(&bare, "tcp:www.haze.test:80", &l),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_conduit_error(&bare),
+			    "conduit tcp:www.haze.test:80: listening needs an "
+			    "address (A.B.C.D, or 0.0.0.0 for any)");
+	/* The port is taken (by the fixture's echo server). */
+	assert_true(hz_conduit_listen(&f.server, "tcp:0.0.0.0:7", &l) < 0);
+	assert_non_null(
+	    strstr(hz_conduit_error(&f.server), "conduit tcp:0.0.0.0:7: "));
+	/* Accept gives up at its deadline, saying so. */
+	assert_int_equal(hz_conduit_listen(&bare, "tcp:0.0.0.0:8080", &l), 0);
+	{
+		struct hz_flow *flow;
+
+		assert_int_equal(
+		    hz_conduit_accept(l, hz_now() + 20 * MS, &flow),
+		    -HZ_ETIMEDOUT);
+		assert_string_equal(hz_conduit_listener_error(l),
+				    "conduit tcp:0.0.0.0:8080: no connection "
+				    "before the deadline");
+	}
+	hz_conduit_unlisten(l);
+	/* Allocation failures: refused cleanly, with a message, no leak. */
+	for (uint64_t n = 1;; n++) {
+		int r;
+
+		hz_mem_fail_nth(n);
+		r = hz_conduit_listen(&bare, "tcp:10.0.0.1:8081", &l);
+		hz_mem_fail_nth(0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -HZ_ENOMEM);
+		assert_non_null(strstr(hz_conduit_error(&bare),
+				       "conduit tcp:10.0.0.1:8081: "));
+		assert_true(n < 10);
+	}
+	hz_conduit_unlisten(l);
+	/* The TLS server saw the client give up. */
+	while (f.tls_echo.served < 1)
+		hz_sleep_ns(5 * MS);
+	fixture_down(&f);
+	return 0;
+}
+
+static void failures_name_endpoint_and_layer(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(failures_main, NULL), 0);
+}
+
+/* --- the parser ------------------------------------------------------------------------ */
+
+static void endpoints_accepted(void **state)
+{
+	struct hz_endpoint ep;
+	const char *why;
+	char name[300];
+
+	(void)state;
+	assert_int_equal(hz_endpoint_parse("tcp:10.0.0.2:80", &ep, &why), 0);
+	assert_int_equal(ep.scheme, HZ_ENDPOINT_TCP);
+	assert_true(ep.literal);
+	assert_int_equal(ep.addr, HZ_IPV4(10, 0, 0, 2));
+	assert_int_equal(ep.port, 80);
+	assert_int_equal(
+	    hz_endpoint_parse("tls:Example-1.org.:65535", &ep, &why), 0);
+	assert_int_equal(ep.scheme, HZ_ENDPOINT_TLS);
+	assert_false(ep.literal);
+	assert_string_equal(ep.host, "Example-1.org.");
+	assert_int_equal(ep.port, 65535);
+	assert_int_equal(hz_endpoint_parse("tls:0.0.0.0:1", &ep, &why), 0);
+	assert_true(ep.literal);
+	assert_int_equal(ep.addr, 0);
+	assert_int_equal(hz_endpoint_parse("tcp:_srv.x1:00443", &ep, &why), 0);
+	assert_int_equal(ep.port, 443);
+	/* 253 characters of name pass. */
+	memcpy(name, "tcp:", 4);
+	for (size_t i = 0; i < 253; i++)
+		name[4 + i] = i % 2 ? '.' : 'a';
+	memcpy(name + 4 + 253, ":1", 3);
+	assert_int_equal(hz_endpoint_parse(name, &ep, &why), 0);
+	assert_int_equal(strlen(ep.host), 253);
+}
+
+static void endpoints_refused(void **state)
+{
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+	    {"", "expected tcp:HOST:PORT or tls:HOST:PORT"},
+	    {"example.org", "expected tcp:HOST:PORT or tls:HOST:PORT"},
+	    {"udp:example.org:53", "unknown scheme (tcp:, tls:)"},
+	    {"TCP:example.org:80", "unknown scheme (tcp:, tls:)"},
+	    {"tcp:example.org", "missing :PORT"},
+	    {"tcp::80", "empty host"},
+	    {"tcp:example.org:", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:example.org:0", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:example.org:65536", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:example.org:+80", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:example.org:8 0", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:example.org:123456", "bad port (a decimal number, 1..65535)"},
+	    {"tcp:[::1]:80", "IPv6 addresses are not supported"},
+	    {"tcp:::1:80", "IPv6 addresses are not supported"},
+	    {"tcp:a..b:80", "host name has an empty label"},
+	    {"tcp:.a:80", "host name has an empty label"},
+	    {"tcp:.:80", "empty host name"},
+	    {"tcp:a b:80", "host name has a character other than letters, "
+			   "digits, '-', '_' and '.'"},
+	    {"tcp:ex\xc3\xa9.org:80", "host name has a character other than "
+				      "letters, digits, '-', '_' and '.'"},
+	    {"tcp:-a.org:80", "host name label starts or ends with '-'"},
+	    {"tcp:a-.org:80", "host name label starts or ends with '-'"},
+	    {"tcp:1.2.3.256:80", "not a valid IPv4 address"},
+	    {"tcp:1.2.3:80", "not a valid IPv4 address"},
+	    {"tcp:10.0.0.01.5:80", "not a valid IPv4 address"},
+	};
+	struct hz_endpoint ep;
+	const char *why;
+	char s[400];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (hz_endpoint_parse(bad[i].s, &ep, &why) != -HZ_EINVAL)
+			fail_msg("'%s' accepted", bad[i].s);
+		if (strcmp(why, bad[i].why) != 0)
+			fail_msg("'%s': '%s', not '%s'", bad[i].s, why,
+				 bad[i].why);
+	}
+	/* A label of 64, a name of 254, an endpoint over 300. */
+	snprintf(s, sizeof(s), "tcp:%064d.org:1", 0);
+	memset(s + 4, 'a', 64);
+	assert_int_equal(hz_endpoint_parse(s, &ep, &why), -HZ_EINVAL);
+	assert_string_equal(why, "host name has a label over 63 bytes");
+	memcpy(s, "tcp:", 4);
+	memset(s + 4, 'a', 254);
+	for (size_t i = 5; i < 4 + 254; i += 2)
+		s[i] = '.';
+	memcpy(s + 4 + 254, ":1", 3);
+	assert_int_equal(hz_endpoint_parse(s, &ep, &why), -HZ_EINVAL);
+	assert_string_equal(why, "host name longer than 253 bytes");
+	memset(s, 'a', 350);
+	s[350] = '\0';
+	assert_int_equal(hz_endpoint_parse(s, &ep, &why), -HZ_EINVAL);
+	assert_string_equal(why, "endpoint too long");
+}
+
+static void endpoint_prefixes(void **state)
+{
+	static const char *const good[] = {
+	    "tcp:10.0.0.2:80",
+	    "tls:www.haze.test:443",
+	    "tcp:a-b_c.d.:65535",
+	};
+	struct hz_endpoint ep;
+	const char *why;
+	char s[64];
+
+	(void)state;
+	for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+		size_t n = strlen(good[g]);
+
+		for (size_t k = 0; k <= n; k++) {
+			memcpy(s, good[g], k);
+			s[k] = '\0';
+			if (hz_endpoint_parse(s, &ep, &why) == 0) {
+				assert_true(ep.port > 0);
+				assert_true(ep.host[0] != '\0');
+			} else {
+				assert_true(why[0] != '\0');
+			}
+		}
+		assert_int_equal(hz_endpoint_parse(s, &ep, &why), 0);
+	}
+}
+
+/* Messages repeat at most 64 bytes of an endpoint, printable only. */
+static void messages_quote_endpoints_safely(void **state)
+{
+	static const struct hz_stack_ops none = {0};
+	struct hz_stack dummy = {&none};
+	struct hz_conduit_config cc = {.stack = &dummy};
+	char s[200], want[HZ_ERRMSG_MAX];
+	struct hz_conduit c;
+	struct hz_flow *flow;
+
+	(void)state;
+	hz_conduit_init(&c, &cc);
+	memset(s, 'x', sizeof(s) - 1);
+	s[sizeof(s) - 1] = '\0';
+	memcpy(s, "tcp:\x01", 5);
+	assert_int_equal(hz_conduit_connect(&c, s, hz_now() + SECOND, &flow),
+			 -HZ_EINVAL);
+	snprintf(want, sizeof(want), "conduit tcp:?%.59s...: missing :PORT",
+		 s + 5);
+	assert_string_equal(hz_conduit_error(&c), want);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(connect_and_listen_tcp_and_tls),
+	    HARNESS_TEST(failures_name_endpoint_and_layer),
+	    HARNESS_TEST(endpoints_accepted),
+	    HARNESS_TEST(endpoints_refused),
+	    HARNESS_TEST(endpoint_prefixes),
+	    HARNESS_TEST(messages_quote_endpoints_safely),
+	};
+	char cmd[160];
+	int r;
+
+	snprintf(cert_dir, sizeof(cert_dir), "/tmp/haze-conduit-test.XXXXXX");
+	if (mkdtemp(cert_dir) == NULL) {
+		printf("not ok 1 - a temporary directory\n1..1\n");
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "sh tests/tls/mkcerts.sh %s", cert_dir);
+	if (system(cmd) != 0) {
+		printf("not ok 1 - tests/tls/mkcerts.sh makes the test "
+		       "certificates\n1..1\n");
+		return 1;
+	}
+	if (hz_entropy_init() != 0) {
+		printf("not ok 1 - the entropy generator seeds\n1..1\n");
+		return 1;
+	}
+	r = HARNESS_RUN("conduit", tests);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
+	if (system(cmd) != 0)
+		r = 1;
+	return r;
+}
