@@ -131,6 +131,12 @@ def test_sleep():
         show(out)
 
 
+def test_crypto():
+    expect("BearSSL in a guest: SHA-256 and AES-GCM known answers",
+           [image("crypto")], 0,
+           "sha256 ok, aes-gcm (ct) ok")
+
+
 def test_block():
     with tempfile.NamedTemporaryFile(suffix=".img") as f:
         f.truncate(64 * 1024)
@@ -335,11 +341,11 @@ def test_refusals():
 
 def main():
     why = kvm_usable()
-    tests = [test_hello, test_sleep, test_block, test_net2,
+    tests = [test_hello, test_sleep, test_crypto, test_block, test_net2,
              test_user_hostfwd, test_echo_user, test_tap,
              test_faults, test_refusals]
     if why:
-        for _ in range(30):
+        for _ in range(31):
             report(True, "", skip=why)
         return
     for t in tests:
