@@ -15,7 +15,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(O)/test/tests/unit/%,\
 TEST_LIB := $(O)/test/libhaze-test.a
 
 $(TEST_LIB): $(call objs,test,$(CORE_SRCS) $(UNIX_PLATFORM_SRCS) \
-		tests/unit/harness.c)
+		tests/unit/harness.c tests/unit/certs.c)
 	$(MSG) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 

@@ -11,6 +11,7 @@
  * Certificates are made by tests/tls/mkcerts.sh in a temporary directory,
  * as for the TLS suite (ec.pem names *.haze.test).
  */
+#include "tests/unit/certs.h"
 #include "tests/unit/harness.h"
 
 #include <stdio.h>
@@ -31,35 +32,7 @@
 #define SECOND HZ_NS_PER_S
 #define TLS_STACK (256u * 1024)
 
-static char cert_dir[64];
-
 /* --- certificates --------------------------------------------------------- */
-
-struct pem {
-	char *data;
-	size_t len;
-};
-
-static struct pem pem_load(const char *name)
-{
-	char path[128];
-	struct pem p = {0};
-	FILE *f;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	p.data = malloc((size_t)n + 1);
-	assert_non_null(p.data);
-	assert_int_equal(fread(p.data, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	p.len = (size_t)n;
-	return p;
-}
 
 static struct hz_tls_config *tls_server_config(void)
 {
@@ -573,27 +546,5 @@ int main(void)
 	    HARNESS_TEST(endpoint_prefixes),
 	    HARNESS_TEST(messages_quote_endpoints_safely),
 	};
-	char cmd[160];
-	int r;
-
-	snprintf(cert_dir, sizeof(cert_dir), "/tmp/haze-conduit-test.XXXXXX");
-	if (mkdtemp(cert_dir) == NULL) {
-		printf("not ok 1 - a temporary directory\n1..1\n");
-		return 1;
-	}
-	snprintf(cmd, sizeof(cmd), "sh tests/tls/mkcerts.sh %s", cert_dir);
-	if (system(cmd) != 0) {
-		printf("not ok 1 - tests/tls/mkcerts.sh makes the test "
-		       "certificates\n1..1\n");
-		return 1;
-	}
-	if (hz_entropy_init() != 0) {
-		printf("not ok 1 - the entropy generator seeds\n1..1\n");
-		return 1;
-	}
-	r = HARNESS_RUN("conduit", tests);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
-	if (system(cmd) != 0)
-		r = 1;
-	return r;
+	return CERTS_RUN("conduit", tests);
 }

@@ -10,6 +10,7 @@
  * Certificates are made fresh by tests/tls/mkcerts.sh (openssl) in a
  * temporary directory when the suite starts.
  */
+#include "tests/unit/certs.h"
 #include "tests/unit/harness.h"
 
 #include <stdio.h>
@@ -25,40 +26,6 @@
 #include "src/entropy/entropy_int.h"
 
 /* --- certificates --------------------------------------------------------- */
-
-struct pem {
-	char *data;
-	size_t len;
-};
-
-static char cert_dir[64];
-
-static struct pem pem_load(const char *name)
-{
-	char path[128];
-	struct pem p = {0};
-	FILE *f;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	p.data = malloc((size_t)n + 1);
-	assert_non_null(p.data);
-	assert_int_equal(fread(p.data, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	p.len = (size_t)n;
-	return p;
-}
-
-static void pem_drop(struct pem *p)
-{
-	free(p->data);
-	*p = (struct pem){0};
-}
 
 /* A server configuration with chain NAME.pem / NAME.key (and @more). */
 static struct hz_tls_config *server_config(const char *name, const char *more)
@@ -927,27 +894,5 @@ int main(void)
 	    HARNESS_TEST(config_survives_allocation_failures),
 	    HARNESS_TEST(flows_survive_allocation_failures),
 	};
-	char cmd[160];
-	int r;
-
-	snprintf(cert_dir, sizeof(cert_dir), "/tmp/haze-tls-test.XXXXXX");
-	if (mkdtemp(cert_dir) == NULL) {
-		printf("not ok 1 - a temporary directory\n1..1\n");
-		return 1;
-	}
-	snprintf(cmd, sizeof(cmd), "sh tests/tls/mkcerts.sh %s", cert_dir);
-	if (system(cmd) != 0) {
-		printf("not ok 1 - tests/tls/mkcerts.sh makes the test "
-		       "certificates\n1..1\n");
-		return 1;
-	}
-	if (hz_entropy_init() != 0) {
-		printf("not ok 1 - the entropy generator seeds\n1..1\n");
-		return 1;
-	}
-	r = HARNESS_RUN("tls", tests);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
-	if (system(cmd) != 0)
-		r = 1;
-	return r;
+	return CERTS_RUN("tls", tests);
 }
