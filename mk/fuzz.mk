@@ -44,3 +44,5 @@ fuzz-run: $(foreach n,$(FUZZ_NAMES),$(O)/fuzz/fuzz/fuzz_$(n))
 		$(O)/fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
 			fuzz/corpus/$$n || exit 1; \
 	done
+
+-include $(shell find $(O)/fuzz -name '*.d' 2>/dev/null)
