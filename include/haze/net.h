@@ -56,8 +56,10 @@ struct hz_net_ops {
 	 */
 	int (*read)(struct hz_net *n, struct hz_view *out, size_t max);
 	/*
-	 * Sends @count frames, consuming every view. The count sent (frames
-	 * the host could not take are dropped and counted) or an error.
+	 * Sends @count frames, consuming every view; a device may queue
+	 * them until the round of fibers ends (hz_defer) to send them in one
+	 * batch. The count taken (frames the host then refuses are dropped
+	 * and counted) or an error.
 	 */
 	int (*write)(struct hz_net *n, struct hz_view *frames, size_t count);
 	/* Parks the fiber until a frame waits or @deadline. 0 or error. */

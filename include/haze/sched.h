@@ -120,6 +120,29 @@ size_t hz_waitq_wake_all(struct hz_waitq *q);
 HZ_MUST_CHECK
 int hz_device_wait(hz_handle_t h, uint64_t deadline);
 
+/* --- deferred work ------------------------------------------------------- */
+
+/*
+ * Work that runs once, at the end of the current round of fibers, before
+ * the loop polls or blocks: how devices batch. A NIC queues the frames a
+ * round produces and sends them with one call (one VM exit) when the
+ * round ends. Embed a struct hz_defer; queueing it never allocates.
+ */
+struct hz_defer {
+	void (*fn)(struct hz_defer *d);
+	struct hz_defer *next;
+	bool queued;
+};
+
+/* Prepares @d to call @fn when it runs. */
+void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d));
+
+/* Queues @d to run at the end of this round; harmless if already queued. */
+void hz_defer(struct hz_defer *d);
+
+/* Unqueues @d; harmless if it is not queued. */
+void hz_defer_cancel(struct hz_defer *d);
+
 /* --- the loop ------------------------------------------------------------- */
 
 struct hz_sched_stats {

@@ -50,6 +50,7 @@ static struct {
 	struct hz_fiber *runq_head;
 	struct hz_fiber *runq_tail;
 	struct hz_fiber *all;
+	struct hz_defer *deferred; /* to run when this round ends */
 	struct hz_waitq device_waiters[HZ_HANDLE_MAX];
 	hz_ready_set_t device_waited;
 	struct hz_sched_stats stats;
@@ -360,6 +361,47 @@ static void wake_devices(hz_ready_set_t ready)
 	}
 }
 
+/* --- deferred work --------------------------------------------------------- */
+
+void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d))
+{
+	*d = (struct hz_defer){.fn = fn};
+}
+
+void hz_defer(struct hz_defer *d)
+{
+	HZ_ASSERT(d->fn != NULL);
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = S.deferred;
+	S.deferred = d;
+}
+
+void hz_defer_cancel(struct hz_defer *d)
+{
+	struct hz_defer **pp = &S.deferred;
+
+	if (!d->queued)
+		return;
+	while (*pp != d)
+		pp = &(*pp)->next;
+	*pp = d->next;
+	d->queued = false;
+}
+
+/* Runs the work deferred during the round that just ended. */
+static void run_deferred(void)
+{
+	while (S.deferred != NULL) {
+		struct hz_defer *d = S.deferred;
+
+		S.deferred = d->next;
+		d->queued = false;
+		d->fn(d);
+	}
+}
+
 /* --- the loop ------------------------------------------------------------- */
 
 struct main_call {
@@ -432,6 +474,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 	for (;;) {
 		hz_timers_run(hz_now());
 		run_runnable();
+		run_deferred();
 		if (mc.done)
 			break;
 		if (S.runq_head != NULL) {

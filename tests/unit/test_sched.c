@@ -171,6 +171,75 @@ static void yield_is_round_robin(void **state)
 	assert_int_equal(after.fibers, 0);
 }
 
+/* --- deferred work -------------------------------------------------------- */
+
+struct deferral {
+	struct hz_defer run, cancelled;
+	int ran;          /* times run.fn was called */
+	int fiber_steps;  /* steps the worker fiber took before it ran */
+	int steps_seen;   /* fiber_steps when run.fn was called */
+	int cancelled_ran;
+};
+
+static struct deferral df;
+
+static void deferred_fn(struct hz_defer *d)
+{
+	HARNESS_CHECK(d == &df.run);
+	df.ran++;
+	df.steps_seen = df.fiber_steps;
+}
+
+static void cancelled_fn(struct hz_defer *d)
+{
+	(void)d;
+	df.cancelled_ran++;
+}
+
+static void defer_worker(void *arg)
+{
+	(void)arg;
+	df.fiber_steps++;
+	hz_defer(&df.run); /* twice in one round: runs once */
+	hz_defer(&df.run);
+	df.fiber_steps++;
+}
+
+static int defer_main(void *arg)
+{
+	(void)arg;
+	hz_defer_init(&df.run, deferred_fn);
+	hz_defer_init(&df.cancelled, cancelled_fn);
+	hz_defer(&df.cancelled);
+	/* A fiber spawned now first runs in the next round. */
+	if (hz_fiber_spawn("worker", defer_worker, NULL, 0) < 0)
+		return -HZ_ENOMEM;
+	hz_defer_cancel(&df.cancelled);
+	hz_defer_cancel(&df.cancelled); /* not queued: harmless */
+	hz_fiber_yield();
+	/* Round two: the worker has run and deferred, but the round has
+	 * not ended, so nothing ran yet. */
+	HARNESS_CHECK(df.fiber_steps == 2);
+	HARNESS_CHECK(df.ran == 0);
+	hz_fiber_yield();
+	/* Round two ended: the deferral ran once, after the worker's steps. */
+	HARNESS_CHECK(df.ran == 1);
+	HARNESS_CHECK(df.steps_seen == 2);
+	hz_defer(&df.run); /* a deferral may be queued again once it ran */
+	hz_fiber_yield();
+	HARNESS_CHECK(df.ran == 2);
+	return 0;
+}
+
+static void defer_runs_once_when_the_round_ends(void **state)
+{
+	(void)state;
+	memset(&df, 0, sizeof(df));
+	assert_int_equal(harness_run_fibers(defer_main, NULL), 0);
+	assert_int_equal(df.ran, 2);
+	assert_int_equal(df.cancelled_ran, 0);
+}
+
 /* --- sleeping ------------------------------------------------------------- */
 
 static int sleep_20ms(void *arg)
@@ -746,6 +815,7 @@ int main(void)
 	    HARNESS_TEST(run_returns_main_status),
 	    HARNESS_TEST(waitq_ping_pong_alternates),
 	    HARNESS_TEST(yield_is_round_robin),
+	    HARNESS_TEST(defer_runs_once_when_the_round_ends),
 	    HARNESS_TEST(sleep_is_accurate),
 	    HARNESS_TEST(sleepers_wake_in_deadline_order),
 	    HARNESS_TEST(wait_times_out_and_leaves_queue),
