@@ -175,9 +175,9 @@ static void yield_is_round_robin(void **state)
 
 struct deferral {
 	struct hz_defer run, cancelled;
-	int ran;          /* times run.fn was called */
-	int fiber_steps;  /* steps the worker fiber took before it ran */
-	int steps_seen;   /* fiber_steps when run.fn was called */
+	int ran;	 /* times run.fn was called */
+	int fiber_steps; /* steps the worker fiber took before it ran */
+	int steps_seen;	 /* fiber_steps when run.fn was called */
 	int cancelled_ran;
 };
 
