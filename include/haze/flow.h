@@ -11,8 +11,13 @@
  *   its side), or a negative code. A deadline that passes gives
  *   -HZ_ETIMEDOUT and is not an error of the flow: reading again is fine.
  * - writev accepts all of its bytes (blocking while the send buffer is
- *   full) and returns their count, or fails. After a failure nothing is
- *   known about how much of this or earlier writes reached the peer.
+ *   full) and returns their count, or fails. If the deadline passes
+ *   first it returns the count it did accept, which is then short (a
+ *   partial write: those bytes will be sent, in order; the rest were not
+ *   taken and may be written again), or -HZ_ETIMEDOUT if it took none.
+ *   Like a read's timeout, that is not an error of the flow. After a
+ *   failure nothing is known about how much of this or earlier writes
+ *   reached the peer.
  * - shutdown ends our direction (TCP: sends FIN); reads still work.
  * - A fatal error (reset, protocol failure, TLS alert) is sticky: every
  *   later read, writev or shutdown returns it again, and error_message
@@ -59,7 +64,7 @@ struct hz_flow {
 HZ_MUST_CHECK
 int hz_flow_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline);
 
-/* Sends every byte of @iov[0..n); their count or a negative code. */
+/* Sends @iov[0..n); their count, fewer at the deadline, or an error. */
 HZ_MUST_CHECK
 static inline ssize_t hz_flow_writev(struct hz_flow *f,
 				     const struct hz_iov *iov, size_t n,
@@ -76,10 +81,7 @@ static inline int hz_flow_shutdown(struct hz_flow *f)
 }
 
 /* Ends the flow; idempotent. Later calls give -HZ_ECLOSED. */
-static inline void hz_flow_close(struct hz_flow *f)
-{
-	f->ops->close(f);
-}
+void hz_flow_close(struct hz_flow *f);
 
 /* Releases the flow object, closing it first if needed. Exactly once. */
 void hz_flow_free(struct hz_flow *f);
@@ -90,7 +92,7 @@ static inline const char *hz_flow_error(const struct hz_flow *f)
 	return f->ops->error_message(f);
 }
 
-/* Sends @len bytes of @buf; @len or a negative code. */
+/* Sends @len bytes of @buf; @len, fewer at the deadline, or an error. */
 HZ_MUST_CHECK
 ssize_t hz_flow_write(struct hz_flow *f, const void *buf, size_t len,
 		      uint64_t deadline);

@@ -274,9 +274,14 @@ static ssize_t flow_writev(struct hz_flow *fl, const struct hz_iov *iov,
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				return flow_fail(f, from_errno(errno),
-						 strerror(errno));
+				return flow_fail(
+				    f, from_errno(errno),
+				    errno == EPIPE ? "reset or closed by peer "
+						     "(EPIPE)"
+						   : strerror(errno));
 			r = sock_wait(&f->sk.writers, deadline);
+			if (r == -HZ_ETIMEDOUT && total > 0)
+				break; /* a partial write */
 			if (r == 0)
 				r = flow_check(f);
 			if (r < 0)

@@ -49,6 +49,13 @@ ssize_t hz_flow_read_copy(struct hz_flow *f, void *buf, size_t cap,
 	return (ssize_t)n;
 }
 
+void hz_flow_close(struct hz_flow *f)
+{
+	/* Bytes a copying read left over die with the flow. */
+	hz_view_release(&f->unread);
+	f->ops->close(f);
+}
+
 void hz_flow_free(struct hz_flow *f)
 {
 	hz_view_release(&f->unread);

@@ -433,10 +433,13 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 			if (sb_grow(c))
 				continue;
 			r = park(&c->wwait, deadline);
+			if (r == -HZ_ETIMEDOUT && total > 0)
+				goto out; /* a partial write */
 			if (r != 0)
-				return total > 0 ? (ssize_t)total : r;
+				return r;
 		}
 	}
+out:
 	tcp_output(c);
 	return (ssize_t)total;
 }

@@ -73,6 +73,9 @@ struct tls_flow {
 		br_ssl_server_context server;
 		br_ssl_client_context client;
 	} ctx;
+	/* Small records gathered for one write; stage_off of them sent. */
+	size_t stage_len, stage_off;
+	unsigned char stage[TLS_GATHER_MAX];
 	br_x509_minimal_context x509; /* client */
 	struct sni_policy policy;     /* server */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
@@ -165,9 +168,17 @@ static size_t gather_records(struct tls_flow *tf, unsigned char *stage,
 	return n;
 }
 
+/* Whether records wait to go down: gathered, or in the engine. */
+static bool output_pending(struct tls_flow *tf)
+{
+	return tf->stage_len > 0 ||
+	       (br_ssl_engine_current_state(tf->eng) & BR_SSL_SENDREC);
+}
+
 /*
  * Hands the engine's outgoing records to the lower flow. 0, 1 (clean
- * end, see below) or a negative code.
+ * end, see below) or a negative code; -HZ_ETIMEDOUT if the deadline
+ * passed with part of them sent, the rest kept for the next call.
  *
  * Small records ready together (ChangeCipherSpec and Finished) go down in
  * one write: as two, the second would wait under Nagle's algorithm for the
@@ -175,15 +186,21 @@ static size_t gather_records(struct tls_flow *tf, unsigned char *stage,
  */
 static int send_records(struct tls_flow *tf, uint64_t deadline)
 {
-	unsigned char stage[TLS_GATHER_MAX];
-	size_t len, gathered = 0;
-	unsigned char *buf = br_ssl_engine_sendrec_buf(tf->eng, &len);
+	size_t len = 0;
+	unsigned char *buf = NULL;
 	ssize_t w;
 
-	if (len < sizeof(stage)) {
-		gathered = gather_records(tf, stage, sizeof(stage));
-		buf = stage;
-		len = gathered;
+	if (tf->stage_len == 0) {
+		buf = br_ssl_engine_sendrec_buf(tf->eng, &len);
+		if (len < sizeof(tf->stage)) {
+			tf->stage_len =
+			    gather_records(tf, tf->stage, sizeof(tf->stage));
+			tf->stage_off = 0;
+		}
+	}
+	if (tf->stage_len > 0) {
+		buf = tf->stage + tf->stage_off;
+		len = tf->stage_len - tf->stage_off;
 	}
 	tf->sending = true;
 	w = hz_flow_write(tf->lower, buf, len, deadline);
@@ -199,13 +216,21 @@ static int send_records(struct tls_flow *tf, uint64_t deadline)
 		tf->peer_closed = true;
 		return 1;
 	}
+	if (w == -HZ_ETIMEDOUT)
+		return (int)w; /* nothing went; not an error of the flow */
 	if (w < 0)
 		return fail_lower(tf, (int)w, "sending a record");
 	if (tf->fatal != 0 || tf->closed)
 		return check(tf);
-	if (gathered == 0)
-		br_ssl_engine_sendrec_ack(tf->eng, len);
-	return 0;
+	if (tf->stage_len > 0) {
+		tf->stage_off += (size_t)w;
+		if (tf->stage_off == tf->stage_len)
+			tf->stage_len = tf->stage_off = 0;
+	} else {
+		br_ssl_engine_sendrec_ack(tf->eng, (size_t)w);
+	}
+	/* A short write: the deadline passed; the rest goes next time. */
+	return (size_t)w < len ? -HZ_ETIMEDOUT : 0;
 }
 
 /* Reads from the lower flow into the engine's record buffer. */
@@ -258,8 +283,8 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 
 	for (;;) {
 		unsigned st = br_ssl_engine_current_state(tf->eng);
-		bool send = (st & BR_SSL_SENDREC) && !tf->sending &&
-			    !(reader && tf->writers > 0);
+		bool out = output_pending(tf);
+		bool send = out && !tf->sending && !(reader && tf->writers > 0);
 		int r;
 
 		if (tf->fatal != 0 || tf->closed)
@@ -272,7 +297,7 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 			return 0;
 		else if ((st & BR_SSL_RECVREC) && !tf->receiving)
 			r = recv_records(tf, deadline);
-		else if (tf->sending || tf->receiving || (st & BR_SSL_SENDREC))
+		else if (tf->sending || tf->receiving || out)
 			r = hz_waitq_wait(&tf->io_waiters, deadline);
 		else
 			return fail(tf, -HZ_ETLS,
@@ -291,12 +316,11 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 static int flush_records(struct tls_flow *tf, uint64_t deadline)
 {
 	for (;;) {
-		unsigned st = br_ssl_engine_current_state(tf->eng);
 		int r;
 
 		if (tf->fatal != 0 || tf->closed)
 			return check(tf);
-		if (!(st & BR_SSL_SENDREC))
+		if (!output_pending(tf))
 			return 0;
 		if (tf->sending)
 			r = hz_waitq_wait(&tf->io_waiters, deadline);
@@ -387,6 +411,8 @@ static int tls_write_all(struct tls_flow *tf, const struct hz_iov *iov,
 				    "TLS: the peer closed the "
 				    "session (close_notify); "
 				    "nothing more can be sent");
+			if (r == -HZ_ETIMEDOUT && *total > 0)
+				return 0; /* a partial write */
 			if (r < 0)
 				return r;
 			buf = br_ssl_engine_sendapp_buf(tf->eng, &room);
@@ -399,6 +425,10 @@ static int tls_write_all(struct tls_flow *tf, const struct hz_iov *iov,
 			*total += room;
 		}
 	}
+	/*
+	 * Records a passing deadline leaves unsent stay queued: the next
+	 * call on the flow, or its close, sends them.
+	 */
 	br_ssl_engine_flush(tf->eng, 0);
 	if (flush_records(tf, deadline) == 1)
 		return hz_errmsg_set(
