@@ -16,6 +16,7 @@ import time
 
 O = os.environ.get("O", "build")
 TENDER = os.path.join(O, "host/tender/haze-kvm")
+SANDBOX_PROBE = os.path.join(O, "host/tests/kvm/sandbox-probe")
 EXIT_USAGE, EXIT_BADCALL, EXIT_ABORT, EXIT_FAULT = 252, 253, 254, 255
 
 n = 0
@@ -388,6 +389,48 @@ def test_faults():
                  "write of a protected page", "hz_test_rodata_write+")
 
 
+# (user networking?, call, x86_64 system call number if refused, else
+# None): what the seccomp filter must refuse, and allowed calls alongside
+# so a filter refusing everything fails too.
+SANDBOX_CASES = [
+    (False, "write-stderr", None),
+    (False, "open", 257),
+    (False, "execve", 59),
+    (False, "mmap-rw", 9),
+    (False, "socket-inet", 41),
+    (True, "mmap-rw", None),
+    (True, "mmap-exec", 9),
+    (True, "mprotect", 10),
+    (True, "socket-inet", None),
+    (True, "socket-inet6", None),
+    (True, "socket-unix", 41),
+    (True, "socket-netlink", 41),
+    (True, "fcntl-setfl", None),
+    (True, "fcntl-dupfd", 72),
+    (True, "open", 257),
+]
+
+
+def test_sandbox():
+    """tests/kvm/sandbox_probe.c: the tender's filter, one call each."""
+    for user_net, call, nr in SANDBOX_CASES:
+        args = [SANDBOX_PROBE] + (["--user-net"] if user_net else []) + [call]
+        p = subprocess.run(args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=10)
+        out = p.stdout.decode(errors="replace")
+        if nr is None:
+            ok = p.returncode == 0 and "%s: allowed" % call in out
+        else:
+            ok = (p.returncode == EXIT_BADCALL
+                  and "sandbox: blocked system call %d\n" % nr in out)
+        what = "the sandbox%s %s %s" % (
+            " with user networking" if user_net else "",
+            "allows" if nr is None else "refuses", call)
+        if not report(ok, what):
+            print("# status %d:" % p.returncode)
+            show(out)
+
+
 def test_refusals():
     hello = image("hello")
     for kind, needle in [("truncated header", "truncated ELF header"),
@@ -420,7 +463,7 @@ def main():
     why = kvm_usable()
     tests = [test_hello, test_sleep, test_crypto, test_block, test_net2,
              test_user_hostfwd, test_echo_user, test_tap,
-             test_faults, test_badcalls, test_refusals]
+             test_faults, test_badcalls, test_sandbox, test_refusals]
     if why:
         for t in tests:  # one skip per group of tests
             report(True, t.__name__, skip=why)

@@ -10,10 +10,9 @@
 
 #include "kvm.h"
 
-HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"),
-	    {.kind = HZ_DEVICE_KIND_BLOCK,
-	     .flags = HZ_DEVICE_OPTIONAL,
-	     .name = "disk"});
+HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"), {.kind = HZ_DEVICE_KIND_BLOCK,
+					     .flags = HZ_DEVICE_OPTIONAL,
+					     .name = "disk"});
 
 /* A results struct in rodata: the tender must not write it back. */
 static const struct hz_kvm_yield rodata_yield = {0, 0};
@@ -100,7 +99,8 @@ static bool bad_call(const char *name)
 		struct hz_kvm_entropy e = {.buf = text_address(), .len = 16};
 		hz_kvm_call(HZ_KVM_CALL_ENTROPY, &e);
 	} else if (strcmp(name, "yield-arg-rodata") == 0) {
-		hz_kvm_call(HZ_KVM_CALL_YIELD, (void *)(uintptr_t)&rodata_yield);
+		hz_kvm_call(HZ_KVM_CALL_YIELD,
+			    (void *)(uintptr_t)&rodata_yield);
 	} else if (strcmp(name, "unknown-call") == 0) {
 		struct hz_kvm_exit x = {0};
 		hz_kvm_call(HZ_KVM_CALL_COUNT_, &x);
