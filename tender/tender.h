@@ -126,6 +126,10 @@ uint64_t hz_tender_now(void);
 HZ_MUST_CHECK int hz_image_open(struct hz_image *img, const char *path,
 				uint64_t mem_size);
 
+/* Checks the ELF image open on @fd (kept in @img); 0 or -1 with a message. */
+HZ_MUST_CHECK int hz_image_check(struct hz_image *img, int fd, const char *path,
+				 uint64_t mem_size);
+
 /* Copies the image's segments into guest memory. 0 or -1. */
 HZ_MUST_CHECK int hz_image_load(const struct hz_image *img, uint8_t *mem);
 

@@ -81,6 +81,24 @@ def loads(data):
     return [o for o in phdrs(data) if struct.unpack_from("<I", data, o)[0] == 1]
 
 
+def notes(data):
+    """(offset of the note header, owner, type) of every note."""
+    found = []
+    for o in phdrs(data):
+        ptype, = struct.unpack_from("<I", data, o)
+        if ptype != 4:  # PT_NOTE
+            continue
+        off, size = struct.unpack_from("<Q", data, o + 0x08)[0], \
+            struct.unpack_from("<Q", data, o + 0x20)[0]
+        pos = 0
+        while pos + 12 <= size:
+            namesz, descsz, ntype = struct.unpack_from("<III", data, off + pos)
+            owner = bytes(data[off + pos + 12:off + pos + 12 + namesz])
+            found.append((off + pos, owner.rstrip(b"\0"), ntype))
+            pos += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    return found
+
+
 def corrupt(src, kind):
     data = bytearray(open(src, "rb").read())
     text, rodata = loads(data)[0], loads(data)[1]
@@ -105,6 +123,27 @@ def corrupt(src, kind):
         struct.pack_into("<Q", data, text + 0x08, 0xfffffffffffff000)
     elif kind == "entry":
         struct.pack_into("<Q", data, 0x18, 0x10)
+    elif kind == "vaddr wraparound":
+        vaddr, = struct.unpack_from("<Q", data, text + 0x10)
+        struct.pack_into("<Q", data, text + 0x10,
+                         0xfffffffffffff000 | vaddr % 4096)
+    elif kind == "vaddr below 1 MiB":
+        vaddr, = struct.unpack_from("<Q", data, text + 0x10)
+        struct.pack_into("<Q", data, text + 0x10, 0x80000 | vaddr % 4096)
+    elif kind == "too many phdrs":
+        struct.pack_into("<H", data, 0x38, 65)
+    elif kind == "huge note namesz":
+        struct.pack_into("<I", data, notes(data)[0][0], 0xfffffff0)
+    elif kind == "no ABI note":
+        for off, owner, ntype in notes(data):
+            if owner == b"HAZE" and ntype == 0x485a4b31:
+                struct.pack_into("<I", data, off + 8, 0x485a4b30)
+    elif kind == "ABI version":
+        for off, owner, ntype in notes(data):
+            if owner == b"HAZE" and ntype == 0x485a4b31:
+                struct.pack_into("<I", data, off + 12 + 8, 2)
+    elif kind == "text not executable":
+        struct.pack_into("<I", data, text + 4, 4)  # R
     fd, path = tempfile.mkstemp(suffix=".hz")
     os.write(fd, bytes(data))
     os.close(fd)
@@ -440,7 +479,15 @@ def test_refusals():
                          ("huge p_filesz", "file size exceeds"),
                          ("huge p_filesz and p_memsz", "larger than"),
                          ("huge p_offset", "beyond the end of the file"),
-                         ("entry", "entry point")]:
+                         ("entry", "entry point"),
+                         ("vaddr wraparound", "beyond the image area"),
+                         ("vaddr below 1 MiB", "below the image base"),
+                         ("too many phdrs", "more than 64 program headers"),
+                         ("huge note namesz", "note runs past its segment"),
+                         ("no ABI note", "no Haze kvm ABI note"),
+                         ("ABI version", "built for kvm ABI 2"),
+                         ("text not executable",
+                          "entry point outside executable segments")]:
         path = corrupt(hello, kind)
         try:
             expect("a corrupt ELF (%s) is refused" % kind, [path],
