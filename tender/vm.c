@@ -306,7 +306,8 @@ static int set_cpu_state(struct hz_vm *vm)
 		return -1;
 	}
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 0x2 | 0x3000;
+	/* IOPL 0: hypercalls are stores, so the guest needs no port I/O. */
+	regs.rflags = 0x2;
 	regs.rip = vm->image.entry;
 	regs.rsp = HZ_KVM_STACK_TOP;
 	regs.rdi = HZ_KVM_BOOT_INFO;
@@ -596,39 +597,40 @@ static HZ_NORETURN void cpu_died(struct hz_vm *vm, const char *why)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	struct hz_kvm_fault f = {.vector = ~0ull};
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0 &&
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) == 0) {
-		f = (struct hz_kvm_fault){
-		    .vector = ~0ull,
-		    .cr2 = s.cr2,
-		    .rax = r.rax,
-		    .rbx = r.rbx,
-		    .rcx = r.rcx,
-		    .rdx = r.rdx,
-		    .rsi = r.rsi,
-		    .rdi = r.rdi,
-		    .rbp = r.rbp,
-		    .rsp = r.rsp,
-		    .r8 = r.r8,
-		    .r9 = r.r9,
-		    .r10 = r.r10,
-		    .r11 = r.r11,
-		    .r12 = r.r12,
-		    .r13 = r.r13,
-		    .r14 = r.r14,
-		    .r15 = r.r15,
-		    .rip = r.rip,
-		    .cs = s.cs.selector,
-		    .rflags = r.rflags,
-		    .ss = s.ss.selector,
-		};
-	}
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		hz_tender_die(HZ_KVM_EXIT_FAULT,
+			      "guest stopped: %s (registers unreadable: %s)",
+			      why, strerror(errno));
 	hz_tender_log(
 	    "guest stopped: %s (cr0 %llx cr3 %llx cr4 %llx efer %llx)", why,
 	    (unsigned long long)s.cr0, (unsigned long long)s.cr3,
 	    (unsigned long long)s.cr4, (unsigned long long)s.efer);
+	struct hz_kvm_fault f = {
+	    .vector = ~0ull,
+	    .cr2 = s.cr2,
+	    .rax = r.rax,
+	    .rbx = r.rbx,
+	    .rcx = r.rcx,
+	    .rdx = r.rdx,
+	    .rsi = r.rsi,
+	    .rdi = r.rdi,
+	    .rbp = r.rbp,
+	    .rsp = r.rsp,
+	    .r8 = r.r8,
+	    .r9 = r.r9,
+	    .r10 = r.r10,
+	    .r11 = r.r11,
+	    .r12 = r.r12,
+	    .r13 = r.r13,
+	    .r14 = r.r14,
+	    .r15 = r.r15,
+	    .rip = r.rip,
+	    .cs = s.cs.selector,
+	    .rflags = r.rflags,
+	    .ss = s.ss.selector,
+	};
 	hz_fault_report(vm, &f);
 	exit(HZ_KVM_EXIT_FAULT);
 }
