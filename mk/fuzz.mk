@@ -10,9 +10,18 @@ FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_REPLAYERS := $(foreach n,$(FUZZ_NAMES),$(O)/test/fuzz/fuzz_$(n))
 FUZZ_SECONDS ?= 60
 
+# A harness of code outside the library OS links that code's sources too,
+# named in FUZZ_SRCS_NAME: fuzz_elf tests haze-kvm's ELF loader.
+FUZZ_SRCS_elf := tender/elf.c tender/log.c
+$(foreach n,$(FUZZ_NAMES),$(eval $(O)/test/fuzz/fuzz_$(n): \
+	$(call objs,test,$(FUZZ_SRCS_$(n)))))
+$(foreach n,$(FUZZ_NAMES),$(eval $(O)/fuzz/fuzz/fuzz_$(n): \
+	$(call objs,fuzz,$(FUZZ_SRCS_$(n)))))
+
 $(O)/test/fuzz/fuzz_%: $(O)/test/fuzz/fuzz_%.o $(O)/test/fuzz/driver.o $(TEST_LIB)
 	$(MSG) LD $@
-	$(Q)$(CC) $(LDFLAGS_test) -o $@ $^ $(LIBOS_LIBS)
+	$(Q)$(CC) $(LDFLAGS_test) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
+		$(LIBOS_LIBS)
 
 ifneq ($(FUZZ_NAMES),)
 TEST_SUITES += fuzz/replay.sh
@@ -31,7 +40,8 @@ $(FUZZ_LIB): $(call objs,fuzz,$(CORE_SRCS) $(UNIX_PLATFORM_SRCS))
 
 $(O)/fuzz/fuzz/fuzz_%: $(O)/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(MSG) LD $@
-	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBOS_LIBS)
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ \
+		$(filter %.o,$^) $(filter %.a,$^) $(LIBOS_LIBS)
 
 .PHONY: fuzz fuzz-run
 fuzz: deps

@@ -26,6 +26,15 @@ $(TENDER): $(call objs,host,$(TENDER_SRCS))
 	$(MSG) LD $@
 	$(Q)$(CC) -o $@ $^ -lseccomp -ldl
 
+# The real sandbox for a made-up VM, for tests/kvm/run.py to try refused
+# system calls against (tests/kvm/sandbox_probe.c).
+SANDBOX_PROBE := $(O)/host/tests/kvm/sandbox-probe
+SANDBOX_PROBE_SRCS := tests/kvm/sandbox_probe.c tender/sandbox.c tender/log.c
+
+$(SANDBOX_PROBE): $(call objs,host,$(SANDBOX_PROBE_SRCS))
+	$(MSG) LD $@
+	$(Q)$(CC) -o $@ $^ -lseccomp
+
 # --- guests ---------------------------------------------------------------
 
 # The libc helper's fragment defines LIBC_INCLUDE; fall back to its path.
@@ -80,7 +89,7 @@ KVM_TEST_IMAGES := $(foreach g,$(KVM_TEST_GUESTS),$(O)/kvm/tests/kvm/guests/$(g)
 $(foreach g,$(KVM_TEST_GUESTS),$(eval $(call kvm_image,$(O)/kvm/tests/kvm/guests/$(g)/$(g).hz,$(wildcard tests/kvm/guests/$(g)/*.c))))
 
 .PHONY: kvm
-kvm: $(TENDER) $(KVM_EXAMPLES) $(KVM_TEST_IMAGES) $(KVM_TEST_APPS)
+kvm: $(TENDER) $(SANDBOX_PROBE) $(KVM_EXAMPLES) $(KVM_TEST_IMAGES) $(KVM_TEST_APPS)
 all: kvm
 
 -include $(shell find $(O)/kvm $(O)/host -name '*.d' 2>/dev/null)
@@ -88,4 +97,4 @@ all: kvm
 # --- tests ------------------------------------------------------------------
 
 TEST_SUITES += tests/kvm/run.py
-TEST_DEPS += $(TENDER) $(KVM_TEST_IMAGES) $(KVM_EXAMPLES) $(KVM_TEST_APPS)
+TEST_DEPS += $(TENDER) $(SANDBOX_PROBE) $(KVM_TEST_IMAGES) $(KVM_EXAMPLES) $(KVM_TEST_APPS)

@@ -174,25 +174,27 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 		io->ret = -HZ_EINVAL;
 		return;
 	}
-	fr = hz_guest_ptr(vm, io->frames,
-			  (uint64_t)io->count * sizeof(struct hz_kvm_frame));
+	/* A read writes each frame's length back into the array. */
+	uint64_t fr_len = (uint64_t)io->count * sizeof(struct hz_kvm_frame);
+	fr = write ? hz_guest_ptr(vm, io->frames, fr_len)
+		   : hz_guest_ptr_writable(vm, io->frames, fr_len);
 	if (io->frames % 8 || !fr)
-		hz_tender_die(HZ_KVM_EXIT_BADCALL,
-			      "guest stopped: bad hypercall: net: frame array "
-			      "0x%llx outside guest memory",
-			      (unsigned long long)io->frames);
+		hz_bad_call("net: frame array 0x%llx (%u frames) misaligned "
+			    "or outside %sguest memory",
+			    (unsigned long long)io->frames, io->count,
+			    write ? "" : "writable ");
 	int64_t done = 0;
 	for (uint32_t i = 0; i < io->count; i++) {
 		struct hz_kvm_frame f = fr[i];
 		uint64_t len = write ? f.len : f.cap;
-		uint8_t *buf = hz_guest_ptr(vm, f.buf, len);
+		uint8_t *buf = write ? hz_guest_ptr(vm, f.buf, len)
+				     : hz_guest_ptr_writable(vm, f.buf, len);
 		if (!buf)
-			hz_tender_die(HZ_KVM_EXIT_BADCALL,
-				      "guest stopped: bad hypercall: net: "
-				      "frame %u at 0x%llx+%llu outside guest "
-				      "memory",
-				      i, (unsigned long long)f.buf,
-				      (unsigned long long)len);
+			hz_bad_call("net: frame %u at 0x%llx+%llu outside "
+				    "%sguest memory",
+				    i, (unsigned long long)f.buf,
+				    (unsigned long long)len,
+				    write ? "" : "writable ");
 		if (write) {
 			if (f.len > FRAME_MAX || f.len < 14) {
 				io->ret = done ? done : -HZ_EMSGSIZE;
@@ -240,13 +242,14 @@ void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
 		io->ret = fdatasync(d->fd) == 0 ? 0 : -HZ_EIO;
 		return;
 	}
-	uint8_t *buf = hz_guest_ptr(vm, io->buf, io->len);
+	bool reading = call == HZ_KVM_CALL_BLOCK_READ;
+	uint8_t *buf = reading ? hz_guest_ptr_writable(vm, io->buf, io->len)
+			       : hz_guest_ptr(vm, io->buf, io->len);
 	if (!buf)
-		hz_tender_die(HZ_KVM_EXIT_BADCALL,
-			      "guest stopped: bad hypercall: block: buffer "
-			      "0x%llx+%llu outside guest memory",
-			      (unsigned long long)io->buf,
-			      (unsigned long long)io->len);
+		hz_bad_call("block: buffer 0x%llx+%llu outside %sguest memory",
+			    (unsigned long long)io->buf,
+			    (unsigned long long)io->len,
+			    reading ? "writable " : "");
 	if (io->offset % SECTOR || io->len % SECTOR ||
 	    io->len > HZ_KVM_BLOCK_IO_MAX || io->offset > d->capacity ||
 	    io->len > d->capacity - io->offset) {
@@ -255,11 +258,10 @@ void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
 	}
 	uint64_t done = 0;
 	while (done < io->len) {
-		ssize_t n = call == HZ_KVM_CALL_BLOCK_READ
-				? pread(d->fd, buf + done, io->len - done,
-					(off_t)(io->offset + done))
-				: pwrite(d->fd, buf + done, io->len - done,
-					 (off_t)(io->offset + done));
+		ssize_t n = reading ? pread(d->fd, buf + done, io->len - done,
+					    (off_t)(io->offset + done))
+				    : pwrite(d->fd, buf + done, io->len - done,
+					     (off_t)(io->offset + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {

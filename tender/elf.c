@@ -18,6 +18,7 @@
 #include "tender.h"
 
 #define PAGE 4096u
+#define PHDRS_MAX 64
 
 /* Reads exactly @len bytes at @off; false on short read or error. */
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
@@ -124,10 +125,11 @@ static int add_segment(struct hz_image *img, const char *path,
 		return refuse(path, "segment larger than the image area");
 	if (!in_file(ph->p_offset, ph->p_filesz, img->file_size))
 		return refuse(path, "segment data beyond the end of the file");
-	if (ph->p_vaddr < HZ_KVM_IMAGE_BASE || ph->p_vaddr > limit ||
-	    ph->p_memsz > limit - ph->p_vaddr)
-		return refuse(path, "segment outside the image area of guest "
-				    "memory");
+	if (ph->p_vaddr < HZ_KVM_IMAGE_BASE)
+		return refuse(path, "segment below the image base (1 MiB)");
+	if (ph->p_vaddr > limit || ph->p_memsz > limit - ph->p_vaddr)
+		return refuse(path, "segment ends beyond the image area "
+				    "(16 MiB or guest memory) or wraps around");
 	if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X))
 		return refuse(path, "segment both writable and executable "
 				    "(W^X)");
@@ -174,15 +176,22 @@ static bool in_segment(const struct hz_image *img, uint64_t addr, uint64_t len,
 
 int hz_image_open(struct hz_image *img, const char *path, uint64_t mem_size)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		hz_tender_log("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return hz_image_check(img, fd, path, mem_size);
+}
+
+int hz_image_check(struct hz_image *img, int fd, const char *path,
+		   uint64_t mem_size)
+{
 	Elf64_Ehdr eh;
 	struct stat st;
 
 	memset(img, 0, sizeof(*img));
-	img->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (img->fd < 0) {
-		hz_tender_log("%s: %s", path, strerror(errno));
-		return -1;
-	}
+	img->fd = fd;
 	if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return refuse(path, "not a regular file");
 	img->file_size = (uint64_t)st.st_size;
@@ -197,15 +206,16 @@ int hz_image_open(struct hz_image *img, const char *path, uint64_t mem_size)
 		return refuse(path, "not a little-endian x86_64 ELF64 file");
 	if (eh.e_type != ET_EXEC)
 		return refuse(path, "not a static executable (ET_EXEC)");
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
-	    eh.e_phnum > 64)
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0)
 		return refuse(path, "bad program header table size");
+	if (eh.e_phnum > PHDRS_MAX)
+		return refuse(path, "more than 64 program headers");
 	if (!in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
 		     img->file_size))
 		return refuse(path, "program headers beyond the end of the "
 				    "file");
 
-	Elf64_Phdr ph[64];
+	Elf64_Phdr ph[PHDRS_MAX];
 	if (!read_at(img->fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
 		return refuse(path, "cannot read program headers");
 	for (unsigned i = 0; i < eh.e_phnum; i++) {

@@ -4,16 +4,21 @@
  * vCPU and move bytes on the file descriptors it already holds: KVM_RUN
  * on the vCPU, reads and writes on taps, block files, the console and
  * captures, ppoll, clocks, getrandom, exit. User networking adds what
- * libslirp needs (sockets for guest connections, memory allocation).
- * A system call outside the list ends the process with a message.
+ * libslirp needs: IPv4 and IPv6 sockets for guest connections, memory
+ * that is never executable, fcntl for file status and close-on-exec
+ * flags only. A system call outside the list ends the process with a
+ * message (tests/kvm/sandbox_probe.c tries the refused ones).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tender.h"
@@ -36,6 +41,15 @@ static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t value)
 {
 	return (struct scmp_arg_cmp){
 	    .arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+}
+
+/* A comparison "(argument @arg & @mask) == 0". */
+static struct scmp_arg_cmp arg_clear(unsigned arg, scmp_datum_t mask)
+{
+	return (struct scmp_arg_cmp){.arg = arg,
+				     .op = SCMP_CMP_MASKED_EQ,
+				     .datum_a = mask,
+				     .datum_b = 0};
 }
 
 /* Allows @nr with its first argument equal to @fd. */
@@ -71,10 +85,9 @@ int hz_sandbox_enter(struct hz_vm *vm)
 	rc |= allow_fd(ctx, SCMP_SYS(write), 2);
 	rc |= allow_fd(ctx, SCMP_SYS(pread64), vm->image.fd); /* symbols */
 	static const int always[] = {
-	    SCMP_SYS(ppoll),	     SCMP_SYS(poll),
-	    SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
-	    SCMP_SYS(getrandom),     SCMP_SYS(exit_group),
-	    SCMP_SYS(exit),	     SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(ppoll),	 SCMP_SYS(clock_gettime),
+	    SCMP_SYS(getrandom), SCMP_SYS(exit_group),
+	    SCMP_SYS(exit),	 SCMP_SYS(rt_sigreturn),
 	};
 	for (unsigned i = 0; i < sizeof(always) / sizeof(always[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, always[i], 0);
@@ -98,24 +111,39 @@ int hz_sandbox_enter(struct hz_vm *vm)
 	if (user_net) {
 		/* libslirp opens, polls and closes host sockets as it goes. */
 		static const int slirp[] = {
-		    SCMP_SYS(socket),	    SCMP_SYS(connect),
-		    SCMP_SYS(bind),	    SCMP_SYS(listen),
-		    SCMP_SYS(accept),	    SCMP_SYS(accept4),
-		    SCMP_SYS(getsockname),  SCMP_SYS(getpeername),
-		    SCMP_SYS(setsockopt),   SCMP_SYS(getsockopt),
-		    SCMP_SYS(sendto),	    SCMP_SYS(recvfrom),
-		    SCMP_SYS(sendmsg),	    SCMP_SYS(recvmsg),
-		    SCMP_SYS(shutdown),	    SCMP_SYS(close),
-		    SCMP_SYS(fcntl),	    SCMP_SYS(read),
-		    SCMP_SYS(write),	    SCMP_SYS(readv),
-		    SCMP_SYS(writev),	    SCMP_SYS(brk),
-		    SCMP_SYS(mmap),	    SCMP_SYS(munmap),
-		    SCMP_SYS(mremap),	    SCMP_SYS(madvise),
-		    SCMP_SYS(gettimeofday), SCMP_SYS(getpid),
+		    SCMP_SYS(connect),	       SCMP_SYS(bind),
+		    SCMP_SYS(listen),	       SCMP_SYS(accept),
+		    SCMP_SYS(accept4),	       SCMP_SYS(getsockname),
+		    SCMP_SYS(getpeername),     SCMP_SYS(setsockopt),
+		    SCMP_SYS(getsockopt),      SCMP_SYS(sendto),
+		    SCMP_SYS(recvfrom),	       SCMP_SYS(sendmsg),
+		    SCMP_SYS(recvmsg),	       SCMP_SYS(shutdown),
+		    SCMP_SYS(close),	       SCMP_SYS(read),
+		    SCMP_SYS(write),	       SCMP_SYS(readv),
+		    SCMP_SYS(writev),	       SCMP_SYS(brk),
+		    SCMP_SYS(munmap),	       SCMP_SYS(mremap),
+		    SCMP_SYS(madvise),	       SCMP_SYS(gettimeofday),
+		    SCMP_SYS(getpid),	       SCMP_SYS(poll),
+		    SCMP_SYS(clock_nanosleep),
 		};
 		for (unsigned i = 0; i < sizeof(slirp) / sizeof(slirp[0]); i++)
 			rc |=
 			    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, slirp[i], 0);
+		/* Internet sockets only: no netlink, packet or unix sockets. */
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				       arg_eq(0, AF_INET));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				       arg_eq(0, AF_INET6));
+		/* Memory for the allocator, never executable; no mprotect. */
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       arg_clear(2, PROT_EXEC));
+		/* Non-blocking and close-on-exec flags; no dup, no locks. */
+		static const int fcntl_cmds[] = {F_GETFL, F_SETFL, F_GETFD,
+						 F_SETFD};
+		for (unsigned i = 0; i < 4; i++)
+			rc |= seccomp_rule_add(
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+			    arg_eq(1, (scmp_datum_t)fcntl_cmds[i]));
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				       arg_eq(1, FIONREAD));
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "abi.h"
+#include "platform/kvm/abi.h"
 #include "haze/error.h"
 #include "haze/manifest.h"
 
@@ -69,6 +69,12 @@ struct hz_device {
 	uint64_t capacity;
 };
 
+/* Manifest entries become boot-info devices one for one, names intact. */
+_Static_assert(HZ_MANIFEST_MAX <= HZ_KVM_DEVICE_MAX,
+	       "a manifest can name more devices than the boot info holds");
+_Static_assert(HZ_KVM_NAME_MAX == HZ_DEVICE_NAME_MAX,
+	       "boot-info device names differ in size from manifest names");
+
 struct hz_vm {
 	uint8_t *mem; /* host mapping of guest memory */
 	uint64_t mem_size;
@@ -94,6 +100,18 @@ static inline void *hz_guest_ptr(const struct hz_vm *vm, uint64_t gpa,
 	return vm->mem + gpa;
 }
 
+/*
+ * Returns a host pointer to guest range [gpa, gpa + len) if every byte of
+ * it is writable by the guest itself (stack, data and bss, heap), or NULL.
+ * Every buffer and argument struct the tender writes into goes through
+ * this, so a call cannot make the tender write where the guest may not:
+ * page tables, the boot page, text or rodata.
+ */
+void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len);
+
+/* Ends the VM for a malformed hypercall (fail closed, status 253). */
+HZ_NORETURN HZ_PRINTF(1, 2) void hz_bad_call(const char *fmt, ...);
+
 /* Prints "haze-kvm: ..." to stderr without allocating (safe under seccomp). */
 HZ_PRINTF(1, 2) void hz_tender_log(const char *fmt, ...);
 
@@ -107,6 +125,10 @@ uint64_t hz_tender_now(void);
 /* Opens and checks the ELF image @path; 0 or -1 with a message printed. */
 HZ_MUST_CHECK int hz_image_open(struct hz_image *img, const char *path,
 				uint64_t mem_size);
+
+/* Checks the ELF image open on @fd (kept in @img); 0 or -1 with a message. */
+HZ_MUST_CHECK int hz_image_check(struct hz_image *img, int fd, const char *path,
+				 uint64_t mem_size);
 
 /* Copies the image's segments into guest memory. 0 or -1. */
 HZ_MUST_CHECK int hz_image_load(const struct hz_image *img, uint8_t *mem);

@@ -29,7 +29,6 @@
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
 #define PTE_U 0x4ull
-#define PTE_U 0x4ull
 #define PTE_PS 0x80ull
 #define PTE_NX (1ull << 63)
 
@@ -43,33 +42,66 @@ _Static_assert(PT_GPA + 8 * PAGE <= HZ_KVM_STACK_GUARD,
 _Static_assert(sizeof(struct hz_kvm_boot_info) <= HZ_KVM_BOOT_INFO_SIZE / 2,
 	       "boot info leaves too little room for arguments");
 
-/* The page-table entry bits of the 4 KiB page at @gpa. */
-static uint64_t small_page_bits(const struct hz_vm *vm, uint64_t gpa)
+/*
+ * The guest's memory map: the page-table bits (PTE_*, 0 if unmapped) of
+ * the page at @gpa, and in *end where the run of pages with those bits
+ * ends. The page tables and the check of buffers the tender writes into
+ * (hz_guest_ptr_writable) both come from here, so they cannot disagree.
+ */
+static uint64_t map_at(const struct hz_vm *vm, uint64_t gpa, uint64_t *end)
 {
 	const struct hz_image *img = &vm->image;
 
-	if (gpa < HZ_KVM_BOOT_PAGE)
+	if (gpa < HZ_KVM_BOOT_PAGE) {
+		*end = HZ_KVM_BOOT_PAGE;
 		return 0; /* NULL dereferences fault */
-	if (gpa < HZ_KVM_PAGE_TABLES)
+	}
+	if (gpa < HZ_KVM_PAGE_TABLES) {
+		*end = HZ_KVM_PAGE_TABLES;
 		return PTE_P | PTE_NX; /* boot page and info: read-only */
-	if (gpa < HZ_KVM_STACK_BOTTOM)
+	}
+	if (gpa < HZ_KVM_STACK_BOTTOM) {
+		*end = HZ_KVM_STACK_BOTTOM;
 		return 0; /* page tables and the stack guard */
-	if (gpa < HZ_KVM_STACK_TOP)
+	}
+	if (gpa < HZ_KVM_STACK_TOP) {
+		*end = HZ_KVM_STACK_TOP;
 		return PTE_P | PTE_RW | PTE_NX;
+	}
 	if (gpa < img->end) {
 		for (unsigned i = 0; i < img->nsegs; i++) {
 			const struct hz_segment *s = &img->segs[i];
 			uint64_t lo = s->vaddr & ~(PAGE - 1);
-			if (gpa >= lo && gpa - lo < s->vaddr + s->memsz - lo)
+			uint64_t hi =
+			    (s->vaddr + s->memsz + PAGE - 1) & ~(PAGE - 1);
+			if (gpa >= lo && gpa < hi) {
+				*end = hi;
 				return PTE_P |
 				       ((s->flags & PF_W) ? PTE_RW : 0) |
 				       ((s->flags & PF_X) ? 0 : PTE_NX);
+			}
 		}
+		*end = (gpa & ~(PAGE - 1)) + PAGE;
 		return 0; /* gaps between segments */
 	}
-	if (gpa < vm->mem_size)
+	if (gpa < vm->mem_size) {
+		*end = vm->mem_size;
 		return PTE_P | PTE_RW | PTE_NX; /* heap */
+	}
+	*end = UINT64_MAX;
 	return 0;
+}
+
+void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len)
+{
+	void *p = hz_guest_ptr(vm, gpa, len);
+	uint64_t end = gpa + len; /* cannot overflow: checked above */
+
+	while (p && gpa < end) {
+		if (!(map_at(vm, gpa, &gpa) & PTE_RW))
+			return NULL;
+	}
+	return p;
 }
 
 /* Writes the identity map: 4 KiB pages up to the image end, 2 MiB above. */
@@ -96,7 +128,8 @@ static void write_page_tables(struct hz_vm *vm)
 		pd[r] = (PT_GPA + r * PAGE) | PTE_P | PTE_RW | PTE_U;
 		for (uint64_t p = 0; p < 512; p++) {
 			uint64_t gpa = base + p * PAGE;
-			uint64_t bits = small_page_bits(vm, gpa);
+			uint64_t run_end;
+			uint64_t bits = map_at(vm, gpa, &run_end);
 			if (bits)
 				pt[p] = gpa | bits | PTE_U;
 		}
@@ -273,7 +306,8 @@ static int set_cpu_state(struct hz_vm *vm)
 		return -1;
 	}
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 0x2 | 0x3000;
+	/* IOPL 0: hypercalls are stores, so the guest needs no port I/O. */
+	regs.rflags = 0x2;
 	regs.rip = vm->image.entry;
 	regs.rsp = HZ_KVM_STACK_TOP;
 	regs.rdi = HZ_KVM_BOOT_INFO;
@@ -382,10 +416,7 @@ int hz_vm_setup(struct hz_vm *vm, int argc, char **argv)
 
 /* --- run loop ------------------------------------------------------------ */
 
-/* Ends the VM because of a malformed hypercall (fail closed). */
-HZ_NORETURN HZ_PRINTF(1, 2) static void bad_call(const char *fmt, ...);
-
-static void bad_call(const char *fmt, ...)
+void hz_bad_call(const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -396,22 +427,33 @@ static void bad_call(const char *fmt, ...)
 		      msg);
 }
 
+/* How the tender uses a call's argument struct. */
+enum arg_use {
+	ARG_IN,	   /* only read */
+	ARG_INOUT, /* results are written back: must be guest-writable */
+};
+
 /* Copies the argument struct at @gpa into @out, or ends the VM. */
 static void get_arg(const struct hz_vm *vm, uint64_t gpa, void *out,
-		    size_t size, const char *call)
+		    size_t size, const char *call, enum arg_use use)
 {
-	const void *p = hz_guest_ptr(vm, gpa, size);
-	if (gpa % 8 || !p)
-		bad_call("%s: argument at 0x%llx outside guest memory or "
-			 "misaligned",
-			 call, (unsigned long long)gpa);
+	if (gpa % 8)
+		hz_bad_call("%s: argument at 0x%llx misaligned", call,
+			    (unsigned long long)gpa);
+	const void *p = use == ARG_INOUT ? hz_guest_ptr_writable(vm, gpa, size)
+					 : hz_guest_ptr(vm, gpa, size);
+	if (!p)
+		hz_bad_call("%s: argument at 0x%llx outside %sguest memory",
+			    call, (unsigned long long)gpa,
+			    use == ARG_INOUT ? "writable " : "");
 	memcpy(out, p, size);
 }
 
 /* Copies @size bytes of results back to the argument struct at @gpa. */
 static void put_arg(struct hz_vm *vm, uint64_t gpa, const void *in, size_t size)
 {
-	memcpy(hz_guest_ptr(vm, gpa, size), in, size); /* checked by get */
+	/* Checked by get_arg(ARG_INOUT). */
+	memcpy(hz_guest_ptr_writable(vm, gpa, size), in, size);
 }
 
 /* Converts a guest TSC value to tender monotonic ns. */
@@ -442,13 +484,13 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	switch (call) {
 	case HZ_KVM_CALL_CONSOLE: {
 		struct hz_kvm_console a;
-		get_arg(vm, gpa, &a, sizeof(a), "console");
+		get_arg(vm, gpa, &a, sizeof(a), "console", ARG_IN);
 		const void *p = hz_guest_ptr(vm, a.data, a.len);
 		if (!p)
-			bad_call("console: buffer 0x%llx+%llu outside guest "
-				 "memory",
-				 (unsigned long long)a.data,
-				 (unsigned long long)a.len);
+			hz_bad_call("console: buffer 0x%llx+%llu outside guest "
+				    "memory",
+				    (unsigned long long)a.data,
+				    (unsigned long long)a.len);
 		size_t done = 0;
 		while (done < a.len) {
 			ssize_t n =
@@ -463,7 +505,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	}
 	case HZ_KVM_CALL_YIELD: {
 		struct hz_kvm_yield a;
-		get_arg(vm, gpa, &a, sizeof(a), "yield");
+		get_arg(vm, gpa, &a, sizeof(a), "yield", ARG_INOUT);
 		a.ready = hz_devices_wait(vm, a.timeout_ns);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
@@ -471,7 +513,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_NET_READ:
 	case HZ_KVM_CALL_NET_WRITE: {
 		struct hz_kvm_net_io a;
-		get_arg(vm, gpa, &a, sizeof(a), "net");
+		get_arg(vm, gpa, &a, sizeof(a), "net", ARG_INOUT);
 		hz_net_io(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
@@ -480,17 +522,20 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_BLOCK_WRITE:
 	case HZ_KVM_CALL_BLOCK_FLUSH: {
 		struct hz_kvm_block_io a;
-		get_arg(vm, gpa, &a, sizeof(a), "block");
+		get_arg(vm, gpa, &a, sizeof(a), "block", ARG_INOUT);
 		hz_block_io(vm, &a, call);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
 	}
 	case HZ_KVM_CALL_ENTROPY: {
 		struct hz_kvm_entropy a;
-		get_arg(vm, gpa, &a, sizeof(a), "entropy");
-		void *p = hz_guest_ptr(vm, a.buf, a.len);
+		get_arg(vm, gpa, &a, sizeof(a), "entropy", ARG_INOUT);
+		void *p = hz_guest_ptr_writable(vm, a.buf, a.len);
 		if (!p)
-			bad_call("entropy: buffer outside guest memory");
+			hz_bad_call("entropy: buffer 0x%llx+%llu outside "
+				    "writable guest memory",
+				    (unsigned long long)a.buf,
+				    (unsigned long long)a.len);
 		if (a.len > HZ_KVM_ENTROPY_MAX) {
 			a.ret = -HZ_EINVAL;
 		} else {
@@ -502,7 +547,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	}
 	case HZ_KVM_CALL_EXIT: {
 		struct hz_kvm_exit a;
-		get_arg(vm, gpa, &a, sizeof(a), "exit");
+		get_arg(vm, gpa, &a, sizeof(a), "exit", ARG_IN);
 		if (vm->trace)
 			print_trace(vm);
 		int64_t s = a.status;
@@ -516,20 +561,35 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		hz_tender_die(HZ_KVM_EXIT_ABORT, "guest aborted");
 	case HZ_KVM_CALL_FAULT: {
 		struct hz_kvm_fault f;
-		get_arg(vm, gpa, &f, sizeof(f), "fault");
+		get_arg(vm, gpa, &f, sizeof(f), "fault", ARG_IN);
 		hz_fault_report(vm, &f);
 		exit(HZ_KVM_EXIT_FAULT);
 	}
 	case HZ_KVM_CALL_MAIN: {
 		struct hz_kvm_mark a;
-		get_arg(vm, gpa, &a, sizeof(a), "main");
+		get_arg(vm, gpa, &a, sizeof(a), "main", ARG_IN);
 		t_main_ns = hz_tender_now();
 		t_first_ns = tsc_to_ns(vm, a.tsc_entry);
 		return;
 	}
 	default:
-		bad_call("unknown call %u", call);
+		hz_bad_call("unknown call %u", call);
 	}
+}
+
+/* Ends the VM unless the MMIO exit is a 32-bit store to a call's slot. */
+static void check_mmio(bool is_write, uint32_t len, uint64_t off)
+{
+	if (!is_write)
+		hz_bad_call("load of %u bytes from the hypercall page "
+			    "(offset 0x%llx)",
+			    len, (unsigned long long)off);
+	if (len != 4 || off % 8)
+		hz_bad_call("store of %u bytes at hypercall offset 0x%llx "
+			    "(a call is a 4-byte store to its 8-byte slot)",
+			    len, (unsigned long long)off);
+	if (off / 8 >= HZ_KVM_CALL_COUNT_)
+		hz_bad_call("unknown call %llu", (unsigned long long)(off / 8));
 }
 
 /* Reports the vCPU's registers after an exit the guest did not ask for. */
@@ -537,39 +597,40 @@ static HZ_NORETURN void cpu_died(struct hz_vm *vm, const char *why)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	struct hz_kvm_fault f = {.vector = ~0ull};
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0 &&
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) == 0) {
-		f = (struct hz_kvm_fault){
-		    .vector = ~0ull,
-		    .cr2 = s.cr2,
-		    .rax = r.rax,
-		    .rbx = r.rbx,
-		    .rcx = r.rcx,
-		    .rdx = r.rdx,
-		    .rsi = r.rsi,
-		    .rdi = r.rdi,
-		    .rbp = r.rbp,
-		    .rsp = r.rsp,
-		    .r8 = r.r8,
-		    .r9 = r.r9,
-		    .r10 = r.r10,
-		    .r11 = r.r11,
-		    .r12 = r.r12,
-		    .r13 = r.r13,
-		    .r14 = r.r14,
-		    .r15 = r.r15,
-		    .rip = r.rip,
-		    .cs = s.cs.selector,
-		    .rflags = r.rflags,
-		    .ss = s.ss.selector,
-		};
-	}
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		hz_tender_die(HZ_KVM_EXIT_FAULT,
+			      "guest stopped: %s (registers unreadable: %s)",
+			      why, strerror(errno));
 	hz_tender_log(
 	    "guest stopped: %s (cr0 %llx cr3 %llx cr4 %llx efer %llx)", why,
 	    (unsigned long long)s.cr0, (unsigned long long)s.cr3,
 	    (unsigned long long)s.cr4, (unsigned long long)s.efer);
+	struct hz_kvm_fault f = {
+	    .vector = ~0ull,
+	    .cr2 = s.cr2,
+	    .rax = r.rax,
+	    .rbx = r.rbx,
+	    .rcx = r.rcx,
+	    .rdx = r.rdx,
+	    .rsi = r.rsi,
+	    .rdi = r.rdi,
+	    .rbp = r.rbp,
+	    .rsp = r.rsp,
+	    .r8 = r.r8,
+	    .r9 = r.r9,
+	    .r10 = r.r10,
+	    .r11 = r.r11,
+	    .r12 = r.r12,
+	    .r13 = r.r13,
+	    .r14 = r.r14,
+	    .r15 = r.r15,
+	    .rip = r.rip,
+	    .cs = s.cs.selector,
+	    .rflags = r.rflags,
+	    .ss = s.ss.selector,
+	};
 	hz_fault_report(vm, &f);
 	exit(HZ_KVM_EXIT_FAULT);
 }
@@ -592,13 +653,7 @@ int hz_vm_run(struct hz_vm *vm)
 			uint64_t off = a - HZ_KVM_HYPERCALL_GPA;
 			if (a < HZ_KVM_HYPERCALL_GPA || off >= LARGE)
 				cpu_died(vm, "access outside guest memory");
-			if (!run->mmio.is_write || run->mmio.len != 4 ||
-			    off % 8 || off / 8 >= HZ_KVM_CALL_COUNT_)
-				bad_call("%s of %u bytes at hypercall offset "
-					 "0x%llx",
-					 run->mmio.is_write ? "store" : "load",
-					 run->mmio.len,
-					 (unsigned long long)off);
+			check_mmio(run->mmio.is_write, run->mmio.len, off);
 			uint32_t gpa;
 			memcpy(&gpa, run->mmio.data, sizeof(gpa));
 			dispatch(vm, (unsigned)(off / 8), gpa);

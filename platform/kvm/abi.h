@@ -17,11 +17,13 @@
  *    a misaligned or out-of-range block offset, a frame too long) is
  *    answered in the struct's `ret` field with a negative HZ_E* code from
  *    haze/error.h. The guest continues.
- *  - A malformed call (an address or length outside guest memory, an
+ *  - A malformed call (an address or length outside guest memory, a
+ *    buffer or result struct the tender would write into that the guest
+ *    cannot write itself (anything but stack, data/bss and heap), an
  *    unaligned or truncated argument struct, an unknown call, a store of
- *    the wrong size or a load) cannot come from a correct
- *    guest: the tender prints why and ends the VM (fail closed) with exit
- *    status HZ_KVM_EXIT_BADCALL.
+ *    the wrong size or a load) cannot come from a correct guest: the
+ *    tender prints why and ends the VM (fail closed) with exit status
+ *    HZ_KVM_EXIT_BADCALL, before the call has any effect.
  *
  * Versioning: HZ_KVM_ABI_VERSION changes whenever a struct or call
  * changes meaning. The tender writes its version into the boot info and

@@ -1,16 +1,134 @@
 /*
- * Guest test: makes a console hypercall whose buffer lies outside guest
- * memory; the tender must stop the VM (fail closed), not print.
+ * Guest test: makes the malformed hypercall named by its first argument;
+ * the tender must stop the VM (fail closed, status 253) before doing
+ * anything, so reaching the line after the call is a failure. The
+ * cases that need a device run with it bound (tests/kvm/run.py).
  */
+#include <string.h>
+
 #include <haze/haze.h>
 
 #include "kvm.h"
 
+HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"), {.kind = HZ_DEVICE_KIND_BLOCK,
+					     .flags = HZ_DEVICE_OPTIONAL,
+					     .name = "disk"});
+
+/* A results struct in rodata: the tender must not write it back. */
+static const struct hz_kvm_yield rodata_yield = {0, 0};
+
+/* A guest address in .text. */
+static uint64_t text_address(void)
+{
+	return (uint64_t)(uintptr_t)&hz_main;
+}
+
+/* Acquires device @name of @kind; its handle, or exits 1. */
+static hz_handle_t acquire(const char *name, bool net)
+{
+	hz_handle_t h;
+	struct hz_net_info ni;
+	struct hz_block_info bi;
+	int r = net ? hz_platform_net_acquire(name, &h, &ni)
+		    : hz_platform_block_acquire(name, &h, &bi);
+	if (r < 0) {
+		hz_printf("%s: %s (not bound?)\n", name, hz_strerror(r));
+		hz_platform_exit(1);
+	}
+	return h;
+}
+
+/* Reads a frame of net0 into @buf (capacity @cap) with the array at @fr. */
+static void net_read(uint64_t buf, uint64_t cap, struct hz_kvm_frame *fr)
+{
+	fr->buf = buf;
+	fr->cap = cap;
+	fr->len = 0;
+	struct hz_kvm_net_io io = {
+	    .handle = (uint32_t)acquire("net0", true),
+	    .count = 1,
+	    .frames = (uint64_t)(uintptr_t)fr,
+	};
+	hz_kvm_call(HZ_KVM_CALL_NET_READ, &io);
+}
+
+/* Reads one sector of the disk into @buf. */
+static void block_read(uint64_t buf)
+{
+	struct hz_kvm_block_io io = {
+	    .handle = (uint32_t)acquire("disk", false),
+	    .buf = buf,
+	    .len = 512,
+	};
+	hz_kvm_call(HZ_KVM_CALL_BLOCK_READ, &io);
+}
+
+/* Makes the call of case @name; false if there is no such case. */
+static bool bad_call(const char *name)
+{
+	static struct hz_kvm_frame frame;
+	static uint64_t slots[4];
+
+	if (strcmp(name, "console-overflow") == 0) {
+		/* Overflows 64 bits when added: a naive check would pass. */
+		struct hz_kvm_console c = {0xfffffffffffff000ull, 0x2000};
+		hz_kvm_call(HZ_KVM_CALL_CONSOLE, &c);
+	} else if (strcmp(name, "net-read-text") == 0) {
+		net_read(text_address(), 1514, &frame);
+	} else if (strcmp(name, "net-frames-range") == 0) {
+		struct hz_kvm_net_io io = {
+		    .handle = (uint32_t)acquire("net0", true),
+		    .count = 2,
+		    .frames = hz_kvm_boot_info.mem_size - 16,
+		};
+		hz_kvm_call(HZ_KVM_CALL_NET_READ, &io);
+	} else if (strcmp(name, "net-frames-rodata") == 0) {
+		/* A read writes frame lengths back into the array. */
+		static const struct hz_kvm_frame ro = {0, 0, 0};
+		struct hz_kvm_net_io io = {
+		    .handle = (uint32_t)acquire("net0", true),
+		    .count = 1,
+		    .frames = (uint64_t)(uintptr_t)&ro,
+		};
+		hz_kvm_call(HZ_KVM_CALL_NET_READ, &io);
+	} else if (strcmp(name, "block-read-bootpage") == 0) {
+		block_read(HZ_KVM_GDT); /* GDT, IDT, TSS, canary */
+	} else if (strcmp(name, "block-read-pagetables") == 0) {
+		block_read(HZ_KVM_PAGE_TABLES);
+	} else if (strcmp(name, "entropy-text") == 0) {
+		struct hz_kvm_entropy e = {.buf = text_address(), .len = 16};
+		hz_kvm_call(HZ_KVM_CALL_ENTROPY, &e);
+	} else if (strcmp(name, "yield-arg-rodata") == 0) {
+		hz_kvm_call(HZ_KVM_CALL_YIELD,
+			    (void *)(uintptr_t)&rodata_yield);
+	} else if (strcmp(name, "unknown-call") == 0) {
+		struct hz_kvm_exit x = {0};
+		hz_kvm_call(HZ_KVM_CALL_COUNT_, &x);
+	} else if (strcmp(name, "misaligned-arg") == 0) {
+		/* An exit struct 4 bytes into an aligned buffer. */
+		hz_kvm_call(HZ_KVM_CALL_EXIT, (uint8_t *)slots + 4);
+	} else if (strcmp(name, "hypercall-load") == 0) {
+		volatile uint32_t *slot =
+		    (volatile uint32_t *)(uintptr_t)(HZ_KVM_HYPERCALL_GPA +
+						     8 * HZ_KVM_CALL_EXIT);
+		slots[0] = *slot;
+	} else if (strcmp(name, "hypercall-store64") == 0) {
+		volatile uint64_t *slot =
+		    (volatile uint64_t *)(uintptr_t)(HZ_KVM_HYPERCALL_GPA +
+						     8 * HZ_KVM_CALL_EXIT);
+		*slot = (uint64_t)(uintptr_t)slots;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 int hz_main(int argc, char **argv)
 {
-	/* Overflows 64 bits when added: a naive check would pass it. */
-	struct hz_kvm_console c = {0xfffffffffffff000ull, 0x2000};
-	hz_kvm_call(HZ_KVM_CALL_CONSOLE, &c);
+	if (argc != 2 || !bad_call(argv[1])) {
+		hz_printf("usage: badcall CASE\n");
+		return 2;
+	}
 	hz_printf("bad hypercall was accepted\n");
 	return 0;
 }
