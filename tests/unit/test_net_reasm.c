@@ -116,10 +116,10 @@ static void rfix_down(struct rfix *f)
 
 /*
  * Sends bytes [@off, @off + @len) of the datagram as a fragment with id
- * @id; @last clears MF. @junk replaces the bytes with garbage.
+ * @id; @last clears MF. The first @junk bytes are garbage instead.
  */
 static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
-		      bool last, bool junk)
+		      bool last, size_t junk)
 {
 	struct hz_view v;
 	uint8_t *p, *ip;
@@ -140,12 +140,12 @@ static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
 	hz_put32(ip + 12, PROBE_IP);
 	hz_put32(ip + 16, f->dst);
 	hz_put16(ip + 10, hz_inet_fold(hz_inet_sum(ip, 20, 0)));
-	if (junk && off + len <= sizeof(f->dgram))
-		memset(ip + 20, 0xee, len);
-	else if (off + len <= sizeof(f->dgram))
+	if (off + len <= sizeof(f->dgram)) {
 		memcpy(ip + 20, f->dgram + off, len);
-	else
+		memset(ip + 20, 0xee, junk < len ? junk : len);
+	} else {
 		memset(ip + 20, 0, len);
+	}
 	assert_int_equal(hz_net_write(f->probe, &v, 1), 1);
 }
 
@@ -212,26 +212,47 @@ static void reassembles_out_of_order_and_duplicates(void **state)
 	assert_int_equal(hz_sched_run(order_main, NULL), 0);
 }
 
+/*
+ * The policy (reasm.c, docs/net.md): overlapping bytes keep what came
+ * first. A later fragment only fills holes, whatever it says about bytes
+ * already held; one that adds nothing is dropped as a duplicate.
+ */
 static int overlap_main(void *arg)
 {
 	struct rfix f;
 	uint64_t overlap = counter("ipv4", "reasm_overlap");
+	uint64_t dup = counter("ipv4", "reasm_drop_duplicate");
+	uint64_t done = counter("ipv4", "reasm_done");
+	uint64_t bad_sum = counter("udp", "drop_bad_checksum");
 
 	(void)arg;
 	rfix_up(&f);
-	/* Overlaps carrying garbage do not overwrite bytes already held. */
-	frag_send(&f, 3, 0, 1200, false, false);
-	frag_send(&f, 3, 800, 1200, false, true); /* [800, 2000): junk */
-	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, false);
-	expect_nothing(&f); /* [1200, 2000) came as junk: checksum fails */
-	/* A fragment spanning two held pieces fills only the hole. */
-	frag_send(&f, 4, 0, 400, false, false);
-	frag_send(&f, 4, 800, 400, false, false);
-	frag_send(&f, 4, 0, 1200, false, false); /* fills [400, 800) */
-	frag_send(&f, 4, 1200, 1200, false, false);
-	frag_send(&f, 4, 2000, sizeof(f.dgram) - 2000, true, false);
+	/* [800, 2000) whose held part [800, 1200) differs: that part is
+	 * ignored, the hole [1200, 2000) is taken, the datagram is intact. */
+	frag_send(&f, 3, 0, 1200, false, 0);
+	frag_send(&f, 3, 800, 1200, false, 400);
+	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, 0);
 	expect_datagram(&f);
-	assert_true(counter("ipv4", "reasm_overlap") - overlap >= 3);
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
+	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 0);
+	/* Garbage wholly inside held bytes changes nothing: a duplicate. */
+	frag_send(&f, 4, 0, 1200, false, 0);
+	frag_send(&f, 4, 400, 400, false, 400);
+	frag_send(&f, 4, 1200, 1200, false, 0);
+	frag_send(&f, 4, 2400, sizeof(f.dgram) - 2400, true, 0);
+	expect_datagram(&f);
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
+	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 1);
+	/* A fragment spanning two held pieces fills only the hole. */
+	frag_send(&f, 5, 0, 400, false, 0);
+	frag_send(&f, 5, 800, 400, false, 400);
+	frag_send(&f, 5, 0, 1200, false, 0); /* fills [400, 800) */
+	frag_send(&f, 5, 1200, 1200, false, 0);
+	frag_send(&f, 5, 2400, sizeof(f.dgram) - 2400, true, 0);
+	expect_nothing(&f); /* [800, 1200) came first as junk and stays */
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 2);
+	assert_int_equal(counter("ipv4", "reasm_done") - done, 3);
+	assert_int_equal(counter("udp", "drop_bad_checksum") - bad_sum, 1);
 	assert_int_equal(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
