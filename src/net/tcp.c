@@ -126,6 +126,22 @@ const char *hz_tcp_flow_state(const struct hz_flow *f)
 	return tcp_state_name(((const struct tcp_conn *)f)->state);
 }
 
+void hz_tcp_flow_info(const struct hz_flow *f, struct hz_tcp_info *out)
+{
+	const struct tcp_conn *c = (const struct tcp_conn *)f;
+
+	*out = (struct hz_tcp_info){
+	    .state = tcp_state_name(c->state),
+	    .snd_mss = c->snd_mss,
+	    .cwnd = c->cwnd,
+	    .ssthresh = c->ssthresh,
+	    .flight = c->snd_max - c->snd_una,
+	    .dupacks = c->dupacks,
+	    .in_recovery = c->in_recovery,
+	    .rto_ns = c->rto,
+	};
+}
+
 uint16_t tcp_local_mss(const struct hz_tcp *t)
 {
 	unsigned mtu = t->env.mtu != 0 ? t->env.mtu : 1500;

@@ -737,13 +737,15 @@ static void cwnd_on_ack(struct tcp_conn *c, uint32_t acked)
 {
 	if (c->in_recovery) {
 		if (SEQ_GEQ(c->snd_una, c->recover)) {
-			/* Full ACK: leave recovery (RFC 6582 step 3). */
+			/* Full ACK: leave recovery (RFC 6582 3.2 step 3,
+			 * min(ssthresh, max(FlightSize, SMSS) + SMSS)). */
 			uint32_t flight = c->snd_max - c->snd_una;
+			uint32_t w =
+			    (flight > c->snd_mss ? flight : c->snd_mss) +
+			    c->snd_mss;
 
 			c->in_recovery = false;
-			c->cwnd = flight + c->snd_mss < c->ssthresh
-				      ? flight + c->snd_mss
-				      : c->ssthresh;
+			c->cwnd = w < c->ssthresh ? w : c->ssthresh;
 		} else if (SEQ_LT(c->high_rxt, c->snd_una)) {
 			/* Partial ACK: the next hole starts at SND.UNA. */
 			c->high_rxt = c->snd_una;

@@ -760,6 +760,220 @@ static void more_transitions(void **state)
 	assert_int_equal(run_main(do_transitions), 0);
 }
 
+/* --- fast retransmit and recovery (RFC 5681, 6582, 6675) ----------------- */
+
+#define RMSS 1000 /* the peer's MSS, so segments are round numbers */
+#define RSEGS 10  /* the initial window (RFC 6928) */
+
+/* Passive open with MSS RMSS (and SACK if @sack); then RSEGS segments of
+ * data from us, all popped. Returns the sequence of the first byte. */
+static uint32_t recovery_setup(struct us *u, bool sack)
+{
+	uint8_t opts[8] = {2, 4, RMSS >> 8, RMSS & 0xff, 1, 1, 4, 2};
+	static uint8_t data[RSEGS * RMSS];
+	struct hz_tcp_info in;
+	struct out o;
+	uint32_t base;
+
+	us_init(u);
+	peer_to(u, 80, SYN, 1000, 0, NULL, 0, opts, sack ? 8 : 4);
+	o = pop(u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.sack_perm, sack);
+	u->iss = o.seq;
+	peer(u, ACK, 1001, u->iss + 1, NULL, 0);
+	assert_int_equal(hz_tcp_accept_on(u->l, 0, &u->f), 0);
+	base = u->iss + 1;
+	memset(data, 'r', sizeof(data));
+	assert_int_equal(hz_flow_write(u->f, data, sizeof(data), 0),
+			 (ssize_t)sizeof(data));
+	for (uint32_t k = 0; k < RSEGS; k++) {
+		o = pop(u);
+		assert_int_equal(o.seq, base + k * RMSS);
+		assert_int_equal(o.len, RMSS);
+	}
+	expect_silence(u);
+	hz_tcp_flow_info(u->f, &in);
+	assert_int_equal(in.snd_mss, RMSS);
+	assert_true(in.cwnd >= RSEGS * RMSS); /* the SYN's ACK may add a byte */
+	assert_int_equal(in.flight, RSEGS * RMSS);
+	assert_false(in.in_recovery);
+	return base;
+}
+
+/* The peer ACKs @ack with SACK blocks @sack[0..n) (n may be 0). */
+static void peer_sack(struct us *u, uint32_t ack, const uint32_t (*sack)[2],
+		      unsigned n)
+{
+	uint8_t o[4 + 8 * 3] = {1, 1, 5, (uint8_t)(2 + 8 * n)};
+
+	for (unsigned i = 0; i < n; i++) {
+		hz_put32(o + 4 + 8 * i, sack[i][0]);
+		hz_put32(o + 8 + 8 * i, sack[i][1]);
+	}
+	peer_to(u, 80, ACK, 1001, ack, NULL, 0, n > 0 ? o : NULL,
+		n > 0 ? 4 + 8 * n : 0);
+}
+
+/* Expects exactly one retransmission of segment @k (1-based), and that
+ * it came from the ACK clock: no RTO fired, well within one RTO. */
+static void expect_rexmt(struct us *u, uint32_t base, uint32_t k,
+			 uint64_t sent_at, uint64_t rto_before)
+{
+	struct hz_tcp_info in;
+	struct out o = pop(u);
+
+	assert_int_equal(o.seq, base + (k - 1) * RMSS);
+	assert_int_equal(o.len, RMSS);
+	expect_silence(u);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto_before);
+	hz_tcp_flow_info(u->f, &in);
+	assert_true(hz_now() - sent_at < in.rto_ns);
+}
+
+/*
+ * NewReno without SACK: segments 1 and 5 of 10 are lost. The third
+ * duplicate ACK retransmits segment 1 at once and halves the window;
+ * the partial ACK that follows retransmits segment 5 at once (RFC 6582),
+ * and the full ACK ends recovery.
+ */
+static int do_newreno(void *arg)
+{
+	uint64_t rec = sim_counter("fast_recoveries");
+	uint64_t rxt = sim_counter("out_retransmits");
+	uint64_t rto = sim_counter("rexmt_timeouts");
+	struct hz_tcp_info in;
+	struct us u;
+	uint32_t base;
+	uint64_t t0;
+
+	(void)arg;
+	base = recovery_setup(&u, false);
+	t0 = hz_now();
+	/* Segments 2 and 3 arrive: two duplicate ACKs, nothing sent. */
+	peer_sack(&u, base, NULL, 0);
+	peer_sack(&u, base, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_int_equal(in.dupacks, 2);
+	assert_false(in.in_recovery);
+	/* Segment 4: the third one. Fast retransmit (RFC 5681 3.2). */
+	peer_sack(&u, base, NULL, 0);
+	expect_rexmt(&u, base, 1, t0, rto);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	/* ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)). */
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	assert_int_equal(in.cwnd, in.ssthresh);
+	/* Segments 6 to 10: more duplicates, no new hole is known. */
+	for (int i = 0; i < 5; i++)
+		peer_sack(&u, base, NULL, 0);
+	expect_silence(&u);
+	/* The retransmitted segment 1 fills up to the hole at 5: a partial
+	 * ACK retransmits segment 5 at once, still in the same recovery. */
+	peer_sack(&u, base + 4 * RMSS, NULL, 0);
+	expect_rexmt(&u, base, 5, t0, rto);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	/* The full ACK ends recovery; cwnd = min(ssthresh,
+	 * max(FlightSize, SMSS) + SMSS) (RFC 6582 3.2 step 3). */
+	peer_sack(&u, base + RSEGS * RMSS, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_false(in.in_recovery);
+	assert_int_equal(in.flight, 0);
+	assert_int_equal(in.cwnd, 2 * RMSS);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto);
+	us_fini(&u);
+	return 0;
+}
+
+static void newreno_fast_recovery(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_newreno), 0);
+}
+
+/*
+ * SACK recovery (RFC 6675): the same losses, reported with SACK blocks.
+ * Three segments SACKed above the hole retransmit segment 1; once the
+ * SACKed data above segment 5 leaves room in the pipe, segment 5 is
+ * retransmitted too, before any cumulative ACK moves.
+ */
+static int do_sack_recovery(void *arg)
+{
+	uint64_t rec = sim_counter("fast_recoveries");
+	uint64_t rxt = sim_counter("out_retransmits");
+	uint64_t rto = sim_counter("rexmt_timeouts");
+	struct hz_tcp_info in;
+	struct us u;
+	uint32_t base, b[2][2];
+	uint64_t t0;
+
+	(void)arg;
+	base = recovery_setup(&u, true);
+	t0 = hz_now();
+	/* Segments 2, 3 arrive: SACKed, below the threshold. */
+	for (uint32_t k = 2; k <= 3; k++) {
+		b[0][0] = base + RMSS;
+		b[0][1] = base + k * RMSS;
+		peer_sack(&u, base, b, 1);
+	}
+	expect_silence(&u);
+	/* Segment 4: three segments SACKed, segment 1 is lost. */
+	b[0][1] = base + 4 * RMSS;
+	peer_sack(&u, base, b, 1);
+	expect_rexmt(&u, base, 1, t0, rto);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	assert_int_equal(in.cwnd, in.ssthresh);
+	/* Segment 6 is SACKed: 5 is a hole, but the pipe (5 segments) is
+	 * full. */
+	b[1][0] = base + RMSS;
+	b[1][1] = base + 4 * RMSS;
+	b[0][0] = base + 5 * RMSS;
+	b[0][1] = base + 6 * RMSS;
+	peer_sack(&u, base, b, 2);
+	expect_silence(&u);
+	/* Segment 7: the pipe drops to 4, segment 5 goes at once. */
+	b[0][1] = base + 7 * RMSS;
+	peer_sack(&u, base, b, 2);
+	expect_rexmt(&u, base, 5, t0, rto);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	/* The rest is SACKed, the partial ACK then the full one: nothing
+	 * more is sent, recovery ends. */
+	for (uint32_t k = 8; k <= RSEGS; k++) {
+		b[0][1] = base + k * RMSS;
+		peer_sack(&u, base, b, 2);
+	}
+	peer_sack(&u, base + 4 * RMSS, b, 1);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	peer_sack(&u, base + RSEGS * RMSS, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_false(in.in_recovery);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto);
+	us_fini(&u);
+	return 0;
+}
+
+static void sack_fast_recovery(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_sack_recovery), 0);
+}
+
 /* --- Nagle, no-delay ------------------------------------------------------ */
 
 static int do_nagle(void *arg)
@@ -1036,6 +1250,8 @@ int main(void)
 	    HARNESS_TEST(time_wait_new_syn),
 	    HARNESS_TEST(more_transitions),
 	    HARNESS_TEST(nagle_and_nodelay),
+	    HARNESS_TEST(newreno_fast_recovery),
+	    HARNESS_TEST(sack_fast_recovery),
 	    HARNESS_TEST(out_of_order_within_budget),
 	    HARNESS_TEST(orphan_fin_wait_2_times_out),
 	    HARNESS_TEST(backlog_then_cookies),
