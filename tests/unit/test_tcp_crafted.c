@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "tests/unit/test_tcp_sim.h"
+#include "net/tcp_int.h" /* white-box: the state of an unreturned connect */
 
 #define US SIM_B		  /* the TCP under test */
 #define PEER HZ_IPV4(10, 0, 0, 9) /* the hand-played peer */
@@ -233,6 +234,7 @@ static int do_closed_port(void *arg)
 {
 	struct us u;
 	struct out o;
+	uint64_t before;
 
 	(void)arg;
 	us_init(&u);
@@ -249,6 +251,13 @@ static int do_closed_port(void *arg)
 	assert_int_equal(o.seq, 777);
 	peer_to(&u, 81, RST, 5000, 0, NULL, 0, NULL, 0);
 	expect_silence(&u);
+	/* A RST to a listener is dropped, counted, never answered. */
+	before = sim_counter("drop_listen_rst");
+	peer_to(&u, 80, RST, 5000, 0, NULL, 0, NULL, 0);
+	peer_to(&u, 80, RST | ACK, 5000, 777, NULL, 0, NULL, 0);
+	expect_silence(&u);
+	assert_int_equal(sim_counter("drop_listen_rst"), before + 2);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
 	us_fini(&u);
 	return 0;
 }
@@ -280,13 +289,21 @@ static int do_bad_checksum(void *arg)
 	hz_tcp_input(u.t, &ip, &v);
 	expect_silence(&u);
 	assert_int_equal(sim_counter("drop_bad_checksum"), before + 1);
-	/* Short and bad data offsets are dropped too. */
+	/* Short and bad data offsets are dropped too, each counted. */
+	before = sim_counter("drop_short");
 	sim_craft(&g, &v);
 	assert_int_equal(hz_view_trim(&v, 10), 0);
 	hz_tcp_input(u.t, &ip, &v);
-	sim_craft(&g, &v);
+	assert_int_equal(sim_counter("drop_short"), before + 1);
+	before = sim_counter("drop_bad_offset");
+	sim_craft(&g, &v); /* offset 15 words: past the 20-byte segment */
 	hz_view_data(&v)[12] = 0xf0;
 	hz_tcp_input(u.t, &ip, &v);
+	assert_int_equal(sim_counter("drop_bad_offset"), before + 1);
+	sim_craft(&g, &v); /* offset 4 words: inside the fixed header */
+	hz_view_data(&v)[12] = 0x40;
+	hz_tcp_input(u.t, &ip, &v);
+	assert_int_equal(sim_counter("drop_bad_offset"), before + 2);
 	expect_silence(&u);
 	assert_int_equal(hz_tcp_conn_count(u.t), 0);
 	us_fini(&u);
@@ -974,6 +991,157 @@ static void sack_fast_recovery(void **state)
 	assert_int_equal(run_main(do_sack_recovery), 0);
 }
 
+/* --- retransmission exhaustion, simultaneous open ------------------------- */
+
+static void connect_forever(void *arg)
+{
+	struct syn_sent *s = arg;
+	struct hz_sockaddr dst = {PEER, PPORT};
+
+	s->rc = hz_tcp_connect_on(s->u->t, &dst, HZ_DEADLINE_NEVER, &s->f);
+	s->done = true;
+}
+
+/* Fires every TCP timer, as if their deadlines had all passed. */
+static void timers_expire(void)
+{
+	hz_timers_run(hz_now() + 1000 * HZ_NS_PER_S);
+}
+
+/* Expects @n retransmissions of the segment @first, one per RTO. */
+static void expect_retries(struct us *u, const struct out *first, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct out o;
+
+		timers_expire();
+		o = pop(u);
+		assert_int_equal(o.flags, first->flags);
+		assert_int_equal(o.seq, first->seq);
+		assert_int_equal(o.len, first->len);
+		expect_silence(u);
+	}
+}
+
+static int do_retry_exhaustion(void *arg)
+{
+	uint64_t timeouts = sim_counter("conn_timeouts");
+	struct syn_sent s;
+	struct us u;
+	struct out o;
+	struct hz_view v;
+
+	(void)arg;
+	/* SYN_SENT: the SYN and 6 retries, then -HZ_ETIMEDOUT, no RST. */
+	us_init(&u);
+	s = (struct syn_sent){.u = &u};
+	assert_int_equal(hz_fiber_spawn("connect", connect_forever, &s, 0), 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN);
+	expect_retries(&u, &o, TCP_SYN_REXMT_MAX);
+	assert_false(s.done);
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts);
+	timers_expire();
+	expect_silence(&u);
+	while (!s.done)
+		hz_fiber_yield();
+	assert_int_equal(s.rc, -HZ_ETIMEDOUT);
+	assert_non_null(strstr(hz_tcp_error(u.t), "timed out"));
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 1);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+
+	/* SYN_RECEIVED: the SYN-ACK and 6 retries, then forgotten. */
+	us_init(&u);
+	peer(&u, SYN, 1000, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN | ACK);
+	expect_retries(&u, &o, TCP_SYN_REXMT_MAX);
+	assert_int_equal(hz_tcp_conn_count(u.t), 1);
+	timers_expire();
+	expect_silence(&u);
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 2);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+
+	/* ESTABLISHED: data and 12 retries, then a RST and ETIMEDOUT. */
+	us_init(&u);
+	establish(&u);
+	assert_int_equal(hz_flow_write(u.f, "lost", 4, 0), 4);
+	o = pop(&u);
+	assert_int_equal(o.len, 4);
+	expect_retries(&u, &o, TCP_REXMT_MAX);
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	timers_expire();
+	o = pop(&u);
+	assert_int_equal(o.flags & RST, RST);
+	expect_silence(&u);
+	assert_string_equal(hz_tcp_flow_state(u.f), "CLOSED");
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 3);
+	assert_non_null(strstr(hz_flow_error(u.f), "timed out"));
+	assert_int_equal(hz_flow_read(u.f, &v, 0), -HZ_ETIMEDOUT);
+	assert_int_equal(hz_flow_write(u.f, "x", 1, 0), -HZ_ETIMEDOUT);
+	us_fini(&u);
+	return 0;
+}
+
+static void retransmissions_run_out(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_retry_exhaustion), 0);
+}
+
+/* Simultaneous open: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED. */
+static int do_simultaneous_open(void *arg)
+{
+	struct syn_sent s;
+	struct tcp_conn *c;
+	struct us u;
+	struct out o, sa;
+
+	(void)arg;
+	us_init(&u);
+	s = (struct syn_sent){.u = &u};
+	assert_int_equal(hz_fiber_spawn("connect", connect_forever, &s, 0), 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN);
+	c = tcp_conn_lookup(u.t, US, o.sport, PEER, PPORT);
+	assert_non_null(c);
+	assert_string_equal(tcp_state_name(c->state), "SYN_SENT");
+	/* The peer's SYN crosses ours: we answer SYN-ACK from our ISS. */
+	peer_to(&u, o.sport, SYN, 5000, 0, NULL, 0, NULL, 0);
+	sa = pop(&u);
+	assert_int_equal(sa.flags, SYN | ACK);
+	assert_int_equal(sa.seq, o.seq);
+	assert_int_equal(sa.ack, 5001);
+	expect_silence(&u);
+	assert_string_equal(tcp_state_name(c->state), "SYN_RECEIVED");
+	hz_fiber_yield();
+	assert_false(s.done);
+	/* The peer's SYN-ACK acknowledges our SYN: established. */
+	peer_to(&u, o.sport, SYN | ACK, 5000, o.seq + 1, NULL, 0, NULL, 0);
+	while (!s.done)
+		hz_fiber_yield();
+	assert_int_equal(s.rc, 0);
+	u.f = s.f;
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	while (u.n > 0) { /* an ACK may answer the SYN-ACK */
+		o = pop(&u);
+		assert_int_equal(o.flags & (SYN | RST), 0);
+		assert_int_equal(o.ack, 5001);
+	}
+	us_fini(&u);
+	return 0;
+}
+
+static void simultaneous_open_syn_received(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_simultaneous_open), 0);
+}
+
 /* --- Nagle, no-delay ------------------------------------------------------ */
 
 static int do_nagle(void *arg)
@@ -1249,6 +1417,8 @@ int main(void)
 	    HARNESS_TEST(paws_rejects_old),
 	    HARNESS_TEST(time_wait_new_syn),
 	    HARNESS_TEST(more_transitions),
+	    HARNESS_TEST(retransmissions_run_out),
+	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
 	    HARNESS_TEST(newreno_fast_recovery),
 	    HARNESS_TEST(sack_fast_recovery),
