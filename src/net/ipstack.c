@@ -140,6 +140,11 @@ static int tcp_output(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 	return hz_ipv4_output(s, dst, HZ_IPPROTO_TCP, seg);
 }
 
+static uint64_t stack_random(void *ctx)
+{
+	return hz_ipstack_random(ctx);
+}
+
 /* Creates the stack's TCP; the one place the TCP module is wired in. */
 static int tcp_attach(struct hz_ipstack *s)
 {
@@ -149,6 +154,7 @@ static int tcp_attach(struct hz_ipstack *s)
 	    .local = s->addr,
 	    .mtu = s->net->mtu,
 	    .budget = &s->tcp_budget,
+	    .random = stack_random,
 	};
 
 	for (size_t i = 0; i < sizeof(env.secret); i += 8) {

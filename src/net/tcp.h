@@ -31,6 +31,9 @@ struct hz_tcp_env {
 	uint16_t mtu;		  /* largest IP packet: MSS is mtu - 40 */
 	struct hz_budget *budget; /* buffers and connections, or NULL */
 	uint8_t secret[32];	  /* keys ISNs (RFC 6528) and SYN cookies */
+	/* The stack's random source (@ctx passed), or NULL: then a keyed
+	 * hash of a counter under @secret stands in. */
+	uint64_t (*random)(void *ctx);
 };
 
 /* Creates a TCP over @env (copied). 0 or -HZ_ENOMEM. */

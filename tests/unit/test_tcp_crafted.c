@@ -46,6 +46,8 @@ struct us {
 	struct hz_flow *f;
 	uint32_t iss, peer_nxt; /* our ISS; the peer's next sequence */
 	bool ts;
+	uint64_t rnd;	    /* what the environment's random source gives */
+	unsigned rnd_calls; /* and how often it was asked */
 };
 
 static void parse_opts(struct out *o, const uint8_t *p, size_t len)
@@ -112,13 +114,22 @@ static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 
 static struct hz_budget *us_budget; /* for the next us_init, or NULL */
 
+static uint64_t fake_random(void *ctx)
+{
+	struct us *u = ctx;
+
+	u->rnd_calls++;
+	return u->rnd;
+}
+
 static void us_init(struct us *u)
 {
 	struct hz_tcp_env env = {.output = capture,
 				 .ctx = u,
 				 .local = US,
 				 .mtu = 1500,
-				 .budget = us_budget};
+				 .budget = us_budget,
+				 .random = fake_random};
 	struct hz_tcp_tuning tu;
 	struct hz_sockaddr la = {0, 80};
 
@@ -596,6 +607,76 @@ static void syn_and_ack_challenges(void **state)
 {
 	(void)state;
 	assert_int_equal(run_main(do_syn_challenge), 0);
+}
+
+/*
+ * @n ACKs far below SND.UNA - MAX.SND.WND (RFC 5961 5.2), all within one
+ * second; how many challenge ACKs they drew.
+ */
+static unsigned old_ack_burst(struct us *u, unsigned n)
+{
+	uint64_t epoch = hz_now() / HZ_NS_PER_S;
+	unsigned acks = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		peer(u, ACK, 1001, u->iss + 1 - 100000, NULL, 0);
+		while (u->n > 0) {
+			struct out o = pop(u);
+
+			assert_int_equal(o.flags, ACK);
+			assert_int_equal(o.seq, u->iss + 1);
+			assert_int_equal(o.ack, 1001);
+			acks++;
+		}
+	}
+	/* The budget is per second: the burst must not straddle two. */
+	assert_int_equal(hz_now() / HZ_NS_PER_S, epoch);
+	return acks;
+}
+
+/* Sleeps into the first millisecond of the next second. */
+static void next_second(void)
+{
+	hz_sleep_ns(HZ_NS_PER_S - hz_now() % HZ_NS_PER_S + HZ_NS_PER_MS);
+}
+
+/*
+ * RFC 5961 7: challenge ACKs are limited per second, by a budget drawn
+ * anew each second from [500, 1500) with the environment's random source
+ * (a fixed, shared budget is the CVE-2016-5696 side channel).
+ */
+static int do_challenge_limit(void *arg)
+{
+	uint64_t too_old = sim_counter("drop_ack_too_old");
+	struct us u;
+	unsigned calls;
+
+	(void)arg;
+	us_init(&u);
+	establish(&u);
+	u.rnd = 123; /* budget 500 + 123 */
+	next_second();
+	expect_silence(&u);
+	calls = u.rnd_calls;
+	assert_int_equal(old_ack_burst(&u, 2000), 623);
+	assert_int_equal(u.rnd_calls, calls + 1);
+	assert_int_equal(sim_counter("drop_ack_too_old"), too_old + 2000);
+	/* The next second draws again: 500 + 1999 % 1000. */
+	u.rnd = 1999;
+	next_second();
+	assert_int_equal(old_ack_burst(&u, 2000), 1499);
+	assert_int_equal(u.rnd_calls, calls + 2);
+	assert_int_equal(sim_counter("drop_ack_too_old"), too_old + 4000);
+	/* Dropped all the same: nothing reached the connection. */
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	us_fini(&u);
+	return 0;
+}
+
+static void challenge_acks_are_limited(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_challenge_limit), 0);
 }
 
 /* --- SACK, PAWS ----------------------------------------------------------- */
@@ -1413,6 +1494,7 @@ int main(void)
 	    HARNESS_TEST(rst_in_every_state),
 	    HARNESS_TEST(rst_in_syn_sent),
 	    HARNESS_TEST(syn_and_ack_challenges),
+	    HARNESS_TEST(challenge_acks_are_limited),
 	    HARNESS_TEST(sack_blocks),
 	    HARNESS_TEST(paws_rejects_old),
 	    HARNESS_TEST(time_wait_new_syn),
