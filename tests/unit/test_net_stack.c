@@ -76,6 +76,23 @@ static size_t probe_drain(struct fixture *f)
 	return total;
 }
 
+/* Drains the probe port; returns how many ARP requests it had seen. */
+static size_t probe_arp_requests(struct fixture *f)
+{
+	struct hz_view v;
+	size_t n = 0;
+
+	while (hz_net_read(f->probe, &v, 1) == 1) {
+		const uint8_t *p = hz_view_data(&v);
+
+		if (v.len >= 14 + 8 && hz_get16(p + 12) == HZ_ETHERTYPE_ARP &&
+		    hz_get16(p + 14 + 6) == 1)
+			n++;
+		hz_view_release(&v);
+	}
+	return n;
+}
+
 static void fixture_down(struct fixture *f)
 {
 	for (unsigned i = 0; i < f->nstacks; i++)
@@ -203,7 +220,7 @@ static int arp_expiry_main(void *arg)
 	uint64_t requests;
 
 	(void)arg;
-	fixture_up(&f, 2, false, &c);
+	fixture_up(&f, 2, true, &c);
 	assert_int_equal(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
 	assert_int_equal(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
@@ -212,7 +229,13 @@ static int arp_expiry_main(void *arg)
 	/* Resolves again when needed. */
 	assert_int_equal(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
-	/* In use, it is refreshed before it expires: no request broadcast. */
+	/*
+	 * In use, it is refreshed before it expires, by unicast requests:
+	 * the probe port, which sees every broadcast but no frame addressed
+	 * to A or B, sees none of them.
+	 */
+	run_for(5);
+	assert_true(probe_arp_requests(&f) > 0); /* it does see broadcasts */
 	requests = counter("arp", "requests_sent");
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(
@@ -221,6 +244,7 @@ static int arp_expiry_main(void *arg)
 		assert_int_equal(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
 	}
 	assert_true(counter("arp", "requests_sent") - requests >= 3);
+	assert_int_equal(probe_arp_requests(&f), 0);
 	fixture_down(&f);
 	return 0;
 }
