@@ -411,6 +411,9 @@ void hz_ipstack_info(const struct hz_ipstack *s, struct hz_ipstack_info *info)
 void hz_ipstack_stats(const struct hz_ipstack *s, struct hz_ipstack_stats *st)
 {
 	*st = s->stats;
+	/* TCP counts its own drops (it knows nothing of the stack). */
+	if (s->tcp != NULL)
+		st->rx_drops += hz_tcp_drops(s->tcp);
 	st->reasm_used = s->reasm_budget.used;
 	st->tcp_used = s->tcp_budget.used;
 }

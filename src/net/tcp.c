@@ -117,6 +117,11 @@ size_t hz_tcp_conn_count(const struct hz_tcp *t)
 	return n;
 }
 
+uint64_t hz_tcp_drops(const struct hz_tcp *t)
+{
+	return t->drops;
+}
+
 const char *hz_tcp_error(const struct hz_tcp *t)
 {
 	return hz_errmsg_text(&t->err);

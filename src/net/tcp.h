@@ -125,6 +125,9 @@ struct hz_tcp_info {
 /* Fills @out with the sender state of TCP flow @f. */
 void hz_tcp_flow_info(const struct hz_flow *f, struct hz_tcp_info *out);
 
+/* Returns how many received segments @t dropped (any drop_* counter). */
+uint64_t hz_tcp_drops(const struct hz_tcp *t);
+
 /* Returns how many connections @t holds (any state but CLOSED). */
 size_t hz_tcp_conn_count(const struct hz_tcp *t);
 

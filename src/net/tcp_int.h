@@ -183,7 +183,16 @@ struct hz_tcp {
 	uint64_t challenge_epoch; /* the second challenge_left is for */
 	uint32_t challenge_left;  /* challenge ACKs still allowed in it */
 	uint64_t random_count;	  /* tcp_random without env.random */
+	uint64_t drops;		  /* received segments (or data) dropped */
 };
+
+/* Counts a drop on @c and in @t's total (hz_tcp_drops). */
+static inline void tcp_drop(struct hz_tcp *t, struct hz_counter *c)
+{
+	hz_counter_inc(c);
+	if (t != NULL)
+		t->drops++;
+}
 
 /* The per-segment context input passes from step to step. */
 struct tcp_seg {

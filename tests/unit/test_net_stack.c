@@ -683,6 +683,44 @@ static void m_arp_op(uint8_t *p, size_t *len)
 	hz_put16(p + 20, 9);
 }
 
+/* Makes the frame a 20-byte TCP SYN to port 80 with data offset @off
+ * (in words) and a checksum that is right or @wrong. */
+static void to_tcp(uint8_t *p, size_t *len, uint8_t off, bool wrong)
+{
+	uint8_t *t = p + 34;
+	uint16_t sum;
+
+	memset(t, 0, 20);
+	hz_put16(t, 1000);
+	hz_put16(t + 2, 80);
+	hz_put32(t + 4, 1);
+	t[12] = (uint8_t)(off << 4);
+	t[13] = 0x02;
+	hz_put16(t + 14, 1000);
+	sum = hz_inet_fold(hz_inet_sum(
+	    t, 20, hz_inet_pseudo_sum(PROBE_IP, NET_A, HZ_IPPROTO_TCP, 20)));
+	hz_put16(t + 16, wrong ? (uint16_t)(sum + 1) : sum);
+	p[23] = HZ_IPPROTO_TCP;
+	hz_put16(p + 16, 20 + 20);
+	fix_ip_sum(p);
+	*len = 14 + 40;
+}
+static void m_tcp_short(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 5, false);
+	hz_put16(p + 16, 20 + 12);
+	fix_ip_sum(p);
+	*len = 14 + 32;
+}
+static void m_tcp_offset(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 4, false);
+}
+static void m_tcp_checksum(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 5, true);
+}
+
 static const struct bad_case bad_cases[] = {
     {"runt frame", "eth", "drop_short", m_eth_short},
     {"IPv6 frame", "eth", "drop_unknown_type", m_eth_type},
@@ -705,6 +743,9 @@ static const struct bad_case bad_cases[] = {
     {"runt ARP", "arp", "drop_short", m_arp_short},
     {"ARP for IEEE 802", "arp", "drop_bad_format", m_arp_format},
     {"ARP op 9", "arp", "drop_bad_op", m_arp_op},
+    {"runt TCP", "tcp", "drop_short", m_tcp_short},
+    {"TCP data offset 4", "tcp", "drop_bad_offset", m_tcp_offset},
+    {"TCP checksum", "tcp", "drop_bad_checksum", m_tcp_checksum},
 };
 
 static int malformed_main(void *arg)
