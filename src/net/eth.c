@@ -43,8 +43,10 @@ void hz_eth_input(struct hz_ipstack *s, struct hz_view *frame)
 		goto release;
 	}
 	type = hz_get16(h + 12);
-	if (hz_view_pull(frame, HZ_ETH_HLEN) < 0)
+	if (hz_view_pull(frame, HZ_ETH_HLEN) < 0) {
+		hz_ipstack_drop(s, &eth_drop_short); /* checked above */
 		goto release;
+	}
 	switch (type) {
 	case HZ_ETHERTYPE_IPV4:
 		hz_ipv4_input(s, frame, bcast);

@@ -140,6 +140,11 @@ static int tcp_output(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 	return hz_ipv4_output(s, dst, HZ_IPPROTO_TCP, seg);
 }
 
+static uint64_t stack_random(void *ctx)
+{
+	return hz_ipstack_random(ctx);
+}
+
 /* Creates the stack's TCP; the one place the TCP module is wired in. */
 static int tcp_attach(struct hz_ipstack *s)
 {
@@ -149,6 +154,7 @@ static int tcp_attach(struct hz_ipstack *s)
 	    .local = s->addr,
 	    .mtu = s->net->mtu,
 	    .budget = &s->tcp_budget,
+	    .random = stack_random,
 	};
 
 	for (size_t i = 0; i < sizeof(env.secret); i += 8) {
@@ -405,6 +411,9 @@ void hz_ipstack_info(const struct hz_ipstack *s, struct hz_ipstack_info *info)
 void hz_ipstack_stats(const struct hz_ipstack *s, struct hz_ipstack_stats *st)
 {
 	*st = s->stats;
+	/* TCP counts its own drops (it knows nothing of the stack). */
+	if (s->tcp != NULL)
+		st->rx_drops += hz_tcp_drops(s->tcp);
 	st->reasm_used = s->reasm_budget.used;
 	st->tcp_used = s->tcp_budget.used;
 }

@@ -85,7 +85,8 @@ struct reasm {
 	uint8_t proto;
 	uint32_t total; /* payload length, once the last fragment came */
 	bool have_last;
-	uint32_t have; /* payload bytes held */
+	bool broadcast; /* some fragment came to a broadcast address */
+	uint32_t have;	/* payload bytes held */
 	unsigned npieces;
 	struct reasm_piece *pieces;
 	uint8_t hdr[60]; /* header of the first fragment, once it came */

@@ -123,8 +123,10 @@ void hz_ipv4_input(struct hz_ipstack *s, struct hz_view *pkt,
 	rx.broadcast = bcast || link_broadcast;
 	/* Drop the Ethernet padding, then the header. */
 	if (hz_view_trim(pkt, hz_get16(h + 2)) < 0 ||
-	    hz_view_pull(pkt, hlen) < 0)
+	    hz_view_pull(pkt, hlen) < 0) {
+		hz_ipstack_drop(s, &ip_drop_length); /* checked above */
 		goto release;
+	}
 	rx.hdr = h;
 	rx.hlen = hlen;
 	frag = hz_get16(h + 6);

@@ -197,7 +197,9 @@ static void reasm_complete(struct reasm *r)
 	memcpy(hdr, r->hdr, r->hlen);
 	rx.meta.ttl = hdr[8];
 	rx.meta.tos = hdr[1];
-	rx.broadcast = r->dst == HZ_IPV4_BROADCAST;
+	/* The fragments' flag, not the address: it covers the subnet's
+	 * directed broadcast and broadcast frames too. */
+	rx.broadcast = r->broadcast;
 	rx.hdr = hdr;
 	if (hz_pbuf_alloc(NULL, total, &d) < 0) {
 		reasm_drop(r, &rs_drop_nomem);
@@ -239,6 +241,7 @@ void hz_reasm_input(struct hz_ipstack *s, const struct ip_rx *rx,
 		hz_ipstack_drop(s, &rs_drop_budget);
 		goto release;
 	}
+	r->broadcast |= rx->broadcast;
 	if (!end_consistent(r, end, more)) {
 		reasm_drop(r, &rs_drop_inconsistent);
 		goto release;

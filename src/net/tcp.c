@@ -65,6 +65,7 @@ int hz_tcp_create(const struct hz_tcp_env *env, struct hz_tcp **out)
 		return -HZ_ENOMEM;
 	}
 	t->env = *env;
+	t->challenge_epoch = UINT64_MAX; /* the first second draws a budget */
 	hz_tcp_tuning_default(&t->tune);
 	t->next_port = (uint16_t)(TCP_EPHEMERAL_LO +
 				  tcp_siphash(env->secret, "port", 4) % 16384u);
@@ -116,6 +117,11 @@ size_t hz_tcp_conn_count(const struct hz_tcp *t)
 	return n;
 }
 
+uint64_t hz_tcp_drops(const struct hz_tcp *t)
+{
+	return t->drops;
+}
+
 const char *hz_tcp_error(const struct hz_tcp *t)
 {
 	return hz_errmsg_text(&t->err);
@@ -124,6 +130,22 @@ const char *hz_tcp_error(const struct hz_tcp *t)
 const char *hz_tcp_flow_state(const struct hz_flow *f)
 {
 	return tcp_state_name(((const struct tcp_conn *)f)->state);
+}
+
+void hz_tcp_flow_info(const struct hz_flow *f, struct hz_tcp_info *out)
+{
+	const struct tcp_conn *c = (const struct tcp_conn *)f;
+
+	*out = (struct hz_tcp_info){
+	    .state = tcp_state_name(c->state),
+	    .snd_mss = c->snd_mss,
+	    .cwnd = c->cwnd,
+	    .ssthresh = c->ssthresh,
+	    .flight = c->snd_max - c->snd_una,
+	    .dupacks = c->dupacks,
+	    .in_recovery = c->in_recovery,
+	    .rto_ns = c->rto,
+	};
 }
 
 uint16_t tcp_local_mss(const struct hz_tcp *t)
@@ -407,13 +429,35 @@ uint32_t tcp_ts_offset(struct hz_tcp *t, hz_ipv4_t laddr, uint16_t lport,
 	return (uint32_t)tcp_siphash(t->env.secret, b, sizeof(b));
 }
 
+uint64_t tcp_random(struct hz_tcp *t)
+{
+	uint8_t b[12];
+
+	if (t->env.random != NULL)
+		return t->env.random(t->env.ctx);
+	memcpy(b, "rand", 4);
+	hz_put32(b + 4, (uint32_t)(t->random_count >> 32));
+	hz_put32(b + 8, (uint32_t)t->random_count);
+	t->random_count++;
+	return tcp_siphash(t->env.secret, b, sizeof(b));
+}
+
 bool tcp_challenge_allowed(struct hz_tcp *t)
 {
 	uint64_t epoch = hz_now() / HZ_NS_PER_S;
 
 	if (epoch != t->challenge_epoch) {
+		/* A fixed budget shared by every connection is a side
+		 * channel (CVE-2016-5696): an off-path host that exhausts
+		 * it learns whether its guesses drew challenges. As Linux,
+		 * draw each second's budget from [limit/2, 3 limit/2). */
 		t->challenge_epoch = epoch;
-		t->challenge_count = 0;
+		t->challenge_left =
+		    TCP_CHALLENGE_PER_S / 2 +
+		    (uint32_t)(tcp_random(t) % TCP_CHALLENGE_PER_S);
 	}
-	return t->challenge_count++ < TCP_CHALLENGE_PER_S;
+	if (t->challenge_left == 0)
+		return false;
+	t->challenge_left--;
+	return true;
 }

@@ -13,6 +13,7 @@
 #ifndef HAZE_NET_TCP_H
 #define HAZE_NET_TCP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "haze/flow.h"
@@ -30,6 +31,9 @@ struct hz_tcp_env {
 	uint16_t mtu;		  /* largest IP packet: MSS is mtu - 40 */
 	struct hz_budget *budget; /* buffers and connections, or NULL */
 	uint8_t secret[32];	  /* keys ISNs (RFC 6528) and SYN cookies */
+	/* The stack's random source (@ctx passed), or NULL: then a keyed
+	 * hash of a counter under @secret stands in. */
+	uint64_t (*random)(void *ctx);
 };
 
 /* Creates a TCP over @env (copied). 0 or -HZ_ENOMEM. */
@@ -106,6 +110,23 @@ const char *hz_tcp_error(const struct hz_tcp *t);
 
 /* Returns the RFC 9293 state name of a TCP flow ("ESTABLISHED"). */
 const char *hz_tcp_flow_state(const struct hz_flow *f);
+
+/* A read-only snapshot of a connection's sender, for tests and tools. */
+struct hz_tcp_info {
+	const char *state;	 /* RFC 9293 name */
+	uint32_t snd_mss;	 /* largest payload we send */
+	uint32_t cwnd, ssthresh; /* congestion window and threshold, bytes */
+	uint32_t flight;	 /* SND.MAX - SND.UNA */
+	uint32_t dupacks;	 /* duplicate ACKs since the last new one */
+	bool in_recovery;	 /* in fast recovery (RFC 6582 / 6675) */
+	uint64_t rto_ns;	 /* the retransmission timeout now */
+};
+
+/* Fills @out with the sender state of TCP flow @f. */
+void hz_tcp_flow_info(const struct hz_flow *f, struct hz_tcp_info *out);
+
+/* Returns how many received segments @t dropped (any drop_* counter). */
+uint64_t hz_tcp_drops(const struct hz_tcp *t);
 
 /* Returns how many connections @t holds (any state but CLOSED). */
 size_t hz_tcp_conn_count(const struct hz_tcp *t);

@@ -184,7 +184,7 @@ static struct tcp_rseg *rseg_new(struct tcp_conn *c, uint32_t seq,
 	return r;
 
 refuse:
-	hz_counter_inc(&rcv_nomem);
+	tcp_drop(c->tcp, &rcv_nomem);
 	hz_view_release(v);
 	return NULL;
 }

@@ -45,6 +45,7 @@ static HZ_COUNTER(timewait_reused, "tcp", "time_wait_reused");
 static HZ_COUNTER(dup_segs, "tcp", "duplicate_segments");
 static HZ_COUNTER(resets_rcvd, "tcp", "resets_received");
 static HZ_COUNTER(data_after_close, "tcp", "drop_data_after_close");
+static HZ_COUNTER(drop_bad_length, "tcp", "drop_bad_length");
 static HZ_COUNTER(recoveries, "tcp", "fast_recoveries");
 static HZ_COUNTER(lost_rexmts, "tcp", "lost_retransmits_detected");
 
@@ -137,17 +138,17 @@ static enum tcp_verdict seg_parse(struct tcp_seg *s)
 	const uint8_t *h;
 
 	if (s->v.len < TCP_HLEN || s->v.len > 0xffff) {
-		hz_counter_inc(&drop_short);
+		tcp_drop(s->tcp, &drop_short);
 		return TCP_DROP;
 	}
 	h = hz_view_data(&s->v);
 	s->hlen = (uint16_t)((h[12] >> 4) * 4);
 	if (s->hlen < TCP_HLEN || s->hlen > s->v.len) {
-		hz_counter_inc(&drop_bad_offset);
+		tcp_drop(s->tcp, &drop_bad_offset);
 		return TCP_DROP;
 	}
 	if (!checksum_ok(s)) {
-		hz_counter_inc(&drop_bad_checksum);
+		tcp_drop(s->tcp, &drop_bad_checksum);
 		return TCP_DROP;
 	}
 	s->sport = hz_get16(h);
@@ -160,12 +161,12 @@ static enum tcp_verdict seg_parse(struct tcp_seg *s)
 	s->poff = s->hlen;
 	s->opt.mss_ok = (s->flags & TH_SYN) != 0;
 	if (!tcp_parse_options(h + TCP_HLEN, s->hlen - TCP_HLEN, &s->opt)) {
-		hz_counter_inc(&drop_bad_options);
+		tcp_drop(s->tcp, &drop_bad_options);
 		return TCP_DROP;
 	}
 	if (s->sport == 0 || s->dport == 0 ||
 	    (s->src == s->dst && s->sport == s->dport)) {
-		hz_counter_inc(&drop_bad_addr);
+		tcp_drop(s->tcp, &drop_bad_addr);
 		return TCP_DROP;
 	}
 	return TCP_CONTINUE;
@@ -193,7 +194,7 @@ static void seg_exit(struct tcp_seg *s, enum tcp_verdict v)
 /* Counts @c, sends a challenge ACK (rate-limited), drops the segment. */
 static enum tcp_verdict challenge(struct tcp_seg *s, struct hz_counter *c)
 {
-	hz_counter_inc(c);
+	tcp_drop(s->tcp, c);
 	if (s->c != NULL && tcp_challenge_allowed(s->tcp))
 		tcp_send_ack(s->c); /* even in answer to a RST */
 	return TCP_DROP;
@@ -250,7 +251,7 @@ static enum tcp_verdict listen_open(struct hz_listener *l, struct tcp_seg *s)
 	struct tcp_conn *c = tcp_conn_alloc(s->tcp);
 
 	if (c == NULL) {
-		hz_counter_inc(&drop_listen_nomem);
+		tcp_drop(s->tcp, &drop_listen_nomem);
 		return TCP_DROP;
 	}
 	c->laddr = s->dst;
@@ -281,16 +282,16 @@ static enum tcp_verdict listen_cookie_ack(struct hz_listener *l,
 	struct tcp_conn *c;
 
 	if (mss == 0) {
-		hz_counter_inc(&drop_listen_ack);
+		tcp_drop(s->tcp, &drop_listen_ack);
 		return TCP_DROP_WITH_RESET;
 	}
 	if (l->aq_len >= l->backlog) {
-		hz_counter_inc(&drop_cookie_queue);
+		tcp_drop(s->tcp, &drop_cookie_queue);
 		return TCP_DROP;
 	}
 	c = tcp_conn_alloc(s->tcp);
 	if (c == NULL) {
-		hz_counter_inc(&drop_listen_nomem);
+		tcp_drop(s->tcp, &drop_listen_nomem);
 		return TCP_DROP;
 	}
 	hz_counter_inc(&cookies_ok);
@@ -326,13 +327,13 @@ static enum tcp_verdict listen_input(struct hz_listener *l, struct tcp_seg *s)
 	uint32_t iss;
 
 	if (s->flags & TH_RST) {
-		hz_counter_inc(&drop_listen_rst);
+		tcp_drop(s->tcp, &drop_listen_rst);
 		return TCP_DROP;
 	}
 	if (s->flags & TH_ACK)
 		return listen_cookie_ack(l, s);
 	if (!(s->flags & TH_SYN) || (s->flags & TH_FIN)) {
-		hz_counter_inc(&drop_listen_noflags);
+		tcp_drop(s->tcp, &drop_listen_noflags);
 		return TCP_DROP;
 	}
 	if (l->pending + l->aq_len < l->backlog)
@@ -347,7 +348,7 @@ static enum tcp_verdict listen_input(struct hz_listener *l, struct tcp_seg *s)
 /* No connection and no listener: RFC 9293's CLOSED state. */
 static enum tcp_verdict closed_input(struct tcp_seg *s)
 {
-	hz_counter_inc(&drop_closed_port);
+	tcp_drop(s->tcp, &drop_closed_port);
 	return (s->flags & TH_RST) ? TCP_DROP : TCP_DROP_WITH_RESET;
 }
 
@@ -361,7 +362,7 @@ static enum tcp_verdict syn_sent_ack_rst(struct tcp_conn *c,
 
 	if (s->flags & TH_ACK) {
 		if (SEQ_LEQ(s->ack, c->iss) || SEQ_GT(s->ack, c->snd_max)) {
-			hz_counter_inc(&drop_synsent_ack);
+			tcp_drop(s->tcp, &drop_synsent_ack);
 			return (s->flags & TH_RST) ? TCP_DROP
 						   : TCP_DROP_WITH_RESET;
 		}
@@ -369,7 +370,7 @@ static enum tcp_verdict syn_sent_ack_rst(struct tcp_conn *c,
 	}
 	if (s->flags & TH_RST) {
 		if (!ack_ok) {
-			hz_counter_inc(&drop_synsent_rst);
+			tcp_drop(s->tcp, &drop_synsent_rst);
 			return TCP_DROP;
 		}
 		hz_counter_inc(&resets_rcvd);
@@ -378,7 +379,7 @@ static enum tcp_verdict syn_sent_ack_rst(struct tcp_conn *c,
 		return TCP_DROP;
 	}
 	if (!(s->flags & TH_SYN)) {
-		hz_counter_inc(&drop_synsent_noflags);
+		tcp_drop(s->tcp, &drop_synsent_noflags);
 		return TCP_DROP;
 	}
 	return TCP_CONTINUE;
@@ -432,7 +433,7 @@ static enum tcp_verdict step_paws(struct tcp_conn *c, struct tcp_seg *s)
 		return TCP_CONTINUE;
 	if (!s->opt.ts_ok) {
 		/* RFC 7323 3.2: once negotiated, every segment has one. */
-		hz_counter_inc(&drop_no_ts);
+		tcp_drop(s->tcp, &drop_no_ts);
 		return TCP_DROP;
 	}
 	/* One tick of slack, as Linux: reordering by a millisecond. */
@@ -443,7 +444,7 @@ static enum tcp_verdict step_paws(struct tcp_conn *c, struct tcp_seg *s)
 		c->ts_recent = 0;
 		return TCP_CONTINUE;
 	}
-	hz_counter_inc(&drop_paws);
+	tcp_drop(s->tcp, &drop_paws);
 	return TCP_DROP_AFTER_ACK;
 }
 
@@ -464,7 +465,7 @@ static enum tcp_verdict step_rst(struct tcp_conn *c, struct tcp_seg *s)
 		if (SEQ_GEQ(s->seq, c->rcv_nxt) &&
 		    SEQ_LT(s->seq, c->rcv_nxt + (wnd > 0 ? wnd : 1)))
 			return challenge(s, &rst_challenge);
-		hz_counter_inc(&drop_rst_window);
+		tcp_drop(s->tcp, &drop_rst_window);
 		return TCP_DROP;
 	}
 	hz_counter_inc(&resets_rcvd);
@@ -485,7 +486,7 @@ static enum tcp_verdict step_rst(struct tcp_conn *c, struct tcp_seg *s)
 		break;
 	case TCPS_TIME_WAIT:
 		/* RFC 1337: a RST must not assassinate TIME_WAIT. */
-		hz_counter_inc(&drop_timewait);
+		tcp_drop(s->tcp, &drop_timewait);
 		return TCP_DROP;
 	default: /* CLOSING, LAST_ACK: just close */
 		break;
@@ -550,7 +551,7 @@ static enum tcp_verdict trim_back(struct tcp_conn *c, struct tcp_seg *s)
 			/* A zero-window probe: keep its ACK, answer it. */
 			c->ack_now = true;
 		} else {
-			hz_counter_inc(&drop_out_of_window);
+			tcp_drop(s->tcp, &drop_out_of_window);
 			return TCP_DROP_AFTER_ACK;
 		}
 	}
@@ -569,7 +570,7 @@ static enum tcp_verdict step_seq(struct tcp_conn *c, struct tcp_seg *s)
 	/* Wholly beyond the window (not just a probe at RCV.NXT). */
 	if (SEQ_GEQ(s->seq, c->rcv_nxt + (wnd > 0 ? wnd : 1)) &&
 	    !(wnd == 0 && s->seq == c->rcv_nxt)) {
-		hz_counter_inc(&drop_out_of_window);
+		tcp_drop(s->tcp, &drop_out_of_window);
 		return TCP_DROP_AFTER_ACK;
 	}
 	trim_front(c, s);
@@ -580,7 +581,7 @@ static enum tcp_verdict step_seq(struct tcp_conn *c, struct tcp_seg *s)
 static enum tcp_verdict ack_syn_received(struct tcp_conn *c, struct tcp_seg *s)
 {
 	if (SEQ_LEQ(s->ack, c->snd_una) || SEQ_GT(s->ack, c->snd_max)) {
-		hz_counter_inc(&drop_synrcvd_ack);
+		tcp_drop(s->tcp, &drop_synrcvd_ack);
 		return TCP_DROP_WITH_RESET;
 	}
 	c->snd_wnd = s->wnd << c->snd_wscale;
@@ -737,13 +738,15 @@ static void cwnd_on_ack(struct tcp_conn *c, uint32_t acked)
 {
 	if (c->in_recovery) {
 		if (SEQ_GEQ(c->snd_una, c->recover)) {
-			/* Full ACK: leave recovery (RFC 6582 step 3). */
+			/* Full ACK: leave recovery (RFC 6582 3.2 step 3,
+			 * min(ssthresh, max(FlightSize, SMSS) + SMSS)). */
 			uint32_t flight = c->snd_max - c->snd_una;
+			uint32_t w =
+			    (flight > c->snd_mss ? flight : c->snd_mss) +
+			    c->snd_mss;
 
 			c->in_recovery = false;
-			c->cwnd = flight + c->snd_mss < c->ssthresh
-				      ? flight + c->snd_mss
-				      : c->ssthresh;
+			c->cwnd = w < c->ssthresh ? w : c->ssthresh;
 		} else if (SEQ_LT(c->high_rxt, c->snd_una)) {
 			/* Partial ACK: the next hole starts at SND.UNA. */
 			c->high_rxt = c->snd_una;
@@ -863,7 +866,7 @@ static enum tcp_verdict step_ack(struct tcp_conn *c, struct tcp_seg *s)
 	bool new_sack, dup;
 
 	if (!(s->flags & TH_ACK)) {
-		hz_counter_inc(&drop_no_ack);
+		tcp_drop(s->tcp, &drop_no_ack);
 		return TCP_DROP;
 	}
 	if (c->state == TCPS_SYN_RECEIVED) {
@@ -914,11 +917,14 @@ static void step_data(struct tcp_conn *c, struct tcp_seg *s)
 		return;
 	if (c->state != TCPS_ESTABLISHED && c->state != TCPS_FIN_WAIT_1 &&
 	    c->state != TCPS_FIN_WAIT_2) {
-		hz_counter_inc(&data_after_close);
+		tcp_drop(s->tcp, &data_after_close);
 		return;
 	}
-	if (hz_view_sub(&s->v, s->poff, s->len, &payload) != 0)
+	if (hz_view_sub(&s->v, s->poff, s->len, &payload) != 0) {
+		/* Trimming keeps the payload inside the segment: never. */
+		tcp_drop(c->tcp, &drop_bad_length);
 		return;
+	}
 	c->last_rcvd_seq = s->seq;
 	tcp_rcv_data(c, s->seq, &payload);
 	if (!in_order || fills_gap || c->rcv_nxt == before) {
@@ -1025,7 +1031,7 @@ static enum tcp_verdict demux(struct tcp_seg *s)
 	c = tcp_conn_lookup(s->tcp, s->dst, s->dport, s->src, s->sport);
 	if (c != NULL && c->state == TCPS_TIME_WAIT && (s->flags & TH_SYN)) {
 		if (!timewait_reusable(c, s)) {
-			hz_counter_inc(&drop_timewait);
+			tcp_drop(s->tcp, &drop_timewait);
 			s->c = c;
 			return TCP_DROP_AFTER_ACK;
 		}

@@ -41,7 +41,7 @@
 #define TCP_RTO_MAX_NS (60 * HZ_NS_PER_S)
 #define TCP_PERSIST_MIN_NS (200 * HZ_NS_PER_MS)
 #define TCP_HASH_BUCKETS 1024u
-#define TCP_CHALLENGE_PER_S 1000u /* RFC 5961 section 7 */
+#define TCP_CHALLENGE_PER_S 1000u /* RFC 5961 section 7, on average */
 #define TCP_EPHEMERAL_LO 49152u
 
 enum tcp_state {
@@ -179,10 +179,20 @@ struct hz_tcp {
 	struct tcp_conn *all;
 	struct hz_listener *listeners;
 	uint16_t next_port;
-	struct hz_errmsg err; /* the last failure of connect or listen */
-	uint64_t challenge_epoch;
-	uint32_t challenge_count;
+	struct hz_errmsg err;	  /* the last failure of connect or listen */
+	uint64_t challenge_epoch; /* the second challenge_left is for */
+	uint32_t challenge_left;  /* challenge ACKs still allowed in it */
+	uint64_t random_count;	  /* tcp_random without env.random */
+	uint64_t drops;		  /* received segments (or data) dropped */
 };
+
+/* Counts a drop on @c and in @t's total (hz_tcp_drops). */
+static inline void tcp_drop(struct hz_tcp *t, struct hz_counter *c)
+{
+	hz_counter_inc(c);
+	if (t != NULL)
+		t->drops++;
+}
 
 /* The per-segment context input passes from step to step. */
 struct tcp_seg {
@@ -251,6 +261,9 @@ uint32_t tcp_ts_offset(struct hz_tcp *t, hz_ipv4_t laddr, uint16_t lport,
 
 /* SipHash-2-4 of @len bytes under a 16-byte key. */
 uint64_t tcp_siphash(const uint8_t key[16], const void *data, size_t len);
+
+/* A random number from the environment's source. */
+uint64_t tcp_random(struct hz_tcp *t);
 
 /* Returns whether a challenge ACK may be sent now (RFC 5961 limit). */
 bool tcp_challenge_allowed(struct hz_tcp *t);

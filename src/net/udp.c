@@ -54,8 +54,14 @@ static void sock_deliver(struct hz_ipstack *s, struct hz_udp_sock *u,
 	struct udp_dgram *q;
 	uint16_t sport = hz_get16(hz_view_data(d));
 
-	if (u->qcount == UDP_QUEUE_LEN || hz_view_pull(d, HZ_UDP_HLEN) < 0) {
+	if (u->qcount == UDP_QUEUE_LEN) {
 		hz_ipstack_drop(s, &udp_drop_queue_full);
+		hz_view_release(d);
+		return;
+	}
+	if (hz_view_pull(d, HZ_UDP_HLEN) < 0) {
+		/* hz_udp_input checked the length: a short datagram. */
+		hz_ipstack_drop(s, &udp_drop_short);
 		hz_view_release(d);
 		return;
 	}

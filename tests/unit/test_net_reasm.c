@@ -2,8 +2,8 @@
  * IPv4 reassembly against crafted fragments from a raw port: out of
  * order, duplicated, overlapping (the first bytes win), never completed
  * (dropped at the timeout, budget back to zero), a flood of incomplete
- * datagrams (held within the budget), and inconsistent, tiny and
- * oversized fragments.
+ * datagrams (held within the budget), inconsistent, tiny and
+ * oversized fragments, and fragments to the subnet broadcast.
  */
 #include "tests/unit/harness.h"
 
@@ -16,6 +16,7 @@
 #include "net/ipstack_impl.h"
 
 #define NET_A HZ_IPV4(10, 0, 0, 1)
+#define NET_BCAST HZ_IPV4(10, 0, 0, 255) /* the /24's directed broadcast */
 #define PROBE_IP HZ_IPV4(10, 0, 0, 99)
 #define PORT 7
 #define DGRAM_DATA 3000
@@ -29,6 +30,8 @@ struct rfix {
 	struct hz_udp_sock *sock;
 	uint8_t dgram[8 + DGRAM_DATA]; /* the UDP datagram to split */
 	uint16_t id;
+	hz_ipv4_t dst; /* where the fragments go (NET_A) */
+	uint8_t proto; /* what dgram holds (UDP) */
 };
 
 static uint64_t counter(const char *source, const char *name)
@@ -36,6 +39,39 @@ static uint64_t counter(const char *source, const char *name)
 	struct hz_counter *c = hz_counter_find(source, name);
 
 	return c != NULL ? c->value : 0;
+}
+
+/* Makes f->dgram a UDP datagram to @dst:@port, sent to @dst. */
+static void udp_fill(struct rfix *f, hz_ipv4_t dst, uint16_t port)
+{
+	uint16_t ulen = sizeof(f->dgram);
+
+	f->dst = dst;
+	f->proto = HZ_IPPROTO_UDP;
+	hz_put16(f->dgram, 1000);
+	hz_put16(f->dgram + 2, port);
+	hz_put16(f->dgram + 4, ulen);
+	hz_put16(f->dgram + 6, 0);
+	for (size_t i = 8; i < sizeof(f->dgram); i++)
+		f->dgram[i] = (uint8_t)(i * 13);
+	hz_put16(f->dgram + 6,
+		 hz_inet_fold(hz_inet_sum(
+		     f->dgram, ulen,
+		     hz_inet_pseudo_sum(PROBE_IP, dst, HZ_IPPROTO_UDP, ulen))));
+}
+
+/* Makes f->dgram an ICMP echo request, sent to @dst. */
+static void echo_fill(struct rfix *f, hz_ipv4_t dst)
+{
+	f->dst = dst;
+	f->proto = HZ_IPPROTO_ICMP;
+	memset(f->dgram, 0, 8);
+	f->dgram[0] = 8; /* echo request */
+	hz_put16(f->dgram + 4, 77);
+	for (size_t i = 8; i < sizeof(f->dgram); i++)
+		f->dgram[i] = (uint8_t)i;
+	hz_put16(f->dgram + 2,
+		 hz_inet_fold(hz_inet_sum(f->dgram, sizeof(f->dgram), 0)));
 }
 
 static void rfix_up_limit(struct rfix *f, size_t limit)
@@ -50,7 +86,6 @@ static void rfix_up_limit(struct rfix *f, size_t limit)
 	    .reasm_timeout_ns = TIMEOUT_MS * HZ_NS_PER_MS,
 	};
 	struct hz_sockaddr local = {0, PORT};
-	uint16_t ulen = sizeof(f->dgram);
 
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
@@ -59,16 +94,8 @@ static void rfix_up_limit(struct rfix *f, size_t limit)
 	f->probe = hz_simlink_port(f->link, 1);
 	assert_int_equal(hz_udp_open(hz_ipstack_stack(f->a), &local, &f->sock),
 			 0);
-	hz_put16(f->dgram, 1000);
-	hz_put16(f->dgram + 2, PORT);
-	hz_put16(f->dgram + 4, ulen);
-	for (size_t i = 8; i < sizeof(f->dgram); i++)
-		f->dgram[i] = (uint8_t)(i * 13);
-	hz_put16(f->dgram + 6, hz_inet_fold(hz_inet_sum(
-				   f->dgram, ulen,
-				   hz_inet_pseudo_sum(PROBE_IP, NET_A,
-						      HZ_IPPROTO_UDP, ulen))));
 	f->id = 100;
+	udp_fill(f, NET_A, PORT);
 }
 
 static void rfix_up(struct rfix *f)
@@ -89,10 +116,10 @@ static void rfix_down(struct rfix *f)
 
 /*
  * Sends bytes [@off, @off + @len) of the datagram as a fragment with id
- * @id; @last clears MF. @junk replaces the bytes with garbage.
+ * @id; @last clears MF. The first @junk bytes are garbage instead.
  */
 static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
-		      bool last, bool junk)
+		      bool last, size_t junk)
 {
 	struct hz_view v;
 	uint8_t *p, *ip;
@@ -109,16 +136,16 @@ static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
 	hz_put16(ip + 4, id);
 	hz_put16(ip + 6, (uint16_t)((off / 8) | (last ? 0 : 0x2000)));
 	ip[8] = 64;
-	ip[9] = HZ_IPPROTO_UDP;
+	ip[9] = f->proto;
 	hz_put32(ip + 12, PROBE_IP);
-	hz_put32(ip + 16, NET_A);
+	hz_put32(ip + 16, f->dst);
 	hz_put16(ip + 10, hz_inet_fold(hz_inet_sum(ip, 20, 0)));
-	if (junk && off + len <= sizeof(f->dgram))
-		memset(ip + 20, 0xee, len);
-	else if (off + len <= sizeof(f->dgram))
+	if (off + len <= sizeof(f->dgram)) {
 		memcpy(ip + 20, f->dgram + off, len);
-	else
+		memset(ip + 20, 0xee, junk < len ? junk : len);
+	} else {
 		memset(ip + 20, 0, len);
+	}
 	assert_int_equal(hz_net_write(f->probe, &v, 1), 1);
 }
 
@@ -185,26 +212,47 @@ static void reassembles_out_of_order_and_duplicates(void **state)
 	assert_int_equal(hz_sched_run(order_main, NULL), 0);
 }
 
+/*
+ * The policy (reasm.c, docs/net.md): overlapping bytes keep what came
+ * first. A later fragment only fills holes, whatever it says about bytes
+ * already held; one that adds nothing is dropped as a duplicate.
+ */
 static int overlap_main(void *arg)
 {
 	struct rfix f;
 	uint64_t overlap = counter("ipv4", "reasm_overlap");
+	uint64_t dup = counter("ipv4", "reasm_drop_duplicate");
+	uint64_t done = counter("ipv4", "reasm_done");
+	uint64_t bad_sum = counter("udp", "drop_bad_checksum");
 
 	(void)arg;
 	rfix_up(&f);
-	/* Overlaps carrying garbage do not overwrite bytes already held. */
-	frag_send(&f, 3, 0, 1200, false, false);
-	frag_send(&f, 3, 800, 1200, false, true); /* [800, 2000): junk */
-	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, false);
-	expect_nothing(&f); /* [1200, 2000) came as junk: checksum fails */
-	/* A fragment spanning two held pieces fills only the hole. */
-	frag_send(&f, 4, 0, 400, false, false);
-	frag_send(&f, 4, 800, 400, false, false);
-	frag_send(&f, 4, 0, 1200, false, false); /* fills [400, 800) */
-	frag_send(&f, 4, 1200, 1200, false, false);
-	frag_send(&f, 4, 2000, sizeof(f.dgram) - 2000, true, false);
+	/* [800, 2000) whose held part [800, 1200) differs: that part is
+	 * ignored, the hole [1200, 2000) is taken, the datagram is intact. */
+	frag_send(&f, 3, 0, 1200, false, 0);
+	frag_send(&f, 3, 800, 1200, false, 400);
+	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, 0);
 	expect_datagram(&f);
-	assert_true(counter("ipv4", "reasm_overlap") - overlap >= 3);
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
+	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 0);
+	/* Garbage wholly inside held bytes changes nothing: a duplicate. */
+	frag_send(&f, 4, 0, 1200, false, 0);
+	frag_send(&f, 4, 400, 400, false, 400);
+	frag_send(&f, 4, 1200, 1200, false, 0);
+	frag_send(&f, 4, 2400, sizeof(f.dgram) - 2400, true, 0);
+	expect_datagram(&f);
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
+	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 1);
+	/* A fragment spanning two held pieces fills only the hole. */
+	frag_send(&f, 5, 0, 400, false, 0);
+	frag_send(&f, 5, 800, 400, false, 400);
+	frag_send(&f, 5, 0, 1200, false, 0); /* fills [400, 800) */
+	frag_send(&f, 5, 1200, 1200, false, 0);
+	frag_send(&f, 5, 2400, sizeof(f.dgram) - 2400, true, 0);
+	expect_nothing(&f); /* [800, 1200) came first as junk and stays */
+	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 2);
+	assert_int_equal(counter("ipv4", "reasm_done") - done, 3);
+	assert_int_equal(counter("udp", "drop_bad_checksum") - bad_sum, 1);
 	assert_int_equal(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
@@ -324,6 +372,55 @@ static void hostile_fragments_are_dropped(void **state)
 	assert_int_equal(hz_sched_run(hostile_main, NULL), 0);
 }
 
+/* The three fragments of f->dgram, with id @id. */
+static void frag_send_all(struct rfix *f, uint16_t id)
+{
+	frag_send(f, id, 0, 1200, false, false);
+	frag_send(f, id, 1200, 1200, false, false);
+	frag_send(f, id, 2400, sizeof(f->dgram) - 2400, true, false);
+	hz_sleep_ns(2 * HZ_NS_PER_MS);
+}
+
+static int broadcast_main(void *arg)
+{
+	struct rfix f;
+	uint64_t replies = counter("icmp", "tx_echo_replies");
+	uint64_t bcast_echo = counter("icmp", "drop_broadcast_echo");
+	uint64_t unreach = counter("icmp", "tx_dest_unreachable");
+	uint64_t no_socket = counter("udp", "drop_no_socket");
+
+	(void)arg;
+	rfix_up(&f);
+	/* Unicast, the reassembled echo is answered... */
+	echo_fill(&f, NET_A);
+	frag_send_all(&f, 20);
+	assert_int_equal(counter("icmp", "tx_echo_replies") - replies, 1);
+	/* ...to the subnet's broadcast it is not: the fragments' flag. */
+	echo_fill(&f, NET_BCAST);
+	frag_send_all(&f, 21);
+	assert_int_equal(counter("icmp", "tx_echo_replies") - replies, 1);
+	assert_int_equal(counter("icmp", "drop_broadcast_echo") - bcast_echo,
+			 1);
+	/* A closed port: unreachable for unicast, silence for broadcast. */
+	udp_fill(&f, NET_A, 9);
+	frag_send_all(&f, 22);
+	assert_int_equal(counter("icmp", "tx_dest_unreachable") - unreach, 1);
+	udp_fill(&f, NET_BCAST, 9);
+	frag_send_all(&f, 23);
+	assert_int_equal(counter("icmp", "tx_dest_unreachable") - unreach, 1);
+	assert_int_equal(counter("udp", "drop_no_socket") - no_socket, 2);
+	assert_int_equal(counter("ipv4", "reasm_done") > 0, true);
+	assert_int_equal(reasm_used(&f), 0);
+	rfix_down(&f);
+	return 0;
+}
+
+static void fragments_to_the_subnet_broadcast_stay_broadcast(void **state)
+{
+	(void)state;
+	assert_int_equal(hz_sched_run(broadcast_main, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +429,7 @@ int main(void)
 	    HARNESS_TEST(never_completed_datagrams_time_out),
 	    HARNESS_TEST(a_flood_stays_within_the_budget),
 	    HARNESS_TEST(hostile_fragments_are_dropped),
+	    HARNESS_TEST(fragments_to_the_subnet_broadcast_stay_broadcast),
 	};
 
 	return HARNESS_RUN("net_reasm", tests);

@@ -76,6 +76,23 @@ static size_t probe_drain(struct fixture *f)
 	return total;
 }
 
+/* Drains the probe port; returns how many ARP requests it had seen. */
+static size_t probe_arp_requests(struct fixture *f)
+{
+	struct hz_view v;
+	size_t n = 0;
+
+	while (hz_net_read(f->probe, &v, 1) == 1) {
+		const uint8_t *p = hz_view_data(&v);
+
+		if (v.len >= 14 + 8 && hz_get16(p + 12) == HZ_ETHERTYPE_ARP &&
+		    hz_get16(p + 14 + 6) == 1)
+			n++;
+		hz_view_release(&v);
+	}
+	return n;
+}
+
 static void fixture_down(struct fixture *f)
 {
 	for (unsigned i = 0; i < f->nstacks; i++)
@@ -203,7 +220,7 @@ static int arp_expiry_main(void *arg)
 	uint64_t requests;
 
 	(void)arg;
-	fixture_up(&f, 2, false, &c);
+	fixture_up(&f, 2, true, &c);
 	assert_int_equal(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
 	assert_int_equal(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
@@ -212,7 +229,13 @@ static int arp_expiry_main(void *arg)
 	/* Resolves again when needed. */
 	assert_int_equal(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
-	/* In use, it is refreshed before it expires: no request broadcast. */
+	/*
+	 * In use, it is refreshed before it expires, by unicast requests:
+	 * the probe port, which sees every broadcast but no frame addressed
+	 * to A or B, sees none of them.
+	 */
+	run_for(5);
+	assert_true(probe_arp_requests(&f) > 0); /* it does see broadcasts */
 	requests = counter("arp", "requests_sent");
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(
@@ -221,6 +244,7 @@ static int arp_expiry_main(void *arg)
 		assert_int_equal(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
 	}
 	assert_true(counter("arp", "requests_sent") - requests >= 3);
+	assert_int_equal(probe_arp_requests(&f), 0);
 	fixture_down(&f);
 	return 0;
 }
@@ -659,6 +683,44 @@ static void m_arp_op(uint8_t *p, size_t *len)
 	hz_put16(p + 20, 9);
 }
 
+/* Makes the frame a 20-byte TCP SYN to port 80 with data offset @off
+ * (in words) and a checksum that is right or @wrong. */
+static void to_tcp(uint8_t *p, size_t *len, uint8_t off, bool wrong)
+{
+	uint8_t *t = p + 34;
+	uint16_t sum;
+
+	memset(t, 0, 20);
+	hz_put16(t, 1000);
+	hz_put16(t + 2, 80);
+	hz_put32(t + 4, 1);
+	t[12] = (uint8_t)(off << 4);
+	t[13] = 0x02;
+	hz_put16(t + 14, 1000);
+	sum = hz_inet_fold(hz_inet_sum(
+	    t, 20, hz_inet_pseudo_sum(PROBE_IP, NET_A, HZ_IPPROTO_TCP, 20)));
+	hz_put16(t + 16, wrong ? (uint16_t)(sum + 1) : sum);
+	p[23] = HZ_IPPROTO_TCP;
+	hz_put16(p + 16, 20 + 20);
+	fix_ip_sum(p);
+	*len = 14 + 40;
+}
+static void m_tcp_short(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 5, false);
+	hz_put16(p + 16, 20 + 12);
+	fix_ip_sum(p);
+	*len = 14 + 32;
+}
+static void m_tcp_offset(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 4, false);
+}
+static void m_tcp_checksum(uint8_t *p, size_t *len)
+{
+	to_tcp(p, len, 5, true);
+}
+
 static const struct bad_case bad_cases[] = {
     {"runt frame", "eth", "drop_short", m_eth_short},
     {"IPv6 frame", "eth", "drop_unknown_type", m_eth_type},
@@ -681,6 +743,9 @@ static const struct bad_case bad_cases[] = {
     {"runt ARP", "arp", "drop_short", m_arp_short},
     {"ARP for IEEE 802", "arp", "drop_bad_format", m_arp_format},
     {"ARP op 9", "arp", "drop_bad_op", m_arp_op},
+    {"runt TCP", "tcp", "drop_short", m_tcp_short},
+    {"TCP data offset 4", "tcp", "drop_bad_offset", m_tcp_offset},
+    {"TCP checksum", "tcp", "drop_bad_checksum", m_tcp_checksum},
 };
 
 static int malformed_main(void *arg)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "tests/unit/test_tcp_sim.h"
+#include "net/tcp_int.h" /* white-box: the state of an unreturned connect */
 
 #define US SIM_B		  /* the TCP under test */
 #define PEER HZ_IPV4(10, 0, 0, 9) /* the hand-played peer */
@@ -45,6 +46,8 @@ struct us {
 	struct hz_flow *f;
 	uint32_t iss, peer_nxt; /* our ISS; the peer's next sequence */
 	bool ts;
+	uint64_t rnd;	    /* what the environment's random source gives */
+	unsigned rnd_calls; /* and how often it was asked */
 };
 
 static void parse_opts(struct out *o, const uint8_t *p, size_t len)
@@ -111,13 +114,22 @@ static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 
 static struct hz_budget *us_budget; /* for the next us_init, or NULL */
 
+static uint64_t fake_random(void *ctx)
+{
+	struct us *u = ctx;
+
+	u->rnd_calls++;
+	return u->rnd;
+}
+
 static void us_init(struct us *u)
 {
 	struct hz_tcp_env env = {.output = capture,
 				 .ctx = u,
 				 .local = US,
 				 .mtu = 1500,
-				 .budget = us_budget};
+				 .budget = us_budget,
+				 .random = fake_random};
 	struct hz_tcp_tuning tu;
 	struct hz_sockaddr la = {0, 80};
 
@@ -233,6 +245,7 @@ static int do_closed_port(void *arg)
 {
 	struct us u;
 	struct out o;
+	uint64_t before;
 
 	(void)arg;
 	us_init(&u);
@@ -249,6 +262,13 @@ static int do_closed_port(void *arg)
 	assert_int_equal(o.seq, 777);
 	peer_to(&u, 81, RST, 5000, 0, NULL, 0, NULL, 0);
 	expect_silence(&u);
+	/* A RST to a listener is dropped, counted, never answered. */
+	before = sim_counter("drop_listen_rst");
+	peer_to(&u, 80, RST, 5000, 0, NULL, 0, NULL, 0);
+	peer_to(&u, 80, RST | ACK, 5000, 777, NULL, 0, NULL, 0);
+	expect_silence(&u);
+	assert_int_equal(sim_counter("drop_listen_rst"), before + 2);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
 	us_fini(&u);
 	return 0;
 }
@@ -280,13 +300,21 @@ static int do_bad_checksum(void *arg)
 	hz_tcp_input(u.t, &ip, &v);
 	expect_silence(&u);
 	assert_int_equal(sim_counter("drop_bad_checksum"), before + 1);
-	/* Short and bad data offsets are dropped too. */
+	/* Short and bad data offsets are dropped too, each counted. */
+	before = sim_counter("drop_short");
 	sim_craft(&g, &v);
 	assert_int_equal(hz_view_trim(&v, 10), 0);
 	hz_tcp_input(u.t, &ip, &v);
-	sim_craft(&g, &v);
+	assert_int_equal(sim_counter("drop_short"), before + 1);
+	before = sim_counter("drop_bad_offset");
+	sim_craft(&g, &v); /* offset 15 words: past the 20-byte segment */
 	hz_view_data(&v)[12] = 0xf0;
 	hz_tcp_input(u.t, &ip, &v);
+	assert_int_equal(sim_counter("drop_bad_offset"), before + 1);
+	sim_craft(&g, &v); /* offset 4 words: inside the fixed header */
+	hz_view_data(&v)[12] = 0x40;
+	hz_tcp_input(u.t, &ip, &v);
+	assert_int_equal(sim_counter("drop_bad_offset"), before + 2);
 	expect_silence(&u);
 	assert_int_equal(hz_tcp_conn_count(u.t), 0);
 	us_fini(&u);
@@ -581,6 +609,76 @@ static void syn_and_ack_challenges(void **state)
 	assert_int_equal(run_main(do_syn_challenge), 0);
 }
 
+/*
+ * @n ACKs far below SND.UNA - MAX.SND.WND (RFC 5961 5.2), all within one
+ * second; how many challenge ACKs they drew.
+ */
+static unsigned old_ack_burst(struct us *u, unsigned n)
+{
+	uint64_t epoch = hz_now() / HZ_NS_PER_S;
+	unsigned acks = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		peer(u, ACK, 1001, u->iss + 1 - 100000, NULL, 0);
+		while (u->n > 0) {
+			struct out o = pop(u);
+
+			assert_int_equal(o.flags, ACK);
+			assert_int_equal(o.seq, u->iss + 1);
+			assert_int_equal(o.ack, 1001);
+			acks++;
+		}
+	}
+	/* The budget is per second: the burst must not straddle two. */
+	assert_int_equal(hz_now() / HZ_NS_PER_S, epoch);
+	return acks;
+}
+
+/* Sleeps into the first millisecond of the next second. */
+static void next_second(void)
+{
+	hz_sleep_ns(HZ_NS_PER_S - hz_now() % HZ_NS_PER_S + HZ_NS_PER_MS);
+}
+
+/*
+ * RFC 5961 7: challenge ACKs are limited per second, by a budget drawn
+ * anew each second from [500, 1500) with the environment's random source
+ * (a fixed, shared budget is the CVE-2016-5696 side channel).
+ */
+static int do_challenge_limit(void *arg)
+{
+	uint64_t too_old = sim_counter("drop_ack_too_old");
+	struct us u;
+	unsigned calls;
+
+	(void)arg;
+	us_init(&u);
+	establish(&u);
+	u.rnd = 123; /* budget 500 + 123 */
+	next_second();
+	expect_silence(&u);
+	calls = u.rnd_calls;
+	assert_int_equal(old_ack_burst(&u, 2000), 623);
+	assert_int_equal(u.rnd_calls, calls + 1);
+	assert_int_equal(sim_counter("drop_ack_too_old"), too_old + 2000);
+	/* The next second draws again: 500 + 1999 % 1000. */
+	u.rnd = 1999;
+	next_second();
+	assert_int_equal(old_ack_burst(&u, 2000), 1499);
+	assert_int_equal(u.rnd_calls, calls + 2);
+	assert_int_equal(sim_counter("drop_ack_too_old"), too_old + 4000);
+	/* Dropped all the same: nothing reached the connection. */
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	us_fini(&u);
+	return 0;
+}
+
+static void challenge_acks_are_limited(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_challenge_limit), 0);
+}
+
 /* --- SACK, PAWS ----------------------------------------------------------- */
 
 static int do_sack_blocks(void *arg)
@@ -758,6 +856,371 @@ static void more_transitions(void **state)
 {
 	(void)state;
 	assert_int_equal(run_main(do_transitions), 0);
+}
+
+/* --- fast retransmit and recovery (RFC 5681, 6582, 6675) ----------------- */
+
+#define RMSS 1000 /* the peer's MSS, so segments are round numbers */
+#define RSEGS 10  /* the initial window (RFC 6928) */
+
+/* Passive open with MSS RMSS (and SACK if @sack); then RSEGS segments of
+ * data from us, all popped. Returns the sequence of the first byte. */
+static uint32_t recovery_setup(struct us *u, bool sack)
+{
+	uint8_t opts[8] = {2, 4, RMSS >> 8, RMSS & 0xff, 1, 1, 4, 2};
+	static uint8_t data[RSEGS * RMSS];
+	struct hz_tcp_info in;
+	struct out o;
+	uint32_t base;
+
+	us_init(u);
+	peer_to(u, 80, SYN, 1000, 0, NULL, 0, opts, sack ? 8 : 4);
+	o = pop(u);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_int_equal(o.sack_perm, sack);
+	u->iss = o.seq;
+	peer(u, ACK, 1001, u->iss + 1, NULL, 0);
+	assert_int_equal(hz_tcp_accept_on(u->l, 0, &u->f), 0);
+	base = u->iss + 1;
+	memset(data, 'r', sizeof(data));
+	assert_int_equal(hz_flow_write(u->f, data, sizeof(data), 0),
+			 (ssize_t)sizeof(data));
+	for (uint32_t k = 0; k < RSEGS; k++) {
+		o = pop(u);
+		assert_int_equal(o.seq, base + k * RMSS);
+		assert_int_equal(o.len, RMSS);
+	}
+	expect_silence(u);
+	hz_tcp_flow_info(u->f, &in);
+	assert_int_equal(in.snd_mss, RMSS);
+	assert_true(in.cwnd >= RSEGS * RMSS); /* the SYN's ACK may add a byte */
+	assert_int_equal(in.flight, RSEGS * RMSS);
+	assert_false(in.in_recovery);
+	return base;
+}
+
+/* The peer ACKs @ack with SACK blocks @sack[0..n) (n may be 0). */
+static void peer_sack(struct us *u, uint32_t ack, const uint32_t (*sack)[2],
+		      unsigned n)
+{
+	uint8_t o[4 + 8 * 3] = {1, 1, 5, (uint8_t)(2 + 8 * n)};
+
+	for (unsigned i = 0; i < n; i++) {
+		hz_put32(o + 4 + 8 * i, sack[i][0]);
+		hz_put32(o + 8 + 8 * i, sack[i][1]);
+	}
+	peer_to(u, 80, ACK, 1001, ack, NULL, 0, n > 0 ? o : NULL,
+		n > 0 ? 4 + 8 * n : 0);
+}
+
+/* Expects exactly one retransmission of segment @k (1-based), and that
+ * it came from the ACK clock: no RTO fired, well within one RTO. */
+static void expect_rexmt(struct us *u, uint32_t base, uint32_t k,
+			 uint64_t sent_at, uint64_t rto_before)
+{
+	struct hz_tcp_info in;
+	struct out o = pop(u);
+
+	assert_int_equal(o.seq, base + (k - 1) * RMSS);
+	assert_int_equal(o.len, RMSS);
+	expect_silence(u);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto_before);
+	hz_tcp_flow_info(u->f, &in);
+	assert_true(hz_now() - sent_at < in.rto_ns);
+}
+
+/*
+ * NewReno without SACK: segments 1 and 5 of 10 are lost. The third
+ * duplicate ACK retransmits segment 1 at once and halves the window;
+ * the partial ACK that follows retransmits segment 5 at once (RFC 6582),
+ * and the full ACK ends recovery.
+ */
+static int do_newreno(void *arg)
+{
+	uint64_t rec = sim_counter("fast_recoveries");
+	uint64_t rxt = sim_counter("out_retransmits");
+	uint64_t rto = sim_counter("rexmt_timeouts");
+	struct hz_tcp_info in;
+	struct us u;
+	uint32_t base;
+	uint64_t t0;
+
+	(void)arg;
+	base = recovery_setup(&u, false);
+	t0 = hz_now();
+	/* Segments 2 and 3 arrive: two duplicate ACKs, nothing sent. */
+	peer_sack(&u, base, NULL, 0);
+	peer_sack(&u, base, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_int_equal(in.dupacks, 2);
+	assert_false(in.in_recovery);
+	/* Segment 4: the third one. Fast retransmit (RFC 5681 3.2). */
+	peer_sack(&u, base, NULL, 0);
+	expect_rexmt(&u, base, 1, t0, rto);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	/* ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)). */
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	assert_int_equal(in.cwnd, in.ssthresh);
+	/* Segments 6 to 10: more duplicates, no new hole is known. */
+	for (int i = 0; i < 5; i++)
+		peer_sack(&u, base, NULL, 0);
+	expect_silence(&u);
+	/* The retransmitted segment 1 fills up to the hole at 5: a partial
+	 * ACK retransmits segment 5 at once, still in the same recovery. */
+	peer_sack(&u, base + 4 * RMSS, NULL, 0);
+	expect_rexmt(&u, base, 5, t0, rto);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	/* The full ACK ends recovery; cwnd = min(ssthresh,
+	 * max(FlightSize, SMSS) + SMSS) (RFC 6582 3.2 step 3). */
+	peer_sack(&u, base + RSEGS * RMSS, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_false(in.in_recovery);
+	assert_int_equal(in.flight, 0);
+	assert_int_equal(in.cwnd, 2 * RMSS);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto);
+	us_fini(&u);
+	return 0;
+}
+
+static void newreno_fast_recovery(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_newreno), 0);
+}
+
+/*
+ * SACK recovery (RFC 6675): the same losses, reported with SACK blocks.
+ * Three segments SACKed above the hole retransmit segment 1; once the
+ * SACKed data above segment 5 leaves room in the pipe, segment 5 is
+ * retransmitted too, before any cumulative ACK moves.
+ */
+static int do_sack_recovery(void *arg)
+{
+	uint64_t rec = sim_counter("fast_recoveries");
+	uint64_t rxt = sim_counter("out_retransmits");
+	uint64_t rto = sim_counter("rexmt_timeouts");
+	struct hz_tcp_info in;
+	struct us u;
+	uint32_t base, b[2][2];
+	uint64_t t0;
+
+	(void)arg;
+	base = recovery_setup(&u, true);
+	t0 = hz_now();
+	/* Segments 2, 3 arrive: SACKed, below the threshold. */
+	for (uint32_t k = 2; k <= 3; k++) {
+		b[0][0] = base + RMSS;
+		b[0][1] = base + k * RMSS;
+		peer_sack(&u, base, b, 1);
+	}
+	expect_silence(&u);
+	/* Segment 4: three segments SACKed, segment 1 is lost. */
+	b[0][1] = base + 4 * RMSS;
+	peer_sack(&u, base, b, 1);
+	expect_rexmt(&u, base, 1, t0, rto);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	assert_int_equal(in.ssthresh, RSEGS * RMSS / 2);
+	assert_int_equal(in.cwnd, in.ssthresh);
+	/* Segment 6 is SACKed: 5 is a hole, but the pipe (5 segments) is
+	 * full. */
+	b[1][0] = base + RMSS;
+	b[1][1] = base + 4 * RMSS;
+	b[0][0] = base + 5 * RMSS;
+	b[0][1] = base + 6 * RMSS;
+	peer_sack(&u, base, b, 2);
+	expect_silence(&u);
+	/* Segment 7: the pipe drops to 4, segment 5 goes at once. */
+	b[0][1] = base + 7 * RMSS;
+	peer_sack(&u, base, b, 2);
+	expect_rexmt(&u, base, 5, t0, rto);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	/* The rest is SACKed, the partial ACK then the full one: nothing
+	 * more is sent, recovery ends. */
+	for (uint32_t k = 8; k <= RSEGS; k++) {
+		b[0][1] = base + k * RMSS;
+		peer_sack(&u, base, b, 2);
+	}
+	peer_sack(&u, base + 4 * RMSS, b, 1);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.in_recovery);
+	peer_sack(&u, base + RSEGS * RMSS, NULL, 0);
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_false(in.in_recovery);
+	assert_int_equal(sim_counter("fast_recoveries"), rec + 1);
+	assert_int_equal(sim_counter("out_retransmits"), rxt + 2);
+	assert_int_equal(sim_counter("rexmt_timeouts"), rto);
+	us_fini(&u);
+	return 0;
+}
+
+static void sack_fast_recovery(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_sack_recovery), 0);
+}
+
+/* --- retransmission exhaustion, simultaneous open ------------------------- */
+
+static void connect_forever(void *arg)
+{
+	struct syn_sent *s = arg;
+	struct hz_sockaddr dst = {PEER, PPORT};
+
+	s->rc = hz_tcp_connect_on(s->u->t, &dst, HZ_DEADLINE_NEVER, &s->f);
+	s->done = true;
+}
+
+/* Fires every TCP timer, as if their deadlines had all passed. */
+static void timers_expire(void)
+{
+	hz_timers_run(hz_now() + 1000 * HZ_NS_PER_S);
+}
+
+/* Expects @n retransmissions of the segment @first, one per RTO. */
+static void expect_retries(struct us *u, const struct out *first, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct out o;
+
+		timers_expire();
+		o = pop(u);
+		assert_int_equal(o.flags, first->flags);
+		assert_int_equal(o.seq, first->seq);
+		assert_int_equal(o.len, first->len);
+		expect_silence(u);
+	}
+}
+
+static int do_retry_exhaustion(void *arg)
+{
+	uint64_t timeouts = sim_counter("conn_timeouts");
+	struct syn_sent s;
+	struct us u;
+	struct out o;
+	struct hz_view v;
+
+	(void)arg;
+	/* SYN_SENT: the SYN and 6 retries, then -HZ_ETIMEDOUT, no RST. */
+	us_init(&u);
+	s = (struct syn_sent){.u = &u};
+	assert_int_equal(hz_fiber_spawn("connect", connect_forever, &s, 0), 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN);
+	expect_retries(&u, &o, TCP_SYN_REXMT_MAX);
+	assert_false(s.done);
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts);
+	timers_expire();
+	expect_silence(&u);
+	while (!s.done)
+		hz_fiber_yield();
+	assert_int_equal(s.rc, -HZ_ETIMEDOUT);
+	assert_non_null(strstr(hz_tcp_error(u.t), "timed out"));
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 1);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+
+	/* SYN_RECEIVED: the SYN-ACK and 6 retries, then forgotten. */
+	us_init(&u);
+	peer(&u, SYN, 1000, 0, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN | ACK);
+	expect_retries(&u, &o, TCP_SYN_REXMT_MAX);
+	assert_int_equal(hz_tcp_conn_count(u.t), 1);
+	timers_expire();
+	expect_silence(&u);
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 2);
+	assert_int_equal(hz_tcp_conn_count(u.t), 0);
+	us_fini(&u);
+
+	/* ESTABLISHED: data and 12 retries, then a RST and ETIMEDOUT. */
+	us_init(&u);
+	establish(&u);
+	assert_int_equal(hz_flow_write(u.f, "lost", 4, 0), 4);
+	o = pop(&u);
+	assert_int_equal(o.len, 4);
+	expect_retries(&u, &o, TCP_REXMT_MAX);
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	timers_expire();
+	o = pop(&u);
+	assert_int_equal(o.flags & RST, RST);
+	expect_silence(&u);
+	assert_string_equal(hz_tcp_flow_state(u.f), "CLOSED");
+	assert_int_equal(sim_counter("conn_timeouts"), timeouts + 3);
+	assert_non_null(strstr(hz_flow_error(u.f), "timed out"));
+	assert_int_equal(hz_flow_read(u.f, &v, 0), -HZ_ETIMEDOUT);
+	assert_int_equal(hz_flow_write(u.f, "x", 1, 0), -HZ_ETIMEDOUT);
+	us_fini(&u);
+	return 0;
+}
+
+static void retransmissions_run_out(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_retry_exhaustion), 0);
+}
+
+/* Simultaneous open: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED. */
+static int do_simultaneous_open(void *arg)
+{
+	struct syn_sent s;
+	struct tcp_conn *c;
+	struct us u;
+	struct out o, sa;
+
+	(void)arg;
+	us_init(&u);
+	s = (struct syn_sent){.u = &u};
+	assert_int_equal(hz_fiber_spawn("connect", connect_forever, &s, 0), 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	assert_int_equal(o.flags, SYN);
+	c = tcp_conn_lookup(u.t, US, o.sport, PEER, PPORT);
+	assert_non_null(c);
+	assert_string_equal(tcp_state_name(c->state), "SYN_SENT");
+	/* The peer's SYN crosses ours: we answer SYN-ACK from our ISS. */
+	peer_to(&u, o.sport, SYN, 5000, 0, NULL, 0, NULL, 0);
+	sa = pop(&u);
+	assert_int_equal(sa.flags, SYN | ACK);
+	assert_int_equal(sa.seq, o.seq);
+	assert_int_equal(sa.ack, 5001);
+	expect_silence(&u);
+	assert_string_equal(tcp_state_name(c->state), "SYN_RECEIVED");
+	hz_fiber_yield();
+	assert_false(s.done);
+	/* The peer's SYN-ACK acknowledges our SYN: established. */
+	peer_to(&u, o.sport, SYN | ACK, 5000, o.seq + 1, NULL, 0, NULL, 0);
+	while (!s.done)
+		hz_fiber_yield();
+	assert_int_equal(s.rc, 0);
+	u.f = s.f;
+	assert_string_equal(hz_tcp_flow_state(u.f), "ESTABLISHED");
+	while (u.n > 0) { /* an ACK may answer the SYN-ACK */
+		o = pop(&u);
+		assert_int_equal(o.flags & (SYN | RST), 0);
+		assert_int_equal(o.ack, 5001);
+	}
+	us_fini(&u);
+	return 0;
+}
+
+static void simultaneous_open_syn_received(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_simultaneous_open), 0);
 }
 
 /* --- Nagle, no-delay ------------------------------------------------------ */
@@ -1031,11 +1494,16 @@ int main(void)
 	    HARNESS_TEST(rst_in_every_state),
 	    HARNESS_TEST(rst_in_syn_sent),
 	    HARNESS_TEST(syn_and_ack_challenges),
+	    HARNESS_TEST(challenge_acks_are_limited),
 	    HARNESS_TEST(sack_blocks),
 	    HARNESS_TEST(paws_rejects_old),
 	    HARNESS_TEST(time_wait_new_syn),
 	    HARNESS_TEST(more_transitions),
+	    HARNESS_TEST(retransmissions_run_out),
+	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
+	    HARNESS_TEST(newreno_fast_recovery),
+	    HARNESS_TEST(sack_fast_recovery),
 	    HARNESS_TEST(out_of_order_within_budget),
 	    HARNESS_TEST(orphan_fin_wait_2_times_out),
 	    HARNESS_TEST(backlog_then_cookies),
