@@ -45,6 +45,18 @@ refused "a net binding that is not a tap is refused" \
 refused "a binding without NAME= is refused" "wants NAME=" "$hello" --block disk
 refused "--mem out of range is refused" "from 1 to 65536" "$hello" --mem 0
 refused "--mem without a value is refused" "wants a value" "$hello" --mem
+refused "an unknown option before -- is refused, naming it" \
+	"unknown option --verbose" "$hello" --verbose world
+refused "an unknown option after the runtime's is refused" \
+	"unknown option --quiet" "$hello" --log=debug --quiet
+"$hello" --mem 16 --log=debug -- world >"$out" 2>&1
+if grep -q "runtime: target unix, heap 16384 KiB" "$out" &&
+	grep -q "^Hello from Haze! (world)$" "$out"; then
+	ok "--log= among the target's options reaches the runtime, not hello"
+else
+	not_ok "--log= among the target's options reaches the runtime, not hello"
+	diag "$(cat "$out")"
+fi
 "$hello" --log=loud >"$out" 2>&1
 rc=$?
 if [ "$rc" -ne 0 ] && grep -q "bad --log at 'loud'" "$out"; then

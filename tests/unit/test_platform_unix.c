@@ -249,39 +249,76 @@ static void manifest_add(struct hz_manifest *m, enum hz_device_kind kind,
 	memcpy(e->name, name, strlen(name) + 1);
 }
 
+/* Checks bindings @b against @m; returns the code, message in @err. */
+static int check(const struct hz_manifest *m, const struct hz_unix_binding *b,
+		 size_t n, struct hz_errmsg *err)
+{
+	hz_errmsg_clear(err);
+	return hz_unix_check_bindings(m, b, n, err);
+}
+
 static void bindings_checked_against_manifest(void **state)
 {
+	const struct hz_unix_binding disk = {HZ_DEVICE_KIND_BLOCK, "disk",
+					     "/nonexistent/a"};
+	const struct hz_unix_binding svc = {HZ_DEVICE_KIND_NET, "service",
+					    "hz-no-such"};
+	struct hz_unix_binding b[3] = {disk, svc, disk};
 	struct hz_errmsg err = {0};
+	char name[HZ_DEVICE_NAME_MAX + 1];
 	struct hz_manifest m;
-	struct disk d;
 
 	(void)state;
-	disk_open(&d, DISK_SIZE);
-
 	manifest_init(&m);
 	manifest_add(&m, HZ_DEVICE_KIND_BLOCK, "disk");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), 0);
+	/* Only names and kinds are checked: the file need not exist. */
+	assert_int_equal(check(&m, b, 1, &err), 0);
 
 	/* A declared device left unbound. */
 	manifest_add(&m, HZ_DEVICE_KIND_NET, "service");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "'service'"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "net device 'service' is not bound "
+			    "(use --net service=...)");
+	assert_int_equal(check(&m, b, 2, &err), 0);
+	/* ...unless it is optional. */
+	m.entries[1].flags |= HZ_DEVICE_OPTIONAL;
+	assert_int_equal(check(&m, b, 1, &err), 0);
+
+	/* The same name bound twice, even to the same file. */
+	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "device 'disk' is bound twice");
+	b[2].kind = HZ_DEVICE_KIND_NET;
+	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
 
 	/* A binding the manifest does not declare. */
-	hz_errmsg_clear(&err);
 	manifest_init(&m);
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "'disk'"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "the application declares no block device 'disk'");
+	assert_int_equal(check(&m, &svc, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "the application declares no net device 'service'");
 
 	/* Declared, but as the other kind. */
-	hz_errmsg_clear(&err);
 	manifest_add(&m, HZ_DEVICE_KIND_NET, "disk");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "disk"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(
+	    hz_errmsg_text(&err),
+	    "the application declares 'disk' as a net device, not block");
+
+	/* Names that no manifest can hold. */
+	b[0].name = "";
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	b[0].name = name;
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "too long"));
 
 	/* The library's empty default manifest, with nothing bound. */
-	disk_close(&d);
-	assert_int_equal(hz_unix_check_bindings(&hz_manifest, &err), 0);
+	assert_int_equal(check(&hz_manifest, NULL, 0, &err), 0);
 }
 
 static void manifest_validate_rejects_bad_images(void **state)
