@@ -44,6 +44,7 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 		       struct hz_errmsg *err)
 {
 	struct device *d;
+	int h;
 
 	for (int i = 0; i < ndevices; i++)
 		if (strcmp(devices[i].name, name) == 0)
@@ -54,12 +55,17 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 		return hz_errmsg_set(err, -HZ_EINVAL,
 				     "device name '%s' is empty or too long",
 				     name);
-	if (ndevices == HZ_HANDLE_MAX)
+	/* A slot an unwatched descriptor left (no name) is used again. */
+	for (h = 0; h < ndevices && devices[h].name[0] != '\0'; h++)
+		continue;
+	if (h == HZ_HANDLE_MAX)
 		return hz_errmsg_set(err, -HZ_ENOSPC, "too many devices");
-	d = &devices[ndevices];
+	d = &devices[h];
 	*d = (struct device){.kind = kind, .fd = fd};
 	memcpy(d->name, name, strlen(name) + 1);
-	return ndevices++;
+	if (h == ndevices)
+		ndevices++;
+	return h;
 }
 
 int hz_unix_bind_tap(const char *name, const char *ifname,
@@ -204,14 +210,16 @@ void hz_unix_unwatch_fd(hz_handle_t h)
 {
 	if (h >= 0 && h < ndevices && devices[h].kind == HZ_DEVICE_NONE) {
 		devices[h].acquired = false;
-		devices[h].name[0] = '\0';
+		devices[h].name[0] = '\0'; /* marks the slot free */
+		devices[h].fd = -1;	   /* the caller's to close */
 	}
 }
 
 void hz_unix_unbind_all(void)
 {
 	for (int i = 0; i < ndevices; i++)
-		close(devices[i].fd);
+		if (devices[i].fd >= 0)
+			close(devices[i].fd);
 	ndevices = 0;
 }
 

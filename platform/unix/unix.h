@@ -42,7 +42,7 @@ int hz_unix_check_bindings(const struct hz_manifest *m,
 /*
  * Makes the loop's yield watch @fd for reading, as handle *h, so a fiber
  * can hz_device_wait on it (the socket stack's epoll descriptor).
- * 0 or -HZ_ENOSPC.
+ * 0, or -HZ_ENOSPC when every handle is in use (unwatched ones are reused).
  */
 HZ_MUST_CHECK
 int hz_unix_watch_fd(int fd, hz_handle_t *h);

@@ -1,7 +1,8 @@
 /*
  * The unix target: block devices over files (data, alignment and range
  * checks), binding errors, bindings checked against a manifest, manifest
- * validation, entropy, clocks, and (as root, with /dev/net/tun) a tap.
+ * validation, entropy, clocks, watched descriptors (slots reused, fibers
+ * woken by a pipe), and (as root, with /dev/net/tun) a tap.
  */
 #include "tests/unit/harness.h"
 
@@ -424,6 +425,123 @@ static void clocks_behave(void **state)
 	assert_true(wall < 4102444800ull * HZ_NS_PER_S); /* 2100-01-01 */
 }
 
+/* --- watched descriptors ------------------------------------------------------ */
+
+static void watch_slots_are_reused(void **state)
+{
+	int p[2], fds[HZ_HANDLE_MAX + 1];
+	hz_handle_t h, first, full[HZ_HANDLE_MAX];
+
+	(void)state;
+	hz_unix_unbind_all();
+	assert_int_equal(pipe(p), 0);
+	/* Far more watch/unwatch cycles than there are handles. */
+	assert_int_equal(hz_unix_watch_fd(p[0], &first), 0);
+	hz_unix_unwatch_fd(first);
+	for (int i = 0; i < 4 * HZ_HANDLE_MAX; i++) {
+		assert_int_equal(hz_unix_watch_fd(p[0], &h), 0);
+		assert_int_equal(h, first);
+		hz_unix_unwatch_fd(h);
+	}
+	/* Every handle in use: the next watch fails until one is freed. */
+	for (int i = 0; i <= HZ_HANDLE_MAX; i++) {
+		fds[i] = dup(p[0]);
+		assert_true(fds[i] >= 0);
+	}
+	for (int i = 0; i < HZ_HANDLE_MAX; i++)
+		assert_int_equal(hz_unix_watch_fd(fds[i], &full[i]), 0);
+	assert_int_equal(hz_unix_watch_fd(fds[HZ_HANDLE_MAX], &h), -HZ_ENOSPC);
+	hz_unix_unwatch_fd(full[17]);
+	assert_int_equal(hz_unix_watch_fd(fds[HZ_HANDLE_MAX], &h), 0);
+	assert_int_equal(h, full[17]);
+	for (int i = 0; i < HZ_HANDLE_MAX; i++)
+		hz_unix_unwatch_fd(i);
+	/* Unwatching left the descriptors open: they are the caller's. */
+	for (int i = 0; i <= HZ_HANDLE_MAX; i++)
+		assert_int_equal(close(fds[i]), 0);
+	hz_unix_unbind_all();
+	assert_int_equal(close(p[0]), 0);
+	close(p[1]);
+}
+
+/* A device (a pipe's read end) and the fibers that wait on it. */
+struct waited {
+	int p[2];
+	hz_handle_t h;
+	int result[2];
+	uint64_t woke[2]; /* when each waiter returned */
+	int started, done;
+	struct hz_waitq done_q;
+	uint64_t t0;
+};
+
+static void device_waiter(void *arg)
+{
+	struct waited *w = arg;
+	int i = w->started++;
+
+	w->result[i] = hz_device_wait(w->h, hz_now() + 2 * HZ_NS_PER_S);
+	w->woke[i] = hz_now();
+	if (++w->done == 2)
+		(void)hz_waitq_wake_one(&w->done_q);
+}
+
+static int device_wait_main(void *arg)
+{
+	struct waited *w = arg;
+	uint64_t t;
+	char c = 'x';
+
+	/* Nothing to read: the wait ends at its deadline, not before. */
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + 30 * HZ_NS_PER_MS) ==
+		      -HZ_ETIMEDOUT);
+	HARNESS_CHECK(hz_now() - t >= 30 * HZ_NS_PER_MS);
+
+	/* Two waiters, both woken by one byte written 20 ms later. */
+	for (int i = 0; i < 2; i++)
+		if (hz_fiber_spawn("waiter", device_waiter, w, 0) < 0)
+			return -HZ_ENOMEM;
+	w->t0 = hz_now();
+	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	HARNESS_CHECK(w->done == 0);
+	HARNESS_CHECK(write(w->p[1], &c, 1) == 1);
+	if (hz_waitq_wait(&w->done_q, hz_now() + HZ_NS_PER_S) < 0)
+		return -HZ_ETIMEDOUT;
+	for (int i = 0; i < 2; i++) {
+		HARNESS_CHECK(w->result[i] == 0);
+		HARNESS_CHECK(w->woke[i] - w->t0 >= 20 * HZ_NS_PER_MS);
+		HARNESS_CHECK(w->woke[i] - w->t0 < HZ_NS_PER_S);
+	}
+
+	/* Level-triggered: the byte still waits, so a new wait returns now. */
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + HZ_NS_PER_S) == 0);
+	HARNESS_CHECK(hz_now() - t < 500 * HZ_NS_PER_MS);
+	/* Drained, it waits again until the deadline. */
+	HARNESS_CHECK(read(w->p[0], &c, 1) == 1);
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + 10 * HZ_NS_PER_MS) ==
+		      -HZ_ETIMEDOUT);
+	HARNESS_CHECK(hz_now() - t >= 10 * HZ_NS_PER_MS);
+	return 0;
+}
+
+static void device_wait_wakes_on_ready(void **state)
+{
+	struct waited w = {0};
+
+	(void)state;
+	hz_unix_unbind_all();
+	assert_int_equal(pipe(w.p), 0);
+	assert_int_equal(fcntl(w.p[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(hz_unix_watch_fd(w.p[0], &w.h), 0);
+	assert_int_equal(harness_run_fibers(device_wait_main, &w), 0);
+	hz_unix_unwatch_fd(w.h);
+	close(w.p[0]);
+	close(w.p[1]);
+}
+
 /* --- tap ------------------------------------------------------------------- */
 
 static void tap_binds_as_root(void **state)
@@ -481,6 +599,8 @@ int main(void)
 	    HARNESS_TEST(manifest_validate_rejects_bad_images),
 	    HARNESS_TEST(entropy_fills_and_differs),
 	    HARNESS_TEST(clocks_behave),
+	    HARNESS_TEST(watch_slots_are_reused),
+	    HARNESS_TEST(device_wait_wakes_on_ready),
 	    HARNESS_TEST(tap_binds_as_root),
 	};
 
