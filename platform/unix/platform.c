@@ -39,6 +39,19 @@ static struct device devices[HZ_HANDLE_MAX];
 static int ndevices;
 
 HZ_COUNTER(drop_oversize, "unix", "net_drop_oversize");
+HZ_LOG_SOURCE(unix_log, "unix");
+
+/*
+ * Logs a host call on device @d that failed with errno (or, for @r == 0,
+ * ended early); returns -HZ_EIO, which cannot carry the reason itself.
+ */
+static int host_failed(const struct device *d, const char *what, ssize_t r)
+{
+	HZ_ERROR(&unix_log, "%s device '%s': %s: %s",
+		 d->kind == HZ_DEVICE_KIND_NET ? "net" : "block", d->name, what,
+		 r == 0 ? "end of file" : strerror(errno));
+	return -HZ_EIO;
+}
 
 static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 		       struct hz_errmsg *err)
@@ -340,7 +353,8 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			return got > 0 ? (int)got : -HZ_EIO;
+			r = host_failed(d, "read", r);
+			return got > 0 ? (int)got : (int)r;
 		}
 		if ((size_t)r > f->cap) {
 			hz_counter_inc(&drop_oversize);
@@ -371,7 +385,8 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 				continue;
 			if (errno == EAGAIN || errno == ENOBUFS)
 				break;
-			return sent > 0 ? (int)sent : -HZ_EIO;
+			r = host_failed(d, "write", r);
+			return sent > 0 ? (int)sent : (int)r;
 		}
 		sent++;
 	}
@@ -417,7 +432,7 @@ int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -HZ_EIO;
+			return host_failed(d, "pread", r);
 		done += (size_t)r;
 	}
 	return 0;
@@ -438,7 +453,7 @@ int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -HZ_EIO;
+			return host_failed(d, "pwrite", r);
 		done += (size_t)r;
 	}
 	return 0;
@@ -450,7 +465,7 @@ int hz_platform_block_flush(hz_handle_t h)
 
 	if (d == NULL)
 		return -HZ_EINVAL;
-	return fdatasync(d->fd) == 0 ? 0 : -HZ_EIO;
+	return fdatasync(d->fd) == 0 ? 0 : host_failed(d, "fdatasync", -1);
 }
 
 int hz_platform_entropy(void *buf, size_t len)
@@ -464,8 +479,12 @@ int hz_platform_entropy(void *buf, size_t len)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			return errno == ENOSYS ? -HZ_ENOTSUP : -HZ_EIO;
+		if (r < 0 && errno == ENOSYS)
+			return -HZ_ENOTSUP;
+		if (r < 0) {
+			HZ_ERROR(&unix_log, "getrandom: %s", strerror(errno));
+			return -HZ_EIO;
+		}
 		done += (size_t)r;
 	}
 	return (int)len;

@@ -160,6 +160,24 @@ static void block_rejects_bad_requests(void **state)
 	disk_close(&d);
 }
 
+static void host_failures_are_logged(void **state)
+{
+	static uint8_t buf[1024];
+	struct harness_capture cap;
+	char out[512];
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+	/* The file shrinks under the device: a read past its end fails. */
+	assert_int_equal(ftruncate(d.fd, 512), 0);
+	harness_capture_begin(&cap);
+	assert_int_equal(hz_platform_block_read(d.h, 512, buf, 1024), -HZ_EIO);
+	harness_capture_end(&cap, out, sizeof(out));
+	assert_non_null(strstr(out, "block device 'disk': pread: end of file"));
+	disk_close(&d);
+}
+
 static void acquire_by_name_and_kind(void **state)
 {
 	struct hz_block_info info;
@@ -593,6 +611,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(block_write_read_verify),
 	    HARNESS_TEST(block_rejects_bad_requests),
+	    HARNESS_TEST(host_failures_are_logged),
 	    HARNESS_TEST(acquire_by_name_and_kind),
 	    HARNESS_TEST(bind_errors_are_explained),
 	    HARNESS_TEST(bindings_checked_against_manifest),
