@@ -1,7 +1,9 @@
 #!/bin/sh
 # hello on the unix target, judged by what it prints and how long it takes:
-# a greeting, three sleeps of 100 ms each measured within [100, 110) ms,
-# exit status 0. Also the command line's refusals.
+# a greeting, three sleeps of 100 ms each measured within [100, 150) ms,
+# exit status 0. Also the command line's refusals. A sleep must never end
+# early; the upper bound only catches gross lateness, with room for a
+# loaded two-core machine running other suites (a 10 ms bound flaked).
 set -u
 . tests/tap.sh
 
@@ -15,11 +17,11 @@ rc=$?
 check "hello exits 0" [ "$rc" -eq 0 ]
 check "hello greets with its argument" grep -q "^Hello from Haze! (world)$" "$out"
 check "hello sleeps three times" [ "$(grep -c '^tick [123]: slept' "$out")" -eq 3 ]
-if awk '/^tick/ { ms = $4 + 0; if (ms < 100 || ms >= 110) bad = 1; n++ }
+if awk '/^tick/ { ms = $4 + 0; if (ms < 100 || ms >= 150) bad = 1; n++ }
 	END { exit !(n == 3 && !bad) }' "$out"; then
-	ok "each 100 ms sleep measures 100 ms to 110 ms"
+	ok "each 100 ms sleep measures 100 ms to 150 ms"
 else
-	not_ok "each 100 ms sleep measures 100 ms to 110 ms"
+	not_ok "each 100 ms sleep measures 100 ms to 150 ms"
 	diag "$(cat "$out")"
 fi
 check "hello says goodbye last" [ "$(tail -n 1 "$out")" = "Goodbye." ]

@@ -257,8 +257,14 @@ static void sleep_is_accurate(void **state)
 
 	(void)state;
 	assert_int_equal(harness_run_fibers(sleep_20ms, &elapsed), 0);
+	/*
+	 * Never early. Late only by scheduling noise: the bound is loose
+	 * because this runs under ASan on a shared two-core machine, where
+	 * 5 ms of slack can flake; it still catches a sleep that takes
+	 * twice as long as asked.
+	 */
 	assert_true(elapsed >= 20 * HZ_NS_PER_MS);
-	assert_true(elapsed < 25 * HZ_NS_PER_MS);
+	assert_true(elapsed < 35 * HZ_NS_PER_MS);
 }
 
 #define SLEEPERS 6
