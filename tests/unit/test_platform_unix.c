@@ -55,7 +55,7 @@ static void pattern(uint8_t *p, size_t n, unsigned seed)
 		p[i] = (uint8_t)((i >> 9) * 13 + i * 7 + seed);
 }
 
-/* --- block devices ---------------------------------------------------------- */
+/* --- block devices -------------------------------------------------------- */
 
 static void block_write_read_verify(void **state)
 {
@@ -247,7 +247,7 @@ static void bind_errors_are_explained(void **state)
 	disk_close(&d);
 }
 
-/* --- manifests -------------------------------------------------------------- */
+/* --- manifests ------------------------------------------------------------ */
 
 static void manifest_init(struct hz_manifest *m)
 {
@@ -407,7 +407,7 @@ static void manifest_validate_rejects_bad_images(void **state)
 #undef REJECTS
 }
 
-/* --- entropy and clocks ----------------------------------------------------- */
+/* --- entropy and clocks --------------------------------------------------- */
 
 static void entropy_fills_and_differs(void **state)
 {
@@ -443,7 +443,7 @@ static void clocks_behave(void **state)
 	assert_true(wall < 4102444800ull * HZ_NS_PER_S); /* 2100-01-01 */
 }
 
-/* --- watched descriptors ------------------------------------------------------ */
+/* --- watched descriptors -------------------------------------------------- */
 
 static void watch_slots_are_reused(void **state)
 {
@@ -560,7 +560,7 @@ static void device_wait_wakes_on_ready(void **state)
 	close(w.p[1]);
 }
 
-/* --- tap ------------------------------------------------------------------- */
+/* --- tap ------------------------------------------------------------------ */
 
 static void tap_binds_as_root(void **state)
 {

@@ -25,7 +25,7 @@ static size_t fibers_alive(void)
 	return ss.fibers;
 }
 
-/* --- running main ---------------------------------------------------------- */
+/* --- running main --------------------------------------------------------- */
 
 static int return_arg(void *arg)
 {
@@ -698,7 +698,7 @@ static void spawn_fails_cleanly(void **state)
 	assert_int_equal(fibers_alive(), 0);
 }
 
-/* --- stacks and machine state ----------------------------------------------- */
+/* --- stacks and machine state --------------------------------------------- */
 
 /* Recursion a few frames deep: a 4 KiB stack holds it even under ASan. */
 static unsigned collatz_depth(unsigned long x, unsigned depth)
