@@ -9,9 +9,18 @@ import re
 import sys
 from pathlib import Path
 
-DECL = re.compile(r"^(?:static inline |HZ_NORETURN |HZ_MALLOC |HZ_MUST_CHECK )*"
-                  r"[A-Za-z_][\w \*]*?\b(hz_\w+)\s*\(")
-ATTR = re.compile(r"^(HZ_MUST_CHECK|HZ_PRINTF\(.*\)|HZ_MALLOC|HZ_NORETURN)\s*$")
+# Attributes are HZ_ macros, some with arguments: HZ_PRINTF(3, 4).
+ATTRS = r"(?:HZ_[A-Z_]+(?:\([^)]*\))?\s+)*"
+# A declaration on one line: attributes, storage, return type, name.
+DECL = re.compile(r"^" + ATTRS + r"(?:static\s+|inline\s+|extern\s+)*"
+                  r"[A-Za-z_][\w \*]*?[\s\*](hz_\w+)\s*\(")
+# The name of a declaration whose return type is on the line before.
+NAME_ALONE = re.compile(r"^\**(hz_\w+)\s*\(")
+# A line of attributes only, or of attributes and a return type only.
+ATTR = re.compile(r"^" + ATTRS.replace(r"\s+)*", r"\s*)+") + r"$")
+RETURN_TYPE = re.compile(r"^" + ATTRS + r"(?:static\s+|inline\s+|extern\s+)*"
+                         r"(?:const\s+|struct\s+|enum\s+|unsigned\s+)*"
+                         r"[A-Za-z_]\w*[\s\*]*$")
 
 
 def missing_comments(path):
@@ -20,8 +29,13 @@ def missing_comments(path):
     for i, line in enumerate(lines):
         if depth == 0 and not line.startswith((" ", "\t", "#", "/", "*")):
             m = DECL.match(line)
+            j = i - 1
+            if not m:
+                m = NAME_ALONE.match(line)
+                if m and not (j >= 0 and RETURN_TYPE.match(lines[j])):
+                    m = None
+                j -= 1  # the comment goes above the return type
             if m:
-                j = i - 1
                 while j >= 0 and ATTR.match(lines[j].strip()):
                     j -= 1
                 if j < 0 or not lines[j].rstrip().endswith("*/"):

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Style enforced by tools: clang-format over every tracked C file, and a
+# Style enforced by tools: clang-format over every tracked C file, no line
+# of C wider than 80 columns (clang-format does not reflow comments), and a
 # comment above every public function of include/haze.
 set -u
 . tests/tap.sh
@@ -17,6 +18,22 @@ else
 	else
 		not_ok "every C file is formatted as .clang-format says (make format)"
 		diag "$bad"
+	fi
+fi
+# Files being reworked elsewhere, to be fixed there; keep this list empty.
+wide_pending='^src/net/|^platform/unix/sockstack\.c$'
+if [ -n "$files" ]; then
+	# Columns with tabs expanded to stops of 8, as an editor shows them.
+	# shellcheck disable=SC2086
+	wide=$(for f in $(printf '%s\n' $files | grep -Ev "$wide_pending"); do
+		expand -t 8 "$f" | awk -v f="$f" \
+			'length > 80 { print f ":" NR ": " length " columns" }'
+	done)
+	if [ -z "$wide" ]; then
+		ok "no line of C is wider than 80 columns"
+	else
+		not_ok "no line of C is wider than 80 columns"
+		diag "$wide"
 	fi
 fi
 if /usr/bin/python3 tests/check-comments.py >"${TMPDIR:-/tmp}/haze-comments.$$" 2>&1; then

@@ -9,8 +9,10 @@
  * Error model: calls that can fail return a negative HZ_E* code (see
  * error.h) and are must-check. A target never aborts because of something
  * a caller passed in range; a caller passing out-of-range arguments (an
- * unknown handle, a misaligned block offset) gets -HZ_EINVAL. Calls never
- * block except hz_yield().
+ * unknown handle, a misaligned block offset) gets -HZ_EINVAL. -HZ_EIO
+ * means the host failed; it carries no reason, so the target logs the
+ * host's own (errno on unix) with the device's name before returning it.
+ * Calls never block except hz_platform_yield().
  *
  * Start-up: the target prepares the machine, then calls
  * hz_runtime_start(&start_info) (src/core), which never returns.
@@ -62,9 +64,9 @@ uint64_t hz_platform_clock_wall(void);
  * Blocks until a device is ready or the monotonic clock reaches @deadline
  * (0 means do not block: poll; HZ_DEADLINE_NEVER means no time limit).
  * Readiness is level-triggered: a device stays ready while a frame waits,
- * so the caller must drain what it is told about. On return *ready holds the handles that
- * are ready to read (net: a frame waits). Spurious empty returns are
- * allowed; callers loop. The only blocking call of the API.
+ * so the caller must drain what it is told about. On return *ready holds
+ * the handles that are ready to read (net: a frame waits). Spurious empty
+ * returns are allowed; callers loop. The only blocking call of the API.
  */
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready);
 
@@ -82,7 +84,12 @@ struct hz_frame {
 	size_t len; /* read: set to the frame length; write: bytes to send */
 };
 
-/* Binds the net device @name of the manifest; gives its handle and info. */
+/*
+ * Binds the net device @name of the manifest; gives its handle and info.
+ * 0, or -HZ_ENOENT when no net device of that name is bound (not declared,
+ * an optional one left unbound, or a block device of that name); *h and
+ * *info are then untouched. Acquiring twice gives the same handle.
+ */
 HZ_MUST_CHECK
 int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 			    struct hz_net_info *info);
@@ -112,7 +119,10 @@ struct hz_block_info {
 	uint32_t sector_size; /* bytes; offsets and lengths are multiples */
 };
 
-/* Binds the block device @name of the manifest; gives handle and info. */
+/*
+ * Binds the block device @name of the manifest; gives handle and info.
+ * 0, or -HZ_ENOENT as for hz_platform_net_acquire.
+ */
 HZ_MUST_CHECK
 int hz_platform_block_acquire(const char *name, hz_handle_t *h,
 			      struct hz_block_info *info);

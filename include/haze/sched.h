@@ -104,7 +104,7 @@ struct hz_waitq {
 HZ_MUST_CHECK
 int hz_waitq_wait(struct hz_waitq *q, uint64_t deadline);
 
-/* Makes the first fiber parked on @q runnable; returns whether there was one. */
+/* Makes the first fiber parked on @q runnable; returns whether it found one. */
 bool hz_waitq_wake_one(struct hz_waitq *q);
 
 /* Makes every fiber parked on @q runnable; returns how many. */

@@ -115,9 +115,10 @@ int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
 /*
  * Wraps @lower in a client TLS flow (*out) that sends @server_name as SNI
  * and checks the server's certificate names it as a DNS name (NULL:
- * neither, for tests only; IP-address names are not checked). @lower is owned from now, also on failure. 0, -HZ_EINVAL (no
- * trust anchor, or a name too long), -HZ_ENOMEM; a start failure is the
- * flow's sticky error, as for hz_tls_server.
+ * neither, for tests only; IP-address names are not checked). @lower is
+ * owned from now, also on failure. 0, -HZ_EINVAL (no trust anchor, or a
+ * name too long), -HZ_ENOMEM; a start failure is the flow's sticky error,
+ * as for hz_tls_server.
  */
 HZ_MUST_CHECK
 int hz_tls_client(struct hz_flow *lower, const struct hz_tls_config *cfg,

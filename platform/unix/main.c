@@ -1,10 +1,16 @@
 /*
  * The process entry of a unix-target unikernel: parses the options that
- * bind host resources to the manifest's devices, maps the heap, and starts
- * the runtime. Everything after the options goes to the application.
+ * bind host resources to the manifest's devices, checks them all against
+ * the manifest before opening any, maps the heap, and starts the runtime.
+ * Everything after the options goes to the application.
  *
- *   PROG [--mem MIB] [--net NAME=tap:IFACE] [--block NAME=PATH] [--]
- *        [ARGS...]
+ *   PROG [--mem MIB] [--net NAME=tap:IFACE] [--block NAME=PATH]
+ *        [--log=SPEC] [--] [ARGS...]
+ *
+ * --log=SPEC is the runtime's (src/core/runtime.c): it is passed on ahead
+ * of the application's arguments. Any other --option before the first
+ * argument or "--" is refused, so a mistyped option is not silently given
+ * to the application.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,7 +30,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--mem MIB] [--net NAME=tap:IFACE] "
-		"[--block NAME=PATH] [--] [ARGS...]\n",
+		"[--block NAME=PATH] [--log=SPEC] [--] [ARGS...]\n",
 		prog);
 }
 
@@ -45,33 +51,45 @@ static char *split_binding(char *arg)
 	return eq + 1;
 }
 
-static void bind_option(const char *prog, const char *opt, char *arg)
+/* Parses the value of --net or --block into @b; exits on a bad one. */
+static void parse_binding(const char *prog, const char *opt, char *arg,
+			  struct hz_unix_binding *b)
 {
-	struct hz_errmsg err = {0};
+	bool net = strcmp(opt, "--net") == 0;
 	char *value = split_binding(arg);
-	int r;
 
 	if (value == NULL) {
 		fprintf(stderr, "%s: %s wants NAME=%s\n", prog, opt,
-			strcmp(opt, "--net") == 0 ? "tap:IFACE" : "PATH");
+			net ? "tap:IFACE" : "PATH");
 		exit(2);
 	}
-	if (strcmp(opt, "--net") == 0) {
-		if (strncmp(value, "tap:", 4) != 0 || value[4] == '\0') {
-			fprintf(stderr,
-				"%s: --net %s=%s: the unix target supports "
-				"tap:IFACE\n",
-				prog, arg, value);
+	if (net && (strncmp(value, "tap:", 4) != 0 || value[4] == '\0')) {
+		fprintf(stderr,
+			"%s: --net %s=%s: the unix target supports tap:IFACE\n",
+			prog, arg, value);
+		exit(2);
+	}
+	b->kind = net ? HZ_DEVICE_KIND_NET : HZ_DEVICE_KIND_BLOCK;
+	b->name = arg;
+	b->target = net ? value + 4 : value;
+}
+
+/* Opens the host resources of bindings already checked; exits on failure. */
+static void open_bindings(const char *prog, const struct hz_unix_binding *b,
+			  size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct hz_errmsg err = {0};
+		bool net = b[i].kind == HZ_DEVICE_KIND_NET;
+		int r = net ? hz_unix_bind_tap(b[i].name, b[i].target, &err)
+			    : hz_unix_bind_file(b[i].name, b[i].target, &err);
+
+		if (r < 0) {
+			fprintf(stderr, "%s: %s %s: %s\n", prog,
+				net ? "--net" : "--block", b[i].name,
+				hz_errmsg_text(&err));
 			exit(2);
 		}
-		r = hz_unix_bind_tap(arg, value + 4, &err);
-	} else {
-		r = hz_unix_bind_file(arg, value, &err);
-	}
-	if (r < 0) {
-		fprintf(stderr, "%s: %s %s: %s\n", prog, opt, arg,
-			hz_errmsg_text(&err));
-		exit(2);
 	}
 }
 
@@ -93,10 +111,18 @@ int main(int argc, char **argv)
 	struct hz_errmsg err = {0};
 	struct hz_start_info si = {.target = "unix"};
 	size_t mem = (size_t)DEFAULT_MEM_MIB << 20;
+	struct hz_unix_binding *binds;
+	char **runtime_opts;
+	size_t nbinds = 0, nruntime = 0;
 	const char *why;
 	void *heap;
 	int i;
 
+	/* Each option takes at least one slot of argv: argc bounds both. */
+	binds = calloc((size_t)argc, sizeof(*binds));
+	runtime_opts = calloc((size_t)argc, sizeof(*runtime_opts));
+	if (binds == NULL || runtime_opts == NULL)
+		fail(prog, "out of memory");
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -108,9 +134,21 @@ int main(int argc, char **argv)
 			usage(prog);
 			exit(0);
 		}
-		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
-		    strcmp(a, "--block") != 0)
+		if (strncmp(a, "--log=", 6) == 0) {
+			runtime_opts[nruntime++] = argv[i];
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0)
 			break;
+		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
+		    strcmp(a, "--block") != 0) {
+			fprintf(stderr,
+				"%s: unknown option %s (put the application's "
+				"options after --)\n",
+				prog, a);
+			usage(prog);
+			exit(2);
+		}
 		if (i + 1 == argc) {
 			fprintf(stderr, "%s: %s wants a value\n", prog, a);
 			usage(prog);
@@ -119,12 +157,15 @@ int main(int argc, char **argv)
 		if (strcmp(a, "--mem") == 0)
 			mem = parse_mem(prog, argv[++i]);
 		else
-			bind_option(prog, a, argv[++i]);
+			parse_binding(prog, a, argv[++i], &binds[nbinds++]);
 	}
 	if (hz_manifest_validate(&hz_manifest, &why) < 0)
 		fail(prog, why);
-	if (hz_unix_check_bindings(&hz_manifest, &err) < 0)
+	/* Everything is checked before any host resource is opened. */
+	if (hz_unix_check_bindings(&hz_manifest, binds, nbinds, &err) < 0)
 		fail(prog, hz_errmsg_text(&err));
+	open_bindings(prog, binds, nbinds);
+	free(binds);
 
 	heap = mmap(NULL, mem, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -132,7 +173,14 @@ int main(int argc, char **argv)
 		fail(prog, "cannot map the heap");
 	si.heap_start = (uintptr_t)heap;
 	si.heap_size = mem;
-	/* The application sees its name, then what follows the options. */
+	/*
+	 * The application sees its name, the runtime's options (which the
+	 * runtime removes), then what follows the options. The slots the
+	 * options used hold them: runtime options are at most i - 1.
+	 */
+	i -= (int)nruntime;
+	memcpy(&argv[i], runtime_opts, nruntime * sizeof(*runtime_opts));
+	free(runtime_opts);
 	argv[i - 1] = argv[0];
 	si.argv = &argv[i - 1];
 	si.argc = argc - i + 1;

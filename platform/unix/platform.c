@@ -39,11 +39,25 @@ static struct device devices[HZ_HANDLE_MAX];
 static int ndevices;
 
 HZ_COUNTER(drop_oversize, "unix", "net_drop_oversize");
+HZ_LOG_SOURCE(unix_log, "unix");
+
+/*
+ * Logs a host call on device @d that failed with errno (or, for @r == 0,
+ * ended early); returns -HZ_EIO, which cannot carry the reason itself.
+ */
+static int host_failed(const struct device *d, const char *what, ssize_t r)
+{
+	HZ_ERROR(&unix_log, "%s device '%s': %s: %s",
+		 d->kind == HZ_DEVICE_KIND_NET ? "net" : "block", d->name, what,
+		 r == 0 ? "end of file" : strerror(errno));
+	return -HZ_EIO;
+}
 
 static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 		       struct hz_errmsg *err)
 {
 	struct device *d;
+	int h;
 
 	for (int i = 0; i < ndevices; i++)
 		if (strcmp(devices[i].name, name) == 0)
@@ -54,12 +68,17 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 		return hz_errmsg_set(err, -HZ_EINVAL,
 				     "device name '%s' is empty or too long",
 				     name);
-	if (ndevices == HZ_HANDLE_MAX)
+	/* A slot an unwatched descriptor left (no name) is used again. */
+	for (h = 0; h < ndevices && devices[h].name[0] != '\0'; h++)
+		continue;
+	if (h == HZ_HANDLE_MAX)
 		return hz_errmsg_set(err, -HZ_ENOSPC, "too many devices");
-	d = &devices[ndevices];
+	d = &devices[h];
 	*d = (struct device){.kind = kind, .fd = fd};
 	memcpy(d->name, name, strlen(name) + 1);
-	return ndevices++;
+	if (h == ndevices)
+		ndevices++;
+	return h;
 }
 
 int hz_unix_bind_tap(const char *name, const char *ifname,
@@ -127,30 +146,59 @@ static const char *kind_name(uint32_t kind)
 	return kind == HZ_DEVICE_KIND_NET ? "net" : "block";
 }
 
-int hz_unix_check_bindings(const struct hz_manifest *m, struct hz_errmsg *err)
+/* Checks that binding @b names a device of its kind in manifest @m. */
+static int check_declared(const struct hz_manifest *m,
+			  const struct hz_unix_binding *b,
+			  struct hz_errmsg *err)
 {
-	for (int i = 0; i < ndevices; i++) {
-		if (devices[i].kind == HZ_DEVICE_NONE)
-			continue;
-		if (hz_manifest_find(m, devices[i].kind, devices[i].name) < 0)
+	uint32_t other = b->kind == HZ_DEVICE_KIND_NET ? HZ_DEVICE_KIND_BLOCK
+						       : HZ_DEVICE_KIND_NET;
+
+	if (hz_manifest_find(m, b->kind, b->name) >= 0)
+		return 0;
+	if (hz_manifest_find(m, other, b->name) >= 0)
+		return hz_errmsg_set(
+		    err, -HZ_EINVAL,
+		    "the application declares '%s' as a %s device, not %s",
+		    b->name, kind_name(other), kind_name(b->kind));
+	return hz_errmsg_set(err, -HZ_EINVAL,
+			     "the application declares no %s device '%s'",
+			     kind_name(b->kind), b->name);
+}
+
+int hz_unix_check_bindings(const struct hz_manifest *m,
+			   const struct hz_unix_binding *b, size_t n,
+			   struct hz_errmsg *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(b[i].name);
+		int r;
+
+		if (len == 0 || len >= HZ_DEVICE_NAME_MAX)
 			return hz_errmsg_set(
 			    err, -HZ_EINVAL,
-			    "the application declares no %s device '%s'",
-			    kind_name(devices[i].kind), devices[i].name);
+			    "device name '%s' is empty or too long", b[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(b[j].name, b[i].name) == 0)
+				return hz_errmsg_set(
+				    err, -HZ_EEXIST,
+				    "device '%s' is bound twice", b[i].name);
+		r = check_declared(m, &b[i], err);
+		if (r < 0)
+			return r;
 	}
 	for (uint32_t i = 0; i < m->count; i++) {
 		const struct hz_manifest_entry *e = &m->entries[i];
 		bool bound = false;
 
-		for (int j = 0; j < ndevices; j++)
-			bound |= devices[j].kind == e->kind &&
-				 strcmp(devices[j].name, e->name) == 0;
+		for (size_t j = 0; j < n; j++)
+			bound |= b[j].kind == e->kind &&
+				 strcmp(b[j].name, e->name) == 0;
 		if (!bound && !(e->flags & HZ_DEVICE_OPTIONAL))
 			return hz_errmsg_set(
 			    err, -HZ_EINVAL,
 			    "%s device '%s' is not bound (use --%s %s=...)",
-			    kind_name(e->kind), e->name,
-			    e->kind == HZ_DEVICE_KIND_NET ? "net" : "block",
+			    kind_name(e->kind), e->name, kind_name(e->kind),
 			    e->name);
 	}
 	return 0;
@@ -175,14 +223,16 @@ void hz_unix_unwatch_fd(hz_handle_t h)
 {
 	if (h >= 0 && h < ndevices && devices[h].kind == HZ_DEVICE_NONE) {
 		devices[h].acquired = false;
-		devices[h].name[0] = '\0';
+		devices[h].name[0] = '\0'; /* marks the slot free */
+		devices[h].fd = -1;	   /* the caller's to close */
 	}
 }
 
 void hz_unix_unbind_all(void)
 {
 	for (int i = 0; i < ndevices; i++)
-		close(devices[i].fd);
+		if (devices[i].fd >= 0)
+			close(devices[i].fd);
 	ndevices = 0;
 }
 
@@ -303,7 +353,8 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			return got > 0 ? (int)got : -HZ_EIO;
+			r = host_failed(d, "read", r);
+			return got > 0 ? (int)got : (int)r;
 		}
 		if ((size_t)r > f->cap) {
 			hz_counter_inc(&drop_oversize);
@@ -334,7 +385,8 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 				continue;
 			if (errno == EAGAIN || errno == ENOBUFS)
 				break;
-			return sent > 0 ? (int)sent : -HZ_EIO;
+			r = host_failed(d, "write", r);
+			return sent > 0 ? (int)sent : (int)r;
 		}
 		sent++;
 	}
@@ -380,7 +432,7 @@ int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -HZ_EIO;
+			return host_failed(d, "pread", r);
 		done += (size_t)r;
 	}
 	return 0;
@@ -401,7 +453,7 @@ int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -HZ_EIO;
+			return host_failed(d, "pwrite", r);
 		done += (size_t)r;
 	}
 	return 0;
@@ -413,7 +465,7 @@ int hz_platform_block_flush(hz_handle_t h)
 
 	if (d == NULL)
 		return -HZ_EINVAL;
-	return fdatasync(d->fd) == 0 ? 0 : -HZ_EIO;
+	return fdatasync(d->fd) == 0 ? 0 : host_failed(d, "fdatasync", -1);
 }
 
 int hz_platform_entropy(void *buf, size_t len)
@@ -427,8 +479,12 @@ int hz_platform_entropy(void *buf, size_t len)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			return errno == ENOSYS ? -HZ_ENOTSUP : -HZ_EIO;
+		if (r < 0 && errno == ENOSYS)
+			return -HZ_ENOTSUP;
+		if (r < 0) {
+			HZ_ERROR(&unix_log, "getrandom: %s", strerror(errno));
+			return -HZ_EIO;
+		}
 		done += (size_t)r;
 	}
 	return (int)len;

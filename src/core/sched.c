@@ -361,7 +361,7 @@ static void wake_devices(hz_ready_set_t ready)
 	}
 }
 
-/* --- deferred work --------------------------------------------------------- */
+/* --- deferred work -------------------------------------------------------- */
 
 void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d))
 {

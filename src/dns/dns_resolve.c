@@ -33,7 +33,7 @@ static HZ_COUNTER(c_drop_malformed, "dns", "drop_malformed");
 /* Cap of the doubling wait, as a shift of the first one. */
 #define BACKOFF_SHIFT_MAX 6
 
-/* --- the cache -------------------------------------------------------------- */
+/* --- the cache ------------------------------------------------------------ */
 
 void hz_dns_cache_init(struct hz_dns_cache *c)
 {
@@ -112,7 +112,7 @@ static void cache_store(struct hz_dns_cache *c, const uint8_t *key, size_t klen,
 	e->used = now;
 }
 
-/* --- servers ---------------------------------------------------------------- */
+/* --- servers -------------------------------------------------------------- */
 
 size_t hz_dns_ipstack_servers(void *ipstack, hz_ipv4_t *out, size_t max)
 {
@@ -141,7 +141,7 @@ static size_t servers_get(const struct hz_dns_config *cfg, hz_ipv4_t *out)
 	return n;
 }
 
-/* --- one resolution --------------------------------------------------------- */
+/* --- one resolution ------------------------------------------------------- */
 
 struct resolution {
 	struct hz_stack *s;

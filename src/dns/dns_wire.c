@@ -49,7 +49,7 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-/* --- the encoder ------------------------------------------------------------ */
+/* --- the encoder ---------------------------------------------------------- */
 
 /* Writes @name as wire-format labels to @out (HZ_DNS_NAME_MAX bytes). */
 static int name_encode(const char *name, uint64_t case_bits, uint8_t *out,
@@ -110,7 +110,7 @@ int hz_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	return (int)(DNS_HLEN + wlen + 4);
 }
 
-/* --- the decoder ------------------------------------------------------------ */
+/* --- the decoder ---------------------------------------------------------- */
 
 /* Records @reason and returns -HZ_EPROTO. */
 static int bad(const char **why, const char *reason)

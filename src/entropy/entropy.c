@@ -321,7 +321,7 @@ int hz_random_bytes(void *buf, size_t len)
 
 bool hz_random_reduce(uint32_t v, uint32_t bound, uint32_t *out)
 {
-	/* 2^32 mod bound: the values below it would make the low ones likelier. */
+	/* 2^32 mod bound: values below it would make the low ones likelier. */
 	uint32_t min = -bound % bound;
 
 	if (v < min)

@@ -135,7 +135,7 @@ enum hz_health_result hz_health_check(struct hz_health *h, uint64_t sample);
 /* Returns "repetition count test" or "adaptive proportion test". */
 const char *hz_health_name(enum hz_health_result r);
 
-/* --- sources ---------------------------------------------------------------- */
+/* --- sources -------------------------------------------------------------- */
 
 /*
  * A noise source: 64-bit raw samples, each assumed to carry h8 / 8 bits of
@@ -184,7 +184,7 @@ extern const struct hz_entropy_source hz_entropy_source_host;
 #define HZ_ENTROPY_RDRAND_RETRIES 10
 #define HZ_ENTROPY_RDSEED_RETRIES 100
 
-/* --- the engine ------------------------------------------------------------- */
+/* --- the engine ----------------------------------------------------------- */
 
 #define HZ_ENTROPY_SOURCES_MAX 8
 /*

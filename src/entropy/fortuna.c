@@ -66,7 +66,7 @@ void hz_fortuna_add(struct hz_fortuna *f, uint8_t source, unsigned pool,
 	f->pool_bytes[pool] += sizeof(head) + len;
 }
 
-/* --- the generator ---------------------------------------------------------- */
+/* --- the generator -------------------------------------------------------- */
 
 static bool counter_is_zero(const uint8_t ctr[16])
 {
@@ -148,7 +148,7 @@ int hz_fortuna_generate(struct hz_fortuna *f, void *buf, size_t len)
 	return 0;
 }
 
-/* --- the accumulator -------------------------------------------------------- */
+/* --- the accumulator ------------------------------------------------------ */
 
 bool hz_fortuna_reseed_if_due(struct hz_fortuna *f, uint64_t now_ns)
 {

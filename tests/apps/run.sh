@@ -36,9 +36,81 @@ check "a duplicate binding is refused" sh -c "[ $rc -eq 2 ] && grep -q 'bound tw
 rc=$?
 check "a missing file is refused, naming it" sh -c "[ $rc -eq 2 ] && grep -q 'none.img' '$tmp/out'"
 
-# netecho: frames from the host through a tap and back, in batches.
+# Bindings are checked against the manifest before any host resource is
+# opened: a bad command line creates no tap and opens no file, and says what
+# is wrong even where opening would have failed (no root: no tap).
 echo_app=$O/unix/tests/apps/netecho/netecho
 tap=hzt$$
+bad=hzb$$
+# As root, a second run as nobody shows the message does not depend on
+# being allowed to open a tap; a link monitor sees any tap come and go.
+as_nobody=
+monitor=
+if [ "$(id -u)" -eq 0 ]; then
+	runuser -u nobody -- true 2>/dev/null && as_nobody=yes
+	if ip -o monitor link >"$tmp/links" 2>&1 & then
+		monitor=$!
+		sleep 0.3
+	fi
+fi
+
+# refused DESC PATTERN COMMAND...: COMMAND exits 2 with PATTERN in its
+# output, run as this user and, when root, as nobody.
+refused() {
+	desc=$1 pattern=$2
+	shift 2
+	for who in self ${as_nobody:+nobody}; do
+		if [ "$who" = self ]; then
+			"$@" >"$tmp/out" 2>&1
+		else
+			runuser -u nobody -- "$@" >"$tmp/out" 2>&1
+		fi
+		rc=$?
+		if [ "$rc" -eq 2 ] && grep -q -- "$pattern" "$tmp/out"; then
+			ok "$desc (as $who)"
+		else
+			not_ok "$desc (as $who, exit $rc)"
+			diag "$(cat "$tmp/out")"
+		fi
+	done
+}
+
+refused "the same net device bound twice is refused" \
+	"device 'net' is bound twice" \
+	"$echo_app" --net net=tap:$bad --net net=tap:$bad
+refused "a binding of an undeclared device is refused" \
+	"declares no net device 'svc'" \
+	"$app" --block disk="$tmp/disk.img" --net svc=tap:$bad
+refused "an undeclared device is refused before a file is opened" \
+	"declares no block device 'other'" \
+	"$app" --block other="$tmp/none.img" --block disk="$tmp/disk.img"
+refused "a binding of the wrong kind is refused" \
+	"declares 'disk' as a block device, not net" \
+	"$app" --net disk=tap:$bad
+refused "a missing net binding is refused" \
+	"net device 'net' is not bound (use --net net=...)" "$echo_app"
+refused "an unknown option is refused, naming it" \
+	"unknown option --memory" "$app" --memory 64 --block disk="$tmp/disk.img"
+if [ -n "$monitor" ]; then
+	# The monitor works: it sees a tap that is really created.
+	ip tuntap add dev "${bad}c" mode tap && ip link del "${bad}c"
+	sleep 0.3
+	kill "$monitor"
+	wait "$monitor" 2>/dev/null
+	if ! grep -q "${bad}c" "$tmp/links"; then
+		not_ok "the link monitor sees taps come and go"
+		diag "$(cat "$tmp/links")"
+	elif grep -q "$bad:" "$tmp/links"; then
+		not_ok "no refused command line created a tap"
+		diag "$(cat "$tmp/links")"
+	else
+		ok "no refused command line created a tap"
+	fi
+else
+	skip "no refused command line created a tap" "needs root and ip monitor"
+fi
+
+# netecho: frames from the host through a tap and back, in batches.
 if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
 	skip "netecho exchanges frames with the host over a tap" "needs root and /dev/net/tun"
 elif ! ip tuntap add dev "$tap" mode tap 2>"$tmp/err"; then

@@ -192,10 +192,10 @@ static void check_format(const char *fmt, ...)
 		va_end(a1);
 		va_end(a2);
 		if (want_ret != got_ret || memcmp(want, got, sizeof(want))) {
-			mismatch(
-			    "\"%s\" size %zu: got %d \"%.*s\", want %d \"%.*s\"",
-			    fmt, n, got_ret, (int)strnlen(got, n), got,
-			    want_ret, (int)strnlen(want, n), want);
+			mismatch("\"%s\" size %zu: got %d \"%.*s\", "
+				 "want %d \"%.*s\"",
+				 fmt, n, got_ret, (int)strnlen(got, n), got,
+				 want_ret, (int)strnlen(want, n), want);
 			break;
 		}
 	}

@@ -58,7 +58,7 @@ static struct hz_tls_config *tls_client_config(void)
 	return cfg;
 }
 
-/* --- a DNS server: every name is 10.0.0.2, but nx.* --------------------------- */
+/* --- a DNS server: every name is 10.0.0.2, but nx.* ----------------------- */
 
 struct dns_server {
 	struct hz_stack *s;
@@ -109,7 +109,7 @@ static void dns_fiber(void *arg)
 	d->done = true;
 }
 
-/* --- an echo server over a conduit listener -------------------------------------- */
+/* --- an echo server over a conduit listener ------------------------------- */
 
 struct echo {
 	struct hz_conduit_listener *l;
@@ -152,7 +152,7 @@ static void echo_fiber(void *arg)
 	e->done = true;
 }
 
-/* --- fixture ------------------------------------------------------------------- */
+/* --- fixture -------------------------------------------------------------- */
 
 struct fixture {
 	struct hz_simlink *link;
@@ -259,7 +259,7 @@ static void refused(struct hz_conduit *c, const char *ep, int code,
 	print_message("# %s\n", hz_conduit_error(c));
 }
 
-/* --- tests --------------------------------------------------------------------------- */
+/* --- tests ---------------------------------------------------------------- */
 
 static int connect_listen_main(void *arg)
 {
@@ -389,7 +389,7 @@ static void failures_name_endpoint_and_layer(void **state)
 	assert_int_equal(harness_run_fibers(failures_main, NULL), 0);
 }
 
-/* --- the parser ------------------------------------------------------------------------ */
+/* --- the parser ----------------------------------------------------------- */
 
 static void endpoints_accepted(void **state)
 {

@@ -126,7 +126,7 @@ static size_t unhex(const char *hex, uint8_t *out)
 	return n;
 }
 
-/* --- the encoder ----------------------------------------------------------- */
+/* --- the encoder ---------------------------------------------------------- */
 
 static void query_bytes_known_answer(void **state)
 {
@@ -196,7 +196,7 @@ static void query_refuses_bad_names(void **state)
 	    -HZ_ENOSPC);
 }
 
-/* --- captured from dnsmasq ------------------------------------------------------ */
+/* --- captured from dnsmasq ------------------------------------------------ */
 
 static void dnsmasq_answers_known(void **state)
 {
@@ -271,7 +271,7 @@ static void dnsmasq_answers_known(void **state)
 	assert_string_equal(hz_dns_rcode_name(11), "RCODE?");
 }
 
-/* --- built by hand ---------------------------------------------------------------- */
+/* --- built by hand -------------------------------------------------------- */
 
 static void chains_ttls_and_other_records(void **state)
 {
@@ -528,7 +528,7 @@ static void names_over_255_refused(void **state)
 	refused(q, qlen, &m, "name longer than 255 bytes");
 }
 
-/* --- every prefix, every byte ----------------------------------------------------- */
+/* --- every prefix, every byte --------------------------------------------- */
 
 /* What every successful decode promises. */
 static void promises(const struct hz_dns_answer *a)

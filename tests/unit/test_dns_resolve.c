@@ -27,7 +27,7 @@
 #define MS HZ_NS_PER_MS
 #define SECOND HZ_NS_PER_S
 
-/* --- the test's DNS server ---------------------------------------------------- */
+/* --- the test's DNS server ------------------------------------------------ */
 
 struct server {
 	struct hz_stack *s, *forger;
@@ -217,7 +217,7 @@ static void server_fiber(void *arg)
 	sv->done = true;
 }
 
-/* --- fixture ---------------------------------------------------------------- */
+/* --- fixture -------------------------------------------------------------- */
 
 struct fixture {
 	struct hz_simlink *link;
@@ -310,7 +310,7 @@ static void fails(struct fixture *f, const char *name, uint64_t deadline,
 	assert_string_equal(hz_errmsg_text(&err), msg);
 }
 
-/* --- tests ------------------------------------------------------------------ */
+/* --- tests ---------------------------------------------------------------- */
 
 static int answers_and_cache_main(void *arg)
 {

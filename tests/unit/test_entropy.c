@@ -115,7 +115,7 @@ static void fakes_reset(void)
 	    sizeof((const struct hz_entropy_source *const[]){__VA_ARGS__}) / \
 		sizeof(const struct hz_entropy_source *))
 
-/* --- health tests ---------------------------------------------------------- */
+/* --- health tests --------------------------------------------------------- */
 
 /*
  * The cutoffs against values computed independently in Python (exact
@@ -190,7 +190,7 @@ static void health_apt_catches_a_biased_source(void **state)
 		    HZ_HEALTH_OK);
 }
 
-/* --- the engine over fake sources -------------------------------------------- */
+/* --- the engine over fake sources ----------------------------------------- */
 
 static void reading_before_the_first_seed_is_an_error(void **state)
 {
@@ -340,7 +340,7 @@ static void events_reach_the_pools(void **state)
 	assert_int_equal(st.events, 0);
 }
 
-/* --- the built-in sources of this machine ------------------------------------ */
+/* --- the built-in sources of this machine --------------------------------- */
 
 static const char *state_name(enum hz_entropy_state s)
 {
@@ -417,7 +417,7 @@ static void init_with_the_builtin_sources(void **state)
 	hz_entropy_stop();
 }
 
-/* --- bounded draws ------------------------------------------------------------- */
+/* --- bounded draws -------------------------------------------------------- */
 
 static void random_below_rejects_bound_zero(void **state)
 {

@@ -80,7 +80,7 @@ static void int_min_is_unknown_without_overflow(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* --- hz_errmsg ------------------------------------------------------------- */
+/* --- hz_errmsg ------------------------------------------------------------ */
 
 static void errmsg_set_formats_and_returns_code(void **state)
 {
@@ -130,7 +130,7 @@ static void errmsg_truncates_long_messages(void **state)
 	assert_ptr_equal(hz_errmsg_text(&g.m), g.m.text);
 }
 
-/* --- level specs ----------------------------------------------------------- */
+/* --- level specs ---------------------------------------------------------- */
 
 static void configure_accepts_good_specs(void **state)
 {
@@ -279,7 +279,7 @@ static void log_truncates_long_lines(void **state)
 	assert_int_equal(out[n - 1], 'y');
 }
 
-/* --- counters -------------------------------------------------------------- */
+/* --- counters ------------------------------------------------------------- */
 
 static HZ_COUNTER(c_zero, "lt", "zero");
 static HZ_COUNTER(c_one, "lt", "one");

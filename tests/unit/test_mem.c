@@ -402,7 +402,7 @@ static void budget_alloc_refuses_and_releases(void **state)
 	assert_heap_whole();
 }
 
-/* --- fault injection -------------------------------------------------------- */
+/* --- fault injection ------------------------------------------------------ */
 
 #define CHAIN 5
 #define NPAGES 3

@@ -27,7 +27,7 @@ static uint64_t counter(const char *source, const char *name)
 	return c != NULL ? c->value : 0;
 }
 
-/* --- the test's DHCP server ----------------------------------------------------- */
+/* --- the test's DHCP server ----------------------------------------------- */
 
 struct server {
 	struct hz_stack *stack;
@@ -137,7 +137,7 @@ static void server_fiber(void *arg)
 	sv->stopped = true;
 }
 
-/* --- fixture ----------------------------------------------------------------------- */
+/* --- fixture -------------------------------------------------------------- */
 
 struct dfix {
 	struct hz_simlink *link;
@@ -198,7 +198,7 @@ static void expect_lease(struct dfix *f)
 	assert_int_equal(info.lease_s, f->sv.lease);
 }
 
-/* --- tests ---------------------------------------------------------------------------- */
+/* --- tests ---------------------------------------------------------------- */
 
 static int lease_main(void *arg)
 {
@@ -344,7 +344,7 @@ static void an_unrenewed_lease_expires(void **state)
 	assert_int_equal(hz_sched_run(expiry_main, NULL), 0);
 }
 
-/* --- the parser ------------------------------------------------------------------------- */
+/* --- the parser ----------------------------------------------------------- */
 
 /* A valid ACK of @len bytes in @b. */
 static size_t valid_ack(uint8_t *b)

@@ -178,7 +178,7 @@ static size_t reasm_used(struct rfix *f)
 	return st.reasm_used;
 }
 
-/* --- tests ------------------------------------------------------------------- */
+/* --- tests ---------------------------------------------------------------- */
 
 static int order_main(void *arg)
 {

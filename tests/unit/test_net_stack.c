@@ -24,7 +24,7 @@
 #define PROBE_IP HZ_IPV4(10, 0, 0, 99)
 #define SECOND (HZ_NS_PER_S)
 
-/* --- fixture ------------------------------------------------------------------ */
+/* --- fixture -------------------------------------------------------------- */
 
 struct fixture {
 	struct hz_simlink *link;
@@ -114,7 +114,7 @@ static uint64_t counter(const char *source, const char *name)
 	return c != NULL ? c->value : 0;
 }
 
-/* --- crafted frames ---------------------------------------------------------------- */
+/* --- crafted frames ------------------------------------------------------- */
 
 /* Writes Ethernet + IPv4 headers for @len bytes of payload to @buf. */
 static size_t craft_ip(uint8_t *buf, const struct hz_mac *dst_mac,
@@ -175,7 +175,7 @@ static void run_for(uint64_t ms)
 	hz_sleep_ns(ms * HZ_NS_PER_MS);
 }
 
-/* --- ARP and ping ------------------------------------------------------------------------ */
+/* --- ARP and ping --------------------------------------------------------- */
 
 static int ping_main(void *arg)
 {
@@ -336,7 +336,7 @@ static void announces_with_gratuitous_arp(void **state)
 	assert_int_equal(hz_sched_run(gratuitous_main, NULL), 0);
 }
 
-/* --- UDP --------------------------------------------------------------------------- */
+/* --- UDP ------------------------------------------------------------------ */
 
 struct echo_server {
 	struct hz_stack *stack;
@@ -529,7 +529,7 @@ static void routes_on_link_or_by_gateway(void **state)
 	assert_int_equal(hz_sched_run(routing_main, NULL), 0);
 }
 
-/* --- malformed input ------------------------------------------------------------------ */
+/* --- malformed input ------------------------------------------------------ */
 
 struct bad_case {
 	const char *what;
@@ -836,7 +836,7 @@ static void udp_queue_is_bounded(void **state)
 	assert_int_equal(hz_sched_run(queue_full_main, NULL), 0);
 }
 
-/* --- an impaired link --------------------------------------------------------------------- */
+/* --- an impaired link ----------------------------------------------------- */
 
 #define LOSSY_DATAGRAMS 400
 
@@ -933,7 +933,7 @@ static void ping_over_a_lossy_link(void **state)
 	assert_int_equal(hz_sched_run(lossy_ping_main, NULL), 0);
 }
 
-/* --- allocation failure ----------------------------------------------------------------- */
+/* --- allocation failure --------------------------------------------------- */
 
 static int alloc_fail_main(void *arg)
 {
@@ -991,7 +991,7 @@ static void allocation_failure_drops_cleanly(void **state)
 	assert_int_equal(hz_sched_run(alloc_fail_main, NULL), 0);
 }
 
-/* --- lifecycle ------------------------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------ */
 
 static int create_fail_main(void *arg)
 {
@@ -1031,7 +1031,7 @@ static void create_fails_cleanly(void **state)
 	assert_int_equal(hz_sched_run(create_fail_main, NULL), 0);
 }
 
-/* --- TCP through the whole stack ---------------------------------------------------------- */
+/* --- TCP through the whole stack ------------------------------------------ */
 
 struct tcp_echo {
 	struct hz_stack *stack;

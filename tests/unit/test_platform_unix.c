@@ -1,7 +1,8 @@
 /*
  * The unix target: block devices over files (data, alignment and range
  * checks), binding errors, bindings checked against a manifest, manifest
- * validation, entropy, clocks, and (as root, with /dev/net/tun) a tap.
+ * validation, entropy, clocks, watched descriptors (slots reused, fibers
+ * woken by a pipe), and (as root, with /dev/net/tun) a tap.
  */
 #include "tests/unit/harness.h"
 
@@ -54,7 +55,7 @@ static void pattern(uint8_t *p, size_t n, unsigned seed)
 		p[i] = (uint8_t)((i >> 9) * 13 + i * 7 + seed);
 }
 
-/* --- block devices ---------------------------------------------------------- */
+/* --- block devices -------------------------------------------------------- */
 
 static void block_write_read_verify(void **state)
 {
@@ -159,6 +160,24 @@ static void block_rejects_bad_requests(void **state)
 	disk_close(&d);
 }
 
+static void host_failures_are_logged(void **state)
+{
+	static uint8_t buf[1024];
+	struct harness_capture cap;
+	char out[512];
+	struct disk d;
+
+	(void)state;
+	disk_open(&d, DISK_SIZE);
+	/* The file shrinks under the device: a read past its end fails. */
+	assert_int_equal(ftruncate(d.fd, 512), 0);
+	harness_capture_begin(&cap);
+	assert_int_equal(hz_platform_block_read(d.h, 512, buf, 1024), -HZ_EIO);
+	harness_capture_end(&cap, out, sizeof(out));
+	assert_non_null(strstr(out, "block device 'disk': pread: end of file"));
+	disk_close(&d);
+}
+
 static void acquire_by_name_and_kind(void **state)
 {
 	struct hz_block_info info;
@@ -228,7 +247,7 @@ static void bind_errors_are_explained(void **state)
 	disk_close(&d);
 }
 
-/* --- manifests -------------------------------------------------------------- */
+/* --- manifests ------------------------------------------------------------ */
 
 static void manifest_init(struct hz_manifest *m)
 {
@@ -249,39 +268,76 @@ static void manifest_add(struct hz_manifest *m, enum hz_device_kind kind,
 	memcpy(e->name, name, strlen(name) + 1);
 }
 
+/* Checks bindings @b against @m; returns the code, message in @err. */
+static int check(const struct hz_manifest *m, const struct hz_unix_binding *b,
+		 size_t n, struct hz_errmsg *err)
+{
+	hz_errmsg_clear(err);
+	return hz_unix_check_bindings(m, b, n, err);
+}
+
 static void bindings_checked_against_manifest(void **state)
 {
+	const struct hz_unix_binding disk = {HZ_DEVICE_KIND_BLOCK, "disk",
+					     "/nonexistent/a"};
+	const struct hz_unix_binding svc = {HZ_DEVICE_KIND_NET, "service",
+					    "hz-no-such"};
+	struct hz_unix_binding b[3] = {disk, svc, disk};
 	struct hz_errmsg err = {0};
+	char name[HZ_DEVICE_NAME_MAX + 1];
 	struct hz_manifest m;
-	struct disk d;
 
 	(void)state;
-	disk_open(&d, DISK_SIZE);
-
 	manifest_init(&m);
 	manifest_add(&m, HZ_DEVICE_KIND_BLOCK, "disk");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), 0);
+	/* Only names and kinds are checked: the file need not exist. */
+	assert_int_equal(check(&m, b, 1, &err), 0);
 
 	/* A declared device left unbound. */
 	manifest_add(&m, HZ_DEVICE_KIND_NET, "service");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "'service'"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "net device 'service' is not bound "
+			    "(use --net service=...)");
+	assert_int_equal(check(&m, b, 2, &err), 0);
+	/* ...unless it is optional. */
+	m.entries[1].flags |= HZ_DEVICE_OPTIONAL;
+	assert_int_equal(check(&m, b, 1, &err), 0);
+
+	/* The same name bound twice, even to the same file. */
+	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "device 'disk' is bound twice");
+	b[2].kind = HZ_DEVICE_KIND_NET;
+	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
 
 	/* A binding the manifest does not declare. */
-	hz_errmsg_clear(&err);
 	manifest_init(&m);
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "'disk'"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "the application declares no block device 'disk'");
+	assert_int_equal(check(&m, &svc, 1, &err), -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "the application declares no net device 'service'");
 
 	/* Declared, but as the other kind. */
-	hz_errmsg_clear(&err);
 	manifest_add(&m, HZ_DEVICE_KIND_NET, "disk");
-	assert_int_equal(hz_unix_check_bindings(&m, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "disk"));
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_string_equal(
+	    hz_errmsg_text(&err),
+	    "the application declares 'disk' as a net device, not block");
+
+	/* Names that no manifest can hold. */
+	b[0].name = "";
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	b[0].name = name;
+	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "too long"));
 
 	/* The library's empty default manifest, with nothing bound. */
-	disk_close(&d);
-	assert_int_equal(hz_unix_check_bindings(&hz_manifest, &err), 0);
+	assert_int_equal(check(&hz_manifest, NULL, 0, &err), 0);
 }
 
 static void manifest_validate_rejects_bad_images(void **state)
@@ -351,7 +407,7 @@ static void manifest_validate_rejects_bad_images(void **state)
 #undef REJECTS
 }
 
-/* --- entropy and clocks ----------------------------------------------------- */
+/* --- entropy and clocks --------------------------------------------------- */
 
 static void entropy_fills_and_differs(void **state)
 {
@@ -387,7 +443,124 @@ static void clocks_behave(void **state)
 	assert_true(wall < 4102444800ull * HZ_NS_PER_S); /* 2100-01-01 */
 }
 
-/* --- tap ------------------------------------------------------------------- */
+/* --- watched descriptors -------------------------------------------------- */
+
+static void watch_slots_are_reused(void **state)
+{
+	int p[2], fds[HZ_HANDLE_MAX + 1];
+	hz_handle_t h, first, full[HZ_HANDLE_MAX];
+
+	(void)state;
+	hz_unix_unbind_all();
+	assert_int_equal(pipe(p), 0);
+	/* Far more watch/unwatch cycles than there are handles. */
+	assert_int_equal(hz_unix_watch_fd(p[0], &first), 0);
+	hz_unix_unwatch_fd(first);
+	for (int i = 0; i < 4 * HZ_HANDLE_MAX; i++) {
+		assert_int_equal(hz_unix_watch_fd(p[0], &h), 0);
+		assert_int_equal(h, first);
+		hz_unix_unwatch_fd(h);
+	}
+	/* Every handle in use: the next watch fails until one is freed. */
+	for (int i = 0; i <= HZ_HANDLE_MAX; i++) {
+		fds[i] = dup(p[0]);
+		assert_true(fds[i] >= 0);
+	}
+	for (int i = 0; i < HZ_HANDLE_MAX; i++)
+		assert_int_equal(hz_unix_watch_fd(fds[i], &full[i]), 0);
+	assert_int_equal(hz_unix_watch_fd(fds[HZ_HANDLE_MAX], &h), -HZ_ENOSPC);
+	hz_unix_unwatch_fd(full[17]);
+	assert_int_equal(hz_unix_watch_fd(fds[HZ_HANDLE_MAX], &h), 0);
+	assert_int_equal(h, full[17]);
+	for (int i = 0; i < HZ_HANDLE_MAX; i++)
+		hz_unix_unwatch_fd(i);
+	/* Unwatching left the descriptors open: they are the caller's. */
+	for (int i = 0; i <= HZ_HANDLE_MAX; i++)
+		assert_int_equal(close(fds[i]), 0);
+	hz_unix_unbind_all();
+	assert_int_equal(close(p[0]), 0);
+	close(p[1]);
+}
+
+/* A device (a pipe's read end) and the fibers that wait on it. */
+struct waited {
+	int p[2];
+	hz_handle_t h;
+	int result[2];
+	uint64_t woke[2]; /* when each waiter returned */
+	int started, done;
+	struct hz_waitq done_q;
+	uint64_t t0;
+};
+
+static void device_waiter(void *arg)
+{
+	struct waited *w = arg;
+	int i = w->started++;
+
+	w->result[i] = hz_device_wait(w->h, hz_now() + 2 * HZ_NS_PER_S);
+	w->woke[i] = hz_now();
+	if (++w->done == 2)
+		(void)hz_waitq_wake_one(&w->done_q);
+}
+
+static int device_wait_main(void *arg)
+{
+	struct waited *w = arg;
+	uint64_t t;
+	char c = 'x';
+
+	/* Nothing to read: the wait ends at its deadline, not before. */
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + 30 * HZ_NS_PER_MS) ==
+		      -HZ_ETIMEDOUT);
+	HARNESS_CHECK(hz_now() - t >= 30 * HZ_NS_PER_MS);
+
+	/* Two waiters, both woken by one byte written 20 ms later. */
+	for (int i = 0; i < 2; i++)
+		if (hz_fiber_spawn("waiter", device_waiter, w, 0) < 0)
+			return -HZ_ENOMEM;
+	w->t0 = hz_now();
+	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	HARNESS_CHECK(w->done == 0);
+	HARNESS_CHECK(write(w->p[1], &c, 1) == 1);
+	if (hz_waitq_wait(&w->done_q, hz_now() + HZ_NS_PER_S) < 0)
+		return -HZ_ETIMEDOUT;
+	for (int i = 0; i < 2; i++) {
+		HARNESS_CHECK(w->result[i] == 0);
+		HARNESS_CHECK(w->woke[i] - w->t0 >= 20 * HZ_NS_PER_MS);
+		HARNESS_CHECK(w->woke[i] - w->t0 < HZ_NS_PER_S);
+	}
+
+	/* Level-triggered: the byte still waits, so a new wait returns now. */
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + HZ_NS_PER_S) == 0);
+	HARNESS_CHECK(hz_now() - t < 500 * HZ_NS_PER_MS);
+	/* Drained, it waits again until the deadline. */
+	HARNESS_CHECK(read(w->p[0], &c, 1) == 1);
+	t = hz_now();
+	HARNESS_CHECK(hz_device_wait(w->h, t + 10 * HZ_NS_PER_MS) ==
+		      -HZ_ETIMEDOUT);
+	HARNESS_CHECK(hz_now() - t >= 10 * HZ_NS_PER_MS);
+	return 0;
+}
+
+static void device_wait_wakes_on_ready(void **state)
+{
+	struct waited w = {0};
+
+	(void)state;
+	hz_unix_unbind_all();
+	assert_int_equal(pipe(w.p), 0);
+	assert_int_equal(fcntl(w.p[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(hz_unix_watch_fd(w.p[0], &w.h), 0);
+	assert_int_equal(harness_run_fibers(device_wait_main, &w), 0);
+	hz_unix_unwatch_fd(w.h);
+	close(w.p[0]);
+	close(w.p[1]);
+}
+
+/* --- tap ------------------------------------------------------------------ */
 
 static void tap_binds_as_root(void **state)
 {
@@ -438,12 +611,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(block_write_read_verify),
 	    HARNESS_TEST(block_rejects_bad_requests),
+	    HARNESS_TEST(host_failures_are_logged),
 	    HARNESS_TEST(acquire_by_name_and_kind),
 	    HARNESS_TEST(bind_errors_are_explained),
 	    HARNESS_TEST(bindings_checked_against_manifest),
 	    HARNESS_TEST(manifest_validate_rejects_bad_images),
 	    HARNESS_TEST(entropy_fills_and_differs),
 	    HARNESS_TEST(clocks_behave),
+	    HARNESS_TEST(watch_slots_are_reused),
+	    HARNESS_TEST(device_wait_wakes_on_ready),
 	    HARNESS_TEST(tap_binds_as_root),
 	};
 

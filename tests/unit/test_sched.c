@@ -25,7 +25,7 @@ static size_t fibers_alive(void)
 	return ss.fibers;
 }
 
-/* --- running main ---------------------------------------------------------- */
+/* --- running main --------------------------------------------------------- */
 
 static int return_arg(void *arg)
 {
@@ -257,8 +257,14 @@ static void sleep_is_accurate(void **state)
 
 	(void)state;
 	assert_int_equal(harness_run_fibers(sleep_20ms, &elapsed), 0);
+	/*
+	 * Never early. Late only by scheduling noise: the bound is loose
+	 * because this runs under ASan on a shared two-core machine, where
+	 * 5 ms of slack can flake; it still catches a sleep that takes
+	 * twice as long as asked.
+	 */
 	assert_true(elapsed >= 20 * HZ_NS_PER_MS);
-	assert_true(elapsed < 25 * HZ_NS_PER_MS);
+	assert_true(elapsed < 35 * HZ_NS_PER_MS);
 }
 
 #define SLEEPERS 6
@@ -692,7 +698,7 @@ static void spawn_fails_cleanly(void **state)
 	assert_int_equal(fibers_alive(), 0);
 }
 
-/* --- stacks and machine state ----------------------------------------------- */
+/* --- stacks and machine state --------------------------------------------- */
 
 /* Recursion a few frames deep: a 4 KiB stack holds it even under ASan. */
 static unsigned collatz_depth(unsigned long x, unsigned depth)

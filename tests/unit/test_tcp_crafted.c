@@ -239,7 +239,7 @@ static int run_main(int (*fn)(void *))
 	return hz_sched_run(fn, NULL);
 }
 
-/* --- closed ports and checksums -------------------------------------------- */
+/* --- closed ports and checksums ------------------------------------------- */
 
 static int do_closed_port(void *arg)
 {
@@ -327,7 +327,7 @@ static void bad_checksum_dropped(void **state)
 	assert_int_equal(run_main(do_bad_checksum), 0);
 }
 
-/* --- the passive handshake ------------------------------------------------- */
+/* --- the passive handshake ------------------------------------------------ */
 
 static int do_passive_options(void *arg)
 {
@@ -391,7 +391,7 @@ static void passive_open_options(void **state)
 	assert_int_equal(run_main(do_passive_options), 0);
 }
 
-/* --- RST in every state ---------------------------------------------------- */
+/* --- RST in every state --------------------------------------------------- */
 
 /* Puts the connection in @state (passive open first). */
 static void drive(struct us *u, const char *state)
@@ -768,7 +768,7 @@ static void paws_rejects_old(void **state)
 	assert_int_equal(run_main(do_paws), 0);
 }
 
-/* --- TIME_WAIT and a new SYN ------------------------------------------------ */
+/* --- TIME_WAIT and a new SYN ---------------------------------------------- */
 
 static int do_time_wait_syn(void *arg)
 {
@@ -804,7 +804,7 @@ static void time_wait_new_syn(void **state)
 	assert_int_equal(run_main(do_time_wait_syn), 0);
 }
 
-/* --- more transitions ------------------------------------------------------ */
+/* --- more transitions ----------------------------------------------------- */
 
 static int do_transitions(void *arg)
 {
@@ -1264,7 +1264,7 @@ static void nagle_and_nodelay(void **state)
 	assert_int_equal(run_main(do_nagle), 0);
 }
 
-/* --- bounded memory, orphans ------------------------------------------------ */
+/* --- bounded memory, orphans ---------------------------------------------- */
 
 static int do_ofo_budget(void *arg)
 {

@@ -201,7 +201,7 @@ static void simultaneous_open_and_close(void **state)
 	run(do_simultaneous_open, NULL);
 }
 
-/* --- refused, reset, abort ------------------------------------------------- */
+/* --- refused, reset, abort ------------------------------------------------ */
 
 static int do_refused(void *arg)
 {
@@ -329,7 +329,7 @@ static void time_wait_reuse(void **state)
 	run(do_time_wait_reuse, NULL);
 }
 
-/* --- timers: RTO backoff, keepalive ---------------------------------------- */
+/* --- timers: RTO backoff, keepalive --------------------------------------- */
 
 struct rto_watch {
 	uint64_t t[8];
@@ -421,7 +421,7 @@ static void keepalive(void **state)
 	run(do_keepalive, NULL);
 }
 
-/* --- zero window ------------------------------------------------------------ */
+/* --- zero window ---------------------------------------------------------- */
 
 struct zw {
 	struct hz_flow *f;
@@ -556,7 +556,7 @@ static void zero_window(void **state)
 	run(do_zero_window, NULL);
 }
 
-/* --- SYN flood ---------------------------------------------------------------- */
+/* --- SYN flood ------------------------------------------------------------ */
 
 /* Drops what B sends to the flood's forged addresses. */
 static bool drop_to_forged(struct sim *s, int from, hz_ipv4_t dst,

@@ -62,7 +62,7 @@ static struct hz_tls_config *client_config(void)
 	return cfg;
 }
 
-/* --- a pipe: two FLOWs joined in memory ------------------------------------ */
+/* --- a pipe: two FLOWs joined in memory ----------------------------------- */
 
 #define PIPE_CAP (64u * 1024)
 
@@ -260,7 +260,7 @@ static void pipe_reset(struct pipe *p)
 	}
 }
 
-/* --- fibers ---------------------------------------------------------------- */
+/* --- fibers --------------------------------------------------------------- */
 
 #define TLS_STACK (256u * 1024)
 
@@ -402,7 +402,7 @@ static void bulk_writer(void *arg)
 	side_finish(&ss->client);
 }
 
-/* --- tests ------------------------------------------------------------------ */
+/* --- tests ---------------------------------------------------------------- */
 
 static int bulk_main(void *arg)
 {
@@ -967,7 +967,7 @@ static void flows_survive_allocation_failures(void **state)
 		      (unsigned long long)n - 1);
 }
 
-/* --- the suite ---------------------------------------------------------------- */
+/* --- the suite ------------------------------------------------------------ */
 
 int main(void)
 {
