@@ -114,7 +114,7 @@ static int from_errno(int e)
 	}
 }
 
-/* --- sockets and the poller ------------------------------------------------ */
+/* --- sockets and the poller ----------------------------------------------- */
 
 static int sock_open(struct sockstack *ss, struct sock *sk, int fd)
 {
@@ -183,7 +183,7 @@ static void poller(void *arg)
 	sockstack_release(ss);
 }
 
-/* --- TCP flows --------------------------------------------------------------- */
+/* --- TCP flows ------------------------------------------------------------ */
 
 static int flow_fail(struct sock_flow *f, int code, const char *what)
 {
@@ -368,7 +368,7 @@ static int flow_new(struct sockstack *ss, int fd, struct hz_flow **out)
 	return 0;
 }
 
-/* --- the STACK operations ---------------------------------------------------- */
+/* --- the STACK operations ------------------------------------------------- */
 
 static int stack_fail(struct sockstack *ss, int code, const char *what,
 		      const struct hz_sockaddr *a)
@@ -505,7 +505,7 @@ static int tcp_set(struct hz_flow *fl, enum hz_tcp_option opt, int value)
 	return -HZ_EINVAL;
 }
 
-/* --- UDP ------------------------------------------------------------------------ */
+/* --- UDP ------------------------------------------------------------------ */
 
 static int udp_open(struct hz_stack *s, const struct hz_sockaddr *local,
 		    struct hz_udp_sock **out)

@@ -54,7 +54,7 @@ static unsigned max_probes(const struct hz_ipstack *s)
 	return s->cfg.arp_probes ? s->cfg.arp_probes : DEFAULT_PROBES;
 }
 
-/* --- sending ------------------------------------------------------------------ */
+/* --- sending -------------------------------------------------------------- */
 
 /* Sends one ARP packet; @tha NULL means all zeros, @dst NULL broadcast. */
 static void arp_send(struct hz_ipstack *s, uint16_t op,
@@ -93,7 +93,7 @@ void hz_arp_announce(struct hz_ipstack *s)
 		arp_send(s, ARP_OP_REQUEST, NULL, NULL, s->addr);
 }
 
-/* --- the cache ----------------------------------------------------------------- */
+/* --- the cache ------------------------------------------------------------ */
 
 static struct arp_entry *entry_find(struct hz_ipstack *s, hz_ipv4_t ip)
 {
@@ -213,7 +213,7 @@ void hz_arp_flush(struct hz_ipstack *s)
 			entry_free(&s->arp[i], &arp_drop_evicted);
 }
 
-/* --- input --------------------------------------------------------------------- */
+/* --- input ---------------------------------------------------------------- */
 
 /* Parses and checks the fixed part; false (counted) if unusable. */
 static bool arp_parse(struct hz_ipstack *s, const struct hz_view *v,
@@ -281,7 +281,7 @@ void hz_arp_input(struct hz_ipstack *s, struct hz_view *pkt)
 	hz_view_release(pkt);
 }
 
-/* --- output ---------------------------------------------------------------------- */
+/* --- output --------------------------------------------------------------- */
 
 /* Starts resolving @ip with @pkt as the first packet waiting. */
 static void resolve_start(struct hz_ipstack *s, hz_ipv4_t ip,

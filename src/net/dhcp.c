@@ -63,7 +63,7 @@ HZ_COUNTER(dhcp_retransmits, "dhcp", "retransmits");
 HZ_COUNTER(dhcp_leases, "dhcp", "leases");
 HZ_COUNTER(dhcp_expired, "dhcp", "leases_expired");
 
-/* --- parsing ---------------------------------------------------------------- */
+/* --- parsing -------------------------------------------------------------- */
 
 /* Checks @len against what option @code must hold; false if wrong. */
 static bool option_len_ok(uint8_t code, size_t len)
@@ -164,7 +164,7 @@ int hz_dhcp_parse(const uint8_t *p, size_t len, struct dhcp_msg *m)
 	return m->type != 0 ? 0 : -HZ_EPROTO;
 }
 
-/* --- building ------------------------------------------------------------------- */
+/* --- building ------------------------------------------------------------- */
 
 struct dhcp_out {
 	uint8_t b[DHCP_MAX_LEN];
@@ -258,7 +258,7 @@ static int send_request(struct hz_ipstack *s)
 	    s, &o, c->state == DHCP_RENEWING ? c->server : HZ_IPV4_BROADCAST);
 }
 
-/* --- receiving ------------------------------------------------------------------ */
+/* --- receiving ------------------------------------------------------------ */
 
 /* Whether @m answers our current transaction. */
 static bool reply_is_ours(const struct hz_ipstack *s, const struct dhcp_msg *m)
@@ -348,7 +348,7 @@ static int exchange(struct hz_ipstack *s, int (*send)(struct hz_ipstack *),
 	return s->stopping ? -HZ_ECLOSED : -HZ_ETIMEDOUT;
 }
 
-/* --- the state machine ----------------------------------------------------------- */
+/* --- the state machine ---------------------------------------------------- */
 
 static uint8_t mask_prefix(hz_ipv4_t mask)
 {

@@ -83,7 +83,7 @@ void hz_ipstack_input(struct hz_ipstack *s, struct hz_view *frame)
 	hz_eth_input(s, frame);
 }
 
-/* --- the receive fiber ---------------------------------------------------------- */
+/* --- the receive fiber ---------------------------------------------------- */
 
 /* Reads and handles one batch; false when nothing was waiting. */
 static bool rx_batch(struct hz_ipstack *s)
@@ -126,7 +126,7 @@ static void rx_fiber(void *arg)
 	hz_waitq_wake_all(&s->joins);
 }
 
-/* --- TCP wiring ----------------------------------------------------------------------- */
+/* --- TCP wiring ----------------------------------------------------------- */
 
 static int tcp_output(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 		      struct hz_view *seg)
@@ -181,7 +181,7 @@ void hz_ipstack_tcp_input(struct hz_ipstack *s, const struct ip_rx *rx,
 	hz_tcp_input(s->tcp, &rx->meta, seg);
 }
 
-/* --- the STACK operations --------------------------------------------------------------- */
+/* --- the STACK operations ------------------------------------------------- */
 
 static struct hz_ipstack *of_stack(struct hz_stack *st)
 {
@@ -241,7 +241,7 @@ static const struct hz_stack_ops ipstack_ops = {
     .destroy = op_destroy,
 };
 
-/* --- lifecycle -------------------------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------ */
 
 static bool config_valid(const struct hz_net *net,
 			 const struct hz_ipstack_config *cfg)

@@ -57,7 +57,7 @@ struct arp_entry {
 	struct hz_timer timer; /* incomplete: retry; resolved: expiry */
 };
 
-/* --- IPv4 ------------------------------------------------------------------- */
+/* --- IPv4 ----------------------------------------------------------------- */
 
 /* What IPv4 input passes a transport besides the payload. */
 struct ip_rx {
@@ -94,7 +94,7 @@ struct reasm {
 	struct hz_timer timer;
 };
 
-/* --- UDP and ICMP ------------------------------------------------------------ */
+/* --- UDP and ICMP --------------------------------------------------------- */
 
 struct udp_dgram {
 	struct hz_view v;
@@ -119,7 +119,7 @@ struct ping_wait {
 	struct hz_waitq wq;
 };
 
-/* --- DHCP -------------------------------------------------------------------- */
+/* --- DHCP ----------------------------------------------------------------- */
 
 enum dhcp_state {
 	DHCP_OFF = 0,
@@ -159,7 +159,7 @@ struct dhcp_client {
 	struct hz_waitq wake; /* stop requests */
 };
 
-/* --- the stack ------------------------------------------------------------------ */
+/* --- the stack ------------------------------------------------------------ */
 
 struct hz_ipstack {
 	struct hz_stack stack; /* first: the direct stack is a STACK */
@@ -207,7 +207,7 @@ struct hz_ipstack {
 	struct hz_tcp *tcp;
 };
 
-/* --- ipstack.c --------------------------------------------------------------- */
+/* --- ipstack.c ------------------------------------------------------------ */
 
 /* Counts one dropped received packet on @c and in the stack's totals. */
 void hz_ipstack_drop(struct hz_ipstack *s, struct hz_counter *c);
@@ -228,7 +228,7 @@ void hz_ipstack_clear_address(struct hz_ipstack *s);
 /* Hands one received frame up the layers; consumes @frame. */
 void hz_ipstack_input(struct hz_ipstack *s, struct hz_view *frame);
 
-/* --- eth.c ----------------------------------------------------------------------- */
+/* --- eth.c ---------------------------------------------------------------- */
 
 /* Demultiplexes one frame by EtherType; consumes @frame. */
 void hz_eth_input(struct hz_ipstack *s, struct hz_view *frame);
@@ -245,7 +245,7 @@ int hz_eth_output(struct hz_ipstack *s, const struct hz_mac *dst, uint16_t type,
 /* Writes the frames queued during a receive batch, in one call. */
 void hz_eth_flush(struct hz_ipstack *s);
 
-/* --- arp.c ------------------------------------------------------------------------ */
+/* --- arp.c ---------------------------------------------------------------- */
 
 /* Takes one ARP packet (Ethernet header pulled); consumes @pkt. */
 void hz_arp_input(struct hz_ipstack *s, struct hz_view *pkt);
@@ -268,7 +268,7 @@ int hz_arp_lookup(const struct hz_ipstack *s, hz_ipv4_t ip, struct hz_mac *mac);
 /* Empties the cache, dropping queued packets. */
 void hz_arp_flush(struct hz_ipstack *s);
 
-/* --- ipv4.c, reasm.c -------------------------------------------------------------- */
+/* --- ipv4.c, reasm.c ------------------------------------------------------ */
 
 /* Validates and dispatches one IPv4 packet; consumes @pkt. */
 void hz_ipv4_input(struct hz_ipstack *s, struct hz_view *pkt,
@@ -296,7 +296,7 @@ void hz_reasm_input(struct hz_ipstack *s, const struct ip_rx *rx,
 /* Drops every datagram being reassembled. */
 void hz_reasm_flush(struct hz_ipstack *s);
 
-/* --- icmp.c -------------------------------------------------------------------------- */
+/* --- icmp.c --------------------------------------------------------------- */
 
 /* Takes one ICMP message; consumes @msg. */
 void hz_icmp_input(struct hz_ipstack *s, const struct ip_rx *rx,
@@ -309,7 +309,7 @@ void hz_icmp_input(struct hz_ipstack *s, const struct ip_rx *rx,
 void hz_icmp_unreachable(struct hz_ipstack *s, const struct ip_rx *rx,
 			 const struct hz_view *l4, uint8_t code);
 
-/* --- udp.c --------------------------------------------------------------------------- */
+/* --- udp.c ---------------------------------------------------------------- */
 
 /* Takes one UDP datagram; consumes @dgram. */
 void hz_udp_input(struct hz_ipstack *s, const struct ip_rx *rx,
@@ -327,7 +327,7 @@ int hz_udp_recvfrom_on(struct hz_udp_sock *u, struct hz_view *out,
 		       struct hz_sockaddr *from, uint64_t deadline);
 void hz_udp_close_on(struct hz_udp_sock *u);
 
-/* --- dhcp.c ---------------------------------------------------------------------------- */
+/* --- dhcp.c --------------------------------------------------------------- */
 
 /* Starts the DHCP client fiber. 0 or -HZ_ENOMEM. */
 HZ_MUST_CHECK
@@ -343,7 +343,7 @@ void hz_dhcp_stop(struct hz_ipstack *s);
 HZ_MUST_CHECK
 int hz_dhcp_parse(const uint8_t *p, size_t len, struct dhcp_msg *m);
 
-/* --- tcp wiring (ipstack.c) -------------------------------------------------------------- */
+/* --- tcp wiring (ipstack.c) ----------------------------------------------- */
 
 /* Returns the stack's TCP module (for its tunables, hz_tcp_tune). */
 struct hz_tcp *hz_ipstack_tcp(struct hz_ipstack *s);

@@ -26,7 +26,7 @@ HZ_COUNTER(ip_tx_nomem, "ipv4", "tx_drop_nomem");
 HZ_COUNTER(ip_tx_too_big, "ipv4", "tx_too_big");
 HZ_COUNTER(ip_tx_fragments, "ipv4", "tx_fragments");
 
-/* --- input ----------------------------------------------------------------- */
+/* --- input ---------------------------------------------------------------- */
 
 static bool is_multicast(hz_ipv4_t a)
 {
@@ -141,7 +141,7 @@ release:
 	hz_view_release(pkt);
 }
 
-/* --- output ---------------------------------------------------------------- */
+/* --- output --------------------------------------------------------------- */
 
 /* Writes a 20-byte header in front of a packet of @len bytes. */
 static void header_fill(struct hz_ipstack *s, uint8_t *h, size_t len,

@@ -47,7 +47,7 @@ struct hz_simlink {
 	struct hz_simlink_stats stats;
 };
 
-/* --- PRNG ------------------------------------------------------------------ */
+/* --- PRNG ----------------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -77,7 +77,7 @@ static bool rng_chance(struct hz_simlink *l, uint32_t ppm)
 	return (rng_next(l) >> 11) % HZ_SIMLINK_PPM < ppm;
 }
 
-/* --- delivery ----------------------------------------------------------------- */
+/* --- delivery ------------------------------------------------------------- */
 
 static void rxq_push(struct sim_port *p, struct hz_view *v)
 {
@@ -233,7 +233,7 @@ static void write_frame(struct sim_port *p, struct hz_view *v)
 			send_to_port(l, i, v);
 }
 
-/* --- the NET operations --------------------------------------------------------- */
+/* --- the NET operations --------------------------------------------------- */
 
 static int port_read(struct hz_net *n, struct hz_view *out, size_t max)
 {
@@ -282,7 +282,7 @@ static const struct hz_net_ops port_ops = {
     .error_message = port_error,
 };
 
-/* --- lifecycle ------------------------------------------------------------------- */
+/* --- lifecycle ------------------------------------------------------------ */
 
 static void apply_defaults(struct hz_simlink_config *c)
 {

@@ -117,7 +117,7 @@ static bool sb_grow(struct tcp_conn *c)
 	return true;
 }
 
-/* --- the receive queues ----------------------------------------------------- */
+/* --- the receive queues --------------------------------------------------- */
 
 static void rseg_free(struct tcp_conn *c, struct tcp_rseg *r)
 {
@@ -542,7 +542,7 @@ int hz_tcp_set_on(struct hz_flow *f, enum hz_tcp_option opt, int value)
 	return -HZ_EINVAL;
 }
 
-/* --- active open ----------------------------------------------------------- */
+/* --- active open ---------------------------------------------------------- */
 
 /* Picks a free ephemeral port towards @dst. 0, or -HZ_ENOSPC. */
 static int pick_port(struct hz_tcp *t, const struct hz_sockaddr *dst,
@@ -659,7 +659,7 @@ int hz_tcp_connect_port(struct hz_tcp *t, uint16_t lport,
 	return r;
 }
 
-/* --- passive open ------------------------------------------------------------- */
+/* --- passive open --------------------------------------------------------- */
 
 int hz_tcp_listen_on(struct hz_tcp *t, const struct hz_sockaddr *local,
 		     unsigned backlog, struct hz_listener **out)

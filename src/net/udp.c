@@ -23,7 +23,7 @@ HZ_COUNTER(udp_drop_no_socket, "udp", "drop_no_socket");
 HZ_COUNTER(udp_drop_queue_full, "udp", "drop_queue_full");
 HZ_COUNTER(udp_tx_nomem, "udp", "tx_drop_nomem");
 
-/* --- input ------------------------------------------------------------------ */
+/* --- input ---------------------------------------------------------------- */
 
 static bool checksum_ok(const struct ip_rx *rx, const struct hz_view *d)
 {
@@ -109,7 +109,7 @@ release:
 	hz_view_release(d);
 }
 
-/* --- sockets ----------------------------------------------------------------- */
+/* --- sockets -------------------------------------------------------------- */
 
 static bool port_in_use(const struct hz_ipstack *s, uint16_t port)
 {
