@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "haze/assert.h"
+#include "haze/entropy.h"
 #include "haze/ipstack.h"
 #include "net/ipstack_impl.h"
 #include "net/tcp.h"
@@ -140,12 +141,15 @@ static int tcp_output(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 	return hz_ipv4_output(s, dst, HZ_IPPROTO_TCP, seg);
 }
 
-static uint64_t stack_random(void *ctx)
-{
-	return hz_ipstack_random(ctx);
-}
-
-/* Creates the stack's TCP; the one place the TCP module is wired in. */
+/*
+ * Creates the stack's TCP; the one place the TCP module is wired in.
+ *
+ * The TCP's secret keys its ISNs, SYN cookies and challenge-ACK budgets
+ * (SipHash), so it comes from Fortuna, never from the id generator whose
+ * output goes on the wire (IP ids, ports, DHCP xids). A stack with a
+ * configured seed (tests, the simulator) derives it from the seed to be
+ * reproducible.
+ */
 static int tcp_attach(struct hz_ipstack *s)
 {
 	struct hz_tcp_env env = {
@@ -154,13 +158,20 @@ static int tcp_attach(struct hz_ipstack *s)
 	    .local = s->addr,
 	    .mtu = s->net->mtu,
 	    .budget = &s->tcp_budget,
-	    .random = stack_random,
 	};
+	int r = -HZ_EINVAL;
 
-	for (size_t i = 0; i < sizeof(env.secret); i += 8) {
-		uint64_t r = hz_ipstack_random(s);
+	if (s->cfg.seed == 0)
+		r = hz_random_bytes(env.secret, sizeof(env.secret));
+	if (r < 0 && s->cfg.seed == 0)
+		HZ_WARN(&ip_log,
+			"%s: no seeded entropy (%s): TCP keys come from "
+			"the id generator",
+			s->name, hz_strerror(r));
+	for (size_t i = 0; r < 0 && i < sizeof(env.secret); i += 8) {
+		uint64_t x = hz_ipstack_random(s);
 
-		memcpy(env.secret + i, &r, 8);
+		memcpy(env.secret + i, &x, 8);
 	}
 	return hz_tcp_create(&env, &s->tcp);
 }
@@ -258,7 +269,8 @@ static uint64_t seed_of(const struct hz_ipstack_config *cfg)
 {
 	uint64_t seed = cfg->seed;
 
-	if (seed == 0 && hz_platform_entropy(&seed, sizeof(seed)) < 0)
+	if (seed == 0 && hz_random_bytes(&seed, sizeof(seed)) < 0 &&
+	    hz_platform_entropy(&seed, sizeof(seed)) < 0)
 		seed = hz_platform_clock_wall() ^ hz_platform_clock_monotonic();
 	return seed;
 }

@@ -279,6 +279,60 @@ static void closed_port_resets(void **state)
 	assert_int_equal(run_main(do_closed_port), 0);
 }
 
+/* The ISN of our SYN-ACK to a SYN from @sport; the half-open is reset. */
+static uint32_t isn_for(struct us *u, uint16_t sport)
+{
+	struct sim_seg g = {.src = PEER,
+			    .dst = US,
+			    .sport = sport,
+			    .dport = 80,
+			    .seq = 1000,
+			    .flags = SYN,
+			    .wnd = 65535};
+	struct out o;
+
+	sim_inject(u->t, &g);
+	o = pop(u);
+	assert_int_equal(o.flags, SYN | ACK);
+	g.flags = RST;
+	g.seq = 1001;
+	sim_inject(u->t, &g);
+	expect_silence(u);
+	return o.seq;
+}
+
+/*
+ * RFC 6528: ISN = M + F(4-tuple, secret), M a 4 us clock. The same
+ * tuple's ISN moves with the clock; another tuple's is unrelated.
+ */
+static int do_isn(void *arg)
+{
+	struct us u;
+	uint32_t a, b, c, ticks;
+	uint64_t t0;
+
+	(void)arg;
+	us_init(&u);
+	t0 = hz_now();
+	a = isn_for(&u, 6000);
+	b = isn_for(&u, 6001);
+	hz_sleep_ns(40 * HZ_NS_PER_MS);
+	c = isn_for(&u, 6000);
+	ticks = (uint32_t)((hz_now() - t0) / 4000);
+	/* Same tuple: 10,000 ticks later, give or take scheduling. */
+	assert_true(c - a >= 10000 && c - a <= ticks + 250);
+	/* Another tuple: not a neighbour of the first (odds 1 in 2^20). */
+	assert_true(b - a > 4096 && a - b > 4096);
+	us_fini(&u);
+	return 0;
+}
+
+static void isn_follows_rfc_6528(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_isn), 0);
+}
+
 static int do_bad_checksum(void *arg)
 {
 	struct us u;
@@ -1489,6 +1543,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(closed_port_resets),
+	    HARNESS_TEST(isn_follows_rfc_6528),
 	    HARNESS_TEST(bad_checksum_dropped),
 	    HARNESS_TEST(passive_open_options),
 	    HARNESS_TEST(rst_in_every_state),
