@@ -74,6 +74,22 @@ c, _ = s.accept(); c.sendall(data); c.close()
 }
 
 # download LABEL: the unikernel fetches $MIB MiB from Linux; CRC compared.
+# lossy_path_on: nftables drops 2 % of the packets on the path both ways.
+lossy_path_on() {
+	netns_drop $ns $tap 2 || not_ok "nftables drop rules installed"
+}
+
+# lossy_path_off LABEL: removes the rules, checking they really dropped.
+lossy_path_off() {
+	dropped=$(netns_dropped $ns)
+	if [ "$dropped" -gt 0 ]; then
+		ok "$1: nftables dropped $dropped packets on the path"
+	else
+		not_ok "$1: nftables dropped packets on the path"
+	fi
+	netns_nodrop $ns
+}
+
 download() {
 	serve_file 5001 "$tmp/data"
 	sleep 0.3
@@ -126,13 +142,13 @@ else
 	tap_failed=$((tap_failed + $(grep -c '^not ok' "$tmp/client")))
 
 	# --- 2 % loss both ways ------------------------------------------------
-	netns_drop $ns $tap 2
+	lossy_path_on
 	netns_exec $ns /usr/bin/python3 tests/examples/echoclient.py $guest 7 9 \
 		--bytes $((MIB << 20)) --conns 10 | label "2% loss" >"$tmp/client"
 	cat "$tmp/client"
 	tap_n=$((tap_n + $(grep -c '^ok\|^not ok' "$tmp/client")))
 	tap_failed=$((tap_failed + $(grep -c '^not ok' "$tmp/client")))
-	netns_nodrop $ns
+	lossy_path_off "2% loss (echo)"
 fi
 kill $echo_pid 2>/dev/null
 wait $echo_pid 2>/dev/null
@@ -174,9 +190,9 @@ wait $tls_pid 2>/dev/null
 
 # --- downloads -----------------------------------------------------------------
 download "$static" "clean path"
-netns_drop $ns $tap 2
+lossy_path_on
 download "$static" "2% loss"
-netns_nodrop $ns
+lossy_path_off "2% loss (download)"
 
 # --- DHCP from dnsmasq -----------------------------------------------------------
 ip netns exec $ns dnsmasq --no-daemon --interface=$tap --bind-interfaces \

@@ -35,10 +35,17 @@ netns_exec() {
 netns_drop() {
 	ip netns exec "$1" nft -f - <<NFT
 table inet hzloss {
-	chain in { type filter hook input priority 0; iifname "$2" numgen random mod 100 < $3 drop; }
-	chain out { type filter hook output priority 0; oifname "$2" numgen random mod 100 < $3 drop; }
+	chain in { type filter hook input priority 0; iifname "$2" numgen random mod 100 < $3 counter drop; }
+	chain out { type filter hook output priority 0; oifname "$2" numgen random mod 100 < $3 counter drop; }
 }
 NFT
+}
+
+# netns_dropped NAME: prints how many packets the drop rules dropped.
+netns_dropped() {
+	ip netns exec "$1" nft list table inet hzloss 2>/dev/null | awk '
+		{ for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
+		END { print n + 0 }'
 }
 
 # netns_nodrop NAME: removes the drop rules.
