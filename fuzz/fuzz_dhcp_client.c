@@ -84,8 +84,8 @@ static const char *quiet_error(const struct hz_net *n)
 	return "fuzz";
 }
 
-static const struct hz_net_ops quiet_ops = {quiet_read, sink_write,
-					    quiet_wait, quiet_error};
+static const struct hz_net_ops quiet_ops = {quiet_read, sink_write, quiet_wait,
+					    quiet_error};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
