@@ -1,18 +1,64 @@
 /*
  * libFuzzer harness: IPv4 packets, several per input so fragments can
- * meet in reassembly. The input is a sequence of records, each a 16-bit
+ * meet in reassembly. The first input byte is a flag byte, applied to
+ * every packet:
+ *
+ *   bit 0: fill in a correct header checksum (else the bytes as given)
+ *   bit 1: first set the total length to the record's length
+ *   bit 2: fill in a correct ICMP checksum in an unfragmented ICMP packet
+ *
+ * so that mutations get past the checks and reach fragments, options and
+ * the protocols above. The rest is a sequence of records, each a 16-bit
  * big-endian length and that many bytes (the last takes what is left);
  * each record goes in as one packet after an Ethernet header.
  */
 #include "net/fuzz_env.h"
 
+#define FIX_HEADER_SUM 1
+#define FIX_TOTAL_LEN 2
+#define FIX_ICMP_SUM 4
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Applies @flags to the @len-byte packet at @p. */
+static void fix_packet(uint8_t *p, size_t len, uint8_t flags)
+{
+	size_t hlen;
+
+	if (len < HZ_IPV4_HLEN)
+		return;
+	hlen = (size_t)(p[0] & 0xf) * 4;
+	if (hlen < HZ_IPV4_HLEN || hlen > len)
+		return;
+	if (flags & FIX_TOTAL_LEN)
+		hz_put16(p + 2, (uint16_t)len);
+	/* Unfragmented: no more-fragments bit, offset zero. */
+	if ((flags & FIX_ICMP_SUM) && p[9] == HZ_IPPROTO_ICMP &&
+	    (hz_get16(p + 6) & 0x3fff) == 0 && hz_get16(p + 2) <= len &&
+	    hz_get16(p + 2) >= hlen + 4) {
+		uint8_t *icmp = p + hlen;
+		size_t n = hz_get16(p + 2) - hlen;
+
+		hz_put16(icmp + 2, 0);
+		hz_put16(icmp + 2, hz_inet_fold(hz_inet_sum(icmp, n, 0)));
+	}
+	if (flags & FIX_HEADER_SUM) {
+		hz_put16(p + 10, 0);
+		hz_put16(p + 10, hz_inet_fold(hz_inet_sum(p, hlen, 0)));
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t frame[HZ_ETH_HLEN + 65536];
+	uint8_t flags;
 
 	fuzz_env_init();
+	if (size == 0)
+		return 0;
+	flags = data[0];
+	data++;
+	size--;
 	while (size > 0) {
 		size_t n = size;
 
@@ -25,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		fuzz_env_eth(frame, HZ_ETHERTYPE_IPV4, 0);
 		memcpy(frame + HZ_ETH_HLEN, data, n);
+		fix_packet(frame + HZ_ETH_HLEN, n, flags);
 		fuzz_env_input(frame, HZ_ETH_HLEN + n);
 		data += n;
 		size -= n;
