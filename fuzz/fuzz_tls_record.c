@@ -139,7 +139,7 @@ static const struct hz_flow_ops replay_ops = {
 static struct hz_tls_config *cfg, *client_cfg;
 static size_t base_objects;
 
-/* --- a fixed entropy source ------------------------------------------------ */
+/* --- a fixed entropy source ---------------------------------------------- */
 
 static uint64_t fixed_state;
 

@@ -57,7 +57,12 @@ static inline bool hz_timer_armed(const struct hz_timer *t)
 /* Returns the earliest armed deadline, or HZ_DEADLINE_NEVER. */
 uint64_t hz_timers_next(void);
 
-/* Fires, in deadline order, every timer due at @now; returns how many. */
+/*
+ * Fires, in deadline order, the timers due at @now that were armed before
+ * the call; returns how many. A timer its callbacks arm already due (and
+ * any due timer ordered after it) waits for the next call, so a callback
+ * that re-arms itself at @now cannot hold the loop for ever.
+ */
 size_t hz_timers_run(uint64_t now);
 
 /* --- fibers -------------------------------------------------------------- */
