@@ -184,6 +184,17 @@ else
 		not_ok "openssl s_client against the unikernel"
 		diag "$(tail -n 8 "$tmp/sc.out")"
 	fi
+	# A TCP reset under a TLS session reaches the unikernel's TLS flow
+	# as a reset naming both layers.
+	reset_msg="connection ended: TLS: TCP 10.77.0.1:[0-9]*: reset by peer"
+	if ip netns exec $ns /usr/bin/python3 tests/tls/reset_client.py 4433 \
+		"$certs/ca.pem" $guest >"$tmp/reset.out" 2>&1 &&
+		wait_for "$tmp/tls-echo.out" "$reset_msg"; then
+		ok "a TCP reset under TLS: $(grep -m1 "$reset_msg" "$tmp/tls-echo.out" | sed 's/.*connection ended: //')"
+	else
+		not_ok "a TCP reset under TLS is reported naming both layers"
+		diag "$(cat "$tmp/reset.out"; tail -n 3 "$tmp/tls-echo.out")"
+	fi
 fi
 kill $tls_pid 2>/dev/null
 wait $tls_pid 2>/dev/null
