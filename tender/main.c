@@ -4,7 +4,7 @@
  *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE]
  *            [--net NAME=user[,hostfwd=tcp:HOSTPORT-:GUESTPORT...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
- *            IMAGE [ARGS...]
+ *            [--no-host-entropy] IMAGE [ARGS...]
  *
  * This file parses the command line, binds host resources to the devices
  * of the image's manifest (refusing a missing, unknown or duplicate
@@ -41,7 +41,7 @@ static HZ_NORETURN void usage(const char *why)
 		"GUESTPORT...]]\n"
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
-		"                IMAGE [ARGS...]\n");
+		"                [--no-host-entropy] IMAGE [ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
@@ -217,6 +217,10 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--trace") == 0) {
 			vm.trace = true;
+			continue;
+		}
+		if (strcmp(a, "--no-host-entropy") == 0) {
+			vm.no_host_entropy = true;
 			continue;
 		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)

@@ -86,6 +86,7 @@ struct hz_vm {
 	uint64_t tsc_base;
 	uint64_t t_run_ns; /* first KVM_RUN */
 	bool trace;
+	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
 	struct hz_image image;
 	unsigned ndev;
 	struct hz_device dev[HZ_KVM_DEVICE_MAX];

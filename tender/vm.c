@@ -536,7 +536,9 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 				    "writable guest memory",
 				    (unsigned long long)a.buf,
 				    (unsigned long long)a.len);
-		if (a.len > HZ_KVM_ENTROPY_MAX) {
+		if (vm->no_host_entropy) {
+			a.ret = -HZ_ENOTSUP;
+		} else if (a.len > HZ_KVM_ENTROPY_MAX) {
 			a.ret = -HZ_EINVAL;
 		} else {
 			ssize_t n = getrandom(p, a.len, 0);

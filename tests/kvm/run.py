@@ -190,6 +190,36 @@ def test_crypto():
            "sha256 ok, aes-gcm (ct) ok")
 
 
+def entropy_sources(out):
+    """The sources the guest's entropy log line names as working."""
+    m = re.search(r"entropy: sources: (.*) \(absent: ([^;]*); failed: "
+                  r"([^)]*)\); seeded", out)
+    if not m:
+        return None
+    return ({s.strip() for s in m.group(1).split(",")},
+            m.group(2), m.group(3))
+
+
+def test_entropy():
+    cpu = open("/proc/cpuinfo").read().split()
+    rc, out = run([image("crypto")])
+    src = entropy_sources(out)
+    if not report(rc == 0 and src is not None and "host" in src[0]
+                  and "random ok" in out,
+                  "the guest's entropy names its sources, the host's "
+                  "among them"):
+        show(out)
+    rc, out = run(["--no-host-entropy", image("crypto")])
+    src = entropy_sources(out)
+    ok = (rc == 0 and "random ok" in out and src is not None
+          and "host" not in src[0] and "host" in src[1]
+          and src[2] == "none" and "jitter" in src[0]
+          and ("rdrand" not in cpu or "rdrand" in src[0]))
+    if not report(ok, "without the host's entropy the guest seeds from "
+                  "the CPU and jitter and draws random bytes"):
+        show(out)
+
+
 def test_block():
     with tempfile.NamedTemporaryFile(suffix=".img") as f:
         f.truncate(64 * 1024)
@@ -508,7 +538,7 @@ def test_refusals():
 
 def main():
     why = kvm_usable()
-    tests = [test_hello, test_sleep, test_crypto, test_block, test_net2,
+    tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block, test_net2,
              test_user_hostfwd, test_echo_user, test_tap,
              test_faults, test_badcalls, test_sandbox, test_refusals]
     if why:

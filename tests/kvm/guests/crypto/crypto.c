@@ -2,7 +2,9 @@
  * crypto: Debian's libbearssl.a linked into a guest through Haze's libc,
  * checked with known answers: SHA-256 of "abc" (FIPS 180-2) and AES-128-GCM
  * test case 2 of the GCM specification (McGrew and Viega), with both the
- * portable constant-time AES and, where the CPU has it, AES-NI.
+ * portable constant-time AES and, where the CPU has it, AES-NI. Then two
+ * draws of Haze's random generator, which must succeed and differ (run
+ * with and without the host's entropy).
  */
 #include <string.h>
 
@@ -58,11 +60,22 @@ static bool gcm_ok(const br_block_ctr_class *vt)
 	       memcmp(tag, gcm_tag, 16) == 0;
 }
 
+/* Two draws of 32 random bytes: both succeed, differ and are not zero. */
+static bool random_ok(void)
+{
+	static const uint8_t zero[32];
+	uint8_t a[32], b[32];
+
+	return hz_random_bytes(a, sizeof(a)) == 0 &&
+	       hz_random_bytes(b, sizeof(b)) == 0 &&
+	       memcmp(a, b, sizeof(a)) != 0 && memcmp(a, zero, 32) != 0;
+}
+
 int hz_main(int argc, char **argv)
 {
 	const br_block_ctr_class *ni = br_aes_x86ni_ctr_get_vtable();
 	bool sha = sha256_ok(), ct = gcm_ok(&br_aes_ct_ctr_vtable);
-	bool aesni = ni == NULL || gcm_ok(ni);
+	bool aesni = ni == NULL || gcm_ok(ni), rnd = random_ok();
 
 	(void)argc;
 	(void)argv;
@@ -71,5 +84,6 @@ int hz_main(int argc, char **argv)
 		  ni == NULL ? "absent"
 		  : aesni    ? "ok"
 			     : "WRONG");
-	return sha && ct && aesni ? 0 : 1;
+	hz_printf("crypto: random %s\n", rnd ? "ok" : "WRONG");
+	return sha && ct && aesni && rnd ? 0 : 1;
 }
