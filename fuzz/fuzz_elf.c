@@ -7,6 +7,7 @@
  * with -close_fd_mask=2 to keep them out of its output.
  */
 #include <elf.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,7 +24,7 @@ static void lookup(const struct hz_image *img, uint64_t addr)
 	uint64_t off;
 
 	if (hz_image_symbol(img, addr, name, sizeof(name), &off) &&
-	    (off > addr || name[sizeof(name) - 1] != '\0'))
+	    (off > addr || memchr(name, '\0', sizeof(name)) == NULL))
 		__builtin_trap(); /* an offset past the address, or no NUL */
 }
 
