@@ -4,9 +4,13 @@
  *
  *   tcp:HOST:PORT   connect: a TCP flow to HOST (a name or A.B.C.D)
  *   tls:HOST:PORT   connect: a TLS client flow over TCP, SNI HOST, the
- *                   server's certificate checked against HOST
+ *                   server's certificate checked against HOST (a name:
+ *                   an address is refused, as it cannot be checked)
  *   tcp:ADDR:PORT   listen on ADDR (A.B.C.D; 0.0.0.0: every address)
  *   tls:ADDR:PORT   listen: every accepted flow is a TLS server flow
+ *
+ * TLS configurations come from the conduit's configuration, or per
+ * endpoint from hz_conduit_set_tls.
  *
  * Host names go through the DNS stub resolver (haze/dns.h) with the
  * servers of the conduit's configuration, which may come from a direct
@@ -63,12 +67,24 @@ struct hz_conduit_config {
 	uint16_t backlog;	  /* of listeners; 0: 16 */
 };
 
+/* How many endpoints may have a TLS configuration of their own. */
+#define HZ_CONDUIT_TLS_RULES 8
+
+/* A TLS configuration for one endpoint (hz_conduit_set_tls). */
+struct hz_conduit_tls_rule {
+	char host[HZ_DNS_TEXT_MAX]; /* as written in the endpoint */
+	uint16_t port;
+	const struct hz_tls_config *tls;
+};
+
 /*
  * A conduit, owned by the caller; it holds the DNS cache (and points at
  * it: do not copy a conduit after hz_conduit_init).
  */
 struct hz_conduit {
 	struct hz_conduit_config cfg;
+	struct hz_conduit_tls_rule tls_rules[HZ_CONDUIT_TLS_RULES];
+	size_t ntls_rules;
 	struct hz_dns_cache cache;
 	struct hz_errmsg err;
 };
@@ -78,6 +94,19 @@ struct hz_conduit_listener;
 
 /* Prepares @c to work as @cfg says (copied). */
 void hz_conduit_init(struct hz_conduit *c, const struct hz_conduit_config *cfg);
+
+/*
+ * Uses @tls, not the configuration's default, for the tls: endpoint
+ * @endpoint: a client configuration for connections to that host (as
+ * written, letter case aside) and port, a server configuration for
+ * listening on that address and port. Setting an endpoint again replaces
+ * its configuration; @tls must outlive the conduit. 0, or -HZ_EINVAL
+ * (not a tls: endpoint) or -HZ_ENOSPC (HZ_CONDUIT_TLS_RULES endpoints
+ * have one already) with the message in hz_conduit_error.
+ */
+HZ_MUST_CHECK
+int hz_conduit_set_tls(struct hz_conduit *c, const char *endpoint,
+		       const struct hz_tls_config *tls);
 
 /*
  * Connects to @endpoint: resolves its host, opens TCP and, for tls:,

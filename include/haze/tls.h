@@ -56,6 +56,9 @@ struct hz_tls_config;
 HZ_MUST_CHECK
 int hz_tls_config_new(enum hz_tls_role role, struct hz_tls_config **out);
 
+/* Returns the role @cfg was created for. */
+enum hz_tls_role hz_tls_config_role(const struct hz_tls_config *cfg);
+
 /* Frees @cfg (NULL is ignored); every flow made from it must be gone. */
 void hz_tls_config_free(struct hz_tls_config *cfg);
 

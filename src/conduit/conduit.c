@@ -18,7 +18,7 @@
 struct hz_conduit_listener {
 	struct hz_conduit *c;
 	struct hz_listener *l;
-	bool tls;
+	const struct hz_tls_config *tls; /* NULL: plain TCP */
 	char shown[SHOWN_MAX + 4];
 	struct hz_errmsg err;
 };
@@ -70,13 +70,84 @@ static int endpoint_get(struct hz_errmsg *err, const char *endpoint,
 	return 0;
 }
 
+/* Whether host names @a and @b are the same, ASCII letter case aside. */
+static bool same_host(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+/* The rule of @c for host @host and port @port in @role, or NULL. */
+static struct hz_conduit_tls_rule *tls_rule(struct hz_conduit *c,
+					    const char *host, uint16_t port,
+					    enum hz_tls_role role)
+{
+	for (size_t i = 0; i < c->ntls_rules; i++) {
+		struct hz_conduit_tls_rule *r = &c->tls_rules[i];
+
+		if (r->port == port && hz_tls_config_role(r->tls) == role &&
+		    same_host(r->host, host))
+			return r;
+	}
+	return NULL;
+}
+
+/* The TLS configuration for @ep in @role: its own, or the default. */
+static const struct hz_tls_config *tls_for(struct hz_conduit *c,
+					   const struct hz_endpoint *ep,
+					   enum hz_tls_role role)
+{
+	struct hz_conduit_tls_rule *r = tls_rule(c, ep->host, ep->port, role);
+
+	if (r != NULL)
+		return r->tls;
+	return role == HZ_TLS_CLIENT ? c->cfg.tls_client : c->cfg.tls_server;
+}
+
+int hz_conduit_set_tls(struct hz_conduit *c, const char *endpoint,
+		       const struct hz_tls_config *tls)
+{
+	char shown[SHOWN_MAX + 4];
+	struct hz_endpoint ep;
+	struct hz_conduit_tls_rule *r;
+	int e = endpoint_get(&c->err, endpoint, &ep, shown);
+
+	if (e < 0)
+		return e;
+	if (ep.scheme != HZ_ENDPOINT_TLS)
+		return hz_errmsg_set(&c->err, -HZ_EINVAL,
+				     "conduit %s: a TLS configuration is for "
+				     "tls: endpoints",
+				     shown);
+	r = tls_rule(c, ep.host, ep.port, hz_tls_config_role(tls));
+	if (r == NULL && c->ntls_rules == HZ_CONDUIT_TLS_RULES)
+		return hz_errmsg_set(&c->err, -HZ_ENOSPC,
+				     "conduit %s: already %d endpoints have "
+				     "their own TLS configuration",
+				     shown, HZ_CONDUIT_TLS_RULES);
+	if (r == NULL) {
+		r = &c->tls_rules[c->ntls_rules++];
+		memcpy(r->host, ep.host, sizeof(r->host));
+		r->port = ep.port;
+	}
+	r->tls = tls;
+	return 0;
+}
+
 /* Wraps @tcp in a TLS client flow and runs the handshake. */
 static int tls_connect(struct hz_conduit *c, const char *shown,
 		       const struct hz_endpoint *ep, struct hz_flow *tcp,
 		       uint64_t deadline, struct hz_flow **out)
 {
 	struct hz_flow *tls;
-	int r = hz_tls_client(tcp, c->cfg.tls_client, ep->host, &tls);
+	int r =
+	    hz_tls_client(tcp, tls_for(c, ep, HZ_TLS_CLIENT), ep->host, &tls);
 
 	if (r < 0)
 		return hz_errmsg_set(&c->err, r, "conduit %s: TLS: %s", shown,
@@ -106,7 +177,15 @@ int hz_conduit_connect(struct hz_conduit *c, const char *endpoint,
 	r = endpoint_get(&c->err, endpoint, &ep, shown);
 	if (r < 0)
 		return r;
-	if (ep.scheme == HZ_ENDPOINT_TLS && c->cfg.tls_client == NULL)
+	if (ep.scheme == HZ_ENDPOINT_TLS && ep.literal)
+		return hz_errmsg_set(
+		    &c->err, -HZ_EINVAL,
+		    "conduit %s: TLS needs the server's name, to send (SNI) "
+		    "and to check its certificate against; an address cannot "
+		    "be checked (give tls:NAME:PORT)",
+		    shown);
+	if (ep.scheme == HZ_ENDPOINT_TLS &&
+	    tls_for(c, &ep, HZ_TLS_CLIENT) == NULL)
 		return hz_errmsg_set(&c->err, -HZ_EINVAL,
 				     "conduit %s: no TLS client configuration",
 				     shown);
@@ -148,7 +227,8 @@ int hz_conduit_listen(struct hz_conduit *c, const char *endpoint,
 				     "conduit %s: listening needs an address "
 				     "(A.B.C.D, or 0.0.0.0 for any)",
 				     shown);
-	if (ep.scheme == HZ_ENDPOINT_TLS && c->cfg.tls_server == NULL)
+	if (ep.scheme == HZ_ENDPOINT_TLS &&
+	    tls_for(c, &ep, HZ_TLS_SERVER) == NULL)
 		return hz_errmsg_set(&c->err, -HZ_EINVAL,
 				     "conduit %s: no TLS server configuration",
 				     shown);
@@ -166,7 +246,8 @@ int hz_conduit_listen(struct hz_conduit *c, const char *endpoint,
 				     hz_stack_error(c->cfg.stack));
 	}
 	l->c = c;
-	l->tls = ep.scheme == HZ_ENDPOINT_TLS;
+	l->tls = ep.scheme == HZ_ENDPOINT_TLS ? tls_for(c, &ep, HZ_TLS_SERVER)
+					      : NULL;
 	memcpy(l->shown, shown, sizeof(l->shown));
 	*out = l;
 	return 0;
@@ -189,11 +270,11 @@ int hz_conduit_accept(struct hz_conduit_listener *l, uint64_t deadline,
 	if (r < 0)
 		return hz_errmsg_set(&l->err, r, "conduit %s: %s", l->shown,
 				     hz_stack_error(s));
-	if (!l->tls) {
+	if (l->tls == NULL) {
 		*out = tcp;
 		return 0;
 	}
-	r = hz_tls_server(tcp, l->c->cfg.tls_server, out);
+	r = hz_tls_server(tcp, l->tls, out);
 	if (r < 0)
 		return hz_errmsg_set(&l->err, r, "conduit %s: TLS: %s",
 				     l->shown, hz_strerror(r));

@@ -599,3 +599,8 @@ const char *hz_tls_config_error(const struct hz_tls_config *cfg)
 {
 	return hz_errmsg_text(&cfg->err);
 }
+
+enum hz_tls_role hz_tls_config_role(const struct hz_tls_config *cfg)
+{
+	return cfg->role;
+}

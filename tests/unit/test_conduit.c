@@ -306,6 +306,112 @@ static void connect_and_listen_tcp_and_tls(void **state)
 	assert_int_equal(harness_run_fibers(connect_listen_main, NULL), 0);
 }
 
+/* A configuration of @role from certificate @cert (anchor or chain). */
+static struct hz_tls_config *tls_config_from(enum hz_tls_role role,
+					     const char *cert)
+{
+	struct hz_tls_config *cfg;
+	char name[64];
+	struct pem c, k;
+
+	assert_int_equal(hz_tls_config_new(role, &cfg), 0);
+	snprintf(name, sizeof(name), "%s.pem", cert);
+	c = pem_load(name);
+	if (role == HZ_TLS_CLIENT) {
+		assert_int_equal(hz_tls_config_add_anchors(cfg, c.data, c.len),
+				 1);
+	} else {
+		snprintf(name, sizeof(name), "%s.key", cert);
+		k = pem_load(name);
+		assert_int_equal(
+		    hz_tls_config_add_chain(cfg, c.data, c.len, k.data, k.len),
+		    0);
+		free(k.data);
+	}
+	free(c.data);
+	return cfg;
+}
+
+/*
+ * Endpoints with TLS configurations of their own: a listener on 8443
+ * serves the rogue CA's certificate; the client's default refuses it, its
+ * configuration for that endpoint trusts it; other endpoints keep the
+ * defaults.
+ */
+static int per_endpoint_main(void *arg)
+{
+	struct hz_tls_config *rogue = tls_config_from(HZ_TLS_SERVER, "rogue");
+	struct hz_tls_config *trust_rogue =
+	    tls_config_from(HZ_TLS_CLIENT, "rogue-ca");
+	struct echo e = {0};
+	struct fixture f;
+	struct hz_flow *flow;
+
+	(void)arg;
+	fixture_up(&f);
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.server, "tls:10.0.0.2:8443", rogue), 0);
+	assert_int_equal(
+	    hz_conduit_listen(&f.server, "tls:10.0.0.2:8443", &e.l), 0);
+	assert_int_equal(
+	    hz_fiber_spawn("rogue-echo", echo_fiber, &e, TLS_STACK), 0);
+	refused(&f.client, "tls:localhost:8443", -HZ_ETLS,
+		"conduit tls:localhost:8443: TLS: certificate rejected: "
+		"untrusted issuer");
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.client, "tls:LocalHost:8443", trust_rogue),
+	    0);
+	if (hz_conduit_connect(&f.client, "tls:localhost:8443",
+			       hz_now() + 5 * SECOND, &flow) != 0)
+		fail_msg("%s", hz_conduit_error(&f.client));
+	echoes(flow, "hello with a configuration of its own");
+	hz_flow_free(flow);
+	/* The defaults still serve every other endpoint. */
+	assert_int_equal(hz_conduit_connect(&f.client, "tls:www.haze.test:443",
+					    hz_now() + 5 * SECOND, &flow),
+			 0);
+	echoes(flow, "hello with the default");
+	hz_flow_free(flow);
+	/* Only tls: endpoints take one; the table is bounded. */
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.client, "tcp:localhost:7", trust_rogue),
+	    -HZ_EINVAL);
+	assert_string_equal(hz_conduit_error(&f.client),
+			    "conduit tcp:localhost:7: a TLS configuration is "
+			    "for tls: endpoints");
+	for (int port = 1; port < HZ_CONDUIT_TLS_RULES; port++) {
+		char ep[32];
+
+		snprintf(ep, sizeof(ep), "tls:h.haze.test:%d", port);
+		assert_int_equal(hz_conduit_set_tls(&f.client, ep, trust_rogue),
+				 0);
+	}
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.client, "tls:one.too.many:1", trust_rogue),
+	    -HZ_ENOSPC);
+	/* Setting an endpoint again replaces its configuration. */
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.client, "tls:localhost:8443", f.tls_client),
+	    0);
+	refused(&f.client, "tls:localhost:8443", -HZ_ETLS,
+		"conduit tls:localhost:8443: TLS: certificate rejected: "
+		"untrusted issuer");
+	e.stop = true;
+	while (!e.done)
+		hz_sleep_ns(5 * MS);
+	hz_conduit_unlisten(e.l);
+	fixture_down(&f);
+	hz_tls_config_free(rogue);
+	hz_tls_config_free(trust_rogue);
+	return 0;
+}
+
+static void tls_configuration_per_endpoint(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(per_endpoint_main, NULL), 0);
+}
+
 static int failures_main(void *arg)
 {
 	struct hz_conduit_config cc = {0};
@@ -322,6 +428,8 @@ static int failures_main(void *arg)
 	refused(&f.client, "tls:wrong.example:443", -HZ_ETLS,
 		"conduit tls:wrong.example:443: TLS: certificate rejected: "
 		"wrong host name");
+	refused(&f.client, "tls:10.0.0.2:443", -HZ_EINVAL,
+		"conduit tls:10.0.0.2:443: TLS needs the server's name");
 	refused(&f.client, "tcp:10.0.0.2:9", -HZ_ECONNREFUSED,
 		"conduit tcp:10.0.0.2:9: ");
 	assert_non_null(strstr(hz_conduit_error(&f.client), "refused"));
@@ -541,6 +649,7 @@ int main(void)
 	static const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(connect_and_listen_tcp_and_tls),
 	    HARNESS_TEST(failures_name_endpoint_and_layer),
+	    HARNESS_TEST(tls_configuration_per_endpoint),
 	    HARNESS_TEST(endpoints_accepted),
 	    HARNESS_TEST(endpoints_refused),
 	    HARNESS_TEST(endpoint_prefixes),
