@@ -47,6 +47,7 @@ struct sock_flow {
 	int fatal; /* sticky error, or 0 */
 	bool closed;
 	bool eof;
+	bool shut; /* we shut our direction down */
 	struct hz_errmsg err;
 };
 
@@ -257,6 +258,11 @@ static ssize_t flow_writev(struct hz_flow *fl, const struct hz_iov *iov,
 
 	if (r < 0)
 		return r;
+	if (f->shut)
+		return hz_errmsg_set(&f->err, -HZ_ECLOSED,
+				     "TCP %s: write after shutdown (socket "
+				     "stack)",
+				     f->sk.peer);
 	while (first < n) {
 		struct msghdr msg = {.msg_iov = sys};
 		ssize_t sent;
@@ -305,10 +311,11 @@ static int flow_shutdown(struct hz_flow *fl)
 	struct sock_flow *f = (struct sock_flow *)fl;
 	int r = flow_check(f);
 
-	if (r < 0)
+	if (r < 0 || f->shut)
 		return r;
 	if (shutdown(f->sk.fd, SHUT_WR) < 0)
 		return flow_fail(f, from_errno(errno), strerror(errno));
+	f->shut = true;
 	return 0;
 }
 

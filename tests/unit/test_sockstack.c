@@ -1,0 +1,217 @@
+/*
+ * The socket stack's TCP flows (platform/unix/sockstack.c) against a
+ * plain Linux socket over loopback: data both ways, a write whose
+ * deadline passes returns what it took (a partial write) and exactly those
+ * bytes arrive, a reset from the peer is sticky and named, and close is
+ * idempotent with -HZ_ECLOSED after it.
+ */
+#include "tests/unit/harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "haze/flow.h"
+#include "haze/platform.h"
+#include "haze/sched.h"
+#include "haze/stack.h"
+
+#define BIG (32u << 20)
+
+/* Byte @i of the test stream. */
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 13 + i / 509);
+}
+
+/* A stack flow accepted from a plain socket connected to it. */
+struct conn {
+	struct hz_stack *s;
+	struct hz_listener *l;
+	struct hz_flow *f;
+	int peer; /* the Linux side */
+};
+
+static void conn_open(struct conn *c)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int r = -HZ_EEXIST; /* the port is taken */
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(hz_platform_socket_stack(&c->s), 0);
+	/* A free port, from a range tests elsewhere leave alone. */
+	for (uint16_t p = 47100; r == -HZ_EEXIST && p < 47200; p++) {
+		struct hz_sockaddr la = {HZ_IPV4(127, 0, 0, 1), p};
+
+		r = hz_tcp_listen(c->s, &la, 4, &c->l);
+		sa.sin_port = htons(p);
+	}
+	assert_int_equal(r, 0);
+	c->peer = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(c->peer >= 0);
+	assert_int_equal(connect(c->peer, (struct sockaddr *)&sa, sizeof(sa)),
+			 0);
+	assert_int_equal(
+	    hz_tcp_accept(c->s, c->l, hz_now() + HZ_NS_PER_S, &c->f), 0);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->peer >= 0)
+		close(c->peer);
+	hz_flow_free(c->f);
+	hz_tcp_unlisten(c->s, c->l);
+	hz_stack_destroy(c->s);
+	/* The stack's poller fiber frees it when it next runs. */
+	hz_sleep_ns(20 * HZ_NS_PER_MS);
+}
+
+/* The peer reads exactly @len bytes, checking them against the pattern. */
+static void peer_reads(int fd, size_t len)
+{
+	static uint8_t buf[65536];
+	size_t got = 0;
+
+	while (got < len) {
+		size_t want = len - got < sizeof(buf) ? len - got : sizeof(buf);
+		ssize_t n = recv(fd, buf, want, 0);
+
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(got + (size_t)i))
+				fail_msg("byte %zu differs", got + (size_t)i);
+		got += (size_t)n;
+	}
+}
+
+static int partial_write_main(void *arg)
+{
+	static uint8_t big[BIG];
+	struct conn c;
+	char buf[16];
+	ssize_t w;
+
+	(void)arg;
+	conn_open(&c);
+	assert_int_equal(send(c.peer, "hello", 5, 0), 5);
+	assert_int_equal(
+	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
+	    5);
+	assert_memory_equal(buf, "hello", 5);
+	/* Nobody reads: the socket buffers fill and the deadline passes. */
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = pattern(i);
+	w = hz_flow_write(c.f, big, BIG, hz_now() + 200 * HZ_NS_PER_MS);
+	print_message("# a 32 MiB write with a 200 ms deadline took %zd\n", w);
+	assert_true(w > 0);
+	assert_true(w < (ssize_t)BIG);
+	peer_reads(c.peer, (size_t)w);
+	assert_int_equal(recv(c.peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	/* The rest can be written again and arrives after it. */
+	w = hz_flow_write(c.f, big + w, 1000, hz_now() + HZ_NS_PER_S);
+	assert_int_equal(w, 1000);
+	conn_close(&c);
+	return 0;
+}
+
+static void partial_write_at_the_deadline(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(partial_write_main, NULL), 0);
+}
+
+static int reset_close_main(void *arg)
+{
+	struct linger hard = {.l_onoff = 1, .l_linger = 0};
+	struct hz_view v;
+	struct conn c;
+	char msg[HZ_ERRMSG_MAX];
+	int r;
+
+	(void)arg;
+	conn_open(&c);
+	/* The peer resets the connection. */
+	assert_int_equal(
+	    setsockopt(c.peer, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard)), 0);
+	close(c.peer);
+	c.peer = -1;
+	r = hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S);
+	assert_int_equal(r, -HZ_ECONNRESET);
+	snprintf(msg, sizeof(msg), "%s", hz_flow_error(c.f));
+	print_message("# %s\n", msg);
+	assert_non_null(strstr(msg, "TCP 127.0.0.1:"));
+	assert_non_null(strstr(msg, "reset"));
+	/* Sticky: every later call fails the same way. */
+	assert_int_equal(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECONNRESET);
+	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECONNRESET);
+	assert_int_equal(hz_flow_shutdown(c.f), -HZ_ECONNRESET);
+	assert_string_equal(hz_flow_error(c.f), msg);
+	/* Close is idempotent; afterwards every call is -HZ_ECLOSED. */
+	hz_flow_close(c.f);
+	hz_flow_close(c.f);
+	assert_int_equal(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECLOSED);
+	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECLOSED);
+	assert_int_equal(hz_flow_shutdown(c.f), -HZ_ECLOSED);
+	conn_close(&c);
+	return 0;
+}
+
+static void reset_is_sticky_and_close_idempotent(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(reset_close_main, NULL), 0);
+}
+
+static int shutdown_main(void *arg)
+{
+	struct conn c;
+	char buf[16];
+
+	(void)arg;
+	conn_open(&c);
+	/* Our FIN ends the peer's reads; its data still reaches us. */
+	assert_int_equal(hz_flow_write(c.f, "bye", 3, hz_now() + HZ_NS_PER_S),
+			 3);
+	assert_int_equal(hz_flow_shutdown(c.f), 0);
+	assert_int_equal(recv(c.peer, buf, sizeof(buf), MSG_WAITALL), 3);
+	assert_int_equal(recv(c.peer, buf, sizeof(buf), 0), 0);
+	assert_int_equal(send(c.peer, "late", 4, 0), 4);
+	assert_int_equal(
+	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
+	    4);
+	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECLOSED);
+	assert_non_null(strstr(hz_flow_error(c.f), "write after shutdown"));
+	assert_int_equal(hz_flow_shutdown(c.f), 0); /* again: harmless */
+	shutdown(c.peer, SHUT_WR);
+	assert_int_equal(
+	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
+	    0);
+	conn_close(&c);
+	return 0;
+}
+
+static void shutdown_ends_one_direction(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(shutdown_main, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    HARNESS_TEST(partial_write_at_the_deadline),
+	    HARNESS_TEST(reset_is_sticky_and_close_idempotent),
+	    HARNESS_TEST(shutdown_ends_one_direction),
+	};
+
+	return HARNESS_RUN("sockstack", tests);
+}
