@@ -51,9 +51,21 @@ measure() {
 		rate) port=7 amount=$SECS ;;
 		esac
 		for _ in $(seq "$RUNS"); do
-			ip netns exec "$1" /usr/bin/python3 bench/tcp/client.py $test "$2" $port $amount
-		done | median >"$tmp/$3.$test"
+			ip netns exec "$1" /usr/bin/python3 bench/tcp/client.py $test "$2" $port $amount ||
+				{ echo "bench/tcp: a $3 $test run failed" >&2; exit 1; }
+		done >"$tmp/$3.$test.runs" || exit 1
+		median <"$tmp/$3.$test.runs" >"$tmp/$3.$test"
 	done
+}
+
+# serving FILE: waits until the echo app logging to FILE serves.
+serving() {
+	for _ in $(seq 100); do
+		grep -q "serving" "$1" && return 0
+		sleep 0.1
+	done
+	echo "bench/tcp: the echo app did not start: $(cat "$1")" >&2
+	exit 1
 }
 
 # --- Linux: the echo app on the kernel's stack, across a veth pair -----------
@@ -64,7 +76,7 @@ ip netns add $nsl && ip netns add $nsr &&
 	ip -n $nsl link set lo up && ip -n $nsr link set lo up || exit 1
 ip netns exec $nsr "$O/unix/examples/echo/echo" --mem 256 -- --stack socket \
 	--quiet >"$tmp/linux.out" 2>&1 &
-sleep 0.5
+serving "$tmp/linux.out"
 measure $nsl 10.88.0.2 linux
 iperf=n/a
 if command -v iperf3 >/dev/null 2>&1; then
@@ -90,7 +102,7 @@ kvm)
 		>"$tmp/haze.out" 2>&1 &
 	;;
 esac
-sleep 1
+serving "$tmp/haze.out"
 measure $nsh 10.77.0.2 haze
 
 ratio() {

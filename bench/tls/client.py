@@ -5,13 +5,49 @@
                                           over TLS when CAFILE is given
                                           (SNI and name "localhost")
 """
+import selectors
 import socket
 import ssl
 import sys
-import threading
 import time
 
 CHUNK = 1 << 16
+
+
+def pump(s, total):
+    """Sends TOTAL bytes and reads TOTAL back, in one thread: an SSL
+    object must not be read and written from two threads at once."""
+    buf = memoryview(b"\0" * CHUNK)
+    sent = got = 0
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    deadline = time.monotonic() + 120
+    while got < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"echo stalled at {got} of {total} bytes")
+        want = selectors.EVENT_READ
+        if sent < total:
+            want |= selectors.EVENT_WRITE
+        sel.modify(s, want)
+        for _, ev in sel.select(timeout=1):
+            if ev & selectors.EVENT_WRITE and sent < total:
+                try:
+                    sent += s.send(buf[:min(CHUNK, total - sent)])
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                        BlockingIOError):
+                    pass
+            # Read what the socket (and the SSL object) holds.
+            while True:
+                try:
+                    b = s.recv(1 << 20)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                        BlockingIOError):
+                    break
+                if not b:
+                    raise SystemExit(f"echo ended at {got} of {total}")
+                got += len(b)
+    return got
 
 
 def main():
@@ -24,23 +60,8 @@ def main():
         ctx.set_ciphers("ECDHE+AESGCM")
         s = ctx.wrap_socket(s, server_hostname="localhost")
     total = mib << 20
-    buf = b"\0" * CHUNK
-    got = 0
-
-    def reader():
-        nonlocal got
-        while got < total:
-            b = s.recv(1 << 20)
-            if not b:
-                break
-            got += len(b)
-
-    t = threading.Thread(target=reader)
     t0 = time.monotonic()
-    t.start()
-    for _ in range(total // CHUNK):
-        s.sendall(buf)
-    t.join()
+    got = pump(s, total)
     dt = time.monotonic() - t0
     if got != total:
         raise SystemExit(f"echo returned {got} of {total} bytes")
