@@ -27,5 +27,6 @@ $(O)/test/tests/unit/%: $(O)/test/tests/unit/%.o $(TEST_LIB)
 
 TEST_SUITES += tests/lint.sh tests/compile/run.sh $(UNIT_TESTS) \
 	tests/examples/hello.sh tests/examples/echo_socket.sh tests/apps/run.sh \
+	tests/kvm/unix_guests.sh \
 	tests/net/interop_unix.sh tests/net/interop_kvm.sh tests/build-clang.sh
 TEST_DEPS += $(UNIT_TESTS) unix $(UNIX_TEST_APPS)

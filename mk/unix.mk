@@ -28,10 +28,22 @@ endef
 $(foreach e,$(EXAMPLES),$(eval $(call unix_app_rule,examples/$(e))))
 $(foreach a,$(TEST_APPS),$(eval $(call unix_app_rule,tests/apps/$(a))))
 
+# The guest test programs of tests/kvm/guests build for unix too, from the
+# same source (tests/kvm/unix_guests.sh runs them), except those that test
+# the tender itself: bad hypercalls and the fault reports of CPU
+# exceptions.
+KVM_ONLY_GUESTS := badcall divzero nullptr rowrite smash
+PORTABLE_GUESTS := $(filter-out $(KVM_ONLY_GUESTS),\
+	$(notdir $(patsubst %/,%,$(wildcard tests/kvm/guests/*/))))
+$(foreach g,$(PORTABLE_GUESTS),\
+	$(eval $(call unix_app_rule,tests/kvm/guests/$(g))))
+
 UNIX_EXAMPLES := $(foreach e,$(EXAMPLES),$(O)/unix/examples/$(e)/$(e))
 UNIX_TEST_APPS := $(foreach a,$(TEST_APPS),$(O)/unix/tests/apps/$(a)/$(a))
+UNIX_TEST_GUESTS := $(foreach g,$(PORTABLE_GUESTS),\
+	$(O)/unix/tests/kvm/guests/$(g)/$(g))
 
 .PHONY: unix
-unix: $(UNIX_LIB) $(UNIX_EXAMPLES)
+unix: $(UNIX_LIB) $(UNIX_EXAMPLES) $(UNIX_TEST_GUESTS)
 
 -include $(shell find $(O)/unix -name '*.d' 2>/dev/null)
