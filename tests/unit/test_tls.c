@@ -273,6 +273,34 @@ static uint8_t stream_byte(uint32_t seed, uint64_t i)
 	return (uint8_t)(x * 0xbf58476d1ce4e5b9ull >> 56);
 }
 
+/*
+ * Reads @size bytes of stream @seed from @f, napping 3 ms after every
+ * @nap_every reads (0: never). Whether all came, intact.
+ */
+static bool read_stream(struct hz_flow *f, uint32_t seed, uint64_t size,
+			unsigned nap_every)
+{
+	uint64_t got = 0;
+	bool intact = true;
+	unsigned reads = 0;
+
+	while (got < size) {
+		struct hz_view v;
+		int n = hz_flow_read(f, &v, hz_now() + 30 * HZ_NS_PER_S);
+
+		if (n <= 0)
+			return false;
+		for (int i = 0; i < n; i++)
+			if (hz_view_data(&v)[i] != stream_byte(seed, got + i))
+				intact = false;
+		got += (uint64_t)n;
+		hz_view_release(&v);
+		if (nap_every != 0 && ++reads % nap_every == 0)
+			hz_sleep_ns(3 * HZ_NS_PER_MS);
+	}
+	return got == size && intact;
+}
+
 /* One side of a session: what it does and what happened. */
 struct side {
 	struct hz_flow *flow;
@@ -407,8 +435,6 @@ static void bulk_writer(void *arg)
 static int bulk_main(void *arg)
 {
 	struct session *ss = arg;
-	uint64_t got = 0;
-	bool intact = true;
 
 	HARNESS_CHECK(
 	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
@@ -417,22 +443,7 @@ static int bulk_main(void *arg)
 	side_record(&ss->client);
 	HARNESS_CHECK(hz_fiber_spawn("writer", bulk_writer, ss, TLS_STACK) ==
 		      0);
-	while (got < ss->size) {
-		struct hz_view v;
-		int n = hz_flow_read(ss->client.flow, &v,
-				     hz_now() + 30 * HZ_NS_PER_S);
-
-		HARNESS_CHECK(n > 0);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++)
-			if (hz_view_data(&v)[i] != stream_byte(7, got + i))
-				intact = false;
-		got += (uint64_t)n;
-		hz_view_release(&v);
-	}
-	HARNESS_CHECK(got == ss->size);
-	HARNESS_CHECK(intact);
+	HARNESS_CHECK(read_stream(ss->client.flow, 7, ss->size, 0));
 	side_join(&ss->client);
 	/* close_notify: ours ends the server's reads, its answer ends ours. */
 	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == 0);
@@ -657,33 +668,13 @@ static void deadline_writer(void *arg)
 static int deadline_main(void *arg)
 {
 	struct session *ss = arg;
-	uint64_t got = 0;
-	bool intact = true;
-	unsigned reads = 0;
 
 	HARNESS_CHECK(
 	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
 	HARNESS_CHECK(
 	    hz_fiber_spawn("writer", deadline_writer, ss, TLS_STACK) == 0);
-	while (got < DL_SIZE) {
-		struct hz_view v;
-		int n = hz_flow_read(ss->client.flow, &v,
-				     hz_now() + 30 * HZ_NS_PER_S);
-
-		HARNESS_CHECK(n > 0);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++)
-			if (hz_view_data(&v)[i] != stream_byte(9, got + i))
-				intact = false;
-		got += (uint64_t)n;
-		hz_view_release(&v);
-		/* A slow reader: the pipes fill and writes meet deadlines. */
-		if (++reads % 8 == 0)
-			hz_sleep_ns(3 * HZ_NS_PER_MS);
-	}
-	HARNESS_CHECK(got == DL_SIZE);
-	HARNESS_CHECK(intact);
+	/* A slow reader: the pipes fill and writes meet deadlines. */
+	HARNESS_CHECK(read_stream(ss->client.flow, 9, DL_SIZE, 8));
 	side_join(&ss->client);
 	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == 0);
 	side_join(&ss->server);
