@@ -273,7 +273,8 @@ void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
 	io->ret = 0;
 }
 
-uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns)
+uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
+			 uint64_t interest)
 {
 	struct pollfd fds[256];
 	unsigned n = 0;
@@ -282,15 +283,19 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns)
 
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
+		bool want = interest & 1ull << i;
 		idx[i] = -1;
 		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)
 			continue;
+		/* slirp's own sockets and timers are served either way. */
 		if (d->slirp) {
-			if (hz_slirp_pending(d->slirp))
+			if (want && hz_slirp_pending(d->slirp))
 				timeout_ns = 0;
 			hz_slirp_poll_fill(d->slirp, fds, &n, 256, &timeout_ns);
 			continue;
 		}
+		if (!want)
+			continue;
 		idx[i] = (int)n;
 		fds[n++] = (struct pollfd){.fd = d->fd, .events = POLLIN};
 	}
@@ -305,7 +310,8 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns)
 		struct hz_device *d = &vm->dev[i];
 		if (d->slirp) {
 			hz_slirp_poll_done(d->slirp, fds, rc < 0);
-			if (hz_slirp_pending(d->slirp))
+			if ((interest & 1ull << i) &&
+			    hz_slirp_pending(d->slirp))
 				ready |= 1ull << i;
 		} else if (idx[i] >= 0 && rc > 0 &&
 			   (fds[idx[i]].revents & POLLIN)) {

@@ -154,7 +154,8 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write);
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call);
 
 /* Waits for device input or @timeout_ns; returns the ready set. */
-uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns);
+uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
+			 uint64_t interest);
 
 /* Prints a guest fault report (registers, symbolized backtrace). */
 void hz_fault_report(struct hz_vm *vm, const struct hz_kvm_fault *f);

@@ -506,7 +506,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_YIELD: {
 		struct hz_kvm_yield a;
 		get_arg(vm, gpa, &a, sizeof(a), "yield", ARG_INOUT);
-		a.ready = hz_devices_wait(vm, a.timeout_ns);
+		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
 	}

@@ -61,14 +61,18 @@ uint64_t hz_platform_clock_monotonic(void);
 uint64_t hz_platform_clock_wall(void);
 
 /*
- * Blocks until a device is ready or the monotonic clock reaches @deadline
- * (0 means do not block: poll; HZ_DEADLINE_NEVER means no time limit).
- * Readiness is level-triggered: a device stays ready while a frame waits,
- * so the caller must drain what it is told about. On return *ready holds
- * the handles that are ready to read (net: a frame waits). Spurious empty
- * returns are allowed; callers loop. The only blocking call of the API.
+ * Blocks until a device of @interest (bit h: handle h) is ready or the
+ * monotonic clock reaches @deadline (0 means do not block: poll;
+ * HZ_DEADLINE_NEVER means no time limit). Readiness is level-triggered: a
+ * device stays ready while a frame waits, so the caller must drain what
+ * it is told about; a device outside @interest is neither waited for nor
+ * reported, so frames nobody reads cannot keep the loop spinning. On
+ * return *ready holds the handles of @interest that are ready to read
+ * (net: a frame waits). Spurious empty returns are allowed; callers loop.
+ * The only blocking call of the API.
  */
-void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready);
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
+		       hz_ready_set_t *ready);
 
 /* --- net ---------------------------------------------------------------- */
 

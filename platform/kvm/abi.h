@@ -161,6 +161,7 @@ struct hz_kvm_console {
 
 struct hz_kvm_yield {
 	uint64_t timeout_ns; /* in: 0 = poll, UINT64_MAX = forever */
+	uint64_t interest;   /* in: bit h = wait for and report handle h */
 	uint64_t ready;	     /* out: bit h = handle h readable */
 };
 

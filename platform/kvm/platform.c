@@ -38,9 +38,10 @@ uint64_t hz_platform_clock_wall(void)
 	return hz_kvm_boot_info.wall_ns + hz_platform_clock_monotonic();
 }
 
-void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
+		       hz_ready_set_t *ready)
 {
-	struct hz_kvm_yield a = {0, 0};
+	struct hz_kvm_yield a = {0, interest, 0};
 
 	if (deadline == UINT64_MAX) {
 		a.timeout_ns = UINT64_MAX;

@@ -270,7 +270,8 @@ uint64_t hz_platform_clock_wall(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
+void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
+		       hz_ready_set_t *ready)
 {
 	struct pollfd pfd[HZ_HANDLE_MAX];
 	int handle[HZ_HANDLE_MAX];
@@ -281,7 +282,8 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t *ready)
 	*ready = 0;
 	for (int i = 0; i < ndevices; i++) {
 		if (devices[i].acquired &&
-		    devices[i].kind != HZ_DEVICE_KIND_BLOCK) {
+		    devices[i].kind != HZ_DEVICE_KIND_BLOCK &&
+		    (interest & (hz_ready_set_t)1 << i)) {
 			pfd[n] = (struct pollfd){.fd = devices[i].fd,
 						 .events = POLLIN};
 			handle[n++] = i;

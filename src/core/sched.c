@@ -480,7 +480,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 		if (S.runq_head != NULL) {
 			/* Busy fibers: poll devices without blocking. */
 			if (S.device_waited != 0) {
-				hz_platform_yield(0, &ready);
+				hz_platform_yield(0, S.device_waited, &ready);
 				hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
 				S.stats.polls++;
 				wake_devices(ready);
@@ -494,7 +494,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			mc.status = -HZ_ECANCELED;
 			break;
 		}
-		hz_platform_yield(hz_timers_next(), &ready);
+		hz_platform_yield(hz_timers_next(), S.device_waited, &ready);
 		hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
 		S.stats.yields++;
 		wake_devices(ready);

@@ -507,6 +507,8 @@ static void device_waiter(void *arg)
 static int device_wait_main(void *arg)
 {
 	struct waited *w = arg;
+	struct hz_sched_stats before, after;
+	hz_ready_set_t ready;
 	uint64_t t;
 	char c = 'x';
 
@@ -536,6 +538,21 @@ static int device_wait_main(void *arg)
 	t = hz_now();
 	HARNESS_CHECK(hz_device_wait(w->h, t + HZ_NS_PER_S) == 0);
 	HARNESS_CHECK(hz_now() - t < 500 * HZ_NS_PER_MS);
+	/* Outside the interest set, the ready pipe is neither reported nor
+	 * ends the wait; inside it, it is both. */
+	t = hz_now();
+	hz_platform_yield(t + 20 * HZ_NS_PER_MS, 0, &ready);
+	HARNESS_CHECK(ready == 0);
+	HARNESS_CHECK(hz_now() - t >= 20 * HZ_NS_PER_MS);
+	hz_platform_yield(hz_now() + HZ_NS_PER_S, (hz_ready_set_t)1 << w->h,
+			  &ready);
+	HARNESS_CHECK(ready == (hz_ready_set_t)1 << w->h);
+	/* So a ready device nobody waits on does not keep the loop busy:
+	 * a 30 ms sleep takes a yield or two, not thousands. */
+	hz_sched_stats(&before);
+	hz_sleep_ns(30 * HZ_NS_PER_MS);
+	hz_sched_stats(&after);
+	HARNESS_CHECK(after.yields - before.yields < 10);
 	/* Drained, it waits again until the deadline. */
 	HARNESS_CHECK(read(w->p[0], &c, 1) == 1);
 	t = hz_now();

@@ -15,7 +15,7 @@ HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"), {.kind = HZ_DEVICE_KIND_BLOCK,
 					     .name = "disk"});
 
 /* A results struct in rodata: the tender must not write it back. */
-static const struct hz_kvm_yield rodata_yield = {0, 0};
+static const struct hz_kvm_yield rodata_yield = {0, 0, 0};
 
 /* A guest address in .text. */
 static uint64_t text_address(void)

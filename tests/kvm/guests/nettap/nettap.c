@@ -36,7 +36,7 @@ int hz_main(int argc, char **argv)
 			next_ping = hz_platform_clock_monotonic() + 100000000;
 		}
 		hz_ready_set_t ready;
-		hz_platform_yield(next_ping, &ready);
+		hz_platform_yield(next_ping, (hz_ready_set_t)1 << h, &ready);
 		if (!(ready & (1ull << h)))
 			continue;
 		struct hz_frame fr[8];
