@@ -84,8 +84,14 @@ static const char *quiet_error(const struct hz_net *n)
 	return "fuzz";
 }
 
+static void quiet_wake(struct hz_net *n)
+{
+	(void)n;
+	hz_waitq_wake_all(&F.rx);
+}
+
 static const struct hz_net_ops quiet_ops = {quiet_read, sink_write, quiet_wait,
-					    quiet_error};
+					    quiet_error, quiet_wake};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

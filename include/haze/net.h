@@ -66,6 +66,8 @@ struct hz_net_ops {
 	int (*wait)(struct hz_net *n, uint64_t deadline);
 	/* The detailed message of the last failure. */
 	const char *(*error_message)(const struct hz_net *n);
+	/* Wakes every fiber parked in wait now; their wait returns 0. */
+	void (*wake)(struct hz_net *n);
 };
 
 struct hz_net {
@@ -94,6 +96,12 @@ HZ_MUST_CHECK
 static inline int hz_net_wait(struct hz_net *n, uint64_t deadline)
 {
 	return n->ops->wait(n, deadline);
+}
+
+/* Wakes the fibers parked in hz_net_wait on @n (to tell them to stop). */
+static inline void hz_net_wake(struct hz_net *n)
+{
+	n->ops->wake(n);
 }
 
 /*

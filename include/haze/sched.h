@@ -125,6 +125,13 @@ size_t hz_waitq_wake_all(struct hz_waitq *q);
 HZ_MUST_CHECK
 int hz_device_wait(hz_handle_t h, uint64_t deadline);
 
+/*
+ * Wakes the fibers waiting on device @h now, ready or not: their wait
+ * returns 0 and they recheck what they wait for (how a reader parked
+ * without a deadline is told to stop). Harmless for a bad handle.
+ */
+void hz_device_wake(hz_handle_t h);
+
 /* --- deferred work ------------------------------------------------------- */
 
 /*

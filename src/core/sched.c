@@ -348,6 +348,14 @@ int hz_device_wait(hz_handle_t h, uint64_t deadline)
 	return hz_waitq_wait(&S.device_waiters[h], deadline);
 }
 
+void hz_device_wake(hz_handle_t h)
+{
+	if (h < 0 || h >= HZ_HANDLE_MAX)
+		return;
+	hz_waitq_wake_all(&S.device_waiters[h]);
+	S.device_waited &= ~((hz_ready_set_t)1 << h);
+}
+
 /* Wakes the fibers waiting on each ready device. */
 static void wake_devices(hz_ready_set_t ready)
 {

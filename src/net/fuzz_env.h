@@ -56,8 +56,13 @@ static inline const char *sink_error(const struct hz_net *n)
 	return "sink";
 }
 
+static inline void sink_wake(struct hz_net *n)
+{
+	(void)n;
+}
+
 static const struct hz_net_ops sink_ops = {sink_read, sink_write, sink_wait,
-					   sink_error};
+					   sink_error, sink_wake};
 
 static struct {
 	struct hz_net net;

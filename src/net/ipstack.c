@@ -13,8 +13,8 @@
 #include "net/tcp.h"
 
 #define RX_BATCH 32
-/* How long the receive fiber waits before it checks for a stop request. */
-#define RX_POLL_NS (50 * HZ_NS_PER_MS)
+/* After a failed read or wait, the receive fiber pauses this long. */
+#define RX_ERROR_PAUSE_NS (50 * HZ_NS_PER_MS)
 #define DEFAULT_REASM_LIMIT (256u * 1024)
 
 HZ_LOG_SOURCE(ip_log, "ipstack");
@@ -98,7 +98,7 @@ static bool rx_batch(struct hz_ipstack *s)
 		hz_counter_inc(&st_rx_error);
 		HZ_WARN(&ip_log, "%s: receive: %s", s->name,
 			s->net->ops->error_message(s->net));
-		hz_sleep_ns(RX_POLL_NS);
+		hz_sleep_ns(RX_ERROR_PAUSE_NS);
 		return true;
 	}
 	/* What the batch makes us send goes out in one write too. */
@@ -120,8 +120,9 @@ static void rx_fiber(void *arg)
 			hz_fiber_yield();
 			continue;
 		}
-		if (hz_net_wait(s->net, hz_now() + RX_POLL_NS) < 0)
-			continue;
+		/* Woken by a frame, or by join_fibers to stop. */
+		if (hz_net_wait(s->net, HZ_DEADLINE_NEVER) < 0)
+			hz_sleep_ns(RX_ERROR_PAUSE_NS);
 	}
 	s->rx_running = false;
 	hz_waitq_wake_all(&s->joins);
@@ -314,6 +315,7 @@ static void stack_init(struct hz_ipstack *s, struct hz_net *net,
 static void join_fibers(struct hz_ipstack *s)
 {
 	s->stopping = true;
+	hz_net_wake(s->net);
 	hz_dhcp_stop(s);
 	while (s->rx_running || s->dhcp.running)
 		if (hz_waitq_wait(&s->joins, HZ_DEADLINE_NEVER) < 0)

@@ -153,6 +153,11 @@ static int netdev_wait(struct hz_net *n, uint64_t deadline)
 	return hz_device_wait(d->handle, deadline);
 }
 
+static void netdev_wake(struct hz_net *n)
+{
+	hz_device_wake(((struct netdev *)n)->handle);
+}
+
 static const char *netdev_error(const struct hz_net *n)
 {
 	const struct netdev *d = (const struct netdev *)n;
@@ -165,6 +170,7 @@ static const struct hz_net_ops netdev_ops = {
     .write = netdev_write,
     .wait = netdev_wait,
     .error_message = netdev_error,
+    .wake = netdev_wake,
 };
 
 int hz_netdev_open(const char *name, struct hz_budget *budget,

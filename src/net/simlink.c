@@ -268,6 +268,11 @@ static int port_wait(struct hz_net *n, uint64_t deadline)
 	return hz_waitq_wait(&p->readers, deadline);
 }
 
+static void port_wake(struct hz_net *n)
+{
+	hz_waitq_wake_all(&((struct sim_port *)n)->readers);
+}
+
 static const char *port_error(const struct hz_net *n)
 {
 	const struct sim_port *p = (const struct sim_port *)n;
@@ -280,6 +285,7 @@ static const struct hz_net_ops port_ops = {
     .write = port_write,
     .wait = port_wait,
     .error_message = port_error,
+    .wake = port_wake,
 };
 
 /* --- lifecycle ------------------------------------------------------------ */
