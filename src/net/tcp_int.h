@@ -127,6 +127,7 @@ struct tcp_conn {
 	uint32_t cwnd, ssthresh, recover, high_rxt, dupacks;
 	uint32_t rxt_fence; /* SND.MAX at the latest retransmission */
 	bool in_recovery;
+	uint64_t last_data_sent; /* ns: when a data segment last left */
 	uint32_t score[TCP_SCORE_MAX][2]; /* SACKed ranges, sorted */
 	uint8_t nscore;
 

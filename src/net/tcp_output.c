@@ -13,6 +13,7 @@
 static HZ_COUNTER(out_segs, "tcp", "out_segments");
 static HZ_COUNTER(out_nomem, "tcp", "out_no_memory");
 static HZ_COUNTER(out_fail, "tcp", "out_errors");
+static HZ_COUNTER(cwnd_restarts, "tcp", "cwnd_restarts");
 static HZ_COUNTER(out_rexmt, "tcp", "out_retransmits");
 static HZ_COUNTER(out_rst, "tcp", "out_resets");
 static HZ_COUNTER(out_probe, "tcp", "out_window_probes");
@@ -417,8 +418,25 @@ static void send_data(struct tcp_conn *c, uint32_t seq, uint32_t len, bool fin)
 	if (SEQ_LT(seq, c->snd_max))
 		hz_counter_inc(&out_rexmt);
 	send_segment(c, seq, len, flags);
+	c->last_data_sent = hz_now();
 	if (flags & TH_FIN)
 		c->fin_sent = true;
+}
+
+/*
+ * RFC 5681 4.1: a connection that sent nothing for longer than an RTO
+ * no longer knows the path; it starts again from the initial window
+ * rather than send a whole old window in one burst.
+ */
+static void restart_after_idle(struct tcp_conn *c)
+{
+	uint32_t iw = 10u * c->snd_mss; /* RFC 6928 */
+
+	if (c->snd_una != c->snd_max || c->last_data_sent == 0 ||
+	    c->cwnd <= iw || hz_now() - c->last_data_sent <= c->rto)
+		return;
+	c->cwnd = iw;
+	hz_counter_inc(&cwnd_restarts);
 }
 
 /* Fast recovery: retransmits holes while the pipe has room. */
@@ -485,6 +503,7 @@ static bool send_window(struct tcp_conn *c)
 {
 	bool sent = false;
 
+	restart_after_idle(c);
 	for (;;) {
 		uint32_t end = tcp_sb_end(c);
 		uint32_t off = c->snd_nxt - c->snd_una;

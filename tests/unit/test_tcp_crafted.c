@@ -1051,6 +1051,63 @@ static void newreno_fast_recovery(void **state)
 	assert_int_equal(run_main(do_newreno), 0);
 }
 
+/* We send one full segment at *@next and the peer ACKs it. */
+static void one_segment(struct us *u, uint32_t *next)
+{
+	static const uint8_t data[RMSS];
+	struct out o;
+
+	assert_int_equal(hz_flow_write(u->f, data, RMSS, 0), RMSS);
+	o = pop(u);
+	assert_int_equal(o.seq, *next);
+	assert_int_equal(o.len, RMSS);
+	*next += RMSS;
+	peer_sack(u, *next, NULL, 0);
+	expect_silence(u);
+}
+
+/*
+ * RFC 5681 4.1: after more than an RTO with nothing sent, the window
+ * starts again from the initial window; a pause shorter than that keeps
+ * the window the ACKs grew.
+ */
+static int do_cwnd_restart(void *arg)
+{
+	uint64_t restarts = sim_counter("cwnd_restarts");
+	struct hz_tcp_info in;
+	struct us u;
+	uint32_t next;
+
+	(void)arg;
+	next = recovery_setup(&u, false);
+	/* Slow start: each of the ten ACKs grows the window by an MSS. */
+	for (int k = 1; k <= RSEGS; k++)
+		peer_sack(&u, next + (uint32_t)k * RMSS, NULL, 0);
+	next += RSEGS * RMSS;
+	expect_silence(&u);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.cwnd >= 2 * RSEGS * RMSS);
+	/* Busy: the window stays (and grows). */
+	one_segment(&u, &next);
+	hz_tcp_flow_info(u.f, &in);
+	assert_true(in.cwnd > 2 * RSEGS * RMSS);
+	assert_int_equal(sim_counter("cwnd_restarts"), restarts);
+	/* Idle for longer than the RTO: back to the initial window. */
+	hz_sleep_ns(in.rto_ns + 20 * HZ_NS_PER_MS);
+	one_segment(&u, &next);
+	hz_tcp_flow_info(u.f, &in);
+	assert_int_equal(sim_counter("cwnd_restarts"), restarts + 1);
+	assert_int_equal(in.cwnd, RSEGS * RMSS + RMSS); /* IW, then its ACK */
+	us_fini(&u);
+	return 0;
+}
+
+static void cwnd_restarts_after_idle(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_cwnd_restart), 0);
+}
+
 /*
  * SACK recovery (RFC 6675): the same losses, reported with SACK blocks.
  * Three segments SACKed above the hole retransmit segment 1; once the
@@ -1558,6 +1615,7 @@ int main(void)
 	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
 	    HARNESS_TEST(newreno_fast_recovery),
+	    HARNESS_TEST(cwnd_restarts_after_idle),
 	    HARNESS_TEST(sack_fast_recovery),
 	    HARNESS_TEST(out_of_order_within_budget),
 	    HARNESS_TEST(orphan_fin_wait_2_times_out),
