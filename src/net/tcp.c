@@ -145,6 +145,10 @@ void hz_tcp_flow_info(const struct hz_flow *f, struct hz_tcp_info *out)
 	    .dupacks = c->dupacks,
 	    .in_recovery = c->in_recovery,
 	    .rto_ns = c->rto,
+	    .snd_wnd = c->snd_wnd,
+	    .ts_ok = c->ts_ok,
+	    .sack_ok = c->sack_ok,
+	    .snd_wscale = c->snd_wscale,
 	};
 }
 
@@ -427,6 +431,15 @@ uint32_t tcp_ts_offset(struct hz_tcp *t, hz_ipv4_t laddr, uint16_t lport,
 	hz_put16(b + 10, rport);
 	b[12] = 't';
 	return (uint32_t)tcp_siphash(t->env.secret, b, sizeof(b));
+}
+
+uint8_t tcp_wscale_for(uint32_t rcvbuf)
+{
+	uint8_t ws = 0;
+
+	while (ws < TCP_WSCALE_MAX && ((uint32_t)TCP_MAX_WIN << ws) < rcvbuf)
+		ws++;
+	return ws;
 }
 
 uint64_t tcp_random(struct hz_tcp *t)

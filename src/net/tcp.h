@@ -120,6 +120,9 @@ struct hz_tcp_info {
 	uint32_t dupacks;	 /* duplicate ACKs since the last new one */
 	bool in_recovery;	 /* in fast recovery (RFC 6582 / 6675) */
 	uint64_t rto_ns;	 /* the retransmission timeout now */
+	uint32_t snd_wnd;	 /* the peer's window, scaled */
+	bool ts_ok, sack_ok;	 /* timestamps, SACK in use */
+	uint8_t snd_wscale;	 /* the peer's window scale (0: none) */
 };
 
 /* Fills @out with the sender state of TCP flow @f. */

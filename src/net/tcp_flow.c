@@ -590,10 +590,7 @@ static struct tcp_conn *active_open(struct hz_tcp *t, uint16_t port,
 	c->lport = port;
 	c->raddr = dst->addr;
 	c->rport = dst->port;
-	c->rcv_wscale = 0;
-	while (c->rcv_wscale < TCP_WSCALE_MAX &&
-	       (TCP_MAX_WIN << c->rcv_wscale) < c->rcv_cap)
-		c->rcv_wscale++;
+	c->rcv_wscale = tcp_wscale_for(c->rcv_cap);
 	c->iss = tcp_isn(t, c->laddr, c->lport, c->raddr, c->rport);
 	c->ts_offset = tcp_ts_offset(t, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;

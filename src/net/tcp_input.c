@@ -233,16 +233,6 @@ static void syn_options(struct tcp_conn *c, const struct tcp_seg *s,
 	c->ssthresh = UINT32_MAX / 2;
 }
 
-/* Picks the window scale that lets our receive buffer be advertised. */
-static uint8_t wscale_for(uint32_t rcvbuf)
-{
-	uint8_t ws = 0;
-
-	while (ws < TCP_WSCALE_MAX && (TCP_MAX_WIN << ws) < rcvbuf)
-		ws++;
-	return ws;
-}
-
 /* --- LISTEN -------------------------------------------------------------- */
 
 /* A new embryonic connection from a SYN that the backlog has room for. */
@@ -260,7 +250,7 @@ static enum tcp_verdict listen_open(struct hz_listener *l, struct tcp_seg *s)
 	c->rport = s->sport;
 	c->listener = l;
 	l->pending++;
-	c->rcv_wscale = wscale_for(c->rcv_cap);
+	c->rcv_wscale = tcp_wscale_for(c->rcv_cap);
 	syn_options(c, s, true);
 	c->iss = tcp_isn(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
 	c->ts_offset =
@@ -279,6 +269,7 @@ static enum tcp_verdict listen_cookie_ack(struct hz_listener *l,
 					  struct tcp_seg *s)
 {
 	uint16_t mss = tcp_cookie_check(s->tcp, s);
+	struct tcp_cookie_opts co;
 	struct tcp_conn *c;
 
 	if (mss == 0) {
@@ -308,7 +299,18 @@ static enum tcp_verdict listen_cookie_ack(struct hz_listener *l,
 	c->sb_seq = s->ack;
 	c->recover = c->iss;
 	c->rcv_nxt = c->rcv_adv = s->seq;
-	c->snd_wnd = c->max_snd_wnd = s->wnd;
+	c->ts_offset =
+	    tcp_ts_offset(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
+	if (tcp_cookie_opts(s->tcp, s, &co)) {
+		c->ts_ok = true;
+		c->ts_recent = s->opt.tsval;
+		c->ts_recent_age = hz_now();
+		c->sack_ok = co.sack_ok;
+		c->ws_ok = co.ws_ok;
+		c->snd_wscale = co.ws;
+		c->rcv_wscale = co.ws_ok ? tcp_wscale_for(c->rcv_cap) : 0;
+	}
+	c->snd_wnd = c->max_snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = s->ack;
 	c->cwnd = 10u * mss;

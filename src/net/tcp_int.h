@@ -363,6 +363,9 @@ void tcp_listener_established(struct tcp_conn *c);
 /* Forgets @c's place in its listener (embryonic or queued). */
 void tcp_listener_detach(struct tcp_conn *c);
 
+/* The window scale that lets a receive buffer of @rcvbuf be advertised. */
+uint8_t tcp_wscale_for(uint32_t rcvbuf);
+
 /* --- tcp_cookie.c: SYN cookies ------------------------------------------ */
 
 /* The ISS of a SYN-cookie SYN-ACK for @s (the peer's MSS encoded). */
@@ -370,5 +373,23 @@ uint32_t tcp_cookie_make(struct hz_tcp *t, const struct tcp_seg *s);
 
 /* Checks the ACK of a cookie handshake; the MSS it encoded, or 0. */
 uint16_t tcp_cookie_check(struct hz_tcp *t, const struct tcp_seg *s);
+
+/* What a cookie SYN-ACK's timestamp carries of the peer's SYN. */
+struct tcp_cookie_opts {
+	bool ws_ok;
+	uint8_t ws; /* the peer's window scale */
+	bool sack_ok;
+};
+
+/* Our timestamp for a cookie SYN-ACK to SYN @s, its options encoded. */
+uint32_t tcp_cookie_tsval(struct hz_tcp *t, const struct tcp_seg *s);
+
+/*
+ * Decodes the options of a cookie handshake from the timestamp the
+ * final ACK @s echoes. False if it echoes none we could have sent (then
+ * the connection goes without window scale, SACK and timestamps).
+ */
+bool tcp_cookie_opts(struct hz_tcp *t, const struct tcp_seg *s,
+		     struct tcp_cookie_opts *out);
 
 #endif

@@ -312,14 +312,36 @@ void tcp_send_cookie_synack(struct hz_tcp *t, const struct tcp_seg *s,
 	    .seq = iss,
 	    .ack = s->seq + 1,
 	    .flags = TH_SYN | TH_ACK,
-	    .olen = 4,
 	};
 	uint32_t win = t->tune.rcvbuf;
+	uint8_t *p = o.opts + 4;
 
 	o.wnd = (uint16_t)(win > TCP_MAX_WIN ? TCP_MAX_WIN : win);
 	o.opts[0] = 2;
 	o.opts[1] = 4;
 	hz_put16(o.opts + 2, tcp_local_mss(t));
+	if (s->opt.ts_ok) {
+		/* The other options ride in the timestamp (tcp_cookie.c). */
+		if (s->opt.ws_ok) {
+			p[0] = 1;
+			p[1] = 3;
+			p[2] = 3;
+			p[3] = tcp_wscale_for(t->tune.rcvbuf);
+			p += 4;
+		}
+		p[0] = 1;
+		p[1] = 1;
+		if (s->opt.sack_perm) {
+			p[0] = 4;
+			p[1] = 2;
+		}
+		p[2] = 8;
+		p[3] = 10;
+		hz_put32(p + 4, tcp_cookie_tsval(t, s));
+		hz_put32(p + 8, s->opt.tsval);
+		p += 12;
+	}
+	o.olen = (uint8_t)(p - o.opts);
 	emit(t, &o, NULL, 0);
 }
 

@@ -1452,9 +1452,10 @@ static void orphan_fin_wait_2_times_out(void **state)
 
 /* --- the backlog and SYN cookies ---------------------------------------- */
 
-/* A segment from the peer's port @sport to port 80. */
-static void from_port(struct us *u, uint16_t sport, uint8_t flags, uint32_t seq,
-		      uint32_t ack, const uint8_t *opts, size_t olen)
+/* The peer sends to port 80 from @sport, advertising window @wnd. */
+static void from_port_wnd(struct us *u, uint16_t sport, uint8_t flags,
+			  uint32_t seq, uint32_t ack, uint16_t wnd,
+			  const uint8_t *opts, size_t olen)
 {
 	struct sim_seg g = {.src = PEER,
 			    .dst = US,
@@ -1463,11 +1464,74 @@ static void from_port(struct us *u, uint16_t sport, uint8_t flags, uint32_t seq,
 			    .seq = seq,
 			    .ack = ack,
 			    .flags = flags,
-			    .wnd = 65535,
+			    .wnd = wnd,
 			    .opts = opts,
 			    .olen = olen};
 
 	sim_inject(u->t, &g);
+}
+
+/* A segment from the peer's port @sport to port 80. */
+static void from_port(struct us *u, uint16_t sport, uint8_t flags, uint32_t seq,
+		      uint32_t ack, const uint8_t *opts, size_t olen)
+{
+	from_port_wnd(u, sport, flags, seq, ack, 65535, opts, olen);
+}
+
+/*
+ * With the backlog full, a SYN offering every option gets a cookie whose
+ * timestamp carries window scale and SACK: the connection its ACK makes
+ * has all three.
+ */
+static void check_cookie_options(struct us *u)
+{
+	/* MSS 1460, SACK permitted, timestamps 777, window scale 7. */
+	uint8_t opts[20] = {2,	  4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+			    0x03, 9, 0,	   0,	 0, 0, 1, 3,  3, 7};
+	uint64_t ok = sim_counter("syncookies_accepted");
+	uint64_t sent = sim_counter("syncookies_sent");
+	uint8_t ack_ts[12] = {1, 1, 8, 10, 0, 0, 0x03, 10}; /* TS 778 */
+	struct hz_tcp_info in;
+	struct hz_flow *f;
+	struct out o;
+
+	while (u->n > 0)
+		(void)pop(u); /* the FIN of the flow the caller closed */
+	from_port(u, 6006, SYN, 900, 0, opts, sizeof(opts));
+	o = pop(u);
+	assert_int_equal(sim_counter("syncookies_sent"), sent + 1);
+	assert_int_equal(o.flags, SYN | ACK);
+	assert_true(o.mss_ok && o.ws_ok && o.sack_perm && o.ts_ok);
+	assert_int_equal(o.tsecr, 777);
+	assert_int_equal(o.tsval & 0x3f, 7 | 0x10); /* scale 7, SACK */
+	/* Room in the accept queue; the ACK echoes the timestamp, and its
+	 * window is scaled by 7. */
+	assert_int_equal(hz_tcp_accept_on(u->l, 0, &f), 0);
+	hz_flow_free(f);
+	while (u->n > 0)
+		(void)pop(u); /* what closing that flow sent */
+	hz_put32(ack_ts + 8, o.tsval);
+	from_port_wnd(u, 6006, ACK, 901, o.seq + 1, 1000, ack_ts, 12);
+	assert_int_equal(sim_counter("syncookies_accepted"), ok + 1);
+	for (;;) {
+		assert_int_equal(hz_tcp_accept_on(u->l, 0, &f), 0);
+		hz_tcp_flow_info(f, &in);
+		if (in.ts_ok)
+			break; /* the cookie connection, queued last */
+		hz_flow_free(f);
+	}
+	assert_true(in.sack_ok);
+	assert_int_equal(in.snd_wscale, 7);
+	assert_int_equal(in.snd_wnd, 1000u << 7);
+	/* Its segments carry timestamps, echoing the peer's. */
+	while (u->n > 0)
+		(void)pop(u); /* the FINs of the flows closed above */
+	assert_int_equal(hz_flow_write(f, "hi", 2, 0), 2);
+	o = pop(u);
+	assert_int_equal(o.len, 2);
+	assert_true(o.ts_ok);
+	assert_int_equal(o.tsecr, 0x0300 + 10);
+	hz_flow_free(f);
 }
 
 static int do_backlog_cookies(void *arg)
@@ -1514,6 +1578,7 @@ static int do_backlog_cookies(void *arg)
 	assert_int_equal(sim_counter("syncookies_accepted"), ok + 1);
 	assert_int_equal(hz_tcp_conn_count(u.t), 5);
 	hz_flow_free(f);
+	check_cookie_options(&u);
 	us_fini(&u);
 	return 0;
 }
