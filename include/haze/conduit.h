@@ -101,8 +101,8 @@ void hz_conduit_init(struct hz_conduit *c, const struct hz_conduit_config *cfg);
  * written, letter case aside) and port, a server configuration for
  * listening on that address and port. Setting an endpoint again replaces
  * its configuration; @tls must outlive the conduit. 0, or -HZ_EINVAL
- * (not a tls: endpoint) or -HZ_ENOSPC (HZ_CONDUIT_TLS_RULES endpoints
- * have one already) with the message in hz_conduit_error.
+ * (not a tls: endpoint, or @tls NULL) or -HZ_ENOSPC (HZ_CONDUIT_TLS_RULES
+ * endpoints have one already) with the message in hz_conduit_error.
  */
 HZ_MUST_CHECK
 int hz_conduit_set_tls(struct hz_conduit *c, const char *endpoint,

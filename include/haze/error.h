@@ -35,6 +35,7 @@ enum hz_error {
 	HZ_EMSGSIZE,	 /* a frame or message is too large */
 	HZ_EPROTO,	 /* the peer broke the protocol */
 	HZ_ECANCELED,	 /* the operation was cancelled */
+	HZ_ECONNABORTED, /* given up: the peer stopped answering */
 	HZ_ERROR_COUNT_
 };
 

@@ -15,9 +15,13 @@
  *   first it returns the count it did accept, which is then short (a
  *   partial write: those bytes will be sent, in order; the rest were not
  *   taken and may be written again), or -HZ_ETIMEDOUT if it took none.
- *   Like a read's timeout, that is not an error of the flow. After a
- *   failure nothing is known about how much of this or earlier writes
- *   reached the peer.
+ *   Like a read's timeout, that is not an error of the flow. A layer
+ *   that frames bytes (TLS) may keep part of a frame a deadline cut: it
+ *   goes with the flow's next write (one of 0 bytes if there is nothing
+ *   more to say), its shutdown or its close. After a failure nothing is
+ *   known about how much of this or earlier writes reached the peer. A
+ *   connection given up because the peer stopped answering is a fatal
+ *   -HZ_ECONNABORTED, never -HZ_ETIMEDOUT.
  * - shutdown ends our direction (TCP: sends FIN); reads still work.
  * - A fatal error (reset, protocol failure, TLS alert) is sticky: every
  *   later read, writev or shutdown returns it again, and error_message

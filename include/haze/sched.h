@@ -150,7 +150,7 @@ struct hz_defer {
 void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d));
 
 /* Queues @d to run at the end of this round; harmless if already queued. */
-void hz_defer(struct hz_defer *d);
+void hz_defer_queue(struct hz_defer *d);
 
 /* Unqueues @d; harmless if it is not queued. */
 void hz_defer_cancel(struct hz_defer *d);

@@ -58,7 +58,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 1
+#define HZ_KVM_ABI_VERSION 2
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */

@@ -2,7 +2,8 @@
  * The process entry of a unix-target unikernel: parses the options that
  * bind host resources to the manifest's devices, checks them all against
  * the manifest before opening any, maps the heap, and starts the runtime.
- * Everything after the options goes to the application.
+ * Everything after the options goes to the runtime, which takes leading
+ * --log=SPEC options as on every target, then to the application.
  *
  *   PROG [--mem MIB] [--net NAME=tap:IFACE] [--block NAME=PATH]
  *        [--log=SPEC] [--] [ARGS...]

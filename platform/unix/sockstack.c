@@ -188,6 +188,10 @@ static void poller(void *arg)
 
 static int flow_fail(struct sock_flow *f, int code, const char *what)
 {
+	/* The kernel gave the connection up (ETIMEDOUT): on a flow that
+	 * is not a passed deadline, which -HZ_ETIMEDOUT would say. */
+	if (code == -HZ_ETIMEDOUT)
+		code = -HZ_ECONNABORTED;
 	if (f->fatal == 0) {
 		f->fatal = code;
 		return hz_errmsg_set(&f->err, code, "TCP %s: %s (socket stack)",

@@ -120,6 +120,10 @@ int hz_conduit_set_tls(struct hz_conduit *c, const char *endpoint,
 
 	if (e < 0)
 		return e;
+	if (tls == NULL)
+		return hz_errmsg_set(&c->err, -HZ_EINVAL,
+				     "conduit %s: no TLS configuration given",
+				     shown);
 	if (ep.scheme != HZ_ENDPOINT_TLS)
 		return hz_errmsg_set(&c->err, -HZ_EINVAL,
 				     "conduit %s: a TLS configuration is for "

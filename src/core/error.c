@@ -24,6 +24,7 @@ static const struct {
     [HZ_EMSGSIZE] = {"HZ_EMSGSIZE", "message too large"},
     [HZ_EPROTO] = {"HZ_EPROTO", "protocol error"},
     [HZ_ECANCELED] = {"HZ_ECANCELED", "canceled"},
+    [HZ_ECONNABORTED] = {"HZ_ECONNABORTED", "connection given up"},
 };
 
 static int index_of(int code)

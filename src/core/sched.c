@@ -376,7 +376,7 @@ void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d))
 	*d = (struct hz_defer){.fn = fn};
 }
 
-void hz_defer(struct hz_defer *d)
+void hz_defer_queue(struct hz_defer *d)
 {
 	HZ_ASSERT(d->fn != NULL);
 	if (d->queued)

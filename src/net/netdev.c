@@ -142,7 +142,7 @@ static int netdev_write(struct hz_net *n, struct hz_view *frames, size_t count)
 			tx_flush(d);
 	}
 	if (d->ntx > 0)
-		hz_defer(&d->flush);
+		hz_defer_queue(&d->flush);
 	return (int)count;
 }
 

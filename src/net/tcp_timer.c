@@ -80,13 +80,19 @@ static void persist_fire(struct tcp_conn *c)
 	tcp_persist_arm(c);
 }
 
-/* Gives up on a connection whose peer stopped answering. */
+/*
+ * Gives up on a connection whose peer stopped answering: a connect ends
+ * with -HZ_ETIMEDOUT, an established flow with -HZ_ECONNABORTED (sticky;
+ * -HZ_ETIMEDOUT on a flow means only that a call's deadline passed).
+ */
 static void conn_timed_out(struct tcp_conn *c, const char *why)
 {
+	bool synced = tcp_state_synced(c->state);
+
 	hz_counter_inc(&conn_timeouts);
-	if (tcp_state_synced(c->state))
+	if (synced)
 		tcp_send_rst_conn(c);
-	tcp_conn_fail(c, -HZ_ETIMEDOUT, why);
+	tcp_conn_fail(c, synced ? -HZ_ECONNABORTED : -HZ_ETIMEDOUT, why);
 	tcp_conn_closed(c);
 }
 

@@ -60,6 +60,7 @@ struct tls_flow {
 	bool handshake_done;
 	bool peer_closed; /* the engine closed cleanly (close_notify) */
 	bool shut;	  /* we sent close_notify */
+	bool lower_shut;  /* and shut the lower flow's direction */
 	bool closed;
 	bool sending;		     /* a fiber is handing records down */
 	bool receiving;		     /* a fiber is reading records up */
@@ -112,13 +113,8 @@ static int check(const struct tls_flow *tf)
 }
 
 /* A failure of the lower flow, with both layers in the message. */
-static int fail_lower(struct tls_flow *tf, int code, const char *doing)
+static int fail_lower(struct tls_flow *tf, int code)
 {
-	if (code == -HZ_ETIMEDOUT)
-		return fail(tf, code,
-			    "TLS: timed out %s; a record may be cut, the "
-			    "session is unusable",
-			    doing);
 	return fail(tf, code, "TLS: %s", hz_flow_error(tf->lower));
 }
 
@@ -219,7 +215,7 @@ static int send_records(struct tls_flow *tf, uint64_t deadline)
 	if (w == -HZ_ETIMEDOUT)
 		return (int)w; /* nothing went; not an error of the flow */
 	if (w < 0)
-		return fail_lower(tf, (int)w, "sending a record");
+		return fail_lower(tf, (int)w);
 	if (tf->fatal != 0 || tf->closed)
 		return check(tf);
 	if (tf->stage_len > 0) {
@@ -253,7 +249,7 @@ static int recv_records(struct tls_flow *tf, uint64_t deadline)
 	if (n == -HZ_ETIMEDOUT)
 		return (int)n; /* not an error of the flow */
 	if (n < 0)
-		return fail_lower(tf, (int)n, "receiving a record");
+		return fail_lower(tf, (int)n);
 	if (!tf->handshake_done)
 		return fail(tf, -HZ_ECONNRESET,
 			    "TLS: the peer closed the connection during the "
@@ -469,20 +465,21 @@ static int tls_shutdown(struct hz_flow *f)
 
 	if (r < 0)
 		return r;
-	if (tf->shut)
-		return 0;
-	tf->shut = true;
-	if (!(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
-		br_ssl_engine_close(tf->eng);
-		r = flush_records(tf, hz_now() + tf->cfg->handshake_timeout);
-		if (r < 0)
-			return r;
+	if (!tf->shut) {
+		tf->shut = true;
+		if (!(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED))
+			br_ssl_engine_close(tf->eng);
 	}
-	if (tf->peer_closed)
+	/* A timeout leaves the rest queued: calling again goes on. */
+	r = flush_records(tf, hz_now() + tf->cfg->handshake_timeout);
+	if (r < 0)
+		return r;
+	if (tf->peer_closed || tf->lower_shut)
 		return 0;
 	r = hz_flow_shutdown(tf->lower);
 	if (r < 0)
-		return fail_lower(tf, r, "ending our direction");
+		return fail_lower(tf, r);
+	tf->lower_shut = true;
 	return 0;
 }
 
@@ -492,11 +489,15 @@ static void tls_close(struct hz_flow *f)
 
 	if (tf->closed)
 		return;
-	/* Say goodbye if the session is healthy; never wait long for it. */
-	if (tf->handshake_done && tf->fatal == 0 && !tf->shut &&
-	    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
-		br_ssl_engine_close(tf->eng);
-		/* A failure here stays in the message; the flow is ending. */
+	/*
+	 * Say goodbye if the session is healthy, after what a deadline left
+	 * queued; never wait long for it. A failure here stays in the
+	 * message; the flow is ending.
+	 */
+	if (tf->handshake_done && tf->fatal == 0) {
+		if (!tf->shut &&
+		    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED))
+			br_ssl_engine_close(tf->eng);
 		(void)flush_records(tf, hz_now() + TLS_CLOSE_WAIT);
 	}
 	tf->closed = true;

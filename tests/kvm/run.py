@@ -141,7 +141,7 @@ def corrupt(src, kind):
     elif kind == "ABI version":
         for off, owner, ntype in notes(data):
             if owner == b"HAZE" and ntype == 0x485a4b31:
-                struct.pack_into("<I", data, off + 12 + 8, 2)
+                struct.pack_into("<I", data, off + 12 + 8, 3)
     elif kind == "text not executable":
         struct.pack_into("<I", data, text + 4, 4)  # R
     fd, path = tempfile.mkstemp(suffix=".hz")
@@ -515,7 +515,7 @@ def test_refusals():
                          ("too many phdrs", "more than 64 program headers"),
                          ("huge note namesz", "note runs past its segment"),
                          ("no ABI note", "no Haze kvm ABI note"),
-                         ("ABI version", "built for kvm ABI 2"),
+                         ("ABI version", "built for kvm ABI 3"),
                          ("text not executable",
                           "entry point outside executable segments")]:
         path = corrupt(hello, kind)

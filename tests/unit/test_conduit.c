@@ -372,7 +372,11 @@ static int per_endpoint_main(void *arg)
 			 0);
 	echoes(flow, "hello with the default");
 	hz_flow_free(flow);
-	/* Only tls: endpoints take one; the table is bounded. */
+	/* Only tls: endpoints take one, and only a real one; the table is
+	 * bounded. */
+	assert_int_equal(
+	    hz_conduit_set_tls(&f.client, "tls:a.haze.test:1", NULL),
+	    -HZ_EINVAL);
 	assert_int_equal(
 	    hz_conduit_set_tls(&f.client, "tcp:localhost:7", trust_rogue),
 	    -HZ_EINVAL);

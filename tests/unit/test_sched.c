@@ -200,8 +200,8 @@ static void defer_worker(void *arg)
 {
 	(void)arg;
 	df.fiber_steps++;
-	hz_defer(&df.run); /* twice in one round: runs once */
-	hz_defer(&df.run);
+	hz_defer_queue(&df.run); /* twice in one round: runs once */
+	hz_defer_queue(&df.run);
 	df.fiber_steps++;
 }
 
@@ -210,7 +210,7 @@ static int defer_main(void *arg)
 	(void)arg;
 	hz_defer_init(&df.run, deferred_fn);
 	hz_defer_init(&df.cancelled, cancelled_fn);
-	hz_defer(&df.cancelled);
+	hz_defer_queue(&df.cancelled);
 	/* A fiber spawned now first runs in the next round. */
 	if (hz_fiber_spawn("worker", defer_worker, NULL, 0) < 0)
 		return -HZ_ENOMEM;
@@ -225,7 +225,8 @@ static int defer_main(void *arg)
 	/* Round two ended: the deferral ran once, after the worker's steps. */
 	HARNESS_CHECK(df.ran == 1);
 	HARNESS_CHECK(df.steps_seen == 2);
-	hz_defer(&df.run); /* a deferral may be queued again once it ran */
+	hz_defer_queue(
+	    &df.run); /* a deferral may be queued again once it ran */
 	hz_fiber_yield();
 	HARNESS_CHECK(df.ran == 2);
 	return 0;
