@@ -27,6 +27,7 @@
 
 #include "haze/ipstack.h"
 #include "haze/log.h"
+#include "fuzz/fuzz_heap.h"
 #include "haze/mem.h"
 #include "haze/sched.h"
 #include "net/ipstack_impl.h"
@@ -97,14 +98,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct hz_mem_stats st;
 	const char *why;
-	void *heap;
 
 	(void)argc;
 	(void)argv;
-	heap = mmap(NULL, FUZZ_HEAP, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (heap == MAP_FAILED || hz_mem_init((uintptr_t)heap, FUZZ_HEAP) != 0)
-		abort();
+	fuzz_heap_init(FUZZ_HEAP);
 	/* Not a line per lease. */
 	if (hz_log_configure("ipstack:warn,dhcp:warn", &why) != 0)
 		abort();

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fuzz/fuzz_heap.h"
 #include "haze/mem.h"
 #include "haze/pbuf.h"
 #include "haze/sched.h"
@@ -111,15 +112,11 @@ static int sink(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	void *heap;
 	struct hz_mem_stats st;
 
 	(void)argc;
 	(void)argv;
-	heap = mmap(NULL, FUZZ_HEAP, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (heap == MAP_FAILED || hz_mem_init((uintptr_t)heap, FUZZ_HEAP) != 0)
-		abort();
+	fuzz_heap_init(FUZZ_HEAP);
 	hz_mem_stats(&st);
 	F.objects = st.live_objects;
 	F.ready = true;

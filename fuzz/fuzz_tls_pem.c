@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fuzz/fuzz_heap.h"
 #include "haze/mem.h"
 #include "haze/tls.h"
 
@@ -21,13 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	void *heap = mmap(NULL, FUZZ_HEAP, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
 	(void)argc;
 	(void)argv;
-	if (heap == MAP_FAILED || hz_mem_init((uintptr_t)heap, FUZZ_HEAP) != 0)
-		abort();
+	fuzz_heap_init(FUZZ_HEAP);
 	return 0;
 }
 

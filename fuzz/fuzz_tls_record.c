@@ -25,6 +25,7 @@
 
 #include "haze/entropy.h"
 #include "haze/flow.h"
+#include "fuzz/fuzz_heap.h"
 #include "haze/mem.h"
 #include "haze/platform.h"
 #include "entropy/entropy_int.h"
@@ -181,15 +182,12 @@ static void entropy_restart(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char *const alpn[] = {"http/1.1", "echo"};
-	void *heap = mmap(NULL, FUZZ_HEAP, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct hz_mem_stats st;
 	const char *why;
 
 	(void)argc;
 	(void)argv;
-	if (heap == MAP_FAILED || hz_mem_init((uintptr_t)heap, FUZZ_HEAP) != 0)
-		abort();
+	fuzz_heap_init(FUZZ_HEAP);
 	/* Not a line per input about the sources. */
 	if (hz_log_configure("entropy:warn", &why) != 0)
 		abort();

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fuzz/fuzz_heap.h"
 #include "haze/ipstack.h"
 #include "haze/mem.h"
 #include "net/ipstack_impl.h"
@@ -81,14 +82,10 @@ static inline void fuzz_env_init(void)
 				      .seed = 1};
 	struct hz_sockaddr local = {0, FUZZ_PORT};
 	struct hz_mem_stats st;
-	void *heap;
 
 	if (fuzz_env.s != NULL)
 		return;
-	heap = mmap(NULL, FUZZ_HEAP, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (heap == MAP_FAILED || hz_mem_init((uintptr_t)heap, FUZZ_HEAP) != 0)
-		abort();
+	fuzz_heap_init(FUZZ_HEAP);
 	fuzz_env.net.ops = &sink_ops;
 	fuzz_env.net.mac = fuzz_mac;
 	fuzz_env.net.mtu = 1500;
