@@ -20,11 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *m;
 
 	fuzz_env_init();
-	if (size == 0)
+	if (!fuzz_env_flags(&data, &size, &flags))
 		return 0;
-	flags = data[0];
-	data++;
-	size--;
 	if (size > 1480)
 		size = 1480;
 	off = fuzz_env_eth(frame, HZ_ETHERTYPE_IPV4,
@@ -32,10 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	off += fuzz_env_ip(frame + off, HZ_IPPROTO_ICMP, size);
 	m = frame + off;
 	memcpy(m, data, size);
-	if ((flags & FIX_ICMP_SUM) && size >= 4) {
-		hz_put16(m + 2, 0);
-		hz_put16(m + 2, hz_inet_fold(hz_inet_sum(m, size, 0)));
-	}
+	if ((flags & FIX_ICMP_SUM) && size >= 4)
+		fuzz_env_checksum(m, size, 2, 0);
 	fuzz_env_input(frame, off + size);
 	fuzz_env_reset();
 	return 0;

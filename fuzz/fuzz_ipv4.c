@@ -35,17 +35,10 @@ static void fix_packet(uint8_t *p, size_t len, uint8_t flags)
 	/* Unfragmented: no more-fragments bit, offset zero. */
 	if ((flags & FIX_ICMP_SUM) && p[9] == HZ_IPPROTO_ICMP &&
 	    (hz_get16(p + 6) & 0x3fff) == 0 && hz_get16(p + 2) <= len &&
-	    hz_get16(p + 2) >= hlen + 4) {
-		uint8_t *icmp = p + hlen;
-		size_t n = hz_get16(p + 2) - hlen;
-
-		hz_put16(icmp + 2, 0);
-		hz_put16(icmp + 2, hz_inet_fold(hz_inet_sum(icmp, n, 0)));
-	}
-	if (flags & FIX_HEADER_SUM) {
-		hz_put16(p + 10, 0);
-		hz_put16(p + 10, hz_inet_fold(hz_inet_sum(p, hlen, 0)));
-	}
+	    hz_get16(p + 2) >= hlen + 4)
+		fuzz_env_checksum(p + hlen, hz_get16(p + 2) - hlen, 2, 0);
+	if (flags & FIX_HEADER_SUM)
+		fuzz_env_checksum(p, hlen, 10, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,11 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags;
 
 	fuzz_env_init();
-	if (size == 0)
+	if (!fuzz_env_flags(&data, &size, &flags))
 		return 0;
-	flags = data[0];
-	data++;
-	size--;
 	while (size > 0) {
 		size_t n = size;
 

@@ -15,25 +15,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *u;
 
 	fuzz_env_init();
-	if (size == 0)
+	if (!fuzz_env_flags(&data, &size, &flags))
 		return 0;
-	flags = data[0];
-	data++;
-	size--;
 	if (size > 1480)
 		size = 1480;
 	off = fuzz_env_eth(frame, HZ_ETHERTYPE_IPV4, 0);
 	off += fuzz_env_ip(frame + off, HZ_IPPROTO_UDP, size);
 	u = frame + off;
 	memcpy(u, data, size);
-	if ((flags & 1) && size >= HZ_UDP_HLEN) {
-		hz_put16(u + 6, 0);
-		hz_put16(u + 6, hz_inet_fold(hz_inet_sum(
-				    u, size,
-				    hz_inet_pseudo_sum(FUZZ_PEER, FUZZ_ADDR,
-						       HZ_IPPROTO_UDP,
-						       (uint16_t)size))));
-	}
+	if ((flags & 1) && size >= HZ_UDP_HLEN)
+		fuzz_env_checksum(u, size, 6,
+				  hz_inet_pseudo_sum(FUZZ_PEER, FUZZ_ADDR,
+						     HZ_IPPROTO_UDP,
+						     (uint16_t)size));
 	fuzz_env_input(frame, off + size);
 	fuzz_env_reset();
 	return 0;

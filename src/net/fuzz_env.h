@@ -133,6 +133,32 @@ static inline size_t fuzz_env_ip(uint8_t *p, uint8_t proto, size_t len)
 	return HZ_IPV4_HLEN;
 }
 
+/*
+ * Takes the flag byte that leads a harness's input into *@flags; false if
+ * the input is empty.
+ */
+static inline bool fuzz_env_flags(const uint8_t **data, size_t *size,
+				  uint8_t *flags)
+{
+	if (*size == 0)
+		return false;
+	*flags = (*data)[0];
+	(*data)++;
+	(*size)--;
+	return true;
+}
+
+/*
+ * Writes the Internet checksum of @len bytes at @p into its field at
+ * @p + @at, as a sender would: @start is the pseudo-header's sum, or 0.
+ */
+static inline void fuzz_env_checksum(uint8_t *p, size_t len, size_t at,
+				     uint32_t start)
+{
+	hz_put16(p + at, 0);
+	hz_put16(p + at, hz_inet_fold(hz_inet_sum(p, len, start)));
+}
+
 /* Empties every layer and aborts if anything leaked. */
 static inline void fuzz_env_reset(void)
 {
