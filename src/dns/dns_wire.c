@@ -239,18 +239,25 @@ static int answers_read(const uint8_t *m, size_t len, size_t off,
 	return 0;
 }
 
-/* Whether record @x is owned by the name @name. */
-static int owned_by(const uint8_t *m, size_t len, const struct rr *x,
-		    const uint8_t *name, size_t name_len, bool *yes,
-		    const char **why)
+/*
+ * Whether record @x is an IN record of @type owned by the answer's
+ * current name (out->canon).
+ */
+static int wanted(const uint8_t *m, size_t len, const struct rr *x,
+		  uint16_t type, const struct hz_dns_answer *out, bool *yes,
+		  const char **why)
 {
 	uint8_t owner[HZ_DNS_NAME_MAX];
 	size_t off = x->name_off, olen;
-	int r = name_read(m, len, &off, owner, &olen, why);
+	int r;
 
+	*yes = false;
+	if (x->type != type || x->class_ != HZ_DNS_CLASS_IN)
+		return 0;
+	r = name_read(m, len, &off, owner, &olen, why);
 	if (r < 0)
 		return r;
-	*yes = name_equal(owner, olen, name, name_len);
+	*yes = name_equal(owner, olen, out->canon, out->canon_len);
 	return 0;
 }
 
@@ -261,13 +268,8 @@ static int collect_addrs(const uint8_t *m, size_t len, const struct rr *rr,
 {
 	for (size_t i = 0; i < nrr; i++) {
 		bool mine;
-		int r;
+		int r = wanted(m, len, &rr[i], HZ_DNS_TYPE_A, out, &mine, why);
 
-		if (rr[i].type != HZ_DNS_TYPE_A ||
-		    rr[i].class_ != HZ_DNS_CLASS_IN)
-			continue;
-		r = owned_by(m, len, &rr[i], out->canon, out->canon_len, &mine,
-			     why);
 		if (r < 0)
 			return r;
 		if (!mine)
@@ -292,13 +294,9 @@ static int follow_cname(const uint8_t *m, size_t len, const struct rr *rr,
 		size_t off = rr[i].rdoff, tlen;
 		uint8_t target[HZ_DNS_NAME_MAX];
 		bool mine;
-		int r;
+		int r =
+		    wanted(m, len, &rr[i], HZ_DNS_TYPE_CNAME, out, &mine, why);
 
-		if (rr[i].type != HZ_DNS_TYPE_CNAME ||
-		    rr[i].class_ != HZ_DNS_CLASS_IN)
-			continue;
-		r = owned_by(m, len, &rr[i], out->canon, out->canon_len, &mine,
-			     why);
 		if (r < 0)
 			return r;
 		if (!mine)
