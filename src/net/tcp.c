@@ -187,16 +187,29 @@ const char *tcp_peer_name(const struct tcp_conn *c, char *buf)
 
 /* --- the connection table ------------------------------------------------ */
 
-static uint32_t tuple_hash(const struct hz_tcp *t, hz_ipv4_t laddr,
-			   uint16_t lport, hz_ipv4_t raddr, uint16_t rport)
+/*
+ * SipHash under @key of a 4-tuple, and of @tag after it (0: none): the
+ * connection table, ISNs and timestamp offsets each use their own.
+ */
+static uint64_t tuple_siphash(const uint8_t *key, hz_ipv4_t laddr,
+			      uint16_t lport, hz_ipv4_t raddr, uint16_t rport,
+			      uint8_t tag)
 {
-	uint8_t b[12];
+	uint8_t b[13];
 
 	hz_put32(b, laddr);
 	hz_put32(b + 4, raddr);
 	hz_put16(b + 8, lport);
 	hz_put16(b + 10, rport);
-	return (uint32_t)tcp_siphash(t->env.secret + 16, b, sizeof(b)) %
+	b[12] = tag;
+	return tcp_siphash(key, b, tag != 0 ? 13 : 12);
+}
+
+static uint32_t tuple_hash(const struct hz_tcp *t, hz_ipv4_t laddr,
+			   uint16_t lport, hz_ipv4_t raddr, uint16_t rport)
+{
+	return (uint32_t)tuple_siphash(t->env.secret + 16, laddr, lport, raddr,
+				       rport, 0) %
 	       TCP_HASH_BUCKETS;
 }
 
@@ -407,30 +420,19 @@ uint64_t tcp_siphash(const uint8_t key[16], const void *data, size_t len)
 uint32_t tcp_isn(struct hz_tcp *t, hz_ipv4_t laddr, uint16_t lport,
 		 hz_ipv4_t raddr, uint16_t rport)
 {
-	uint8_t b[12];
-
 	/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
-	hz_put32(b, laddr);
-	hz_put32(b + 4, raddr);
-	hz_put16(b + 8, lport);
-	hz_put16(b + 10, rport);
 	return (uint32_t)(hz_now() / 4000) +
-	       (uint32_t)tcp_siphash(t->env.secret, b, sizeof(b));
+	       (uint32_t)tuple_siphash(t->env.secret, laddr, lport, raddr,
+				       rport, 0);
 }
 
 uint32_t tcp_ts_offset(struct hz_tcp *t, hz_ipv4_t laddr, uint16_t lport,
 		       hz_ipv4_t raddr, uint16_t rport)
 {
-	uint8_t b[13];
-
 	/* Per 4-tuple, not per connection: a new incarnation's TSval then
 	 * exceeds the old one's, which TIME_WAIT reuse relies on. */
-	hz_put32(b, laddr);
-	hz_put32(b + 4, raddr);
-	hz_put16(b + 8, lport);
-	hz_put16(b + 10, rport);
-	b[12] = 't';
-	return (uint32_t)tcp_siphash(t->env.secret, b, sizeof(b));
+	return (uint32_t)tuple_siphash(t->env.secret, laddr, lport, raddr,
+				       rport, 't');
 }
 
 uint8_t tcp_wscale_for(uint32_t rcvbuf)

@@ -67,17 +67,52 @@ static void emit(struct hz_tcp *t, const struct tcp_out *o,
 
 /* --- options ------------------------------------------------------------ */
 
-static uint8_t *put_ts(struct tcp_conn *c, uint8_t *p)
+/* MSS (RFC 9293). */
+static uint8_t *put_mss(uint8_t *p, uint16_t mss)
 {
-	uint32_t now = (uint32_t)(hz_now() / HZ_NS_PER_MS) + c->ts_offset;
+	p[0] = 2;
+	p[1] = 4;
+	hz_put16(p + 2, mss);
+	return p + 4;
+}
 
+/* NOP, window scale @shift (RFC 7323). */
+static uint8_t *put_wscale(uint8_t *p, uint8_t shift)
+{
+	p[0] = 1;
+	p[1] = 3;
+	p[2] = 3;
+	p[3] = shift;
+	return p + 4;
+}
+
+/* NOP, NOP, SACK permitted (RFC 2018). */
+static uint8_t *put_sack_perm(uint8_t *p)
+{
+	p[0] = 1;
+	p[1] = 1;
+	p[2] = 4;
+	p[3] = 2;
+	return p + 4;
+}
+
+/* NOP, NOP, timestamps @val and @ecr (RFC 7323). */
+static uint8_t *put_tsopt(uint8_t *p, uint32_t val, uint32_t ecr)
+{
 	p[0] = 1;
 	p[1] = 1;
 	p[2] = 8;
 	p[3] = 10;
-	hz_put32(p + 4, now);
-	hz_put32(p + 8, c->ts_recent);
+	hz_put32(p + 4, val);
+	hz_put32(p + 8, ecr);
 	return p + 12;
+}
+
+/* The timestamps of @c, its clock now and the peer's latest. */
+static uint8_t *put_ts(struct tcp_conn *c, uint8_t *p)
+{
+	return put_tsopt(p, (uint32_t)(hz_now() / HZ_NS_PER_MS) + c->ts_offset,
+			 c->ts_recent);
 }
 
 /* Collects out-of-order ranges; the one with the latest segment first. */
@@ -164,24 +199,11 @@ static uint8_t *put_syn_options(struct tcp_conn *c, uint8_t *p)
 {
 	bool active = c->state == TCPS_SYN_SENT;
 
-	p[0] = 2;
-	p[1] = 4;
-	hz_put16(p + 2, tcp_local_mss(c->tcp));
-	p += 4;
-	if (active || c->ws_ok) {
-		p[0] = 1;
-		p[1] = 3;
-		p[2] = 3;
-		p[3] = c->rcv_wscale;
-		p += 4;
-	}
-	if (active || c->sack_ok) {
-		p[0] = 1;
-		p[1] = 1;
-		p[2] = 4;
-		p[3] = 2;
-		p += 4;
-	}
+	p = put_mss(p, tcp_local_mss(c->tcp));
+	if (active || c->ws_ok)
+		p = put_wscale(p, c->rcv_wscale);
+	if (active || c->sack_ok)
+		p = put_sack_perm(p);
 	if (active || c->ts_ok)
 		p = put_ts(c, p);
 	return p;
@@ -314,32 +336,16 @@ void tcp_send_cookie_synack(struct hz_tcp *t, const struct tcp_seg *s,
 	    .flags = TH_SYN | TH_ACK,
 	};
 	uint32_t win = t->tune.rcvbuf;
-	uint8_t *p = o.opts + 4;
+	uint8_t *p = put_mss(o.opts, tcp_local_mss(t));
 
 	o.wnd = (uint16_t)(win > TCP_MAX_WIN ? TCP_MAX_WIN : win);
-	o.opts[0] = 2;
-	o.opts[1] = 4;
-	hz_put16(o.opts + 2, tcp_local_mss(t));
 	if (s->opt.ts_ok) {
 		/* The other options ride in the timestamp (tcp_cookie.c). */
-		if (s->opt.ws_ok) {
-			p[0] = 1;
-			p[1] = 3;
-			p[2] = 3;
-			p[3] = tcp_wscale_for(t->tune.rcvbuf);
-			p += 4;
-		}
-		p[0] = 1;
-		p[1] = 1;
-		if (s->opt.sack_perm) {
-			p[0] = 4;
-			p[1] = 2;
-		}
-		p[2] = 8;
-		p[3] = 10;
-		hz_put32(p + 4, tcp_cookie_tsval(t, s));
-		hz_put32(p + 8, s->opt.tsval);
-		p += 12;
+		if (s->opt.ws_ok)
+			p = put_wscale(p, tcp_wscale_for(t->tune.rcvbuf));
+		if (s->opt.sack_perm)
+			p = put_sack_perm(p);
+		p = put_tsopt(p, tcp_cookie_tsval(t, s), s->opt.tsval);
 	}
 	o.olen = (uint8_t)(p - o.opts);
 	emit(t, &o, NULL, 0);
