@@ -111,15 +111,18 @@ static int net_batch(unsigned call, hz_handle_t h, struct hz_frame *frames,
 	return (int)io.ret;
 }
 
-int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
+/*
+ * @n frames in calls of up to HZ_KVM_FRAMES_MAX, until one takes fewer
+ * than it was given; the count done, or the first call's error.
+ */
+static int net_batches(unsigned call, hz_handle_t h, struct hz_frame *frames,
+		       size_t n)
 {
-	if (!device(h, HZ_DEVICE_KIND_NET) || n == 0)
-		return -HZ_EINVAL;
 	size_t done = 0;
 	while (done < n) {
 		size_t k =
 		    n - done < HZ_KVM_FRAMES_MAX ? n - done : HZ_KVM_FRAMES_MAX;
-		int r = net_batch(HZ_KVM_CALL_NET_READ, h, frames + done, k);
+		int r = net_batch(call, h, frames + done, k);
 		if (r < 0)
 			return done ? (int)done : r;
 		done += (size_t)r;
@@ -127,6 +130,13 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 			break;
 	}
 	return (int)done;
+}
+
+int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
+{
+	if (!device(h, HZ_DEVICE_KIND_NET) || n == 0)
+		return -HZ_EINVAL;
+	return net_batches(HZ_KVM_CALL_NET_READ, h, frames, n);
 }
 
 int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
@@ -138,21 +148,9 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 	for (size_t i = 0; i < n; i++)
 		if (frames[i].len > (size_t)d->mtu + 14u)
 			return -HZ_EMSGSIZE;
-	size_t done = 0;
-	while (done < n) {
-		size_t k =
-		    n - done < HZ_KVM_FRAMES_MAX ? n - done : HZ_KVM_FRAMES_MAX;
-		/* net_batch only reads the frames it is given to write. */
-		int r =
-		    net_batch(HZ_KVM_CALL_NET_WRITE, h,
-			      (struct hz_frame *)(uintptr_t)(frames + done), k);
-		if (r < 0)
-			return done ? (int)done : r;
-		done += (size_t)r;
-		if ((size_t)r < k)
-			break;
-	}
-	return (int)done;
+	/* net_batch only reads the frames it is given to write. */
+	return net_batches(HZ_KVM_CALL_NET_WRITE, h,
+			   (struct hz_frame *)(uintptr_t)frames, n);
 }
 
 int hz_platform_block_acquire(const char *name, hz_handle_t *h,
