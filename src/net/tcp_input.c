@@ -235,14 +235,18 @@ static void syn_options(struct tcp_conn *c, const struct tcp_seg *s,
 
 /* --- LISTEN -------------------------------------------------------------- */
 
-/* A new embryonic connection from a SYN that the backlog has room for. */
-static enum tcp_verdict listen_open(struct hz_listener *l, struct tcp_seg *s)
+/*
+ * A connection of listener @l to the sender of @s, counted as pending
+ * until it is accepted; NULL (the drop counted) without memory.
+ */
+static struct tcp_conn *passive_conn(struct hz_listener *l,
+				     const struct tcp_seg *s)
 {
 	struct tcp_conn *c = tcp_conn_alloc(s->tcp);
 
 	if (c == NULL) {
 		tcp_drop(s->tcp, &drop_listen_nomem);
-		return TCP_DROP;
+		return NULL;
 	}
 	c->laddr = s->dst;
 	c->lport = s->dport;
@@ -250,11 +254,21 @@ static enum tcp_verdict listen_open(struct hz_listener *l, struct tcp_seg *s)
 	c->rport = s->sport;
 	c->listener = l;
 	l->pending++;
+	c->ts_offset =
+	    tcp_ts_offset(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
+	return c;
+}
+
+/* A new embryonic connection from a SYN that the backlog has room for. */
+static enum tcp_verdict listen_open(struct hz_listener *l, struct tcp_seg *s)
+{
+	struct tcp_conn *c = passive_conn(l, s);
+
+	if (c == NULL)
+		return TCP_DROP;
 	c->rcv_wscale = tcp_wscale_for(c->rcv_cap);
 	syn_options(c, s, true);
 	c->iss = tcp_isn(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
-	c->ts_offset =
-	    tcp_ts_offset(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->sb_seq = c->iss + 1;
 	c->recover = c->iss;
@@ -280,18 +294,10 @@ static enum tcp_verdict listen_cookie_ack(struct hz_listener *l,
 		tcp_drop(s->tcp, &drop_cookie_queue);
 		return TCP_DROP;
 	}
-	c = tcp_conn_alloc(s->tcp);
-	if (c == NULL) {
-		tcp_drop(s->tcp, &drop_listen_nomem);
+	c = passive_conn(l, s);
+	if (c == NULL)
 		return TCP_DROP;
-	}
 	hz_counter_inc(&cookies_ok);
-	c->laddr = s->dst;
-	c->lport = s->dport;
-	c->raddr = s->src;
-	c->rport = s->sport;
-	c->listener = l;
-	l->pending++;
 	c->snd_mss = mss;
 	c->iss = s->ack - 1;
 	c->irs = s->seq - 1;
@@ -299,8 +305,6 @@ static enum tcp_verdict listen_cookie_ack(struct hz_listener *l,
 	c->sb_seq = s->ack;
 	c->recover = c->iss;
 	c->rcv_nxt = c->rcv_adv = s->seq;
-	c->ts_offset =
-	    tcp_ts_offset(s->tcp, c->laddr, c->lport, c->raddr, c->rport);
 	if (tcp_cookie_opts(s->tcp, s, &co)) {
 		c->ts_ok = true;
 		c->ts_recent = s->opt.tsval;
