@@ -677,10 +677,7 @@ static bool take_sack(struct tcp_conn *c, const struct tcp_seg *s)
 /* Enters fast recovery (RFC 5681 section 3.2, RFC 6582, RFC 6675). */
 static void enter_recovery(struct tcp_conn *c)
 {
-	uint32_t flight = c->snd_max - c->snd_una;
-	uint32_t half = flight / 2;
-
-	c->ssthresh = half > 2u * c->snd_mss ? half : 2u * c->snd_mss;
+	c->ssthresh = tcp_loss_ssthresh(c);
 	c->cwnd = c->ssthresh;
 	c->recover = c->snd_max;
 	c->in_recovery = true;

@@ -307,6 +307,9 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c, bool syn);
 /* Retransmits from SND.UNA after a timeout. */
 void tcp_retransmit_timeout(struct tcp_conn *c);
 
+/* ssthresh after a loss: max(FlightSize / 2, 2 SMSS) (RFC 5681 (4)). */
+uint32_t tcp_loss_ssthresh(const struct tcp_conn *c);
+
 /* Bytes in flight that the peer has not SACKed. */
 uint32_t tcp_sacked_bytes(const struct tcp_conn *c);
 

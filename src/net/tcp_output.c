@@ -634,13 +634,17 @@ void tcp_output(struct tcp_conn *c)
 		tcp_persist_arm(c);
 }
 
+uint32_t tcp_loss_ssthresh(const struct tcp_conn *c)
+{
+	uint32_t half = (c->snd_max - c->snd_una) / 2;
+
+	return half > 2u * c->snd_mss ? half : 2u * c->snd_mss;
+}
+
 void tcp_retransmit_timeout(struct tcp_conn *c)
 {
-	uint32_t flight = c->snd_max - c->snd_una;
-	uint32_t half = flight / 2;
-
 	/* RFC 5681 (4), RFC 6582: collapse cwnd, remember recover. */
-	c->ssthresh = half > 2u * c->snd_mss ? half : 2u * c->snd_mss;
+	c->ssthresh = tcp_loss_ssthresh(c);
 	c->cwnd = c->snd_mss;
 	c->recover = c->snd_max;
 	c->in_recovery = false;
