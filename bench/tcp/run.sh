@@ -60,10 +60,7 @@ measure() {
 
 # serving FILE: waits until the echo app logging to FILE serves.
 serving() {
-	for _ in $(seq 100); do
-		grep -q "serving" "$1" && return 0
-		sleep 0.1
-	done
+	wait_for "$1" serving 10 && return 0
 	echo "bench/tcp: the echo app did not start: $(cat "$1")" >&2
 	exit 1
 }

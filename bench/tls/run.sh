@@ -43,10 +43,7 @@ serve() {
 		;;
 	esac
 	pid=$!
-	for _ in $(seq 100); do
-		grep -q "serving" "$tmp/$1.out" && return 0
-		sleep 0.1
-	done
+	wait_for "$tmp/$1.out" serving 10 && return 0
 	echo "bench/tls: $1 did not start: $(cat "$tmp/$1.out")" >&2
 	exit 1
 }

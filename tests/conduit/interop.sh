@@ -33,15 +33,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for FILE TEXT: waits up to 5 s for TEXT to appear in FILE.
-wait_for() {
-	for _ in $(seq 50); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # finish: ends the suite early, after a failure to set up.
 finish() {
 	done_testing

@@ -51,15 +51,6 @@ label() {
 		n++; sub(/ok [0-9]+ - /, "ok " n " - " t ": ") } { print }'
 }
 
-# wait_for FILE TEXT: until TEXT appears in FILE (10 s at most).
-wait_for() {
-	for _ in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # serve_file PORT FILE: a Linux server in the namespace that sends FILE to
 # each client and closes.
 serve_file() {
@@ -124,7 +115,7 @@ static="direct:service,ip=$guest/24,gw=$host"
 # --- the echo server, clean path -------------------------------------------
 unikernel echo --stack "$static" --quiet
 echo_pid=$pid
-if ! wait_for "$tmp/echo.out" serving; then
+if ! wait_for "$tmp/echo.out" serving 10; then
 	not_ok "the echo unikernel starts"
 	diag "$(cat "$tmp/echo.out")"
 else
@@ -157,7 +148,7 @@ wait $echo_pid 2>/dev/null
 certs=$O/gen/tls/certs
 unikernel tls-echo --stack "$static" --quiet
 tls_pid=$pid
-if ! wait_for "$tmp/tls-echo.out" "serving TLS echo"; then
+if ! wait_for "$tmp/tls-echo.out" "serving TLS echo" 10; then
 	not_ok "the tls-echo unikernel starts"
 	diag "$(cat "$tmp/tls-echo.out")"
 else
@@ -189,7 +180,7 @@ else
 	reset_msg="connection ended: TLS: TCP 10.77.0.1:[0-9]*: reset by peer"
 	if ip netns exec $ns /usr/bin/python3 tests/tls/reset_client.py 4433 \
 		"$certs/ca.pem" $guest >"$tmp/reset.out" 2>&1 &&
-		wait_for "$tmp/tls-echo.out" "$reset_msg"; then
+		wait_for "$tmp/tls-echo.out" "$reset_msg" 10; then
 		ok "a TCP reset under TLS: $(grep -m1 "$reset_msg" "$tmp/tls-echo.out" | sed 's/.*connection ended: //')"
 	else
 		not_ok "a TCP reset under TLS is reported naming both layers"

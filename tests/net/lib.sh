@@ -6,6 +6,16 @@
 # removes it all. Needs root; netns_usable says whether we have it.
 # shellcheck shell=sh
 
+# wait_for FILE TEXT [SECONDS]: waits until TEXT appears in FILE (5 s, or
+# SECONDS, at most); fails if it does not.
+wait_for() {
+	for _ in $(seq $((${3:-5} * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # netns_usable: whether this machine lets us make namespaces and taps.
 netns_usable() {
 	[ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] &&

@@ -9,6 +9,7 @@
 # the very ones compiled into tls-echo and tlsclient.
 set -u
 . tests/tap.sh
+. tests/net/lib.sh
 
 O=${O:-build}
 echo_app=$O/unix/examples/tls-echo/tls-echo
@@ -46,15 +47,6 @@ feed() {
 		fi
 		sleep 0.1
 	done
-}
-
-# wait_for FILE TEXT: waits up to 5 s for TEXT to appear in FILE.
-wait_for() {
-	for _ in $(seq 50); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 "$echo_app" --mem 64 -- --stack socket --port "$echo_port" >"$tmp/echo.out" 2>&1 &
