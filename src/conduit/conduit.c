@@ -70,19 +70,6 @@ static int endpoint_get(struct hz_errmsg *err, const char *endpoint,
 	return 0;
 }
 
-/* Whether host names @a and @b are the same, ASCII letter case aside. */
-static bool same_host(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++) {
-		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
-		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
-
-		if (x != y)
-			return false;
-	}
-	return *a == *b;
-}
-
 /* The rule of @c for host @host and port @port in @role, or NULL. */
 static struct hz_conduit_tls_rule *tls_rule(struct hz_conduit *c,
 					    const char *host, uint16_t port,
@@ -92,7 +79,7 @@ static struct hz_conduit_tls_rule *tls_rule(struct hz_conduit *c,
 		struct hz_conduit_tls_rule *r = &c->tls_rules[i];
 
 		if (r->port == port && hz_tls_config_role(r->tls) == role &&
-		    same_host(r->host, host))
+		    hz_dns_names_equal(r->host, host))
 			return r;
 	}
 	return NULL;

@@ -49,6 +49,14 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
+bool hz_dns_names_equal(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++)
+		if (lower((uint8_t)*a) != lower((uint8_t)*b))
+			return false;
+	return *a == *b;
+}
+
 /* --- the encoder ---------------------------------------------------------- */
 
 /* Writes @name as wire-format labels to @out (HZ_DNS_NAME_MAX bytes). */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "haze/dns.h"
 #include "src/tls/tls_int.h"
 
 const char *tls_alert_name(unsigned alert)
@@ -213,20 +214,6 @@ const char *tls_suite_name(uint16_t suite)
 	return NULL;
 }
 
-static char lower_ascii(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* Compares @n bytes of two names, ignoring ASCII case. */
-static bool same_name(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower_ascii(a[i]) != lower_ascii(b[i]))
-			return false;
-	return true;
-}
-
 bool tls_name_matches(const char *pattern, const char *name)
 {
 	size_t plen = strlen(pattern), nlen = strlen(name);
@@ -235,10 +222,10 @@ bool tls_name_matches(const char *pattern, const char *name)
 	if (plen == 0 || nlen == 0)
 		return false;
 	if (pattern[0] != '*' || plen < 3 || pattern[1] != '.')
-		return plen == nlen && same_name(pattern, name, plen);
+		return hz_dns_names_equal(pattern, name);
 	/* "*.example.org": exactly one non-empty label in front. */
 	dot = strchr(name, '.');
 	if (dot == NULL || dot == name)
 		return false;
-	return strlen(dot) == plen - 1 && same_name(dot, pattern + 1, plen - 1);
+	return hz_dns_names_equal(dot, pattern + 1);
 }
