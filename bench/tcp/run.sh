@@ -12,6 +12,7 @@
 # own ceiling for reference.
 set -u
 . tests/net/lib.sh
+. bench/lib.sh
 
 O=${O:-build}
 TARGET=${1:-unix}
@@ -32,11 +33,6 @@ if ! netns_usable; then
 	echo "bench/tcp: needs root, /dev/net/tun and network namespaces" >&2
 	exit 1
 fi
-
-# median: the middle of the numbers on stdin.
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # measure NS HOST: medians of send, recv and rate against HOST from NS.
 # The client's namespace reuses TIME_WAIT ports, or after a few thousand

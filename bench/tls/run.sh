@@ -10,6 +10,7 @@
 # openssl s_time against tls-echo. Each figure is the median of RUNS.
 set -u
 . tests/net/lib.sh
+. bench/lib.sh
 
 O=${O:-build}
 TARGET=${1:-unix}
@@ -23,10 +24,6 @@ if ! netns_usable; then
 	echo "bench/tls: needs root, /dev/net/tun and network namespaces" >&2
 	exit 1
 fi
-
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # serve APP PORT-PATTERN: starts example APP on the direct stack.
 serve() {
