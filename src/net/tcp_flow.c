@@ -335,18 +335,28 @@ static int park(struct hz_waitq *q, uint64_t deadline)
 	return hz_waitq_wait(q, deadline);
 }
 
-/* After the application took data: advertise the opened window if worth it. */
+/*
+ * After the application took data: advertise the opened window when the
+ * peer may be held back by the one it has. As Linux does, that is when
+ * the advertised window is under half the buffer and would at least
+ * double; and the increase must be worth a segment (RFC 9293 3.8.6.2.2,
+ * receiver SWS avoidance). Otherwise the next ACK or reply carries the
+ * window: a pure ACK every two segments read would add half again to the
+ * frames of a reader that keeps up but replies late (TLS waits for whole
+ * records).
+ */
 static void window_update_after_read(struct tcp_conn *c)
 {
 	uint32_t space = c->rcv_cap - c->rq_bytes;
 	uint32_t adv =
 	    SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	uint32_t mss = tcp_local_mss(c->tcp);
+	uint32_t half = c->rcv_cap / 2;
 
 	if (!tcp_state_synced(c->state) || c->state == TCPS_TIME_WAIT)
 		return;
-	if (space > adv &&
-	    (space - adv >= 2 * mss || space - adv >= c->rcv_cap / 2)) {
+	if (adv < half && space / 2 >= adv &&
+	    space - adv >= (mss < half ? mss : half)) {
 		c->ack_now = true;
 		tcp_output(c);
 	}
