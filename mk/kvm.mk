@@ -19,7 +19,8 @@ FLAGS_host := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE -Iplatform/kvm $(SLIRP_CFLAGS)
 $(eval $(call compile_rules,host))
 
 # The manifest checks are the core's, built for the host.
-TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c
+TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
+	platform/host/tap.c
 TENDER := $(O)/host/tender/haze-kvm
 
 $(TENDER): $(call objs,host,$(TENDER_SRCS))

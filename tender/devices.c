@@ -10,17 +10,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "platform/host/tap.h"
 #include "tender.h"
 
 #define NET_MTU 1500
@@ -71,20 +69,10 @@ void hz_pcap_frame(struct hz_device *d, const uint8_t *frame, size_t len)
 /* Opens tap interface @d->net.iface. 0 or -1. */
 static int tap_open(struct hz_device *d)
 {
-	struct ifreq ifr;
-
-	d->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	d->fd = hz_tap_open(d->net.iface);
 	if (d->fd < 0) {
-		hz_tender_log("--net %s: /dev/net/tun: %s", d->name,
-			      strerror(errno));
-		return -1;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	memcpy(ifr.ifr_name, d->net.iface, sizeof(d->net.iface));
-	if (ioctl(d->fd, TUNSETIFF, &ifr) < 0) {
 		hz_tender_log("--net %s: tap %s: %s", d->name, d->net.iface,
-			      strerror(errno));
+			      strerror(-d->fd));
 		return -1;
 	}
 	return 0;
@@ -152,14 +140,11 @@ static struct hz_device *net_device(struct hz_vm *vm, uint32_t h)
 /* Receives one frame into @buf; its length, 0 if none, -1 on failure. */
 static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap)
 {
-	static uint8_t spill[65536];
-
 	if (d->slirp)
 		return hz_slirp_output(d->slirp, buf, cap);
-	struct iovec iov[2] = {{buf, cap}, {spill, sizeof(spill)}};
-	ssize_t n = readv(d->fd, iov, 2);
+	ssize_t n = hz_tap_read(d->fd, buf, cap);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return -1;
 	if ((size_t)n > cap)
 		return -2; /* too large for the guest buffer: dropped */
 	return n;
@@ -203,12 +188,14 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 			hz_pcap_frame(d, buf, f.len);
 			if (d->slirp) {
 				hz_slirp_input(d->slirp, buf, f.len);
-			} else if (writev(d->fd, &(struct iovec){buf, f.len},
-					  1) < 0) {
-				if (errno == EAGAIN || errno == ENOBUFS)
+			} else {
+				ssize_t w = hz_tap_write(d->fd, buf, f.len, 0);
+				if (w == -EAGAIN)
 					break;
-				io->ret = done ? done : -HZ_EIO;
-				return;
+				if (w < 0) {
+					io->ret = done ? done : -HZ_EIO;
+					return;
+				}
 			}
 			done++;
 			continue;

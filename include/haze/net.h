@@ -74,6 +74,9 @@ struct hz_net {
 	const struct hz_net_ops *ops;
 	struct hz_mac mac;
 	uint16_t mtu; /* largest IP packet; frames are mtu + 14 bytes */
+	/* Largest TCP/IPv4 packet the device segments itself (TSO: the
+	 * pbuf's gso_size), or 0 when it cannot. */
+	uint32_t gso_max;
 };
 
 /* Receives up to @max frames as new views. Count, -HZ_EAGAIN, or error. */

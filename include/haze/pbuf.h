@@ -33,6 +33,9 @@ struct hz_pbuf {
 	uint32_t cap;  /* bytes of data, a multiple of the page */
 	uint32_t refs;
 	struct hz_budget *budget; /* charged for cap, or NULL */
+	/* For a TCP/IPv4 packet the device segments (TSO): the payload per
+	 * segment (hz_frame.gso_size); 0 for any other data. */
+	uint32_t gso_size;
 };
 
 struct hz_view {

@@ -79,6 +79,9 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 struct hz_net_info {
 	uint8_t mac[6];
 	uint16_t mtu; /* largest IP payload; frames are mtu + 14 */
+	/* Largest TCP/IPv4 packet the device cuts into segments itself
+	 * (TSO, see hz_frame.gso_size), or 0 when it cannot. */
+	uint32_t gso_max;
 };
 
 /* One frame of a batch: @buf holds @cap bytes; @len is the frame length. */
@@ -86,6 +89,14 @@ struct hz_frame {
 	void *buf;
 	size_t cap; /* read: capacity of buf; write: unused */
 	size_t len; /* read: set to the frame length; write: bytes to send */
+	/*
+	 * write: 0 to send the frame as it is; or, on a device with gso_max,
+	 * the TCP payload of each segment the device cuts this TCP/IPv4
+	 * frame of up to gso_max + 14 bytes into. Its TCP checksum field
+	 * then holds the pseudo-header sum (not complemented) and the device
+	 * completes every segment's checksum. read: unused.
+	 */
+	size_t gso_size;
 };
 
 /*
@@ -110,7 +121,8 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n);
 /*
  * Sends the first @n frames of @frames, in order. Returns the count sent;
  * fewer than @n means the host queue was full (try again later). Frames
- * longer than mtu + 14 give -HZ_EMSGSIZE, host failures -HZ_EIO.
+ * longer than mtu + 14 (gso_max + 14 with a gso_size) give -HZ_EMSGSIZE,
+ * a gso_size the device cannot honour -HZ_EINVAL, host failures -HZ_EIO.
  */
 HZ_MUST_CHECK
 int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,

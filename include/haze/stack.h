@@ -144,6 +144,8 @@ static inline const char *hz_stack_error(const struct hz_stack *s)
  *   "socket"                          the host's sockets (unix target)
  *   "direct:NET"                      Haze's TCP/IP on NIC NET, by DHCP
  *   "direct:NET,ip=A.B.C.D/N[,gw=G]"  the same, statically configured
+ *   ",tso=off" after either           TCP cuts every segment itself even
+ *                                     where the NIC would (TSO)
  * A direct stack waits for its address up to @deadline. 0 or a negative
  * code, with the reason in @err.
  */

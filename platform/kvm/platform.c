@@ -84,6 +84,7 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 	*h = i;
 	memcpy(info->mac, hz_kvm_boot_info.devices[i].mac, sizeof(info->mac));
 	info->mtu = hz_kvm_boot_info.devices[i].mtu;
+	info->gso_max = 0; /* the tender segments nothing (no TSO) */
 	return 0;
 }
 
@@ -145,9 +146,12 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 	const struct hz_kvm_device *d = device(h, HZ_DEVICE_KIND_NET);
 	if (!d)
 		return -HZ_EINVAL;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (frames[i].gso_size != 0)
+			return -HZ_EINVAL;
 		if (frames[i].len > (size_t)d->mtu + 14u)
 			return -HZ_EMSGSIZE;
+	}
 	/* net_batch only reads the frames it is given to write. */
 	return net_batches(HZ_KVM_CALL_NET_WRITE, h,
 			   (struct hz_frame *)(uintptr_t)frames, n);

@@ -6,12 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -21,10 +18,10 @@
 #include "haze/log.h"
 #include "haze/manifest.h"
 #include "haze/platform.h"
+#include "platform/host/tap.h"
 #include "platform/unix/unix.h"
 
 #define TAP_MTU 1500
-#define FRAME_MAX 65550 /* largest frame a tap can hand us */
 
 struct device {
 	enum hz_device_kind kind;
@@ -84,31 +81,23 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 int hz_unix_bind_tap(const char *name, const char *ifname,
 		     struct hz_errmsg *err)
 {
-	struct ifreq ifr = {0};
-	int fd, h, r;
+	int fd, h;
 
-	if (strlen(ifname) >= IFNAMSIZ)
+	fd = hz_tap_open(ifname);
+	if (fd == -ENAMETOOLONG)
 		return hz_errmsg_set(err, -HZ_EINVAL,
 				     "tap interface name '%s' is too long",
 				     ifname);
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return hz_errmsg_set(err, -HZ_EIO, "open /dev/net/tun: %s",
-				     strerror(errno));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		r = hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s", ifname,
-				  strerror(errno));
-		close(fd);
-		return r;
-	}
+		return hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s",
+				     ifname, strerror(-fd));
 	h = bind_device(HZ_DEVICE_KIND_NET, name, fd, err);
 	if (h < 0) {
 		close(fd);
 		return h;
 	}
 	devices[h].net.mtu = TAP_MTU;
+	devices[h].net.gso_max = HZ_TAP_GSO_MAX;
 	if (getrandom(devices[h].net.mac, 6, 0) != 6)
 		memcpy(devices[h].net.mac, &h, sizeof(h));
 	devices[h].net.mac[0] =
@@ -337,7 +326,6 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 
 int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 {
-	static uint8_t spill[FRAME_MAX];
 	struct device *d = device_get(h, HZ_DEVICE_KIND_NET);
 	size_t got = 0;
 
@@ -345,16 +333,12 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 		return -HZ_EINVAL;
 	while (got < n) {
 		struct hz_frame *f = &frames[got];
-		/* A frame that overflows the buffer lands in spill: dropped. */
-		struct iovec iov[2] = {{f->buf, f->cap},
-				       {spill, sizeof(spill)}};
-		ssize_t r = readv(d->fd, iov, 2);
+		ssize_t r = hz_tap_read(d->fd, f->buf, f->cap);
 
+		if (r == 0)
+			break;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
+			errno = (int)-r;
 			r = host_failed(d, "read", r);
 			return got > 0 ? (int)got : (int)r;
 		}
@@ -377,16 +361,19 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 	if (d == NULL)
 		return -HZ_EINVAL;
 	while (sent < n) {
+		const struct hz_frame *f = &frames[sent];
+		size_t max = f->gso_size > 0 ? d->net.gso_max : d->net.mtu;
 		ssize_t r;
 
-		if (frames[sent].len > (size_t)d->net.mtu + 14)
+		if (f->len > max + 14)
 			return sent > 0 ? (int)sent : -HZ_EMSGSIZE;
-		r = write(d->fd, frames[sent].buf, frames[sent].len);
+		r = hz_tap_write(d->fd, f->buf, f->len, f->gso_size);
+		if (r == -EINVAL)
+			return sent > 0 ? (int)sent : -HZ_EINVAL;
+		if (r == -EAGAIN)
+			break;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == ENOBUFS)
-				break;
+			errno = (int)-r;
 			r = host_failed(d, "write", r);
 			return sent > 0 ? (int)sent : (int)r;
 		}

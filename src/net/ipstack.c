@@ -158,6 +158,7 @@ static int tcp_attach(struct hz_ipstack *s)
 	    .ctx = s,
 	    .local = s->addr,
 	    .mtu = s->net->mtu,
+	    .gso_max = s->net->gso_max,
 	    .budget = &s->tcp_budget,
 	};
 	int r = -HZ_EINVAL;

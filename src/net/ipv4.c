@@ -257,7 +257,10 @@ int hz_ipv4_output(struct hz_ipstack *s, hz_ipv4_t dst, uint8_t proto,
 		hz_ipstack_tx_drop(s, &ip_tx_too_big);
 		return -HZ_EMSGSIZE;
 	}
-	if (payload->len + HZ_IPV4_HLEN <= s->net->mtu)
+	/* A TCP packet the device segments (TSO) goes whole. */
+	if (payload->len + HZ_IPV4_HLEN <= s->net->mtu ||
+	    (payload->pb->gso_size > 0 &&
+	     payload->len + HZ_IPV4_HLEN <= s->net->gso_max))
 		return output_whole(s, next_hop, dst, proto, id, payload);
 	r = output_fragments(s, next_hop, dst, proto, id, payload);
 	hz_view_release(payload);

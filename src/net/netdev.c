@@ -68,7 +68,7 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 		return -HZ_ENOMEM;
 	for (size_t i = 0; i < ready; i++)
 		f[i] = (struct hz_frame){hz_view_data(&d->spare[i]),
-					 d->spare[i].len, 0};
+					 d->spare[i].len, 0, 0};
 	got = hz_platform_net_read(d->handle, f, ready);
 	if (got < 0)
 		return got == -HZ_EAGAIN
@@ -94,7 +94,8 @@ static int write_batch(struct netdev *d, struct hz_view *v, size_t count)
 	int sent;
 
 	for (size_t i = 0; i < count; i++)
-		f[i] = (struct hz_frame){hz_view_data(&v[i]), 0, v[i].len};
+		f[i] = (struct hz_frame){hz_view_data(&v[i]), 0, v[i].len,
+					 v[i].pb->gso_size};
 	sent = hz_platform_net_write(d->handle, f, count);
 	for (size_t i = 0; i < count; i++)
 		hz_view_release(&v[i]);
@@ -195,6 +196,7 @@ int hz_netdev_open(const char *name, struct hz_budget *budget,
 	hz_defer_init(&d->flush, tx_flush_deferred);
 	memcpy(d->net.mac.b, info.mac, HZ_ETH_ALEN);
 	d->net.mtu = info.mtu;
+	d->net.gso_max = info.gso_max;
 	d->handle = h;
 	d->budget = budget;
 	memcpy(d->name, name, len + 1);

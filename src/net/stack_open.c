@@ -3,6 +3,7 @@
  * binary runs on the host's sockets or on Haze's own TCP/IP, chosen on
  * its command line.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct direct_spec {
 	hz_ipv4_t addr; /* 0: DHCP */
 	unsigned prefix;
 	hz_ipv4_t gateway;
+	bool no_tso; /* tso=off: the NIC's segmentation offload unused */
 };
 
 /* Parses "A.B.C.D/N" into an address and a prefix length. */
@@ -74,6 +76,8 @@ static int parse_direct(const char *spec, struct direct_spec *d,
 		} else if (n > 3 && memcmp(p, "gw=", 3) == 0) {
 			if (parse_addr(p + 3, n - 3, &d->gateway) < 0)
 				goto bad;
+		} else if (n == 7 && memcmp(p, "tso=off", 7) == 0) {
+			d->no_tso = true;
 		} else {
 			goto bad;
 		}
@@ -86,7 +90,7 @@ bad:
 	return hz_errmsg_set(
 	    err, -HZ_EINVAL,
 	    "stack %s: cannot understand '%.*s' (ip=A.B.C.D/N, "
-	    "gw=A.B.C.D)",
+	    "gw=A.B.C.D, tso=off)",
 	    spec, (int)n, p);
 }
 
@@ -106,6 +110,8 @@ static int open_direct(const char *spec, uint64_t deadline,
 	if (r < 0)
 		return hz_errmsg_set(err, r, "stack %s: NIC '%s': %s", spec,
 				     d.net, hz_strerror(r));
+	if (d.no_tso)
+		net->gso_max = 0; /* every segment cut here */
 	cfg.dhcp = d.addr == 0;
 	cfg.addr = d.addr;
 	cfg.prefix_len = (uint8_t)d.prefix;
@@ -149,6 +155,6 @@ int hz_stack_open(const char *spec, uint64_t deadline, struct hz_stack **out,
 	return hz_errmsg_set(
 	    err, -HZ_EINVAL,
 	    "unknown stack '%s' (socket, direct:NET[,ip=A.B.C.D/"
-	    "N[,gw=A.B.C.D]])",
+	    "N][,gw=A.B.C.D][,tso=off])",
 	    spec);
 }

@@ -42,6 +42,7 @@ void hz_tcp_tuning_default(struct hz_tcp_tuning *tu)
 	    .keep_probes = 9,
 	    .sndbuf = 256u << 10,
 	    .rcvbuf = 256u << 10,
+	    .tso = true,
 	};
 }
 

@@ -27,8 +27,9 @@ struct hz_tcp_env {
 	int (*output)(void *ctx, hz_ipv4_t src, hz_ipv4_t dst,
 		      struct hz_view *seg);
 	void *ctx;
-	hz_ipv4_t local;	  /* our address (0 until configured) */
-	uint16_t mtu;		  /* largest IP packet: MSS is mtu - 40 */
+	hz_ipv4_t local;  /* our address (0 until configured) */
+	uint16_t mtu;	  /* largest IP packet: MSS is mtu - 40 */
+	uint32_t gso_max; /* largest packet the device segments (TSO), or 0 */
 	struct hz_budget *budget; /* buffers and connections, or NULL */
 	uint8_t secret[32];	  /* keys ISNs (RFC 6528) and SYN cookies */
 	/* The stack's random source (@ctx passed), or NULL: then a keyed
@@ -97,6 +98,7 @@ struct hz_tcp_tuning {
 	uint32_t keep_probes;	    /* unanswered probes before reset; 9 */
 	uint32_t sndbuf;	    /* send buffer bytes; 256 KiB */
 	uint32_t rcvbuf;	    /* receive window bytes; 256 KiB */
+	bool tso; /* bursts the device segments, where it can; true */
 };
 
 /* Fills @tu with the default tunables. */

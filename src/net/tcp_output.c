@@ -17,6 +17,7 @@ static HZ_COUNTER(cwnd_restarts, "tcp", "cwnd_restarts");
 static HZ_COUNTER(out_rexmt, "tcp", "out_retransmits");
 static HZ_COUNTER(out_rst, "tcp", "out_resets");
 static HZ_COUNTER(out_probe, "tcp", "out_window_probes");
+static HZ_COUNTER(out_tso, "tcp", "out_tso_segments");
 
 /* What one outgoing segment carries, before it is built. */
 struct tcp_out {
@@ -27,6 +28,7 @@ struct tcp_out {
 	uint16_t wnd;
 	uint8_t opts[TCP_OPT_MAX];
 	uint8_t olen;
+	uint32_t gso; /* payload per segment the device cuts it into, or 0 */
 };
 
 /* Builds and sends @o with @len payload bytes copied from @c's buffer. */
@@ -57,7 +59,14 @@ static void emit(struct hz_tcp *t, const struct tcp_out *o,
 		tcp_sb_copy(c, o->seq, h + hlen, len);
 	sum = hz_inet_pseudo_sum(o->src, o->dst, HZ_IPPROTO_TCP,
 				 (uint16_t)(hlen + len));
-	hz_put16(h + 16, hz_inet_fold(hz_inet_sum(h, hlen + len, sum)));
+	if (o->gso > 0) {
+		/* The device sums each segment from the pseudo-header's. */
+		hz_put16(h + 16, (uint16_t)~hz_inet_fold(sum));
+		v.pb->gso_size = o->gso;
+		hz_counter_inc(&out_tso);
+	} else {
+		hz_put16(h + 16, hz_inet_fold(hz_inet_sum(h, hlen + len, sum)));
+	}
 	hz_counter_inc(&out_segs);
 	/* Output consumes the view, whatever it returns; a failure there
 	 * is the lower layer's to count, and retransmission covers it. */
@@ -273,6 +282,8 @@ static void send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 	if (o.flags & TH_ACK)
 		o.ack = c->rcv_nxt;
 	o.olen = build_options(c, o.flags, o.opts);
+	if (len > 0 && len > seg_payload_max(c))
+		o.gso = seg_payload_max(c); /* send_window's TSO burst */
 	o.wnd = tcp_rcv_window_field(c, (flags & TH_SYN) != 0);
 	c->last_ack_sent = c->rcv_nxt;
 	c->ack_now = false;
@@ -526,6 +537,46 @@ static bool should_send(const struct tcp_conn *c, uint32_t len, uint32_t avail,
 	return c->max_snd_wnd > 0 && len >= c->max_snd_wnd / 2;
 }
 
+/*
+ * The most new data one segment of @c may carry, @seg being one MSS of
+ * payload: @seg, or on a device that segments TCP itself (TSO) as many
+ * whole @seg as its largest packet holds (within one 64 KiB pbuf), and
+ * at most a quarter of the congestion window. A burst is lost whole, and
+ * a window in one burst would leave no later segment to bring the
+ * duplicate ACKs of fast recovery: only the retransmission timeout.
+ */
+static uint32_t burst_max(const struct tcp_conn *c, uint32_t seg)
+{
+	uint32_t hdr = HZ_PBUF_HEADROOM + HZ_ETH_HLEN + 20 /* IPv4 */ +
+		       TCP_HLEN + TCP_OPT_MAX;
+	uint32_t room = c->tcp->env.gso_max;
+
+	if (room > 65536 - hdr)
+		room = 65536 - hdr;
+	if (room > c->cwnd / 4)
+		room = c->cwnd / 4;
+	if (!c->tcp->tune.tso || room < 2 * seg)
+		return seg;
+	return room / seg * seg;
+}
+
+/*
+ * A burst of @len > one segment @seg cuts off its short tail where Nagle
+ * would hold that tail after the full segments before it (RFC 9293
+ * 3.7.4): unless it ends the data with no-delay or a FIN, or is resent.
+ */
+static uint32_t burst_trim(const struct tcp_conn *c, uint32_t len,
+			   uint32_t avail, uint32_t seg)
+{
+	uint32_t tail = len % seg;
+	bool end = len == avail;
+
+	if (tail == 0 || SEQ_LT(c->snd_nxt, c->snd_max) || c->force_send ||
+	    (end && (c->nodelay || c->fin_queued)))
+		return len;
+	return len - tail;
+}
+
 /* Sends new data (or go-back-N retransmission) within the windows. */
 static bool send_window(struct tcp_conn *c)
 {
@@ -538,6 +589,7 @@ static bool send_window(struct tcp_conn *c)
 		uint32_t avail = SEQ_LT(c->snd_nxt, end) ? end - c->snd_nxt : 0;
 		uint32_t room = c->snd_wnd > off ? c->snd_wnd - off : 0;
 		uint32_t croom = cwnd_room(c);
+		uint32_t seg = seg_payload_max(c), burst = burst_max(c, seg);
 		uint32_t len = avail;
 		bool fin;
 
@@ -545,8 +597,10 @@ static bool send_window(struct tcp_conn *c)
 			room = croom;
 		if (len > room)
 			len = room;
-		if (len > seg_payload_max(c))
-			len = seg_payload_max(c);
+		if (len > burst)
+			len = burst;
+		if (len > seg)
+			len = burst_trim(c, len, avail, seg);
 		fin = c->fin_queued && c->snd_nxt + len == end;
 		if (!should_send(c, len, avail, fin))
 			break;

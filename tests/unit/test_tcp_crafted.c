@@ -36,6 +36,7 @@ struct out {
 	uint32_t tsval, tsecr;
 	unsigned nsack;
 	uint32_t sack[4][2];
+	uint32_t gso; /* payload per segment the device is to cut, or 0 */
 };
 
 struct us {
@@ -95,10 +96,18 @@ static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 	uint32_t sum;
 
 	assert_true(u->n < 64);
-	/* Every segment leaves with a correct checksum. */
+	/* Every segment leaves with a correct checksum; a burst for the
+	 * device to segment (TSO) with the pseudo-header's, for it to
+	 * finish. */
 	sum = hz_inet_pseudo_sum(src, dst, HZ_IPPROTO_TCP, (uint16_t)seg->len);
-	assert_int_equal(hz_inet_fold(hz_inet_sum(h, seg->len, sum)), 0);
+	if (seg->pb->gso_size > 0)
+		assert_int_equal(hz_get16(h + 16),
+				 (uint16_t)~hz_inet_fold(sum));
+	else
+		assert_int_equal(hz_inet_fold(hz_inet_sum(h, seg->len, sum)),
+				 0);
 	memset(o, 0, sizeof(*o));
+	o->gso = seg->pb->gso_size;
 	o->sport = hz_get16(h);
 	o->dport = hz_get16(h + 2);
 	o->seq = hz_get32(h + 4);
@@ -113,6 +122,7 @@ static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 }
 
 static struct hz_budget *us_budget; /* for the next us_init, or NULL */
+static uint32_t us_gso_max;	    /* for the next us_init: TSO, or 0 */
 
 static uint64_t fake_random(void *ctx)
 {
@@ -128,6 +138,7 @@ static void us_init(struct us *u)
 				 .ctx = u,
 				 .local = US,
 				 .mtu = 1500,
+				 .gso_max = us_gso_max,
 				 .budget = us_budget,
 				 .random = fake_random};
 	struct hz_tcp_tuning tu;
@@ -1376,6 +1387,111 @@ static void nagle_and_nodelay(void **state)
 	assert_int_equal(run_main(do_nagle), 0);
 }
 
+/* --- segmentation offload (TSO) ------------------------------------------ */
+
+/*
+ * Sends @len bytes on an established @u, ACKing what comes as it comes,
+ * and checks each data segment: a burst is whole segments of the MSS
+ * (536: the peer gave no MSS option), at most a quarter of the congestion
+ * window. Returns how many of the segments were bursts.
+ */
+static unsigned send_checking_bursts(struct us *u, uint32_t len)
+{
+	static uint8_t data[64 << 10];
+	struct tcp_conn *c = (struct tcp_conn *)u->f;
+	uint32_t acked = u->iss + 1, end = u->iss + 1 + len;
+	unsigned bursts = 0;
+
+	assert_true(len <= sizeof(data));
+	assert_int_equal(hz_flow_write(u->f, data, len, 0), (ssize_t)len);
+	while (SEQ_LT(acked, end)) {
+		uint32_t cwnd = c->cwnd, top = acked;
+
+		assert_true(u->n > 0);
+		while (u->n > 0) {
+			struct out o = pop(u);
+
+			assert_int_equal(o.seq, top);
+			if (o.gso != 0) {
+				assert_int_equal(o.gso, 536);
+				assert_int_equal(o.len % 536, 0);
+				assert_true(o.len >= 2 * 536);
+				assert_true(o.len <= cwnd / 4);
+				bursts++;
+			} else {
+				assert_true(o.len <= 536);
+			}
+			top += o.len;
+		}
+		acked = top;
+		peer(u, ACK, 1001, acked, NULL, 0);
+	}
+	return bursts;
+}
+
+static int do_tso(void *arg)
+{
+	struct us u;
+	struct out o;
+	struct tcp_conn *c;
+
+	(void)arg;
+	us_gso_max = 65535;
+	us_init(&u);
+	us_gso_max = 0;
+	establish(&u);
+	/* Slow start grows the window, and the bursts with it. */
+	assert_true(send_checking_bursts(&u, 30000) > 0);
+	/* Nagle holds a burst's short tail as it would hold the segment. */
+	c = (struct tcp_conn *)u.f;
+	assert_true(c->cwnd >= 4 * 3 * 536);
+	assert_int_equal(hz_flow_write(u.f, "0123456789", 10, 0), 10);
+	o = pop(&u);
+	assert_int_equal(o.len, 10); /* nothing outstanding: it goes */
+	peer(&u, ACK, 1001, o.seq + 10, NULL, 0);
+	{
+		static uint8_t three[3 * 536 + 100];
+
+		assert_int_equal(hz_flow_write(u.f, three, sizeof(three), 0),
+				 (ssize_t)sizeof(three));
+	}
+	o = pop(&u);
+	assert_int_equal(o.len, 3 * 536);
+	assert_int_equal(o.gso, 536);
+	expect_silence(&u);
+	peer(&u, ACK, 1001, o.seq + o.len, NULL, 0);
+	o = pop(&u);
+	assert_int_equal(o.len, 100);
+	assert_int_equal(o.gso, 0);
+	us_fini(&u);
+
+	/* Without the device's offload, or with it turned off, no bursts. */
+	us_init(&u);
+	establish(&u);
+	assert_int_equal(send_checking_bursts(&u, 30000), 0);
+	us_fini(&u);
+	us_gso_max = 65535;
+	us_init(&u);
+	us_gso_max = 0;
+	{
+		struct hz_tcp_tuning tu;
+
+		sim_fast_tuning(&tu);
+		tu.tso = false;
+		hz_tcp_tune(u.t, &tu);
+	}
+	establish(&u);
+	assert_int_equal(send_checking_bursts(&u, 30000), 0);
+	us_fini(&u);
+	return 0;
+}
+
+static void tso_bursts(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_tso), 0);
+}
+
 /* --- bounded memory, orphans ---------------------------------------------- */
 
 static int do_ofo_budget(void *arg)
@@ -1680,6 +1796,7 @@ int main(void)
 	    HARNESS_TEST(retransmissions_run_out),
 	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
+	    HARNESS_TEST(tso_bursts),
 	    HARNESS_TEST(newreno_fast_recovery),
 	    HARNESS_TEST(cwnd_restarts_after_idle),
 	    HARNESS_TEST(sack_fast_recovery),
