@@ -584,7 +584,7 @@ static void tap_binds_as_root(void **state)
 	struct hz_errmsg err = {0};
 	struct hz_net_info info;
 	uint8_t frame[2000] = {0};
-	struct hz_frame fr = {frame, sizeof(frame), 0};
+	struct hz_frame fr = {frame, sizeof(frame), 0, 0};
 	hz_handle_t h;
 	int fd;
 
@@ -603,12 +603,19 @@ static void tap_binds_as_root(void **state)
 	assert_int_equal(hz_unix_bind_tap("net0", "hzt1", &err), -HZ_EEXIST);
 	assert_int_equal(hz_platform_net_acquire("net0", &h, &info), 0);
 	assert_int_equal(info.mtu, 1500);
-	assert_int_equal(info.mac[0] & 1, 0); /* unicast */
-	assert_int_equal(info.mac[0] & 2, 2); /* locally administered */
+	assert_int_equal(info.gso_max, 65535); /* the tap segments TCP */
+	assert_int_equal(info.mac[0] & 1, 0);  /* unicast */
+	assert_int_equal(info.mac[0] & 2, 2);  /* locally administered */
 	/* Down and quiet: nothing to read. Too long to send. */
 	assert_int_equal(hz_platform_net_read(h, &fr, 1), -HZ_EAGAIN);
 	fr.len = 1500 + 14 + 1;
 	assert_int_equal(hz_platform_net_write(h, &fr, 1), -HZ_EMSGSIZE);
+	/* To be segmented: it may be longer, but must be TCP/IPv4. */
+	fr.gso_size = 1448;
+	assert_int_equal(hz_platform_net_write(h, &fr, 1), -HZ_EINVAL);
+	fr.len = 65535 + 14 + 1;
+	assert_int_equal(hz_platform_net_write(h, &fr, 1), -HZ_EMSGSIZE);
+	fr.gso_size = 0;
 	assert_int_equal(hz_platform_block_flush(h), -HZ_EINVAL);
 	hz_unix_unbind_all();
 	/* Not persistent: closing it removed the interface. */
