@@ -9,7 +9,6 @@
  *   echo [--stack SPEC] [--echo-port P] [--discard-port P]
  *        [--chargen-port P] [--quiet]
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <haze/haze.h>
@@ -183,22 +182,32 @@ int hz_main(int argc, char **argv)
 	int r;
 
 	for (int i = 1; i < argc; i++) {
+		uint16_t *port;
+
 		if (strcmp(argv[i], "--quiet") == 0) {
 			srv.quiet = true;
 			continue;
 		}
 		if (i + 1 == argc)
 			return usage();
-		if (strcmp(argv[i], "--stack") == 0)
+		if (strcmp(argv[i], "--stack") == 0) {
 			spec = argv[++i];
-		else if (strcmp(argv[i], "--echo-port") == 0)
-			echo_addr.port = (uint16_t)atoi(argv[++i]);
+			continue;
+		}
+		if (strcmp(argv[i], "--echo-port") == 0)
+			port = &echo_addr.port;
 		else if (strcmp(argv[i], "--discard-port") == 0)
-			discard_addr.port = (uint16_t)atoi(argv[++i]);
+			port = &discard_addr.port;
 		else if (strcmp(argv[i], "--chargen-port") == 0)
-			chargen_addr.port = (uint16_t)atoi(argv[++i]);
+			port = &chargen_addr.port;
 		else
 			return usage();
+		i++;
+		if (hz_port_parse(argv[i], strlen(argv[i]), port) < 0) {
+			hz_printf("echo: %s %s: not a port (1..65535)\n",
+				  argv[i - 1], argv[i]);
+			return 1;
+		}
 	}
 	r = hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &srv.stack, &err);
 	if (r < 0) {

@@ -12,7 +12,6 @@
  *
  *   tls-echo [--stack SPEC] [--port P] [--quiet]
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <haze/haze.h>
@@ -210,12 +209,20 @@ int hz_main(int argc, char **argv)
 		}
 		if (i + 1 == argc)
 			return usage();
-		if (strcmp(argv[i], "--stack") == 0)
+		if (strcmp(argv[i], "--stack") == 0) {
 			spec = argv[++i];
-		else if (strcmp(argv[i], "--port") == 0)
-			addr.port = (uint16_t)atoi(argv[++i]);
-		else
+		} else if (strcmp(argv[i], "--port") == 0) {
+			i++;
+			if (hz_port_parse(argv[i], strlen(argv[i]),
+					  &addr.port) < 0) {
+				hz_printf("tls-echo: --port %s: not a port "
+					  "(1..65535)\n",
+					  argv[i]);
+				return 1;
+			}
+		} else {
 			return usage();
+		}
 	}
 	r = hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &srv.stack, &err);
 	if (r < 0) {

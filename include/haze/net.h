@@ -44,6 +44,10 @@ char *hz_ipv4_format(hz_ipv4_t a, char *buf);
 HZ_MUST_CHECK
 int hz_ipv4_parse(const char *s, hz_ipv4_t *out);
 
+/* Parses the @len bytes at @s as a port, 1..65535 in decimal. 0/-HZ_EINVAL */
+HZ_MUST_CHECK
+int hz_port_parse(const char *s, size_t len, uint16_t *out);
+
 /* Writes "aa:bb:cc:dd:ee:ff" into @buf (HZ_MAC_STRLEN bytes). */
 char *hz_mac_format(const struct hz_mac *m, char *buf);
 

@@ -21,24 +21,6 @@ static int refuse(const char **why, const char *reason)
 	return -HZ_EINVAL;
 }
 
-/* Parses the decimal port of @len bytes at @s. */
-static int port_parse(const char *s, size_t len, uint16_t *out)
-{
-	uint32_t v = 0;
-
-	if (len == 0 || len > 5)
-		return -HZ_EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -HZ_EINVAL;
-		v = v * 10 + (uint32_t)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -HZ_EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
-
 /* Checks @host (NUL-terminated) as a host name. */
 static int name_check(const char *host, const char **why)
 {
@@ -109,7 +91,7 @@ int hz_endpoint_parse(const char *s, struct hz_endpoint *out, const char **why)
 		return refuse(why, "empty host");
 	if (hlen >= sizeof(out->host))
 		return refuse(why, "host name longer than 253 bytes");
-	if (port_parse(colon + 1, strlen(colon + 1), &out->port) < 0)
+	if (hz_port_parse(colon + 1, strlen(colon + 1), &out->port) < 0)
 		return refuse(why, "bad port (a decimal number, 1..65535)");
 	memcpy(out->host, host, hlen);
 	out->host[hlen] = '\0';

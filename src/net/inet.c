@@ -119,3 +119,20 @@ char *hz_mac_format(const struct hz_mac *m, char *buf)
 		 m->b[1], m->b[2], m->b[3], m->b[4], m->b[5]);
 	return buf;
 }
+
+int hz_port_parse(const char *s, size_t len, uint16_t *out)
+{
+	uint32_t v = 0;
+
+	if (len == 0 || len > 5)
+		return -HZ_EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -HZ_EINVAL;
+		v = v * 10 + (uint32_t)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -HZ_EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
