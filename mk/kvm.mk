@@ -20,7 +20,7 @@ $(eval $(call compile_rules,host))
 
 # The manifest checks are the core's, built for the host.
 TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
-	platform/host/tap.c
+	platform/host/tap.c src/net/inet.c
 TENDER := $(O)/host/tender/haze-kvm
 
 $(TENDER): $(call objs,host,$(TENDER_SRCS))

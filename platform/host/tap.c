@@ -15,6 +15,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "net/inet.h"
+
 #define ETH_HLEN 14
 
 int hz_tap_open(const char *ifname)
@@ -37,11 +39,6 @@ int hz_tap_open(const char *ifname)
 	return fd;
 }
 
-static unsigned get16(const uint8_t *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
 /*
  * Fills @h for a frame the kernel is to segment: an unfragmented IPv4
  * packet filling the frame, carrying TCP with more than @gso_size bytes
@@ -53,11 +50,11 @@ static int gso_header(const uint8_t *f, size_t len, size_t gso_size,
 	size_t ihl, doff, hdr;
 
 	if (len < ETH_HLEN + 40 || len > ETH_HLEN + HZ_TAP_GSO_MAX ||
-	    get16(f + 12) != 0x0800 || (f[14] >> 4) != 4)
+	    hz_get16(f + 12) != 0x0800 || (f[14] >> 4) != 4)
 		return -EINVAL;
 	ihl = (size_t)(f[14] & 15) * 4;
-	if (ihl < 20 || get16(f + 16) != len - ETH_HLEN || f[23] != 6 ||
-	    (get16(f + 20) & 0x3fff) != 0 || ETH_HLEN + ihl + 20 > len)
+	if (ihl < 20 || hz_get16(f + 16) != len - ETH_HLEN || f[23] != 6 ||
+	    (hz_get16(f + 20) & 0x3fff) != 0 || ETH_HLEN + ihl + 20 > len)
 		return -EINVAL;
 	doff = (size_t)(f[ETH_HLEN + ihl + 12] >> 4) * 4;
 	hdr = ETH_HLEN + ihl + doff;
@@ -95,20 +92,11 @@ ssize_t hz_tap_write(int fd, const void *frame, size_t len, size_t gso_size)
 static void finish_checksum(uint8_t *f, size_t len,
 			    const struct virtio_net_hdr *h)
 {
-	uint32_t sum = 0;
-	size_t i;
-
 	if (h->csum_start >= len || h->csum_offset + 2u > len - h->csum_start)
 		return;
-	for (i = h->csum_start; i + 1 < len; i += 2)
-		sum += get16(f + i);
-	if (i < len)
-		sum += (uint32_t)f[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~sum & 0xffff;
-	f[h->csum_start + h->csum_offset] = (uint8_t)(sum >> 8);
-	f[h->csum_start + h->csum_offset + 1] = (uint8_t)sum;
+	hz_put16(f + h->csum_start + h->csum_offset,
+		 hz_inet_fold(
+		     hz_inet_sum(f + h->csum_start, len - h->csum_start, 0)));
 }
 
 ssize_t hz_tap_read(int fd, void *buf, size_t cap)
