@@ -19,6 +19,7 @@ include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk
 include mk/tests.mk
+-include mk/tender-test.mk
 include mk/fuzz.mk
 
 .PHONY: all deps run clean format lint

@@ -12,7 +12,11 @@ FUZZ_SECONDS ?= 60
 
 # A harness of code outside the library OS links that code's sources too,
 # named in FUZZ_SRCS_NAME: fuzz_elf tests haze-kvm's ELF loader.
-FUZZ_SRCS_elf := tender/elf.c tender/log.c
+FUZZ_SRCS_elf := tender/elf.c tender/log.c tender/exit.c
+# fuzz_hypercall drives the tender's dispatch through tests/tender/fakevm.c.
+FUZZ_SRCS_hypercall := $(filter-out tender/main.c tender/exit.c \
+	tender/sandbox.c,$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c \
+	src/net/inet.c
 $(foreach n,$(FUZZ_NAMES),$(eval $(O)/test/fuzz/fuzz_$(n): \
 	$(call objs,test,$(FUZZ_SRCS_$(n)))))
 $(foreach n,$(FUZZ_NAMES),$(eval $(O)/fuzz/fuzz/fuzz_$(n): \

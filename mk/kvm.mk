@@ -20,7 +20,7 @@ $(eval $(call compile_rules,host))
 
 # The manifest checks are the core's, built for the host.
 TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
-	platform/host/tap.c src/net/inet.c
+	platform/host/tap.c platform/host/options.c src/core/error.c src/net/inet.c
 TENDER := $(O)/host/tender/haze-kvm
 
 $(TENDER): $(call objs,host,$(TENDER_SRCS))
@@ -30,7 +30,8 @@ $(TENDER): $(call objs,host,$(TENDER_SRCS))
 # The real sandbox for a made-up VM, for tests/kvm/run.py to try refused
 # system calls against (tests/kvm/sandbox_probe.c).
 SANDBOX_PROBE := $(O)/host/tests/kvm/sandbox-probe
-SANDBOX_PROBE_SRCS := tests/kvm/sandbox_probe.c tender/sandbox.c tender/log.c
+SANDBOX_PROBE_SRCS := tests/kvm/sandbox_probe.c tender/sandbox.c tender/log.c \
+	tender/exit.c
 
 $(SANDBOX_PROBE): $(call objs,host,$(SANDBOX_PROBE_SRCS))
 	$(MSG) LD $@

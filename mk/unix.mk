@@ -5,7 +5,8 @@
 # main(): it binds devices from the command line, then starts the runtime.
 
 UNIX_PLATFORM_SRCS := $(filter-out platform/unix/main.c,\
-	$(sort $(wildcard platform/unix/*.c))) platform/host/tap.c
+	$(sort $(wildcard platform/unix/*.c))) platform/host/tap.c \
+	platform/host/options.c
 UNIX_LIB_SRCS := $(CORE_SRCS) $(UNIX_PLATFORM_SRCS) platform/unix/main.c
 UNIX_LIB := $(O)/unix/libhaze.a
 

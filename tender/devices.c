@@ -43,6 +43,7 @@ static int pcap_open(struct hz_device *d)
 			      strerror(errno));
 		return -1;
 	}
+	d->pcap_bytes = sizeof(hdr);
 	return 0;
 }
 
@@ -52,17 +53,65 @@ void hz_pcap_frame(struct hz_device *d, const uint8_t *frame, size_t len)
 	struct {
 		uint32_t sec, nsec, caplen, len;
 	} rec;
+	uint64_t limit = d->pcap_limit ? d->pcap_limit : HZ_PCAP_LIMIT;
 
 	if (d->pcap_fd < 0)
 		return;
+	if (sizeof(rec) + len > limit - d->pcap_bytes) {
+		/* Full: the capture ends here, said once; the VM goes on. */
+		hz_tender_log("--pcap %s: capture stopped at its limit of "
+			      "%llu bytes",
+			      d->name, (unsigned long long)limit);
+		d->pcap_fd = -1; /* the file stays open until exit */
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec.sec = (uint32_t)ts.tv_sec;
 	rec.nsec = (uint32_t)ts.tv_nsec;
 	rec.caplen = rec.len = (uint32_t)len;
 	struct iovec iov[2] = {{&rec, sizeof(rec)},
 			       {(void *)(uintptr_t)frame, len}};
-	if (writev(d->pcap_fd, iov, 2) < 0) {
-		/* A capture failing must not stop the VM. */
+	ssize_t n = writev(d->pcap_fd, iov, 2);
+	if (n > 0)
+		d->pcap_bytes +=
+		    (uint64_t)n; /* a failure must not stop the VM */
+}
+
+void hz_console_write(struct hz_vm *vm, const void *data, uint64_t len)
+{
+	uint64_t now = hz_tender_now();
+
+	if (vm->console_refill_ns == 0) {
+		vm->console_tokens = HZ_CONSOLE_BURST;
+	} else {
+		uint64_t dt = now - vm->console_refill_ns;
+		uint64_t add =
+		    dt >= 1000000000ull * (HZ_CONSOLE_BURST / HZ_CONSOLE_RATE)
+			? HZ_CONSOLE_BURST
+			: dt * HZ_CONSOLE_RATE / 1000000000ull;
+		vm->console_tokens += add;
+		if (vm->console_tokens > HZ_CONSOLE_BURST)
+			vm->console_tokens = HZ_CONSOLE_BURST;
+	}
+	vm->console_refill_ns = now;
+	uint64_t n = len < vm->console_tokens ? len : vm->console_tokens;
+	if (n > 0 && vm->console_dropped) {
+		hz_tender_log("console: %llu bytes dropped over the rate "
+			      "limit (%llu bytes/s)",
+			      (unsigned long long)vm->console_dropped,
+			      (unsigned long long)HZ_CONSOLE_RATE);
+		vm->console_dropped = 0;
+	}
+	vm->console_tokens -= n;
+	vm->console_dropped += len - n;
+	uint64_t done = 0;
+	while (done < n) {
+		ssize_t w = write(1, (const char *)data + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* the console may truncate */
+		done += (uint64_t)w;
 	}
 }
 
@@ -150,9 +199,81 @@ static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap)
 	return n;
 }
 
+/*
+ * Checks every frame of a net call before any is moved, so a malformed
+ * call has no effect (abi.h): a buffer outside (writable) guest memory
+ * ends the VM, a write of a frame too short or too long for Ethernet is
+ * refused whole. Fills @bufs with the host pointers. 0 or -HZ_EMSGSIZE.
+ */
+static int net_frames_check(struct hz_vm *vm, const struct hz_kvm_frame *fr,
+			    uint32_t count, bool write, uint8_t **bufs)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t len = write ? fr[i].len : fr[i].cap;
+		bufs[i] = write ? hz_guest_ptr(vm, fr[i].buf, len)
+				: hz_guest_ptr_writable(vm, fr[i].buf, len);
+		if (!bufs[i])
+			hz_bad_call("net: frame %u at 0x%llx+%llu outside "
+				    "%sguest memory",
+				    i, (unsigned long long)fr[i].buf,
+				    (unsigned long long)len,
+				    write ? "" : "writable ");
+		if (write && (len > FRAME_MAX || len < 14))
+			rc = -HZ_EMSGSIZE;
+	}
+	return rc;
+}
+
+/* Sends the checked frames of a write; frames sent, or -HZ_EIO. */
+static int64_t net_send(struct hz_device *d, const struct hz_kvm_frame *fr,
+			uint32_t count, uint8_t *const *bufs)
+{
+	int64_t done = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		hz_pcap_frame(d, bufs[i], fr[i].len);
+		if (d->slirp) {
+			hz_slirp_input(d->slirp, bufs[i], fr[i].len);
+		} else {
+			ssize_t w = hz_tap_write(d->fd, bufs[i], fr[i].len, 0);
+			if (w == -EAGAIN)
+				break;
+			if (w < 0)
+				return done ? done : -HZ_EIO;
+		}
+		done++;
+	}
+	return done;
+}
+
+/* Receives into the checked frames of a read; frames filled, or -HZ_E*. */
+static int64_t net_receive(struct hz_device *d, struct hz_kvm_frame *fr,
+			   uint32_t count, uint8_t *const *bufs)
+{
+	int64_t done = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		ssize_t n;
+		do
+			n = net_recv(d, bufs[i], fr[i].cap);
+		while (n == -2); /* drop oversized frames, try the next */
+		if (n < 0)
+			return done ? done : -HZ_EIO;
+		if (n == 0)
+			break;
+		hz_pcap_frame(d, bufs[i], (size_t)n);
+		fr[i].len = (uint64_t)n;
+		done++;
+	}
+	return done ? done : -HZ_EAGAIN;
+}
+
 void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 {
 	struct hz_device *d = net_device(vm, io->handle);
+	uint8_t *bufs[HZ_KVM_FRAMES_MAX];
 	struct hz_kvm_frame *fr;
 
 	if (!d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
@@ -168,53 +289,14 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 			    "or outside %sguest memory",
 			    (unsigned long long)io->frames, io->count,
 			    write ? "" : "writable ");
-	int64_t done = 0;
-	for (uint32_t i = 0; i < io->count; i++) {
-		struct hz_kvm_frame f = fr[i];
-		uint64_t len = write ? f.len : f.cap;
-		uint8_t *buf = write ? hz_guest_ptr(vm, f.buf, len)
-				     : hz_guest_ptr_writable(vm, f.buf, len);
-		if (!buf)
-			hz_bad_call("net: frame %u at 0x%llx+%llu outside "
-				    "%sguest memory",
-				    i, (unsigned long long)f.buf,
-				    (unsigned long long)len,
-				    write ? "" : "writable ");
-		if (write) {
-			if (f.len > FRAME_MAX || f.len < 14) {
-				io->ret = done ? done : -HZ_EMSGSIZE;
-				return;
-			}
-			hz_pcap_frame(d, buf, f.len);
-			if (d->slirp) {
-				hz_slirp_input(d->slirp, buf, f.len);
-			} else {
-				ssize_t w = hz_tap_write(d->fd, buf, f.len, 0);
-				if (w == -EAGAIN)
-					break;
-				if (w < 0) {
-					io->ret = done ? done : -HZ_EIO;
-					return;
-				}
-			}
-			done++;
-			continue;
-		}
-		ssize_t n;
-		do
-			n = net_recv(d, buf, f.cap);
-		while (n == -2); /* drop oversized frames, try the next */
-		if (n < 0) {
-			io->ret = done ? done : -HZ_EIO;
-			return;
-		}
-		if (n == 0)
-			break;
-		hz_pcap_frame(d, buf, (size_t)n);
-		fr[i].len = (uint64_t)n;
-		done++;
-	}
-	io->ret = done ? done : (write ? 0 : -HZ_EAGAIN);
+	/* One vCPU, stopped during the call: the array cannot change. */
+	int rc = net_frames_check(vm, fr, io->count, write, bufs);
+	if (rc < 0)
+		io->ret = rc;
+	else if (write)
+		io->ret = net_send(d, fr, io->count, bufs);
+	else
+		io->ret = net_receive(d, fr, io->count, bufs);
 }
 
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
@@ -263,28 +345,37 @@ void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)
 uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 			 uint64_t interest)
 {
-	struct pollfd fds[256];
+	/*
+	 * Taps take one slot each and come first, so they always fit;
+	 * libslirp gets what is left. How many descriptors slirp asks to
+	 * poll is up to the guest (one per flow it opens), so it is given
+	 * the room left and no more: flows past it are not polled until
+	 * others close, and the tender's stack is never overrun.
+	 */
+	struct pollfd fds[HZ_POLL_MAX];
 	unsigned n = 0;
 	int idx[HZ_KVM_DEVICE_MAX];
 	uint64_t ready = 0;
 
+	_Static_assert(HZ_POLL_MAX > HZ_KVM_DEVICE_MAX,
+		       "no room for slirp's descriptors beside the taps");
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
-		bool want = interest & 1ull << i;
 		idx[i] = -1;
-		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)
-			continue;
-		/* slirp's own sockets and timers are served either way. */
-		if (d->slirp) {
-			if (want && hz_slirp_pending(d->slirp))
-				timeout_ns = 0;
-			hz_slirp_poll_fill(d->slirp, fds, &n, 256, &timeout_ns);
-			continue;
-		}
-		if (!want)
+		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound || d->slirp ||
+		    !(interest & 1ull << i))
 			continue;
 		idx[i] = (int)n;
 		fds[n++] = (struct pollfd){.fd = d->fd, .events = POLLIN};
+	}
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound || !d->slirp)
+			continue;
+		/* slirp's own sockets and timers are served either way. */
+		if ((interest & 1ull << i) && hz_slirp_pending(d->slirp))
+			timeout_ns = 0;
+		hz_slirp_poll_fill(d->slirp, fds, &n, HZ_POLL_MAX, &timeout_ns);
 	}
 	/* ppoll: nanosecond timeouts, so a 50 ms sleep is not 51 ms. */
 	struct timespec ts = {
@@ -295,6 +386,8 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 	int rc = ppoll(fds, n, forever ? NULL : &ts, NULL);
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
+		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)
+			continue;
 		if (d->slirp) {
 			hz_slirp_poll_done(d->slirp, fds, rc < 0);
 			if ((interest & 1ull << i) &&

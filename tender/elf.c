@@ -48,38 +48,36 @@ static int refuse(const char *path, const char *why)
 	return -1;
 }
 
-/* Scans the notes in [off, off + size) for Haze's manifest and ABI notes. */
-static int read_notes(struct hz_image *img, const char *path, uint64_t off,
-		      uint64_t size)
+/*
+ * Parses the notes of one PT_NOTE segment, @size bytes read whole into
+ * @buf, for Haze's manifest, ABI and trap notes.
+ */
+static int parse_notes(struct hz_image *img, const char *path,
+		       const uint8_t *buf, uint64_t size)
 {
 	uint64_t pos = 0;
 
 	while (size - pos >= sizeof(Elf64_Nhdr)) {
 		Elf64_Nhdr nh;
-		char owner[8];
-		if (!read_at(img->fd, &nh, sizeof(nh), off + pos))
-			return refuse(path, "cannot read note");
+		memcpy(&nh, buf + pos, sizeof(nh));
 		uint64_t name_pad = ((uint64_t)nh.n_namesz + 3) & ~3ull;
 		uint64_t desc_pad = ((uint64_t)nh.n_descsz + 3) & ~3ull;
 		uint64_t body = sizeof(nh) + name_pad;
 		if (name_pad > size || desc_pad > size ||
 		    body + desc_pad > size - pos)
 			return refuse(path, "note runs past its segment");
-		bool haze =
-		    nh.n_namesz == sizeof(HZ_NOTE_OWNER) &&
-		    read_at(img->fd, owner, sizeof(HZ_NOTE_OWNER),
-			    off + pos + sizeof(nh)) &&
-		    memcmp(owner, HZ_NOTE_OWNER, sizeof(HZ_NOTE_OWNER)) == 0;
-		uint64_t desc = off + pos + body;
+		const uint8_t *desc = buf + pos + body;
+		bool haze = nh.n_namesz == sizeof(HZ_NOTE_OWNER) &&
+			    memcmp(buf + pos + sizeof(nh), HZ_NOTE_OWNER,
+				   sizeof(HZ_NOTE_OWNER)) == 0;
 		if (haze && nh.n_type == HZ_NOTE_MANIFEST) {
 			if (nh.n_descsz != HZ_MANIFEST_DESC_SIZE)
 				return refuse(path, "manifest note has the "
 						    "wrong size");
 			if (img->manifest.note_type)
 				return refuse(path, "two manifest notes");
-			void *d = &img->manifest.version;
-			if (!read_at(img->fd, d, HZ_MANIFEST_DESC_SIZE, desc))
-				return refuse(path, "cannot read manifest");
+			memcpy(&img->manifest.version, desc,
+			       HZ_MANIFEST_DESC_SIZE);
 			img->manifest.note_namesz = nh.n_namesz;
 			img->manifest.note_descsz = nh.n_descsz;
 			img->manifest.note_type = HZ_NOTE_MANIFEST;
@@ -89,22 +87,41 @@ static int read_notes(struct hz_image *img, const char *path, uint64_t off,
 			if (nh.n_descsz != sizeof(uint32_t))
 				return refuse(path, "ABI note has the wrong "
 						    "size");
-			if (!read_at(img->fd, &img->abi_version,
-				     sizeof(uint32_t), desc))
-				return refuse(path, "cannot read ABI note");
+			memcpy(&img->abi_version, desc, sizeof(uint32_t));
 			img->has_abi_note = true;
 		} else if (haze && nh.n_type == HZ_KVM_NOTE_TRAPS) {
 			if (nh.n_descsz != sizeof(img->traps))
 				return refuse(path, "trap note has the wrong "
 						    "size");
-			if (!read_at(img->fd, &img->traps, sizeof(img->traps),
-				     desc))
-				return refuse(path, "cannot read trap note");
+			memcpy(&img->traps, desc, sizeof(img->traps));
 			img->has_traps = true;
 		}
 		pos += body + desc_pad;
 	}
 	return 0;
+}
+
+/*
+ * Reads the PT_NOTE segment [off, off + size) in one go and parses it.
+ * *budget is what the image's notes may still take: notes are small,
+ * and a hostile image must not make the tender read or scan more than
+ * HZ_TENDER_NOTES_MAX bytes of them before boot, however many PT_NOTE
+ * headers it has.
+ */
+static int read_notes(struct hz_image *img, const char *path, uint64_t off,
+		      uint64_t size, uint64_t *budget)
+{
+	static uint8_t buf[HZ_TENDER_NOTES_MAX];
+
+	if (size > *budget) {
+		hz_tender_log("%s: refused: notes larger than %u bytes in all",
+			      path, HZ_TENDER_NOTES_MAX);
+		return -1;
+	}
+	*budget -= size;
+	if (!read_at(img->fd, buf, size, off))
+		return refuse(path, "cannot read note");
+	return parse_notes(img, path, buf, size);
 }
 
 /* Checks one PT_LOAD header and records it. */
@@ -216,6 +233,7 @@ int hz_image_check(struct hz_image *img, int fd, const char *path,
 				    "file");
 
 	Elf64_Phdr ph[PHDRS_MAX];
+	uint64_t notes_budget = HZ_TENDER_NOTES_MAX;
 	if (!read_at(img->fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
 		return refuse(path, "cannot read program headers");
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -230,7 +248,7 @@ int hz_image_check(struct hz_image *img, int fd, const char *path,
 				return refuse(path, "note beyond the end of "
 						    "the file");
 			if (read_notes(img, path, ph[i].p_offset,
-				       ph[i].p_filesz) < 0)
+				       ph[i].p_filesz, &notes_budget) < 0)
 				return -1;
 			break;
 		case PT_INTERP:
@@ -301,66 +319,71 @@ int hz_image_load(const struct hz_image *img, uint8_t *mem)
 	return 0;
 }
 
-/* Finds section header @type; false if none or out of the file. */
-static bool find_section(const struct hz_image *img, const Elf64_Ehdr *eh,
-			 uint32_t type, Elf64_Shdr *out)
+/*
+ * Symbols for a fault report, read on demand from the still-open image
+ * (the sandbox allows pread on it) into static buffers: nothing is
+ * allocated under seccomp, and however the image is made, a lookup costs
+ * a handful of reads: the section headers in one, the symbol table in
+ * one (up to HZ_TENDER_SYMTAB_MAX bytes; a larger one is not used), the
+ * name in one.
+ */
+static Elf64_Shdr shdrs[HZ_TENDER_SECTIONS_MAX];
+static Elf64_Sym syms[HZ_TENDER_SYMTAB_MAX / sizeof(Elf64_Sym)];
+
+/* Index of the first section header of @type among @n; -1 if none. */
+static int find_section(unsigned n, uint32_t type)
 {
-	for (unsigned i = 0; i < eh->e_shnum; i++) {
-		if (!read_at(img->fd, out, sizeof(*out),
-			     eh->e_shoff + (uint64_t)i * sizeof(*out)))
-			return false;
-		if (out->sh_type == type)
-			return in_file(out->sh_offset, out->sh_size,
-				       img->file_size);
-	}
-	return false;
+	for (unsigned i = 0; i < n; i++)
+		if (shdrs[i].sh_type == type)
+			return (int)i;
+	return -1;
 }
 
 bool hz_image_symbol(const struct hz_image *img, uint64_t addr, char *name,
 		     size_t name_size, uint64_t *offset)
 {
 	Elf64_Ehdr eh;
-	Elf64_Shdr symtab, strtab;
-	Elf64_Sym syms[64];
 	uint64_t best_value = 0, best_name = 0;
 	bool found = false;
 
 	if (name_size == 0 || !read_at(img->fd, &eh, sizeof(eh), 0) ||
-	    eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
+	    eh.e_shnum > HZ_TENDER_SECTIONS_MAX ||
 	    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr),
 		     img->file_size) ||
-	    !find_section(img, &eh, SHT_SYMTAB, &symtab) ||
-	    symtab.sh_link >= eh.e_shnum ||
-	    !read_at(img->fd, &strtab, sizeof(strtab),
-		     eh.e_shoff + (uint64_t)symtab.sh_link * sizeof(strtab)) ||
-	    !in_file(strtab.sh_offset, strtab.sh_size, img->file_size))
+	    !read_at(img->fd, shdrs, eh.e_shnum * sizeof(Elf64_Shdr),
+		     eh.e_shoff))
 		return false;
-
-	uint64_t nsyms = symtab.sh_size / sizeof(Elf64_Sym);
-	for (uint64_t i = 0; i < nsyms; i += 64) {
-		uint64_t n = nsyms - i < 64 ? nsyms - i : 64;
-		if (!read_at(img->fd, syms, n * sizeof(Elf64_Sym),
-			     symtab.sh_offset + i * sizeof(Elf64_Sym)))
-			return false;
-		for (uint64_t j = 0; j < n; j++) {
-			const Elf64_Sym *s = &syms[j];
-			if (ELF64_ST_TYPE(s->st_info) != STT_FUNC ||
-			    s->st_value > addr)
-				continue;
-			if (s->st_size && addr - s->st_value >= s->st_size)
-				continue;
-			if (found && s->st_value < best_value)
-				continue;
-			best_value = s->st_value;
-			best_name = s->st_name;
-			found = true;
-		}
+	int st = find_section(eh.e_shnum, SHT_SYMTAB);
+	if (st < 0 || shdrs[st].sh_link >= eh.e_shnum)
+		return false;
+	const Elf64_Shdr *symtab = &shdrs[st];
+	const Elf64_Shdr *strtab = &shdrs[symtab->sh_link];
+	if (symtab->sh_size > sizeof(syms) ||
+	    !in_file(symtab->sh_offset, symtab->sh_size, img->file_size) ||
+	    !in_file(strtab->sh_offset, strtab->sh_size, img->file_size))
+		return false;
+	uint64_t nsyms = symtab->sh_size / sizeof(Elf64_Sym);
+	if (!read_at(img->fd, syms, nsyms * sizeof(Elf64_Sym),
+		     symtab->sh_offset))
+		return false;
+	for (uint64_t j = 0; j < nsyms; j++) {
+		const Elf64_Sym *s = &syms[j];
+		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_value > addr)
+			continue;
+		if (s->st_size && addr - s->st_value >= s->st_size)
+			continue;
+		if (found && s->st_value < best_value)
+			continue;
+		best_value = s->st_value;
+		best_name = s->st_name;
+		found = true;
 	}
-	if (!found || best_name >= strtab.sh_size)
+	if (!found || best_name >= strtab->sh_size)
 		return false;
-	uint64_t avail = strtab.sh_size - best_name;
+	uint64_t avail = strtab->sh_size - best_name;
 	size_t len = name_size - 1 < avail ? name_size - 1 : (size_t)avail;
-	if (!read_at(img->fd, name, len, strtab.sh_offset + best_name))
+	if (!read_at(img->fd, name, len, strtab->sh_offset + best_name))
 		return false;
 	name[len] = '\0';
 	*offset = addr - best_value;

@@ -39,7 +39,7 @@ void hz_tender_die(int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	hz_tender_log("%s", msg);
-	exit(status);
+	hz_tender_exit(status);
 }
 
 uint64_t hz_tender_now(void)

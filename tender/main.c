@@ -2,7 +2,7 @@
  * haze-kvm: runs a Haze unikernel image in a one-vCPU KVM VM.
  *
  *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE]
- *            [--net NAME=user[,hostfwd=tcp:HOSTPORT-:GUESTPORT...]]
+ *            [--net NAME=user[,host-loopback][,hostfwd=tcp:H-:G...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
  *            [--no-host-entropy] IMAGE [ARGS...]
  *
@@ -17,19 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "haze/net.h"
+#include "platform/host/options.h"
 #include "tender.h"
 
 #define MEM_DEFAULT_MIB 32
-#define BIND_MAX 32
-
-/* One --net, --block or --pcap option, before the manifest is known. */
-struct binding {
-	enum { BIND_NET, BIND_BLOCK, BIND_PCAP } what;
-	char name[HZ_DEVICE_NAME_MAX];
-	const char *value;
-};
-
-static const char *const bind_opt[] = {"--net", "--block", "--pcap"};
 
 static HZ_NORETURN void usage(const char *why)
 {
@@ -37,42 +29,22 @@ static HZ_NORETURN void usage(const char *why)
 		hz_tender_log("%s", why);
 	fprintf(stderr,
 		"usage: haze-kvm [--mem MIB] [--net NAME=tap:IFACE]\n"
-		"                [--net NAME=user[,hostfwd=tcp:HOSTPORT-:"
-		"GUESTPORT...]]\n"
+		"                [--net NAME=user[,host-loopback]"
+		"[,hostfwd=tcp:HOSTPORT-:GUESTPORT...]]\n"
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
 		"                [--no-host-entropy] IMAGE [ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
-/* Parses "NAME=VALUE" of option @opt into @b. */
-static void parse_binding(struct binding *b, const char *opt, const char *arg)
-{
-	const char *eq = strchr(arg, '=');
-	char msg[128];
-	if (!eq || eq == arg || eq[1] == '\0') {
-		snprintf(msg, sizeof(msg), "%s %s: expected NAME=VALUE", opt,
-			 arg);
-		usage(msg);
-	}
-	if ((size_t)(eq - arg) >= sizeof(b->name)) {
-		snprintf(msg, sizeof(msg), "%s: device name too long", opt);
-		usage(msg);
-	}
-	memcpy(b->name, arg, (size_t)(eq - arg));
-	b->name[eq - arg] = '\0';
-	b->value = eq + 1;
-}
-
-/* Parses a decimal port number; 0 if invalid. */
+/* Parses one port of a hostfwd; ends at @end. 0 if it is not a port. */
 static uint16_t parse_port(const char *s, const char **end)
 {
-	unsigned long v = 0;
-	const char *p = s;
-	while (*p >= '0' && *p <= '9' && v <= 65535)
-		v = v * 10 + (unsigned long)(*p++ - '0');
-	*end = p;
-	return p == s || v == 0 || v > 65535 ? 0 : (uint16_t)v;
+	uint16_t port;
+	size_t len = strspn(s, "0123456789");
+
+	*end = s + len;
+	return hz_port_parse(s, len, &port) < 0 ? 0 : port;
 }
 
 /* Parses the value of --net NAME=VALUE into @nb; 0 or -1. */
@@ -100,6 +72,12 @@ static int parse_net(struct hz_net_binding *nb, const char *name, const char *v)
 	while (*p == ',') {
 		p++;
 		const char *end;
+		if (strncmp(p, "host-loopback", 13) == 0 &&
+		    (p[13] == '\0' || p[13] == ',')) {
+			nb->host_loopback = true;
+			p += 13;
+			continue;
+		}
 		if (strncmp(p, "hostfwd=tcp:", 12) != 0)
 			goto bad;
 		/* hostfwd=tcp:[127.0.0.1]:HOSTPORT-:GUESTPORT */
@@ -127,20 +105,32 @@ static int parse_net(struct hz_net_binding *nb, const char *name, const char *v)
 		return 0;
 bad:
 	hz_tender_log("--net %s: cannot parse '%s' (expected "
-		      "user[,hostfwd=tcp:HOSTPORT-:GUESTPORT...])",
+		      "user[,host-loopback][,hostfwd=tcp:HOSTPORT-:"
+		      "GUESTPORT...])",
 		      name, v);
 	return -1;
 }
 
-/* Binds @binds to the manifest's devices into vm->dev; 0 or -1. */
-static int bind_devices(struct hz_vm *vm, const struct binding *binds,
-			unsigned nbinds)
+/*
+ * Binds @binds (--net and --block) and @pcaps (--pcap) to the manifest's
+ * devices into vm->dev, with the checks every target shares; 0 or -1
+ * with a message.
+ */
+static int bind_devices(struct hz_vm *vm, const struct hz_host_binding *binds,
+			unsigned nbinds, const struct hz_host_binding *pcaps,
+			unsigned npcaps)
 {
 	const struct hz_manifest *m = &vm->image.manifest;
-	static const char *const kind_name[] = {"?", "net", "block"};
-	int rc = 0;
+	static const struct hz_manifest none;
+	struct hz_errmsg err = {0};
 
-	vm->ndev = m->note_type ? m->count : 0;
+	if (!m->note_type)
+		m = &none; /* an image without a manifest has no devices */
+	if (hz_host_check_bindings(m, binds, nbinds, &err) < 0) {
+		hz_tender_log("%s", hz_errmsg_text(&err));
+		return -1;
+	}
+	vm->ndev = m->count;
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		vm->dev[i].kind = m->entries[i].kind;
 		memcpy(vm->dev[i].name, m->entries[i].name, HZ_DEVICE_NAME_MAX);
@@ -148,67 +138,44 @@ static int bind_devices(struct hz_vm *vm, const struct binding *binds,
 		vm->dev[i].pcap_fd = -1;
 	}
 	for (unsigned b = 0; b < nbinds; b++) {
-		const struct binding *bd = &binds[b];
-		for (unsigned o = 0; o < b; o++) {
-			if (binds[o].what == bd->what &&
-			    strcmp(binds[o].name, bd->name) == 0) {
-				hz_tender_log("%s %s: bound twice",
-					      bind_opt[bd->what], bd->name);
-				rc = -1;
-			}
-		}
-		enum hz_device_kind kind = bd->what == BIND_BLOCK
-					       ? HZ_DEVICE_KIND_BLOCK
-					       : HZ_DEVICE_KIND_NET;
-		int idx = m->note_type ? hz_manifest_find(m, kind, bd->name)
-				       : -HZ_ENOENT;
-		if (idx < 0) {
-			hz_tender_log("%s %s: the image declares no %s device "
-				      "named '%s'",
-				      bind_opt[bd->what], bd->name,
-				      kind_name[kind], bd->name);
-			rc = -1;
-			continue;
-		}
-		struct hz_device *d = &vm->dev[idx];
-		if (bd->what == BIND_PCAP) {
-			d->pcap_path = bd->value;
-			continue;
-		}
+		struct hz_device *d =
+		    &vm->dev[hz_manifest_find(m, binds[b].kind, binds[b].name)];
 		d->bound = true;
-		if (bd->what == BIND_BLOCK)
-			d->path = bd->value;
-		else if (parse_net(&d->net, bd->name, bd->value) < 0)
-			rc = -1;
+		if (binds[b].kind == HZ_DEVICE_KIND_BLOCK)
+			d->path = binds[b].target;
+		else if (parse_net(&d->net, d->name, binds[b].target) < 0)
+			return -1;
 	}
-	for (unsigned i = 0; i < vm->ndev; i++) {
-		if (vm->dev[i].pcap_path && !vm->dev[i].bound) {
-			hz_tender_log("--pcap %s: the device is not bound",
-				      vm->dev[i].name);
-			rc = -1;
+	for (unsigned p = 0; p < npcaps; p++) {
+		int idx =
+		    hz_manifest_find(m, HZ_DEVICE_KIND_NET, pcaps[p].name);
+		if (idx < 0 || !vm->dev[idx].bound) {
+			hz_tender_log("--pcap %s: no bound net device of that "
+				      "name",
+				      pcaps[p].name);
+			return -1;
 		}
-		if (!vm->dev[i].bound &&
-		    !(m->entries[i].flags & HZ_DEVICE_OPTIONAL)) {
-			hz_tender_log(
-			    "%s device '%s' of the image is not "
-			    "bound (use --%s %s=...)",
-			    kind_name[vm->dev[i].kind], vm->dev[i].name,
-			    kind_name[vm->dev[i].kind], vm->dev[i].name);
-			rc = -1;
+		if (vm->dev[idx].pcap_path) {
+			hz_tender_log("--pcap %s: bound twice", pcaps[p].name);
+			return -1;
 		}
+		vm->dev[idx].pcap_path = pcaps[p].target;
 	}
-	return rc;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static struct hz_vm vm;
-	struct binding binds[BIND_MAX];
-	unsigned nbinds = 0;
-	unsigned long mem_mib = MEM_DEFAULT_MIB;
+	struct hz_host_binding binds[HZ_MANIFEST_MAX], pcaps[HZ_MANIFEST_MAX];
+	unsigned nbinds = 0, npcaps = 0;
+	struct hz_errmsg err = {0};
+	uint64_t mem = (uint64_t)MEM_DEFAULT_MIB << 20;
 	int i;
 
 	vm.t_start_ns = hz_tender_now();
+	/* Nothing inherited beyond stdio reaches the guest's sandbox. */
+	closefrom(3);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -225,47 +192,52 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			usage(NULL);
+		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
+		    strcmp(a, "--block") != 0 && strcmp(a, "--pcap") != 0) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "unknown option %.40s", a);
+			usage(msg);
+		}
 		if (i + 1 >= argc) {
 			hz_tender_log("%s needs a value", a);
 			usage(NULL);
 		}
 		const char *v = argv[++i];
+		int rc;
 		if (strcmp(a, "--mem") == 0) {
-			char *end;
-			errno = 0;
-			mem_mib = strtoul(v, &end, 10);
-			if (errno || *end || mem_mib < 4 ||
-			    mem_mib > (HZ_KVM_MEM_MAX >> 20))
-				usage("--mem: expected MiB between 4 and "
-				      "3072");
-			continue;
+			rc = hz_host_parse_mem(v, 4, HZ_KVM_MEM_MAX >> 20, &mem,
+					       &err);
+		} else if (strcmp(a, "--pcap") == 0) {
+			rc = npcaps == HZ_MANIFEST_MAX
+				 ? hz_errmsg_set(&err, -HZ_EINVAL,
+						 "too many --pcap options")
+				 : hz_host_parse_binding(
+				       a, v, HZ_DEVICE_KIND_NET,
+				       &pcaps[npcaps++], &err);
+		} else {
+			enum hz_device_kind kind = strcmp(a, "--net") == 0
+						       ? HZ_DEVICE_KIND_NET
+						       : HZ_DEVICE_KIND_BLOCK;
+			rc = nbinds == HZ_MANIFEST_MAX
+				 ? hz_errmsg_set(&err, -HZ_EINVAL,
+						 "too many device options")
+				 : hz_host_parse_binding(
+				       a, v, kind, &binds[nbinds++], &err);
 		}
-		int what = -1;
-		for (int k = 0; k < 3; k++)
-			if (strcmp(a, bind_opt[k]) == 0)
-				what = k;
-		if (what < 0) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "unknown option %.40s", a);
-			usage(msg);
-		}
-		if (nbinds == BIND_MAX)
-			usage("too many device options");
-		binds[nbinds].what = what;
-		parse_binding(&binds[nbinds++], a, v);
+		if (rc < 0)
+			usage(hz_errmsg_text(&err));
 	}
 	if (i >= argc)
 		usage("no image given");
 
-	/* Round to 2 MiB pages; 4 GiB keeps addresses within 32 bits. */
-	vm.mem_size = ((uint64_t)mem_mib << 20);
-	vm.mem_size = (vm.mem_size + (2u << 20) - 1) & ~((2ull << 20) - 1);
+	/* Guest memory comes in 2 MiB pages, below HZ_KVM_MEM_MAX. */
+	vm.mem_size = (mem + (2u << 20) - 1) & ~((2ull << 20) - 1);
 	if (vm.mem_size > HZ_KVM_MEM_MAX)
 		vm.mem_size = HZ_KVM_MEM_MAX;
 
 	if (hz_image_open(&vm.image, argv[i], vm.mem_size) < 0)
 		return HZ_KVM_EXIT_USAGE;
-	if (bind_devices(&vm, binds, nbinds) < 0)
+	if (bind_devices(&vm, binds, nbinds, pcaps, npcaps) < 0)
 		return HZ_KVM_EXIT_USAGE;
 	if (hz_devices_open(&vm) < 0)
 		return HZ_KVM_EXIT_USAGE;

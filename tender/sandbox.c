@@ -4,10 +4,16 @@
  * vCPU and move bytes on the file descriptors it already holds: KVM_RUN
  * on the vCPU, reads and writes on taps, block files, the console and
  * captures, ppoll, clocks, getrandom, exit. User networking adds what
- * libslirp needs: IPv4 and IPv6 sockets for guest connections, memory
- * that is never executable, fcntl for file status and close-on-exec
- * flags only. A system call outside the list ends the process with a
- * message (tests/kvm/sandbox_probe.c tries the refused ones).
+ * libslirp needs: stream and datagram sockets of IPv4 and IPv6 for guest
+ * connections (no raw sockets: asking for one fails with EPERM, so slirp
+ * carries on without), private anonymous memory that is never executable
+ * (no shared mappings), fcntl for file status and close-on-exec flags
+ * only. The descriptor calls libslirp makes (read, write, close, fcntl,
+ * ioctl) are allowed only above the highest descriptor the tender held
+ * when it entered the sandbox: slirp's sockets are all opened later, and
+ * the tender's own (vCPU, VM, image, taps, disks, captures, the console)
+ * are out of their reach. A system call outside the list ends the
+ * process with a message (tests/tender tries the refused ones).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +24,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tender.h"
@@ -32,7 +40,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	if (write(2, msg, (size_t)n) < 0) {
 		/* Nothing more to do: we are exiting. */
 	}
-	_exit(HZ_KVM_EXIT_BADCALL);
+	/* The raw call: no exit path (a sanitizer's among them) gets a
+	 * chance to make another, refused, system call first. */
+	syscall(SYS_exit_group, HZ_KVM_EXIT_BADCALL);
 }
 
 /* A comparison "argument @arg == @value" (the SCMP_A* macros leave
@@ -50,6 +60,77 @@ static struct scmp_arg_cmp arg_clear(unsigned arg, scmp_datum_t mask)
 				     .op = SCMP_CMP_MASKED_EQ,
 				     .datum_a = mask,
 				     .datum_b = 0};
+}
+
+/* A comparison "argument @arg > @value". */
+static struct scmp_arg_cmp arg_gt(unsigned arg, scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){
+	    .arg = arg, .op = SCMP_CMP_GT, .datum_a = value, .datum_b = 0};
+}
+
+/* A comparison "(argument @arg & @mask) == @value". */
+static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask,
+				      scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){.arg = arg,
+				     .op = SCMP_CMP_MASKED_EQ,
+				     .datum_a = mask,
+				     .datum_b = value};
+}
+
+/*
+ * Makes every descriptor number up to the highest one open a used one
+ * (holes are filled with /dev/null), so that each descriptor opened from
+ * now on, libslirp's sockets, is numbered above it. Returns that number,
+ * or -1.
+ */
+static int fence_descriptors(void)
+{
+	struct rlimit rl;
+	int top = -1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	int limit = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	for (int fd = 0; fd < limit; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			top = fd;
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (fd > top) {
+			close(fd);
+			return top;
+		}
+	}
+}
+
+/* Allows the descriptor call @nr on descriptors above @fence. */
+static int allow_above(scmp_filter_ctx ctx, int nr, int fence)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				arg_gt(0, (scmp_datum_t)fence));
+}
+
+/* The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC (Linux's mask). */
+#define SOCKET_TYPE_MASK 0xfu
+
+/* Allows stream and datagram sockets of @domain, refuses raw ones. */
+static int allow_sockets(scmp_filter_ctx ctx, int domain)
+{
+	int rc = 0;
+	static const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+	for (unsigned i = 0; i < 2; i++)
+		rc |= seccomp_rule_add(
+		    ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+		    arg_eq(0, (scmp_datum_t)domain),
+		    arg_masked(1, SOCKET_TYPE_MASK, (scmp_datum_t)types[i]));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+			       arg_eq(0, (scmp_datum_t)domain),
+			       arg_masked(1, SOCKET_TYPE_MASK, SOCK_RAW));
+	return rc;
 }
 
 /* Allows @nr with its first argument equal to @fd. */
@@ -109,44 +190,75 @@ int hz_sandbox_enter(struct hz_vm *vm)
 		}
 	}
 	if (user_net) {
-		/* libslirp opens, polls and closes host sockets as it goes. */
-		static const int slirp[] = {
-		    SCMP_SYS(connect),	       SCMP_SYS(bind),
-		    SCMP_SYS(listen),	       SCMP_SYS(accept),
-		    SCMP_SYS(accept4),	       SCMP_SYS(getsockname),
-		    SCMP_SYS(getpeername),     SCMP_SYS(setsockopt),
-		    SCMP_SYS(getsockopt),      SCMP_SYS(sendto),
-		    SCMP_SYS(recvfrom),	       SCMP_SYS(sendmsg),
-		    SCMP_SYS(recvmsg),	       SCMP_SYS(shutdown),
-		    SCMP_SYS(close),	       SCMP_SYS(read),
-		    SCMP_SYS(write),	       SCMP_SYS(readv),
-		    SCMP_SYS(writev),	       SCMP_SYS(brk),
-		    SCMP_SYS(munmap),	       SCMP_SYS(mremap),
-		    SCMP_SYS(madvise),	       SCMP_SYS(gettimeofday),
-		    SCMP_SYS(getpid),	       SCMP_SYS(poll),
+		int fence = fence_descriptors();
+		if (fence < 0) {
+			hz_tender_log("sandbox: cannot fence descriptors: %s",
+				      strerror(errno));
+			seccomp_release(ctx);
+			return -1;
+		}
+		/* Socket calls fail on anything but a socket: unfiltered. */
+		static const int sockets[] = {
+		    SCMP_SYS(connect),	   SCMP_SYS(bind),
+		    SCMP_SYS(listen),	   SCMP_SYS(accept),
+		    SCMP_SYS(accept4),	   SCMP_SYS(getsockname),
+		    SCMP_SYS(getpeername), SCMP_SYS(setsockopt),
+		    SCMP_SYS(getsockopt),  SCMP_SYS(sendto),
+		    SCMP_SYS(recvfrom),	   SCMP_SYS(sendmsg),
+		    SCMP_SYS(recvmsg),	   SCMP_SYS(shutdown),
+		};
+		for (unsigned i = 0; i < sizeof(sockets) / sizeof(sockets[0]);
+		     i++)
+			rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sockets[i],
+					       0);
+		/* Descriptor calls reach slirp's descriptors only. */
+		static const int fd_calls[] = {
+		    SCMP_SYS(close), SCMP_SYS(read),   SCMP_SYS(write),
+		    SCMP_SYS(readv), SCMP_SYS(writev),
+		};
+		for (unsigned i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]);
+		     i++)
+			rc |= allow_above(ctx, fd_calls[i], fence);
+		static const int memory[] = {
+		    SCMP_SYS(brk),
+		    SCMP_SYS(munmap),
+		    SCMP_SYS(mremap),
+		    SCMP_SYS(madvise),
+		};
+		for (unsigned i = 0; i < sizeof(memory) / sizeof(memory[0]);
+		     i++)
+			rc |=
+			    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, memory[i], 0);
+		static const int misc[] = {
+		    SCMP_SYS(gettimeofday),
+		    SCMP_SYS(getpid),
+		    SCMP_SYS(poll),
 		    SCMP_SYS(clock_nanosleep),
 		};
-		for (unsigned i = 0; i < sizeof(slirp) / sizeof(slirp[0]); i++)
-			rc |=
-			    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, slirp[i], 0);
-		/* Internet sockets only: no netlink, packet or unix sockets. */
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				       arg_eq(0, AF_INET));
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				       arg_eq(0, AF_INET6));
-		/* Memory for the allocator, never executable; no mprotect. */
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				       arg_clear(2, PROT_EXEC));
+		for (unsigned i = 0; i < sizeof(misc) / sizeof(misc[0]); i++)
+			rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, misc[i], 0);
+		/* Internet stream and datagram sockets only. */
+		rc |= allow_sockets(ctx, AF_INET);
+		rc |= allow_sockets(ctx, AF_INET6);
+		/* Private anonymous memory, never executable; no mprotect. */
+		rc |= seccomp_rule_add(
+		    ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
+		    arg_clear(2, PROT_EXEC),
+		    arg_masked(3, MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS,
+			       MAP_PRIVATE | MAP_ANONYMOUS));
 		/* Non-blocking and close-on-exec flags; no dup, no locks. */
 		static const int fcntl_cmds[] = {F_GETFL, F_SETFL, F_GETFD,
 						 F_SETFD};
 		for (unsigned i = 0; i < 4; i++)
 			rc |= seccomp_rule_add(
-			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+			    arg_gt(0, (scmp_datum_t)fence),
 			    arg_eq(1, (scmp_datum_t)fcntl_cmds[i]));
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				       arg_gt(0, (scmp_datum_t)fence),
 				       arg_eq(1, FIONREAD));
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				       arg_gt(0, (scmp_datum_t)fence),
 				       arg_eq(1, FIONBIO));
 	}
 	if (rc == 0)

@@ -8,6 +8,11 @@
  * arrive. Frames slirp sends to the guest wait in a bounded ring until the
  * guest reads them; when it is full they are dropped (TCP retransmits).
  *
+ * The host's loopback is out of the guest's reach unless asked for
+ * (`user,host-loopback`): otherwise a guest could talk to every service
+ * bound to the host's 127.0.0.1 through 10.0.2.2. The descriptors slirp
+ * polls are bounded too (HZ_POLL_MAX): a guest opens one per flow.
+ *
  * libslirp (and the GLib it pulls in) is loaded with dlopen only when a
  * `user` NIC is asked for: linking it costs every boot ~0.3 ms of dynamic
  * loading, a tenth of the boot budget.
@@ -42,6 +47,7 @@ struct hz_slirp {
 	/* poll state between fill and done */
 	struct pollfd *fds;
 	unsigned *n, max;
+	uint64_t unpolled; /* sockets left out of a wait for want of room */
 };
 
 /* The libslirp functions haze-kvm calls, resolved by load_libslirp. */
@@ -52,6 +58,7 @@ static struct {
 	void (*pollfds_poll)(Slirp *, int, SlirpGetREventsCb, void *);
 	int (*add_hostfwd)(Slirp *, int, struct in_addr, int, struct in_addr,
 			   int);
+	void (*cleanup)(Slirp *);
 } lib;
 
 /* Loads libslirp and resolves its functions. 0 or -1 with a message. */
@@ -70,9 +77,10 @@ static int load_libslirp(void)
 	*(void **)&lib.pollfds_fill = dlsym(h, "slirp_pollfds_fill");
 	*(void **)&lib.pollfds_poll = dlsym(h, "slirp_pollfds_poll");
 	*(void **)&lib.add_hostfwd = dlsym(h, "slirp_add_hostfwd");
+	*(void **)&lib.cleanup = dlsym(h, "slirp_cleanup");
 	*(void **)&lib.new = dlsym(h, "slirp_new");
 	if (!lib.input || !lib.pollfds_fill || !lib.pollfds_poll ||
-	    !lib.add_hostfwd || !lib.new) {
+	    !lib.add_hostfwd || !lib.cleanup || !lib.new) {
 		hz_tender_log("libslirp lacks a function haze-kvm needs");
 		lib.new = NULL;
 		return -1;
@@ -169,6 +177,7 @@ struct hz_slirp *hz_slirp_new(struct hz_vm *vm, struct hz_device *d)
 	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
 	inet_pton(AF_INET, "10.0.2.15", &guest);
 	cfg.vhostname = "haze";
+	cfg.disable_host_loopback = !d->net.host_loopback;
 	cfg.if_mtu = 1500;
 	cfg.if_mru = 1500;
 	s->slirp = lib.new(&cfg, &callbacks, s);
@@ -186,6 +195,12 @@ struct hz_slirp *hz_slirp_new(struct hz_vm *vm, struct hz_device *d)
 		}
 	}
 	return s;
+}
+
+void hz_slirp_free(struct hz_slirp *s)
+{
+	lib.cleanup(s->slirp); /* closes its sockets */
+	free(s);
 }
 
 void hz_slirp_input(struct hz_slirp *s, const uint8_t *frame, size_t len)
@@ -216,8 +231,14 @@ static int add_poll(int fd, int events, void *opaque)
 {
 	struct hz_slirp *s = opaque;
 	short ev = 0;
-	if (*s->n == s->max)
+	if (*s->n == s->max) {
+		if (s->unpolled++ == 0)
+			hz_tender_log("--net %s: more guest flows than the %u "
+				      "descriptors a wait polls; the rest wait "
+				      "their turn",
+				      s->dev->name, HZ_POLL_MAX);
 		return -1;
+	}
 	if (events & SLIRP_POLL_IN)
 		ev |= POLLIN;
 	if (events & SLIRP_POLL_OUT)

@@ -19,6 +19,28 @@
 #include "haze/manifest.h"
 
 #define HZ_TENDER_SEGMENTS_MAX 16
+
+/*
+ * Bounds on what an image makes the tender read: all its notes together
+ * (read before boot), and for fault reports the section headers and the
+ * symbol table (a larger one is not used for symbols).
+ */
+#define HZ_TENDER_NOTES_MAX 16384u
+#define HZ_TENDER_SECTIONS_MAX 256u
+#define HZ_TENDER_SYMTAB_MAX (1u << 20)
+
+/* Descriptors one wait polls: the taps, then what libslirp asks for. */
+#define HZ_POLL_MAX 1024u
+
+/*
+ * Output a guest can make the host write: a pcap capture stops at
+ * HZ_PCAP_LIMIT bytes; the console is rate-limited to
+ * HZ_CONSOLE_RATE bytes a second with bursts of up to HZ_CONSOLE_BURST,
+ * and what is over is dropped and counted (docs/kvm.md).
+ */
+#define HZ_PCAP_LIMIT (256ull << 20)
+#define HZ_CONSOLE_RATE (4ull << 20)
+#define HZ_CONSOLE_BURST (16ull << 20)
 #define HZ_TENDER_IMAGE_MAX (HZ_KVM_SMALL_PAGE_LIMIT - HZ_KVM_IMAGE_BASE)
 
 /* One loadable segment, as checked by the loader. */
@@ -46,8 +68,9 @@ enum hz_net_backend { HZ_NET_TAP = 1, HZ_NET_USER = 2 };
 #define HZ_HOSTFWD_MAX 8
 struct hz_net_binding {
 	enum hz_net_backend backend;
-	char iface[16]; /* tap */
-	unsigned nfwd;	/* user */
+	char iface[16];	    /* tap */
+	unsigned nfwd;	    /* user */
+	bool host_loopback; /* user: 10.0.2.2 reaches the host's 127.0.0.1 */
 	uint16_t fwd_host[HZ_HOSTFWD_MAX], fwd_guest[HZ_HOSTFWD_MAX];
 };
 
@@ -61,7 +84,8 @@ struct hz_device {
 	int fd;	     /* tap fd or block file */
 	int pcap_fd; /* -1 if none */
 	const char *pcap_path;
-	struct hz_slirp *slirp; /* user backend */
+	uint64_t pcap_bytes, pcap_limit; /* written so far, the cap */
+	struct hz_slirp *slirp;		 /* user backend */
 	uint8_t mac[6];
 	uint16_t mtu;
 	/* block */
@@ -88,6 +112,8 @@ struct hz_vm {
 	bool trace;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
 	struct hz_image image;
+	/* The console's rate limit: a token bucket of bytes. */
+	uint64_t console_tokens, console_refill_ns, console_dropped;
 	unsigned ndev;
 	struct hz_device dev[HZ_KVM_DEVICE_MAX];
 };
@@ -109,6 +135,19 @@ static inline void *hz_guest_ptr(const struct hz_vm *vm, uint64_t gpa,
  * page tables, the boot page, text or rodata.
  */
 void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len);
+
+/*
+ * Ends the tender with @status: exit(3). The tests and fuzz harnesses
+ * that drive the tender's code directly link their own, which returns
+ * to the harness instead (tender/exit.c is left out of them).
+ */
+HZ_NORETURN void hz_tender_exit(int status);
+
+/* Performs hypercall @call with its argument struct at guest @gpa. */
+void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa);
+
+/* Writes @len bytes of guest console output, within the rate limit. */
+void hz_console_write(struct hz_vm *vm, const void *data, uint64_t len);
 
 /* Ends the VM for a malformed hypercall (fail closed, status 253). */
 HZ_NORETURN HZ_PRINTF(1, 2) void hz_bad_call(const char *fmt, ...);
@@ -170,6 +209,9 @@ struct pollfd;
 
 /* Starts a libslirp instance for @d. NULL with a message on failure. */
 struct hz_slirp *hz_slirp_new(struct hz_vm *vm, struct hz_device *d);
+
+/* Stops a libslirp instance, closing its sockets (tests; a tender exits). */
+void hz_slirp_free(struct hz_slirp *s);
 
 /* Feeds one guest frame to slirp. */
 void hz_slirp_input(struct hz_slirp *s, const uint8_t *frame, size_t len);

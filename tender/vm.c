@@ -478,8 +478,7 @@ static void print_trace(const struct hz_vm *vm)
 		      (now - vm->t_start_ns) / 1e3);
 }
 
-/* Performs hypercall @call with its argument struct at @gpa. */
-static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
+void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 {
 	switch (call) {
 	case HZ_KVM_CALL_CONSOLE: {
@@ -491,16 +490,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 				    "memory",
 				    (unsigned long long)a.data,
 				    (unsigned long long)a.len);
-		size_t done = 0;
-		while (done < a.len) {
-			ssize_t n =
-			    write(1, (const char *)p + done, a.len - done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break; /* the console may truncate */
-			done += (size_t)n;
-		}
+		hz_console_write(vm, p, a.len);
 		return;
 	}
 	case HZ_KVM_CALL_YIELD: {
@@ -555,7 +545,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		int64_t s = a.status;
 		if (s < 0 || s > HZ_KVM_EXIT_GUEST_MAX)
 			s = HZ_KVM_EXIT_GUEST_MAX;
-		exit((int)s);
+		hz_tender_exit((int)s);
 	}
 	case HZ_KVM_CALL_ABORT:
 		if (vm->trace)
@@ -565,7 +555,7 @@ static void dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		struct hz_kvm_fault f;
 		get_arg(vm, gpa, &f, sizeof(f), "fault", ARG_IN);
 		hz_fault_report(vm, &f);
-		exit(HZ_KVM_EXIT_FAULT);
+		hz_tender_exit(HZ_KVM_EXIT_FAULT);
 	}
 	case HZ_KVM_CALL_MAIN: {
 		struct hz_kvm_mark a;
@@ -634,7 +624,7 @@ static HZ_NORETURN void cpu_died(struct hz_vm *vm, const char *why)
 	    .ss = s.ss.selector,
 	};
 	hz_fault_report(vm, &f);
-	exit(HZ_KVM_EXIT_FAULT);
+	hz_tender_exit(HZ_KVM_EXIT_FAULT);
 }
 
 int hz_vm_run(struct hz_vm *vm)
@@ -658,7 +648,7 @@ int hz_vm_run(struct hz_vm *vm)
 			check_mmio(run->mmio.is_write, run->mmio.len, off);
 			uint32_t gpa;
 			memcpy(&gpa, run->mmio.data, sizeof(gpa));
-			dispatch(vm, (unsigned)(off / 8), gpa);
+			hz_vm_dispatch(vm, (unsigned)(off / 8), gpa);
 			break;
 		}
 		case KVM_EXIT_HLT:

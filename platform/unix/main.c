@@ -22,6 +22,7 @@
 #include "haze/manifest.h"
 #include "haze/mem.h"
 #include "haze/platform.h"
+#include "platform/host/options.h"
 #include "platform/unix/unix.h"
 
 #define DEFAULT_MEM_MIB 32
@@ -41,42 +42,30 @@ static HZ_NORETURN void fail(const char *prog, const char *what)
 	exit(2);
 }
 
-/* Splits "NAME=VALUE" in place; returns VALUE or NULL. */
-static char *split_binding(char *arg)
-{
-	char *eq = strchr(arg, '=');
-
-	if (eq == NULL || eq == arg || eq[1] == '\0')
-		return NULL;
-	*eq = '\0';
-	return eq + 1;
-}
-
 /* Parses the value of --net or --block into @b; exits on a bad one. */
-static void parse_binding(const char *prog, const char *opt, char *arg,
-			  struct hz_unix_binding *b)
+static void parse_binding(const char *prog, const char *opt, const char *arg,
+			  struct hz_host_binding *b)
 {
 	bool net = strcmp(opt, "--net") == 0;
-	char *value = split_binding(arg);
+	struct hz_errmsg err = {0};
 
-	if (value == NULL) {
-		fprintf(stderr, "%s: %s wants NAME=%s\n", prog, opt,
-			net ? "tap:IFACE" : "PATH");
-		exit(2);
-	}
-	if (net && (strncmp(value, "tap:", 4) != 0 || value[4] == '\0')) {
+	if (hz_host_parse_binding(
+		opt, arg, net ? HZ_DEVICE_KIND_NET : HZ_DEVICE_KIND_BLOCK, b,
+		&err) < 0)
+		fail(prog, hz_errmsg_text(&err));
+	if (net &&
+	    (strncmp(b->target, "tap:", 4) != 0 || b->target[4] == '\0')) {
 		fprintf(stderr,
 			"%s: --net %s=%s: the unix target supports tap:IFACE\n",
-			prog, arg, value);
+			prog, b->name, b->target);
 		exit(2);
 	}
-	b->kind = net ? HZ_DEVICE_KIND_NET : HZ_DEVICE_KIND_BLOCK;
-	b->name = arg;
-	b->target = net ? value + 4 : value;
+	if (net)
+		b->target += 4;
 }
 
 /* Opens the host resources of bindings already checked; exits on failure. */
-static void open_bindings(const char *prog, const struct hz_unix_binding *b,
+static void open_bindings(const char *prog, const struct hz_host_binding *b,
 			  size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -94,16 +83,15 @@ static void open_bindings(const char *prog, const struct hz_unix_binding *b,
 	}
 }
 
+/* Parses the value of --mem; exits on a bad one. */
 static size_t parse_mem(const char *prog, const char *s)
 {
-	char *end;
-	unsigned long mib;
+	struct hz_errmsg err = {0};
+	uint64_t bytes;
 
-	errno = 0;
-	mib = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || mib < 1 || mib > MAX_MEM_MIB)
-		fail(prog, "--mem wants a size in MiB from 1 to 65536");
-	return (size_t)mib << 20;
+	if (hz_host_parse_mem(s, 1, MAX_MEM_MIB, &bytes, &err) < 0)
+		fail(prog, hz_errmsg_text(&err));
+	return (size_t)bytes;
 }
 
 int main(int argc, char **argv)
@@ -112,7 +100,7 @@ int main(int argc, char **argv)
 	struct hz_errmsg err = {0};
 	struct hz_start_info si = {.target = "unix"};
 	size_t mem = (size_t)DEFAULT_MEM_MIB << 20;
-	struct hz_unix_binding *binds;
+	struct hz_host_binding *binds;
 	char **runtime_opts;
 	size_t nbinds = 0, nruntime = 0;
 	const char *why;
@@ -163,7 +151,7 @@ int main(int argc, char **argv)
 	if (hz_manifest_validate(&hz_manifest, &why) < 0)
 		fail(prog, why);
 	/* Everything is checked before any host resource is opened. */
-	if (hz_unix_check_bindings(&hz_manifest, binds, nbinds, &err) < 0)
+	if (hz_host_check_bindings(&hz_manifest, binds, nbinds, &err) < 0)
 		fail(prog, hz_errmsg_text(&err));
 	open_bindings(prog, binds, nbinds);
 	free(binds);

@@ -130,69 +130,6 @@ int hz_unix_bind_file(const char *name, const char *path, struct hz_errmsg *err)
 	return 0;
 }
 
-static const char *kind_name(uint32_t kind)
-{
-	return kind == HZ_DEVICE_KIND_NET ? "net" : "block";
-}
-
-/* Checks that binding @b names a device of its kind in manifest @m. */
-static int check_declared(const struct hz_manifest *m,
-			  const struct hz_unix_binding *b,
-			  struct hz_errmsg *err)
-{
-	uint32_t other = b->kind == HZ_DEVICE_KIND_NET ? HZ_DEVICE_KIND_BLOCK
-						       : HZ_DEVICE_KIND_NET;
-
-	if (hz_manifest_find(m, b->kind, b->name) >= 0)
-		return 0;
-	if (hz_manifest_find(m, other, b->name) >= 0)
-		return hz_errmsg_set(
-		    err, -HZ_EINVAL,
-		    "the application declares '%s' as a %s device, not %s",
-		    b->name, kind_name(other), kind_name(b->kind));
-	return hz_errmsg_set(err, -HZ_EINVAL,
-			     "the application declares no %s device '%s'",
-			     kind_name(b->kind), b->name);
-}
-
-int hz_unix_check_bindings(const struct hz_manifest *m,
-			   const struct hz_unix_binding *b, size_t n,
-			   struct hz_errmsg *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(b[i].name);
-		int r;
-
-		if (len == 0 || len >= HZ_DEVICE_NAME_MAX)
-			return hz_errmsg_set(
-			    err, -HZ_EINVAL,
-			    "device name '%s' is empty or too long", b[i].name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(b[j].name, b[i].name) == 0)
-				return hz_errmsg_set(
-				    err, -HZ_EEXIST,
-				    "device '%s' is bound twice", b[i].name);
-		r = check_declared(m, &b[i], err);
-		if (r < 0)
-			return r;
-	}
-	for (uint32_t i = 0; i < m->count; i++) {
-		const struct hz_manifest_entry *e = &m->entries[i];
-		bool bound = false;
-
-		for (size_t j = 0; j < n; j++)
-			bound |= b[j].kind == e->kind &&
-				 strcmp(b[j].name, e->name) == 0;
-		if (!bound && !(e->flags & HZ_DEVICE_OPTIONAL))
-			return hz_errmsg_set(
-			    err, -HZ_EINVAL,
-			    "%s device '%s' is not bound (use --%s %s=...)",
-			    kind_name(e->kind), e->name, kind_name(e->kind),
-			    e->name);
-	}
-	return 0;
-}
-
 int hz_unix_watch_fd(int fd, hz_handle_t *h)
 {
 	struct hz_errmsg err;

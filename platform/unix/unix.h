@@ -21,24 +21,6 @@ HZ_MUST_CHECK
 int hz_unix_bind_file(const char *name, const char *path,
 		      struct hz_errmsg *err);
 
-/* One binding asked for on the command line, not yet opened. */
-struct hz_unix_binding {
-	enum hz_device_kind kind;
-	const char *name;   /* the manifest's device name */
-	const char *target; /* tap interface name or file path */
-};
-
-/*
- * Checks the @n bindings @b against manifest @m before anything is opened:
- * names valid and distinct, each naming a declared device of its kind,
- * every required device bound. 0, or -HZ_EINVAL or -HZ_EEXIST with a
- * message.
- */
-HZ_MUST_CHECK
-int hz_unix_check_bindings(const struct hz_manifest *m,
-			   const struct hz_unix_binding *b, size_t n,
-			   struct hz_errmsg *err);
-
 /*
  * Makes the loop's yield watch @fd for reading, as handle *h, so a fiber
  * can hz_device_wait on it (the socket stack's epoll descriptor).

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,8 +45,18 @@ static long attempt(const char *call)
 		return socket(AF_UNIX, SOCK_STREAM, 0);
 	if (strcmp(call, "socket-netlink") == 0)
 		return socket(AF_NETLINK, SOCK_RAW, 0);
-	if (strcmp(call, "fcntl-setfl") == 0)
+	if (strcmp(call, "fcntl-setfl") == 0) /* on a socket of slirp's */
+		return fcntl(socket(AF_INET, SOCK_DGRAM, 0), F_SETFL,
+			     O_NONBLOCK);
+	if (strcmp(call, "fcntl-setfl-fd0") == 0) /* the tender's own */
 		return fcntl(0, F_SETFL, O_NONBLOCK);
+	if (strcmp(call, "close-fd0") == 0)
+		return close(0);
+	if (strcmp(call, "socket-raw") == 0) /* fails: EPERM */
+		return socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (strcmp(call, "mmap-shared") == 0)
+		return mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0) != MAP_FAILED;
 	if (strcmp(call, "fcntl-dupfd") == 0)
 		return fcntl(0, F_DUPFD, 0);
 	if (strcmp(call, "open") == 0)

@@ -16,6 +16,7 @@
 #include "haze/manifest.h"
 #include "haze/platform.h"
 #include "haze/sched.h"
+#include "platform/host/options.h"
 #include "platform/unix/unix.h"
 
 #define DISK_SIZE (1u << 20)
@@ -269,22 +270,22 @@ static void manifest_add(struct hz_manifest *m, enum hz_device_kind kind,
 }
 
 /* Checks bindings @b against @m; returns the code, message in @err. */
-static int check(const struct hz_manifest *m, const struct hz_unix_binding *b,
+static int check(const struct hz_manifest *m, const struct hz_host_binding *b,
 		 size_t n, struct hz_errmsg *err)
 {
 	hz_errmsg_clear(err);
-	return hz_unix_check_bindings(m, b, n, err);
+	return hz_host_check_bindings(m, b, n, err);
 }
 
 static void bindings_checked_against_manifest(void **state)
 {
-	const struct hz_unix_binding disk = {HZ_DEVICE_KIND_BLOCK, "disk",
+	const struct hz_host_binding disk = {HZ_DEVICE_KIND_BLOCK, "disk",
 					     "/nonexistent/a"};
-	const struct hz_unix_binding svc = {HZ_DEVICE_KIND_NET, "service",
+	const struct hz_host_binding svc = {HZ_DEVICE_KIND_NET, "service",
 					    "hz-no-such"};
-	struct hz_unix_binding b[3] = {disk, svc, disk};
+	struct hz_host_binding b[3] = {disk, svc, disk};
 	struct hz_errmsg err = {0};
-	char name[HZ_DEVICE_NAME_MAX + 1];
+	char name[HZ_DEVICE_NAME_MAX + 8];
 	struct hz_manifest m;
 
 	(void)state;
@@ -307,37 +308,81 @@ static void bindings_checked_against_manifest(void **state)
 	/* The same name bound twice, even to the same file. */
 	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
 	assert_string_equal(hz_errmsg_text(&err),
-			    "device 'disk' is bound twice");
+			    "--block disk: device 'disk' is bound twice");
 	b[2].kind = HZ_DEVICE_KIND_NET;
 	assert_int_equal(check(&m, b, 3, &err), -HZ_EEXIST);
 
 	/* A binding the manifest does not declare. */
 	manifest_init(&m);
 	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
-	assert_string_equal(hz_errmsg_text(&err),
-			    "the application declares no block device 'disk'");
+	assert_string_equal(
+	    hz_errmsg_text(&err),
+	    "--block disk: the unikernel declares no block device 'disk'");
 	assert_int_equal(check(&m, &svc, 1, &err), -HZ_EINVAL);
-	assert_string_equal(hz_errmsg_text(&err),
-			    "the application declares no net device 'service'");
+	assert_string_equal(
+	    hz_errmsg_text(&err),
+	    "--net service: the unikernel declares no net device 'service'");
 
 	/* Declared, but as the other kind. */
 	manifest_add(&m, HZ_DEVICE_KIND_NET, "disk");
 	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
-	assert_string_equal(
-	    hz_errmsg_text(&err),
-	    "the application declares 'disk' as a net device, not block");
+	assert_string_equal(hz_errmsg_text(&err),
+			    "--block disk: the unikernel declares 'disk' as a "
+			    "net device, not block");
 
-	/* Names that no manifest can hold. */
-	b[0].name = "";
+	/* Names that no manifest can hold are refused by the parser. */
+	b[0].name[0] = '\0';
 	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
-	memset(name, 'n', sizeof(name) - 1);
-	name[sizeof(name) - 1] = '\0';
-	b[0].name = name;
-	assert_int_equal(check(&m, b, 1, &err), -HZ_EINVAL);
-	assert_non_null(strstr(hz_errmsg_text(&err), "too long"));
+	memset(name, 'n', HZ_DEVICE_NAME_MAX);
+	memcpy(name + HZ_DEVICE_NAME_MAX, "=x", 3);
+	assert_int_equal(hz_host_parse_binding("--block", name,
+					       HZ_DEVICE_KIND_BLOCK, &b[0],
+					       &err),
+			 -HZ_EINVAL);
+	assert_non_null(strstr(hz_errmsg_text(&err), "device name longer"));
+	assert_int_equal(hz_host_parse_binding("--block", "disk",
+					       HZ_DEVICE_KIND_BLOCK, &b[0],
+					       &err),
+			 -HZ_EINVAL);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "--block disk: wants NAME=VALUE");
+	assert_int_equal(hz_host_parse_binding("--block",
+					       "disk=", HZ_DEVICE_KIND_BLOCK,
+					       &b[0], &err),
+			 -HZ_EINVAL);
+	assert_int_equal(hz_host_parse_binding("--net", "svc=tap:x=y",
+					       HZ_DEVICE_KIND_NET, &b[0], &err),
+			 0);
+	assert_string_equal(b[0].name, "svc");
+	assert_string_equal(b[0].target, "tap:x=y");
 
 	/* The library's empty default manifest, with nothing bound. */
 	assert_int_equal(check(&hz_manifest, NULL, 0, &err), 0);
+}
+
+/* --mem: whole MiB within the caller's range, nothing else. */
+static void mem_option_parsed(void **state)
+{
+	struct hz_errmsg err = {0};
+	uint64_t bytes = 0;
+
+	(void)state;
+	assert_int_equal(hz_host_parse_mem("64", 4, 3072, &bytes, &err), 0);
+	assert_int_equal(bytes, 64ull << 20);
+	assert_int_equal(hz_host_parse_mem("3072", 4, 3072, &bytes, &err), 0);
+	static const char *const bad[] = {
+	    "",	  "3",	"3073", "-1",	"+8",
+	    " 8", "8 ", "8M",	"0x10", "99999999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bytes = 7;
+		assert_int_equal(
+		    hz_host_parse_mem(bad[i], 4, 3072, &bytes, &err),
+		    -HZ_EINVAL);
+		assert_int_equal(bytes, 7);
+	}
+	assert_string_equal(hz_errmsg_text(&err),
+			    "--mem 99999999999999999999999: expected a size "
+			    "in MiB from 4 to 3072");
 }
 
 static void manifest_validate_rejects_bad_images(void **state)
@@ -639,6 +684,7 @@ int main(void)
 	    HARNESS_TEST(acquire_by_name_and_kind),
 	    HARNESS_TEST(bind_errors_are_explained),
 	    HARNESS_TEST(bindings_checked_against_manifest),
+	    HARNESS_TEST(mem_option_parsed),
 	    HARNESS_TEST(manifest_validate_rejects_bad_images),
 	    HARNESS_TEST(entropy_fills_and_differs),
 	    HARNESS_TEST(clocks_behave),

@@ -1,0 +1,20 @@
+# --- the tender against a hostile guest, without /dev/kvm -------------------
+# tests/tender drives the tender's code in-process through a fake VM
+# (tests/tender/fakevm.c), under ASan and UBSan, so it runs on every
+# machine; fakevm.c stands in for tender/exit.c. pread is wrapped to count
+# what the ELF loader reads.
+
+TENDER_TEST_SRCS := $(filter-out tender/main.c tender/exit.c,\
+	$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c
+TENDER_TEST := $(O)/test/tests/tender/test_tender
+$(O)/test/tender/slirp.o: FLAGS_test += $(SLIRP_CFLAGS)
+$(O)/fuzz/tender/slirp.o: FLAGS_fuzz += $(SLIRP_CFLAGS)
+
+$(TENDER_TEST): $(call objs,test,tests/tender/test_tender.c \
+		$(TENDER_TEST_SRCS) src/net/inet.c) $(TEST_LIB)
+	$(MSG) LD $@
+	$(Q)$(CC) $(LDFLAGS_test) -Wl,--wrap=pread -o $@ $^ -lcmocka \
+		-lseccomp -ldl
+
+TEST_SUITES += $(TENDER_TEST)
+TEST_DEPS += $(TENDER_TEST)

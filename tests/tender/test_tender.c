@@ -1,0 +1,718 @@
+/*
+ * haze-kvm against a hostile guest, without /dev/kvm: the tender's own
+ * code (hypercall dispatch, devices, the ELF loader, user networking,
+ * the sandbox) driven in-process through a fake VM (fakevm.h), the way a
+ * malicious image would drive it through hypercalls.
+ *
+ * Each test stands for one way a guest could hurt the host: overrunning
+ * the tender's stack through libslirp's descriptors, costing it unbounded
+ * work before boot, reaching the host's loopback, widening the sandbox,
+ * having a half-checked call take effect, or flooding the console and a
+ * capture. pread is wrapped (-Wl,--wrap=pread) to count what the ELF
+ * loader reads.
+ */
+#include "tests/unit/harness.h"
+
+#include <arpa/inet.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/tender/fakevm.h"
+
+/* --- counting the loader's reads ----------------------------------------- */
+
+ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off);
+
+static unsigned long preads;
+
+/* Counts every pread of the tender's code, then does it. */
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
+{
+	preads++;
+	return __real_pread(fd, buf, n, off);
+}
+
+/* --- frames a guest sends -------------------------------------------------- */
+
+/* The Internet checksum of @len bytes at @p. */
+static uint16_t csum(const uint8_t *p, size_t len)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/*
+ * Writes into @f a UDP/IPv4 frame from the guest (10.0.2.15:@sport) to
+ * 10.0.2.2:@dport carrying @payload; returns its length.
+ */
+static size_t udp_frame(uint8_t *f, uint16_t sport, uint16_t dport,
+			const char *payload)
+{
+	size_t plen = strlen(payload);
+	static const uint8_t dst_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+	static const uint8_t src_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+	uint8_t *ip = f + 14, *udp = ip + 20;
+
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + 8 + plen) >> 8);
+	ip[3] = (uint8_t)(20 + 8 + plen);
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, (const uint8_t[]){10, 0, 2, 15}, 4);
+	memcpy(ip + 16, (const uint8_t[]){10, 0, 2, 2}, 4);
+	uint16_t c = csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
+	udp[2] = (uint8_t)(dport >> 8);
+	udp[3] = (uint8_t)dport;
+	udp[4] = (uint8_t)((8 + plen) >> 8);
+	udp[5] = (uint8_t)(8 + plen);
+	udp[6] = udp[7] = 0; /* no checksum: allowed over IPv4 */
+	memcpy(udp + 8, payload, plen);
+	return 14 + 20 + 8 + plen;
+}
+
+/* A UDP socket on 127.0.0.1 for guest datagrams; its port in *port. */
+static int loopback_udp(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int big = 4 << 20;
+
+	assert_true(fd >= 0);
+	/* Room for every flow's datagram: past rmem_max as root. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Datagrams waiting on @fd after @ms of quiet; drains them. */
+static unsigned drain(int fd, int ms)
+{
+	unsigned n = 0;
+	char buf[256];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	while (poll(&p, 1, ms) == 1)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+			n++;
+	return n;
+}
+
+/* Gives @vm a user NIC (libslirp) as device 0. */
+static void add_user_nic(struct hz_vm *vm, bool host_loopback)
+{
+	struct hz_device *d = &vm->dev[vm->ndev++];
+
+	*d = (struct hz_device){
+	    .kind = HZ_DEVICE_KIND_NET, .bound = true, .fd = -1, .pcap_fd = -1};
+	memcpy(d->name, "user", 5);
+	d->net.backend = HZ_NET_USER;
+	d->net.host_loopback = host_loopback;
+	d->slirp = hz_slirp_new(vm, d);
+	assert_non_null(d->slirp);
+}
+
+/* Gives @vm a net device standing for a tap, backed by descriptor @fd. */
+static void add_fd_nic(struct hz_vm *vm, int fd)
+{
+	struct hz_device *d = &vm->dev[vm->ndev++];
+
+	*d = (struct hz_device){
+	    .kind = HZ_DEVICE_KIND_NET, .bound = true, .fd = fd, .pcap_fd = -1};
+	memcpy(d->name, "tap", 4);
+	d->net.backend = HZ_NET_TAP;
+}
+
+/* Sends @n guest UDP flows (one source port each) to 127.0.0.1:@port. */
+static void open_flows(struct hz_vm *vm, unsigned n, uint16_t port)
+{
+	uint8_t f[128];
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = udp_frame(f, (uint16_t)(20000 + i), port, "flow");
+		hz_slirp_input(vm->dev[0].slirp, f, len);
+	}
+}
+
+/* Raises the descriptor limit so slirp can open @n sockets. */
+static void allow_descriptors(rlim_t n)
+{
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n && rl.rlim_max >= n) {
+		rl.rlim_cur = n;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+}
+
+/*
+ * The wait behind yield used a 256-entry pollfd array on the stack that
+ * slirp filled with one entry per guest flow, then appended taps past
+ * its end: 300 flows and a yield overwrote the tender's stack. Now the
+ * tap is polled and reported however many flows the guest opens, up to
+ * and past the bound.
+ */
+static void yield_survives_many_slirp_flows(void **state)
+{
+	static struct hz_vm vm;
+	static const unsigned flows[] = {300, HZ_POLL_MAX + 100};
+	int p[2];
+	uint16_t port;
+
+	(void)state;
+	allow_descriptors(HZ_POLL_MAX + 512);
+	for (unsigned round = 0; round < 2; round++) {
+		fakevm_init(&vm);
+		int sink = loopback_udp(&port);
+		add_user_nic(&vm, true);
+		assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+		add_fd_nic(&vm, p[0]);
+		open_flows(&vm, flows[round], port);
+		/* The flows are real: every datagram reached the host. */
+		assert_int_equal(drain(sink, 50), flows[round]);
+
+		assert_int_equal(write(p[1], "x", 1), 1);
+		uint64_t ready = hz_devices_wait(&vm, 0, 1u << 1);
+		assert_int_equal(ready, 1u << 1);
+		/* Nothing ready, nothing reported, after the bound too. */
+		char c;
+		assert_int_equal(read(p[0], &c, 1), 1);
+		assert_int_equal(hz_devices_wait(&vm, 1000000, 1u << 1), 0);
+		close(p[0]);
+		close(p[1]);
+		close(sink);
+		fakevm_release(&vm);
+	}
+}
+
+/*
+ * 10.0.2.2 reaches the host's loopback only when asked for: otherwise a
+ * guest could reach every service bound to the host's 127.0.0.1.
+ */
+static void host_loopback_only_when_asked(void **state)
+{
+	static struct hz_vm vm;
+	uint16_t port;
+
+	(void)state;
+	for (int asked = 0; asked < 2; asked++) {
+		fakevm_init(&vm);
+		int sink = loopback_udp(&port);
+		add_user_nic(&vm, asked);
+		open_flows(&vm, 3, port);
+		(void)hz_devices_wait(&vm, 0, 0); /* let slirp run */
+		assert_int_equal(drain(sink, 100), asked ? 3 : 0);
+		close(sink);
+		fakevm_release(&vm);
+	}
+}
+
+/* --- images that cost the tender before boot ------------------------------ */
+
+/* A memfd of @size bytes (zeros) holding @len bytes of @data first. */
+static int image_file(const void *data, size_t len, size_t size)
+{
+	int fd = memfd_create("image", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(pwrite(fd, data, len, 0), (ssize_t)len);
+	return fd;
+}
+
+/* An ELF64 x86_64 executable header with @phnum headers after it. */
+static Elf64_Ehdr elf_header(unsigned phnum)
+{
+	Elf64_Ehdr eh = {
+	    .e_type = ET_EXEC,
+	    .e_machine = EM_X86_64,
+	    .e_version = EV_CURRENT,
+	    .e_entry = HZ_KVM_IMAGE_BASE,
+	    .e_phoff = sizeof(Elf64_Ehdr),
+	    .e_ehsize = sizeof(Elf64_Ehdr),
+	    .e_phentsize = sizeof(Elf64_Phdr),
+	    .e_phnum = (uint16_t)phnum,
+	};
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	return eh;
+}
+
+/*
+ * Notes were read 12 bytes a pread, and 64 PT_NOTE headers could each
+ * cover the whole file: 1.4 million reads for a 256 KiB image. Now all
+ * notes together are bounded and each segment is read in one go.
+ */
+static void notes_cost_a_few_reads(void **state)
+{
+	static uint8_t img[sizeof(Elf64_Ehdr) + 64 * sizeof(Elf64_Phdr)];
+	struct hz_image image;
+	const size_t size = 1u << 20;
+
+	(void)state;
+	Elf64_Ehdr eh = elf_header(64);
+	memcpy(img, &eh, sizeof(eh));
+	for (unsigned i = 0; i < 64; i++) {
+		Elf64_Phdr ph = {.p_type = PT_NOTE, .p_filesz = size};
+		memcpy(img + sizeof(eh) + i * sizeof(ph), &ph, sizeof(ph));
+	}
+	int fd = image_file(img, sizeof(img), size);
+	preads = 0;
+	assert_int_equal(hz_image_check(&image, fd, "notes", FAKEVM_MEM), -1);
+	assert_true(preads <= 4);
+
+	/* Notes within the bound (empty ones), many segments: one read
+	 * each, then the image is refused for having nothing to load. */
+	for (unsigned i = 0; i < 64; i++) {
+		Elf64_Phdr ph = {.p_type = PT_NOTE,
+				 .p_offset = 4096,
+				 .p_filesz = HZ_TENDER_NOTES_MAX / 64};
+		memcpy(img + sizeof(eh) + i * sizeof(ph), &ph, sizeof(ph));
+	}
+	assert_int_equal(pwrite(fd, img, sizeof(img), 0), (ssize_t)sizeof(img));
+	preads = 0;
+	assert_int_equal(hz_image_check(&image, fd, "notes", FAKEVM_MEM), -1);
+	assert_true(preads <= 2 + 64);
+	close(fd);
+}
+
+/* Section headers for the symbol tests: null, .symtab, .strtab. */
+struct sym_image {
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh[3];
+	Elf64_Sym syms[3];
+	char strtab[16];
+};
+
+/*
+ * The fault report's symbol lookup read the section headers one by one
+ * (up to 65,535) and the symbol table 64 entries a read. Now it takes
+ * the headers in one read, the table in one, the name in one, and
+ * refuses tables past its bounds; a lookup still names the function.
+ */
+static void symbols_cost_a_few_reads(void **state)
+{
+	struct sym_image si = {0};
+	struct hz_image image = {0};
+	char name[32];
+	uint64_t off = 0;
+
+	(void)state;
+	si.eh = elf_header(0);
+	si.eh.e_shoff = offsetof(struct sym_image, sh);
+	si.eh.e_shentsize = sizeof(Elf64_Shdr);
+	si.eh.e_shnum = 3;
+	si.sh[1] = (Elf64_Shdr){.sh_type = SHT_SYMTAB,
+				.sh_offset = offsetof(struct sym_image, syms),
+				.sh_size = sizeof(si.syms),
+				.sh_link = 2};
+	si.sh[2] = (Elf64_Shdr){.sh_type = SHT_STRTAB,
+				.sh_offset = offsetof(struct sym_image, strtab),
+				.sh_size = sizeof(si.strtab)};
+	si.syms[1] = (Elf64_Sym){.st_name = 1,
+				 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+				 .st_value = 0x100000,
+				 .st_size = 0x40};
+	si.syms[2] = (Elf64_Sym){.st_name = 7,
+				 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+				 .st_value = 0x100040,
+				 .st_size = 0x10};
+	memcpy(si.strtab, "\0first\0second", 14);
+	image.fd = image_file(&si, sizeof(si), sizeof(si));
+	image.file_size = sizeof(si);
+	preads = 0;
+	assert_true(
+	    hz_image_symbol(&image, 0x100044, name, sizeof(name), &off));
+	assert_string_equal(name, "second");
+	assert_int_equal(off, 4);
+	assert_true(preads <= 4);
+
+	/* 65,535 section headers and no symbol table among them: refused
+	 * in one read, not searched one header a read. */
+	const size_t big = 65535 * sizeof(Elf64_Shdr) + 4096;
+	si.eh.e_shnum = 65535;
+	si.sh[1].sh_type = SHT_PROGBITS;
+	close(image.fd);
+	image.fd = image_file(&si, sizeof(si), big);
+	image.file_size = big;
+	preads = 0;
+	assert_false(
+	    hz_image_symbol(&image, 0x100044, name, sizeof(name), &off));
+	assert_true(preads <= 1);
+
+	/* A symbol table larger than the bound: not read at all. */
+	si.eh.e_shnum = 3;
+	si.sh[1].sh_type = SHT_SYMTAB;
+	si.sh[1].sh_size = HZ_TENDER_SYMTAB_MAX + sizeof(Elf64_Sym);
+	close(image.fd);
+	image.fd = image_file(&si, sizeof(si), big + HZ_TENDER_SYMTAB_MAX);
+	image.file_size = big + HZ_TENDER_SYMTAB_MAX;
+	preads = 0;
+	assert_false(
+	    hz_image_symbol(&image, 0x100044, name, sizeof(name), &off));
+	assert_true(preads <= 2);
+	close(image.fd);
+}
+
+/* --- a call has no effect unless all of it is good ------------------------- */
+
+/* Guest addresses of a net write's argument, frame array and frames. */
+#define ARG_GPA (FAKEVM_HEAP + 0x0)
+#define FRAMES_GPA (FAKEVM_HEAP + 0x1000)
+#define BUFS_GPA (FAKEVM_HEAP + 0x10000)
+
+/*
+ * Lays out a net write of @n 60-byte frames in @vm's memory for device
+ * 0; returns the frame array, for the caller to spoil one entry.
+ */
+static struct hz_kvm_frame *net_write_args(struct hz_vm *vm, unsigned n)
+{
+	struct hz_kvm_net_io *io = fakevm_ptr(vm, ARG_GPA);
+	struct hz_kvm_frame *fr = fakevm_ptr(vm, FRAMES_GPA);
+
+	*io = (struct hz_kvm_net_io){
+	    .handle = 0, .count = n, .frames = FRAMES_GPA};
+	for (unsigned i = 0; i < n; i++) {
+		fr[i] = (struct hz_kvm_frame){
+		    .buf = BUFS_GPA + i * 2048, .cap = 2048, .len = 60};
+		memset(fakevm_ptr(vm, fr[i].buf), (int)i, 60);
+	}
+	return fr;
+}
+
+/* How many frames came out of the device's other end. */
+static unsigned frames_out(int fd)
+{
+	return drain(fd, 0);
+}
+
+/*
+ * A net write with a bad frame at index 3 sent frames 0..2 before the
+ * tender noticed, although abi.h promises a malformed call no effect.
+ * Now every frame is checked first: a buffer outside guest memory ends
+ * the VM, and a frame of a bad length refuses the call, with nothing
+ * sent either way.
+ */
+static void bad_frame_sends_nothing(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp),
+			 0);
+	add_fd_nic(&vm, sp[0]);
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+
+	/* A good call: all five go out. */
+	net_write_args(&vm, 5);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(io->ret, 5);
+	assert_int_equal(frames_out(sp[1]), 5);
+
+	/* Frame 3 outside guest memory: the VM ends, nothing is sent. */
+	net_write_args(&vm, 5)[3].buf = FAKEVM_MEM - 10;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(frames_out(sp[1]), 0);
+
+	/* Frame 3 too long, or too short, for Ethernet: refused whole. */
+	static const uint64_t bad_len[] = {1515, 13};
+	for (unsigned i = 0; i < 2; i++) {
+		net_write_args(&vm, 5)[3].len = bad_len[i];
+		assert_int_equal(
+		    fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+		assert_int_equal(io->ret, -HZ_EMSGSIZE);
+		assert_int_equal(frames_out(sp[1]), 0);
+	}
+
+	/* A read into a frame in read-only guest memory ends the VM. */
+	struct hz_kvm_frame *fr = net_write_args(&vm, 2);
+	fr[1].buf = HZ_KVM_IMAGE_BASE;
+	assert_int_equal(send(sp[1], "0123456789abcdef", 16, 0), 16);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	/* ...before it took the frame waiting: it is still there. */
+	assert_int_equal(frames_out(sp[0]), 1);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
+/* Other malformed calls end the VM with the bad-call status too. */
+static void malformed_calls_end_the_vm(void **state)
+{
+	static struct hz_vm vm;
+
+	(void)state;
+	fakevm_init(&vm);
+	struct hz_kvm_console *con = fakevm_ptr(&vm, ARG_GPA);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_COUNT_, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA + 4),
+			 HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, FAKEVM_MEM),
+			 HZ_KVM_EXIT_BADCALL);
+	*con = (struct hz_kvm_console){.data = FAKEVM_MEM - 4, .len = 8};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	*con = (struct hz_kvm_console){.data = 8, .len = UINT64_MAX};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	/* Results written back into read-only memory: refused. */
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, HZ_KVM_IMAGE_BASE),
+			 HZ_KVM_EXIT_BADCALL);
+	/* A net call on a device that is not there is an error value. */
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+	*io = (struct hz_kvm_net_io){.handle = 7, .count = 1};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, -HZ_EINVAL);
+	/* The guest's exit status passes through, clamped. */
+	struct hz_kvm_exit *ex = fakevm_ptr(&vm, ARG_GPA);
+	ex->status = 7;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_EXIT, ARG_GPA), 7);
+	ex->status = -1;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_EXIT, ARG_GPA),
+			 HZ_KVM_EXIT_GUEST_MAX);
+	fakevm_release(&vm);
+}
+
+/* --- output a guest makes the host write ----------------------------------- */
+
+/* Size of the file open on @fd. */
+static off_t file_size(int fd)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * Console output was written as fast as the guest made it. Now it is a
+ * token bucket: a burst of HZ_CONSOLE_BURST, then HZ_CONSOLE_RATE a
+ * second; what is over is dropped and said on stderr once output flows
+ * again.
+ */
+static void console_is_rate_limited(void **state)
+{
+	static struct hz_vm vm;
+	const uint64_t chunk = 8u << 20;
+	int out = memfd_create("console", MFD_CLOEXEC);
+	int err = memfd_create("stderr", MFD_CLOEXEC);
+	int saved_out = dup(1), saved_err = dup(2);
+
+	(void)state;
+	fakevm_init(&vm);
+	struct hz_kvm_console *con = fakevm_ptr(&vm, ARG_GPA);
+	*con = (struct hz_kvm_console){.data = BUFS_GPA, .len = chunk};
+	memset(fakevm_ptr(&vm, BUFS_GPA), 'x', chunk);
+	assert_int_equal(dup2(out, 1), 1);
+	assert_int_equal(dup2(err, 2), 2);
+	int rc = -1;
+	for (unsigned i = 0; i < 8 && rc == -1; i++) /* 64 MiB at once */
+		rc = fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA);
+	off_t burst = file_size(out);
+	usleep(100 * 1000);
+	if (rc == -1)
+		rc = fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA);
+	off_t after = file_size(out);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+
+	/* The burst and a refill's worth, nothing like the 72 MiB sent. */
+	assert_int_equal(rc, -1);
+	assert_true(burst >= (off_t)HZ_CONSOLE_BURST);
+	assert_true(burst <= (off_t)(HZ_CONSOLE_BURST + HZ_CONSOLE_RATE / 10));
+	assert_true(after - burst >= (off_t)(HZ_CONSOLE_RATE / 10));
+	assert_true(after - burst <= (off_t)HZ_CONSOLE_RATE);
+	char msg[256] = {0};
+	assert_true(pread(err, msg, sizeof(msg) - 1, 0) > 0);
+	assert_non_null(strstr(msg, "bytes dropped over the rate limit"));
+	close(out);
+	close(err);
+	fakevm_release(&vm);
+}
+
+/* A capture stops at its limit, says so once, and the VM goes on. */
+static void pcap_stops_at_its_limit(void **state)
+{
+	struct hz_device d = {.pcap_fd = -1, .pcap_limit = 10000};
+	uint8_t frame[1000] = {0};
+	int err = memfd_create("stderr", MFD_CLOEXEC);
+	int saved_err = dup(2);
+
+	(void)state;
+	memcpy(d.name, "net0", 5);
+	d.pcap_fd = memfd_create("pcap", MFD_CLOEXEC);
+	assert_true(d.pcap_fd >= 0);
+	int fd = d.pcap_fd;
+	assert_int_equal(dup2(err, 2), 2);
+	for (unsigned i = 0; i < 20; i++)
+		hz_pcap_frame(&d, frame, sizeof(frame));
+	dup2(saved_err, 2);
+	close(saved_err);
+	assert_true(file_size(fd) <= 10000);
+	assert_true(file_size(fd) >= 10000 - 2 * (16 + 1000));
+	char msg[256] = {0};
+	assert_true(pread(err, msg, sizeof(msg) - 1, 0) > 0);
+	assert_non_null(strstr(msg, "--pcap net0: capture stopped"));
+	assert_null(strstr(strstr(msg, "stopped") + 1, "stopped"));
+	close(fd);
+	close(err);
+}
+
+/* --- the sandbox ------------------------------------------------------------ */
+
+/* What a child in the sandbox tries (run_sandboxed). */
+enum attempt {
+	TRY_RAW_SOCKET,	 /* fails with EPERM; the child goes on */
+	TRY_STREAM,	 /* a slirp-style socket: allowed, closed */
+	TRY_SLIRP_FLOW,	 /* a guest flow and a forwarded connection */
+	TRY_MAP_SHARED,	 /* killed */
+	TRY_CLOSE_VCPU,	 /* killed */
+	TRY_WRITE_IMAGE, /* killed */
+	TRY_DUP,	 /* killed */
+};
+
+/*
+ * Ends a sandboxed child with @status by the raw system call: _exit is
+ * noreturn, and ASan makes a system call of its own before those.
+ */
+static void child_exit(int status)
+{
+	syscall(SYS_exit_group, status);
+}
+
+/*
+ * Runs @what in a child that entered the sandbox of a VM with a user NIC,
+ * as haze-kvm does; returns the child's exit status (0: it went as
+ * expected), or 128 + signal.
+ */
+static int run_sandboxed(enum attempt what)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static struct hz_vm vm;
+		uint16_t port;
+		int sink = loopback_udp(&port);
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		fakevm_init(&vm);
+		vm.vcpu_fd = devnull;  /* stand-ins: the filter looks at */
+		vm.image.fd = devnull; /* numbers only */
+		add_user_nic(&vm, true);
+		vm.dev[0].net.nfwd = 0;
+		int fd = -1;
+		if (hz_sandbox_enter(&vm) < 0)
+			child_exit(10);
+		int r = 19;
+		switch (what) {
+		case TRY_RAW_SOCKET:
+			fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+			r = fd < 0 && errno == EPERM ? 0 : 11;
+			break;
+		case TRY_STREAM:
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			r = fd <= devnull ? 12 : close(fd) == 0 ? 0 : 13;
+			break;
+		case TRY_SLIRP_FLOW:
+			open_flows(&vm, 20, port);
+			(void)hz_devices_wait(&vm, 1000000, 1);
+			r = drain(sink, 50) == 20 ? 0 : 14;
+			break;
+		case TRY_MAP_SHARED:
+			mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			r = 15;
+			break;
+		case TRY_CLOSE_VCPU:
+			close(vm.vcpu_fd);
+			r = 16;
+			break;
+		case TRY_WRITE_IMAGE:
+			if (write(vm.image.fd, "x", 1) < 0) {
+				/* refused by the filter, not the kernel */
+			}
+			r = 17;
+			break;
+		case TRY_DUP:
+			fd = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
+			r = 18;
+			break;
+		}
+		child_exit(r);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * With a user NIC, the sandbox let any socket type through (SOCK_RAW as
+ * root), shared mappings, and write and close on any descriptor. Now raw
+ * sockets fail with EPERM, libslirp's own work still goes through, and
+ * the rest ends the tender with its bad-call status.
+ */
+static void sandbox_holds_with_user_networking(void **state)
+{
+	(void)state;
+	assert_int_equal(run_sandboxed(TRY_RAW_SOCKET), 0);
+	assert_int_equal(run_sandboxed(TRY_STREAM), 0);
+	assert_int_equal(run_sandboxed(TRY_SLIRP_FLOW), 0);
+	assert_int_equal(run_sandboxed(TRY_MAP_SHARED), HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(run_sandboxed(TRY_CLOSE_VCPU), HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(run_sandboxed(TRY_WRITE_IMAGE), HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(run_sandboxed(TRY_DUP), HZ_KVM_EXIT_BADCALL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(yield_survives_many_slirp_flows),
+	    cmocka_unit_test(host_loopback_only_when_asked),
+	    cmocka_unit_test(notes_cost_a_few_reads),
+	    cmocka_unit_test(symbols_cost_a_few_reads),
+	    cmocka_unit_test(bad_frame_sends_nothing),
+	    cmocka_unit_test(malformed_calls_end_the_vm),
+	    cmocka_unit_test(console_is_rate_limited),
+	    cmocka_unit_test(pcap_stops_at_its_limit),
+	    cmocka_unit_test(sandbox_holds_with_user_networking),
+	};
+	return HARNESS_RUN("tender", tests);
+}
