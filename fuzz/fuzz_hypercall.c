@@ -117,8 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (call == HZ_KVM_CALL_YIELD && writable)
 			((struct hz_kvm_yield *)(void *)arg)->timeout_ns = 0;
 		int status = fakevm_call(&vm, call, gpa);
+		/* The tender must never write read-only guest memory. */
 		if (!readonly_intact())
-			__builtin_trap(); /* the tender wrote read-only memory */
+			__builtin_trap();
 		while (recv(tap[1], junk, sizeof(junk), 0) >= 0)
 			; /* frames the call sent */
 		if (status >= 0)

@@ -14,7 +14,7 @@ $(TENDER_TEST): $(call objs,test,tests/tender/test_tender.c \
 		$(TENDER_TEST_SRCS) src/net/inet.c) $(TEST_LIB)
 	$(MSG) LD $@
 	$(Q)$(CC) $(LDFLAGS_test) -Wl,--wrap=pread -o $@ $^ -lcmocka \
-		-lseccomp -ldl
+		-lseccomp -ldl $(LIBOS_LIBS)
 
 TEST_SUITES += $(TENDER_TEST)
 TEST_DEPS += $(TENDER_TEST)

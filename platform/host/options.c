@@ -64,7 +64,8 @@ static int check_declared(const struct hz_manifest *m,
 	if (hz_manifest_find(m, other, b->name) >= 0)
 		return hz_errmsg_set(
 		    err, -HZ_EINVAL,
-		    "--%s %s: the unikernel declares '%s' as a %s device, not %s",
+		    "--%s %s: the unikernel declares '%s' as a %s device, "
+		    "not %s",
 		    kind_name(b->kind), b->name, b->name, kind_name(other),
 		    kind_name(b->kind));
 	return hz_errmsg_set(

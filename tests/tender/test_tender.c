@@ -31,7 +31,7 @@
 
 #include "tests/tender/fakevm.h"
 
-/* --- counting the loader's reads ----------------------------------------- */
+/* --- counting the loader's reads ------------------------------------------ */
 
 ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
 ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off);
@@ -45,7 +45,7 @@ ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
 	return __real_pread(fd, buf, n, off);
 }
 
-/* --- frames a guest sends -------------------------------------------------- */
+/* --- frames a guest sends ------------------------------------------------- */
 
 /* The Internet checksum of @len bytes at @p. */
 static uint16_t csum(const uint8_t *p, size_t len)
@@ -386,7 +386,7 @@ static void symbols_cost_a_few_reads(void **state)
 	close(image.fd);
 }
 
-/* --- a call has no effect unless all of it is good ------------------------- */
+/* --- a call has no effect unless all of it is good ------------------------ */
 
 /* Guest addresses of a net write's argument, frame array and frames. */
 #define ARG_GPA (FAKEVM_HEAP + 0x0)
@@ -510,7 +510,7 @@ static void malformed_calls_end_the_vm(void **state)
 	fakevm_release(&vm);
 }
 
-/* --- output a guest makes the host write ----------------------------------- */
+/* --- output a guest makes the host write ---------------------------------- */
 
 /* Size of the file open on @fd. */
 static off_t file_size(int fd)
@@ -596,7 +596,7 @@ static void pcap_stops_at_its_limit(void **state)
 	close(err);
 }
 
-/* --- the sandbox ------------------------------------------------------------ */
+/* --- the sandbox ---------------------------------------------------------- */
 
 /* What a child in the sandbox tries (run_sandboxed). */
 enum attempt {
