@@ -18,6 +18,7 @@
  * reach other hosts.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -115,7 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(arg, s + 4, ARG_SIZE);
 		/* A yield polls: a wait would stall the fuzzer. */
 		if (call == HZ_KVM_CALL_YIELD && writable)
-			((struct hz_kvm_yield *)(void *)arg)->timeout_ns = 0;
+			memset(arg + offsetof(struct hz_kvm_yield, timeout_ns),
+			       0, sizeof(uint64_t)); /* maybe misaligned */
 		int status = fakevm_call(&vm, call, gpa);
 		/* The tender must never write read-only guest memory. */
 		if (!readonly_intact())
