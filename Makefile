@@ -1,7 +1,7 @@
 # Haze: a library operating system for building unikernels in C.
 #
 #   make          build every target's library and examples
-#   make run      install what is missing, build, run the demo unikernel
+#   make run      install what is missing, build, serve the demo site
 #   make test     install what is missing, build, run every test tier
 #   make lint     check formatting (part of make test)
 #   make format   reformat the tree with clang-format
@@ -11,10 +11,12 @@
 .DEFAULT_GOAL := all
 
 include mk/config.mk
-include mk/core.mk
+include mk/layers.mk
 include mk/entropy.mk
 include mk/tls.mk
 include mk/conduit.mk
+include mk/kv.mk
+include mk/http.mk
 include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk
@@ -30,8 +32,8 @@ deps:
 	@scripts/deps.sh
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory unix
-	$(O)/unix/examples/hello/hello
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) scripts/run-site.sh
 
 clean:
 	rm -rf $(O)
@@ -43,6 +45,8 @@ format:
 
 lint:
 	@tests/lint.sh
+
+$(call hz_check_strays)
 
 # Last, once every fragment has added its suites and what they need.
 .PHONY: test test-build

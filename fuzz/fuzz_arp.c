@@ -1,5 +1,5 @@
 /* libFuzzer harness: ARP packets (after a broadcast Ethernet header). */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

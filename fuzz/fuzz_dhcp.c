@@ -2,7 +2,7 @@
  * libFuzzer harness: DHCP messages, through the parser directly and as
  * a UDP datagram to the client port of a stack.
  */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* libFuzzer harness: whole Ethernet frames into the direct stack. */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

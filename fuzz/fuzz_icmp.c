@@ -5,7 +5,7 @@
  * the frame to the Ethernet broadcast address); the rest is the message,
  * header first.
  */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 #define FIX_ICMP_SUM 1
 #define LINK_BROADCAST 2

@@ -12,7 +12,7 @@
  * big-endian length and that many bytes (the last takes what is left);
  * each record goes in as one packet after an Ethernet header.
  */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 #define FIX_HEADER_SUM 1
 #define FIX_TOTAL_LEN 2

@@ -3,7 +3,7 @@
  * The first input byte is a flag (bit 0: fix the UDP checksum, so the
  * fuzzer gets past it); the rest is the datagram, header first.
  */
-#include "net/fuzz_env.h"
+#include "fuzz/fuzz_net_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

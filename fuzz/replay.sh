@@ -12,7 +12,11 @@ for src in fuzz/fuzz_*.c; do
 	corpus=fuzz/corpus/${name#fuzz_}
 	n=$((n + 1))
 	mkdir -p "$corpus"
-	if out=$("$O/test/fuzz/$name" "$corpus" 2>&1); then
+	if [ ! -x "$O/test/fuzz/$name" ]; then
+		# Built by make test itself: missing is a failure.
+		echo "not ok $n - $O/test/fuzz/$name is missing: build it with make O=$O test-build"
+		rc=1
+	elif out=$("$O/test/fuzz/$name" "$corpus" 2>&1); then
 		echo "ok $n - $name replays its corpus ($(ls "$corpus" | wc -l) files)"
 	else
 		echo "not ok $n - $name replays its corpus"

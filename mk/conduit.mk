@@ -1,8 +1,6 @@
 # DNS (src/dns: wire format, stub resolver) and conduit (src/conduit:
-# endpoints as strings, giving FLOWs). Target-independent: they join the
-# library OS of every target. See docs/conduit.md.
-
-CORE_SRCS += $(sort $(wildcard src/dns/*.c src/conduit/*.c))
+# endpoints as strings, giving FLOWs). Target-independent libraries of
+# their own (mk/layers.mk). See docs/conduit.md.
 
 # conduitcheck, the interop client (tests/conduit/interop.sh), compiles in
 # the build's test CA (mk/tls.mk) as tlsclient does; every target builds

@@ -22,7 +22,16 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wpointer-arith -Wundef \
 	-Wno-unused-parameter
 BASE_CFLAGS := -std=c11 $(WARN) -g -fno-strict-aliasing \
-	-Iinclude -Isrc -I. -include include/haze/banned.h
+	-include include/haze/banned.h
+# A frame larger than a page touches each page it spans, in order, so a
+# stack overflow cannot step over a fiber's guard page (docs/decisions.md).
+BASE_CFLAGS += -fstack-clash-protection
+# Include paths are not flags of a target but of the code compiled: the
+# libraries and the platforms see only what the layer rule lets them
+# (mk/layers.mk sets INCLUDES for their objects); other code (tests, fuzz
+# harnesses, the tender) is white-box and sees the whole tree.
+APP_INCLUDES := -Iinclude -Isrc -I.
+INCLUDES = $(APP_INCLUDES)
 
 # unix: a Linux process, system libc.
 FLAGS_unix := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
@@ -39,21 +48,24 @@ FORCE:
 .SECONDARY:
 
 # $(O)/T/.flags holds the flags of variant T; rewritten only on change.
+# (With the white-box include paths: tests/compile/run.sh compiles with it.)
 $(O)/%/.flags: FORCE
 	@mkdir -p $(@D)
-	@echo '$(CC) $(FLAGS_$*)' | cmp -s - $@ || echo '$(CC) $(FLAGS_$*)' > $@
+	@echo '$(CC) $(FLAGS_$*) $(APP_INCLUDES)' | cmp -s - $@ || \
+		echo '$(CC) $(FLAGS_$*) $(APP_INCLUDES)' > $@
 
 # compile_rules(T): pattern rules building $(O)/T/x.o from x.c and x.S.
+# Objects also depend on the layers' views ($(O)/inc, mk/layers.mk).
 define compile_rules
-$(O)/$(1)/%.o: %.c $(O)/$(1)/.flags
+$(O)/$(1)/%.o: %.c $(O)/$(1)/.flags $(O)/inc/.views
 	$$(MSG) CC $$@
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(FLAGS_$(1)) -MMD -MP -c $$< -o $$@
-$(O)/$(1)/%.o: %.S $(O)/$(1)/.flags
+	$$(Q)$$(CC) $$(FLAGS_$(1)) $$(INCLUDES) -MMD -MP -c $$< -o $$@
+$(O)/$(1)/%.o: %.S $(O)/$(1)/.flags $(O)/inc/.views
 	$$(MSG) AS $$@
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(filter-out -include include/haze/banned.h,$$(FLAGS_$(1))) \
-		-MMD -MP -c $$< -o $$@
+		$$(INCLUDES) -MMD -MP -c $$< -o $$@
 endef
 
 # objs(T, sources): the objects of @sources in variant T.

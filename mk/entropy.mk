@@ -1,10 +1,10 @@
 # Entropy (src/entropy, docs/entropy.md): sources, health tests, Fortuna.
 #
-# Its sources join the library OS, so they build into the unix library,
-# the unit-test library and every kvm image. It uses BearSSL's SHA-256 and
-# AES: every link of the library OS adds $(LIBOS_LIBS) (unix and tests);
-# kvm guests link $(BEARSSL_LIB) and compile with $(BEARSSL_CFLAGS)
-# (mk/kvm.mk, mk/libc.mk).
+# A library of its own (mk/layers.mk), linked by the images that make it
+# their random source. It uses BearSSL's SHA-256 and AES: every link of
+# the library OS adds $(LIBOS_LIBS) (unix and tests), as needed only, so
+# an image that takes neither entropy nor TLS does not depend on BearSSL;
+# kvm guests link $(BEARSSL_LIB), an archive, and compile with
+# $(BEARSSL_CFLAGS) (mk/kvm.mk, mk/libc.mk).
 
-CORE_SRCS += $(sort $(wildcard src/entropy/*.c))
-LIBOS_LIBS := -lbearssl
+LIBOS_LIBS := -Wl,--as-needed -lbearssl -Wl,--no-as-needed

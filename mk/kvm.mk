@@ -20,7 +20,8 @@ $(eval $(call compile_rules,host))
 
 # The manifest checks are the core's, built for the host.
 TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
-	platform/host/tap.c platform/host/options.c src/core/error.c src/net/inet.c
+	platform/host/tap.c platform/host/options.c src/core/error.c src/net/inet.c \
+	src/core/wire.c
 TENDER := $(O)/host/tender/haze-kvm
 
 $(TENDER): $(call objs,host,$(TENDER_SRCS))
@@ -48,20 +49,17 @@ FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
 	-mno-red-zone -fno-pic -fno-pie -mcmodel=small \
 	-fstack-protector-strong -fno-omit-frame-pointer \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
-	-ffunction-sections -fdata-sections -Iplatform/kvm $(BEARSSL_CFLAGS)
+	-ffunction-sections -fdata-sections $(BEARSSL_CFLAGS)
 $(eval $(call compile_rules,kvm))
 
 KVM_PLATFORM_SRCS := $(sort $(wildcard platform/kvm/*.c platform/kvm/*.S))
 KVM_LDSCRIPT := platform/kvm/guest.ld
 # The platform's objects are linked whole (they hold _start and the notes);
-# the core is an archive, so its default manifest is only pulled in when
-# the application declares none.
-KVM_CORE_LIB := $(O)/kvm/libhaze-core.a
+# the libraries are archives (mk/layers.mk), so the core's default
+# manifest and random source are only pulled in when the application
+# declares none, and an image takes only the libraries it reaches.
+KVM_LIBS := $(call hz_lib_archives,kvm)
 KVM_PLATFORM_OBJS := $(call objs,kvm,$(KVM_PLATFORM_SRCS))
-
-$(KVM_CORE_LIB): $(call objs,kvm,$(CORE_SRCS))
-	$(MSG) AR $@
-	$(Q)rm -f $@ && ar rcs $@ $^
 KVM_LDFLAGS := -nostdlib -static -Wl,-T,$(KVM_LDSCRIPT) \
 	-Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack \
 	-Wl,--no-undefined -Wl,--build-id=none
@@ -69,12 +67,12 @@ LIBGCC_kvm := $(if $(CC_IS_CLANG),,-lgcc)
 
 # kvm_image(OUT, SOURCES): links guest image OUT from SOURCES.
 define kvm_image
-$(1): $(call objs,kvm,$(2)) $(KVM_PLATFORM_OBJS) $(KVM_CORE_LIB) $(KVM_LIBC) $(KVM_LDSCRIPT)
+$(1): $(call objs,kvm,$(2)) $(KVM_PLATFORM_OBJS) $(KVM_LIBS) $(KVM_LIBC) $(KVM_LDSCRIPT)
 	$$(MSG) LD $$@
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(KVM_LDFLAGS) -o $$@ \
 		$(call objs,kvm,$(2)) $$(KVM_PLATFORM_OBJS) \
-		-Wl,--start-group $$(KVM_CORE_LIB) $$(BEARSSL_LIB) $$(KVM_LIBC) \
+		-Wl,--start-group $$(KVM_LIBS) $$(BEARSSL_LIB) $$(KVM_LIBC) \
 		-Wl,--end-group \
 		$$(LIBGCC_kvm)
 endef

@@ -1,15 +1,13 @@
 # TLS (src/tls): a FLOW over any FLOW, on BearSSL (docs/tls.md).
 #
-# The sources join the library OS of every target. Their objects include
-# <bearssl.h>: on unix and test it is in /usr/include; the kvm target is
-# built with -nostdinc, so its TLS objects get the directory that holds
-# only BearSSL's headers.
+# A library of its own (mk/layers.mk). Its objects include <bearssl.h>:
+# on unix and test it is in /usr/include; the kvm target is built with
+# -nostdinc, so its TLS objects get the directory that holds only
+# BearSSL's headers.
 #
 # Programs that use TLS link BearSSL: the unix and test link lines carry
 # $(LIBOS_LIBS) and kvm images libbearssl.a (mk/entropy.mk, which needs it
 # too).
-
-CORE_SRCS += $(sort $(wildcard src/tls/*.c))
 
 TLS_BEARSSL_INC := /usr/include/bearssl
 

@@ -36,8 +36,9 @@
 #define PDPT_GPA (HZ_KVM_PAGE_TABLES + 0x1000u)
 #define PD_GPA (HZ_KVM_PAGE_TABLES + 0x2000u) /* 4 PDs: 4 GiB */
 #define PT_GPA (HZ_KVM_PAGE_TABLES + 0x6000u) /* 8 PTs: 16 MiB */
+#define PT_END (PT_GPA + 8 * PAGE)
 
-_Static_assert(PT_GPA + 8 * PAGE <= HZ_KVM_STACK_GUARD,
+_Static_assert(PT_END <= HZ_KVM_STACK_GUARD,
 	       "page tables run into the stack guard");
 _Static_assert(sizeof(struct hz_kvm_boot_info) <= HZ_KVM_BOOT_INFO_SIZE / 2,
 	       "boot info leaves too little room for arguments");
@@ -47,6 +48,8 @@ _Static_assert(sizeof(struct hz_kvm_boot_info) <= HZ_KVM_BOOT_INFO_SIZE / 2,
  * the page at @gpa, and in *end where the run of pages with those bits
  * ends. The page tables and the check of buffers the tender writes into
  * (hz_guest_ptr_writable) both come from here, so they cannot disagree.
+ * Pages without PTE_U are the guest's CPL 0 code's alone: its page
+ * tables, which it edits to put guard pages below its fiber stacks.
  */
 static uint64_t map_at(const struct hz_vm *vm, uint64_t gpa, uint64_t *end)
 {
@@ -58,15 +61,20 @@ static uint64_t map_at(const struct hz_vm *vm, uint64_t gpa, uint64_t *end)
 	}
 	if (gpa < HZ_KVM_PAGE_TABLES) {
 		*end = HZ_KVM_PAGE_TABLES;
-		return PTE_P | PTE_NX; /* boot page and info: read-only */
+		/* The boot page and boot info: read-only. */
+		return PTE_P | PTE_NX | PTE_U;
+	}
+	if (gpa < PT_END) {
+		*end = PT_END;
+		return PTE_P | PTE_RW | PTE_NX; /* page tables: CPL 0 only */
 	}
 	if (gpa < HZ_KVM_STACK_BOTTOM) {
 		*end = HZ_KVM_STACK_BOTTOM;
-		return 0; /* page tables and the stack guard */
+		return 0; /* the stack guard */
 	}
 	if (gpa < HZ_KVM_STACK_TOP) {
 		*end = HZ_KVM_STACK_TOP;
-		return PTE_P | PTE_RW | PTE_NX;
+		return PTE_P | PTE_RW | PTE_NX | PTE_U;
 	}
 	if (gpa < img->end) {
 		for (unsigned i = 0; i < img->nsegs; i++) {
@@ -76,7 +84,7 @@ static uint64_t map_at(const struct hz_vm *vm, uint64_t gpa, uint64_t *end)
 			    (s->vaddr + s->memsz + PAGE - 1) & ~(PAGE - 1);
 			if (gpa >= lo && gpa < hi) {
 				*end = hi;
-				return PTE_P |
+				return PTE_P | PTE_U |
 				       ((s->flags & PF_W) ? PTE_RW : 0) |
 				       ((s->flags & PF_X) ? 0 : PTE_NX);
 			}
@@ -86,7 +94,7 @@ static uint64_t map_at(const struct hz_vm *vm, uint64_t gpa, uint64_t *end)
 	}
 	if (gpa < vm->mem_size) {
 		*end = vm->mem_size;
-		return PTE_P | PTE_RW | PTE_NX; /* heap */
+		return PTE_P | PTE_RW | PTE_NX | PTE_U; /* heap */
 	}
 	*end = UINT64_MAX;
 	return 0;
@@ -97,8 +105,10 @@ void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len)
 	void *p = hz_guest_ptr(vm, gpa, len);
 	uint64_t end = gpa + len; /* cannot overflow: checked above */
 
+	/* What the guest's ring 3 may write: never its page tables. */
 	while (p && gpa < end) {
-		if (!(map_at(vm, gpa, &gpa) & PTE_RW))
+		if ((map_at(vm, gpa, &gpa) & (PTE_RW | PTE_U)) !=
+		    (PTE_RW | PTE_U))
 			return NULL;
 	}
 	return p;
@@ -131,7 +141,7 @@ static void write_page_tables(struct hz_vm *vm)
 			uint64_t run_end;
 			uint64_t bits = map_at(vm, gpa, &run_end);
 			if (bits)
-				pt[p] = gpa | bits | PTE_U;
+				pt[p] = gpa | bits;
 		}
 	}
 }

@@ -1,5 +1,10 @@
 #!/usr/bin/python3
-"""Boot benchmark of haze-kvm: runs a hello guest N times and prints
+"""Boot benchmark of haze-kvm, and the size of the example images.
+
+First the sizes of hello, echo and tls-echo on both targets (unix and
+kvm): text, data and bss as `size` counts them, their sum, the file and
+the file stripped. Then, where /dev/kvm can be opened, it runs a hello
+guest N times and prints
 
   - the whole-process wall time (spawn to exit) median and spread,
     next to the cost of spawning /bin/true the same way, for scale;
@@ -10,7 +15,9 @@
 The default image is the guest test hello (prints a line and exits):
 examples/hello sleeps 300 ms by design, which would measure its sleeps.
 
-  bench/boot/run.py [-n N] [--mem MIB] [IMAGE]
+  bench/boot/run.py [-n N] [--mem MIB] [--sizes] [IMAGE]
+
+--sizes prints the sizes only.
 
 A benchmark, never a test: it prints figures and judges nothing.
 """
@@ -39,15 +46,59 @@ def wall_us(argv):
     return (t1 - t0) / 1e3, p.returncode, p.stderr.decode(errors="replace")
 
 
+def stripped_size(path):
+    with tempfile.NamedTemporaryFile() as f:
+        subprocess.run(["strip", "-o", f.name, path], check=True)
+        return os.path.getsize(f.name)
+
+
+def print_sizes():
+    """The example images' sizes, in bytes, one line each."""
+    print("image sizes in bytes (text, data, bss as size(1) counts them)")
+    print("%-34s %8s %7s %7s %8s %8s %9s" % (
+        "image", "text", "data", "bss", "total", "file", "stripped"))
+    for target, suffix in (("unix", ""), ("kvm", ".hz")):
+        for name in ("hello", "echo", "tls-echo"):
+            path = os.path.join(O, target, "examples", name, name + suffix)
+            if not os.path.exists(path):
+                print("%-34s not built (make %s)" % (path, target))
+                continue
+            out = subprocess.run(["size", path], check=True,
+                                 capture_output=True, text=True).stdout
+            text, data, bss, total = (int(x) for x in
+                                      out.splitlines()[1].split()[:4])
+            print("%-34s %8d %7d %7d %8d %8d %9d" % (
+                "%s/%s" % (target, name), text, data, bss, total,
+                os.path.getsize(path), stripped_size(path)))
+
+
+def kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=50)
     ap.add_argument("--mem", default="32")
+    ap.add_argument("--sizes", action="store_true",
+                    help="print the images' sizes only")
     ap.add_argument("image", nargs="?",
                     default=os.path.join(O, "kvm/tests/kvm/guests/hello/"
                                          "hello.hz"))
     a = ap.parse_args()
     tender = os.path.join(O, "host/tender/haze-kvm")
+
+    print_sizes()
+    if a.sizes:
+        return 0
+    print()
+    if not kvm_usable():
+        print("no usable /dev/kvm here: no boot figures")
+        return 0
 
     base = [wall_us(["/bin/true"])[0] for _ in range(a.n)]
     whole, trace = [], {}
@@ -63,9 +114,7 @@ def main():
             for kv in line.split("trace:")[1].split():
                 k, v = kv.split("=")
                 trace.setdefault(k, []).append(float(v))
-    with tempfile.NamedTemporaryFile() as f:
-        subprocess.run(["strip", "-o", f.name, a.image], check=True)
-        stripped = os.path.getsize(f.name)
+    stripped = stripped_size(a.image)
 
     print("haze-kvm boot benchmark: %s, %d runs, --mem %s MiB" %
           (a.image, a.n, a.mem))

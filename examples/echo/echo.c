@@ -7,14 +7,27 @@
  * DHCP; or --stack direct:service,ip=10.0.0.2/24,gw=10.0.0.1).
  *
  *   echo [--stack SPEC] [--echo-port P] [--discard-port P]
- *        [--chargen-port P] [--quiet]
+ *        [--chargen-port P] [--stats SECONDS] [--keepalive SECONDS]
+ *        [--quiet]
+ *
+ * --stats prints, every SECONDS, one "echo: stats:" line of the heap and
+ * of the connections (docs/testing.md, "Load", reads it) and one
+ * "echo: counters:" line of every counter that moved. It goes to the
+ * console, so it works on every target and needs no signal or port.
+ * --keepalive probes a connection idle for SECONDS (HZ_TCP_KEEPALIVE), so
+ * that one whose peer vanished (its reset lost) ends instead of holding
+ * its memory for ever.
  */
 #include <string.h>
 
+#include <haze/entropy.h>
 #include <haze/haze.h>
+#include <haze/ipstack.h>
 #include <haze/stack.h>
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+/* Fortuna, seeded before hz_main: TCP's keys on the direct stack. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 #define CONN_STACK (32u * 1024)
 
@@ -25,7 +38,10 @@ struct server {
 	struct hz_listener *chargen;
 	struct hz_udp_sock *udp;
 	bool quiet;
-	uint64_t connections;
+	uint64_t connections; /* accepted, ever */
+	uint64_t open;	      /* being served now */
+	uint64_t stats_s;     /* --stats period, 0 for none */
+	uint64_t keepalive_s; /* --keepalive idle time, 0 for none */
 };
 
 enum service { ECHO, DISCARD, CHARGEN };
@@ -94,6 +110,7 @@ done:
 		HZ_DEBUG(&echo_log, "%s connection done, %llu bytes",
 			 service_names[c->service], (unsigned long long)bytes);
 	hz_flow_free(c->flow);
+	c->srv->open--;
 	hz_free(c);
 }
 
@@ -115,12 +132,18 @@ static int accept_loop(struct server *srv, struct hz_listener *l,
 			hz_flow_free(f);
 			continue;
 		}
+		if (srv->keepalive_s != 0 &&
+		    hz_tcp_set(srv->stack, f, HZ_TCP_KEEPALIVE,
+			       (int)srv->keepalive_s) < 0)
+			HZ_WARN(&echo_log, "keepalive: %s", hz_flow_error(f));
 		*c = (struct conn){srv, f, service};
 		srv->connections++;
+		srv->open++;
 		if (hz_fiber_spawn(service_names[service], serve, c,
 				   CONN_STACK) < 0) {
 			HZ_WARN(&echo_log, "no memory for a connection fiber");
 			hz_flow_free(f);
+			srv->open--;
 			hz_free(c);
 		}
 	}
@@ -165,10 +188,81 @@ static void udp_echo(void *arg)
 	}
 }
 
+static void print_counter(const struct hz_counter *c, void *arg)
+{
+	(void)arg;
+	if (c->value != 0)
+		hz_printf(" %s.%s=%llu", c->source, c->name,
+			  (unsigned long long)c->value);
+}
+
+/*
+ * Prints the figures a load test needs, on one line: memory in use is
+ * whole pages taken from the heap (slab pages count whole), so that
+ * (in use with N connections - in use idle) / N is what a connection
+ * really costs. Objects and pbufs outstanding find leaks once every
+ * connection has closed.
+ */
+static void print_stats(struct server *srv)
+{
+	struct hz_ipstack *ip = hz_stack_ipstack(srv->stack);
+	struct hz_ipstack_stats ips = {0};
+	struct hz_sched_stats ss;
+	struct hz_mem_stats m;
+
+	hz_mem_stats(&m);
+	hz_sched_stats(&ss);
+	if (ip != NULL)
+		hz_ipstack_stats(ip, &ips);
+	hz_printf(
+	    "echo: stats: open %llu accepted %llu fibers %zu "
+	    "heap_used %zu heap_peak %zu heap_size %zu objects %zu "
+	    "pbufs %zu alloc_failures %llu tcp_conns %llu "
+	    "tcp_bytes %llu\n",
+	    (unsigned long long)srv->open, (unsigned long long)srv->connections,
+	    ss.fibers, (m.heap_pages - m.free_pages) * HZ_PAGE_SIZE,
+	    m.peak_pages * HZ_PAGE_SIZE, m.heap_pages * HZ_PAGE_SIZE,
+	    m.live_objects, hz_pbuf_live(), (unsigned long long)m.failures,
+	    (unsigned long long)ips.tcp_conns,
+	    (unsigned long long)ips.tcp_used);
+	hz_printf("echo: counters:");
+	hz_counters_foreach(print_counter, NULL);
+	hz_printf("\n");
+}
+
+static void stats_reporter(void *arg)
+{
+	struct server *srv = arg;
+
+	for (;;) {
+		print_stats(srv);
+		hz_sleep_ns(srv->stats_s * HZ_NS_PER_S);
+	}
+}
+
+/* Parses a whole number of seconds, 1..86400, into @out. */
+static int parse_seconds(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -HZ_EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > 86400)
+			return -HZ_EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v == 0 || v > 86400)
+		return -HZ_EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int usage(void)
 {
 	hz_printf("usage: echo [--stack SPEC] [--echo-port P] "
-		  "[--discard-port P] [--chargen-port P] [--quiet]\n");
+		  "[--discard-port P] [--chargen-port P] [--stats SECONDS] "
+		  "[--keepalive SECONDS] [--quiet]\n");
 	return 2;
 }
 
@@ -192,6 +286,21 @@ int hz_main(int argc, char **argv)
 			return usage();
 		if (strcmp(argv[i], "--stack") == 0) {
 			spec = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--stats") == 0 ||
+		    strcmp(argv[i], "--keepalive") == 0) {
+			uint64_t *s = strcmp(argv[i], "--stats") == 0
+					  ? &srv.stats_s
+					  : &srv.keepalive_s;
+
+			if (parse_seconds(argv[i + 1], s) < 0) {
+				hz_printf("echo: %s %s: not a number of "
+					  "seconds (1..86400)\n",
+					  argv[i], argv[i + 1]);
+				return 1;
+			}
+			i++;
 			continue;
 		}
 		if (strcmp(argv[i], "--echo-port") == 0)
@@ -230,6 +339,8 @@ int hz_main(int argc, char **argv)
 		r = hz_fiber_spawn("chargen-accept", chargen_acceptor, &srv, 0);
 	if (r == 0)
 		r = hz_fiber_spawn("udp-echo", udp_echo, &srv, 0);
+	if (r == 0 && srv.stats_s != 0)
+		r = hz_fiber_spawn("stats", stats_reporter, &srv, 0);
 	if (r < 0)
 		return r;
 	hz_printf("echo: serving TCP echo on %u, discard on %u, chargen on %u, "

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include <haze/entropy.h>
 #include <haze/haze.h>
 #include <haze/stack.h>
 #include <haze/tls.h>
@@ -21,6 +22,8 @@
 #include "tls_certs.h"
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+/* Fortuna, seeded before hz_main: TLS and TCP draw from it. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 #define CONN_STACK (64u * 1024)
 #define HANDSHAKE_WAIT (10ull * HZ_NS_PER_S)

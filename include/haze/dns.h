@@ -85,9 +85,6 @@ HZ_MUST_CHECK
 int hz_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 			uint16_t qtype, uint64_t case_bits);
 
-/* Whether host names @a and @b are the same, ASCII letter case aside. */
-bool hz_dns_names_equal(const char *a, const char *b);
-
 /*
  * Decodes @msg (@len bytes) as the response to @query (@qlen bytes, as
  * hz_dns_query_encode wrote it). 0 with *out filled (look at out->rcode

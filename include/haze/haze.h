@@ -1,5 +1,7 @@
 /*
- * Haze: everything an application needs, in one include.
+ * Haze: the runtime core's interfaces, in one include. The libraries
+ * above the core have their own headers (haze/stack.h, haze/tls.h,
+ * haze/entropy.h, ...): an application includes those it links.
  *
  * An application defines hz_main() instead of main(): the target owns the
  * real entry point (on unix, the process's main() binds devices from the
@@ -11,13 +13,13 @@
 #define HAZE_HAZE_H
 
 #include "haze/assert.h"
-#include "haze/entropy.h"
 #include "haze/error.h"
 #include "haze/log.h"
 #include "haze/manifest.h"
 #include "haze/mem.h"
 #include "haze/pbuf.h"
 #include "haze/platform.h"
+#include "haze/random.h"
 #include "haze/sched.h"
 
 /* The application's entry point, run as fiber "main". */

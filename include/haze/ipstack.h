@@ -62,6 +62,7 @@ struct hz_ipstack_stats {
 	uint64_t tx_drops;   /* packets we failed to send, any reason */
 	uint64_t reasm_used; /* bytes reassembly holds now */
 	uint64_t tcp_used;   /* bytes TCP holds now (buffers, connections) */
+	uint64_t tcp_conns;  /* TCP connections in any state but CLOSED */
 };
 
 struct hz_ipstack;

@@ -55,6 +55,7 @@ size_t hz_malloc_usable_size(const void *p);
 struct hz_mem_stats {
 	size_t heap_pages;   /* pages under management */
 	size_t free_pages;   /* pages free in the buddy allocator */
+	size_t peak_pages;   /* most pages in use at once (the high-water) */
 	size_t live_objects; /* hz_malloc allocations not yet freed */
 	size_t live_bytes;   /* their usable sizes (hz_malloc_usable_size) */
 	uint64_t failures;   /* allocations refused (exhaustion or injected) */

@@ -26,7 +26,7 @@
 
 #include "haze/error.h"
 
-#define HZ_PLATFORM_ABI_VERSION 1
+#define HZ_PLATFORM_ABI_VERSION 2
 
 /* Devices are named in the application's manifest (haze/manifest.h). */
 #define HZ_DEVICE_NAME_MAX 32
@@ -50,6 +50,15 @@ struct hz_start_info {
 
 /* Called by the target once the machine is ready; never returns. */
 HZ_NORETURN void hz_runtime_start(const struct hz_start_info *si);
+
+/*
+ * Called by the target's fault handler, on a stack of its own, with the
+ * address whose access faulted. When it lies in a fiber's guard page
+ * (hz_platform_guard), writes "fiber NAME overflowed its stack (guard page
+ * at ADDR)" to the console and returns true; otherwise returns false and
+ * does nothing. Only reads the runtime's state: safe in a signal handler.
+ */
+bool hz_runtime_fault(uintptr_t addr);
 
 /* Writes @len bytes to the console; never fails, may truncate. */
 void hz_platform_console_write(const char *buf, size_t len);
@@ -171,6 +180,22 @@ struct hz_stack;
  */
 HZ_MUST_CHECK
 int hz_platform_socket_stack(struct hz_stack **out);
+
+/* --- memory ------------------------------------------------------------- */
+
+/*
+ * Makes the heap page at @page (page-aligned) inaccessible (@guard true),
+ * so that any access to it faults, or accessible again (false). The
+ * runtime puts one below every fiber stack, so a fiber that runs off its
+ * stack faults at once instead of overwriting what lies below. 0;
+ * -HZ_ENOTSUP on a target that cannot protect pages (the runtime then
+ * relies on its stack canary alone); -HZ_ENOMEM when the host refuses
+ * (unix: too many mappings); -HZ_EINVAL for a page that is not
+ * page-aligned, or, where the target can tell, not a heap page or not in
+ * the state it is asked to leave.
+ */
+HZ_MUST_CHECK
+int hz_platform_guard(void *page, bool guard);
 
 /* --- entropy, exit ------------------------------------------------------- */
 

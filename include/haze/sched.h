@@ -75,8 +75,11 @@ struct hz_fiber;
 
 /*
  * Starts a fiber running @fn(@arg) on a stack of @stack_size bytes (0 for
- * the default). It runs when the loop next schedules it; it ends when @fn
- * returns. 0, or -HZ_ENOMEM.
+ * the default), rounded up to a power-of-two number of pages, at least
+ * two. Where the target can protect pages, the lowest of them is a guard
+ * page that faults, naming the fiber, when the stack overflows; the fiber
+ * can use the rest. It runs when the loop next schedules it; it ends when
+ * @fn returns. 0, or -HZ_ENOMEM.
  */
 HZ_MUST_CHECK
 int hz_fiber_spawn(const char *name, void (*fn)(void *arg), void *arg,

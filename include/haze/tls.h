@@ -22,7 +22,9 @@
  * half-close: after hz_flow_shutdown (close_notify sent), data the peer
  * still sends is discarded and reads end at its close_notify.
  *
- * Random bytes come from Haze's entropy (haze/entropy.h) only.
+ * Random bytes come from the image's random source (haze/random.h) only,
+ * never from a system seeder: an image that uses TLS declares one,
+ * normally HZ_RANDOM_SOURCE(&hz_entropy_random) (haze/entropy.h).
  */
 #ifndef HAZE_TLS_H
 #define HAZE_TLS_H

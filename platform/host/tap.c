@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "net/inet.h"
+#include "haze/wire.h"
 
 #define ETH_HLEN 14
 

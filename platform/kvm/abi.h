@@ -36,20 +36,24 @@
  * for a single-application guest, and on PVM-style hosts (nested KVM
  * without hardware virtualisation) it is the difference between native
  * speed and emulating every supervisor instruction. Only the exception
- * entry stubs run at CPL 0, on their own stack, and they end the VM.
+ * entry stubs run at CPL 0, on their own stack: they end the VM, except
+ * for the guest's own page-table edits (platform/kvm/guard.c).
  *
  * Memory map (guest-physical = guest-virtual, identity mapped):
  *   0x000000  null page, not mapped
  *   0x001000  boot page (read-only): GDT, IDT, TSS, TLS block (FS base)
  *   0x002000  boot info and command line (read-only)
- *   0x003000  page tables (not mapped for the guest)
+ *   0x003000  page tables (CPL 0 only: the guest's guard pages edit them)
  *   0x020000  stack bottom; 0x01f000 below it is an unmapped guard page
  *   0x100000  image (text R-X, rodata R--, data/bss RW-, per page)
  *   image end rounded to a page .. memory end: heap
  *   0xc0000000  hypercall page (2 MiB, not memory: stores exit)
  * Everything below the image end (rounded up to 2 MiB) is mapped with
  * 4 KiB pages, so permissions and guards are per page; the rest with
- * 2 MiB pages. The image may not extend above 16 MiB.
+ * 2 MiB pages. The image may not extend above 16 MiB. The guest may
+ * change its own map at CPL 0 (guard pages below its fiber stacks, in
+ * tables of its own for the 2 MiB it splits); the tender's checks of
+ * guest buffers keep to the map above.
  */
 #ifndef HAZE_KVM_ABI_H
 #define HAZE_KVM_ABI_H
@@ -58,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 2
+#define HZ_KVM_ABI_VERSION 3
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */

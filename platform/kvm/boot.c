@@ -2,8 +2,9 @@
  * Boot of a Haze guest on haze-kvm: the C half of the entry. The tender
  * has already built the descriptor tables from the image's trap note
  * (start.S), so this only copies the boot info out of the tender's
- * read-only page, starts the clocks, tells the tender that main is near
- * when it traces, and calls hz_runtime_start.
+ * read-only page, starts the clocks, keeps the first pages of the heap
+ * for guard pages' page tables (guard.c), tells the tender that main is
+ * near when it traces, and calls hz_runtime_start.
  */
 #include <stdint.h>
 #include <string.h>
@@ -46,13 +47,17 @@ static int copy_args(const struct hz_kvm_boot_info *bi)
 void hz_kvm_boot(const struct hz_kvm_boot_info *bi, uint64_t tsc_entry)
 {
 	struct hz_start_info si;
+	size_t pool;
 
 	hz_kvm_boot_info = *bi;
 	hz_kvm_clock_init();
 	si.argc = copy_args(bi);
 	si.argv = argv;
-	si.heap_start = (uintptr_t)bi->heap_start;
-	si.heap_size = (size_t)bi->heap_size;
+	/* The heap's first pages hold the page tables of guard pages. */
+	pool = hz_kvm_guard_reserve((uintptr_t)bi->heap_start,
+				    (size_t)bi->heap_size);
+	si.heap_start = (uintptr_t)bi->heap_start + pool;
+	si.heap_size = (size_t)bi->heap_size - pool;
 	si.target = "kvm";
 	if (bi->flags & HZ_KVM_BOOT_TRACE) {
 		struct hz_kvm_mark m = {tsc_entry, hz_kvm_rdtsc()};

@@ -5,6 +5,8 @@
 #ifndef HAZE_KVM_GUEST_H
 #define HAZE_KVM_GUEST_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "abi.h"
@@ -32,6 +34,15 @@ extern struct hz_kvm_boot_info hz_kvm_boot_info;
 
 /* Starts the clocks from the boot info's TSC frequency. */
 void hz_kvm_clock_init(void);
+
+/*
+ * Keeps the first pages of the heap at @heap_start (@heap_size bytes) for
+ * the page tables that guard pages need; returns how many bytes it kept.
+ */
+size_t hz_kvm_guard_reserve(uintptr_t heap_start, size_t heap_size);
+
+/* From start.S at CPL 0, for an exception from ring 3: resume or report. */
+bool hz_kvm_trap(struct hz_kvm_fault *f);
 
 /* Entry from start.S: sets up the CPU, then starts the runtime. */
 _Noreturn void hz_kvm_boot(const struct hz_kvm_boot_info *bi,

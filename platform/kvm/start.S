@@ -13,9 +13,17 @@
  * its vector; the common path pushes the registers and %cr2 so that the
  * stack holds a struct hz_kvm_fault (platform/kvm/abi.h), and hands its
  * address to the tender with HZ_KVM_CALL_FAULT, which never returns.
- * Nothing here touches SSE: on some hosts CPL 0 code is emulated.
+ * Two exceptions from ring 3 are the guest's own business, decided by
+ * hz_kvm_trap (guard.c): the ud2 of hz_kvm_ring0_call, which asks for a
+ * page-table edit only CPL 0 can make, and a page fault in a guard page,
+ * which goes on in ring 3 to name the fiber before the report. For those
+ * the registers, as hz_kvm_trap left them in the frame, are restored and
+ * iretq resumes the guest. Nothing here touches SSE: on some hosts CPL 0
+ * code is emulated, SSE included (guard.c's CPL 0 code is built without).
  */
 #include "abi.h"
+
+#define FAULT_CS 152	/* offsetof(struct hz_kvm_fault, cs) */
 
 	.section .text.boot, "ax"
 	.globl _start
@@ -70,10 +78,50 @@ hz_kvm_trap_common:
 	pushq %rax
 	movq %cr2, %rax
 	pushq %rax
-	movl $(HZ_KVM_HYPERCALL_GPA + 8 * HZ_KVM_CALL_FAULT), %edx
+	/* A fault at CPL 0 (in hz_kvm_trap itself) is reported, not retried. */
+	testb $3, FAULT_CS(%rsp)
+	jz 2f
+	cld			/* as the C ABI wants */
+	movq %rsp, %rdi
+	subq $8, %rsp		/* the frame is 184 bytes: realign for the call */
+	call hz_kvm_trap	/* (frame): resume the guest? */
+	addq $8, %rsp
+	testb %al, %al		/* a bool: only %al is defined */
+	jnz 3f
+2:	movl $(HZ_KVM_HYPERCALL_GPA + 8 * HZ_KVM_CALL_FAULT), %edx
 1:	movl %esp, (%rdx)	/* the struct's address: below 4 GiB */
 	jmp 1b
+3:	addq $8, %rsp		/* %cr2 */
+	popq %rax
+	popq %rbx
+	popq %rcx
+	popq %rdx
+	popq %rsi
+	popq %rdi
+	popq %rbp
+	popq %r8
+	popq %r9
+	popq %r10
+	popq %r11
+	popq %r12
+	popq %r13
+	popq %r14
+	popq %r15
+	addq $16, %rsp		/* vector and error code */
+	iretq
 	.size hz_kvm_trap_common, . - hz_kvm_trap_common
+
+/*
+ * long hz_kvm_ring0_call(long op, uint64_t va, uint64_t table): the ud2
+ * traps to CPL 0, where hz_kvm_trap recognises this address, does @op and
+ * resumes at the ret with the result in %rax.
+ */
+	.globl hz_kvm_ring0_call
+	.type hz_kvm_ring0_call, @function
+hz_kvm_ring0_call:
+	ud2
+	ret
+	.size hz_kvm_ring0_call, . - hz_kvm_ring0_call
 
 	.bss
 	.balign 16

@@ -1,7 +1,9 @@
 /*
  * The process entry of a unix-target unikernel: parses the options that
  * bind host resources to the manifest's devices, checks them all against
- * the manifest before opening any, maps the heap, and starts the runtime.
+ * the manifest before opening any, maps the heap, installs the handler
+ * that names a fiber whose stack overflowed (guard.c), and starts the
+ * runtime.
  * Everything after the options goes to the runtime, which takes leading
  * --log=SPEC options as on every target, then to the application.
  *
@@ -160,6 +162,9 @@ int main(int argc, char **argv)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (heap == MAP_FAILED)
 		fail(prog, "cannot map the heap");
+	/* Fiber stacks have guard pages; their faults name the fiber. */
+	if (hz_unix_fault_init(&err) < 0)
+		fail(prog, hz_errmsg_text(&err));
 	si.heap_start = (uintptr_t)heap;
 	si.heap_size = mem;
 	/*

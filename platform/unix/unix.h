@@ -35,4 +35,14 @@ void hz_unix_unwatch_fd(hz_handle_t h);
 /* Closes every binding (for tests that bind again). */
 void hz_unix_unbind_all(void);
 
+/*
+ * Installs the process's SIGSEGV handler, on an alternate signal stack:
+ * a fault in a fiber's guard page prints which fiber overflowed its stack
+ * (hz_runtime_fault) and aborts; any other SIGSEGV is left to the
+ * disposition installed before (the default, or a sanitizer's report).
+ * Once per process; 0, or -HZ_EIO with the reason.
+ */
+HZ_MUST_CHECK
+int hz_unix_fault_init(struct hz_errmsg *err);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "haze/assert.h"
 #include "haze/conduit.h"
+#include "haze/hostname.h"
 #include "haze/mem.h"
 
 #define BACKLOG_DEFAULT 16
@@ -79,7 +80,7 @@ static struct hz_conduit_tls_rule *tls_rule(struct hz_conduit *c,
 		struct hz_conduit_tls_rule *r = &c->tls_rules[i];
 
 		if (r->port == port && hz_tls_config_role(r->tls) == role &&
-		    hz_dns_names_equal(r->host, host))
+		    hz_hostname_equal(r->host, host))
 			return r;
 	}
 	return NULL;

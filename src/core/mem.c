@@ -51,6 +51,7 @@ struct heap {
 	uint32_t free_head[MAX_ORDER + 1];
 	uint32_t slab_partial[SLAB_CLASSES]; /* slabs with a free object */
 	size_t free_pages;
+	size_t peak_pages; /* most pages allocated at once */
 	size_t live_objects;
 	size_t live_bytes;
 	uint64_t failures;
@@ -200,6 +201,10 @@ static void *pages_take(unsigned order)
 		free_run_add(i + (1u << o), o);
 	}
 	meta(i)->order = (uint8_t)order;
+	/* Here, not in free_run_take: a split takes a whole run before it
+	 * gives the halves back, and the peak must not count them. */
+	if (heap.npages - heap.free_pages > heap.peak_pages)
+		heap.peak_pages = heap.npages - heap.free_pages;
 	hz_asan_unpoison(page_addr(i), (size_t)HZ_PAGE_SIZE << order);
 	return page_addr(i);
 }
@@ -433,6 +438,7 @@ void hz_mem_stats(struct hz_mem_stats *st)
 {
 	st->heap_pages = heap.npages;
 	st->free_pages = heap.free_pages;
+	st->peak_pages = heap.peak_pages;
 	st->live_objects = heap.live_objects;
 	st->live_bytes = heap.live_bytes;
 	st->failures = heap.failures;

@@ -5,12 +5,13 @@
  *
  * Runtime options come first among the application's arguments and are
  * removed before hz_main sees them: --log=SPEC (see hz_log_configure).
+ * The image's random source, if it declares one, is seeded before hz_main.
  */
 #include <string.h>
 
 #include "core/core.h"
-#include "haze/entropy.h"
 #include "haze/haze.h"
+#include "haze/random.h"
 
 HZ_LOG_SOURCE(runtime_log, "runtime");
 
@@ -43,6 +44,28 @@ static int apply_runtime_options(struct app_args *a)
 	return 0;
 }
 
+/*
+ * Seeds the image's random source, if it declares one, and puts it in use
+ * (haze/random.h): every library then starts with seeded randomness, and
+ * a unikernel that cannot seed stops here rather than run with guessable
+ * keys. 0 or the source's error.
+ */
+static int seed_random_source(void)
+{
+	struct hz_random *src = hz_random_source;
+	int r;
+
+	if (src == NULL)
+		return 0;
+	if (src->ops->seed != NULL) {
+		r = src->ops->seed(src);
+		if (r < 0)
+			return r;
+	}
+	hz_random_use(src);
+	return 0;
+}
+
 void hz_runtime_start(const struct hz_start_info *si)
 {
 	struct app_args args = {si->argc, si->argv};
@@ -61,9 +84,9 @@ void hz_runtime_start(const struct hz_start_info *si)
 		hz_platform_exit(2);
 	HZ_DEBUG(&runtime_log, "target %s, heap %zu KiB", si->target,
 		 si->heap_size / 1024);
-	r = hz_entropy_init();
+	r = seed_random_source();
 	if (r < 0) {
-		HZ_ERROR(&runtime_log, "cannot seed the random generator: %s",
+		HZ_ERROR(&runtime_log, "cannot seed the random source: %s",
 			 hz_strerror(r));
 		hz_platform_exit(1);
 	}

@@ -2,18 +2,20 @@
  * Fibers, wait queues and the event loop (see haze/sched.h).
  *
  * The loop runs on the stack the target started on; each fiber has its own
- * stack from the page allocator. A fiber that parks switches back to the
- * loop, which runs the next runnable fiber or, when none is left, blocks in
- * hz_platform_yield until the earliest timer or a device.
+ * stack from the page allocator, with a guard page below it where the
+ * target can protect pages (hz_platform_guard) and a canary above that. A
+ * fiber that parks switches back to the loop, which runs the next runnable
+ * fiber or, when none is left, blocks in hz_platform_yield until the
+ * earliest timer or a device.
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "core/asan.h"
 #include "haze/assert.h"
-#include "haze/entropy.h"
 #include "haze/log.h"
 #include "haze/mem.h"
+#include "haze/random.h"
 #include "haze/sched.h"
 
 struct hz_ctx {
@@ -33,8 +35,10 @@ struct hz_fiber {
 	const char *name;
 	void (*fn)(void *arg);
 	void *arg;
-	uint8_t *stack; /* lowest address; holds the canary */
-	size_t stack_size;
+	uint8_t *run;	   /* the stack's page run; its first page the guard */
+	uint8_t *stack;	   /* lowest usable address; holds the canary */
+	size_t stack_size; /* usable bytes */
+	bool guarded;	   /* run's first page is inaccessible */
 	enum fiber_state state;
 	struct hz_fiber *next; /* run queue or wait queue link */
 	struct hz_fiber *all_next;
@@ -61,6 +65,8 @@ static struct {
 } S;
 
 HZ_LOG_SOURCE(sched_log, "sched");
+/* Spawns refused because the target would not guard the stack. */
+static HZ_COUNTER(guard_refused, "sched", "guard_refused");
 
 uint64_t hz_now(void)
 {
@@ -158,6 +164,61 @@ static void fiber_entry(void *arg)
 	HZ_ASSERT(!"a finished fiber was resumed");
 }
 
+/*
+ * Gives @f a stack of at least two pages holding @stack_size bytes (a
+ * power-of-two run), whose first page is made a guard page where the
+ * target can protect pages: an overflow then faults at once, and the
+ * usable stack is one page less. Without a guard, the canary at the
+ * lowest usable address is all there is. 0 or -HZ_ENOMEM.
+ */
+static int stack_alloc(struct hz_fiber *f, size_t stack_size)
+{
+	unsigned order = hz_pages_order(stack_size);
+	int r;
+
+	if (order == 0)
+		order = 1; /* room for a guard page and a stack */
+	f->run = hz_pages_alloc(order);
+	if (f->run == NULL)
+		return -HZ_ENOMEM;
+	r = hz_platform_guard(f->run, true);
+	if (r < 0 && r != -HZ_ENOTSUP) {
+		/* Said once: a server at the limit would say it per spawn. */
+		if (guard_refused.value == 0)
+			HZ_ERROR(&sched_log,
+				 "fiber %s: cannot guard its stack: %s (this "
+				 "and later refusals: sched/guard_refused)",
+				 f->name, hz_strerror(r));
+		hz_counter_inc(&guard_refused);
+		hz_pages_free(f->run);
+		return -HZ_ENOMEM;
+	}
+	f->guarded = r == 0;
+	f->stack = f->run + (f->guarded ? HZ_PAGE_SIZE : 0);
+	f->stack_size =
+	    ((size_t)HZ_PAGE_SIZE << order) - (f->guarded ? HZ_PAGE_SIZE : 0);
+	return 0;
+}
+
+/*
+ * Returns @f's stack to the allocator, accessible again: a page that
+ * stayed protected would fault whoever gets it next, so one that cannot
+ * be unprotected is leaked instead (and said so).
+ */
+static void stack_free(struct hz_fiber *f)
+{
+	int r = f->guarded ? hz_platform_guard(f->run, false) : 0;
+
+	if (r < 0) {
+		HZ_ERROR(&sched_log,
+			 "fiber %s: cannot unprotect its guard page: %s; "
+			 "its stack is not reused",
+			 f->name, hz_strerror(r));
+		return;
+	}
+	hz_pages_free(f->run);
+}
+
 static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
 				     void *arg, size_t stack_size)
 {
@@ -166,17 +227,14 @@ static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
 
 	if (stack_size == 0)
 		stack_size = HZ_FIBER_STACK_DEFAULT;
-	stack_size = (size_t)HZ_PAGE_SIZE << hz_pages_order(stack_size);
 	f = hz_calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
-	f->stack = hz_pages_alloc(hz_pages_order(stack_size));
-	if (f->stack == NULL) {
+	f->name = name;
+	if (stack_alloc(f, stack_size) < 0) {
 		hz_free(f);
 		return NULL;
 	}
-	f->stack_size = stack_size;
-	f->name = name;
 	f->fn = fn;
 	f->arg = arg;
 	memcpy(f->stack, &canary, sizeof(canary));
@@ -186,7 +244,7 @@ static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
 	 * rbx, rbp, then hz_ctx_start as return address. After the ret the
 	 * stack pointer is 16-byte aligned, as a call site needs.
 	 */
-	sp = (uint64_t *)(f->stack + stack_size - 16) - 9;
+	sp = (uint64_t *)(f->stack + f->stack_size - 16) - 9;
 	sp[0] = 0x037f; /* x87 control word: default */
 	sp[1] = 0x1f80; /* MXCSR: default, all exceptions masked */
 	sp[2] = 0;	/* r15 */
@@ -212,7 +270,7 @@ static void fiber_destroy(struct hz_fiber *f)
 		pp = &(*pp)->all_next;
 	*pp = f->all_next;
 	hz_timer_cancel(&f->timer);
-	hz_pages_free(f->stack);
+	stack_free(f);
 	hz_free(f);
 	S.stats.fibers--;
 }
@@ -226,6 +284,52 @@ int hz_fiber_spawn(const char *name, void (*fn)(void *arg), void *arg,
 		return -HZ_ENOMEM;
 	runq_push(f);
 	return 0;
+}
+
+/* Appends @s to @buf of @size bytes holding @n; returns the new length. */
+static size_t append(char *buf, size_t size, size_t n, const char *s)
+{
+	while (*s != '\0' && n < size)
+		buf[n++] = *s++;
+	return n;
+}
+
+/* Appends @v in hexadecimal, with 0x; returns the new length. */
+static size_t append_hex(char *buf, size_t size, size_t n, uintptr_t v)
+{
+	char digits[2 * sizeof(v) + 3];
+	size_t i = sizeof(digits) - 1;
+
+	digits[i] = '\0';
+	do {
+		digits[--i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v != 0);
+	digits[--i] = 'x';
+	digits[--i] = '0';
+	return append(buf, size, n, &digits[i]);
+}
+
+bool hz_runtime_fault(uintptr_t addr)
+{
+	for (const struct hz_fiber *f = S.all; f != NULL; f = f->all_next) {
+		char line[160];
+		size_t n = 0, room = sizeof(line) - 1;
+
+		if (!f->guarded || addr - (uintptr_t)f->run >= HZ_PAGE_SIZE)
+			continue;
+		/* By hand, no printf: this runs in a signal handler on unix. */
+		n = append(line, room, n, "fiber ");
+		n = append(line, room, n, f->name);
+		n = append(line, room, n,
+			   " overflowed its stack (guard page at ");
+		n = append_hex(line, room, n, (uintptr_t)f->run);
+		n = append(line, room, n, ")");
+		line[n++] = '\n';
+		hz_platform_console_write(line, n);
+		return true;
+	}
+	return false;
 }
 
 const char *hz_fiber_name(void)
@@ -489,7 +593,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			/* Busy fibers: poll devices without blocking. */
 			if (S.device_waited != 0) {
 				hz_platform_yield(0, S.device_waited, &ready);
-				hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
+				hz_random_event(HZ_RANDOM_EV_LOOP, ready);
 				S.stats.polls++;
 				wake_devices(ready);
 			}
@@ -503,7 +607,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			break;
 		}
 		hz_platform_yield(hz_timers_next(), S.device_waited, &ready);
-		hz_entropy_add_event(HZ_ENTROPY_EV_LOOP, ready);
+		hz_random_event(HZ_RANDOM_EV_LOOP, ready);
 		S.stats.yields++;
 		wake_devices(ready);
 	}

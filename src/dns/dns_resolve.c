@@ -14,9 +14,9 @@
 
 #include "haze/assert.h"
 #include "haze/dns.h"
-#include "haze/entropy.h"
 #include "haze/ipstack.h"
 #include "haze/log.h"
+#include "haze/random.h"
 #include "haze/sched.h"
 
 static HZ_LOG_SOURCE(dns_log, "dns");

@@ -10,7 +10,7 @@
 
 #include "haze/assert.h"
 #include "haze/dns.h"
-#include "net/inet.h"
+#include "haze/wire.h"
 
 #define DNS_HLEN 12
 #define FLAG_QR 0x8000u
@@ -47,14 +47,6 @@ static bool is_letter(uint8_t c)
 static uint8_t lower(uint8_t c)
 {
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
-bool hz_dns_names_equal(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (lower((uint8_t)*a) != lower((uint8_t)*b))
-			return false;
-	return *a == *b;
 }
 
 /* --- the encoder ---------------------------------------------------------- */

@@ -12,7 +12,8 @@
  * gets everything. Afterwards each source feeds the pools round-robin, as
  * the book says: sources are polled again (at most every 100 ms) when
  * random bytes are asked for, and hz_entropy_add_event adds event timing
- * as it comes.
+ * as it comes. Started, the engine makes itself the random source in use
+ * (haze/random.h), so hz_random_bytes draws from it.
  *
  * A sample that fails a health test disables its source for good; the
  * others carry on, and a seeded generator needs none of them to keep
@@ -265,6 +266,7 @@ int hz_entropy_start(const struct hz_entropy_source *const *srcs, size_t n)
 	E.ev_state = HZ_ENTROPY_HEALTHY;
 	E.ev_last_ns = E.last_poll_ns;
 	log_sources();
+	hz_random_use(&hz_entropy_random);
 	return 0;
 }
 
@@ -299,7 +301,7 @@ void hz_entropy_poll(void)
 	}
 }
 
-int hz_random_bytes(void *buf, size_t len)
+int hz_entropy_read(void *buf, size_t len)
 {
 	uint64_t now;
 	int r;
@@ -317,32 +319,6 @@ int hz_random_bytes(void *buf, size_t len)
 	if (r == 0)
 		E.stats.requests++;
 	return r;
-}
-
-bool hz_random_reduce(uint32_t v, uint32_t bound, uint32_t *out)
-{
-	/* 2^32 mod bound: values below it would make the low ones likelier. */
-	uint32_t min = -bound % bound;
-
-	if (v < min)
-		return false;
-	*out = v % bound;
-	return true;
-}
-
-int hz_random_below(uint32_t bound, uint32_t *out)
-{
-	uint32_t v;
-
-	if (bound == 0)
-		return -HZ_EINVAL;
-	do {
-		int r = hz_random_bytes(&v, sizeof(v));
-
-		if (r < 0)
-			return r;
-	} while (!hz_random_reduce(v, bound, out));
-	return 0;
 }
 
 void hz_entropy_add_event(uint32_t source_id, uint64_t sample)
@@ -373,6 +349,32 @@ void hz_entropy_add_event(uint32_t source_id, uint64_t sample)
 	}
 	E.stats.events++;
 }
+
+/* --- the generator as the image's random source (haze/random.h) ------- */
+
+static int random_seed(struct hz_random *r)
+{
+	return hz_entropy_init();
+}
+
+static int random_read(struct hz_random *r, void *buf, size_t len)
+{
+	return hz_entropy_read(buf, len);
+}
+
+static void random_event(struct hz_random *r, uint32_t source_id,
+			 uint64_t sample)
+{
+	hz_entropy_add_event(source_id, sample);
+}
+
+static const struct hz_random_ops random_ops = {
+    .seed = random_seed,
+    .read = random_read,
+    .event = random_event,
+};
+
+struct hz_random hz_entropy_random = {&random_ops};
 
 void hz_entropy_stats(struct hz_entropy_stats *st)
 {

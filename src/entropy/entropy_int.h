@@ -212,8 +212,9 @@ enum hz_entropy_state {
 /*
  * Starts the engine over @srcs (@n <= HZ_ENTROPY_SOURCES_MAX) instead of
  * the built-in sources, forgetting any earlier state: probes each, gathers
- * until the first seed, logs one line naming the sources. 0, or -HZ_EIO.
- * hz_entropy_init is this over rdseed, rdrand, jitter and host.
+ * until the first seed, logs one line naming the sources, and makes the
+ * engine the random source in use. 0, or -HZ_EIO. hz_entropy_init is this
+ * over rdseed, rdrand, jitter and host.
  */
 HZ_MUST_CHECK
 int hz_entropy_start(const struct hz_entropy_source *const *srcs, size_t n);
@@ -235,11 +236,5 @@ enum hz_health_result hz_entropy_source_failure(size_t i);
 
 /* Returns the engine's accumulator, for tests that inspect the pools. */
 const struct hz_fortuna *hz_entropy_fortuna(void);
-
-/*
- * Maps a 32-bit draw @v onto [0, @bound) without bias: false when @v
- * falls in the short top slice that must be drawn again.
- */
-bool hz_random_reduce(uint32_t v, uint32_t bound, uint32_t *out);
 
 #endif

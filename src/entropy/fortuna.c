@@ -112,6 +112,7 @@ static void generate_blocks(const br_block_ctr_class *const *keys,
 
 		if ((chunk + 15) / 16 > room)
 			chunk = (size_t)(room * 16);
+		/* The counter it returns wraps at 2^32: counter_add carries. */
 		(void)(*keys)->run(keys, ctr, cc, out, chunk);
 		counter_add(ctr, (chunk + 15) / 16);
 		out += chunk;
@@ -186,6 +187,7 @@ int hz_fortuna_read(struct hz_fortuna *f, uint64_t now_ns, void *buf,
 {
 	if (len > HZ_FORTUNA_MAX_REQUEST)
 		return -HZ_EINVAL;
+	/* Whether it reseeded now matters not; whether it ever did, below. */
 	(void)hz_fortuna_reseed_if_due(f, now_ns);
 	if (f->reseeds == 0)
 		return -HZ_EAGAIN;

@@ -10,6 +10,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 typedef uint64_t __attribute__((may_alias, aligned(1))) word_t;
 
@@ -141,6 +142,31 @@ int strncmp(const char *a, const char *b, size_t n)
 	for (; n > 0; n--, x++, y++) {
 		if (*x != *y || *x == '\0')
 			return *x - *y;
+	}
+	return 0;
+}
+
+/* @c lowered if it is an ASCII capital (the C locale). */
+static int lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Compares two strings ignoring ASCII case: <0, 0 or >0. */
+int strcasecmp(const char *a, const char *b)
+{
+	return strncasecmp(a, b, (size_t)-1);
+}
+
+/* Compares at most @n bytes of two strings ignoring ASCII case. */
+int strncasecmp(const char *a, const char *b, size_t n)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+
+	for (; n > 0; n--, x++, y++) {
+		if (lower(*x) != lower(*y) || *x == '\0')
+			return lower(*x) - lower(*y);
 	}
 	return 0;
 }

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "haze/assert.h"
-#include "haze/entropy.h"
 #include "haze/ipstack.h"
+#include "haze/random.h"
 #include "net/ipstack_impl.h"
 #include "net/tcp.h"
 
@@ -167,9 +167,12 @@ static int tcp_attach(struct hz_ipstack *s)
 		r = hz_random_bytes(env.secret, sizeof(env.secret));
 	if (r < 0 && s->cfg.seed == 0)
 		HZ_WARN(&ip_log,
-			"%s: no seeded entropy (%s): TCP keys come from "
+			"%s: no random bytes (%s%s): TCP keys come from "
 			"the id generator",
-			s->name, hz_strerror(r));
+			s->name, hz_strerror(r),
+			r == -HZ_ENOTSUP ? ": the image declares no random "
+					   "source, HZ_RANDOM_SOURCE"
+					 : "");
 	for (size_t i = 0; r < 0 && i < sizeof(env.secret); i += 8) {
 		uint64_t x = hz_ipstack_random(s);
 
@@ -427,8 +430,10 @@ void hz_ipstack_stats(const struct hz_ipstack *s, struct hz_ipstack_stats *st)
 {
 	*st = s->stats;
 	/* TCP counts its own drops (it knows nothing of the stack). */
-	if (s->tcp != NULL)
+	if (s->tcp != NULL) {
 		st->rx_drops += hz_tcp_drops(s->tcp);
+		st->tcp_conns = hz_tcp_conn_count(s->tcp);
+	}
 	st->reasm_used = s->reasm_budget.used;
 	st->tcp_used = s->tcp_budget.used;
 }

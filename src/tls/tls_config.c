@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "haze/mem.h"
-#include "src/tls/tls_int.h"
+#include "tls/tls_int.h"
 
 /* --- helpers ----------------------------------------------------------- */
 

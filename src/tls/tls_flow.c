@@ -15,11 +15,11 @@
 #include <string.h>
 
 #include "haze/assert.h"
-#include "haze/entropy.h"
 #include "haze/mem.h"
 #include "haze/platform.h"
+#include "haze/random.h"
 #include "haze/sched.h"
-#include "src/tls/tls_int.h"
+#include "tls/tls_int.h"
 
 /* Records shorter than this are gathered into one write. */
 #define TLS_GATHER_MAX 1024
@@ -498,6 +498,7 @@ static void tls_close(struct hz_flow *f)
 		if (!tf->shut &&
 		    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED))
 			br_ssl_engine_close(tf->eng);
+		/* Its failure stays in the message: the flow is ending. */
 		(void)flush_records(tf, hz_now() + TLS_CLOSE_WAIT);
 	}
 	tf->closed = true;
@@ -609,12 +610,19 @@ static const br_ssl_server_policy_class sni_policy_class = {
 
 /* --- creation ------------------------------------------------------------ */
 
-/* Seeds the engine's PRNG from Haze's entropy, and only from it. */
+/*
+ * Seeds the engine's PRNG from the image's random source (haze/random.h),
+ * and only from it.
+ */
 static int seed_engine(struct tls_flow *tf)
 {
 	unsigned char seed[TLS_SEED_BYTES];
 	int r = hz_random_bytes(seed, sizeof(seed));
 
+	if (r == -HZ_ENOTSUP)
+		return fail(tf, r,
+			    "TLS: the image has no random source to seed the "
+			    "engine (HZ_RANDOM_SOURCE, haze/random.h)");
 	if (r < 0)
 		return fail(tf, r,
 			    "TLS: no random bytes to seed the engine (%s)",
@@ -692,7 +700,7 @@ static void engine_start(struct tls_flow *tf, const char *server_name)
 		ok = br_ssl_server_reset(&tf->ctx.server);
 	else
 		ok = br_ssl_client_reset(&tf->ctx.client, server_name, 0);
-	if (!ok)
+	if (!ok) /* sticky: the first call on the flow returns it */
 		(void)fail(
 		    tf, -HZ_ETLS, "TLS: the engine did not start: %s",
 		    tls_br_error_text(br_ssl_engine_last_error(tf->eng)));

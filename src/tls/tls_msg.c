@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "haze/dns.h"
-#include "src/tls/tls_int.h"
+#include "haze/hostname.h"
+#include "tls/tls_int.h"
 
 const char *tls_alert_name(unsigned alert)
 {
@@ -222,10 +222,10 @@ bool tls_name_matches(const char *pattern, const char *name)
 	if (plen == 0 || nlen == 0)
 		return false;
 	if (pattern[0] != '*' || plen < 3 || pattern[1] != '.')
-		return hz_dns_names_equal(pattern, name);
+		return hz_hostname_equal(pattern, name);
 	/* "*.example.org": exactly one non-empty label in front. */
 	dot = strchr(name, '.');
 	if (dot == NULL || dot == name)
 		return false;
-	return hz_dns_names_equal(dot, pattern + 1);
+	return hz_hostname_equal(dot, pattern + 1);
 }

@@ -8,6 +8,15 @@ O=${O:-build}
 app=$O/unix/tests/apps/blockcheck/blockcheck
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+echo_app=$O/unix/tests/apps/netecho/netecho
+
+# What `make test` installs and builds is required (missing: a failure).
+need ip iproute2
+need runuser util-linux
+need /usr/bin/python3 python3
+built "$app"
+built "$echo_app"
+end_if_missing
 
 truncate -s 1M "$tmp/disk.img"
 "$app" --block disk="$tmp/disk.img" >"$tmp/out" 2>&1
@@ -39,7 +48,6 @@ check "a missing file is refused, naming it" sh -c "[ $rc -eq 2 ] && grep -q 'no
 # Bindings are checked against the manifest before any host resource is
 # opened: a bad command line creates no tap and opens no file, and says what
 # is wrong even where opening would have failed (no root: no tap).
-echo_app=$O/unix/tests/apps/netecho/netecho
 tap=hzt$$
 bad=hzb$$
 # As root, a second run as nobody shows the message does not depend on
@@ -47,8 +55,15 @@ bad=hzb$$
 as_nobody=
 monitor=
 if [ "$(id -u)" -eq 0 ]; then
-	runuser -u nobody -- true 2>/dev/null && as_nobody=yes
-	if ip -o monitor link >"$tmp/links" 2>&1 & then
+	if runuser -u nobody -- true >"$tmp/out" 2>&1; then
+		as_nobody=yes
+	else
+		not_ok "runuser -u nobody runs a command"
+		diag "$(cat "$tmp/out")"
+	fi
+	# The monitor proves itself with a tap of its own, so it needs one.
+	if [ -c /dev/net/tun ]; then
+		ip -o monitor link >"$tmp/links" 2>&1 &
 		monitor=$!
 		sleep 0.3
 	fi
@@ -107,12 +122,14 @@ if [ -n "$monitor" ]; then
 		ok "no refused command line created a tap"
 	fi
 else
-	skip "no refused command line created a tap" "needs root and ip monitor"
+	skip "no refused command line created a tap" "needs root and /dev/net/tun"
 fi
 
 # netecho: frames from the host through a tap and back, in batches.
-if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
-	skip "netecho exchanges frames with the host over a tap" "needs root and /dev/net/tun"
+if [ "$(id -u)" -ne 0 ]; then
+	skip "netecho exchanges frames with the host over a tap" "needs root"
+elif [ ! -c /dev/net/tun ]; then
+	skip "netecho exchanges frames with the host over a tap" "needs /dev/net/tun"
 elif ! ip tuntap add dev "$tap" mode tap 2>"$tmp/err"; then
 	not_ok "create tap $tap: $(cat "$tmp/err")"
 else

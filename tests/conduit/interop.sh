@@ -39,12 +39,14 @@ finish() {
 	exit 1
 }
 
-dnsmasq=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-if [ ! -x "$dnsmasq" ]; then
-	skip "conduit resolves through dnsmasq" "dnsmasq is not installed"
-	done_testing
-	exit 0
-fi
+# What `make test` installs and builds is required (missing: a failure).
+need dnsmasq dnsmasq-base
+need openssl openssl
+need ip iproute2
+built "$app"
+built "$certs/ec.pem"
+end_if_missing
+dnsmasq=$(command -v dnsmasq)
 
 # Ports from the dynamic range, different per run, away from the TLS
 # suite's.
@@ -130,9 +132,8 @@ fi
 
 # --- the direct stack: address and DNS server from DHCP ---------------------
 
-if ! netns_usable; then
-	skip "conduit on the direct stack with DNS servers from DHCP" \
-		"needs root, /dev/net/tun and ip netns"
+if why=$(netns_unusable); then
+	skip "conduit on the direct stack with DNS servers from DHCP" "$why"
 	done_testing
 	exit $?
 fi

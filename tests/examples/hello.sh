@@ -11,6 +11,8 @@ O=${O:-build}
 hello=$O/unix/examples/hello/hello
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+built "$hello"
+end_if_missing
 
 "$hello" world >"$out" 2>&1
 rc=$?

@@ -143,7 +143,7 @@ def corrupt(src, kind):
     elif kind == "ABI version":
         for off, owner, ntype in notes(data):
             if owner == b"HAZE" and ntype == 0x485a4b31:
-                struct.pack_into("<I", data, off + 12 + 8, 3)
+                struct.pack_into("<I", data, off + 12 + 8, 4)
     elif kind == "text not executable":
         struct.pack_into("<I", data, text + 4, 4)  # R
     fd, path = tempfile.mkstemp(suffix=".hz")
@@ -467,6 +467,28 @@ def test_faults():
                  "and a symbolized backtrace", "rowrite",
                  "error code 0x7, cr2 0x",
                  "write of a protected page", "hz_test_rodata_write+")
+    test_overflow()
+
+
+def test_overflow():
+    """A fiber that recurses off its stack hits the guard page below it:
+    the guest names the fiber, then the tender reports the page fault, at
+    an address inside that page, with the recursion in the backtrace."""
+    what = "a fiber's stack overflow faults in its guard page, named"
+    expect_fault(what, "overflow",
+                 "exception 14 (#PF page fault), error code 0x6",
+                 "write of an unmapped page", "hz_test_recurse+")
+    rc, out = run([image("overflow")])
+    named = re.search(r"^fiber deep overflowed its stack "
+                      r"\(guard page at 0x([0-9a-f]+)\)$", out, re.M)
+    fault = re.search(r"guest fault: .*, cr2 0x([0-9a-f]+)", out)
+    ok = (rc == EXIT_FAULT and named and fault
+          and named.start() < fault.start()
+          and int(fault.group(1), 16) >> 12 == int(named.group(1), 16) >> 12
+          and "went unnoticed" not in out)
+    if not report(ok, "the fiber is named before the report, with the "
+                  "guard page the fault hit"):
+        show(out)
 
 
 # (user networking?, call, x86_64 system call number if refused, else
@@ -530,7 +552,7 @@ def test_refusals():
                          ("too many phdrs", "more than 64 program headers"),
                          ("huge note namesz", "note runs past its segment"),
                          ("no ABI note", "no Haze kvm ABI note"),
-                         ("ABI version", "built for kvm ABI 3"),
+                         ("ABI version", "built for kvm ABI 4"),
                          ("text not executable",
                           "entry point outside executable segments")]:
         path = corrupt(hello, kind)

@@ -31,4 +31,17 @@ check "crypto on unix: SHA-256 and AES-GCM known answers" \
 truncate -s 65536 "$disk"
 runs "block on unix: write, read and verify a file" \
 	"block write-read-verify ok" "$g/block/block" --block "disk=$disk"
+
+# A fiber that recurses off its stack hits the guard page below it: the
+# fault handler names the fiber and aborts (SIGABRT, 128 + 6).
+"$g/overflow/overflow" >"$out" 2>&1
+rc=$?
+if [ "$rc" -eq 134 ] && ! grep -q "went unnoticed" "$out" &&
+	grep -q "^fiber deep overflowed its stack (guard page at 0x[0-9a-f]*)$" \
+		"$out"; then
+	ok "overflow on unix: the guard page faults, naming the fiber"
+else
+	not_ok "overflow on unix: the guard page faults, naming the fiber"
+	diag "status $rc: $(cat "$out")"
+fi
 echo "1..$tap_n"

@@ -47,6 +47,8 @@ size_t hzlibc_strlen(const char *s);
 size_t hzlibc_strnlen(const char *s, size_t maxlen);
 int hzlibc_strcmp(const char *a, const char *b);
 int hzlibc_strncmp(const char *a, const char *b, size_t n);
+int hzlibc_strcasecmp(const char *a, const char *b);
+int hzlibc_strncasecmp(const char *a, const char *b, size_t n);
 char *hzlibc_strchr(const char *s, int c);
 char *hzlibc_strrchr(const char *s, int c);
 char *hzlibc_strstr(const char *haystack, const char *needle);

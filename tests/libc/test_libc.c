@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "haze/platform.h"
 #include "hzlibc.h"
@@ -873,11 +874,13 @@ static int sign(int x)
 	return (x > 0) - (x < 0);
 }
 
-/* memcmp, strcmp, strncmp: the sign, with high bytes (unsigned compare). */
+/* memcmp, strcmp, strncmp, str(n)casecmp: the sign, with high bytes. */
 static void test_compare(void)
 {
-	static const unsigned char bytes[] = {0x00, 0x01, 0x41, 0x7f,
-					      0x80, 0x81, 0xfe, 0xff};
+	/* High bytes, and letters of both cases with their neighbours. */
+	static const unsigned char bytes[] = {0x00, 0x01, 0x40, 0x41, 0x5a,
+					      0x5b, 0x60, 0x61, 0x7a, 0x7b,
+					      0x7f, 0x80, 0x81, 0xfe, 0xff};
 	char a[40], b[40];
 	size_t len, pos, x, y, n;
 
@@ -907,7 +910,20 @@ static void test_compare(void)
 									n)))
 							mismatch(
 							    "strncmp n %zu", n);
+						if (sign(
+							strncasecmp(a, b, n)) !=
+						    sign(hzlibc_strncasecmp(
+							a, b, n)))
+							mismatch(
+							    "strncasecmp n %zu",
+							    n);
 					}
+					if (sign(strcasecmp(a, b)) !=
+					    sign(hzlibc_strcasecmp(a, b)))
+						mismatch("strcasecmp pos %zu "
+							 "%#x %#x",
+							 pos, bytes[x],
+							 bytes[y]);
 				}
 			}
 		}
@@ -1303,7 +1319,7 @@ int main(void)
 	test_memcpy_memset();
 	group_end("memcpy/memset: offsets, lengths, fill values");
 	test_compare();
-	group_end("memcmp/strcmp/strncmp: sign with high bytes");
+	group_end("memcmp/strcmp/strncmp/strcasecmp: sign with high bytes");
 	test_search();
 	group_end("strstr/strchr/strrchr/memchr/strspn/strcspn/strlen/strnlen");
 	test_qsort();

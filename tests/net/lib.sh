@@ -3,7 +3,7 @@
 # netns_up NAME TAP ADDR/PREFIX makes namespace NAME with a tap TAP whose
 # Linux side has ADDR; the unikernel opens TAP from inside the namespace
 # (netns_exec) and both ends of every packet stay inside it. netns_down
-# removes it all. Needs root; netns_usable says whether we have it.
+# removes it all. Needs root; netns_unusable says why we cannot.
 # shellcheck shell=sh
 
 # wait_for FILE TEXT [SECONDS]: waits until TEXT appears in FILE (5 s, or
@@ -16,12 +16,29 @@ wait_for() {
 	return 1
 }
 
-# netns_usable: whether this machine lets us make namespaces and taps.
-netns_usable() {
-	[ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] &&
-		command -v ip >/dev/null 2>&1 &&
-		ip netns add hzprobe$$ 2>/dev/null &&
+# netns_unusable: prints why this machine cannot make namespaces and taps
+# (and succeeds), or fails quietly when it can. Only what a machine may
+# lack counts: root, /dev/net/tun, the right to make a namespace. `ip`
+# itself is a dependency (need ip iproute2), checked before this.
+netns_unusable() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "needs root"
+	elif [ ! -c /dev/net/tun ]; then
+		echo "needs /dev/net/tun"
+	elif ! command -v ip >/dev/null 2>&1; then
+		echo "ip is missing (Debian package iproute2)"
+	elif ! probe_err=$(ip netns add hzprobe$$ 2>&1); then
+		echo "cannot make a network namespace here: $probe_err"
+	else
 		ip netns del hzprobe$$
+		return 1
+	fi
+}
+
+# netns_usable: whether this machine lets us make namespaces and taps (for
+# the benchmarks, which may skip; a test suite uses netns_unusable).
+netns_usable() {
+	! netns_unusable >/dev/null
 }
 
 # netns_up NAME TAP ADDR/PREFIX: namespace NAME, tap TAP up with ADDR.

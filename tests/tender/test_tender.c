@@ -510,6 +510,32 @@ static void malformed_calls_end_the_vm(void **state)
 	fakevm_release(&vm);
 }
 
+/*
+ * The page tables are mapped for the guest's CPL 0 (its guard pages edit
+ * them), read-write: the tender must still never write into them, or into
+ * the read-only boot page, for the guest. Heap and stack stay writable.
+ */
+static void page_tables_are_never_written_for_the_guest(void **state)
+{
+	static struct hz_vm vm;
+
+	(void)state;
+	fakevm_init(&vm);
+	for (uint64_t gpa = HZ_KVM_BOOT_PAGE; gpa < HZ_KVM_STACK_BOTTOM;
+	     gpa += 4096)
+		if (hz_guest_ptr_writable(&vm, gpa, 8) != NULL)
+			fail_msg("guest page 0x%llx is writable for the tender",
+				 (unsigned long long)gpa);
+	assert_non_null(hz_guest_ptr_writable(&vm, HZ_KVM_STACK_BOTTOM, 8));
+	assert_non_null(hz_guest_ptr_writable(&vm, FAKEVM_HEAP, 8));
+	/* An entropy call into the page tables ends the VM. */
+	struct hz_kvm_entropy *e = fakevm_ptr(&vm, ARG_GPA);
+	*e = (struct hz_kvm_entropy){.buf = HZ_KVM_PAGE_TABLES, .len = 16};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_ENTROPY, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	fakevm_release(&vm);
+}
+
 /* --- output a guest makes the host write ---------------------------------- */
 
 /* Size of the file open on @fd. */
@@ -710,6 +736,7 @@ int main(void)
 	    cmocka_unit_test(symbols_cost_a_few_reads),
 	    cmocka_unit_test(bad_frame_sends_nothing),
 	    cmocka_unit_test(malformed_calls_end_the_vm),
+	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),
 	    cmocka_unit_test(console_is_rate_limited),
 	    cmocka_unit_test(pcap_stops_at_its_limit),
 	    cmocka_unit_test(sandbox_holds_with_user_networking),

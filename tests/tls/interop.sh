@@ -23,6 +23,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# What `make test` installs and builds is required (missing: a failure).
+need openssl openssl
+need curl curl
+need /usr/bin/python3 python3
+built "$echo_app"
+built "$client"
+built "$certs/ca.pem"
+end_if_missing
+
 # free_port: prints a TCP port of 127.0.0.1 that nothing listens on.
 free_port() {
 	/usr/bin/python3 -c 'import socket
@@ -125,30 +134,26 @@ fi
 
 # --- curl -> tls-echo (HTTP over ALPN http/1.1) -----------------------------
 
-if ! command -v curl >/dev/null 2>&1; then
-	skip "curl --cacert: handshake and HTTP exchange" "curl is not installed"
+curl -sS -v --max-time 20 --cacert "$certs/ca.pem" \
+	"https://localhost:$echo_port/haze-$$" >"$tmp/curl.out" \
+	2>"$tmp/curl.err"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out" &&
+	grep -q "ALPN: server accepted http/1.1" "$tmp/curl.err"; then
+	ok "curl --cacert: verified handshake, ALPN http/1.1, request echoed"
 else
-	curl -sS -v --max-time 20 --cacert "$certs/ca.pem" \
-		"https://localhost:$echo_port/haze-$$" >"$tmp/curl.out" \
-		2>"$tmp/curl.err"
-	rc=$?
-	if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out" &&
-		grep -q "ALPN: server accepted http/1.1" "$tmp/curl.err"; then
-		ok "curl --cacert: verified handshake, ALPN http/1.1, request echoed"
-	else
-		not_ok "curl --cacert: handshake and HTTP exchange (exit $rc)"
-		diag "$(tail -n 20 "$tmp/curl.err")"
-	fi
-	diag "curl: $(grep -m1 'SSL connection using' "$tmp/curl.err")"
-	# Without the test CA, curl refuses the server and says so by alert.
-	curl -sS --max-time 20 "https://localhost:$echo_port/" >/dev/null 2>"$tmp/curl2.err"
-	rc=$?
-	if [ "$rc" -eq 60 ] && wait_for "$tmp/echo.out" "peer sent alert unknown_ca"; then
-		ok "curl without the CA refuses; tls-echo logs 'TLS: peer sent alert unknown_ca'"
-	else
-		not_ok "curl without the CA refuses, named by tls-echo (exit $rc)"
-		diag "$(tail -n 5 "$tmp/echo.out")"
-	fi
+	not_ok "curl --cacert: handshake and HTTP exchange (exit $rc)"
+	diag "$(tail -n 20 "$tmp/curl.err")"
+fi
+diag "curl: $(grep -m1 'SSL connection using' "$tmp/curl.err")"
+# Without the test CA, curl refuses the server and says so by alert.
+curl -sS --max-time 20 "https://localhost:$echo_port/" >/dev/null 2>"$tmp/curl2.err"
+rc=$?
+if [ "$rc" -eq 60 ] && wait_for "$tmp/echo.out" "peer sent alert unknown_ca"; then
+	ok "curl without the CA refuses; tls-echo logs 'TLS: peer sent alert unknown_ca'"
+else
+	not_ok "curl without the CA refuses, named by tls-echo (exit $rc)"
+	diag "$(tail -n 5 "$tmp/echo.out")"
 fi
 
 # A TCP reset under a TLS session reaches the server as a reset, naming
@@ -164,22 +169,20 @@ else
 fi
 
 # Many sessions at once, each its own fiber.
-if command -v curl >/dev/null 2>&1; then
-	curls=
-	for i in $(seq 50); do
-		curl -sS --max-time 20 --cacert "$certs/ca.pem" \
-			"https://localhost:$echo_port/c$i" >"$tmp/par.$i" 2>&1 &
-		curls="$curls $!"
-	done
-	# shellcheck disable=SC2086
-	wait $curls
-	good=0
-	for i in $(seq 50); do
-		grep -q "^GET /c$i HTTP/1.1" "$tmp/par.$i" && good=$((good + 1))
-	done
-	check "50 concurrent curl sessions each get their own request back ($good)" \
-		[ "$good" -eq 50 ]
-fi
+curls=
+for i in $(seq 50); do
+	curl -sS --max-time 20 --cacert "$certs/ca.pem" \
+		"https://localhost:$echo_port/c$i" >"$tmp/par.$i" 2>&1 &
+	curls="$curls $!"
+done
+# shellcheck disable=SC2086
+wait $curls
+good=0
+for i in $(seq 50); do
+	grep -q "^GET /c$i HTTP/1.1" "$tmp/par.$i" && good=$((good + 1))
+done
+check "50 concurrent curl sessions each get their own request back ($good)" \
+	[ "$good" -eq 50 ]
 
 if kill -0 "$echo_pid" 2>/dev/null; then
 	ok "tls-echo is still serving after every client"

@@ -15,14 +15,20 @@ struct pem pem_load(const char *name)
 	long n;
 
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
+	/* Fibers load certificates too: checks, and an empty PEM on failure. */
 	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
+	if (!HARNESS_CHECK(f != NULL))
+		return p;
+	n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
 	rewind(f);
-	p.data = malloc((size_t)n + 1);
-	assert_non_null(p.data);
-	assert_int_equal(fread(p.data, 1, (size_t)n, f), (size_t)n);
+	if (HARNESS_CHECK_GE(n, 0))
+		p.data = malloc((size_t)n + 1);
+	if (!HARNESS_CHECK(p.data != NULL) ||
+	    !HARNESS_CHECK_EQ(fread(p.data, 1, (size_t)n, f), n)) {
+		fclose(f);
+		pem_drop(&p);
+		return p;
+	}
 	fclose(f);
 	p.data[n] = '\0';
 	p.len = (size_t)n;

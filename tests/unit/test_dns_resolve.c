@@ -234,7 +234,7 @@ static void fixture_up(struct fixture *f)
 	struct hz_sockaddr dns = {0, 53}, alt = {0, 5353};
 
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
+	HARNESS_CHECK_EQ(hz_simlink_create(&lc, &f->link), 0);
 	for (unsigned i = 0; i < 3; i++) {
 		struct hz_ipstack_config c = {
 		    .addr = HZ_IPV4(10, 0, 0, i + 1),
@@ -242,16 +242,16 @@ static void fixture_up(struct fixture *f)
 		    .seed = i + 11,
 		};
 
-		assert_int_equal(hz_ipstack_create(hz_simlink_port(f->link, i),
+		HARNESS_CHECK_EQ(hz_ipstack_create(hz_simlink_port(f->link, i),
 						   &c, &f->st[i]),
 				 0);
 	}
 	f->sv.s = hz_ipstack_stack(f->st[1]);
 	f->sv.forger = hz_ipstack_stack(f->st[2]);
-	assert_int_equal(hz_udp_open(f->sv.s, &dns, &f->sv.u), 0);
-	assert_int_equal(hz_udp_open(f->sv.s, &alt, &f->sv.alt), 0);
-	assert_int_equal(hz_udp_open(f->sv.forger, &dns, &f->sv.fu), 0);
-	assert_int_equal(hz_fiber_spawn("dns-server", server_fiber, &f->sv, 0),
+	HARNESS_CHECK_EQ(hz_udp_open(f->sv.s, &dns, &f->sv.u), 0);
+	HARNESS_CHECK_EQ(hz_udp_open(f->sv.s, &alt, &f->sv.alt), 0);
+	HARNESS_CHECK_EQ(hz_udp_open(f->sv.forger, &dns, &f->sv.fu), 0);
+	HARNESS_CHECK_EQ(hz_fiber_spawn("dns-server", server_fiber, &f->sv, 0),
 			 0);
 	hz_dns_cache_init(&f->cache);
 	f->cfg.servers[0] = SERVER;
@@ -294,8 +294,8 @@ static void resolves(struct fixture *f, const char *name, hz_ipv4_t want)
 			       &a, &err);
 
 	if (r != 0)
-		fail_msg("%s: %s", name, hz_errmsg_text(&err));
-	assert_int_equal(a, want);
+		HARNESS_FAIL("%s: %s", name, hz_errmsg_text(&err));
+	HARNESS_CHECK_EQ(a, want);
 }
 
 /* Resolves @name, expecting @code and the message @msg. */
@@ -305,9 +305,9 @@ static void fails(struct fixture *f, const char *name, uint64_t deadline,
 	struct hz_errmsg err = {0};
 	hz_ipv4_t a = 0;
 
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_dns_resolve(client(f), &f->cfg, name, deadline, &a, &err), code);
-	assert_string_equal(hz_errmsg_text(&err), msg);
+	HARNESS_CHECK_STR_EQ(hz_errmsg_text(&err), msg);
 }
 
 /* --- tests ---------------------------------------------------------------- */
@@ -321,23 +321,23 @@ static int answers_and_cache_main(void *arg)
 	(void)arg;
 	fixture_up(&f);
 	resolves(&f, "www.haze.test", HZ_IPV4(10, 0, 0, 80));
-	assert_int_equal(f.sv.queries, 1);
+	HARNESS_CHECK_EQ(f.sv.queries, 1);
 	/* Cached, whatever the case and the final dot. */
 	resolves(&f, "www.haze.test", HZ_IPV4(10, 0, 0, 80));
 	resolves(&f, "WWW.Haze.TEST.", HZ_IPV4(10, 0, 0, 80));
-	assert_int_equal(f.sv.queries, 1);
-	assert_int_equal(f.cache.hits, 2);
+	HARNESS_CHECK_EQ(f.sv.queries, 1);
+	HARNESS_CHECK_EQ(f.cache.hits, 2);
 	/* A literal address needs no query. */
 	resolves(&f, "10.9.8.7", HZ_IPV4(10, 9, 8, 7));
-	assert_int_equal(f.sv.queries, 1);
+	HARNESS_CHECK_EQ(f.sv.queries, 1);
 	/* TTL 1: cached for a second, then asked again. */
 	resolves(&f, "short.haze.test", HZ_IPV4(10, 0, 0, 86));
 	resolves(&f, "short.haze.test", HZ_IPV4(10, 0, 0, 86));
-	assert_int_equal(f.sv.queries, 2);
+	HARNESS_CHECK_EQ(f.sv.queries, 2);
 	hz_sleep_ns(1100 * MS);
 	resolves(&f, "short.haze.test", HZ_IPV4(10, 0, 0, 86));
-	assert_int_equal(f.sv.queries, 3);
-	assert_int_equal(f.cache.expired, 1);
+	HARNESS_CHECK_EQ(f.sv.queries, 3);
+	HARNESS_CHECK_EQ(f.cache.expired, 1);
 	/* The cache holds 32 names; the least recently used goes. */
 	for (unsigned i = 0; i < 40; i++) {
 		char name[32];
@@ -348,12 +348,12 @@ static int answers_and_cache_main(void *arg)
 	}
 	for (size_t i = 0; i < HZ_DNS_CACHE_ENTRIES; i++)
 		used += f.cache.e[i].name_len != 0;
-	assert_int_equal(used, HZ_DNS_CACHE_ENTRIES);
+	HARNESS_CHECK_EQ(used, HZ_DNS_CACHE_ENTRIES);
 	q = f.sv.queries;
 	resolves(&f, "n39.haze.test", HZ_IPV4(10, 0, 1, 39));
-	assert_int_equal(f.sv.queries, q);
+	HARNESS_CHECK_EQ(f.sv.queries, q);
 	resolves(&f, "n0.haze.test", HZ_IPV4(10, 0, 1, 0));
-	assert_int_equal(f.sv.queries, q + 1);
+	HARNESS_CHECK_EQ(f.sv.queries, q + 1);
 	fixture_down(&f);
 	return 0;
 }
@@ -375,14 +375,14 @@ static int forgeries_main(void *arg)
 	fixture_up(&f);
 	/* Wrong ID and wrong question arrive first, and are ignored. */
 	resolves(&f, "spoof.haze.test", HZ_IPV4(10, 0, 0, 81));
-	assert_int_equal(counter("drop_id_or_question_mismatch") - spoof, 2);
+	HARNESS_CHECK_EQ(counter("drop_id_or_question_mismatch") - spoof, 2);
 	/* Empty, garbage, cut short, a compression loop: ignored. */
 	resolves(&f, "garbage.haze.test", HZ_IPV4(10, 0, 0, 82));
-	assert_int_equal(counter("drop_malformed") - malformed, 4);
+	HARNESS_CHECK_EQ(counter("drop_malformed") - malformed, 4);
 	/* From the server's other port, from a server never asked. */
 	resolves(&f, "forged.haze.test", HZ_IPV4(10, 0, 0, 83));
-	assert_int_equal(counter("drop_unexpected_source") - stranger, 2);
-	assert_int_equal(f.sv.queries, 3);
+	HARNESS_CHECK_EQ(counter("drop_unexpected_source") - stranger, 2);
+	HARNESS_CHECK_EQ(f.sv.queries, 3);
 	fixture_down(&f);
 	return 0;
 }
@@ -402,8 +402,8 @@ static int lost_query_main(void *arg)
 	fixture_up(&f);
 	t0 = hz_now();
 	resolves(&f, "lossy.haze.test", HZ_IPV4(10, 0, 0, 84));
-	assert_true(hz_now() - t0 >= 50 * MS);
-	assert_int_equal(f.sv.lossy_seen, 2);
+	HARNESS_CHECK_GE(hz_now() - t0, 50 * MS);
+	HARNESS_CHECK_EQ(f.sv.lossy_seen, 2);
 	/* A chain of two CNAMEs inside the answer. */
 	resolves(&f, "alias.haze.test", HZ_IPV4(10, 0, 0, 85));
 	/* A second server, silent, then the one that answers. */
@@ -412,7 +412,7 @@ static int lost_query_main(void *arg)
 	hz_dns_cache_init(&f.cache);
 	t0 = hz_now();
 	resolves(&f, "www.haze.test", HZ_IPV4(10, 0, 0, 80));
-	assert_true(hz_now() - t0 >= 50 * MS);
+	HARNESS_CHECK_GE(hz_now() - t0, 50 * MS);
 	fixture_down(&f);
 	return 0;
 }
@@ -446,8 +446,8 @@ static int failures_main(void *arg)
 	t0 = hz_now();
 	fails(&f, "mute.haze.test", hz_now() + 5 * SECOND, -HZ_ETIMEDOUT,
 	      "DNS mute.haze.test: no answer from 10.0.0.2 after 3 tries");
-	assert_true(hz_now() - t0 >= 350 * MS);
-	assert_int_equal(f.sv.queries - q, 3);
+	HARNESS_CHECK_GE(hz_now() - t0, 350 * MS);
+	HARNESS_CHECK_EQ(f.sv.queries - q, 3);
 	/* The caller's deadline comes first. */
 	fails(&f, "mute.haze.test", hz_now() + 30 * MS, -HZ_ETIMEDOUT,
 	      "DNS mute.haze.test: no answer from 10.0.0.2 after 1 try "
@@ -493,7 +493,7 @@ static int servers_fn_main(void *arg)
 	f.cfg.servers_fn = the_server;
 	resolves(&f, "www.haze.test", HZ_IPV4(10, 0, 0, 80));
 	/* A static direct stack learned no server from DHCP. */
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_dns_ipstack_servers(f.st[0], got, HZ_DNS_SERVERS_MAX), 0);
 	f.cfg.servers_fn = hz_dns_ipstack_servers;
 	f.cfg.servers_arg = f.st[0];

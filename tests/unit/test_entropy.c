@@ -200,11 +200,34 @@ static void reading_before_the_first_seed_is_an_error(void **state)
 	(void)state;
 	hz_entropy_stop();
 	assert_false(hz_entropy_seeded());
+	assert_int_equal(hz_entropy_read(buf, sizeof(buf)), -HZ_EAGAIN);
+	/* The same through RANDOM, the engine being the source in use. */
+	hz_random_use(&hz_entropy_random);
 	assert_int_equal(hz_random_bytes(buf, sizeof(buf)), -HZ_EAGAIN);
 	assert_int_equal(hz_random_below(10, &v), -HZ_EAGAIN);
 	/* Events before the start are ignored, not an error. */
-	hz_entropy_add_event(HZ_ENTROPY_EV_APP, 1);
+	hz_entropy_add_event(HZ_RANDOM_EV_APP, 1);
+	hz_random_event(HZ_RANDOM_EV_APP, 1);
 	assert_false(hz_entropy_seeded());
+	hz_random_use(NULL);
+}
+
+/* A started engine is the source hz_random_bytes draws from. */
+static void starting_makes_the_engine_the_random_source(void **state)
+{
+	uint8_t buf[16];
+
+	(void)state;
+	fakes_reset();
+	hz_random_use(NULL);
+	assert_int_equal(hz_random_bytes(buf, sizeof(buf)), -HZ_ENOTSUP);
+	assert_int_equal(START(&good), 0);
+	assert_ptr_equal(hz_random_current(), &hz_entropy_random);
+	assert_int_equal(hz_random_bytes(buf, sizeof(buf)), 0);
+	hz_entropy_stop();
+	/* Stopped, it is unseeded again: an error, never a weak answer. */
+	assert_int_equal(hz_random_bytes(buf, sizeof(buf)), -HZ_EAGAIN);
+	hz_random_use(NULL);
 }
 
 static void a_stuck_source_is_disabled_and_the_rest_carry_on(void **state)
@@ -275,7 +298,7 @@ static void no_usable_source_means_no_seed(void **state)
 	fakes_reset();
 	assert_int_equal(START(&no_host, &stuck, &broken), -HZ_EIO);
 	assert_false(hz_entropy_seeded());
-	assert_int_equal(hz_random_bytes(buf, sizeof(buf)), -HZ_EAGAIN);
+	assert_int_equal(hz_entropy_read(buf, sizeof(buf)), -HZ_EAGAIN);
 	assert_int_equal(START(&no_host), -HZ_EIO);
 	assert_int_equal(hz_entropy_start(NULL, 0), -HZ_EIO);
 }
@@ -324,7 +347,7 @@ static void events_reach_the_pools(void **state)
 	for (unsigned i = 0; i < HZ_FORTUNA_POOLS; i++)
 		before += f->pool_bytes[i];
 	for (int i = 0; i < 4 * 64; i++)
-		hz_entropy_add_event(HZ_ENTROPY_EV_NET, (uint64_t)i * 977);
+		hz_entropy_add_event(HZ_RANDOM_EV_NET, (uint64_t)i * 977);
 	for (unsigned i = 0; i < HZ_FORTUNA_POOLS; i++)
 		after += f->pool_bytes[i];
 	/* 64 events of 32 bytes (plus header), two per pool. */
@@ -333,9 +356,13 @@ static void events_reach_the_pools(void **state)
 	hz_entropy_stats(&st);
 	assert_int_equal(st.events, 4 * 64);
 	assert_int_equal(hz_entropy_event_state(), HZ_ENTROPY_HEALTHY);
+	/* The event loop's wake-ups arrive through RANDOM. */
+	hz_random_event(HZ_RANDOM_EV_LOOP, 1);
+	hz_entropy_stats(&st);
+	assert_int_equal(st.events, 4 * 64 + 1);
 	hz_entropy_stop();
 	/* Stopped: ignored again. */
-	hz_entropy_add_event(HZ_ENTROPY_EV_NET, 1);
+	hz_entropy_add_event(HZ_RANDOM_EV_NET, 1);
 	hz_entropy_stats(&st);
 	assert_int_equal(st.events, 0);
 }
@@ -497,6 +524,7 @@ int main(void)
 	    HARNESS_TEST(health_rct_catches_a_stuck_value),
 	    HARNESS_TEST(health_apt_catches_a_biased_source),
 	    HARNESS_TEST(reading_before_the_first_seed_is_an_error),
+	    HARNESS_TEST(starting_makes_the_engine_the_random_source),
 	    HARNESS_TEST(a_stuck_source_is_disabled_and_the_rest_carry_on),
 	    HARNESS_TEST(a_biased_source_is_caught_by_the_proportion_test),
 	    HARNESS_TEST(silent_broken_and_absent_sources),

@@ -1,7 +1,8 @@
 /*
- * Memory: the buddy page allocator (split, coalesce, alignment, exhaustion),
- * hz_malloc size classes, calloc and realloc contracts, budgets, and the
- * fault-injection loop every allocating path must survive without a leak.
+ * Memory: the buddy page allocator (split, coalesce, alignment, exhaustion,
+ * the high-water mark), hz_malloc size classes, calloc and realloc
+ * contracts, budgets, and the fault-injection loop every allocating path
+ * must survive without a leak.
  */
 #include "tests/unit/harness.h"
 
@@ -121,6 +122,42 @@ static void pages_order_rounds_up(void **state)
 	assert_int_equal(hz_pages_order(3 * HZ_PAGE_SIZE), 2);
 	assert_int_equal(hz_pages_order(64 * HZ_PAGE_SIZE), 6);
 	assert_int_equal(hz_pages_order(64 * HZ_PAGE_SIZE + 1), 7);
+}
+
+/* The high-water mark: the most pages in use at once, never the transient
+ * drop while a large free run is split, and it stays after frees. */
+static void peak_pages_is_the_high_water(void **state)
+{
+	size_t used, peak;
+	void *a, *b, *c;
+
+	(void)state;
+	used = stats().heap_pages - stats().free_pages;
+	peak = stats().peak_pages;
+	assert_true(peak >= used);
+	/* 1 MiB: far above anything the harness had in use. */
+	a = hz_pages_alloc(8);
+	assert_non_null(a);
+	assert_true(used + 256 > peak);
+	assert_int_equal(stats().peak_pages, used + 256);
+	hz_pages_free(a);
+	assert_int_equal(stats().peak_pages, used + 256);
+	/* One page cut from a large run: in use grows by one, not by the
+	 * run split on the way. */
+	b = hz_pages_alloc(0);
+	assert_non_null(b);
+	assert_int_equal(stats().peak_pages, used + 256);
+	/* A large hz_malloc (a run of 4 pages) counts as well. */
+	a = hz_pages_alloc(8);
+	c = hz_malloc(3 * HZ_PAGE_SIZE);
+	assert_non_null(a);
+	assert_non_null(c);
+	assert_int_equal(stats().peak_pages, used + 261);
+	hz_free(c);
+	hz_pages_free(a);
+	hz_pages_free(b);
+	assert_int_equal(stats().heap_pages - stats().free_pages, used);
+	assert_int_equal(stats().peak_pages, used + 261);
 }
 
 static void pages_exhaustion_returns_null(void **state)
@@ -506,6 +543,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(pages_split_and_coalesce),
 	    HARNESS_TEST(pages_order_rounds_up),
+	    HARNESS_TEST(peak_pages_is_the_high_water),
 	    HARNESS_TEST(pages_exhaustion_returns_null),
 	    HARNESS_TEST(malloc_every_size_usable_and_distinct),
 	    HARNESS_TEST(malloc_live_bytes_counts_usable_sizes),

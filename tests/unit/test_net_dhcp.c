@@ -118,7 +118,7 @@ static void serve_one(struct server *sv, const struct hz_view *v)
 		return;
 	}
 	n = build_reply(sv, hz_view_data(v), type, out);
-	assert_int_equal(hz_udp_sendto(sv->stack, sv->sock, &bcast, out, n), 0);
+	HARNESS_CHECK_EQ(hz_udp_sendto(sv->stack, sv->sock, &bcast, out, n), 0);
 }
 
 static void server_fiber(void *arg)
@@ -158,14 +158,14 @@ static void dfix_up(struct dfix *f, const struct server *sv)
 
 	memset(f, 0, sizeof(*f));
 	f->sv = *sv;
-	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
-	assert_int_equal(hz_ipstack_create(hz_simlink_port(f->link, 0), &sc,
+	HARNESS_CHECK_EQ(hz_simlink_create(&lc, &f->link), 0);
+	HARNESS_CHECK_EQ(hz_ipstack_create(hz_simlink_port(f->link, 0), &sc,
 					   &f->server_stack),
 			 0);
 	f->sv.stack = hz_ipstack_stack(f->server_stack);
-	assert_int_equal(hz_udp_open(f->sv.stack, &port67, &f->sv.sock), 0);
-	assert_int_equal(hz_fiber_spawn("dhcpd", server_fiber, &f->sv, 0), 0);
-	assert_int_equal(
+	HARNESS_CHECK_EQ(hz_udp_open(f->sv.stack, &port67, &f->sv.sock), 0);
+	HARNESS_CHECK_EQ(hz_fiber_spawn("dhcpd", server_fiber, &f->sv, 0), 0);
+	HARNESS_CHECK_EQ(
 	    hz_ipstack_create(hz_simlink_port(f->link, 1), &cc, &f->client), 0);
 }
 
@@ -184,18 +184,18 @@ static void expect_lease(struct dfix *f)
 {
 	struct hz_ipstack_info info;
 
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_ipstack_wait_configured(f->client, hz_now() + 2 * HZ_NS_PER_S),
 	    0);
 	hz_ipstack_info(f->client, &info);
-	assert_true(info.configured);
-	assert_int_equal(info.addr, LEASED_IP);
-	assert_int_equal(info.prefix_len, 24);
-	assert_int_equal(info.gateway, SERVER_IP);
-	assert_int_equal(info.dns[0], DNS1);
-	assert_int_equal(info.dns[1], DNS2);
-	assert_int_equal(info.dhcp_server, SERVER_IP);
-	assert_int_equal(info.lease_s, f->sv.lease);
+	HARNESS_CHECK(info.configured);
+	HARNESS_CHECK_EQ(info.addr, LEASED_IP);
+	HARNESS_CHECK_EQ(info.prefix_len, 24);
+	HARNESS_CHECK_EQ(info.gateway, SERVER_IP);
+	HARNESS_CHECK_EQ(info.dns[0], DNS1);
+	HARNESS_CHECK_EQ(info.dns[1], DNS2);
+	HARNESS_CHECK_EQ(info.dhcp_server, SERVER_IP);
+	HARNESS_CHECK_EQ(info.lease_s, f->sv.lease);
 }
 
 /* --- tests ---------------------------------------------------------------- */
@@ -208,13 +208,13 @@ static int lease_main(void *arg)
 	(void)arg;
 	dfix_up(&f, &sv);
 	expect_lease(&f);
-	assert_int_equal(f.sv.discovers, 1);
-	assert_int_equal(f.sv.requests, 1);
+	HARNESS_CHECK_EQ(f.sv.discovers, 1);
+	HARNESS_CHECK_EQ(f.sv.requests, 1);
 	/* The address works both ways. */
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_ipstack_ping(f.client, SERVER_IP, 16, hz_now() + HZ_NS_PER_S),
 	    0);
-	assert_int_equal(hz_ipstack_ping(f.server_stack, LEASED_IP, 16,
+	HARNESS_CHECK_EQ(hz_ipstack_ping(f.server_stack, LEASED_IP, 16,
 					 hz_now() + HZ_NS_PER_S),
 			 0);
 	dfix_down(&f);
@@ -224,7 +224,7 @@ static int lease_main(void *arg)
 static void gets_a_lease(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(lease_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(lease_main, NULL), 0);
 }
 
 static int lost_offer_main(void *arg)
@@ -236,9 +236,9 @@ static int lost_offer_main(void *arg)
 	(void)arg;
 	dfix_up(&f, &sv);
 	expect_lease(&f);
-	assert_int_equal(f.sv.discovers, 3);
-	assert_int_equal(f.sv.requests, 1);
-	assert_int_equal(counter("dhcp", "retransmits") - retransmits, 2);
+	HARNESS_CHECK_EQ(f.sv.discovers, 3);
+	HARNESS_CHECK_EQ(f.sv.requests, 1);
+	HARNESS_CHECK_EQ(counter("dhcp", "retransmits") - retransmits, 2);
 	dfix_down(&f);
 	return 0;
 }
@@ -246,7 +246,7 @@ static int lost_offer_main(void *arg)
 static void retransmits_after_a_lost_offer(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(lost_offer_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(lost_offer_main, NULL), 0);
 }
 
 static int nak_main(void *arg)
@@ -258,9 +258,9 @@ static int nak_main(void *arg)
 	(void)arg;
 	dfix_up(&f, &sv);
 	expect_lease(&f);
-	assert_int_equal(f.sv.discovers, 2);
-	assert_int_equal(f.sv.requests, 2);
-	assert_int_equal(counter("dhcp", "rx_nak") - naks, 1);
+	HARNESS_CHECK_EQ(f.sv.discovers, 2);
+	HARNESS_CHECK_EQ(f.sv.requests, 2);
+	HARNESS_CHECK_EQ(counter("dhcp", "rx_nak") - naks, 1);
 	dfix_down(&f);
 	return 0;
 }
@@ -268,7 +268,7 @@ static int nak_main(void *arg)
 static void starts_over_after_a_nak(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(nak_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(nak_main, NULL), 0);
 }
 
 static int renew_main(void *arg)
@@ -283,16 +283,16 @@ static int renew_main(void *arg)
 	expect_lease(&f);
 	/* At T1 the client renews with the server, unicast. */
 	hz_sleep_ns(1200 * HZ_NS_PER_MS);
-	assert_int_equal(f.sv.renewals, 1);
+	HARNESS_CHECK_EQ(f.sv.renewals, 1);
 	hz_ipstack_info(f.client, &info);
-	assert_true(info.configured);
+	HARNESS_CHECK(info.configured);
 	/* The next renewal is refused: the client starts over. */
 	f.sv.nak_requests = 1;
 	hz_sleep_ns(1200 * HZ_NS_PER_MS);
-	assert_int_equal(f.sv.renewals, 2);
-	assert_int_equal(counter("dhcp", "rx_nak") - naks, 1);
+	HARNESS_CHECK_EQ(f.sv.renewals, 2);
+	HARNESS_CHECK_EQ(counter("dhcp", "rx_nak") - naks, 1);
 	expect_lease(&f);
-	assert_int_equal(f.sv.discovers, 2);
+	HARNESS_CHECK_EQ(f.sv.discovers, 2);
 	dfix_down(&f);
 	return 0;
 }
@@ -300,7 +300,7 @@ static int renew_main(void *arg)
 static void renews_at_t1_and_handles_a_nak(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(renew_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(renew_main, NULL), 0);
 }
 
 static int expiry_main(void *arg)
@@ -319,16 +319,16 @@ static int expiry_main(void *arg)
 	f.sv.silent = true;
 	hz_sleep_ns(1500 * HZ_NS_PER_MS);
 	hz_ipstack_info(f.client, &info);
-	assert_true(info.configured);
+	HARNESS_CHECK(info.configured);
 	while (info.configured && hz_now() - t0 < 3 * HZ_NS_PER_S) {
 		hz_sleep_ns(20 * HZ_NS_PER_MS);
 		hz_ipstack_info(f.client, &info);
 	}
-	assert_false(info.configured);
-	assert_true(hz_now() - t0 >= 1900 * HZ_NS_PER_MS);
-	assert_int_equal(counter("dhcp", "leases_expired") - expired, 1);
+	HARNESS_CHECK(!info.configured);
+	HARNESS_CHECK_GE(hz_now() - t0, 1900 * HZ_NS_PER_MS);
+	HARNESS_CHECK_EQ(counter("dhcp", "leases_expired") - expired, 1);
 	/* Without an address the stack cannot reach the server. */
-	assert_int_equal(hz_ipstack_ping(f.client, SERVER_IP, 8,
+	HARNESS_CHECK_EQ(hz_ipstack_ping(f.client, SERVER_IP, 8,
 					 hz_now() + 10 * HZ_NS_PER_MS),
 			 -HZ_ENOENT);
 	/* The server is back: the client finds it again. */
@@ -341,7 +341,7 @@ static int expiry_main(void *arg)
 static void an_unrenewed_lease_expires(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(expiry_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(expiry_main, NULL), 0);
 }
 
 /* --- the parser ----------------------------------------------------------- */

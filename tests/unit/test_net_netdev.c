@@ -56,14 +56,18 @@ static int tap_main(void *arg)
 	struct hz_net *n;
 	struct hz_ipstack *s;
 
-	assert_int_equal(hz_netdev_open("net0", &t->budget, &n), 0);
-	assert_int_equal(n->mtu, 1500);
-	assert_int_equal(hz_ipstack_create(n, &c, &s), 0);
+	if (!HARNESS_CHECK_EQ(hz_netdev_open("net0", &t->budget, &n), 0))
+		return -1;
+	HARNESS_CHECK_EQ(n->mtu, 1500);
+	if (!HARNESS_CHECK_EQ(hz_ipstack_create(n, &c, &s), 0)) {
+		hz_netdev_close(n);
+		return -1;
+	}
 	for (int i = 0; i < 20; i++)
 		t->pings += hz_ipstack_ping(s, HOST_IP, 100 + (size_t)i * 50,
 					    hz_now() + HZ_NS_PER_S) == 0;
 	/* A datagram of 3000 bytes leaves in fragments the host accepts. */
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_ipstack_ping(s, HOST_IP, 3000, hz_now() + HZ_NS_PER_S), 0);
 	t->pings++;
 	hz_ipstack_destroy(s);
@@ -85,7 +89,7 @@ static void pings_the_host_through_a_tap(void **state)
 	assert_int_equal(system("ip link set " TAP " up && ip addr add "
 				"10.77.0.1/24 dev " TAP),
 			 0);
-	assert_int_equal(hz_sched_run(tap_main, &t), 0);
+	assert_int_equal(harness_run_fibers(tap_main, &t), 0);
 	hz_unix_unbind_all();
 	assert_int_equal(t.pings, 21);
 	assert_int_equal(t.budget.used, 0);

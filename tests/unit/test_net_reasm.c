@@ -88,11 +88,11 @@ static void rfix_up_limit(struct rfix *f, size_t limit)
 	struct hz_sockaddr local = {0, PORT};
 
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(hz_simlink_create(&lc, &f->link), 0);
-	assert_int_equal(
+	HARNESS_CHECK_EQ(hz_simlink_create(&lc, &f->link), 0);
+	HARNESS_CHECK_EQ(
 	    hz_ipstack_create(hz_simlink_port(f->link, 0), &c, &f->a), 0);
 	f->probe = hz_simlink_port(f->link, 1);
-	assert_int_equal(hz_udp_open(hz_ipstack_stack(f->a), &local, &f->sock),
+	HARNESS_CHECK_EQ(hz_udp_open(hz_ipstack_stack(f->a), &local, &f->sock),
 			 0);
 	f->id = 100;
 	udp_fill(f, NET_A, PORT);
@@ -124,7 +124,8 @@ static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
 	struct hz_view v;
 	uint8_t *p, *ip;
 
-	assert_int_equal(hz_pbuf_alloc(NULL, 14 + 20 + len, &v), 0);
+	if (!HARNESS_CHECK_EQ(hz_pbuf_alloc(NULL, 14 + 20 + len, &v), 0))
+		return;
 	p = hz_view_data(&v);
 	ip = p + 14;
 	memcpy(p, hz_simlink_port(f->link, 0)->mac.b, 6);
@@ -146,7 +147,7 @@ static void frag_send(struct rfix *f, uint16_t id, size_t off, size_t len,
 	} else {
 		memset(ip + 20, 0, len);
 	}
-	assert_int_equal(hz_net_write(f->probe, &v, 1), 1);
+	HARNESS_CHECK_EQ(hz_net_write(f->probe, &v, 1), 1);
 }
 
 /* Expects the whole datagram on the socket, intact, within a second. */
@@ -154,10 +155,11 @@ static void expect_datagram(struct rfix *f)
 {
 	struct hz_view v;
 
-	assert_int_equal(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock, &v,
-					 NULL, hz_now() + HZ_NS_PER_S),
-			 DGRAM_DATA);
-	assert_memory_equal(hz_view_data(&v), f->dgram + 8, DGRAM_DATA);
+	if (!HARNESS_CHECK_EQ(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock,
+					      &v, NULL, hz_now() + HZ_NS_PER_S),
+			      DGRAM_DATA))
+		return;
+	HARNESS_CHECK_MEM_EQ(hz_view_data(&v), f->dgram + 8, DGRAM_DATA);
 	hz_view_release(&v);
 }
 
@@ -165,7 +167,7 @@ static void expect_nothing(struct rfix *f)
 {
 	struct hz_view v;
 
-	assert_int_equal(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock, &v,
+	HARNESS_CHECK_EQ(hz_udp_recvfrom(hz_ipstack_stack(f->a), f->sock, &v,
 					 NULL, hz_now() + 5 * HZ_NS_PER_MS),
 			 -HZ_ETIMEDOUT);
 }
@@ -199,9 +201,9 @@ static int order_main(void *arg)
 	}
 	frag_send(&f, 2, 2400, sizeof(f.dgram) - 2400, true, false);
 	expect_datagram(&f);
-	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 2);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_drop_duplicate") - dup, 2);
 	/* Late copies after completion start a new datagram that times out. */
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
 }
@@ -209,7 +211,7 @@ static int order_main(void *arg)
 static void reassembles_out_of_order_and_duplicates(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(order_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(order_main, NULL), 0);
 }
 
 /*
@@ -233,16 +235,16 @@ static int overlap_main(void *arg)
 	frag_send(&f, 3, 800, 1200, false, 400);
 	frag_send(&f, 3, 2000, sizeof(f.dgram) - 2000, true, 0);
 	expect_datagram(&f);
-	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
-	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 0);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_overlap") - overlap, 1);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_drop_duplicate") - dup, 0);
 	/* Garbage wholly inside held bytes changes nothing: a duplicate. */
 	frag_send(&f, 4, 0, 1200, false, 0);
 	frag_send(&f, 4, 400, 400, false, 400);
 	frag_send(&f, 4, 1200, 1200, false, 0);
 	frag_send(&f, 4, 2400, sizeof(f.dgram) - 2400, true, 0);
 	expect_datagram(&f);
-	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 1);
-	assert_int_equal(counter("ipv4", "reasm_drop_duplicate") - dup, 1);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_overlap") - overlap, 1);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_drop_duplicate") - dup, 1);
 	/* A fragment spanning two held pieces fills only the hole. */
 	frag_send(&f, 5, 0, 400, false, 0);
 	frag_send(&f, 5, 800, 400, false, 400);
@@ -250,10 +252,10 @@ static int overlap_main(void *arg)
 	frag_send(&f, 5, 1200, 1200, false, 0);
 	frag_send(&f, 5, 2400, sizeof(f.dgram) - 2400, true, 0);
 	expect_nothing(&f); /* [800, 1200) came first as junk and stays */
-	assert_int_equal(counter("ipv4", "reasm_overlap") - overlap, 2);
-	assert_int_equal(counter("ipv4", "reasm_done") - done, 3);
-	assert_int_equal(counter("udp", "drop_bad_checksum") - bad_sum, 1);
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_overlap") - overlap, 2);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_done") - done, 3);
+	HARNESS_CHECK_EQ(counter("udp", "drop_bad_checksum") - bad_sum, 1);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
 }
@@ -261,7 +263,7 @@ static int overlap_main(void *arg)
 static void overlapping_fragments_keep_the_first_bytes(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(overlap_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(overlap_main, NULL), 0);
 }
 
 static int incomplete_main(void *arg)
@@ -274,15 +276,15 @@ static int incomplete_main(void *arg)
 	frag_send(&f, 5, 0, 1200, false, false);
 	frag_send(&f, 5, 2400, sizeof(f.dgram) - 2400, true, false);
 	hz_sleep_ns(5 * HZ_NS_PER_MS);
-	assert_true(reasm_used(&f) > 0);
+	HARNESS_CHECK_GT(reasm_used(&f), 0);
 	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
-	assert_int_equal(reasm_used(&f), 0);
-	assert_int_equal(counter("ipv4", "reasm_drop_timeout") - timeouts, 1);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_drop_timeout") - timeouts, 1);
 	/* The missing piece alone, later, completes nothing. */
 	frag_send(&f, 5, 1200, 1200, false, false);
 	expect_nothing(&f);
 	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
 }
@@ -290,7 +292,7 @@ static int incomplete_main(void *arg)
 static void never_completed_datagrams_time_out(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(incomplete_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(incomplete_main, NULL), 0);
 }
 
 static int flood_main(void *arg)
@@ -310,12 +312,12 @@ static int flood_main(void *arg)
 		}
 	}
 	hz_sleep_ns(HZ_NS_PER_MS);
-	assert_true(peak > LIMIT / 2);
-	assert_true(peak <= LIMIT);
-	assert_true(counter("ipv4", "reasm_drop_budget") - refused > 100);
+	HARNESS_CHECK_GT(peak, LIMIT / 2);
+	HARNESS_CHECK_LE(peak, LIMIT);
+	HARNESS_CHECK_GT(counter("ipv4", "reasm_drop_budget") - refused, 100);
 	/* A datagram still gets through once the flood has timed out. */
 	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	frag_send(&f, 1, 0, 1200, false, false);
 	frag_send(&f, 1, 1200, 1200, false, false);
 	frag_send(&f, 1, 2400, sizeof(f.dgram) - 2400, true, false);
@@ -327,7 +329,7 @@ static int flood_main(void *arg)
 static void a_flood_stays_within_the_budget(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(flood_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(flood_main, NULL), 0);
 }
 
 static int hostile_main(void *arg)
@@ -347,21 +349,21 @@ static int hostile_main(void *arg)
 	frag_send(&f, 7, 400, 400, true, false);
 	frag_send(&f, 7, 800, 400, false, false);
 	hz_sleep_ns(2 * HZ_NS_PER_MS);
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    counter("ipv4", "reasm_drop_inconsistent") - inconsistent, 2);
 	/* Eight-byte pieces with gaps, past the piece limit. */
 	for (size_t off = 0; off < 16 * (REASM_MAX_PIECES + 4); off += 16)
 		frag_send(&f, 8, off, 8, false, false);
 	hz_sleep_ns(2 * HZ_NS_PER_MS);
-	assert_true(counter("ipv4", "reasm_drop_too_many_pieces") - pieces >=
-		    1);
+	HARNESS_CHECK_GE(counter("ipv4", "reasm_drop_too_many_pieces") - pieces,
+			 1);
 	/* Past 64 KiB, and a non-final fragment not a multiple of 8. */
 	frag_send(&f, 9, 65528, 16, true, false);
 	frag_send(&f, 10, 0, 12, false, false);
 	hz_sleep_ns(2 * HZ_NS_PER_MS);
-	assert_int_equal(counter("ipv4", "reasm_drop_oversize") - oversize, 2);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_drop_oversize") - oversize, 2);
 	hz_sleep_ns(2 * TIMEOUT_MS * HZ_NS_PER_MS);
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
 }
@@ -369,7 +371,7 @@ static int hostile_main(void *arg)
 static void hostile_fragments_are_dropped(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(hostile_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(hostile_main, NULL), 0);
 }
 
 /* The three fragments of f->dgram, with id @id. */
@@ -394,23 +396,23 @@ static int broadcast_main(void *arg)
 	/* Unicast, the reassembled echo is answered... */
 	echo_fill(&f, NET_A);
 	frag_send_all(&f, 20);
-	assert_int_equal(counter("icmp", "tx_echo_replies") - replies, 1);
+	HARNESS_CHECK_EQ(counter("icmp", "tx_echo_replies") - replies, 1);
 	/* ...to the subnet's broadcast it is not: the fragments' flag. */
 	echo_fill(&f, NET_BCAST);
 	frag_send_all(&f, 21);
-	assert_int_equal(counter("icmp", "tx_echo_replies") - replies, 1);
-	assert_int_equal(counter("icmp", "drop_broadcast_echo") - bcast_echo,
+	HARNESS_CHECK_EQ(counter("icmp", "tx_echo_replies") - replies, 1);
+	HARNESS_CHECK_EQ(counter("icmp", "drop_broadcast_echo") - bcast_echo,
 			 1);
 	/* A closed port: unreachable for unicast, silence for broadcast. */
 	udp_fill(&f, NET_A, 9);
 	frag_send_all(&f, 22);
-	assert_int_equal(counter("icmp", "tx_dest_unreachable") - unreach, 1);
+	HARNESS_CHECK_EQ(counter("icmp", "tx_dest_unreachable") - unreach, 1);
 	udp_fill(&f, NET_BCAST, 9);
 	frag_send_all(&f, 23);
-	assert_int_equal(counter("icmp", "tx_dest_unreachable") - unreach, 1);
-	assert_int_equal(counter("udp", "drop_no_socket") - no_socket, 2);
-	assert_int_equal(counter("ipv4", "reasm_done") > 0, true);
-	assert_int_equal(reasm_used(&f), 0);
+	HARNESS_CHECK_EQ(counter("icmp", "tx_dest_unreachable") - unreach, 1);
+	HARNESS_CHECK_EQ(counter("udp", "drop_no_socket") - no_socket, 2);
+	HARNESS_CHECK_EQ(counter("ipv4", "reasm_done") > 0, true);
+	HARNESS_CHECK_EQ(reasm_used(&f), 0);
 	rfix_down(&f);
 	return 0;
 }
@@ -418,7 +420,7 @@ static int broadcast_main(void *arg)
 static void fragments_to_the_subnet_broadcast_stay_broadcast(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(broadcast_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(broadcast_main, NULL), 0);
 }
 
 int main(void)

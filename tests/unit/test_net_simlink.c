@@ -21,7 +21,8 @@ static void send_frame(struct hz_net *from, const struct hz_mac *dst,
 	struct hz_view v;
 	uint8_t *p;
 
-	assert_int_equal(hz_pbuf_alloc(NULL, FRAME_LEN, &v), 0);
+	if (!HARNESS_CHECK_EQ(hz_pbuf_alloc(NULL, FRAME_LEN, &v), 0))
+		return;
 	p = hz_view_data(&v);
 	memset(p, 0, FRAME_LEN);
 	memcpy(p, dst->b, 6);
@@ -29,7 +30,7 @@ static void send_frame(struct hz_net *from, const struct hz_mac *dst,
 	p[12] = 0x88;
 	p[13] = 0xb5;
 	memcpy(p + 20, &seq, sizeof(seq));
-	assert_int_equal(hz_net_write(from, &v, 1), 1);
+	HARNESS_CHECK_EQ(hz_net_write(from, &v, 1), 1);
 }
 
 static const struct hz_mac bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
@@ -46,7 +47,7 @@ static size_t drain(struct hz_net *port)
 			hz_view_release(&v[i]);
 		total += (size_t)n;
 	}
-	assert_int_equal(n, -HZ_EAGAIN);
+	HARNESS_CHECK_EQ(n, -HZ_EAGAIN);
 	return total;
 }
 
@@ -72,17 +73,18 @@ static int delay_main(void *arg)
 	struct hz_net *p1;
 	struct hz_view v;
 
-	assert_int_equal(hz_simlink_create(&cfg, &c->link), 0);
+	HARNESS_CHECK_EQ(hz_simlink_create(&cfg, &c->link), 0);
 	p1 = hz_simlink_port(c->link, 1);
-	assert_int_equal(hz_net_read(p1, &v, 1), -HZ_EAGAIN);
-	assert_int_equal(hz_fiber_spawn("tx", delayed_sender, c, 0), 0);
-	assert_int_equal(hz_net_wait(p1, hz_now() + HZ_NS_PER_S), 0);
+	HARNESS_CHECK_EQ(hz_net_read(p1, &v, 1), -HZ_EAGAIN);
+	HARNESS_CHECK_EQ(hz_fiber_spawn("tx", delayed_sender, c, 0), 0);
+	HARNESS_CHECK_EQ(hz_net_wait(p1, hz_now() + HZ_NS_PER_S), 0);
 	c->got_at = hz_now();
-	assert_int_equal(hz_net_read(p1, &v, 1), 1);
-	assert_int_equal(v.len, FRAME_LEN);
-	hz_view_release(&v);
+	if (HARNESS_CHECK_EQ(hz_net_read(p1, &v, 1), 1)) {
+		HARNESS_CHECK_EQ(v.len, FRAME_LEN);
+		hz_view_release(&v);
+	}
 	/* Nothing more: a wait times out. */
-	assert_int_equal(hz_net_wait(p1, hz_now() + 5 * HZ_NS_PER_MS),
+	HARNESS_CHECK_EQ(hz_net_wait(p1, hz_now() + 5 * HZ_NS_PER_MS),
 			 -HZ_ETIMEDOUT);
 	hz_simlink_destroy(c->link);
 	return 0;
@@ -93,7 +95,7 @@ static void delivers_after_delay_to_parked_reader(void **state)
 	struct delay_ctx c = {0};
 
 	(void)state;
-	assert_int_equal(hz_sched_run(delay_main, &c), 0);
+	assert_int_equal(harness_run_fibers(delay_main, &c), 0);
 	assert_true(c.got_at - c.sent_at >= 20 * HZ_NS_PER_MS);
 	assert_true(c.got_at - c.sent_at < 200 * HZ_NS_PER_MS);
 }
@@ -106,20 +108,20 @@ static int forwarding_main(void *arg)
 	struct hz_simlink_stats st;
 
 	(void)arg;
-	assert_int_equal(hz_simlink_create(&cfg, &l), 0);
+	HARNESS_CHECK_EQ(hz_simlink_create(&cfg, &l), 0);
 	for (int i = 0; i < 3; i++)
 		p[i] = hz_simlink_port(l, (unsigned)i);
-	assert_memory_not_equal(p[0]->mac.b, p[1]->mac.b, 6);
-	assert_int_equal(p[0]->mtu, 1500);
+	HARNESS_CHECK(memcmp(p[0]->mac.b, p[1]->mac.b, 6) != 0);
+	HARNESS_CHECK_EQ(p[0]->mtu, 1500);
 	send_frame(p[0], &p[2]->mac, 1); /* unicast: port 2 only */
 	send_frame(p[1], &bcast, 2);	 /* broadcast: ports 0 and 2 */
 	hz_sleep_ns(HZ_NS_PER_MS);
-	assert_int_equal(drain(p[0]), 1);
-	assert_int_equal(drain(p[1]), 0);
-	assert_int_equal(drain(p[2]), 2);
+	HARNESS_CHECK_EQ(drain(p[0]), 1);
+	HARNESS_CHECK_EQ(drain(p[1]), 0);
+	HARNESS_CHECK_EQ(drain(p[2]), 2);
 	hz_simlink_stats(l, &st);
-	assert_int_equal(st.written, 2);
-	assert_int_equal(st.delivered, 3);
+	HARNESS_CHECK_EQ(st.written, 2);
+	HARNESS_CHECK_EQ(st.delivered, 3);
 	hz_simlink_destroy(l);
 	return 0;
 }
@@ -127,7 +129,7 @@ static int forwarding_main(void *arg)
 static void forwards_unicast_and_broadcast(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(forwarding_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(forwarding_main, NULL), 0);
 }
 
 #define IMPAIR_FRAMES 20000
@@ -182,7 +184,7 @@ static int impair_main(void *arg)
 	struct hz_net *p0, *p1;
 	uint32_t last = 0;
 
-	assert_int_equal(hz_simlink_create(&cfg, &l), 0);
+	HARNESS_CHECK_EQ(hz_simlink_create(&cfg, &l), 0);
 	p0 = hz_simlink_port(l, 0);
 	p1 = hz_simlink_port(l, 1);
 	for (uint32_t i = 1; i <= IMPAIR_FRAMES; i++) {
@@ -210,7 +212,7 @@ static void impairments_follow_rates_and_seed(void **state)
 	struct impair_ctx a = {.seed = 1234}, b = {.seed = 1234};
 
 	(void)state;
-	assert_int_equal(hz_sched_run(impair_main, &a), 0);
+	assert_int_equal(harness_run_fibers(impair_main, &a), 0);
 	assert_int_equal(a.st.written, IMPAIR_FRAMES);
 	assert_true(near(a.st.lost, IMPAIR_FRAMES / 20));
 	assert_true(near(a.st.duplicated, IMPAIR_FRAMES / 100));
@@ -224,7 +226,7 @@ static void impairments_follow_rates_and_seed(void **state)
 	assert_true(a.damaged * 10 >= a.st.corrupted * 8);
 	assert_true(a.out_of_order > 0);
 	/* The same seed decides the same fates. */
-	assert_int_equal(hz_sched_run(impair_main, &b), 0);
+	assert_int_equal(harness_run_fibers(impair_main, &b), 0);
 	assert_memory_equal(&a.st.lost, &b.st.lost,
 			    sizeof(a.st) -
 				offsetof(struct hz_simlink_stats, lost));
@@ -241,16 +243,16 @@ static int bounds_main(void *arg)
 	struct hz_simlink_stats st;
 
 	(void)arg;
-	assert_int_equal(hz_simlink_create(&cfg, &l), 0);
+	HARNESS_CHECK_EQ(hz_simlink_create(&cfg, &l), 0);
 	p1 = hz_simlink_port(l, 1);
 	for (uint32_t i = 0; i < 20; i++)
 		send_frame(hz_simlink_port(l, 0), &p1->mac, i);
 	hz_sleep_ns(5 * HZ_NS_PER_MS);
 	hz_simlink_stats(l, &st);
-	assert_int_equal(st.drop_full, 12);
-	assert_int_equal(st.delivered, 4);
-	assert_int_equal(st.drop_rxq, 4);
-	assert_int_equal(drain(p1), 4);
+	HARNESS_CHECK_EQ(st.drop_full, 12);
+	HARNESS_CHECK_EQ(st.delivered, 4);
+	HARNESS_CHECK_EQ(st.drop_rxq, 4);
+	HARNESS_CHECK_EQ(drain(p1), 4);
 	/* Frames still in flight or queued are freed with the link. */
 	send_frame(hz_simlink_port(l, 0), &p1->mac, 99);
 	hz_simlink_destroy(l);
@@ -260,7 +262,7 @@ static int bounds_main(void *arg)
 static void bounds_frames_in_flight_and_queued(void **state)
 {
 	(void)state;
-	assert_int_equal(hz_sched_run(bounds_main, NULL), 0);
+	assert_int_equal(harness_run_fibers(bounds_main, NULL), 0);
 }
 
 static void rejects_bad_config(void **state)

@@ -546,7 +546,7 @@ static void device_waiter(void *arg)
 	w->result[i] = hz_device_wait(w->h, hz_now() + 2 * HZ_NS_PER_S);
 	w->woke[i] = hz_now();
 	if (++w->done == 2)
-		(void)hz_waitq_wake_one(&w->done_q);
+		(void)hz_waitq_wake_one(&w->done_q); /* main waits there */
 }
 
 static int device_wait_main(void *arg)

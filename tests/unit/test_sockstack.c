@@ -35,14 +35,17 @@ struct conn {
 	int peer; /* the Linux side */
 };
 
-static void conn_open(struct conn *c)
+/* Returns false, the checks having said why, if there is no flow. */
+static bool conn_open(struct conn *c)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int r = -HZ_EEXIST; /* the port is taken */
 
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(hz_platform_socket_stack(&c->s), 0);
+	c->peer = -1;
+	if (!HARNESS_CHECK_EQ(hz_platform_socket_stack(&c->s), 0))
+		return false;
 	/* A free port, from a range tests elsewhere leave alone. */
 	for (uint16_t p = 47100; r == -HZ_EEXIST && p < 47200; p++) {
 		struct hz_sockaddr la = {HZ_IPV4(127, 0, 0, 1), p};
@@ -50,22 +53,28 @@ static void conn_open(struct conn *c)
 		r = hz_tcp_listen(c->s, &la, 4, &c->l);
 		sa.sin_port = htons(p);
 	}
-	assert_int_equal(r, 0);
+	if (!HARNESS_CHECK_EQ(r, 0)) {
+		c->l = NULL;
+		return false;
+	}
 	c->peer = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(c->peer >= 0);
-	assert_int_equal(connect(c->peer, (struct sockaddr *)&sa, sizeof(sa)),
-			 0);
-	assert_int_equal(
-	    hz_tcp_accept(c->s, c->l, hz_now() + HZ_NS_PER_S, &c->f), 0);
+	return HARNESS_CHECK_GE(c->peer, 0) &&
+	       HARNESS_CHECK_EQ(
+		   connect(c->peer, (struct sockaddr *)&sa, sizeof(sa)), 0) &&
+	       HARNESS_CHECK_EQ(
+		   hz_tcp_accept(c->s, c->l, hz_now() + HZ_NS_PER_S, &c->f), 0);
 }
 
 static void conn_close(struct conn *c)
 {
 	if (c->peer >= 0)
 		close(c->peer);
-	hz_flow_free(c->f);
-	hz_tcp_unlisten(c->s, c->l);
-	hz_stack_destroy(c->s);
+	if (c->f != NULL)
+		hz_flow_free(c->f);
+	if (c->l != NULL)
+		hz_tcp_unlisten(c->s, c->l);
+	if (c->s != NULL)
+		hz_stack_destroy(c->s);
 	/* The stack's poller fiber frees it when it next runs. */
 	hz_sleep_ns(20 * HZ_NS_PER_MS);
 }
@@ -81,11 +90,13 @@ static void peer_reads(int fd, size_t from, size_t len)
 		size_t want = len - got < sizeof(buf) ? len - got : sizeof(buf);
 		ssize_t n = recv(fd, buf, want, 0);
 
-		assert_true(n > 0);
+		if (!HARNESS_CHECK_GT(n, 0))
+			return;
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] != pattern(from + got + (size_t)i))
-				fail_msg("byte %zu differs",
-					 from + got + (size_t)i);
+				HARNESS_FAIL("byte %zu is %#x; expected %#x",
+					     from + got + (size_t)i, buf[i],
+					     pattern(from + got + (size_t)i));
 		got += (size_t)n;
 	}
 }
@@ -98,23 +109,28 @@ static int partial_write_main(void *arg)
 	ssize_t w;
 
 	(void)arg;
-	conn_open(&c);
-	assert_int_equal(send(c.peer, "hello", 5, 0), 5);
-	assert_int_equal(
+	if (!conn_open(&c)) {
+		conn_close(&c);
+		return -1;
+	}
+	HARNESS_CHECK_EQ(send(c.peer, "hello", 5, 0), 5);
+	HARNESS_CHECK_EQ(
 	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
 	    5);
-	assert_memory_equal(buf, "hello", 5);
+	HARNESS_CHECK_MEM_EQ(buf, "hello", 5);
 	/* Nobody reads: the socket buffers fill and the deadline passes. */
 	for (size_t i = 0; i < BIG; i++)
 		big[i] = pattern(i);
 	w = hz_flow_write(c.f, big, BIG, hz_now() + 200 * HZ_NS_PER_MS);
 	print_message("# a 32 MiB write with a 200 ms deadline took %zd\n", w);
-	assert_true(w > 0);
-	assert_true(w < (ssize_t)BIG);
+	if (!HARNESS_CHECK_GT(w, 0) || !HARNESS_CHECK_LT(w, (ssize_t)BIG)) {
+		conn_close(&c);
+		return -1;
+	}
 	peer_reads(c.peer, 0, (size_t)w);
-	assert_int_equal(recv(c.peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	HARNESS_CHECK_EQ(recv(c.peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
 	/* The rest can be written again and arrives after it. */
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_flow_write(c.f, big + w, 1000, hz_now() + HZ_NS_PER_S), 1000);
 	peer_reads(c.peer, (size_t)w, 1000);
 	conn_close(&c);
@@ -136,33 +152,36 @@ static int reset_close_main(void *arg)
 	int r;
 
 	(void)arg;
-	conn_open(&c);
+	if (!conn_open(&c)) {
+		conn_close(&c);
+		return -1;
+	}
 	/* The peer resets the connection. */
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    setsockopt(c.peer, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard)), 0);
 	close(c.peer);
 	c.peer = -1;
 	r = hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S);
-	assert_int_equal(r, -HZ_ECONNRESET);
+	HARNESS_CHECK_EQ(r, -HZ_ECONNRESET);
 	snprintf(msg, sizeof(msg), "%s", hz_flow_error(c.f));
 	print_message("# %s\n", msg);
-	assert_non_null(strstr(msg, "TCP 127.0.0.1:"));
-	assert_non_null(strstr(msg, "reset"));
+	HARNESS_CHECK_STR_HAS(msg, "TCP 127.0.0.1:");
+	HARNESS_CHECK_STR_HAS(msg, "reset");
 	/* Sticky: every later call fails the same way. */
-	assert_int_equal(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
 			 -HZ_ECONNRESET);
-	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
 			 -HZ_ECONNRESET);
-	assert_int_equal(hz_flow_shutdown(c.f), -HZ_ECONNRESET);
-	assert_string_equal(hz_flow_error(c.f), msg);
+	HARNESS_CHECK_EQ(hz_flow_shutdown(c.f), -HZ_ECONNRESET);
+	HARNESS_CHECK_STR_EQ(hz_flow_error(c.f), msg);
 	/* Close is idempotent; afterwards every call is -HZ_ECLOSED. */
 	hz_flow_close(c.f);
 	hz_flow_close(c.f);
-	assert_int_equal(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_read(c.f, &v, hz_now() + HZ_NS_PER_S),
 			 -HZ_ECLOSED);
-	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
 			 -HZ_ECLOSED);
-	assert_int_equal(hz_flow_shutdown(c.f), -HZ_ECLOSED);
+	HARNESS_CHECK_EQ(hz_flow_shutdown(c.f), -HZ_ECLOSED);
 	conn_close(&c);
 	return 0;
 }
@@ -179,23 +198,26 @@ static int shutdown_main(void *arg)
 	char buf[16];
 
 	(void)arg;
-	conn_open(&c);
+	if (!conn_open(&c)) {
+		conn_close(&c);
+		return -1;
+	}
 	/* Our FIN ends the peer's reads; its data still reaches us. */
-	assert_int_equal(hz_flow_write(c.f, "bye", 3, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_write(c.f, "bye", 3, hz_now() + HZ_NS_PER_S),
 			 3);
-	assert_int_equal(hz_flow_shutdown(c.f), 0);
-	assert_int_equal(recv(c.peer, buf, sizeof(buf), MSG_WAITALL), 3);
-	assert_int_equal(recv(c.peer, buf, sizeof(buf), 0), 0);
-	assert_int_equal(send(c.peer, "late", 4, 0), 4);
-	assert_int_equal(
+	HARNESS_CHECK_EQ(hz_flow_shutdown(c.f), 0);
+	HARNESS_CHECK_EQ(recv(c.peer, buf, sizeof(buf), MSG_WAITALL), 3);
+	HARNESS_CHECK_EQ(recv(c.peer, buf, sizeof(buf), 0), 0);
+	HARNESS_CHECK_EQ(send(c.peer, "late", 4, 0), 4);
+	HARNESS_CHECK_EQ(
 	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
 	    4);
-	assert_int_equal(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+	HARNESS_CHECK_EQ(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
 			 -HZ_ECLOSED);
-	assert_non_null(strstr(hz_flow_error(c.f), "write after shutdown"));
-	assert_int_equal(hz_flow_shutdown(c.f), 0); /* again: harmless */
+	HARNESS_CHECK_STR_HAS(hz_flow_error(c.f), "write after shutdown");
+	HARNESS_CHECK_EQ(hz_flow_shutdown(c.f), 0); /* again: harmless */
 	shutdown(c.peer, SHUT_WR);
-	assert_int_equal(
+	HARNESS_CHECK_EQ(
 	    hz_flow_read_copy(c.f, buf, sizeof(buf), hz_now() + HZ_NS_PER_S),
 	    0);
 	conn_close(&c);

@@ -106,6 +106,7 @@ struct bulk_cfg {
 };
 
 static struct hz_flow *accepted;
+static bool accept_done;
 
 static void accept_one(void *arg)
 {
@@ -113,6 +114,7 @@ static void accept_one(void *arg)
 
 	if (hz_tcp_accept_on(l, sim_in_ms(5000), &accepted) != 0)
 		accepted = NULL;
+	accept_done = true;
 }
 
 static int do_bulk(void *arg)
@@ -120,7 +122,7 @@ static int do_bulk(void *arg)
 	const struct bulk_cfg *cfg = arg;
 	struct sim s;
 	struct hz_listener *l;
-	struct hz_flow *a;
+	struct hz_flow *a = NULL;
 	struct hz_sockaddr la = {0, 9}, dst = {SIM_B, 9};
 	struct xfer w[2], r[2];
 	uint64_t size = cfg->mib << 20;
@@ -129,20 +131,30 @@ static int do_bulk(void *arg)
 	if (getenv("TCP_BULK_LOG") != NULL) {
 		const char *why;
 
-		assert_int_equal(hz_log_configure(getenv("TCP_BULK_LOG"), &why),
+		HARNESS_CHECK_EQ(hz_log_configure(getenv("TCP_BULK_LOG"), &why),
 				 0);
 	}
 	sim_init(&s, cfg->seed);
 	s.strip_syn_opts = cfg->strip;
 	s.delay_ns = 50 * 1000; /* 50 µs one way */
 	s.reorder_ns = 250 * 1000;
-	assert_int_equal(hz_tcp_listen_on(s.tcp[1], &la, 4, &l), 0);
+	HARNESS_CHECK_EQ(hz_tcp_listen_on(s.tcp[1], &la, 4, &l), 0);
 	accepted = NULL;
-	assert_int_equal(hz_fiber_spawn("accept", accept_one, l, 0), 0);
-	assert_int_equal(hz_tcp_connect_on(s.tcp[0], &dst, sim_in_ms(5000), &a),
+	accept_done = false;
+	HARNESS_CHECK_EQ(hz_fiber_spawn("accept", accept_one, l, 0), 0);
+	HARNESS_CHECK_EQ(hz_tcp_connect_on(s.tcp[0], &dst, sim_in_ms(5000), &a),
 			 0);
-	while (accepted == NULL)
+	while (!accept_done)
 		hz_fiber_yield();
+	if (!HARNESS_CHECK(accepted != NULL) || a == NULL) {
+		if (a != NULL)
+			hz_flow_free(a);
+		if (accepted != NULL)
+			hz_flow_free(accepted);
+		hz_tcp_unlisten_on(l);
+		sim_fini(&s);
+		return -1;
+	}
 	s.loss = cfg->loss;
 	s.dup = cfg->dup;
 	s.reorder = cfg->reorder;
@@ -156,8 +168,8 @@ static int do_bulk(void *arg)
 	r[1] = (struct xfer){.f = a, .seed = 22};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(hz_fiber_spawn("w", writer, &w[i], 0), 0);
-		assert_int_equal(hz_fiber_spawn("r", reader, &r[i], 0), 0);
+		HARNESS_CHECK_EQ(hz_fiber_spawn("w", writer, &w[i], 0), 0);
+		HARNESS_CHECK_EQ(hz_fiber_spawn("r", reader, &r[i], 0), 0);
 	}
 	while (
 	    !(w[0].finished && w[1].finished && r[0].finished && r[1].finished))
@@ -181,10 +193,10 @@ static int do_bulk(void *arg)
 			printf("# dir %d: writer %s, reader %s\n", i,
 			       w[i].err ? w[i].err : "-",
 			       r[i].err ? r[i].err : "-");
-		assert_true(w[i].ok);
-		assert_true(r[i].ok);
-		assert_int_equal(r[i].done, size);
-		assert_int_equal(r[i].sum, w[i].sum);
+		HARNESS_CHECK(w[i].ok);
+		HARNESS_CHECK(r[i].ok);
+		HARNESS_CHECK_EQ(r[i].done, size);
+		HARNESS_CHECK_EQ(r[i].sum, w[i].sum);
 	}
 	hz_flow_free(a);
 	hz_flow_free(accepted);
@@ -213,7 +225,7 @@ static void bulk_clean_path(void **state)
 	struct bulk_cfg cfg = {.mib = bulk_mib(64), .seed = 1};
 
 	(void)state;
-	assert_int_equal(hz_sched_run(do_bulk, &cfg), 0);
+	assert_int_equal(harness_run_fibers(do_bulk, &cfg), 0);
 }
 
 static void bulk_hostile_path(void **state)
@@ -231,7 +243,7 @@ static void bulk_hostile_path(void **state)
 	    sscanf(getenv("TCP_BULK_PATH"), "%u,%u,%u,%u", &cfg.loss, &cfg.dup,
 		   &cfg.reorder, &cfg.corrupt) != 4)
 		fail_msg("TCP_BULK_PATH: want four numbers");
-	assert_int_equal(hz_sched_run(do_bulk, &cfg), 0);
+	assert_int_equal(harness_run_fibers(do_bulk, &cfg), 0);
 }
 
 static void bulk_hostile_newreno(void **state)
@@ -247,7 +259,7 @@ static void bulk_hostile_newreno(void **state)
 			       .seed = bulk_seed(3)};
 
 	(void)state;
-	assert_int_equal(hz_sched_run(do_bulk, &cfg), 0);
+	assert_int_equal(harness_run_fibers(do_bulk, &cfg), 0);
 }
 
 int main(void)

@@ -750,7 +750,7 @@ static void handshake_timeout(void **state)
 
 	(void)state;
 	hz_tls_config_set_handshake_timeout(cfg, 150 * HZ_NS_PER_MS);
-	(void)pipe_new(&a, &b);
+	(void)pipe_new(&a, &b); /* the two flows own it */
 	assert_int_equal(hz_tls_server(a, cfg, &s.tls), 0);
 	assert_int_equal(harness_run_fibers(timeout_main, &s), 0);
 	assert_int_equal(s.early, -HZ_ETIMEDOUT);
@@ -780,7 +780,7 @@ static void garbage_from_the_peer_is_refused(void **state)
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 	(void)state;
-	(void)pipe_new(&a, &b);
+	(void)pipe_new(&a, &b); /* the two flows own it */
 	assert_int_equal(hz_tls_server(a, cfg, &s.tls), 0);
 	assert_int_equal(hz_flow_write(b, junk, sizeof(junk) - 1, 0),
 			 (ssize_t)sizeof(junk) - 1);
@@ -801,14 +801,35 @@ static void no_entropy_no_session(void **state)
 	struct hz_view v;
 
 	(void)state;
-	(void)pipe_new(&a, &b);
-	hz_entropy_stop(); /* as before the first seed */
+	(void)pipe_new(&a, &b); /* the two flows own it */
+	hz_entropy_stop();	/* as before the first seed */
 	assert_int_equal(hz_tls_server(a, cfg, &tls), 0);
 	assert_int_equal(hz_entropy_init(), 0);
 	assert_int_equal(hz_flow_read(tls, &v, 0), -HZ_EAGAIN);
 	assert_string_equal(hz_flow_error(tls),
 			    "TLS: no random bytes to seed the engine (try "
 			    "again)");
+	hz_flow_free(tls);
+	hz_flow_free(b);
+	hz_tls_config_free(cfg);
+}
+
+/* An image that declared no random source is told so, by name. */
+static void no_random_source_no_session(void **state)
+{
+	struct hz_tls_config *cfg = server_config("ec", NULL);
+	struct hz_flow *a, *b, *tls;
+	struct hz_view v;
+
+	(void)state;
+	(void)pipe_new(&a, &b); /* the two flows own it */
+	hz_random_use(NULL);
+	assert_int_equal(hz_tls_server(a, cfg, &tls), 0);
+	hz_random_use(&hz_entropy_random);
+	assert_int_equal(hz_flow_read(tls, &v, 0), -HZ_ENOTSUP);
+	assert_string_equal(hz_flow_error(tls),
+			    "TLS: the image has no random source to seed the "
+			    "engine (HZ_RANDOM_SOURCE, haze/random.h)");
 	hz_flow_free(tls);
 	hz_flow_free(b);
 	hz_tls_config_free(cfg);
@@ -998,6 +1019,7 @@ int main(void)
 	    HARNESS_TEST(handshake_timeout),
 	    HARNESS_TEST(garbage_from_the_peer_is_refused),
 	    HARNESS_TEST(no_entropy_no_session),
+	    HARNESS_TEST(no_random_source_no_session),
 	    HARNESS_TEST(pem_refusals_are_named),
 	    HARNESS_TEST(config_survives_allocation_failures),
 	    HARNESS_TEST(flows_survive_allocation_failures),

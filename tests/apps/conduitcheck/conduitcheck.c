@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <haze/conduit.h>
+#include <haze/entropy.h>
 #include <haze/haze.h>
 #include <haze/ipstack.h>
 #include <haze/stack.h>
@@ -26,6 +27,8 @@
 #include "tls_certs.h"
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+/* DNS query ids, TCP's keys and TLS draw from Fortuna. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 #define WAIT (10ull * HZ_NS_PER_S)
 

@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <haze/entropy.h>
 #include <haze/haze.h>
 #include <haze/stack.h>
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+/* Fortuna, seeded before hz_main: TCP's keys on the direct stack. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 /* CRC-32 (IEEE 802.3, reflected), one byte at a time: fast enough here. */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <haze/entropy.h>
 #include <haze/haze.h>
 #include <haze/net.h>
 #include <haze/stack.h>
@@ -21,6 +22,8 @@
 #include "tls_certs.h"
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"));
+/* Fortuna, seeded before hz_main: TLS draws from it. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 #define WAIT (10ull * HZ_NS_PER_S)
 

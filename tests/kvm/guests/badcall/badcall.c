@@ -8,7 +8,7 @@
 
 #include <haze/haze.h>
 
-#include "kvm.h"
+#include "platform/kvm/kvm.h"
 
 HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"), {.kind = HZ_DEVICE_KIND_BLOCK,
 					     .flags = HZ_DEVICE_OPTIONAL,

@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include <bearssl.h>
+#include <haze/entropy.h>
 #include <haze/haze.h>
+
+/* Haze's Fortuna, seeded before hz_main: its log line names the sources. */
+HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 static const uint8_t sha256_abc[32] = {
     0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
