@@ -78,7 +78,7 @@ struct endpoint {
 	bool tls;
 };
 
-/* --- paths ------------------------------------------------------------- */
+/* --- paths ---------------------------------------------------------------- */
 
 /* The value of hex digit @c, or -1. */
 static int hex(char c)
@@ -152,7 +152,7 @@ static int path_to_key(const char *path, char key[HZ_KV_KEY_MAX + 1], bool *dir)
 	return 0;
 }
 
-/* --- conditional and range requests ----------------------------------- */
+/* --- conditional and range requests --------------------------------------- */
 
 /* Whether the If-None-Match list @inm names @etag (weak comparison). */
 static bool etag_listed(const char *inm, const char *etag)
@@ -286,7 +286,7 @@ static bool accepts_gzip(const struct hz_http_request *r)
 	return false;
 }
 
-/* --- responses ----------------------------------------------------------- */
+/* --- responses ------------------------------------------------------------ */
 
 /* Room for the fields of a file response. */
 #define FIELDS_MAX 10
@@ -534,7 +534,7 @@ static int serve_metrics(struct site *site, struct hz_http_request *r)
 	return rc;
 }
 
-/* --- requests ---------------------------------------------------------------- */
+/* --- requests ------------------------------------------------------------- */
 
 /*
  * Reads and drops a request's body before answering (a static site takes
@@ -646,7 +646,7 @@ static void access_log(const struct hz_http_access *a, void *arg)
 		  (unsigned long long)a->body_sent, (unsigned long long)us);
 }
 
-/* --- start-up -------------------------------------------------------------- */
+/* --- start-up ------------------------------------------------------------ */
 
 /* Takes a TCP connection and wraps it in TLS, for the HTTPS server. */
 static int accept_tls(void *ctx, uint64_t deadline, struct hz_flow **out)

@@ -209,7 +209,7 @@ static void freed_stacks_are_reused_without_fault(void **state)
 		fail_msg("child status %#x: %s", status, out);
 }
 
-/* --- faults ---------------------------------------------------------------- */
+/* --- faults --------------------------------------------------------------- */
 
 static void poke_guard(void *arg)
 {
@@ -335,7 +335,7 @@ static void an_overflow_is_named_and_aborts(void **state)
 		fail_msg("no \"%s\" in: %s", want, out);
 }
 
-/* --- other faults ---------------------------------------------------------- */
+/* --- other faults --------------------------------------------------------- */
 
 static void exit_42(int sig)
 {
