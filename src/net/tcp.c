@@ -324,9 +324,18 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 		 tcp_state_name(c->state), tcp_state_name(s));
 	c->state = s;
 	if (s == TCPS_TIME_WAIT) {
-		/* Unread data stays for the application to read. */
+		/*
+		 * Everything sent is acknowledged and nothing more can be:
+		 * 2 MSL of waiting keeps the connection's record, not its
+		 * send ring, or a client closing connections quickly would
+		 * fill TCP's budget with rings of finished connections. Unread
+		 * data stays for the application to read, unless it closed.
+		 */
 		tcp_timers_cancel(c);
 		tcp_timewait_arm(c);
+		tcp_sb_free(c);
+		if (!c->user_holds)
+			tcp_rcv_purge(c);
 	}
 	tcp_wake_all(c);
 }

@@ -75,6 +75,16 @@ static void sb_release(struct tcp_conn *c, uint8_t *p, uint32_t cap)
 		hz_free(p);
 }
 
+void tcp_sb_free(struct tcp_conn *c)
+{
+	if (c->sb == NULL || c->sb_len != 0)
+		return;
+	sb_release(c, c->sb, c->sb_cap);
+	c->sb = NULL;
+	c->sb_cap = 0;
+	c->sb_head = 0;
+}
+
 /* Allocates the ring on the first write. 0 or -HZ_ENOMEM. */
 static int sb_ensure(struct tcp_conn *c)
 {

@@ -344,6 +344,12 @@ void tcp_timewait_arm(struct tcp_conn *c);
 /* Drops @n acknowledged bytes from the send buffer. */
 void tcp_sb_drop(struct tcp_conn *c, uint32_t n);
 
+/*
+ * Frees the send ring of @c if it holds nothing unacknowledged: a
+ * connection that can send no more (TIME_WAIT) keeps no buffer.
+ */
+void tcp_sb_free(struct tcp_conn *c);
+
 /* Copies @len bytes at sequence @seq from the send buffer into @dst. */
 void tcp_sb_copy(const struct tcp_conn *c, uint32_t seq, uint8_t *dst,
 		 uint32_t len);

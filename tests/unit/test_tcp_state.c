@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "haze/mem.h"
 #include "tests/unit/test_tcp_sim.h"
 
 /* --- helpers -------------------------------------------------------------- */
@@ -353,6 +354,53 @@ static void time_wait_reuse(void **state)
 {
 	(void)state;
 	run(do_time_wait_reuse, NULL);
+}
+
+/*
+ * A connection in TIME_WAIT keeps its record, not its send ring: a client
+ * closing connections quickly must not fill TCP's memory with the rings
+ * of finished connections for 2 MSL.
+ */
+static int do_time_wait_frees_ring(void *arg)
+{
+	static char data[64 * 1024], sink[16 * 1024];
+	struct hz_mem_stats st;
+	struct pair p;
+	size_t got = 0, before;
+	char buf[4];
+
+	(void)arg;
+	if (!pair_open(&p, 7))
+		return pair_abandon(&p);
+	HARNESS_CHECK_EQ(
+	    hz_flow_write(p.a, data, sizeof(data), sim_in_ms(2000)),
+	    (ssize_t)sizeof(data));
+	while (got < sizeof(data)) {
+		ssize_t n =
+		    hz_flow_read_copy(p.b, sink, sizeof(sink), sim_in_ms(2000));
+		if (!HARNESS_CHECK_GT(n, 0))
+			break;
+		got += (size_t)n;
+	}
+	/* A closes first, so A holds the TIME_WAIT. */
+	HARNESS_CHECK_EQ(hz_flow_shutdown(p.a), 0);
+	HARNESS_CHECK_EQ(hz_flow_read_copy(p.b, buf, 4, sim_in_ms(500)), 0);
+	HARNESS_CHECK(wait_state(p.a, "FIN_WAIT_2", 500));
+	hz_mem_stats(&st);
+	before = st.live_bytes;
+	HARNESS_CHECK_EQ(hz_flow_shutdown(p.b), 0);
+	HARNESS_CHECK(wait_state(p.a, "TIME_WAIT", 500));
+	hz_mem_stats(&st);
+	/* At least the ring's first 16 KiB came back. */
+	HARNESS_CHECK_GE(before - st.live_bytes, 16 * 1024);
+	pair_close(&p);
+	return 0;
+}
+
+static void time_wait_frees_ring(void **state)
+{
+	(void)state;
+	run(do_time_wait_frees_ring, NULL);
 }
 
 /* --- timers: RTO backoff, keepalive --------------------------------------- */
@@ -779,6 +827,7 @@ int main(void)
 	    HARNESS_TEST(connect_timeout),
 	    HARNESS_TEST(abort_resets_peer),
 	    HARNESS_TEST(time_wait_reuse),
+	    HARNESS_TEST(time_wait_frees_ring),
 	    HARNESS_TEST(rto_backoff),
 	    HARNESS_TEST(keepalive),
 	    HARNESS_TEST(zero_window),
