@@ -3,8 +3,9 @@
 #
 #   make test   replays every corpus through fuzz/driver.c (any compiler,
 #               ASan and UBSan): build/test/fuzz/fuzz_NAME
-#   make fuzz   runs each harness under libFuzzer (clang) for FUZZ_SECONDS,
-#               adding what it finds to the corpus
+#   make fuzz   runs each harness under libFuzzer (clang) for FUZZ_SECONDS
+#               (or FUZZ_RUNS executions), merging into the corpus only the
+#               inputs that reach new coverage (fuzz/campaign.sh)
 
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_REPLAYERS := $(foreach n,$(FUZZ_NAMES),$(O)/test/fuzz/fuzz_$(n))
@@ -51,12 +52,10 @@ $(O)/fuzz/fuzz/fuzz_%: $(O)/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB)
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory CC=clang fuzz-run
 
+# Each harness for FUZZ_SECONDS (or FUZZ_RUNS executions); only inputs
+# that reach new coverage join the corpus (fuzz/campaign.sh).
 fuzz-run: $(foreach n,$(FUZZ_NAMES),$(O)/fuzz/fuzz/fuzz_$(n))
-	@for n in $(FUZZ_NAMES); do \
-		mkdir -p fuzz/corpus/$$n || exit 1; \
-		echo "  FUZZ   $$n ($(FUZZ_SECONDS) s)"; \
-		$(O)/fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
-			fuzz/corpus/$$n || exit 1; \
-	done
+	$(Q)O=$(O) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(or $(FUZZ_RUNS),-1) \
+		fuzz/campaign.sh $(FUZZ_NAMES)
 
 -include $(shell find $(O)/fuzz -name '*.d' 2>/dev/null)

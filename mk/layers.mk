@@ -35,7 +35,7 @@ USES_http := core net tls dns conduit
 HEADERS_core := assert banned error flow haze hostname log manifest mem \
 	pbuf platform random sched wire
 HEADERS_net := net ipstack simlink stack
-HEADERS_dns := dns
+HEADERS_dns := dns dns_server
 
 # Code outside the libraries that is held to the rule, by directory.
 # Host-side code (the tap, the option parsers, the tender) speaks net's
