@@ -23,6 +23,7 @@ include mk/unix.mk
 include mk/tests.mk
 -include mk/tender-test.mk
 include mk/fuzz.mk
+include mk/website.mk
 
 .PHONY: all deps run clean format lint
 
