@@ -18,16 +18,9 @@
 #define FUZZ_HEAP (8u << 20)
 #define ZONE_MEM (64u << 10)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_heap_init(FUZZ_HEAP);
-	return 0;
-}
+FUZZ_HEAP_INITIALIZE(FUZZ_HEAP)
 
 static void check_zone(const struct hz_dns_zone *z)
 {

@@ -21,4 +21,18 @@ static inline void fuzz_heap_init(size_t bytes)
 		abort();
 }
 
+/*
+ * Defines the LLVMFuzzerInitialize of a harness whose only set-up is a
+ * heap of @bytes.
+ */
+#define FUZZ_HEAP_INITIALIZE(bytes)                        \
+	int LLVMFuzzerInitialize(int *argc, char ***argv); \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)  \
+	{                                                  \
+		(void)argc;                                \
+		(void)argv;                                \
+		fuzz_heap_init(bytes);                     \
+		return 0;                                  \
+	}
+
 #endif

@@ -19,16 +19,9 @@
 
 #define FUZZ_HEAP (32u << 20)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_heap_init(FUZZ_HEAP);
-	return 0;
-}
+FUZZ_HEAP_INITIALIZE(FUZZ_HEAP)
 
 /* Reads entry @e in pieces of 1, 2, 3... bytes; checks them against @want. */
 static void check_bytes(struct hz_kv *kv, const struct hz_kv_entry *e,

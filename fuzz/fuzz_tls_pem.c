@@ -17,16 +17,9 @@
 
 #define FUZZ_HEAP (32u << 20)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_heap_init(FUZZ_HEAP);
-	return 0;
-}
+FUZZ_HEAP_INITIALIZE(FUZZ_HEAP)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
