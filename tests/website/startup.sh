@@ -1,0 +1,101 @@
+#!/bin/sh
+# The website refuses bad input at start: a missing or corrupt archive, a
+# certificate that does not parse or does not match its key, a port that
+# is not a port. Each gets one line naming the thing and exit status 1,
+# before anything is served (the HTTP port must not answer). A good start
+# is the control: the same command with good input serves.
+set -u
+. tests/tap.sh
+
+O=${O:-build}
+WEB=$O/unix/examples/website/website
+CERTS=$O/gen/tls/certs # TLS_CERTS of mk/tls.mk
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+
+built "$WEB" website
+built "$CERTS/ec.pem" "test certificates"
+need curl curl
+need tar tar
+end_if_missing
+
+PORT=$((20000 + $$ % 20000))
+
+# tls_tar NAME CERT KEY: a TLS archive holding CERT as cert.pem, KEY as key.pem.
+tls_tar() {
+	mkdir -p "$tmp/$1"
+	cp "$2" "$tmp/$1/cert.pem"
+	cp "$3" "$tmp/$1/key.pem"
+	tar -C "$tmp/$1" -cf "$tmp/$1.tar" cert.pem key.pem
+}
+tls_tar good "$CERTS/ec.pem" "$CERTS/ec.key"
+tls_tar mismatch "$CERTS/ec.pem" "$CERTS/rsa.key"
+printf 'not a certificate\n' >"$tmp/junk.pem"
+tls_tar garbled "$tmp/junk.pem" "$CERTS/ec.key"
+head -c 4096 /dev/urandom >"$tmp/corrupt.tar"
+mkdir -p "$tmp/site" && echo hi >"$tmp/site/index.html"
+tar -C "$tmp/site" -cf "$tmp/site.tar" index.html
+tar -C "$tmp/good" -cf "$tmp/certonly.tar" cert.pem
+
+# refused WHAT NEEDLE TARGET-ARGS -- APP-ARGS: the website exits 1 with
+# one line holding NEEDLE, and never answered on the port meanwhile.
+refused() {
+	what=$1
+	needle=$2
+	shift 2
+	timeout 20 "$WEB" "$@" >"$tmp/out" 2>&1 &
+	pid=$!
+	answered=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; then
+			answered=1
+			kill "$pid"
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$answered" -eq 0 ] &&
+		grep -q -- "$needle" "$tmp/out" &&
+		[ "$(grep -c . "$tmp/out")" -le 3 ]; then
+		ok "$what: refused, exit 1: $(grep -- "$needle" "$tmp/out")"
+	else
+		not_ok "$what: expected exit 1 and '$needle' (exit $rc, answered $answered)"
+		diag "$(cat "$tmp/out")"
+	fi
+}
+
+refused "--site naming no bound device" "--site site" \
+	-- --stack socket --http "$PORT" --site site
+refused "a corrupt site archive" "--site site" \
+	--block "site=$tmp/corrupt.tar" -- --stack socket --http "$PORT" \
+	--site site
+refused "a TLS archive whose certificate does not parse" "--tls tls" \
+	--block "tls=$tmp/garbled.tar" -- --stack socket --http "$PORT" \
+	--https $((PORT + 1)) --tls tls
+refused "a certificate that does not match its key" "--tls tls" \
+	--block "tls=$tmp/mismatch.tar" -- --stack socket --http "$PORT" \
+	--https $((PORT + 1)) --tls tls
+refused "a TLS archive without key.pem" "no key.pem" \
+	--block "tls=$tmp/certonly.tar" -- --stack socket --http "$PORT" \
+	--https $((PORT + 1)) --tls tls
+refused "--http 0" "--http 0: not a port" -- --stack socket --http 0
+refused "--http 70000" "--http 70000: not a port" -- --stack socket \
+	--http 70000
+refused "--https x" "--https x: not a port" -- --stack socket --https x
+
+# The control: good input serves, from the archive, over both ports.
+"$WEB" --block "site=$tmp/site.tar" --block "tls=$tmp/good.tar" -- \
+	--stack socket --http "$PORT" --https $((PORT + 1)) --site site \
+	--tls tls >"$tmp/out" 2>&1 &
+pid=$!
+body=""
+for _ in $(seq 1 100); do
+	body=$(curl -s --max-time 1 "http://127.0.0.1:$PORT/") && break
+	sleep 0.05
+done
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+check "good input serves the archive's index page" [ "$body" = hi ]
+done_testing
