@@ -63,11 +63,15 @@ def main():
     while child.poll() is None:
         if answers(port):
             ms = (time.monotonic() - start) * 1000
-            print("haze: serving in %.0f ms (start to first answer)" % ms)
-            print("haze:   http://localhost:%d/" % port)
-            for url in os.environ.get("HAZE_URLS", "").split():
-                print("haze:   %s" % url)
-            print("haze: Ctrl-C stops it.", flush=True)
+            urls = ["http://localhost:%d/" % port]
+            urls += os.environ.get("HAZE_URLS", "").split()
+            # One write: the unikernel's log lines share the terminal
+            # and must not land inside these.
+            sys.stdout.write(
+                "haze: serving in %.0f ms (start to first answer)\n" % ms +
+                "".join("haze:   %s\n" % u for u in urls) +
+                "haze: Ctrl-C stops it.\n")
+            sys.stdout.flush()
             break
         time.sleep(0.02)
     rc = child.wait()

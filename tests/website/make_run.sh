@@ -86,7 +86,7 @@ tmux -L $sock send-keys -t run Enter
 url=
 while [ $(($(date +%s) - start)) -lt 600 ] && [ ! -e "$tmp/status" ]; do
 	url=$(tr -d '\r' <"$log" 2>/dev/null |
-		sed -n 's|^haze:   \(http://localhost:[0-9]*/\)$|\1|p' | head -n 1)
+		sed -n 's|^haze:   \(http://localhost:[0-9]*/\).*|\1|p' | head -n 1)
 	[ -n "$url" ] && break
 	sleep 0.5
 done
@@ -113,7 +113,7 @@ else
 	not_ok "curl $url gets the site's index page"
 	diag "$(cat "$tmp/curl.err")"
 fi
-surl=$(tr -d '\r' <"$log" | sed -n 's|^haze:   \(https://localhost:[0-9]*/\)$|\1|p' | head -n 1)
+surl=$(tr -d '\r' <"$log" | sed -n 's|^haze:   \(https://localhost:[0-9]*/\).*|\1|p' | head -n 1)
 cert=$clone/build/run/tls/cert.pem
 if [ -n "$surl" ] && curl -sS --max-time 10 --cacert "$cert" -o "$tmp/sindex" \
 	"$surl" 2>"$tmp/curl.err" &&
