@@ -365,9 +365,10 @@ static int serve_entry(struct site *site, struct hz_http_request *r,
 		h[n++] = (struct hz_http_header){"Vary", "Accept-Encoding"};
 	if (coding == HZ_KV_GZIP)
 		h[n++] = (struct hz_http_header){"Content-Encoding", "gzip"};
-	if (status != 200)
-		return send_entry(site, r, e, coding, status, h, n, 0,
-				  size - 1);
+	if (status != 200) /* the 404 page: whole, even when empty */
+		return size == 0 ? hz_http_respond(r, status, h, n, "", 0)
+				 : send_entry(site, r, e, coding, status, h, n,
+					      0, size - 1);
 	h[n++] = (struct hz_http_header){"Accept-Ranges", "bytes"};
 	if (not_modified(r, etag, e->mtime))
 		return hz_http_respond(r, 304, h, n, NULL, 0);

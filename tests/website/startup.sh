@@ -35,7 +35,8 @@ printf 'not a certificate\n' >"$tmp/junk.pem"
 tls_tar garbled "$tmp/junk.pem" "$CERTS/ec.key"
 head -c 4096 /dev/urandom >"$tmp/corrupt.tar"
 mkdir -p "$tmp/site" && echo hi >"$tmp/site/index.html"
-tar -C "$tmp/site" -cf "$tmp/site.tar" index.html
+: >"$tmp/site/404.html" # an empty 404 page is still a page
+tar -C "$tmp/site" -cf "$tmp/site.tar" index.html 404.html
 tar -C "$tmp/good" -cf "$tmp/certonly.tar" cert.pem
 
 # refused WHAT NEEDLE TARGET-ARGS -- APP-ARGS: the website exits 1 with
@@ -95,7 +96,11 @@ for _ in $(seq 1 100); do
 	body=$(curl -s --max-time 1 "http://127.0.0.1:$PORT/") && break
 	sleep 0.05
 done
+missing=$(curl -s -o /dev/null --max-time 2 -w '%{http_code} %{size_download}' \
+	"http://127.0.0.1:$PORT/nothere")
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 check "good input serves the archive's index page" [ "$body" = hi ]
+check "a missing page gets the archive's (empty) 404 page: $missing" \
+	[ "$missing" = "404 0" ]
 done_testing
