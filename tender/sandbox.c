@@ -107,11 +107,22 @@ static int fence_descriptors(void)
 	}
 }
 
-/* Allows the descriptor call @nr on descriptors above @fence. */
-static int allow_above(scmp_filter_ctx ctx, int nr, int fence)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Allows the @n system calls @nrs: with any arguments when @fence is
+ * negative, else only on descriptors above @fence (the first argument).
+ */
+static int allow_calls(scmp_filter_ctx ctx, const int *nrs, size_t n, int fence)
 {
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-				arg_gt(0, (scmp_datum_t)fence));
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		rc |= fence < 0
+			  ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nrs[i], 0)
+			  : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nrs[i], 1,
+					     arg_gt(0, (scmp_datum_t)fence));
+	return rc;
 }
 
 /* The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC (Linux's mask). */
@@ -170,8 +181,7 @@ int hz_sandbox_enter(struct hz_vm *vm)
 	    SCMP_SYS(getrandom), SCMP_SYS(exit_group),
 	    SCMP_SYS(exit),	 SCMP_SYS(rt_sigreturn),
 	};
-	for (unsigned i = 0; i < sizeof(always) / sizeof(always[0]); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, always[i], 0);
+	rc |= allow_calls(ctx, always, ARRAY_LEN(always), -1);
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		const struct hz_device *d = &vm->dev[i];
 		if (!d->bound)
@@ -197,46 +207,30 @@ int hz_sandbox_enter(struct hz_vm *vm)
 			seccomp_release(ctx);
 			return -1;
 		}
-		/* Socket calls fail on anything but a socket: unfiltered. */
-		static const int sockets[] = {
-		    SCMP_SYS(connect),	   SCMP_SYS(bind),
-		    SCMP_SYS(listen),	   SCMP_SYS(accept),
-		    SCMP_SYS(accept4),	   SCMP_SYS(getsockname),
-		    SCMP_SYS(getpeername), SCMP_SYS(setsockopt),
-		    SCMP_SYS(getsockopt),  SCMP_SYS(sendto),
-		    SCMP_SYS(recvfrom),	   SCMP_SYS(sendmsg),
-		    SCMP_SYS(recvmsg),	   SCMP_SYS(shutdown),
+		/*
+		 * Unfiltered: socket calls (they fail on anything but a
+		 * socket), the allocator's memory calls, GLib's clocks.
+		 */
+		static const int unfiltered[] = {
+		    SCMP_SYS(connect),	    SCMP_SYS(bind),
+		    SCMP_SYS(listen),	    SCMP_SYS(accept),
+		    SCMP_SYS(accept4),	    SCMP_SYS(getsockname),
+		    SCMP_SYS(getpeername),  SCMP_SYS(setsockopt),
+		    SCMP_SYS(getsockopt),   SCMP_SYS(sendto),
+		    SCMP_SYS(recvfrom),	    SCMP_SYS(sendmsg),
+		    SCMP_SYS(recvmsg),	    SCMP_SYS(shutdown),
+		    SCMP_SYS(brk),	    SCMP_SYS(munmap),
+		    SCMP_SYS(mremap),	    SCMP_SYS(madvise),
+		    SCMP_SYS(gettimeofday), SCMP_SYS(getpid),
+		    SCMP_SYS(poll),	    SCMP_SYS(clock_nanosleep),
 		};
-		for (unsigned i = 0; i < sizeof(sockets) / sizeof(sockets[0]);
-		     i++)
-			rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sockets[i],
-					       0);
+		rc |= allow_calls(ctx, unfiltered, ARRAY_LEN(unfiltered), -1);
 		/* Descriptor calls reach slirp's descriptors only. */
 		static const int fd_calls[] = {
 		    SCMP_SYS(close), SCMP_SYS(read),   SCMP_SYS(write),
 		    SCMP_SYS(readv), SCMP_SYS(writev),
 		};
-		for (unsigned i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]);
-		     i++)
-			rc |= allow_above(ctx, fd_calls[i], fence);
-		static const int memory[] = {
-		    SCMP_SYS(brk),
-		    SCMP_SYS(munmap),
-		    SCMP_SYS(mremap),
-		    SCMP_SYS(madvise),
-		};
-		for (unsigned i = 0; i < sizeof(memory) / sizeof(memory[0]);
-		     i++)
-			rc |=
-			    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, memory[i], 0);
-		static const int misc[] = {
-		    SCMP_SYS(gettimeofday),
-		    SCMP_SYS(getpid),
-		    SCMP_SYS(poll),
-		    SCMP_SYS(clock_nanosleep),
-		};
-		for (unsigned i = 0; i < sizeof(misc) / sizeof(misc[0]); i++)
-			rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, misc[i], 0);
+		rc |= allow_calls(ctx, fd_calls, ARRAY_LEN(fd_calls), fence);
 		/* Internet stream and datagram sockets only. */
 		rc |= allow_sockets(ctx, AF_INET);
 		rc |= allow_sockets(ctx, AF_INET6);
