@@ -567,6 +567,17 @@ static int field_line(struct hz_http_parser *p, size_t start, size_t end,
 
 /* --- the end of the header section ---------------------------------------- */
 
+/* Frames the body by Content-Length, past the body limit 413. */
+static int length_framing(struct hz_http_parser *p)
+{
+	if (p->cl > p->lim.max_body)
+		return fail(p, HZ_HTTP_ERR_BODY, 413,
+			    "body larger than the limit");
+	p->head.framing = HZ_HTTP_BODY_LENGTH;
+	p->head.content_length = p->cl;
+	return 0;
+}
+
 static int request_framing(struct hz_http_parser *p)
 {
 	struct hz_http_head *h = &p->head;
@@ -585,11 +596,7 @@ static int request_framing(struct hz_http_parser *p)
 			    p, "chunked is not the last transfer coding");
 		h->framing = HZ_HTTP_BODY_CHUNKED;
 	} else if (p->cl_seen) {
-		if (p->cl > p->lim.max_body)
-			return fail(p, HZ_HTTP_ERR_BODY, 413,
-				    "body larger than the limit");
-		h->framing = HZ_HTTP_BODY_LENGTH;
-		h->content_length = p->cl;
+		return length_framing(p);
 	} else {
 		h->framing = HZ_HTTP_BODY_NONE;
 	}
@@ -610,11 +617,7 @@ static int response_framing(struct hz_http_parser *p)
 		h->framing = p->te_chunked_last ? HZ_HTTP_BODY_CHUNKED
 						: HZ_HTTP_BODY_CLOSE;
 	} else if (p->cl_seen) {
-		if (p->cl > p->lim.max_body)
-			return fail(p, HZ_HTTP_ERR_BODY, 413,
-				    "body larger than the limit");
-		h->framing = HZ_HTTP_BODY_LENGTH;
-		h->content_length = p->cl;
+		return length_framing(p);
 	} else {
 		h->framing = HZ_HTTP_BODY_CLOSE;
 	}
