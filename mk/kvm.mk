@@ -20,7 +20,8 @@ $(eval $(call compile_rules,host))
 
 # The manifest checks are the core's, built for the host.
 TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
-	platform/host/tap.c platform/host/options.c src/core/error.c src/net/inet.c \
+	platform/host/tap.c platform/host/options.c platform/host/notify.c \
+	src/core/error.c src/net/inet.c \
 	src/core/wire.c
 TENDER := $(O)/host/tender/haze-kvm
 

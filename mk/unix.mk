@@ -9,7 +9,7 @@
 
 UNIX_PLATFORM_SRCS := $(filter-out platform/unix/main.c,\
 	$(sort $(wildcard platform/unix/*.c))) platform/host/tap.c \
-	platform/host/options.c
+	platform/host/options.c platform/host/notify.c
 UNIX_LIB_SRCS := $(CORE_SRCS) $(UNIX_PLATFORM_SRCS) platform/unix/main.c
 UNIX_LIB := $(O)/unix/libhaze.a
 UNIX_PLATFORM_LIB := $(O)/unix/libhaze-unix.a
@@ -57,5 +57,8 @@ UNIX_TEST_GUESTS := $(foreach g,$(PORTABLE_GUESTS),\
 
 .PHONY: unix
 unix: $(UNIX_LIB) $(UNIX_EXAMPLES) $(UNIX_TEST_GUESTS)
+
+# --notify and inherited taps (tapfd:FD) on the unix target (docs/notify.md).
+TEST_SUITES += tests/notify/unix.sh tests/notify/tapfd.sh
 
 -include $(shell find $(O)/unix -name '*.d' 2>/dev/null)

@@ -165,7 +165,9 @@ int hz_devices_open(struct hz_vm *vm)
 		d->mac[0] = (uint8_t)((d->mac[0] & 0xfe) | 0x02); /* local */
 		if (d->pcap_path && pcap_open(d) < 0)
 			return -1;
-		if (d->net.backend == HZ_NET_TAP) {
+		if (d->net.backend == HZ_NET_TAPFD) {
+			d->fd = d->net.tapfd; /* checked when bound */
+		} else if (d->net.backend == HZ_NET_TAP) {
 			if (tap_open(d) < 0)
 				return -1;
 		} else {

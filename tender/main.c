@@ -1,10 +1,10 @@
 /*
  * haze-kvm: runs a Haze unikernel image in a one-vCPU KVM VM.
  *
- *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE]
+ *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE] [--net NAME=tapfd:FD]
  *            [--net NAME=user[,host-loopback][,hostfwd=tcp:H-:G...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
- *            [--no-host-entropy] IMAGE [ARGS...]
+ *            [--notify FD] [--no-host-entropy] IMAGE [ARGS...]
  *
  * This file parses the command line, binds host resources to the devices
  * of the image's manifest (refusing a missing, unknown or duplicate
@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "haze/net.h"
+#include "platform/host/notify.h"
 #include "platform/host/options.h"
+#include "platform/host/tap.h"
 #include "tender.h"
 
 #define MEM_DEFAULT_MIB 32
@@ -28,12 +30,14 @@ static HZ_NORETURN void usage(const char *why)
 	if (why)
 		hz_tender_log("%s", why);
 	fprintf(stderr,
-		"usage: haze-kvm [--mem MIB] [--net NAME=tap:IFACE]\n"
+		"usage: haze-kvm [--mem MIB] [--net NAME=tap:IFACE] "
+		"[--net NAME=tapfd:FD]\n"
 		"                [--net NAME=user[,host-loopback]"
 		"[,hostfwd=tcp:HOSTPORT-:GUESTPORT...]]\n"
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
-		"                [--no-host-entropy] IMAGE [ARGS...]\n");
+		"                [--notify FD] [--no-host-entropy] IMAGE "
+		"[ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
@@ -47,9 +51,42 @@ static uint16_t parse_port(const char *s, const char **end)
 	return hz_port_parse(s, len, &port) < 0 ? 0 : port;
 }
 
+/*
+ * The descriptor of --net NAME=tapfd:FD's value @v, or -1 for another
+ * backend or a bad number (parse_net refuses it).
+ */
+static int tapfd_of(const char *v)
+{
+	struct hz_errmsg err = {0};
+	int fd;
+
+	if (strncmp(v, "tapfd:", 6) != 0 ||
+	    hz_host_parse_fd("--net", v + 6, &fd, &err) < 0)
+		return -1;
+	return fd;
+}
+
 /* Parses the value of --net NAME=VALUE into @nb; 0 or -1. */
 static int parse_net(struct hz_net_binding *nb, const char *name, const char *v)
 {
+	if (strncmp(v, "tapfd:", 6) == 0) {
+		struct hz_errmsg err = {0};
+		nb->backend = HZ_NET_TAPFD;
+		nb->tapfd = tapfd_of(v);
+		if (nb->tapfd < 0) {
+			hz_tender_log("--net %s=%s: expected tapfd:FD, a "
+				      "descriptor number",
+				      name, v);
+			return -1;
+		}
+		/* Checked before any device is opened, as bindings are. */
+		if (hz_tap_adopt(nb->tapfd, &err) < 0) {
+			hz_tender_log("--net %s=%s: %s", name, v,
+				      hz_errmsg_text(&err));
+			return -1;
+		}
+		return 0;
+	}
 	if (strncmp(v, "tap:", 4) == 0) {
 		nb->backend = HZ_NET_TAP;
 		size_t len = strlen(v + 4);
@@ -62,8 +99,8 @@ static int parse_net(struct hz_net_binding *nb, const char *name, const char *v)
 		return 0;
 	}
 	if (strncmp(v, "user", 4) != 0 || (v[4] != '\0' && v[4] != ',')) {
-		hz_tender_log("--net %s: unknown backend '%s' (tap:IFACE or "
-			      "user)",
+		hz_tender_log("--net %s: unknown backend '%s' (tap:IFACE, "
+			      "tapfd:FD or user)",
 			      name, v);
 		return -1;
 	}
@@ -171,11 +208,12 @@ int main(int argc, char **argv)
 	unsigned nbinds = 0, npcaps = 0;
 	struct hz_errmsg err = {0};
 	uint64_t mem = (uint64_t)MEM_DEFAULT_MIB << 20;
+	int keep[HZ_MANIFEST_MAX + 1]; /* inherited descriptors kept */
+	unsigned nkeep = 0;
 	int i;
 
 	vm.t_start_ns = hz_tender_now();
-	/* Nothing inherited beyond stdio reaches the guest's sandbox. */
-	closefrom(3);
+	vm.notify_fd = -1;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -193,7 +231,8 @@ int main(int argc, char **argv)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			usage(NULL);
 		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
-		    strcmp(a, "--block") != 0 && strcmp(a, "--pcap") != 0) {
+		    strcmp(a, "--block") != 0 && strcmp(a, "--pcap") != 0 &&
+		    strcmp(a, "--notify") != 0) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown option %.40s", a);
 			usage(msg);
@@ -207,6 +246,13 @@ int main(int argc, char **argv)
 		if (strcmp(a, "--mem") == 0) {
 			rc = hz_host_parse_mem(v, 4, HZ_KVM_MEM_MAX >> 20, &mem,
 					       &err);
+		} else if (strcmp(a, "--notify") == 0) {
+			rc = vm.notify_fd >= 0
+				 ? hz_errmsg_set(&err, -HZ_EINVAL,
+						 "--notify given twice")
+				 : hz_notify_setup(v, &vm.notify_fd, &err);
+			if (rc == 0)
+				keep[nkeep++] = vm.notify_fd;
 		} else if (strcmp(a, "--pcap") == 0) {
 			rc = npcaps == HZ_MANIFEST_MAX
 				 ? hz_errmsg_set(&err, -HZ_EINVAL,
@@ -223,10 +269,25 @@ int main(int argc, char **argv)
 						 "too many device options")
 				 : hz_host_parse_binding(
 				       a, v, kind, &binds[nbinds++], &err);
+			if (rc == 0 && kind == HZ_DEVICE_KIND_NET &&
+			    tapfd_of(binds[nbinds - 1].target) >= 0)
+				keep[nkeep++] =
+				    tapfd_of(binds[nbinds - 1].target);
 		}
 		if (rc < 0)
 			usage(hz_errmsg_text(&err));
 	}
+	/*
+	 * Nothing inherited beyond stdio, --notify's descriptor and the taps
+	 * of tapfd bindings reaches the guest's sandbox; those are checked
+	 * before use (hz_notify_setup above, hz_tap_adopt when bound).
+	 */
+	if (hz_sandbox_close_inherited(keep, nkeep) < 0) {
+		hz_tender_log("cannot close inherited descriptors: %s",
+			      strerror(errno));
+		return HZ_KVM_EXIT_USAGE;
+	}
+	hz_notify(vm.notify_fd, "start", vm.t_start_ns);
 	if (i >= argc)
 		usage("no image given");
 

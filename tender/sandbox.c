@@ -3,9 +3,10 @@
  * guest's first instruction. From then on the tender may only run the
  * vCPU and move bytes on the file descriptors it already holds: KVM_RUN
  * on the vCPU, reads and writes on taps, block files, the console and
- * captures, ppoll, clocks, getrandom, exit. User networking adds what
- * libslirp needs: stream and datagram sockets of IPv4 and IPv6 for guest
- * connections (no raw sockets: asking for one fails with EPERM, so slirp
+ * captures, writes on --notify's descriptor, ppoll, clocks, getrandom,
+ * exit. User networking adds what libslirp needs: stream and datagram
+ * sockets of IPv4 and IPv6 for guest connections (no raw sockets: asking
+ * for one fails with EPERM, so slirp
  * carries on without), private anonymous memory that is never executable
  * (no shared mappings), fcntl for file status and close-on-exec flags
  * only. The descriptor calls libslirp makes (read, write, close, fcntl,
@@ -109,6 +110,26 @@ static int fence_descriptors(void)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+int hz_sandbox_close_inherited(const int *keep, unsigned n)
+{
+	unsigned lo = 3;
+
+	/* Ascending order of what is kept, the gaps between closed. */
+	for (;;) {
+		unsigned next = ~0u;
+		for (unsigned i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
+				next = (unsigned)keep[i];
+		if (next == ~0u)
+			break;
+		if (next > lo && close_range(lo, next - 1, 0) < 0)
+			return -1;
+		lo = next + 1;
+	}
+	closefrom((int)lo);
+	return 0;
+}
+
 /*
  * Allows the @n system calls @nrs: with any arguments when @fence is
  * negative, else only on descriptors above @fence (the first argument).
@@ -175,6 +196,9 @@ int hz_sandbox_enter(struct hz_vm *vm)
 				       arg_eq(1, (scmp_datum_t)vcpu_ioctls[i]));
 	rc |= allow_fd(ctx, SCMP_SYS(write), 1);
 	rc |= allow_fd(ctx, SCMP_SYS(write), 2);
+	/* --notify: below any fence, so libslirp's calls cannot reach it. */
+	if (vm->notify_fd >= 0 && vm->notify_fd != 1 && vm->notify_fd != 2)
+		rc |= allow_fd(ctx, SCMP_SYS(write), vm->notify_fd);
 	rc |= allow_fd(ctx, SCMP_SYS(pread64), vm->image.fd); /* symbols */
 	static const int always[] = {
 	    SCMP_SYS(ppoll),	 SCMP_SYS(clock_gettime),

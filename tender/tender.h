@@ -63,12 +63,14 @@ struct hz_image {
 	uint32_t abi_version;
 };
 
-enum hz_net_backend { HZ_NET_TAP = 1, HZ_NET_USER = 2 };
+/* tap:IFACE, user[,...] and tapfd:FD (a tap the parent opened). */
+enum hz_net_backend { HZ_NET_TAP = 1, HZ_NET_USER = 2, HZ_NET_TAPFD = 3 };
 
 #define HZ_HOSTFWD_MAX 8
 struct hz_net_binding {
 	enum hz_net_backend backend;
 	char iface[16];	    /* tap */
+	int tapfd;	    /* tapfd: checked by hz_tap_adopt */
 	unsigned nfwd;	    /* user */
 	bool host_loopback; /* user: 10.0.2.2 reaches the host's 127.0.0.1 */
 	uint16_t fwd_host[HZ_HOSTFWD_MAX], fwd_guest[HZ_HOSTFWD_MAX];
@@ -109,6 +111,12 @@ struct hz_vm {
 	uint64_t t_tsc_ns;   /* when the guest TSC was tsc_base */
 	uint64_t tsc_base;
 	uint64_t t_run_ns; /* first KVM_RUN */
+	/* From the guest's first MAIN call (later ones are ignored): when
+	 * it reached main, and its first instruction (within [t_run_ns,
+	 * t_main_ns], whatever the guest claims). 0 until then. */
+	uint64_t t_main_ns, t_first_ns;
+	int notify_fd;	 /* --notify, or -1 (platform/host/notify.h) */
+	bool told_ready; /* the guest's READY was passed on */
 	bool trace;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
 	struct hz_image image;
@@ -198,6 +206,13 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 
 /* Prints a guest fault report (registers, symbolized backtrace). */
 void hz_fault_report(struct hz_vm *vm, const struct hz_kvm_fault *f);
+
+/*
+ * Closes every descriptor from 3 up but the @n in @keep (--notify's, the
+ * inherited taps'), so nothing else inherited reaches the sandbox. 0, or
+ * -1 with errno.
+ */
+HZ_MUST_CHECK int hz_sandbox_close_inherited(const int *keep, unsigned n);
 
 /* Installs the seccomp filter for the running VM. 0 or -1. */
 HZ_MUST_CHECK int hz_sandbox_enter(struct hz_vm *vm);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platform/host/notify.h"
 #include "tender.h"
 
 #define PAGE 4096ull
@@ -199,7 +200,8 @@ static int write_boot_info(struct hz_vm *vm, int argc, char **argv)
 	const uint64_t str_end = HZ_KVM_BOOT_INFO + HZ_KVM_BOOT_INFO_SIZE;
 
 	bi->abi_version = HZ_KVM_ABI_VERSION;
-	bi->flags = vm->trace ? HZ_KVM_BOOT_TRACE : 0;
+	/* --notify's guest and main notices come from the trace mark. */
+	bi->flags = vm->trace || vm->notify_fd >= 0 ? HZ_KVM_BOOT_TRACE : 0;
 	bi->mem_size = vm->mem_size;
 	bi->heap_start = vm->image.end;
 	bi->heap_size = vm->mem_size - vm->image.end;
@@ -474,18 +476,17 @@ static uint64_t tsc_to_ns(const struct hz_vm *vm, uint64_t tsc)
 	return vm->t_tsc_ns + (uint64_t)ns;
 }
 
-static uint64_t t_main_ns, t_first_ns;
-
 /* Prints the --trace line: times from process start, in microseconds. */
 static void print_trace(const struct hz_vm *vm)
 {
 	uint64_t now = hz_tender_now();
-	hz_tender_log("trace: vm_run_us=%.1f first_instruction_us=%.1f "
-		      "main_us=%.1f exit_us=%.1f",
-		      (vm->t_run_ns - vm->t_start_ns) / 1e3,
-		      t_first_ns ? (t_first_ns - vm->t_start_ns) / 1e3 : -1.0,
-		      t_main_ns ? (t_main_ns - vm->t_start_ns) / 1e3 : -1.0,
-		      (now - vm->t_start_ns) / 1e3);
+	hz_tender_log(
+	    "trace: vm_run_us=%.1f first_instruction_us=%.1f "
+	    "main_us=%.1f exit_us=%.1f",
+	    (vm->t_run_ns - vm->t_start_ns) / 1e3,
+	    vm->t_first_ns ? (vm->t_first_ns - vm->t_start_ns) / 1e3 : -1.0,
+	    vm->t_main_ns ? (vm->t_main_ns - vm->t_start_ns) / 1e3 : -1.0,
+	    (now - vm->t_start_ns) / 1e3);
 }
 
 void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
@@ -570,10 +571,28 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_MAIN: {
 		struct hz_kvm_mark a;
 		get_arg(vm, gpa, &a, sizeof(a), "main", ARG_IN);
-		t_main_ns = hz_tender_now();
-		t_first_ns = tsc_to_ns(vm, a.tsc_entry);
+		if (vm->t_main_ns)
+			return; /* main is reached once; a repeat is a lie */
+		vm->t_main_ns = hz_tender_now();
+		/* The guest's TSC is its word: kept between the first
+		 * KVM_RUN and now, so the notices stay in order. */
+		uint64_t first = tsc_to_ns(vm, a.tsc_entry);
+		if (first < vm->t_run_ns)
+			first = vm->t_run_ns;
+		if (first > vm->t_main_ns)
+			first = vm->t_main_ns;
+		vm->t_first_ns = first;
+		hz_notify(vm->notify_fd, "guest", vm->t_first_ns);
+		hz_notify(vm->notify_fd, "main", vm->t_main_ns);
 		return;
 	}
+	case HZ_KVM_CALL_READY:
+		/* Nothing is read from the guest: the call is the message. */
+		if (!vm->told_ready) {
+			vm->told_ready = true;
+			hz_notify(vm->notify_fd, "ready", hz_tender_now());
+		}
+		return;
 	default:
 		hz_bad_call("unknown call %u", call);
 	}

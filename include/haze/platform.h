@@ -83,6 +83,15 @@ uint64_t hz_platform_clock_wall(void);
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready);
 
+/*
+ * Tells the host, once, that the application is ready for work: the
+ * scheduler calls it the first time it is about to block after hz_main
+ * began (every listener set up before the application's first wait now
+ * exists), or when hz_main returns without ever waiting. The host may
+ * ignore it; later calls do nothing. Never fails.
+ */
+void hz_platform_ready(void);
+
 /* --- net ---------------------------------------------------------------- */
 
 struct hz_net_info {

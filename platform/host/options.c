@@ -2,6 +2,7 @@
  * The host-side option parsers of platform/host/options.h, used by the
  * unix target and haze-kvm alike.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "platform/host/options.h"
@@ -28,6 +29,22 @@ int hz_host_parse_mem(const char *s, uint64_t min_mib, uint64_t max_mib,
 				     s, (unsigned long long)min_mib,
 				     (unsigned long long)max_mib);
 	*bytes = mib << 20;
+	return 0;
+}
+
+int hz_host_parse_fd(const char *opt, const char *s, int *fd,
+		     struct hz_errmsg *err)
+{
+	long long n = 0;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9' && n <= INT_MAX)
+		n = n * 10 + (*p++ - '0');
+	if (p == s || *p != '\0' || n > INT_MAX)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "%s %s: expected a descriptor number", opt,
+				     s);
+	*fd = (int)n;
 	return 0;
 }
 

@@ -31,6 +31,16 @@ int hz_host_parse_mem(const char *s, uint64_t min_mib, uint64_t max_mib,
 		      uint64_t *bytes, struct hz_errmsg *err);
 
 /*
+ * Parses @s, a descriptor number given to option @opt (--notify FD,
+ * --net NAME=tapfd:FD), into *fd: digits only, no larger than INT_MAX.
+ * 0, or -HZ_EINVAL with a message naming the option. Whether the
+ * descriptor is open is for the caller to check.
+ */
+HZ_MUST_CHECK
+int hz_host_parse_fd(const char *opt, const char *s, int *fd,
+		     struct hz_errmsg *err);
+
+/*
  * Parses @arg, the value of option @opt ("--net", "--block" or another
  * NAME=VALUE option), into @b: a device name that fits, '=', a non-empty
  * value. 0, or -HZ_EINVAL with a message naming the option.

@@ -12,6 +12,8 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -19,9 +21,21 @@
 
 #define ETH_HLEN 14
 
-int hz_tap_open(const char *ifname)
+int hz_tap_attach(int fd, const char *ifname)
 {
 	struct ifreq ifr = {0};
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return -errno;
+	return 0;
+}
+
+int hz_tap_open(const char *ifname)
+{
 	int fd, e;
 
 	if (strlen(ifname) >= IFNAMSIZ)
@@ -29,14 +43,82 @@ int hz_tap_open(const char *ifname)
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		e = errno;
+	e = hz_tap_attach(fd, ifname);
+	if (e < 0) {
 		close(fd);
-		return -e;
+		return e;
 	}
 	return fd;
+}
+
+/* What a descriptor that is not /dev/net/tun is, for a refusal. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a pipe";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "another character device";
+	return "not a character device";
+}
+
+int hz_tap_adopt(int fd, struct hz_errmsg *err)
+{
+	struct ifreq ifr = {0};
+	struct stat st;
+	int fl, fdfl;
+
+	fl = fcntl(fd, F_GETFL);
+	fdfl = fcntl(fd, F_GETFD);
+	if (fl < 0 || fdfl < 0 || fstat(fd, &st) < 0)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "descriptor %d is not open", fd);
+	/* /dev/net/tun is the misc device 10:200; another device's ioctl
+	 * of the same number could mean something else entirely. */
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 ||
+	    minor(st.st_rdev) != 200)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "descriptor %d is not /dev/net/tun (%s)",
+				     fd, file_kind(st.st_mode));
+	if ((fl & O_ACCMODE) != O_RDWR)
+		return hz_errmsg_set(
+		    err, -HZ_EINVAL,
+		    "descriptor %d is not open for reading and writing", fd);
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "descriptor %d is attached to no "
+				     "interface (no TUNSETIFF)",
+				     fd);
+	ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+	if ((ifr.ifr_flags & IFF_TUN) || !(ifr.ifr_flags & IFF_TAP))
+		return hz_errmsg_set(
+		    err, -HZ_EINVAL, "descriptor %d is %s %s, not a tap", fd,
+		    (ifr.ifr_flags & IFF_TUN) ? "tun" : "interface",
+		    ifr.ifr_name);
+	if (!(ifr.ifr_flags & IFF_VNET_HDR) || !(ifr.ifr_flags & IFF_NO_PI))
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "tap %s (descriptor %d) is attached "
+				     "without %s",
+				     ifr.ifr_name, fd,
+				     !(ifr.ifr_flags & IFF_VNET_HDR)
+					 ? "IFF_VNET_HDR"
+					 : "IFF_NO_PI");
+	/* Reads must not block: the loop waits in poll, not in read. */
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "descriptor %d: cannot make it "
+				     "non-blocking",
+				     fd);
+	if (fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "descriptor %d: cannot set close-on-exec",
+				     fd);
+	return 0;
 }
 
 /*

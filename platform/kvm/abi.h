@@ -62,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 3
+#define HZ_KVM_ABI_VERSION 4
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
@@ -108,7 +108,15 @@
 #define HZ_KVM_CALL_ABORT 9	  /* struct hz_kvm_exit */
 #define HZ_KVM_CALL_FAULT 10	  /* struct hz_kvm_fault */
 #define HZ_KVM_CALL_MAIN 11	  /* struct hz_kvm_mark: main is called */
-#define HZ_KVM_CALL_COUNT_ 12
+#define HZ_KVM_CALL_READY 12	  /* none (address ignored): see below */
+#define HZ_KVM_CALL_COUNT_ 13
+
+/*
+ * READY tells the tender, once, that the application is ready for work
+ * (hz_platform_ready): the tender passes it on to --notify and ignores
+ * any later one. It reads nothing from the guest and changes nothing the
+ * guest sees, so a guest that lies about it only misleads its own host.
+ */
 
 /*
  * Process exit statuses of haze-kvm. A guest's own status 0..251 becomes
@@ -127,7 +135,9 @@
 #define HZ_KVM_NAME_MAX 32
 #define HZ_KVM_ARG_MAX 64
 
-#define HZ_KVM_BOOT_TRACE 0x1u /* the guest reports reaching main */
+/* The guest reports reaching main (MAIN): asked for by --trace and
+ * --notify alike. */
+#define HZ_KVM_BOOT_TRACE 0x1u
 
 #ifndef __ASSEMBLER__
 struct hz_kvm_device {

@@ -53,6 +53,17 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 	*ready = a.ready;
 }
 
+void hz_platform_ready(void)
+{
+	static bool told;
+	uint64_t none = 0;
+
+	if (told)
+		return;
+	told = true;
+	hz_kvm_call(HZ_KVM_CALL_READY, &none);
+}
+
 /* Returns the boot info's device @h if it is of @kind, else NULL. */
 static const struct hz_kvm_device *device(hz_handle_t h, uint32_t kind)
 {

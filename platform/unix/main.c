@@ -7,9 +7,12 @@
  * Everything after the options goes to the runtime, which takes leading
  * --log=SPEC options as on every target, then to the application.
  *
- *   PROG [--mem MIB] [--net NAME=tap:IFACE] [--block NAME=PATH]
- *        [--log=SPEC] [--] [ARGS...]
+ *   PROG [--mem MIB] [--net NAME=tap:IFACE] [--net NAME=tapfd:FD]
+ *        [--block NAME=PATH] [--notify FD] [--log=SPEC] [--] [ARGS...]
  *
+ * tapfd:FD takes a tap the parent opened and passed down (hz_tap_adopt
+ * checks it); --notify FD writes the start, guest, main and ready notices
+ * of platform/host/notify.h on FD.
  * --log=SPEC is the runtime's (src/core/runtime.c): it is passed on ahead
  * of the application's arguments. Any other --option before the first
  * argument or "--" is refused, so a mistyped option is not silently given
@@ -24,7 +27,9 @@
 #include "haze/manifest.h"
 #include "haze/mem.h"
 #include "haze/platform.h"
+#include "platform/host/notify.h"
 #include "platform/host/options.h"
+#include "platform/host/tap.h"
 #include "platform/unix/unix.h"
 
 #define DEFAULT_MEM_MIB 32
@@ -34,7 +39,9 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--mem MIB] [--net NAME=tap:IFACE] "
-		"[--block NAME=PATH] [--log=SPEC] [--] [ARGS...]\n",
+		"[--net NAME=tapfd:FD]\n"
+		"       [--block NAME=PATH] [--notify FD] [--log=SPEC] [--] "
+		"[ARGS...]\n",
 		prog);
 }
 
@@ -55,15 +62,59 @@ static void parse_binding(const char *prog, const char *opt, const char *arg,
 		opt, arg, net ? HZ_DEVICE_KIND_NET : HZ_DEVICE_KIND_BLOCK, b,
 		&err) < 0)
 		fail(prog, hz_errmsg_text(&err));
+	if (net && strncmp(b->target, "tapfd:", 6) == 0) {
+		int fd;
+
+		if (hz_host_parse_fd("--net", b->target + 6, &fd, &err) < 0) {
+			fprintf(stderr,
+				"%s: --net %s=%s: expected tapfd:FD, a "
+				"descriptor number\n",
+				prog, b->name, b->target);
+			exit(2);
+		}
+		return;
+	}
 	if (net &&
 	    (strncmp(b->target, "tap:", 4) != 0 || b->target[4] == '\0')) {
 		fprintf(stderr,
-			"%s: --net %s=%s: the unix target supports tap:IFACE\n",
+			"%s: --net %s=%s: the unix target supports tap:IFACE "
+			"and tapfd:FD\n",
 			prog, b->name, b->target);
 		exit(2);
 	}
-	if (net)
-		b->target += 4;
+}
+
+/* The descriptor of a tapfd:FD binding (parse_binding checked it), or -1. */
+static int binding_tapfd(const struct hz_host_binding *b)
+{
+	struct hz_errmsg err = {0};
+	int fd;
+
+	if (b->kind != HZ_DEVICE_KIND_NET ||
+	    strncmp(b->target, "tapfd:", 6) != 0 ||
+	    hz_host_parse_fd("--net", b->target + 6, &fd, &err) < 0)
+		return -1;
+	return fd;
+}
+
+/*
+ * Checks every inherited tap before anything is opened, as the other
+ * bindings are checked: a descriptor that is not the tap it should be is
+ * one line naming the binding and why. Exits on a bad one.
+ */
+static void check_tapfds(const char *prog, const struct hz_host_binding *b,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct hz_errmsg err = {0};
+		int fd = binding_tapfd(&b[i]);
+
+		if (fd >= 0 && hz_tap_adopt(fd, &err) < 0) {
+			fprintf(stderr, "%s: --net %s=%s: %s\n", prog,
+				b[i].name, b[i].target, hz_errmsg_text(&err));
+			exit(2);
+		}
+	}
 }
 
 /* Opens the host resources of bindings already checked; exits on failure. */
@@ -73,7 +124,10 @@ static void open_bindings(const char *prog, const struct hz_host_binding *b,
 	for (size_t i = 0; i < n; i++) {
 		struct hz_errmsg err = {0};
 		bool net = b[i].kind == HZ_DEVICE_KIND_NET;
-		int r = net ? hz_unix_bind_tap(b[i].name, b[i].target, &err)
+		int fd = binding_tapfd(&b[i]);
+		int r = fd >= 0 ? hz_unix_bind_tapfd(b[i].name, fd, &err)
+			: net
+			    ? hz_unix_bind_tap(b[i].name, b[i].target + 4, &err)
 			    : hz_unix_bind_file(b[i].name, b[i].target, &err);
 
 		if (r < 0) {
@@ -83,6 +137,15 @@ static void open_bindings(const char *prog, const struct hz_host_binding *b,
 			exit(2);
 		}
 	}
+}
+
+/* Takes the value of --notify as *fd; exits on a bad one. */
+static void parse_notify(const char *prog, const char *s, int *fd)
+{
+	struct hz_errmsg err = {0};
+
+	if (hz_notify_setup(s, fd, &err) < 0)
+		fail(prog, hz_errmsg_text(&err));
 }
 
 /* Parses the value of --mem; exits on a bad one. */
@@ -98,6 +161,8 @@ static size_t parse_mem(const char *prog, const char *s)
 
 int main(int argc, char **argv)
 {
+	/* The start notice's time: the process began about now. */
+	uint64_t t_start = hz_notify_now();
 	const char *prog = argv[0];
 	struct hz_errmsg err = {0};
 	struct hz_start_info si = {.target = "unix"};
@@ -106,6 +171,7 @@ int main(int argc, char **argv)
 	char **runtime_opts;
 	size_t nbinds = 0, nruntime = 0;
 	const char *why;
+	int notify_fd = -1;
 	void *heap;
 	int i;
 
@@ -132,7 +198,7 @@ int main(int argc, char **argv)
 		if (strncmp(a, "--", 2) != 0)
 			break;
 		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
-		    strcmp(a, "--block") != 0) {
+		    strcmp(a, "--block") != 0 && strcmp(a, "--notify") != 0) {
 			fprintf(stderr,
 				"%s: unknown option %s (put the application's "
 				"options after --)\n",
@@ -147,14 +213,22 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--mem") == 0)
 			mem = parse_mem(prog, argv[++i]);
+		else if (strcmp(a, "--notify") == 0)
+			parse_notify(prog, argv[++i], &notify_fd);
 		else
 			parse_binding(prog, a, argv[++i], &binds[nbinds++]);
 	}
+	/* The unix target's first instruction is the process's: the guest
+	 * notice is the start's, so every target writes the same lines. */
+	hz_notify(notify_fd, "start", t_start);
+	hz_notify(notify_fd, "guest", t_start);
+	hz_unix_notify_on(notify_fd);
 	if (hz_manifest_validate(&hz_manifest, &why) < 0)
 		fail(prog, why);
 	/* Everything is checked before any host resource is opened. */
 	if (hz_host_check_bindings(&hz_manifest, binds, nbinds, &err) < 0)
 		fail(prog, hz_errmsg_text(&err));
+	check_tapfds(prog, binds, nbinds);
 	open_bindings(prog, binds, nbinds);
 	free(binds);
 
@@ -178,5 +252,6 @@ int main(int argc, char **argv)
 	argv[i - 1] = argv[0];
 	si.argv = &argv[i - 1];
 	si.argc = argc - i + 1;
+	hz_notify(notify_fd, "main", hz_notify_now());
 	hz_runtime_start(&si);
 }

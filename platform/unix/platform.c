@@ -18,6 +18,7 @@
 #include "haze/log.h"
 #include "haze/manifest.h"
 #include "haze/platform.h"
+#include "platform/host/notify.h"
 #include "platform/host/tap.h"
 #include "platform/unix/unix.h"
 
@@ -78,10 +79,26 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 	return h;
 }
 
+/* Binds net device @name to the open tap @fd; on failure @fd is left. */
+static int bind_tap_fd(const char *name, int fd, struct hz_errmsg *err)
+{
+	int h = bind_device(HZ_DEVICE_KIND_NET, name, fd, err);
+
+	if (h < 0)
+		return h;
+	devices[h].net.mtu = TAP_MTU;
+	devices[h].net.gso_max = HZ_TAP_GSO_MAX;
+	if (getrandom(devices[h].net.mac, 6, 0) != 6)
+		memcpy(devices[h].net.mac, &h, sizeof(h));
+	devices[h].net.mac[0] =
+	    (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
+	return 0;
+}
+
 int hz_unix_bind_tap(const char *name, const char *ifname,
 		     struct hz_errmsg *err)
 {
-	int fd, h;
+	int fd, r;
 
 	fd = hz_tap_open(ifname);
 	if (fd == -ENAMETOOLONG)
@@ -91,18 +108,26 @@ int hz_unix_bind_tap(const char *name, const char *ifname,
 	if (fd < 0)
 		return hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s",
 				     ifname, strerror(-fd));
-	h = bind_device(HZ_DEVICE_KIND_NET, name, fd, err);
-	if (h < 0) {
+	r = bind_tap_fd(name, fd, err);
+	if (r < 0)
 		close(fd);
-		return h;
-	}
-	devices[h].net.mtu = TAP_MTU;
-	devices[h].net.gso_max = HZ_TAP_GSO_MAX;
-	if (getrandom(devices[h].net.mac, 6, 0) != 6)
-		memcpy(devices[h].net.mac, &h, sizeof(h));
-	devices[h].net.mac[0] =
-	    (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
-	return 0;
+	return r;
+}
+
+int hz_unix_bind_tapfd(const char *name, int fd, struct hz_errmsg *err)
+{
+	int r = hz_tap_adopt(fd, err);
+
+	return r < 0 ? r : bind_tap_fd(name, fd, err);
+}
+
+/* --notify's descriptor, or -1; hz_platform_ready writes on it once. */
+static int notify_fd = -1;
+static bool notified_ready;
+
+void hz_unix_notify_on(int fd)
+{
+	notify_fd = fd;
 }
 
 int hz_unix_bind_file(const char *name, const char *path, struct hz_errmsg *err)
@@ -227,6 +252,14 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 	for (nfds_t i = 0; i < n; i++)
 		if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
 			*ready |= (hz_ready_set_t)1 << handle[i];
+}
+
+void hz_platform_ready(void)
+{
+	if (notified_ready)
+		return;
+	notified_ready = true;
+	hz_notify(notify_fd, "ready", hz_notify_now());
 }
 
 static struct device *device_get(hz_handle_t h, enum hz_device_kind kind)

@@ -16,6 +16,19 @@ HZ_MUST_CHECK
 int hz_unix_bind_tap(const char *name, const char *ifname,
 		     struct hz_errmsg *err);
 
+/*
+ * Binds net device @name to the tap already open on @fd, inherited from
+ * the process that started this one (hz_tap_adopt checks it first).
+ */
+HZ_MUST_CHECK
+int hz_unix_bind_tapfd(const char *name, int fd, struct hz_errmsg *err);
+
+/*
+ * Makes hz_platform_ready write its notice on @fd (--notify; see
+ * platform/host/notify.h), or on nothing when @fd is negative.
+ */
+void hz_unix_notify_on(int fd);
+
 /* Binds block device @name to the file @path (opened read-write now). */
 HZ_MUST_CHECK
 int hz_unix_bind_file(const char *name, const char *path,

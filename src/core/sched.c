@@ -578,6 +578,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 {
 	struct main_call mc = {fn, arg, 0, false};
 	hz_ready_set_t ready;
+	bool told_ready = false;
 	int result;
 
 	HZ_ASSERT(S.current == NULL && "hz_sched_run inside a fiber");
@@ -606,11 +607,20 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 			mc.status = -HZ_ECANCELED;
 			break;
 		}
+		/* Idle for the first time: whatever the application set up
+		 * before its first wait (its listeners) exists now. */
+		if (!told_ready) {
+			told_ready = true;
+			hz_platform_ready();
+		}
 		hz_platform_yield(hz_timers_next(), S.device_waited, &ready);
 		hz_random_event(HZ_RANDOM_EV_LOOP, ready);
 		S.stats.yields++;
 		wake_devices(ready);
 	}
+	/* hz_main returned without ever waiting: it was ready, and done. */
+	if (!told_ready && mc.done)
+		hz_platform_ready();
 	result = mc.status;
 	abandon_fibers();
 	return result;

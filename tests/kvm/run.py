@@ -143,7 +143,7 @@ def corrupt(src, kind):
     elif kind == "ABI version":
         for off, owner, ntype in notes(data):
             if owner == b"HAZE" and ntype == 0x485a4b31:
-                struct.pack_into("<I", data, off + 12 + 8, 4)
+                struct.pack_into("<I", data, off + 12 + 8, 99)
     elif kind == "text not executable":
         struct.pack_into("<I", data, text + 4, 4)  # R
     fd, path = tempfile.mkstemp(suffix=".hz")
@@ -422,7 +422,7 @@ BADCALLS = [
      "writable guest memory"),
     ("entropy-text", [], "entropy: buffer 0x"),
     ("yield-arg-rodata", [], "yield: argument at 0x"),
-    ("unknown-call", [], "unknown call 12"),
+    ("unknown-call", [], "unknown call 13"),
     ("misaligned-arg", [], "exit: argument at 0x"),
     ("hypercall-load", [], "load of 4 bytes from the hypercall page"),
     ("hypercall-store64", [], "store of 8 bytes at hypercall offset 0x40"),
@@ -552,7 +552,7 @@ def test_refusals():
                          ("too many phdrs", "more than 64 program headers"),
                          ("huge note namesz", "note runs past its segment"),
                          ("no ABI note", "no Haze kvm ABI note"),
-                         ("ABI version", "built for kvm ABI 4"),
+                         ("ABI version", "built for kvm ABI 99"),
                          ("text not executable",
                           "entry point outside executable segments")]:
         path = corrupt(hello, kind)

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	static struct hz_vm vm;
 	int a = 1;
 
+	vm.notify_fd = -1; /* no --notify: fd 0 must stay unwritable */
 	if (a < argc && strcmp(argv[a], "--user-net") == 0) {
 		vm.ndev = 1;
 		vm.dev[0] = (struct hz_device){

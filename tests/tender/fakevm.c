@@ -28,6 +28,7 @@ void fakevm_init(struct hz_vm *vm)
 	if (vm->mem == MAP_FAILED)
 		abort();
 	vm->mem_size = FAKEVM_MEM;
+	vm->notify_fd = -1;
 	vm->tsc_hz = 1000000000ull;
 	vm->image.fd = -1;
 	vm->image.nsegs = 1;

@@ -14,6 +14,8 @@
 #include "tests/unit/harness.h"
 
 #include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +25,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "platform/host/notify.h"
+#include "platform/host/tap.h"
 #include "tests/tender/fakevm.h"
 
 /* --- counting the loader's reads ------------------------------------------ */
@@ -622,6 +627,231 @@ static void pcap_stops_at_its_limit(void **state)
 	close(err);
 }
 
+/* --- notices and inherited taps ------------------------------------------- */
+
+/* Reads what waits in the pipe @fd (non-blocking) into @buf. */
+static size_t read_pipe(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got + 1 < cap && (n = read(fd, buf + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	return got;
+}
+
+/*
+ * --notify: the guest's first MAIN writes "guest" then "main", its first
+ * READY "ready", each once, with times in order; what a guest repeats or
+ * claims (a first instruction after main, or a TSC from the far future)
+ * changes neither how many lines there are nor their order.
+ */
+static void notices_are_written_once_in_order(void **state)
+{
+	static struct hz_vm vm;
+	int p[2];
+	char buf[512];
+	unsigned long long g, m, r;
+	int used;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	fakevm_init(&vm);
+	vm.notify_fd = p[1];
+	uint64_t before = hz_tender_now();
+	vm.t_run_ns = before;
+	struct hz_kvm_mark *mark = fakevm_ptr(&vm, ARG_GPA);
+	*mark = (struct hz_kvm_mark){.tsc_entry = UINT64_MAX, .tsc_now = 0};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_MAIN, ARG_GPA), -1);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_MAIN, ARG_GPA), -1);
+	/* READY reads nothing: any address will do, even none. */
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_READY, 0), -1);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_READY, FAKEVM_MEM), -1);
+	uint64_t after = hz_tender_now();
+	read_pipe(p[0], buf, sizeof(buf));
+	assert_int_equal(sscanf(buf, "guest %llu\nmain %llu\nready %llu\n%n",
+				&g, &m, &r, &used),
+			 3);
+	assert_int_equal(buf[used], '\0'); /* nothing more: each once */
+	assert_true(before <= g && g <= m && m <= r && r <= after);
+	fakevm_release(&vm);
+
+	/* Without --notify the calls are taken and nothing is written. */
+	fakevm_init(&vm);
+	mark = fakevm_ptr(&vm, ARG_GPA);
+	*mark = (struct hz_kvm_mark){.tsc_entry = 1, .tsc_now = 2};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_MAIN, ARG_GPA), -1);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_READY, 0), -1);
+	assert_true(vm.t_main_ns >= vm.t_first_ns);
+	assert_int_equal(read_pipe(p[0], buf, sizeof(buf)), 0);
+	fakevm_release(&vm);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A reader that went away costs the notice, not the tender. */
+static void notice_to_a_closed_reader_is_ignored(void **state)
+{
+	static struct hz_vm vm;
+	struct hz_errmsg err = {0};
+	char num[16];
+	int p[2], fd;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	snprintf(num, sizeof(num), "%d", p[1]);
+	assert_int_equal(hz_notify_setup(num, &fd, &err), 0);
+	assert_int_equal(fd, p[1]);
+	close(p[0]);
+	fakevm_init(&vm);
+	vm.notify_fd = fd;
+	/* SIGPIPE would end this process; EPIPE is ignored. */
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_READY, 0), -1);
+	assert_true(vm.told_ready);
+	fakevm_release(&vm);
+	close(p[1]);
+	signal(SIGPIPE, SIG_DFL);
+
+	/* What --notify refuses, by its message. */
+	assert_true(hz_notify_setup("x", &fd, &err) < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "descriptor number"));
+	assert_true(hz_notify_setup("99999999999", &fd, &err) < 0);
+	assert_true(hz_notify_setup("1000000", &fd, &err) < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "is not open"));
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	snprintf(num, sizeof(num), "%d", p[0]);
+	assert_true(hz_notify_setup(num, &fd, &err) < 0);
+	assert_non_null(strstr(hz_errmsg_text(&err), "not open for writing"));
+	close(p[0]);
+	close(p[1]);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* Attaches a new descriptor of /dev/net/tun with @flags; -1 if refused. */
+static int tun_attach(short flags, const char *name)
+{
+	struct ifreq ifr = {0};
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	ifr.ifr_flags = flags;
+	memcpy(ifr.ifr_name, name, strlen(name) + 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* hz_tap_adopt refuses @fd with a message holding @why. */
+static void refused(int fd, const char *why)
+{
+	struct hz_errmsg err = {0};
+
+	assert_int_equal(hz_tap_adopt(fd, &err), -HZ_EINVAL);
+	if (strstr(hz_errmsg_text(&err), why) == NULL)
+		fail_msg("descriptor %d: expected \"%s\", got \"%s\"", fd, why,
+			 hz_errmsg_text(&err));
+}
+
+/*
+ * tapfd:FD takes only a tap attached as hz_tap_open attaches one: not a
+ * closed descriptor, a file, a pipe, another device, a tun, or a tap
+ * without virtio-net headers. Making tuns and taps needs root.
+ */
+static void tapfd_takes_only_a_tap_with_headers(void **state)
+{
+	char name[IFNAMSIZ];
+	int p[2];
+
+	(void)state;
+	refused(1000000, "is not open");
+	int file = memfd_create("file", MFD_CLOEXEC);
+	refused(file, "not /dev/net/tun (a regular file)");
+	close(file);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	refused(p[0], "not /dev/net/tun (a pipe)");
+	close(p[0]);
+	close(p[1]);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	refused(null, "another character device");
+	close(null);
+	int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (tun < 0 || geteuid() != 0) {
+		if (tun >= 0)
+			close(tun);
+		skip(); /* the checks of real taps need root and a tun */
+		return;
+	}
+	refused(tun, "attached to no interface");
+	close(tun);
+	snprintf(name, sizeof(name), "hzfd%d", (int)getpid() % 100000);
+	tun = tun_attach(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, name);
+	assert_true(tun >= 0);
+	refused(tun, "is tun hzfd");
+	close(tun);
+	int bare = tun_attach(IFF_TAP | IFF_NO_PI, name);
+	assert_true(bare >= 0);
+	refused(bare, "without IFF_VNET_HDR");
+	close(bare);
+	/* Some kernels attach every tap without packet information, asked
+	 * or not: the check is then one no descriptor can fail. */
+	int pi = tun_attach(IFF_TAP | IFF_VNET_HDR, name);
+	struct ifreq ifr = {0};
+	assert_true(pi >= 0);
+	assert_int_equal(ioctl(pi, TUNGETIFF, &ifr), 0);
+	if (!(ifr.ifr_flags & IFF_NO_PI))
+		refused(pi, "without IFF_NO_PI");
+	close(pi);
+	/* A good one, blocking as a parent might leave it: taken, made
+	 * non-blocking and close-on-exec. */
+	int tap = tun_attach(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, name);
+	assert_true(tap >= 0);
+	assert_int_equal(fcntl(tap, F_SETFD, 0), 0);
+	struct hz_errmsg err = {0};
+	assert_int_equal(hz_tap_adopt(tap, &err), 0);
+	assert_true(fcntl(tap, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(tap, F_GETFD) & FD_CLOEXEC);
+	char frame[64];
+	assert_int_equal(hz_tap_read(tap, frame, sizeof(frame)), 0);
+	close(tap);
+}
+
+/*
+ * haze-kvm closes what it inherited before anything else, but for the
+ * descriptors of --notify and tapfd bindings: those stay open, the rest
+ * (past stdio) is closed. Run in a child, whose descriptors it may close.
+ */
+static void only_kept_descriptors_survive(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fds[6];
+		for (unsigned i = 0; i < 6; i++)
+			fds[i] = open("/dev/null", O_RDONLY);
+		int keep[] = {fds[4], fds[1], fds[1]};
+		if (hz_sandbox_close_inherited(keep, 3) < 0)
+			_exit(10);
+		for (unsigned i = 0; i < 6; i++) {
+			bool open = fcntl(fds[i], F_GETFD) >= 0;
+			if (open != (i == 1 || i == 4))
+				_exit(11 + (int)i);
+		}
+		for (int fd = 0; fd < 3; fd++)
+			if (fcntl(fd, F_GETFD) < 0)
+				_exit(20 + fd);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* --- the sandbox ---------------------------------------------------------- */
 
 /* What a child in the sandbox tries (run_sandboxed). */
@@ -633,7 +863,11 @@ enum attempt {
 	TRY_CLOSE_VCPU,	 /* killed */
 	TRY_WRITE_IMAGE, /* killed */
 	TRY_DUP,	 /* killed */
+	TRY_NOTIFY,	 /* READY's notice written past the fence */
 };
+
+/* The pipe a sandboxed child writes its notices on (TRY_NOTIFY). */
+static int notify_pipe[2] = {-1, -1};
 
 /*
  * Ends a sandboxed child with @status by the raw system call: _exit is
@@ -664,6 +898,7 @@ static int run_sandboxed(enum attempt what)
 		vm.image.fd = devnull; /* numbers only */
 		add_user_nic(&vm, true);
 		vm.dev[0].net.nfwd = 0;
+		vm.notify_fd = what == TRY_NOTIFY ? notify_pipe[1] : -1;
 		int fd = -1;
 		if (hz_sandbox_enter(&vm) < 0)
 			child_exit(10);
@@ -701,6 +936,10 @@ static int run_sandboxed(enum attempt what)
 			fd = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
 			r = 18;
 			break;
+		case TRY_NOTIFY:
+			r = fakevm_call(&vm, HZ_KVM_CALL_READY, 0) == -1 ? 0
+									 : 20;
+			break;
 		}
 		child_exit(r);
 	}
@@ -727,6 +966,21 @@ static void sandbox_holds_with_user_networking(void **state)
 	assert_int_equal(run_sandboxed(TRY_DUP), HZ_KVM_EXIT_BADCALL);
 }
 
+/* --notify's descriptor is written under the filter, fence and all. */
+static void sandbox_lets_notices_through(void **state)
+{
+	char buf[128];
+	unsigned long long t;
+
+	(void)state;
+	assert_int_equal(pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(run_sandboxed(TRY_NOTIFY), 0);
+	read_pipe(notify_pipe[0], buf, sizeof(buf));
+	assert_int_equal(sscanf(buf, "ready %llu\n", &t), 1);
+	close(notify_pipe[0]);
+	close(notify_pipe[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +994,11 @@ int main(void)
 	    cmocka_unit_test(console_is_rate_limited),
 	    cmocka_unit_test(pcap_stops_at_its_limit),
 	    cmocka_unit_test(sandbox_holds_with_user_networking),
+	    cmocka_unit_test(notices_are_written_once_in_order),
+	    cmocka_unit_test(notice_to_a_closed_reader_is_ignored),
+	    cmocka_unit_test(tapfd_takes_only_a_tap_with_headers),
+	    cmocka_unit_test(only_kept_descriptors_survive),
+	    cmocka_unit_test(sandbox_lets_notices_through),
 	};
 	return HARNESS_RUN("tender", tests);
 }
