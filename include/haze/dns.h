@@ -12,8 +12,9 @@
  * (haze/stack.h): a random ID and source port per resolution, the query
  * retransmitted with exponential backoff, answers from elsewhere or for
  * another question ignored and counted, a small caller-owned cache that
- * honours TTLs. Literal addresses ("10.0.0.1") are returned as they are.
- * See docs/conduit.md.
+ * honours TTLs. Queries carry EDNS0 (RFC 6891); a truncated answer is
+ * asked again over TCP (RFC 7766). Literal addresses ("10.0.0.1") are
+ * returned as they are. See docs/conduit.md and docs/dns.md.
  */
 #ifndef HAZE_DNS_H
 #define HAZE_DNS_H
@@ -31,8 +32,10 @@
 #define HZ_DNS_NAME_MAX 255
 /* Room for a name as text: 253 characters and the NUL. */
 #define HZ_DNS_TEXT_MAX 254
-/* Largest query hz_dns_query_encode writes. */
-#define HZ_DNS_QUERY_MAX (12 + HZ_DNS_NAME_MAX + 4)
+/* Bytes of the OPT record hz_dns_query_add_edns appends. */
+#define HZ_DNS_EDNS_OPT_LEN 11
+/* Largest query: hz_dns_query_encode's, with an OPT record. */
+#define HZ_DNS_QUERY_MAX (12 + HZ_DNS_NAME_MAX + 4 + HZ_DNS_EDNS_OPT_LEN)
 /* Largest response read over UDP without EDNS (RFC 1035 4.2.1). */
 #define HZ_DNS_UDP_MAX 512
 /* Most addresses a decoded answer keeps. */
@@ -41,11 +44,16 @@
 #define HZ_DNS_CNAME_MAX 8
 /* Most answer records looked at in one response. */
 #define HZ_DNS_RR_MAX 64
+/* UDP payload size the resolver offers in its OPT (as the server does). */
+#define HZ_DNS_EDNS_UDP_OFFER 1232
+/* Largest message over TCP: what a two-byte length can say. */
+#define HZ_DNS_TCP_MAX 65535
 
 #define HZ_DNS_TYPE_A 1
 #define HZ_DNS_TYPE_CNAME 5
 #define HZ_DNS_TYPE_SOA 6
 #define HZ_DNS_TYPE_AAAA 28
+#define HZ_DNS_TYPE_OPT 41
 #define HZ_DNS_CLASS_IN 1
 
 /* Response codes (RCODE) of the header. */
@@ -58,14 +66,19 @@ enum hz_dns_rcode {
 	HZ_DNS_REFUSED = 5,
 };
 
-/* Returns the name of an RCODE ("NXDOMAIN"), or "RCODE?" if unknown. */
+/*
+ * Returns the name of an RCODE ("NXDOMAIN"), extended ones included
+ * ("BADVERS", 16), or "RCODE?" if unknown.
+ */
 const char *hz_dns_rcode_name(unsigned rcode);
 
 /* What a response says about the question it answers. */
 struct hz_dns_answer {
-	uint8_t rcode;	/* enum hz_dns_rcode, or another value */
-	bool truncated; /* TC: the server cut the answer short */
-	size_t naddrs;	/* A records of the final name (at most ADDRS_MAX) */
+	uint16_t rcode;	   /* enum hz_dns_rcode, or another value; 12 bits */
+	bool truncated;	   /* TC: the server cut the answer short */
+	bool edns;	   /* the response carried an OPT record */
+	uint16_t edns_udp; /* the server's UDP payload size, if edns */
+	size_t naddrs;	   /* A records of the final name (at most ADDRS_MAX) */
 	hz_ipv4_t addrs[HZ_DNS_ADDRS_MAX];
 	uint32_t ttl;	 /* least TTL of the addresses and CNAMEs used */
 	unsigned cnames; /* CNAME links followed */
@@ -86,11 +99,26 @@ int hz_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 			uint16_t qtype, uint64_t case_bits);
 
 /*
- * Decodes @msg (@len bytes) as the response to @query (@qlen bytes, as
- * hz_dns_query_encode wrote it). 0 with *out filled (look at out->rcode
- * first), or -HZ_EPROTO when it is not a well-formed response to that
+ * Appends an OPT record (EDNS0, RFC 6891: version 0, no flags, no
+ * options) offering @udp_size bytes to the query of @len bytes in @buf,
+ * which must have no additional record yet. Returns the new length, or
+ * -HZ_ENOSPC if @cap is too small.
+ */
+HZ_MUST_CHECK
+int hz_dns_query_add_edns(uint8_t *buf, size_t len, size_t cap,
+			  uint16_t udp_size);
+
+/*
+ * Decodes @msg (@len bytes, up to HZ_DNS_TCP_MAX: a UDP datagram or a TCP
+ * message without its length prefix) as the response to @query (@qlen
+ * bytes, as hz_dns_query_encode wrote it, with or without an OPT). 0 with
+ * *out filled (look at out->rcode first: it includes the extended RCODE
+ * of an OPT), or -HZ_EPROTO when it is not a well-formed response to that
  * query, the reason in *why (a fixed string: "ID mismatch", "question
- * mismatch", "compression pointer loop", ...). Never reads outside @msg.
+ * mismatch", "compression pointer loop", ...). The answer section must be
+ * whole (unless TC); the records after it are read only to find the OPT,
+ * and the walk stops quietly at one that does not fit. Never reads
+ * outside @msg.
  */
 HZ_MUST_CHECK
 int hz_dns_response_decode(const uint8_t *query, size_t qlen,
@@ -166,13 +194,19 @@ size_t hz_dns_ipstack_servers(void *ipstack, hz_ipv4_t *out, size_t max);
 /*
  * Resolves @name to an IPv4 address in *out over UDP on @s, asking the
  * servers of @cfg in turn, each up to cfg->tries times with the wait
- * doubling from cfg->timeout_ns, until @deadline. A literal address is
- * returned as it is; a cached answer without a query. 0, or:
+ * doubling from cfg->timeout_ns, until @deadline. Queries carry an OPT;
+ * a server answering FORMERR or NOTIMP without one is asked again
+ * without it. A truncated answer (TC) is asked again of the same server
+ * over TCP on @s, for at most 4 times cfg->timeout_ns. A literal address
+ * is returned as it is; a cached answer without a query. 0, or:
  * -HZ_ENOENT (NXDOMAIN, or no address for the name), -HZ_ETIMEDOUT (no
  * usable answer), -HZ_EIO (every server failed: SERVFAIL, REFUSED, ...),
  * -HZ_EINVAL (not a host name, no server), -HZ_EAGAIN (no entropy yet),
- * or the stack's error; @err says which, naming the name and the server:
- * "DNS example.org: NXDOMAIN from 10.0.0.1".
+ * the stack's error, or, when the last server failed over TCP, that
+ * failure (-HZ_ECONNREFUSED, -HZ_EPROTO for a broken TCP answer, ...);
+ * @err says which, naming the name and the server: "DNS example.org:
+ * NXDOMAIN from 10.0.0.1", "DNS example.org: TCP to 10.0.0.1: connection
+ * refused".
  */
 HZ_MUST_CHECK
 int hz_dns_resolve(struct hz_stack *s, const struct hz_dns_config *cfg,

@@ -1,6 +1,6 @@
 /*
  * The stub resolver of haze/dns.h: A queries over UDP through any STACK,
- * and its bounded, caller-owned cache.
+ * with EDNS0 and a fallback to TCP, and its bounded, caller-owned cache.
  *
  * One resolution uses one UDP socket on a random port and one random ID,
  * with the letters of the name in random case (0x20): an answer counts
@@ -9,15 +9,26 @@
  * the wait goes on, so a forged or broken datagram cannot end a
  * resolution early. The query goes to each server in turn; the wait for
  * an answer doubles with every round.
+ *
+ * Queries offer a 1232-byte UDP payload in an OPT record (RFC 6891); a
+ * server that answers FORMERR or NOTIMP without an OPT of its own does
+ * not speak EDNS and gets the query again without it (section 7). A
+ * truncated answer (TC) is not used: the same server is asked over TCP,
+ * one query on one connection, framed by a two-byte length (RFC 7766),
+ * read whole however the bytes arrive, within a bounded time.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "haze/assert.h"
 #include "haze/dns.h"
 #include "haze/ipstack.h"
 #include "haze/log.h"
+#include "haze/mem.h"
 #include "haze/random.h"
 #include "haze/sched.h"
+#include "haze/wire.h"
 
 static HZ_LOG_SOURCE(dns_log, "dns");
 static HZ_COUNTER(c_queries, "dns", "queries_sent");
@@ -25,6 +36,9 @@ static HZ_COUNTER(c_cache_hits, "dns", "cache_hits");
 static HZ_COUNTER(c_drop_stranger, "dns", "drop_unexpected_source");
 static HZ_COUNTER(c_drop_spoof, "dns", "drop_id_or_question_mismatch");
 static HZ_COUNTER(c_drop_malformed, "dns", "drop_malformed");
+static HZ_COUNTER(c_edns_fallback, "dns", "edns_fallback");
+static HZ_COUNTER(c_tcp_queries, "dns", "tcp_queries");
+static HZ_COUNTER(c_tcp_failed, "dns", "tcp_failed");
 
 /* Random source ports come from the dynamic range (RFC 6335). */
 #define PORT_FIRST 49152u
@@ -32,6 +46,8 @@ static HZ_COUNTER(c_drop_malformed, "dns", "drop_malformed");
 #define PORT_ATTEMPTS 4
 /* Cap of the doubling wait, as a shift of the first one. */
 #define BACKOFF_SHIFT_MAX 6
+/* A TCP exchange may take this many first waits (connect, send, read). */
+#define TCP_TIMEOUT_SHIFT 2
 
 /* --- the cache ------------------------------------------------------------ */
 
@@ -150,25 +166,34 @@ struct resolution {
 	hz_ipv4_t servers[HZ_DNS_SERVERS_MAX];
 	size_t nservers;
 	bool asked[HZ_DNS_SERVERS_MAX];
-	bool failed[HZ_DNS_SERVERS_MAX]; /* gave SERVFAIL, REFUSED, ... */
-	uint8_t query[HZ_DNS_QUERY_MAX];
+	bool failed[HZ_DNS_SERVERS_MAX];  /* gave SERVFAIL, REFUSED, ... */
+	bool no_edns[HZ_DNS_SERVERS_MAX]; /* refused our OPT */
+	uint8_t query[HZ_DNS_QUERY_MAX];  /* with the OPT */
 	size_t qlen;
+	size_t plain_len; /* of the query without it */
+	uint8_t plain[HZ_DNS_QUERY_MAX];
 	struct hz_udp_sock *u;
-	unsigned sent;	       /* queries sent */
-	bool out_of_time;      /* the caller's deadline ended it */
-	unsigned dropped;      /* datagrams ignored */
-	const char *last_why;  /* reason of the last one ignored */
-	const char *fail_what; /* what the last failing server gave */
+	uint64_t tcp_timeout; /* longest TCP exchange */
+	unsigned sent;	      /* queries sent */
+	bool out_of_time;     /* the caller's deadline ended it */
+	unsigned dropped;     /* datagrams ignored */
+	const char *last_why; /* reason of the last one ignored */
+	char fail_what[96];   /* what the last failing server gave */
+	int fail_code;	      /* its error code */
+	bool fail_tcp;	      /* it failed over TCP */
 	hz_ipv4_t fail_server;
+	size_t at; /* index of the server the last verdict is about */
 	struct hz_dns_answer ans;
 	hz_ipv4_t from; /* who gave ans */
 };
 
 /* What a received datagram turned out to be. */
 enum verdict {
-	V_IGNORED, /* not a usable answer to us: keep waiting */
-	V_ANSWER,  /* res->ans holds the final answer */
-	V_FAILED,  /* the server failed (SERVFAIL, ...): ask the next */
+	V_IGNORED,   /* not a usable answer to us: keep waiting */
+	V_ANSWER,    /* res->ans holds the final answer */
+	V_FAILED,    /* the server failed (SERVFAIL, ...): ask the next */
+	V_NO_EDNS,   /* the server refused EDNS: ask it without */
+	V_TRUNCATED, /* TC: ask the server over TCP */
 };
 
 static int server_index(const struct resolution *res, hz_ipv4_t a)
@@ -177,6 +202,44 @@ static int server_index(const struct resolution *res, hz_ipv4_t a)
 		if (res->servers[i] == a)
 			return (int)i;
 	return -1;
+}
+
+/* The query as server @i is asked it: with the OPT, unless it refused. */
+static const uint8_t *query_for(const struct resolution *res, size_t i,
+				size_t *len)
+{
+	if (res->no_edns[i]) {
+		*len = res->plain_len;
+		return res->plain;
+	}
+	*len = res->qlen;
+	return res->query;
+}
+
+/* Records that server @i failed, in words, with @code. */
+static enum verdict server_failed(struct resolution *res, size_t i, int code,
+				  bool tcp, const char *what)
+{
+	snprintf(res->fail_what, sizeof(res->fail_what), "%s", what);
+	res->fail_code = code;
+	res->fail_tcp = tcp;
+	res->fail_server = res->servers[i];
+	res->failed[i] = true;
+	return V_FAILED;
+}
+
+/* What a decoded answer (res->ans) from server @i means. */
+static enum verdict rcode_verdict(struct resolution *res, size_t i)
+{
+	uint16_t rc = res->ans.rcode;
+
+	if (rc == HZ_DNS_NOERROR || rc == HZ_DNS_NXDOMAIN)
+		return V_ANSWER;
+	/* An OPT in the FORMERR means the server read ours: a real one. */
+	if ((rc == HZ_DNS_FORMERR || rc == HZ_DNS_NOTIMP) && !res->ans.edns &&
+	    !res->no_edns[i])
+		return V_NO_EDNS;
+	return server_failed(res, i, -HZ_EIO, false, hz_dns_rcode_name(rc));
 }
 
 static enum verdict judge(struct resolution *res, const uint8_t *msg,
@@ -205,24 +268,158 @@ static enum verdict judge(struct resolution *res, const uint8_t *msg,
 		return V_IGNORED;
 	}
 	res->from = from->addr;
-	if (res->ans.rcode == HZ_DNS_NOERROR && res->ans.truncated &&
-	    res->ans.naddrs == 0) {
-		res->fail_what = "a truncated answer (no TCP fallback)";
-		res->fail_server = from->addr;
-		res->failed[i] = true;
-		return V_FAILED;
+	res->at = (size_t)i;
+	/* A cut answer is not used, even with addresses (RFC 2181 9). */
+	if (res->ans.truncated && res->ans.rcode == HZ_DNS_NOERROR) {
+		/* Another copy, from a retransmission: TCP was tried. */
+		if (res->failed[i]) {
+			res->last_why = "truncated, from a server that failed";
+			res->dropped++;
+			return V_IGNORED;
+		}
+		return V_TRUNCATED;
 	}
-	if (res->ans.rcode == HZ_DNS_NOERROR ||
-	    res->ans.rcode == HZ_DNS_NXDOMAIN)
-		return V_ANSWER;
-	res->fail_what = hz_dns_rcode_name(res->ans.rcode);
-	res->fail_server = from->addr;
-	res->failed[i] = true;
-	return V_FAILED;
+	return rcode_verdict(res, (size_t)i);
+}
+
+/* --- TCP (RFC 7766) ------------------------------------------------------- */
+
+/* Records a TCP failure of server @i: "TCP to SERVER: @fmt". */
+HZ_PRINTF(4, 5)
+static enum verdict tcp_failed(struct resolution *res, size_t i, int code,
+			       const char *fmt, ...)
+{
+	char what[sizeof(res->fail_what)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	hz_counter_inc(&c_tcp_failed);
+	HZ_DEBUG(&dns_log, "%s: TCP: %s", res->name, what);
+	return server_failed(res, i, code, true, what);
+}
+
+/*
+ * Reads exactly @want bytes into @buf however the stream cuts them;
+ * *got says how many came. 0, -HZ_ECLOSED at the end of the stream, or
+ * the flow's error (-HZ_ETIMEDOUT at @until).
+ */
+static int read_exact(struct hz_flow *f, uint8_t *buf, size_t want,
+		      uint64_t until, size_t *got)
+{
+	*got = 0;
+	while (*got < want) {
+		ssize_t n =
+		    hz_flow_read_copy(f, buf + *got, want - *got, until);
+
+		if (n == 0)
+			return -HZ_ECLOSED;
+		if (n < 0)
+			return (int)n;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Why a read of @got of @want bytes of @what stopped, for a message. */
+static enum verdict tcp_read_failed(struct resolution *res, size_t i, int r,
+				    const char *what, size_t got, size_t want)
+{
+	if (r == -HZ_ECLOSED)
+		return tcp_failed(res, i, -HZ_EPROTO,
+				  "connection closed after %zu of the %zu "
+				  "bytes of %s",
+				  got, want, what);
+	return tcp_failed(res, i, r, "%s after %zu of the %zu bytes of %s",
+			  hz_strerror(r), got, want, what);
+}
+
+/* Reads the length-prefixed response on @f and decodes it. */
+static enum verdict tcp_response(struct resolution *res, size_t i,
+				 struct hz_flow *f, const uint8_t *q,
+				 size_t qlen, uint64_t until)
+{
+	uint8_t prefix[2], *msg;
+	const char *why;
+	size_t got, mlen;
+	enum verdict vd;
+	int r = read_exact(f, prefix, sizeof(prefix), until, &got);
+
+	if (r < 0)
+		return tcp_read_failed(res, i, r, "the length", got, 2);
+	mlen = hz_get16(prefix);
+	if (mlen < 12)
+		return tcp_failed(res, i, -HZ_EPROTO,
+				  "length %zu is shorter than a DNS header",
+				  mlen);
+	/* At most HZ_DNS_TCP_MAX, as the prefix has two bytes. */
+	msg = hz_malloc(mlen);
+	if (msg == NULL)
+		return tcp_failed(res, i, -HZ_ENOMEM,
+				  "no memory for a %zu-byte answer", mlen);
+	r = read_exact(f, msg, mlen, until, &got);
+	if (r < 0) {
+		hz_free(msg);
+		return tcp_read_failed(res, i, r, "the answer", got, mlen);
+	}
+	r = hz_dns_response_decode(q, qlen, msg, mlen, &res->ans, &why);
+	hz_free(msg);
+	if (r < 0)
+		return tcp_failed(res, i, -HZ_EPROTO, "bad answer: %s", why);
+	res->from = res->servers[i];
+	if (res->ans.truncated)
+		return tcp_failed(res, i, -HZ_EPROTO, "truncated answer");
+	vd = rcode_verdict(res, i);
+	/* Refusing over TCP the OPT it took over UDP: just a failure. */
+	if (vd == V_NO_EDNS)
+		vd = server_failed(res, i, -HZ_EIO, false,
+				   hz_dns_rcode_name(res->ans.rcode));
+	return vd;
+}
+
+/*
+ * Asks server @i over TCP, until @deadline at the latest: connect, one
+ * query, one response, close. V_ANSWER or V_FAILED.
+ */
+static enum verdict ask_tcp(struct resolution *res, size_t i, uint64_t deadline)
+{
+	struct hz_sockaddr dst = {res->servers[i], res->port};
+	uint64_t now = hz_now(), until = now + res->tcp_timeout;
+	struct hz_flow *f;
+	uint8_t prefix[2];
+	const uint8_t *q;
+	size_t qlen;
+	struct hz_iov iov[2];
+	enum verdict vd;
+	ssize_t n;
+	int r;
+
+	if (until > deadline || until < now)
+		until = deadline;
+	q = query_for(res, i, &qlen);
+	hz_counter_inc(&c_tcp_queries);
+	r = hz_tcp_connect(res->s, &dst, until, &f);
+	if (r < 0)
+		return tcp_failed(res, i, r, "%s", hz_strerror(r));
+	hz_put16(prefix, (uint16_t)qlen);
+	iov[0] = (struct hz_iov){prefix, sizeof(prefix)};
+	iov[1] = (struct hz_iov){q, qlen};
+	n = hz_flow_writev(f, iov, 2, until);
+	if (n >= 0 && (size_t)n < sizeof(prefix) + qlen)
+		n = -HZ_ETIMEDOUT;
+	if (n < 0)
+		vd = tcp_failed(res, i, (int)n, "sending the query: %s",
+				hz_strerror((int)n));
+	else
+		vd = tcp_response(res, i, f, q, qlen, until);
+	hz_flow_free(f);
+	return vd;
 }
 
 /* Waits for an answer until @until; V_IGNORED if none came. */
-static enum verdict wait_answer(struct resolution *res, uint64_t until)
+static enum verdict wait_answer(struct resolution *res, uint64_t until,
+				uint64_t deadline)
 {
 	for (;;) {
 		struct hz_sockaddr from;
@@ -237,6 +434,21 @@ static enum verdict wait_answer(struct resolution *res, uint64_t until)
 		    res, v.pb != NULL ? hz_view_data(&v) : (const uint8_t *)"",
 		    v.len, &from);
 		hz_view_release(&v);
+		if (vd == V_NO_EDNS) {
+			struct hz_sockaddr dst = {res->servers[res->at],
+						  res->port};
+
+			hz_counter_inc(&c_edns_fallback);
+			res->no_edns[res->at] = true;
+			if (hz_udp_sendto(res->s, res->u, &dst, res->plain,
+					  res->plain_len) == 0) {
+				res->sent++;
+				hz_counter_inc(&c_queries);
+			}
+			continue;
+		}
+		if (vd == V_TRUNCATED)
+			vd = ask_tcp(res, res->at, deadline);
 		if (vd != V_IGNORED)
 			return vd;
 	}
@@ -278,7 +490,9 @@ static enum verdict ask(struct resolution *res, const struct hz_dns_config *cfg,
 		for (size_t i = 0; i < res->nservers; i++) {
 			struct hz_sockaddr dst = {res->servers[i], res->port};
 			uint64_t now = hz_now(), until;
+			const uint8_t *q;
 			enum verdict vd;
+			size_t qlen;
 
 			if (res->failed[i])
 				continue;
@@ -286,8 +500,8 @@ static enum verdict ask(struct resolution *res, const struct hz_dns_config *cfg,
 				res->out_of_time = true;
 				return V_IGNORED;
 			}
-			if (hz_udp_sendto(res->s, res->u, &dst, res->query,
-					  res->qlen) == 0) {
+			q = query_for(res, i, &qlen);
+			if (hz_udp_sendto(res->s, res->u, &dst, q, qlen) == 0) {
 				res->asked[i] = true;
 				res->sent++;
 				hz_counter_inc(&c_queries);
@@ -297,7 +511,7 @@ static enum verdict ask(struct resolution *res, const struct hz_dns_config *cfg,
 				until = deadline;
 				res->out_of_time = true;
 			}
-			vd = wait_answer(res, until);
+			vd = wait_answer(res, until, deadline);
 			if (vd == V_ANSWER)
 				return vd;
 			if (vd == V_FAILED && all_failed(res))
@@ -338,8 +552,12 @@ static int conclude(struct resolution *res, const struct hz_dns_config *cfg,
 
 	if (vd == V_IGNORED)
 		return no_answer(res, cfg, err);
+	if (vd == V_FAILED && res->fail_tcp)
+		return hz_errmsg_set(
+		    err, res->fail_code, "DNS %s: TCP to %s: %s", res->name,
+		    hz_ipv4_format(res->fail_server, a), res->fail_what);
 	if (vd == V_FAILED)
-		return hz_errmsg_set(err, -HZ_EIO, "DNS %s: %s from %s",
+		return hz_errmsg_set(err, res->fail_code, "DNS %s: %s from %s",
 				     res->name, res->fail_what,
 				     hz_ipv4_format(res->fail_server, a));
 	hz_ipv4_format(res->from, a);
@@ -403,7 +621,15 @@ int hz_dns_resolve(struct hz_stack *s, const struct hz_dns_config *cfg,
 	r = hz_dns_query_encode(res.query, sizeof(res.query), rnd.id, name,
 				HZ_DNS_TYPE_A, rnd.case_bits);
 	HZ_ASSERT(r > 0); /* cache_key checked the name */
+	res.plain_len = (size_t)r;
+	memcpy(res.plain, res.query, res.plain_len);
+	r = hz_dns_query_add_edns(res.query, res.plain_len, sizeof(res.query),
+				  HZ_DNS_EDNS_UDP_OFFER);
+	HZ_ASSERT(r > 0); /* HZ_DNS_QUERY_MAX leaves room for the OPT */
 	res.qlen = (size_t)r;
+	res.tcp_timeout =
+	    (cfg->timeout_ns ? cfg->timeout_ns : HZ_DNS_TIMEOUT_DEFAULT)
+	    << TCP_TIMEOUT_SHIFT;
 	r = socket_open(&res, rnd.ports);
 	if (r < 0)
 		return hz_errmsg_set(err, r, "DNS %s: UDP: %s", name,

@@ -1,10 +1,10 @@
 /*
- * DNS wire format (RFC 1035): the query encoder and the hardened
- * response decoder of haze/dns.h. No I/O and no allocation: both work on
- * caller buffers, and every offset read from a message is checked against
- * its length before use. Compression pointers must point before the start
- * of the part of the name being read, so a chain of them strictly moves
- * backwards and cannot loop.
+ * DNS wire format (RFC 1035): the query encoder, its EDNS0 OPT record
+ * (RFC 6891), and the hardened response decoder of haze/dns.h. No I/O
+ * and no allocation: both work on caller buffers, and every offset read
+ * from a message is checked against its length before use. Compression
+ * pointers must point before the start of the part of the name being
+ * read, so a chain of them strictly moves backwards and cannot loop.
  */
 #include <string.h>
 
@@ -22,6 +22,8 @@
 #define POINTERS_MAX 64
 /* TTLs with the top bit set count as 0 (RFC 2181 8). */
 #define TTL_MAX 0x7fffffffu
+/* The extended RCODE of an EDNS version the server does not speak. */
+#define RCODE_BADVERS 16u
 
 const char *hz_dns_rcode_name(unsigned rcode)
 {
@@ -29,6 +31,8 @@ const char *hz_dns_rcode_name(unsigned rcode)
 	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
 	};
 
+	if (rcode == RCODE_BADVERS)
+		return "BADVERS";
 	return rcode < sizeof(names) / sizeof(names[0]) ? names[rcode]
 							: "RCODE?";
 }
@@ -108,6 +112,23 @@ int hz_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	hz_put16(buf + DNS_HLEN + wlen, qtype);
 	hz_put16(buf + DNS_HLEN + wlen + 2, HZ_DNS_CLASS_IN);
 	return (int)(DNS_HLEN + wlen + 4);
+}
+
+int hz_dns_query_add_edns(uint8_t *buf, size_t len, size_t cap,
+			  uint16_t udp_size)
+{
+	uint8_t *o = buf + len;
+
+	HZ_ASSERT(len >= DNS_HLEN && hz_get16(buf + 10) == 0);
+	if (cap < len || cap - len < HZ_DNS_EDNS_OPT_LEN)
+		return -HZ_ENOSPC;
+	/* Owner the root; CLASS the payload size; TTL 0: no extended
+	 * RCODE, version 0, DO clear (we check no DNSSEC); no options. */
+	memset(o, 0, HZ_DNS_EDNS_OPT_LEN);
+	hz_put16(o + 1, HZ_DNS_TYPE_OPT);
+	hz_put16(o + 3, udp_size);
+	hz_put16(buf + 10, 1);
+	return (int)(len + HZ_DNS_EDNS_OPT_LEN);
 }
 
 /* --- the decoder ---------------------------------------------------------- */
@@ -197,46 +218,105 @@ struct rr {
 };
 
 /*
- * Reads up to HZ_DNS_RR_MAX answer records after the question; a message
- * cut short is an error unless the server said so (TC).
+ * Reads the record at *off into @x (its owner is checked, not kept) and
+ * moves *off past it.
  */
-static int answers_read(const uint8_t *m, size_t len, size_t off,
-			unsigned ancount, bool tc, struct rr *rr, size_t *nrr,
-			const char **why)
+static int rr_read(const uint8_t *m, size_t len, size_t *off, struct rr *x,
+		   size_t *owner_len, const char **why)
 {
 	uint8_t scratch[HZ_DNS_NAME_MAX];
-	size_t n = 0, slen;
 	int r;
 
-	for (unsigned i = 0; i < ancount && n < HZ_DNS_RR_MAX; i++) {
+	x->name_off = *off;
+	r = name_read(m, len, off, scratch, owner_len, why);
+	if (r < 0)
+		return r;
+	if (*off + 10 > len)
+		return bad(why, "record runs past the message");
+	x->type = hz_get16(m + *off);
+	x->class_ = hz_get16(m + *off + 2);
+	x->ttl = hz_get32(m + *off + 4);
+	x->rdlen = hz_get16(m + *off + 8);
+	x->rdoff = *off + 10;
+	if (x->rdoff + x->rdlen > len)
+		return bad(why, "RDLENGTH runs past the message");
+	*off = x->rdoff + x->rdlen;
+	return 0;
+}
+
+/*
+ * Reads up to HZ_DNS_RR_MAX answer records after the question; a message
+ * cut short is an error unless the server said so (TC). *whole says
+ * whether every answer record was read, and *off where they end.
+ */
+static int answers_read(const uint8_t *m, size_t len, size_t *off,
+			unsigned ancount, bool tc, struct rr *rr, size_t *nrr,
+			bool *whole, const char **why)
+{
+	size_t n = 0, olen;
+	unsigned i;
+	int r;
+
+	*whole = false;
+	for (i = 0; i < ancount && n < HZ_DNS_RR_MAX; i++) {
 		struct rr *x = &rr[n];
 
-		x->name_off = off;
-		r = name_read(m, len, &off, scratch, &slen, why);
-		if (r == 0 && off + 10 > len)
-			r = bad(why, "answer record runs past the message");
+		r = rr_read(m, len, off, x, &olen, why);
 		if (r < 0) {
 			if (tc)
 				break;
 			return r;
 		}
-		x->type = hz_get16(m + off);
-		x->class_ = hz_get16(m + off + 2);
-		x->ttl = hz_get32(m + off + 4);
 		if (x->ttl > TTL_MAX)
 			x->ttl = 0;
-		x->rdlen = hz_get16(m + off + 8);
-		x->rdoff = off + 10;
-		if (x->rdoff + x->rdlen > len) {
-			if (tc)
-				break;
-			return bad(why, "RDLENGTH runs past the message");
-		}
-		off = x->rdoff + x->rdlen;
 		n++;
 	}
 	*nrr = n;
+	*whole = i == ancount;
 	return 0;
+}
+
+/*
+ * Walks the records after the first @skip from *off (the rest of the
+ * answers, the authority and the additional section) for the OPT, which
+ * may only be in the additional section (the last @arcount records).
+ * Nothing else there is used, so a record that does not fit ends the
+ * walk quietly; an OPT that breaks RFC 6891 6.1.1 (not owned by the root,
+ * a second one) makes the response malformed.
+ */
+static int opt_find(const uint8_t *m, size_t len, size_t off, size_t skip,
+		    size_t arcount, struct hz_dns_answer *out, const char **why)
+{
+	const char *ignored;
+	struct rr x;
+	size_t olen;
+
+	for (size_t i = 0; i < skip + arcount; i++) {
+		if (rr_read(m, len, &off, &x, &olen, &ignored) < 0)
+			break;
+		if (i < skip || x.type != HZ_DNS_TYPE_OPT)
+			continue;
+		if (olen != 1)
+			return bad(why, "OPT record not owned by the root");
+		if (out->edns)
+			return bad(why, "more than one OPT record");
+		out->edns = true;
+		out->edns_udp = x.class_;
+		/* The TTL's top byte holds the upper 8 bits of the RCODE. */
+		out->rcode = (uint16_t)((x.ttl >> 24) << 4 | out->rcode);
+	}
+	return 0;
+}
+
+/* The length of @query's question (name, type, class): our own query. */
+static size_t question_len(const uint8_t *query, size_t qlen)
+{
+	size_t off = DNS_HLEN;
+
+	while (off < qlen && query[off] != 0)
+		off += 1 + (size_t)query[off];
+	HZ_ASSERT(off + 5 <= qlen);
+	return off + 5 - DNS_HLEN;
 }
 
 /*
@@ -328,14 +408,15 @@ int hz_dns_response_decode(const uint8_t *query, size_t qlen,
 {
 	struct rr rr[HZ_DNS_RR_MAX];
 	size_t qsec, nrr, off;
+	unsigned ancount;
 	uint16_t flags;
-	bool moved;
+	bool moved, whole;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	*why = "";
 	HZ_ASSERT(qlen > DNS_HLEN + 4 && qlen <= HZ_DNS_QUERY_MAX);
-	qsec = qlen - DNS_HLEN;
+	qsec = question_len(query, qlen);
 	if (len < DNS_HLEN)
 		return bad(why, "shorter than a header");
 	if (hz_get16(msg) != hz_get16(query))
@@ -359,10 +440,20 @@ int hz_dns_response_decode(const uint8_t *query, size_t qlen,
 	r = name_read(query + DNS_HLEN, qsec - 4, &off, out->canon,
 		      &out->canon_len, why);
 	HZ_ASSERT(r == 0); /* our own query */
-	r = answers_read(msg, len, DNS_HLEN + qsec, hz_get16(msg + 6),
-			 out->truncated, rr, &nrr, why);
+	off = DNS_HLEN + qsec;
+	ancount = hz_get16(msg + 6);
+	r = answers_read(msg, len, &off, ancount, out->truncated, rr, &nrr,
+			 &whole, why);
 	if (r < 0)
 		return r;
+	/* Past a cut in a truncated answer the offsets mean nothing. */
+	if (whole || nrr == HZ_DNS_RR_MAX) {
+		r = opt_find(msg, len, off,
+			     (size_t)(ancount - nrr) + hz_get16(msg + 8),
+			     hz_get16(msg + 10), out, why);
+		if (r < 0)
+			return r;
+	}
 	for (;;) {
 		r = collect_addrs(msg, len, rr, nrr, out, why);
 		if (r < 0 || out->naddrs > 0)

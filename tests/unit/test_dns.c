@@ -6,6 +6,9 @@
  * decoder must refuse: compression loops, forward pointers, pointers into
  * the header or off the end, reserved label types, names over 255 bytes,
  * RDLENGTH past the end, A records of the wrong size, chains too long);
+ * EDNS0: the OPT a query carries, and OPTs in responses (the extended
+ * RCODE, after many answers or an authority record, broken ones refused,
+ * a cut additional section tolerated); answers as large as TCP brings;
  * every prefix of every valid response, and every byte of one changed to
  * every value, decoded without a crash and with promises kept.
  */
@@ -487,7 +490,7 @@ static void malformed_responses_refused(void **state)
 	response(&m, q, qlen, 1, 0);
 	put16(&m, 0xc00c);
 	put16(&m, 1);
-	refused(q, qlen, &m, "answer record runs past the message");
+	refused(q, qlen, &m, "record runs past the message");
 	response(&m, q, qlen, 1, 0);
 	put16(&m, 0xc00c);
 	put_rr(&m, HZ_DNS_TYPE_A, 1, 200);
@@ -526,6 +529,202 @@ static void names_over_255_refused(void **state)
 		prev = here;
 	}
 	refused(q, qlen, &m, "name longer than 255 bytes");
+}
+
+/* --- EDNS0 ---------------------------------------------------------------- */
+
+/* An OPT record offering @size, extended RCODE bits @ext, owner @root. */
+static void put_opt(struct msg *m, unsigned size, unsigned ext, bool root)
+{
+	if (root)
+		put8(m, 0);
+	else
+		put_name(m, "haze", -1);
+	put16(m, HZ_DNS_TYPE_OPT);
+	put16(m, size);
+	put32(m, (uint32_t)ext << 24);
+	put16(m, 0);
+}
+
+/* The query of @name with an OPT offering 1232 bytes, in @eq. */
+static size_t query_edns(uint8_t *eq, const char *name, uint16_t id)
+{
+	size_t n = query(eq, name, id);
+	int r = hz_dns_query_add_edns(eq, n, HZ_DNS_QUERY_MAX,
+				      HZ_DNS_EDNS_UDP_OFFER);
+
+	assert_int_equal(r, (int)(n + HZ_DNS_EDNS_OPT_LEN));
+	return (size_t)r;
+}
+
+static void edns_query_known_answer(void **state)
+{
+	static const uint8_t opt[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+	uint8_t q[HZ_DNS_QUERY_MAX], small[40];
+	size_t qlen = query(q, "www.haze.test", 0xbeef);
+	int r;
+
+	(void)state;
+	memcpy(small, q, qlen);
+	/* One byte short of room: refused, the query untouched. */
+	assert_int_equal(hz_dns_query_add_edns(small, qlen, qlen + 10, 1232),
+			 -HZ_ENOSPC);
+	assert_int_equal(small[11], 0);
+	r = hz_dns_query_add_edns(q, qlen, sizeof(q), 1232);
+	assert_int_equal(r, (int)(qlen + 11));
+	assert_int_equal(q[10], 0);
+	assert_int_equal(q[11], 1); /* ARCOUNT */
+	assert_memory_equal(q + qlen, opt, sizeof(opt));
+	/* The longest name still fits in HZ_DNS_QUERY_MAX with its OPT. */
+	{
+		char name[HZ_DNS_TEXT_MAX];
+		uint8_t big[HZ_DNS_QUERY_MAX];
+		size_t n;
+
+		memset(name, 'a', sizeof(name) - 1);
+		for (size_t i = 63; i < sizeof(name) - 1; i += 64)
+			name[i] = '.';
+		name[sizeof(name) - 1] = '\0';
+		n = query(big, name, 1);
+		assert_int_equal(
+		    hz_dns_query_add_edns(big, n, sizeof(big), 512),
+		    (int)(n + 11));
+	}
+}
+
+static void opt_in_responses(void **state)
+{
+	uint8_t q[HZ_DNS_QUERY_MAX], eq[HZ_DNS_QUERY_MAX];
+	size_t qlen = query(q, "www.haze.test", 0xbeef);
+	size_t eqlen = query_edns(eq, "www.haze.test", 0xbeef);
+	struct hz_dns_answer a;
+	const char *why;
+	struct msg m;
+
+	(void)state;
+	/* An answer, then the OPT: read with either query. */
+	response(&m, q, qlen, 1, 0);
+	m.b[11] = 1;
+	put16(&m, 0xc00c);
+	put_rr(&m, HZ_DNS_TYPE_A, 300, 4);
+	put32(&m, 0x0a000001);
+	put_opt(&m, 4096, 0, true);
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_true(a.edns);
+	assert_int_equal(a.edns_udp, 4096);
+	assert_int_equal(a.rcode, HZ_DNS_NOERROR);
+	assert_int_equal(a.naddrs, 1);
+	assert_int_equal(a.addrs[0], 0x0a000001);
+	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
+	assert_true(a.edns);
+
+	/* The OPT's extended RCODE joins the header's: 1 << 4 is BADVERS. */
+	response(&m, q, qlen, 0, 0);
+	m.b[11] = 1;
+	put_opt(&m, 1232, 1, true);
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_int_equal(a.rcode, 16);
+	assert_string_equal(hz_dns_rcode_name(a.rcode), "BADVERS");
+	response(&m, q, qlen, 0, HZ_DNS_REFUSED);
+	m.b[11] = 1;
+	put_opt(&m, 1232, 0xff, true);
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_int_equal(a.rcode, 0xff5);
+
+	/* Past an answer and an authority record, still found. */
+	response(&m, q, qlen, 1, 0);
+	m.b[9] = 1;
+	m.b[11] = 1;
+	put16(&m, 0xc00c);
+	put_rr(&m, HZ_DNS_TYPE_A, 300, 4);
+	put32(&m, 0x0a000002);
+	put16(&m, 0xc00c);
+	put_rr(&m, HZ_DNS_TYPE_SOA, 300, 0);
+	put_opt(&m, 1400, 2, true);
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_true(a.edns);
+	assert_int_equal(a.edns_udp, 1400);
+	assert_int_equal(a.rcode, 32);
+	/* The same OPT counted as an authority record is not the OPT. */
+	m.b[9] = 2;
+	m.b[11] = 0;
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_false(a.edns);
+	assert_int_equal(a.rcode, 0);
+
+	/* Broken OPTs make the response malformed. */
+	response(&m, q, qlen, 0, 0);
+	m.b[11] = 1;
+	put_opt(&m, 1232, 0, false);
+	refused(eq, eqlen, &m, "OPT record not owned by the root");
+	response(&m, q, qlen, 0, 0);
+	m.b[11] = 2;
+	put_opt(&m, 1232, 0, true);
+	put_opt(&m, 1232, 0, true);
+	refused(eq, eqlen, &m, "more than one OPT record");
+
+	/* Additional records that do not fit end the walk, not the decode:
+	 * a stub needs nothing from them but the OPT. */
+	response(&m, q, qlen, 0, 0);
+	m.b[11] = 3;
+	put_opt(&m, 1232, 0, true);
+	put16(&m, 0xc00c);
+	put_rr(&m, HZ_DNS_TYPE_A, 300, 40); /* RDATA missing */
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_true(a.edns);
+	response(&m, q, qlen, 0, 0);
+	m.b[11] = 1; /* a server echoing our ARCOUNT with no record */
+	assert_int_equal(decode(eq, eqlen, &m, &a, &why), 0);
+	assert_false(a.edns);
+}
+
+static void tcp_sized_answers(void **state)
+{
+	uint8_t eq[HZ_DNS_QUERY_MAX];
+	size_t eqlen = query_edns(eq, "www.haze.test", 0x0102);
+	struct hz_dns_answer a;
+	const char *why;
+	uint8_t *big;
+	size_t n;
+
+	(void)state;
+	/*
+	 * 100 A records (more than HZ_DNS_RR_MAX are looked at) and an OPT
+	 * after them: 1.7 KB, as a TCP answer is. Built in a large buffer.
+	 */
+	big = malloc(HZ_DNS_TCP_MAX);
+	assert_non_null(big);
+	memcpy(big, eq, eqlen - HZ_DNS_EDNS_OPT_LEN);
+	n = eqlen - HZ_DNS_EDNS_OPT_LEN;
+	big[2] = 0x81;
+	big[3] = 0x80;
+	big[6] = 0;
+	big[7] = 100;
+	big[11] = 1;
+	for (unsigned i = 0; i < 100; i++) {
+		static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0,  1, 0, 0,
+					     1,	   0,	 0, 4, 10, 0, 3};
+
+		memcpy(big + n, rr, sizeof(rr));
+		n += sizeof(rr);
+		big[n++] = (uint8_t)(i + 1);
+	}
+	memcpy(big + n, "\0\0\x29\x10\0\0\0\0\0\0\0", 11);
+	n += 11;
+	assert_true(n > 1232);
+	assert_int_equal(hz_dns_response_decode(eq, eqlen, big, n, &a, &why),
+			 0);
+	assert_int_equal(a.naddrs, HZ_DNS_ADDRS_MAX);
+	assert_int_equal(a.addrs[7], 0x0a000308);
+	assert_true(a.edns);
+	assert_int_equal(a.edns_udp, 4096);
+	/* TC over a cut answer: what came whole counts, no OPT is sought. */
+	big[2] |= 0x02;
+	assert_int_equal(
+	    hz_dns_response_decode(eq, eqlen, big, n - 30, &a, &why), 0);
+	assert_true(a.truncated);
+	assert_false(a.edns);
+	free(big);
 }
 
 /* --- every prefix, every byte --------------------------------------------- */
@@ -617,6 +816,9 @@ int main(void)
 	    HARNESS_TEST(cname_chain_bounds),
 	    HARNESS_TEST(malformed_responses_refused),
 	    HARNESS_TEST(names_over_255_refused),
+	    HARNESS_TEST(edns_query_known_answer),
+	    HARNESS_TEST(opt_in_responses),
+	    HARNESS_TEST(tcp_sized_answers),
 	    HARNESS_TEST(prefixes_and_byte_changes),
 	    HARNESS_TEST(name_text_escapes_and_truncates),
 	};
