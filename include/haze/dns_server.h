@@ -187,4 +187,24 @@ int hz_dns_tcp_frame(const uint8_t *buf, size_t have, size_t *start);
 /* Writes the two-byte length prefix of a @len-byte message to @hdr. */
 void hz_dns_tcp_prefix(uint8_t hdr[2], size_t len);
 
+/* The one question of a query, as the server reads it. */
+struct hz_dns_question {
+	uint8_t name[HZ_DNS_NAME_MAX]; /* wire format, lower case */
+	size_t name_len;
+	uint16_t qtype, qclass;
+};
+
+/*
+ * Reads the question of @query (@qlen bytes) into @q, for a caller that
+ * routes a query before it is answered (haze-jitsu). 0, or -HZ_EINVAL
+ * when @query is not a query with exactly one well-formed question.
+ */
+HZ_MUST_CHECK
+int hz_dns_question_read(const uint8_t *query, size_t qlen,
+			 struct hz_dns_question *q);
+
+/* Whether @name (wire format, lower case) is @z's apex or below it. */
+bool hz_dns_zone_contains(const struct hz_dns_zone *z, const uint8_t *name,
+			  size_t len);
+
 #endif

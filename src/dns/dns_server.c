@@ -726,3 +726,24 @@ void hz_dns_tcp_prefix(uint8_t hdr[2], size_t len)
 {
 	hz_put16(hdr, (uint16_t)len);
 }
+
+int hz_dns_question_read(const uint8_t *query, size_t qlen,
+			 struct hz_dns_question *q)
+{
+	struct query x;
+
+	if (qlen < HLEN || (hz_get16(query + 2) & FLAG_QR) ||
+	    hz_get16(query + 4) != 1 || !parse_question(query, qlen, &x))
+		return -HZ_EINVAL;
+	memcpy(q->name, x.low, x.qname_len);
+	q->name_len = x.qname_len;
+	q->qtype = x.qtype;
+	q->qclass = x.qclass;
+	return 0;
+}
+
+bool hz_dns_zone_contains(const struct hz_dns_zone *z, const uint8_t *name,
+			  size_t len)
+{
+	return hz_dns_name_under(name, len, z->apex, z->apex_len);
+}

@@ -1,0 +1,517 @@
+/*
+ * haze-jitsu's DNS front end: the zone (SOA, NS, one A per service and the
+ * configuration's records) answered by Haze's authoritative server
+ * library over UDP and TCP (RFC 7766 framing, several queries per
+ * connection), names outside the zone forwarded to an upstream resolver.
+ *
+ * A query naming a service that is not running starts it. Its A (or ANY)
+ * question is then parked until the service says it is ready, unless the
+ * configuration answers at once; other questions are answered at once.
+ * A service that fails to boot gets its parked queries SERVFAIL.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "haze/log.h"
+#include "haze/wire.h"
+#include "jitsu/jitsu.h"
+
+#define TCP_CLIENTS_MAX 64
+#define TCP_OUT_MAX (256u * 1024)
+#define TCP_IDLE_NS 10000000000ull
+#define PARKED_MAX 1024
+#define FORWARDS_MAX 1024
+#define FORWARD_NS 5000000000ull
+#define ZONE_TEXT_MAX (1u << 20)
+#define ZONE_BUDGET (16u << 20)
+
+HZ_COUNTER(c_parked_full, "jitsu", "drop_parked_full");
+HZ_COUNTER(c_forward_full, "jitsu", "drop_forward_full");
+HZ_COUNTER(c_forward_stray, "jitsu", "drop_upstream_stray");
+HZ_COUNTER(c_tcp_full, "jitsu", "drop_tcp_clients_full");
+HZ_COUNTER(c_tcp_bad, "jitsu", "drop_tcp_bad_frame");
+HZ_COUNTER(c_tcp_slow, "jitsu", "drop_tcp_slow_reader");
+
+/* A TCP client: what it sent not yet framed, what is to be written. */
+struct tcp_client {
+	int fd;
+	struct sockaddr_in peer;
+	uint8_t in[2 + 65535];
+	size_t have;
+	uint8_t *out;
+	size_t out_len, out_off;
+	uint64_t deadline; /* closed if idle until then */
+	unsigned parked;   /* its queries waiting for a service */
+};
+
+/* Where an answer goes: a UDP peer, or a TCP client. */
+struct origin {
+	bool tcp;
+	struct sockaddr_in peer;
+	struct tcp_client *client;
+};
+
+/* A query waiting for its service to be ready. */
+struct parked {
+	bool used;
+	struct jitsu_service *svc;
+	struct origin to;
+	uint8_t q[512];
+	size_t len;
+	uint64_t deadline;
+};
+
+/* A query forwarded upstream under a new id. */
+struct forward {
+	bool used;
+	uint16_t id, client_id;
+	struct origin to;
+	uint64_t deadline;
+};
+
+static struct tcp_client clients[TCP_CLIENTS_MAX];
+static struct parked parked[PARKED_MAX];
+static struct forward forwards[FORWARDS_MAX];
+
+static int listen_on(int type, const struct sockaddr_in *a,
+		     struct hz_errmsg *err)
+{
+	int one = 1;
+	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)a, sizeof(*a)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return hz_errmsg_set(err, -HZ_EIO, "dns %s:%u (%s): %s",
+				     inet_ntoa(a->sin_addr), ntohs(a->sin_port),
+				     type == SOCK_STREAM ? "TCP" : "UDP",
+				     strerror(e));
+	}
+	return fd;
+}
+
+int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
+{
+	char *text = malloc(ZONE_TEXT_MAX);
+	size_t len;
+	int r;
+
+	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++)
+		clients[i].fd = -1;
+	if (text == NULL)
+		return hz_errmsg_set(err, -HZ_ENOMEM, "out of memory");
+	len = jitsu_zone_text(j, text, ZONE_TEXT_MAX);
+	if (len >= ZONE_TEXT_MAX) {
+		free(text);
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "%s: the zone is over %u "
+				     "bytes",
+				     j->config_path, ZONE_TEXT_MAX);
+	}
+	r = hz_dns_zone_load(&j->zone_db, ZONE_BUDGET, NULL, text, len, err);
+	free(text);
+	if (r < 0)
+		return hz_errmsg_set(err, r, "%s: %s", j->config_path,
+				     hz_errmsg_text(err));
+	hz_dns_rrl_init(&j->rrl, j->rrl_rate, j->rrl_burst, 0);
+	j->server.zone = &j->zone_db;
+	j->server.rrl = &j->rrl;
+	j->udp_fd = listen_on(SOCK_DGRAM, &j->dns_addr, err);
+	if (j->udp_fd < 0)
+		return -1;
+	j->tcp_fd = listen_on(SOCK_STREAM, &j->dns_addr, err);
+	if (j->tcp_fd < 0)
+		return -1;
+	j->up_fd = -1;
+	if (j->have_upstream) {
+		j->up_fd = socket(AF_INET,
+				  SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (j->up_fd < 0)
+			return hz_errmsg_set(err, -HZ_EIO, "upstream: %s",
+					     strerror(errno));
+	}
+	return 0;
+}
+
+static void client_close(struct tcp_client *c)
+{
+	for (size_t i = 0; i < PARKED_MAX; i++)
+		if (parked[i].used && parked[i].to.client == c)
+			parked[i].used = false;
+	for (size_t i = 0; i < FORWARDS_MAX; i++)
+		if (forwards[i].used && forwards[i].to.client == c)
+			forwards[i].used = false;
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* Writes what @c has pending; false if it was closed. */
+static bool client_flush(struct tcp_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0) {
+			client_close(c);
+			return false;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->out_off = c->out_len = 0;
+	return true;
+}
+
+/* Sends response @m (@len bytes) to @to. */
+static void reply(struct jitsu *j, const struct origin *to, const uint8_t *m,
+		  size_t len)
+{
+	struct tcp_client *c = to->client;
+
+	if (!to->tcp) {
+		(void)!sendto(j->udp_fd, m, len, 0,
+			      (const struct sockaddr *)&to->peer,
+			      sizeof(to->peer));
+		return;
+	}
+	if (c->out_len + 2 + len > TCP_OUT_MAX) {
+		hz_counter_inc(&c_tcp_slow);
+		client_close(c);
+		return;
+	}
+	uint8_t *o = realloc(c->out, c->out_len + 2 + len);
+	if (o == NULL) {
+		client_close(c);
+		return;
+	}
+	c->out = o;
+	hz_dns_tcp_prefix(c->out + c->out_len, len);
+	memcpy(c->out + c->out_len + 2, m, len);
+	c->out_len += 2 + len;
+	client_flush(c);
+}
+
+/* Answers @q from the zone and sends it to @to. */
+static void answer(struct jitsu *j, const uint8_t *q, size_t len,
+		   const struct origin *to)
+{
+	uint8_t out[65535];
+	int n = hz_dns_server_answer(
+	    &j->server, q, len, ntohl(to->peer.sin_addr.s_addr),
+	    to->tcp ? HZ_DNS_TCP : HZ_DNS_UDP, jitsu_now(), out, sizeof(out));
+
+	if (n > 0)
+		reply(j, to, out, (size_t)n);
+}
+
+/* Sends SERVFAIL for @q (@qn its question) to @to. */
+static void servfail(struct jitsu *j, const uint8_t *q,
+		     const struct hz_dns_question *qn, const struct origin *to)
+{
+	uint8_t out[12 + HZ_DNS_NAME_MAX + 4];
+	size_t qlen = 12 + qn->name_len + 4;
+
+	memcpy(out, q, qlen);
+	/* QR, the query's opcode and RD; RCODE 2; just the question. */
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x79));
+	out[3] = 2;
+	hz_put16(out + 4, 1);
+	memset(out + 6, 0, 6);
+	reply(j, to, out, qlen);
+}
+
+/* Sends @q upstream under a fresh id, to be relayed back to @to. */
+static void forward(struct jitsu *j, uint8_t *q, size_t len,
+		    const struct origin *to)
+{
+	struct forward *f = NULL;
+	uint16_t id;
+
+	for (size_t i = 0; i < FORWARDS_MAX && f == NULL; i++)
+		if (!forwards[i].used)
+			f = &forwards[i];
+	if (f == NULL) {
+		hz_counter_inc(&c_forward_full);
+		return;
+	}
+	/* A random id, so an off-path forger must guess it. */
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		return;
+	*f = (struct forward){true, id, hz_get16(q), *to,
+			      jitsu_now() + FORWARD_NS};
+	hz_put16(q, id);
+	(void)!sendto(j->up_fd, q, len, 0,
+		      (const struct sockaddr *)&j->upstream,
+		      sizeof(j->upstream));
+	hz_put16(q, f->client_id);
+}
+
+/* Parks @q for service @s; false when there is no room. */
+static bool park(struct jitsu *j, struct jitsu_service *s, const uint8_t *q,
+		 size_t len, const struct origin *to)
+{
+	for (size_t i = 0; i < PARKED_MAX; i++) {
+		struct parked *p = &parked[i];
+
+		if (p->used || len > sizeof(p->q))
+			continue;
+		p->used = true;
+		p->svc = s;
+		p->to = *to;
+		memcpy(p->q, q, len);
+		p->len = len;
+		p->deadline = jitsu_now() + j->boot_timeout_ms * 1000000ull;
+		if (to->tcp)
+			to->client->parked++;
+		return true;
+	}
+	hz_counter_inc(&c_parked_full);
+	return false;
+}
+
+/* One query from @to: summon, park, forward or answer. */
+static void query(struct jitsu *j, uint8_t *q, size_t len,
+		  const struct origin *to)
+{
+	struct hz_dns_question qn;
+	struct jitsu_service *s;
+	uint64_t now = jitsu_now();
+
+	if (hz_dns_question_read(q, len, &qn) < 0) {
+		/* Malformed: the server library says FORMERR (or nothing). */
+		answer(j, q, len, to);
+		return;
+	}
+	if (!hz_dns_zone_contains(&j->zone_db, qn.name, qn.name_len) &&
+	    j->up_fd >= 0) {
+		forward(j, q, len, to);
+		return;
+	}
+	s = jitsu_find(j, qn.name, qn.name_len);
+	if (s != NULL) {
+		if (s->state == SVC_STOPPED) {
+			jitsu_make_room(j, s);
+			if (jitsu_start(j, s, now) < 0) {
+				servfail(j, q, &qn, to);
+				return;
+			}
+		} else if (s->state == SVC_STOPPING) {
+			/* Started again as soon as it is gone. */
+			s->summoned = now;
+		}
+		bool addr_q =
+		    qn.qtype == HZ_DNS_TYPE_A || qn.qtype == HZ_DNS_TYPE_ANY;
+		if (s->state != SVC_READY && addr_q &&
+		    (j->answer == JITSU_ANSWER_READY ||
+		     s->state != SVC_BOOTING)) {
+			if (!park(j, s, q, len, to))
+				servfail(j, q, &qn, to);
+			return;
+		}
+	}
+	answer(j, q, len, to);
+}
+
+void jitsu_dns_release(struct jitsu *j, struct jitsu_service *s, bool ok)
+{
+	for (size_t i = 0; i < PARKED_MAX; i++) {
+		struct parked *p = &parked[i];
+		struct hz_dns_question qn;
+
+		if (!p->used || p->svc != s)
+			continue;
+		p->used = false;
+		if (p->to.tcp)
+			p->to.client->parked--;
+		if (ok)
+			answer(j, p->q, p->len, &p->to);
+		else if (hz_dns_question_read(p->q, p->len, &qn) == 0)
+			servfail(j, p->q, &qn, &p->to);
+	}
+}
+
+void jitsu_dns_udp(struct jitsu *j)
+{
+	for (int k = 0; k < 64; k++) {
+		uint8_t q[4096];
+		struct origin to = {.tcp = false};
+		socklen_t al = sizeof(to.peer);
+		ssize_t n = recvfrom(j->udp_fd, q, sizeof(q), 0,
+				     (struct sockaddr *)&to.peer, &al);
+
+		if (n < 0)
+			return;
+		query(j, q, (size_t)n, &to);
+	}
+}
+
+void jitsu_dns_upstream(struct jitsu *j)
+{
+	for (int k = 0; k < 64; k++) {
+		uint8_t m[65535];
+		struct sockaddr_in from;
+		socklen_t al = sizeof(from);
+		ssize_t n = recvfrom(j->up_fd, m, sizeof(m), 0,
+				     (struct sockaddr *)&from, &al);
+		struct forward *f = NULL;
+
+		if (n < 0)
+			return;
+		if (n >= 12 &&
+		    from.sin_addr.s_addr == j->upstream.sin_addr.s_addr &&
+		    from.sin_port == j->upstream.sin_port)
+			for (size_t i = 0; i < FORWARDS_MAX && f == NULL; i++)
+				if (forwards[i].used &&
+				    forwards[i].id == hz_get16(m))
+					f = &forwards[i];
+		if (f == NULL) {
+			hz_counter_inc(&c_forward_stray);
+			continue;
+		}
+		f->used = false;
+		hz_put16(m, f->client_id);
+		reply(j, &f->to, m, (size_t)n);
+	}
+}
+
+void jitsu_dns_accept(struct jitsu *j)
+{
+	for (int k = 0; k < 16; k++) {
+		struct sockaddr_in peer;
+		socklen_t al = sizeof(peer);
+		int fd = accept4(j->tcp_fd, (struct sockaddr *)&peer, &al,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct tcp_client *c = NULL;
+
+		if (fd < 0)
+			return;
+		for (size_t i = 0; i < TCP_CLIENTS_MAX && c == NULL; i++)
+			if (clients[i].fd < 0)
+				c = &clients[i];
+		if (c == NULL) {
+			hz_counter_inc(&c_tcp_full);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->peer = peer;
+		c->have = 0;
+		c->deadline = jitsu_now() + TCP_IDLE_NS;
+	}
+}
+
+void jitsu_dns_tcp(struct jitsu *j, int fd)
+{
+	struct tcp_client *c = NULL;
+	ssize_t n;
+
+	for (size_t i = 0; i < TCP_CLIENTS_MAX && c == NULL; i++)
+		if (clients[i].fd == fd)
+			c = &clients[i];
+	if (c == NULL || !client_flush(c))
+		return;
+	n = recv(fd, c->in + c->have, sizeof(c->in) - c->have, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* A client may half-close after its last query (RFC 7766):
+		 * what is parked for it is still answered. */
+		if (n == 0 && c->parked > 0) {
+			shutdown(fd, SHUT_RD);
+			return;
+		}
+		client_close(c);
+		return;
+	}
+	c->have += (size_t)n;
+	c->deadline = jitsu_now() + TCP_IDLE_NS;
+	for (;;) {
+		size_t start;
+		int len = hz_dns_tcp_frame(c->in, c->have, &start);
+		struct origin to = {.tcp = true, .peer = c->peer, .client = c};
+
+		if (len < 0) {
+			hz_counter_inc(&c_tcp_bad);
+			client_close(c);
+			return;
+		}
+		if (len == 0)
+			return;
+		query(j, c->in + start, (size_t)len, &to);
+		if (c->fd < 0)
+			return;
+		c->have -= start + (size_t)len;
+		memmove(c->in, c->in + start + len, c->have);
+	}
+}
+
+size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
+{
+	size_t n = 0;
+
+	fds[n++] = (struct pollfd){.fd = j->udp_fd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = j->tcp_fd, .events = POLLIN};
+	if (j->up_fd >= 0)
+		fds[n++] = (struct pollfd){.fd = j->up_fd, .events = POLLIN};
+	for (size_t i = 0; i < TCP_CLIENTS_MAX && n < cap; i++)
+		if (clients[i].fd >= 0)
+			fds[n++] = (struct pollfd){
+			    .fd = clients[i].fd,
+			    .events =
+				(short)(POLLIN |
+					(clients[i].out_len ? POLLOUT : 0))};
+	return n;
+}
+
+uint64_t jitsu_dns_tick(struct jitsu *j, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < PARKED_MAX; i++) {
+		struct parked *p = &parked[i];
+		struct hz_dns_question qn;
+
+		if (!p->used)
+			continue;
+		if (now < p->deadline) {
+			next = p->deadline < next ? p->deadline : next;
+			continue;
+		}
+		jitsu_log("%s: not ready in %u ms: SERVFAIL", p->svc->name,
+			  j->boot_timeout_ms);
+		p->used = false;
+		if (p->to.tcp)
+			p->to.client->parked--;
+		if (hz_dns_question_read(p->q, p->len, &qn) == 0)
+			servfail(j, p->q, &qn, &p->to);
+	}
+	for (size_t i = 0; i < FORWARDS_MAX; i++)
+		if (forwards[i].used && now >= forwards[i].deadline)
+			forwards[i].used = false;
+	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++) {
+		struct tcp_client *c = &clients[i];
+
+		if (c->fd < 0)
+			continue;
+		if (now >= c->deadline && c->parked == 0)
+			client_close(c);
+		else if (c->deadline < next)
+			next = c->deadline;
+	}
+	return next;
+}

@@ -1,0 +1,592 @@
+#!/usr/bin/python3
+"""haze-jitsu judged from outside: its configuration checks, then a daemon
+with 50 website services on the unix target (and one on kvm where /dev/kvm
+is usable), asked with dig, curl and hand-made DNS.
+
+Prints TAP. The checks of the configuration run everywhere; the daemon
+needs root and /dev/net/tun (it makes a bridge and taps), and says so
+when they are missing. Programs are taken from $O (make test builds them).
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+O = os.environ.get("O", "build")
+JITSU = os.path.abspath(os.path.join(O, "host/jitsu/haze-jitsu"))
+WEBSITE = os.path.abspath(os.path.join(O, "unix/examples/website/website"))
+TENDER = os.path.abspath(os.path.join(O, "host/tender/haze-kvm"))
+WEBSITE_KVM = os.path.abspath(os.path.join(O, "kvm/examples/website/website.hz"))
+ZONE = "jitsu.test"
+NET = "10.199.7"
+BRIDGE = "hzjt0"
+PAGE = b"<title>Haze"
+N = 50
+
+n = 0
+failed = 0
+
+
+def report(ok, what, skip=None):
+    global n, failed
+    n += 1
+    if skip:
+        print("ok %d - %s # SKIP %s" % (n, what, skip))
+    else:
+        print("%s %d - %s" % ("ok" if ok else "not ok", n, what))
+        failed += 0 if ok else 1
+    sys.stdout.flush()
+    return ok
+
+
+def diag(text):
+    for line in str(text).splitlines():
+        print("#   " + line)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+
+
+# --- DNS by hand ----------------------------------------------------------
+
+
+def qname(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def query(name, qtype=1, qid=0x4242, edns=False):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
+    q += qname(name) + struct.pack(">HH", qtype, 1)
+    if edns:
+        q += b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0)
+    return q
+
+
+def skip_name(m, off):
+    while True:
+        ln = m[off]
+        if ln & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + ln
+        if ln == 0:
+            return off
+
+
+def parse(m):
+    """(id, flags, rcode, [A addresses in the answer])."""
+    qid, flags, qd, an = struct.unpack(">HHHH", m[:8])
+    off = 12
+    for _ in range(qd):
+        off = skip_name(m, off) + 4
+    addrs = []
+    for _ in range(an):
+        off = skip_name(m, off)
+        typ, _cls, _ttl, rdlen = struct.unpack(">HHIH", m[off:off + 10])
+        off += 10
+        if typ == 1 and rdlen == 4:
+            addrs.append(socket.inet_ntoa(m[off:off + 4]))
+        off += rdlen
+    return qid, flags, flags & 15, addrs
+
+
+def udp_ask(port, msg, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(msg, ("127.0.0.1", port))
+        return s.recv(65535)
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def resolve(port, name, timeout=15.0):
+    r = udp_ask(port, query(name), timeout)
+    return parse(r)[3] if r else []
+
+
+def http_get(addr, timeout=10.0):
+    """The status line and body of GET / from ADDR:80, or the error."""
+    try:
+        with socket.create_connection((addr, 80), timeout=timeout) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                data += b
+        return data
+    except OSError as e:
+        return ("error: %s" % e).encode()
+
+
+# --- the configuration ----------------------------------------------------
+
+
+def config(path, services, extra="", dns_port=53, state=None, upstream=None):
+    lines = ["# written by tests/jitsu/jitsu.py", "zone %s" % ZONE,
+             "dns 127.0.0.1:%d" % dns_port, "bridge %s %s.1/24" % (BRIDGE, NET),
+             "state %s" % (state or os.path.dirname(path) + "/state"),
+             "user nobody", "rate-limit 100000", "boot-timeout 20000"]
+    if upstream:
+        lines.append("upstream 127.0.0.1:%d" % upstream)
+    if os.path.exists(TENDER):
+        lines.append("tender %s" % TENDER)
+    lines.append(extra)
+    for s in services:
+        lines.append("service %s" % s["name"])
+        for k in ("target", "image", "address", "mem", "idle", "args"):
+            if k in s:
+                lines.append("\t%s %s" % (k, s[k]))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def website(i, idle=4, target="unix"):
+    return {"name": "www%d" % i, "target": target,
+            "image": WEBSITE if target == "unix" else WEBSITE_KVM,
+            "address": "%s.%d" % (NET, 10 + i), "mem": 32, "idle": idle,
+            "args": "--stack direct:service,ip={address}/{prefix},"
+                    "gw={gateway} --http 80 --quiet"}
+
+
+def check_refusals(tmp):
+    ok = subprocess.run([JITSU, "--check", "/nonexistent/x.conf"],
+                        capture_output=True)
+    report(ok.returncode == 2 and b"/nonexistent/x.conf" in ok.stderr,
+           "a missing configuration is refused, naming it")
+    path = os.path.join(tmp, "good.conf")
+    config(path, [website(0), website(1)])
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 0 and b"www0.jitsu.test. IN A 10.199.7.10" in r.stdout
+           and b"IN SOA" in r.stdout,
+           "--check prints the zone: SOA and one A per service")
+    cases = [
+        ("a name outside the zone", [dict(website(0), name="www.other.")],
+         r"good\.conf:\d+: service www\.other\.?: outside the zone jitsu\.test"),
+        ("a duplicate name", [website(0), dict(website(1), name="www0")],
+         r":\d+: service www0\.jitsu\.test: named twice \(line \d+\)"),
+        ("a duplicate address", [website(0), dict(website(1),
+                                                   address="%s.10" % NET)],
+         r":\d+: service www1\.jitsu\.test: address 10\.199\.7\.10 also given "
+         r"to www0\.jitsu\.test"),
+        ("a missing image", [dict(website(0), image="/nonexistent/site")],
+         r":\d+: service www0\.jitsu\.test: image /nonexistent/site: No such"),
+        ("an address outside the bridge", [dict(website(0),
+                                                address="10.1.2.3")],
+         r":\d+: service www0\.jitsu\.test: address 10\.1\.2\.3: not a free"),
+        ("a kvm service without a tender", None, None),
+    ]
+    for what, services, pattern in cases:
+        if services is None:
+            with open(path, "w") as f:
+                f.write("zone %s\ndns 127.0.0.1:53\nbridge %s %s.1/24\n"
+                        "state /tmp\nservice k\n\ttarget kvm\n\timage %s\n"
+                        "\taddress %s.9\n" % (ZONE, BRIDGE, NET, WEBSITE, NET))
+            pattern = r":\d+: service k\.jitsu\.test: target kvm needs a tender"
+        else:
+            config(path, services)
+        r = subprocess.run([JITSU, "--check", path], capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        good = (r.returncode == 2 and len(err.splitlines()) == 1 and
+                re.search(pattern, err) is not None)
+        if not report(good, "refused with one line naming it: " + what):
+            diag("status %d, stderr: %s" % (r.returncode, err))
+    with open(path, "w") as f:
+        f.write("zone %s\nbogus 1\n" % ZONE)
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and b"good.conf:2: unknown setting bogus" in r.stderr,
+           "an unknown setting is refused with its line")
+
+
+# --- the daemon -----------------------------------------------------------
+
+
+class Daemon:
+    def __init__(self, path):
+        self.path = path
+        self.log = open(path + ".log", "ab")
+        self.p = subprocess.Popen([JITSU, path], stdout=self.log,
+                                  stderr=subprocess.STDOUT)
+
+    def wait_serving(self, port, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.p.poll() is not None:
+                return False
+            r = udp_ask(port, query("ns." + ZONE), 0.2)
+            if r:
+                return True
+        return False
+
+    def status(self):
+        r = subprocess.run([JITSU, "--status", self.path], capture_output=True)
+        rows = {}
+        for line in r.stdout.decode().splitlines()[1:]:
+            f = line.split()
+            if len(f) == 5 and f[0].endswith(ZONE):
+                rows[f[0]] = {"state": f[1], "pid": int(f[2]),
+                              "rss": int(f[3]), "crashes": int(f[4])}
+        return rows
+
+    def text(self):
+        with open(self.path + ".log", "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return None
+
+
+def alive(pid):
+    """Whether PID runs (a zombie left for init to reap does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def wait_for(cond, timeout, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+class Upstream(threading.Thread):
+    """A resolver that answers every query with A 192.0.2.1."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.port = self.s.getsockname()[1]
+        self.start()
+
+    def run(self):
+        while True:
+            m, peer = self.s.recvfrom(4096)
+            end = skip_name(m, 12) + 4
+            r = m[:2] + b"\x81\x80" + b"\0\x01\0\x01\0\0\0\0" + m[12:end]
+            r += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4)
+            r += socket.inet_aton("192.0.2.1")
+            self.s.sendto(r, peer)
+
+
+def check_daemon(tmp):
+    port = free_port()
+    up = Upstream()
+    path = os.path.join(tmp, "jitsu.conf")
+    services = [website(i) for i in range(N)]
+    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK) and os.path.exists(WEBSITE_KVM)
+    if kvm:
+        services.append(dict(website(N, target="kvm"), name="kvm"))
+    config(path, services, dns_port=port, upstream=up.port,
+           extra="max-running 64")
+    d = Daemon(path)
+    if not report(d.wait_serving(port), "the daemon starts and answers"):
+        diag(d.text())
+        d.stop()
+        return
+    try:
+        daemon_checks(d, port, kvm)
+    finally:
+        rc = d.stop()
+        if d.p.returncode is None:
+            report(False, "SIGTERM ends the daemon")
+        diag("daemon log (last lines):\n" + "\n".join(d.text().splitlines()[-8:]))
+
+
+def daemon_checks(d, port, kvm):
+    status = open("/proc/%d/status" % d.p.pid).read()
+    uid = pwd.getpwnam("nobody").pw_uid
+    report(re.search(r"^Uid:\s+%d\s+%d" % (uid, uid), status, re.M) and
+           re.search(r"^CapEff:\s+0+$", status, re.M) and
+           re.search(r"^NoNewPrivs:\s+1$", status, re.M),
+           "after set-up the daemon runs as nobody with no capabilities")
+
+    # A cold name through dig, then the page through curl.
+    out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+norec",
+                          "www0." + ZONE], capture_output=True, text=True,
+                         timeout=30).stdout
+    report("status: NOERROR" in out and " aa" in out.split("flags:")[1].split(";")[0]
+           and re.search(r"www0\.jitsu\.test\.\s+0\s+IN\s+A\s+10\.199\.7\.10", out),
+           "dig for a cold name: AA answer with its address")
+    page = subprocess.run(["curl", "-s", "--max-time", "10",
+                           "http://%s.10/" % NET], capture_output=True).stdout
+    report(PAGE in page, "curl at the answered address gets the page")
+    out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tcp",
+                          "+short", "www0." + ZONE], capture_output=True,
+                         text=True, timeout=30).stdout
+    report(out.strip() == "%s.10" % NET, "the same over TCP")
+    out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+short",
+                          "example.org"], capture_output=True, text=True,
+                         timeout=30).stdout
+    report(out.strip() == "192.0.2.1",
+           "a name outside the zone is answered by the upstream")
+    r = udp_ask(port, query("nothere." + ZONE))
+    report(r is not None and parse(r)[2] == 3, "an unknown name: NXDOMAIN")
+
+    # A client that connects before its service is ready.
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(query("www1." + ZONE), ("127.0.0.1", port))
+    page = http_get("%s.11" % NET)
+    s.close()
+    report(page.startswith(b"HTTP/1.1 200") and PAGE in page,
+           "a client connecting while its service boots gets the page")
+    if not page.startswith(b"HTTP/1.1 200"):
+        diag(page[:200])
+
+    # 50 names at once.
+    answers, pages = {}, {}
+
+    def one(i):
+        answers[i] = resolve(port, "www%d.%s" % (i, ZONE), 30)
+        if answers[i]:
+            pages[i] = http_get(answers[i][0], 20)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(N)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    good = [i for i in range(N) if answers.get(i) == ["%s.%d" % (NET, 10 + i)]]
+    served = [i for i in good if PAGE in pages.get(i, b"")]
+    report(len(good) == N, "%d names summoned at once: all answered (%d)"
+           % (N, len(good)))
+    report(len(served) == N, "... and all serve their page (%d)" % len(served))
+    st = d.status()
+    ready = [k for k, v in st.items() if v["state"] == "ready"]
+    mem = [v["rss"] for v in st.values() if v["state"] == "ready"]
+    report(len(ready) >= N and all(m > 0 for m in mem),
+           "--status reports each running unikernel's memory (%d ready, "
+           "%s KiB median)" % (len(ready), sorted(mem)[len(mem) // 2]
+                               if mem else "-"))
+
+    # Hand-made malformed DNS, each followed by a good question.
+    malformed(port)
+
+    # A crash is restarted.
+    pid = st["www2." + ZONE]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    again = wait_for(lambda: d.status().get("www2." + ZONE, {}).get("state")
+                     == "ready" and d.status()["www2." + ZONE]["pid"] != pid, 10)
+    report(again and PAGE in http_get("%s.12" % NET),
+           "a killed service is restarted and serves again")
+    report("www2.jitsu.test: killed by signal 9 unasked (crash 1); "
+           "restarting in 100 ms" in d.text(), "... with its backoff logged")
+
+    # Restarting the daemon loses no service.
+    before = {k: v["pid"] for k, v in d.status().items() if v["state"] == "ready"}
+    d.stop(signal.SIGQUIT)
+    report(d.p.returncode == 0 and all(alive(p) for p in before.values()),
+           "SIGQUIT ends the daemon and leaves its %d services running"
+           % len(before))
+    d2 = Daemon(d.path)
+    d.p = d2.p
+    d.wait_serving(port)
+    after = {k: v["pid"] for k, v in d.status().items() if v["state"] == "ready"}
+    report(after == before and len(before) > 0,
+           "a new daemon adopts every one of them")
+    t0 = time.time()
+    addrs = resolve(port, "www3." + ZONE)
+    report(addrs == ["%s.13" % NET] and PAGE in http_get(addrs[0])
+           and d.status()["www3." + ZONE]["pid"] == before.get("www3." + ZONE),
+           "an adopted service answers at once without a new start (%.1f ms)"
+           % ((time.time() - t0) * 1000))
+
+    if kvm:
+        addrs = resolve(port, "kvm." + ZONE, 30)
+        report(addrs and PAGE in http_get(addrs[0]),
+               "a kvm service summoned under haze-kvm serves the page")
+    else:
+        report(True, "a kvm service under haze-kvm",
+               skip="/dev/kvm is not usable here")
+
+    # Idle services stop.
+    stopped = wait_for(lambda: all(v["state"] == "stopped"
+                                   for v in d.status().values()), 20, 0.5)
+    if not report(stopped and not any(alive(p) for p in after.values()),
+                  "after their idle timeout every service is stopped"):
+        diag(d.status())
+        diag([p for p in after.values() if alive(p)])
+
+    # Summoned again after stopping, then SIGTERM stops them all.
+    addrs = resolve(port, "www4." + ZONE)
+    report(addrs and PAGE in http_get(addrs[0]), "a stopped service is summoned again")
+    pid = d.status()["www4." + ZONE]["pid"]
+    rc = d.stop()
+    report(rc == 0 and not alive(pid) and
+           wait_for(lambda: not alive(pid), 3),
+           "SIGTERM stops every service, then the daemon (status 0)")
+
+
+def check_room(tmp):
+    """max-running 2 with three services: the least recently used stops."""
+    port = free_port()
+    path = os.path.join(tmp, "room.conf")
+    config(path, [website(i, idle=0) for i in range(3)], dns_port=port,
+           state=os.path.join(tmp, "room-state"), extra="max-running 2")
+    d = Daemon(path)
+    try:
+        if not report(d.wait_serving(port), "a daemon with max-running 2 starts"):
+            diag(d.text())
+            return
+        for i in (0, 1):
+            resolve(port, "www%d.%s" % (i, ZONE))
+        # The daemon looks at its taps' counters four times a second.
+        time.sleep(0.6)
+        http_get("%s.10" % NET)  # www0 is now the most recently used
+        time.sleep(0.6)
+        addrs = resolve(port, "www2." + ZONE)
+        st = d.status()
+        states = [st["www%d.%s" % (i, ZONE)]["state"] for i in range(3)]
+        ok = (addrs == ["%s.12" % NET] and states[0] == "ready" and
+              states[1] in ("stopping", "stopped") and states[2] == "ready")
+        if not report(ok, "a third summon stops the least recently used of "
+                      "two running services"):
+            diag(states)
+    finally:
+        d.stop()
+
+
+def malformed(port):
+    good = query("www0." + ZONE)
+
+    def still_fine():
+        r = udp_ask(port, good, 3)
+        return r is not None and parse(r)[3] == ["%s.10" % NET]
+
+    hdr = lambda qd, an=0: struct.pack(">HHHHHH", 7, 0x0100, qd, an, 0, 0)
+    cases = [
+        ("a 5-byte packet", b"\x00\x01\x01\x00\x00"),
+        ("a header alone", hdr(1)),
+        ("QDCOUNT 0", hdr(0)),
+        ("QDCOUNT 2 with one question", hdr(2) + qname("www0." + ZONE) + b"\0\1\0\1"),
+        ("QDCOUNT 65535", hdr(65535) + qname("www0." + ZONE) + b"\0\1\0\1"),
+        ("a compression loop", hdr(1) + b"\xc0\x0c\0\1\0\1"),
+        ("a pointer past the end", hdr(1) + b"\xc3\xff\0\1\0\1"),
+        ("a label of 64 bytes", hdr(1) + b"\x40" + b"a" * 64 + b"\0\0\1\0\1"),
+        ("a name over 255 bytes", hdr(1) + (b"\x3f" + b"b" * 63) * 5 + b"\0\0\1\0\1"),
+        ("a question cut short", hdr(1) + b"\x04www0"),
+        ("garbage after the question", query("www0." + ZONE) + os.urandom(300)),
+        ("ANCOUNT that lies", hdr(1, 400) + qname("www0." + ZONE) + b"\0\1\0\1"),
+        ("a response, not a query", b"\0\7\x81\x80" + hdr(1)[4:] + qname("x") + b"\0\1\0\1"),
+    ]
+    bad = []
+    for what, pkt in cases:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(pkt, ("127.0.0.1", port))
+        s.close()
+        if not still_fine():
+            bad.append(what)
+    report(not bad, "%d malformed UDP queries: each followed by a good answer%s"
+           % (len(cases), " (failed after: %s)" % ", ".join(bad) if bad else ""))
+
+    # TCP: a stalled half message must not hold up another client.
+    stall = socket.create_connection(("127.0.0.1", port))
+    stall.sendall(struct.pack(">H", len(good)) + good[:5])
+    liar = socket.create_connection(("127.0.0.1", port))
+    liar.sendall(struct.pack(">H", 500) + good)
+    liar.shutdown(socket.SHUT_WR)
+    zero = socket.create_connection(("127.0.0.1", port))
+    zero.sendall(b"\0\0")
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(struct.pack(">H", len(good)) + good + struct.pack(">H", len(good)) + good)
+    got = b""
+    try:
+        while len(got) < 4 or len(got) < 2 + struct.unpack(">H", got[:2])[0] + 2:
+            b = c.recv(4096)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        pass
+    n1 = struct.unpack(">H", got[:2])[0] if len(got) >= 2 else 0
+    two = (len(got) >= 4 + n1 and
+           parse(got[2:2 + n1])[3] == ["%s.10" % NET])
+    report(two and still_fine(),
+           "TCP: two pipelined queries answered while a client stalls mid-"
+           "message, one lies about its length and one sends an empty frame")
+    for s in (stall, liar, zero, c):
+        s.close()
+
+
+def main():
+    missing = [p for p in (JITSU, WEBSITE) if not os.path.exists(p)]
+    for p in missing:
+        report(False, "%s is missing: build it with make O=%s test-build" % (p, O))
+    for tool, pkg in (("dig", "bind9-dnsutils"), ("curl", "curl"), ("ip", "iproute2")):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+            report(False, "%s is missing: install the Debian package %s "
+                   "(make deps does)" % (tool, pkg))
+    if missing:
+        print("1..%d" % n)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="jitsu-test-")
+    os.chmod(tmp, 0o755)
+    # The services run as nobody, who may not reach into the build tree
+    # (a fresh clone sits in a private temporary directory).
+    for name in ("WEBSITE", "WEBSITE_KVM"):
+        src = globals()[name]
+        if os.path.exists(src):
+            dst = os.path.join(tmp, os.path.basename(src))
+            shutil.copy(src, dst)
+            os.chmod(dst, 0o755)
+            globals()[name] = dst
+    try:
+        check_refusals(tmp)
+        if os.geteuid() != 0:
+            report(True, "haze-jitsu's daemon", skip="needs root (a bridge and taps)")
+        elif not os.path.exists("/dev/net/tun"):
+            report(True, "haze-jitsu's daemon", skip="no /dev/net/tun")
+        else:
+            try:
+                check_daemon(tmp)
+                check_room(tmp)
+            finally:
+                subprocess.run([JITSU, "--teardown", os.path.join(tmp, "jitsu.conf")],
+                               capture_output=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
