@@ -35,6 +35,22 @@ enum hz_tcp_option {
 	HZ_TCP_KEEPALIVE, /* seconds of idleness before probing; 0 off */
 };
 
+/* Most datagrams one batch call handles; a longer batch is cut to it. */
+#define HZ_UDP_BATCH_MAX 32
+
+/*
+ * One datagram of a batch (hz_udp_recv_batch, hz_udp_send_batch). The
+ * caller owns @buf.
+ */
+struct hz_udp_msg {
+	void *buf;
+	size_t cap; /* receive: capacity of buf; send: unused */
+	/* receive: set to the datagram's length, which is more than cap
+	 * when it did not fit (only cap bytes were stored); send: bytes. */
+	size_t len;
+	struct hz_sockaddr peer; /* receive: the sender; send: destination */
+};
+
 struct hz_stack_ops {
 	int (*tcp_connect)(struct hz_stack *s, const struct hz_sockaddr *dst,
 			   uint64_t deadline, struct hz_flow **out);
@@ -50,6 +66,10 @@ struct hz_stack_ops {
 			  const void *buf, size_t len);
 	int (*udp_recvfrom)(struct hz_udp_sock *u, struct hz_view *out,
 			    struct hz_sockaddr *from, uint64_t deadline);
+	int (*udp_recv_batch)(struct hz_udp_sock *u, struct hz_udp_msg *msgs,
+			      size_t n, uint64_t deadline);
+	int (*udp_send_batch)(struct hz_udp_sock *u,
+			      const struct hz_udp_msg *msgs, size_t n);
 	void (*udp_close)(struct hz_udp_sock *u);
 	const char *(*error_message)(const struct hz_stack *s);
 	void (*destroy)(struct hz_stack *s);
@@ -124,6 +144,37 @@ static inline int hz_udp_recvfrom(struct hz_stack *s, struct hz_udp_sock *u,
 				  uint64_t deadline)
 {
 	return s->ops->udp_recvfrom(u, out, from, deadline);
+}
+
+/*
+ * Receives up to @n datagrams (at most HZ_UDP_BATCH_MAX) into the
+ * caller's buffers of @msgs, in arrival order: waits until at least one
+ * arrives or @deadline passes, then takes what else already waits,
+ * without waiting more. One system call for the lot on the socket stack,
+ * where a receive per datagram would cost one each. A datagram longer
+ * than its buffer is cut to it and says so (len > cap). Returns the
+ * count received (>= 1), or -HZ_ETIMEDOUT or another negative code.
+ */
+HZ_MUST_CHECK
+static inline int hz_udp_recv_batch(struct hz_stack *s, struct hz_udp_sock *u,
+				    struct hz_udp_msg *msgs, size_t n,
+				    uint64_t deadline)
+{
+	return s->ops->udp_recv_batch(u, msgs, n, deadline);
+}
+
+/*
+ * Sends the first @n datagrams of @msgs (at most HZ_UDP_BATCH_MAX), in
+ * order, each to its peer. Returns how many were sent from the first on
+ * (>= 1; fewer than @n: send the rest again), or a negative code when the
+ * first one cannot be sent, with the detail in hz_stack_error (a caller
+ * that goes on skips that one).
+ */
+HZ_MUST_CHECK
+static inline int hz_udp_send_batch(struct hz_stack *s, struct hz_udp_sock *u,
+				    const struct hz_udp_msg *msgs, size_t n)
+{
+	return s->ops->udp_send_batch(u, msgs, n);
 }
 
 /* Closes and frees a UDP socket. */

@@ -7,7 +7,9 @@
  * epoll descriptor that the event loop watches as a single handle. A
  * poller fiber waits on that handle and wakes the fibers parked on the
  * sockets epoll reports. Operations try the system call first and park
- * only on EAGAIN, so a ready socket costs no switch.
+ * only on EAGAIN, so a ready socket costs no switch. UDP batches
+ * (hz_udp_recv_batch, hz_udp_send_batch) are one recvmmsg or sendmmsg
+ * each, straight between the kernel and the caller's buffers.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,6 +59,10 @@ struct hz_listener {
 
 struct hz_udp_sock {
 	struct sock sk;
+	/* Where recvfrom lands, kept for the socket's life: a datagram's
+	 * size is unknown until it is read, and a pbuf of the largest one
+	 * per receive cost more than the receive itself. */
+	uint8_t *scratch;
 };
 
 struct sockstack {
@@ -573,41 +579,134 @@ static int udp_recvfrom(struct hz_udp_sock *u, struct hz_view *out,
 {
 	struct sockaddr_in sa;
 	socklen_t salen = sizeof(sa);
-	struct hz_view v;
-	int r = hz_pbuf_alloc(NULL, DGRAM_MAX, &v);
+	int r;
 
 	*out = (struct hz_view){0};
-	if (r < 0)
-		return r;
+	if (u->scratch == NULL) {
+		u->scratch = hz_malloc(DGRAM_MAX);
+		if (u->scratch == NULL)
+			return hz_errmsg_set(&u->sk.ss->err, -HZ_ENOMEM,
+					     "UDP receive: no memory for a "
+					     "datagram (socket stack)");
+	}
 	for (;;) {
-		ssize_t n = recvfrom(u->sk.fd, hz_view_data(&v), v.len, 0,
+		ssize_t n = recvfrom(u->sk.fd, u->scratch, DGRAM_MAX, 0,
 				     (struct sockaddr *)&sa, &salen);
 
 		if (n >= 0) {
-			r = hz_view_trim(&v, (size_t)n);
-			HZ_ASSERT(r == 0);
-			from->addr = ntohl(sa.sin_addr.s_addr);
-			from->port = ntohs(sa.sin_port);
-			*out = v;
+			r = hz_pbuf_alloc(NULL, (size_t)n, out);
+			if (r < 0)
+				return hz_errmsg_set(
+				    &u->sk.ss->err, r,
+				    "UDP receive: no memory for a datagram "
+				    "of %zd bytes (socket stack)",
+				    n);
+			memcpy(hz_view_data(out), u->scratch, (size_t)n);
+			if (from != NULL) {
+				from->addr = ntohl(sa.sin_addr.s_addr);
+				from->port = ntohs(sa.sin_port);
+			}
 			return (int)n;
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN) {
-			r = from_errno(errno);
-			break;
-		}
+		if (errno != EAGAIN)
+			return hz_errmsg_set(&u->sk.ss->err, from_errno(errno),
+					     "UDP receive: %s (socket stack)",
+					     strerror(errno));
 		r = sock_wait(&u->sk.readers, deadline);
 		if (r < 0)
-			break;
+			return r;
 	}
-	hz_view_release(&v);
-	return r;
+}
+
+static int udp_recv_batch(struct hz_udp_sock *u, struct hz_udp_msg *msgs,
+			  size_t n, uint64_t deadline)
+{
+	struct mmsghdr mm[HZ_UDP_BATCH_MAX];
+	struct iovec iov[HZ_UDP_BATCH_MAX];
+	struct sockaddr_in sa[HZ_UDP_BATCH_MAX];
+
+	HZ_ASSERT(n > 0 && "an empty UDP batch");
+	if (n > HZ_UDP_BATCH_MAX)
+		n = HZ_UDP_BATCH_MAX;
+	for (;;) {
+		int got, r;
+
+		/* msg_namelen is in and out: set again before every call. */
+		for (size_t i = 0; i < n; i++) {
+			iov[i] = (struct iovec){msgs[i].buf, msgs[i].cap};
+			mm[i] = (struct mmsghdr){
+			    .msg_hdr = {.msg_name = &sa[i],
+					.msg_namelen = sizeof(sa[i]),
+					.msg_iov = &iov[i],
+					.msg_iovlen = 1}};
+		}
+		/* MSG_TRUNC: msg_len is the datagram's whole length, so a
+		 * cut one shows as len > cap. */
+		got = recvmmsg(u->sk.fd, mm, (unsigned)n, MSG_TRUNC, NULL);
+		if (got > 0) {
+			for (int i = 0; i < got; i++) {
+				msgs[i].len = mm[i].msg_len;
+				msgs[i].peer.addr =
+				    ntohl(sa[i].sin_addr.s_addr);
+				msgs[i].peer.port = ntohs(sa[i].sin_port);
+			}
+			return got;
+		}
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno != EAGAIN)
+			return hz_errmsg_set(&u->sk.ss->err, from_errno(errno),
+					     "UDP receive: %s (socket stack)",
+					     strerror(errno));
+		r = sock_wait(&u->sk.readers, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int udp_send_batch(struct hz_udp_sock *u, const struct hz_udp_msg *msgs,
+			  size_t n)
+{
+	struct mmsghdr mm[HZ_UDP_BATCH_MAX];
+	struct iovec iov[HZ_UDP_BATCH_MAX];
+	struct sockaddr_in sa[HZ_UDP_BATCH_MAX];
+
+	HZ_ASSERT(n > 0 && "an empty UDP batch");
+	if (n > HZ_UDP_BATCH_MAX)
+		n = HZ_UDP_BATCH_MAX;
+	for (size_t i = 0; i < n; i++) {
+		sa[i] = to_sin(&msgs[i].peer);
+		iov[i] = (struct iovec){msgs[i].buf, msgs[i].len};
+		mm[i] =
+		    (struct mmsghdr){.msg_hdr = {.msg_name = &sa[i],
+						 .msg_namelen = sizeof(sa[i]),
+						 .msg_iov = &iov[i],
+						 .msg_iovlen = 1}};
+	}
+	for (;;) {
+		int sent = sendmmsg(u->sk.fd, mm, (unsigned)n, MSG_NOSIGNAL);
+
+		/* sendmmsg stops at the first failure and reports it only
+		 * when nothing went before it: the caller retries the rest,
+		 * and that call then fails on it. */
+		if (sent > 0)
+			return sent;
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0 && errno != EAGAIN)
+			return stack_fail(u->sk.ss, from_errno(errno),
+					  "UDP send to", &msgs[0].peer);
+		if (sock_wait(&u->sk.writers, HZ_DEADLINE_NEVER) < 0)
+			return -HZ_ETIMEDOUT;
+	}
 }
 
 static void udp_close(struct hz_udp_sock *u)
 {
 	sock_close(&u->sk);
+	hz_free(u->scratch);
 	hz_free(u);
 }
 
@@ -636,6 +735,8 @@ static const struct hz_stack_ops sockstack_ops = {
     .udp_open = udp_open,
     .udp_sendto = udp_sendto,
     .udp_recvfrom = udp_recvfrom,
+    .udp_recv_batch = udp_recv_batch,
+    .udp_send_batch = udp_send_batch,
     .udp_close = udp_close,
     .error_message = stack_error,
     .destroy = stack_destroy,

@@ -325,6 +325,14 @@ int hz_udp_sendto_on(struct hz_udp_sock *u, const struct hz_sockaddr *dst,
 HZ_MUST_CHECK
 int hz_udp_recvfrom_on(struct hz_udp_sock *u, struct hz_view *out,
 		       struct hz_sockaddr *from, uint64_t deadline);
+/* Takes up to @n queued datagrams into @msgs, waiting for the first. */
+HZ_MUST_CHECK
+int hz_udp_recv_batch_on(struct hz_udp_sock *u, struct hz_udp_msg *msgs,
+			 size_t n, uint64_t deadline);
+/* Sends @msgs one by one; the count sent, or the first one's error. */
+HZ_MUST_CHECK
+int hz_udp_send_batch_on(struct hz_udp_sock *u, const struct hz_udp_msg *msgs,
+			 size_t n);
 void hz_udp_close_on(struct hz_udp_sock *u);
 
 /* --- dhcp.c --------------------------------------------------------------- */

@@ -233,6 +233,56 @@ int hz_udp_recvfrom_on(struct hz_udp_sock *u, struct hz_view *out,
 	return (int)out->len;
 }
 
+int hz_udp_recv_batch_on(struct hz_udp_sock *u, struct hz_udp_msg *msgs,
+			 size_t n, uint64_t deadline)
+{
+	size_t got = 0;
+
+	HZ_ASSERT(n > 0 && "an empty UDP batch");
+	if (n > HZ_UDP_BATCH_MAX)
+		n = HZ_UDP_BATCH_MAX;
+	while (u->qcount == 0) {
+		if (u->s->stopping)
+			return -HZ_ECLOSED;
+		if (hz_waitq_wait(&u->readers, deadline) < 0)
+			return -HZ_ETIMEDOUT;
+	}
+	/* The datagrams are queued already: copying them out is the batch. */
+	for (; got < n && u->qcount > 0; got++) {
+		struct udp_dgram *q = &u->q[u->qhead];
+		struct hz_udp_msg *m = &msgs[got];
+		size_t len = q->v.len;
+
+		memcpy(m->buf, hz_view_data(&q->v),
+		       len < m->cap ? len : m->cap);
+		m->len = len;
+		m->peer = q->from;
+		hz_view_release(&q->v);
+		u->qhead = (u->qhead + 1) % UDP_QUEUE_LEN;
+		u->qcount--;
+	}
+	return (int)got;
+}
+
+int hz_udp_send_batch_on(struct hz_udp_sock *u, const struct hz_udp_msg *msgs,
+			 size_t n)
+{
+	size_t sent = 0;
+
+	HZ_ASSERT(n > 0 && "an empty UDP batch");
+	if (n > HZ_UDP_BATCH_MAX)
+		n = HZ_UDP_BATCH_MAX;
+	/* Each datagram is its own frame here, so a loop costs nothing. */
+	for (; sent < n; sent++) {
+		int r = hz_udp_sendto_on(u, &msgs[sent].peer, msgs[sent].buf,
+					 msgs[sent].len);
+
+		if (r < 0)
+			return sent > 0 ? (int)sent : r;
+	}
+	return (int)sent;
+}
+
 void hz_udp_close_on(struct hz_udp_sock *u)
 {
 	struct hz_ipstack *s = u->s;

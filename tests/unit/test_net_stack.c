@@ -851,6 +851,69 @@ static void udp_queue_is_bounded(void **state)
 	assert_int_equal(harness_run_fibers(queue_full_main, NULL), 0);
 }
 
+/*
+ * The direct stack's UDP batches: a send of three, taken in one receive
+ * in order with their sender, one cut to a short buffer and saying so;
+ * a batch whose first datagram cannot go fails with that reason, one
+ * whose second cannot go sends the first.
+ */
+static int batch_main(void *arg)
+{
+	struct fixture f;
+	struct hz_udp_sock *tx, *rx;
+	struct hz_sockaddr b = {NET_B, 9}, port0 = {NET_B, 0};
+	static const char *const text[] = {"one", "three", "a longer one"};
+	struct hz_udp_msg out[3], in[4];
+	uint8_t buf[4][32];
+	int got = 0;
+
+	(void)arg;
+	fixture_up(&f, 2, false, NULL);
+	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 1), &b, &rx), 0);
+	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), NULL, &tx), 0);
+	for (int i = 0; i < 3; i++)
+		out[i] = (struct hz_udp_msg){
+		    .buf = (void *)text[i], .len = strlen(text[i]), .peer = b};
+	HARNESS_CHECK_EQ(hz_udp_send_batch(stk(&f, 0), tx, out, 3), 3);
+	/* They wait for B's address, then arrive together. */
+	run_for(20);
+	for (int i = 0; i < 4; i++)
+		in[i] = (struct hz_udp_msg){.buf = buf[i], .cap = 32};
+	in[2].cap = 4;
+	got = hz_udp_recv_batch(stk(&f, 1), rx, in, 4, hz_now() + SECOND);
+	if (HARNESS_CHECK_EQ(got, 3)) {
+		for (int i = 0; i < 2; i++) {
+			HARNESS_CHECK_EQ(in[i].len, strlen(text[i]));
+			HARNESS_CHECK_MEM_EQ(buf[i], text[i], in[i].len);
+			HARNESS_CHECK_EQ(in[i].peer.addr, NET_A);
+		}
+		HARNESS_CHECK_EQ(in[2].len, strlen(text[2]));
+		HARNESS_CHECK_MEM_EQ(buf[2], "a lo", 4);
+	}
+	/* Nothing waits: the deadline passes. */
+	HARNESS_CHECK_EQ(
+	    hz_udp_recv_batch(stk(&f, 1), rx, in, 4, hz_now() + SECOND / 100),
+	    -HZ_ETIMEDOUT);
+	out[1].peer = port0;
+	HARNESS_CHECK_EQ(hz_udp_send_batch(stk(&f, 0), tx, out, 3), 1);
+	HARNESS_CHECK_EQ(hz_udp_send_batch(stk(&f, 0), tx, out + 1, 2),
+			 -HZ_EINVAL);
+	HARNESS_CHECK(strstr(hz_stack_error(stk(&f, 0)), "port 0") != NULL);
+	run_for(1);
+	HARNESS_CHECK_EQ(
+	    hz_udp_recv_batch(stk(&f, 1), rx, in, 4, hz_now() + SECOND), 1);
+	hz_udp_close(stk(&f, 0), tx);
+	hz_udp_close(stk(&f, 1), rx);
+	fixture_down(&f);
+	return 0;
+}
+
+static void udp_batches_both_ways(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(batch_main, NULL), 0);
+}
+
 /* --- an impaired link ----------------------------------------------------- */
 
 #define LOSSY_DATAGRAMS 400
@@ -1227,6 +1290,7 @@ int main(void)
 	    HARNESS_TEST(routes_on_link_or_by_gateway),
 	    HARNESS_TEST(malformed_packets_are_dropped_and_counted),
 	    HARNESS_TEST(udp_queue_is_bounded),
+	    HARNESS_TEST(udp_batches_both_ways),
 	    HARNESS_TEST(corrupted_frames_fail_checksums),
 	    HARNESS_TEST(ping_over_a_lossy_link),
 	    HARNESS_TEST(allocation_failure_drops_cleanly),

@@ -3,7 +3,7 @@
  * plain Linux socket over loopback: data both ways, a write whose
  * deadline passes returns what it took (a partial write) and exactly those
  * bytes arrive, a reset from the peer is sticky and named, and close is
- * idempotent with -HZ_ECLOSED after it.
+ * idempotent with -HZ_ECLOSED after it. UDP batches both ways.
  */
 #include "tests/unit/harness.h"
 
@@ -230,12 +230,93 @@ static void shutdown_ends_one_direction(void **state)
 	assert_int_equal(harness_run_fibers(shutdown_main, NULL), 0);
 }
 
+/*
+ * UDP batches against a plain socket: a batch of three sent in one call
+ * arrives in order; four sent to the stack come back in one receive with
+ * their sender, one cut to a short buffer with its whole length; an
+ * empty socket times out; a batch to port 0 fails with a reason.
+ */
+static int udp_batch_main(void *arg)
+{
+	static const char *const text[] = {"one", "three", "a longer one",
+					   "four"};
+	struct sockaddr_in sa = {.sin_family = AF_INET}, from;
+	socklen_t len = sizeof(sa);
+	struct hz_sockaddr local = {HZ_IPV4(127, 0, 0, 1), 0}, to;
+	struct hz_udp_msg msgs[5];
+	uint8_t buf[5][32];
+	struct hz_udp_sock *u;
+	struct hz_stack *s;
+	char got[32];
+	int peer, n;
+
+	(void)arg;
+	if (!HARNESS_CHECK_EQ(hz_platform_socket_stack(&s), 0))
+		return -1;
+	HARNESS_CHECK_EQ(hz_udp_open(s, &local, &u), 0);
+	peer = socket(AF_INET, SOCK_DGRAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	HARNESS_CHECK_EQ(bind(peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	HARNESS_CHECK_EQ(getsockname(peer, (struct sockaddr *)&sa, &len), 0);
+	to = (struct hz_sockaddr){HZ_IPV4(127, 0, 0, 1), ntohs(sa.sin_port)};
+	for (int i = 0; i < 3; i++)
+		msgs[i] = (struct hz_udp_msg){
+		    .buf = (void *)text[i], .len = strlen(text[i]), .peer = to};
+	HARNESS_CHECK_EQ(hz_udp_send_batch(s, u, msgs, 3), 3);
+	for (int i = 0; i < 3; i++) {
+		len = sizeof(from);
+		n = (int)recvfrom(peer, got, sizeof(got), 0,
+				  (struct sockaddr *)&from, &len);
+		HARNESS_CHECK_EQ(n, (int)strlen(text[i]));
+		HARNESS_CHECK_MEM_EQ(got, text[i], strlen(text[i]));
+	}
+	/* The peer answers to where they came from. */
+	for (int i = 0; i < 4; i++)
+		HARNESS_CHECK_EQ(sendto(peer, text[i], strlen(text[i]), 0,
+					(struct sockaddr *)&from, len),
+				 (ssize_t)strlen(text[i]));
+	for (int i = 0; i < 5; i++)
+		msgs[i] = (struct hz_udp_msg){.buf = buf[i], .cap = 32};
+	msgs[2].cap = 4;
+	n = hz_udp_recv_batch(s, u, msgs, 5, hz_now() + HZ_NS_PER_S);
+	if (HARNESS_CHECK_EQ(n, 4)) {
+		for (int i = 0; i < 4; i++) {
+			HARNESS_CHECK_EQ(msgs[i].len, strlen(text[i]));
+			HARNESS_CHECK_MEM_EQ(buf[i], text[i],
+					     i == 2 ? 4 : strlen(text[i]));
+			HARNESS_CHECK_EQ(msgs[i].peer.addr,
+					 HZ_IPV4(127, 0, 0, 1));
+			HARNESS_CHECK_EQ(msgs[i].peer.port, to.port);
+		}
+	}
+	HARNESS_CHECK_EQ(
+	    hz_udp_recv_batch(s, u, msgs, 5, hz_now() + 10 * HZ_NS_PER_MS),
+	    -HZ_ETIMEDOUT);
+	msgs[0] = (struct hz_udp_msg){
+	    .buf = "x", .len = 1, .peer = {HZ_IPV4(127, 0, 0, 1), 0}};
+	HARNESS_CHECK_EQ(hz_udp_send_batch(s, u, msgs, 1), -HZ_EINVAL);
+	HARNESS_CHECK(strstr(hz_stack_error(s), "UDP send to 127.0.0.1:0") !=
+		      NULL);
+	close(peer);
+	hz_udp_close(s, u);
+	hz_stack_destroy(s);
+	hz_sleep_ns(20 * HZ_NS_PER_MS); /* the poller frees the stack */
+	return 0;
+}
+
+static void udp_batches_both_ways(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(udp_batch_main, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(partial_write_at_the_deadline),
 	    HARNESS_TEST(reset_is_sticky_and_close_idempotent),
 	    HARNESS_TEST(shutdown_ends_one_direction),
+	    HARNESS_TEST(udp_batches_both_ways),
 	};
 
 	return HARNESS_RUN("sockstack", tests);
