@@ -24,6 +24,7 @@ include mk/tests.mk
 -include mk/tender-test.mk
 include mk/fuzz.mk
 include mk/website.mk
+include mk/dns.mk
 include mk/jitsu.mk
 
 .PHONY: all deps run clean format lint
