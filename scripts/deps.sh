@@ -27,5 +27,22 @@ fi
 echo "haze: installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Servers installed only to compare against (nsd) must not start as system
+# services: policy-rc.d refusing (101) keeps the packages' scripts from
+# starting them, and they are disabled after. Ours only if there was none.
+ours=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null &&
+		$SUDO chmod 755 /usr/sbin/policy-rc.d && ours=y
+fi
+rc=0
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+[ -n "$ours" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+case $missing in
+*nsd*)
+	$SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+	$SUDO update-rc.d nsd disable >/dev/null 2>&1 || true
+	;;
+esac
+exit $rc
