@@ -64,10 +64,33 @@ static void answer(const struct hz_dns_server *s, const uint8_t *q, size_t len,
 		abort();
 }
 
+/* The question as a router of queries reads it (haze-jitsu). */
+static void question(const uint8_t *q, size_t len)
+{
+	struct hz_dns_question qn;
+
+	if (hz_dns_question_read(q, len, &qn) != 0)
+		return;
+	if (qn.name_len == 0 || qn.name_len > HZ_DNS_NAME_MAX ||
+	    qn.name[qn.name_len - 1] != 0 || len < 12 + qn.name_len + 4)
+		abort();
+	for (size_t i = 0; i < qn.name_len; i++)
+		if (qn.name[i] >= 'A' && qn.name[i] <= 'Z')
+			abort();
+	/* A name in the zone ends with its apex. */
+	if (hz_dns_zone_contains(&zone, qn.name, qn.name_len) &&
+	    (qn.name_len < zone.apex_len ||
+	     memcmp(qn.name + qn.name_len - zone.apex_len, zone.apex,
+		    zone.apex_len) != 0))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint64_t now;
 	struct hz_dns_server s = {&zone, NULL};
+
+	question(data, size);
 
 	answer(&s, data, size, HZ_DNS_UDP, now, 512, 512);
 	answer(&s, data, size, HZ_DNS_UDP, now, 4096, HZ_DNS_EDNS_UDP_MAX);

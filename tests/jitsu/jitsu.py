@@ -517,6 +517,44 @@ def malformed(port):
     report(not bad, "%d malformed UDP queries: each followed by a good answer%s"
            % (len(cases), " (failed after: %s)" % ", ".join(bad) if bad else ""))
 
+    # Mutations of good queries (seeded, so a failure can be replayed):
+    # flipped bytes, cuts, splices and random tails, over UDP and TCP.
+    import random
+    rng = random.Random(11)
+    seeds = [good, query("www1." + ZONE, 255), query("x.example.org", 1),
+             query("www0." + ZONE, 1, edns=True)]
+    sent = 0
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for k in range(3000):
+        m = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            op = rng.randint(0, 3)
+            if op == 0 and m:
+                m[rng.randrange(len(m))] = rng.randrange(256)
+            elif op == 1 and m:
+                del m[rng.randrange(len(m)):]
+            elif op == 2:
+                m += bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+            else:
+                m[2:4] = bytes([rng.randrange(256), rng.randrange(256)])
+        u.sendto(bytes(m), ("127.0.0.1", port))
+        sent += 1
+        if k % 500 == 499:
+            time.sleep(0.05)
+    u.close()
+    tcp_ok = True
+    for k in range(30):
+        try:
+            t = socket.create_connection(("127.0.0.1", port), timeout=2)
+            m = bytes(rng.randrange(256) for _ in range(rng.randint(0, 600)))
+            t.sendall(m)
+            t.close()
+        except OSError:
+            tcp_ok = False
+    report(still_fine() and tcp_ok,
+           "%d mutated queries over UDP and 30 random TCP streams: the "
+           "daemon still answers" % sent)
+
     # TCP: a stalled half message must not hold up another client.
     stall = socket.create_connection(("127.0.0.1", port))
     stall.sendall(struct.pack(">H", len(good)) + good[:5])
