@@ -41,11 +41,14 @@ HEADERS_dns := dns dns_server
 # Host-side code (the tap, the option parsers, the tender) speaks net's
 # addresses and ports; the unix target implements net's STACK over the
 # host's sockets.
-HZ_CODE := src/libc platform/host platform/unix platform/kvm tender
+HZ_CODE := src/libc platform/host platform/unix platform/kvm platform/virtio \
+	tender
 USES_src/libc := core
 USES_platform/host := core net
 USES_platform/unix := core net platform/host
 USES_platform/kvm := core
+# The virtio target shares the kvm target's exception entry and guard pages.
+USES_platform/virtio := core platform/kvm
 USES_tender := core net platform/host platform/kvm
 
 # --- the libraries, built -------------------------------------------------------
@@ -87,7 +90,8 @@ $(foreach t,$(HZ_LIB_TARGETS),$(foreach l,$(HZ_LIBS),\
 # it is the only include path of LAYER's objects, so an include across
 # layers the wrong way does not compile. (src/libc has its own flags, in
 # mk/libc.mk; the tender is a host program and only linted.)
-HZ_VIEWED := $(HZ_LIBS) platform/host platform/unix platform/kvm
+HZ_VIEWED := $(HZ_LIBS) platform/host platform/unix platform/kvm \
+	platform/virtio
 
 hz_dir = $(if $(filter $(1),$(HZ_CODE)),$(1),src/$(1))
 hz_spelled = $(patsubst src/%,%,$(1))
@@ -121,7 +125,7 @@ $(HZ_VIEW_STAMP): FORCE
 		$(foreach x,$(HZ_VIEWED),$(call hz_view_links,$(x))) \
 		echo '$(HZ_VIEWS)' > $@; }
 
-HZ_VIEW_TARGETS := unix kvm test fuzz host
+HZ_VIEW_TARGETS := unix kvm test fuzz host virtio
 $(foreach t,$(HZ_VIEW_TARGETS),$(foreach x,$(HZ_VIEWED),$(eval \
 $(O)/$(t)/$(call hz_dir,$(x))/%.o: private INCLUDES = \
 	-I$(O)/inc/$(call hz_view_name,$(x)))))

@@ -1,7 +1,7 @@
 /*
  * Boot of a Haze guest on haze-kvm: the C half of the entry. The tender
  * has already built the descriptor tables from the image's trap note
- * (start.S), so this only copies the boot info out of the tender's
+ * (traps.S), so this only copies the boot info out of the tender's
  * read-only page, starts the clocks, keeps the first pages of the heap
  * for guard pages' page tables (guard.c), tells the tender that main is
  * near when it traces, and calls hz_runtime_start.

@@ -5,7 +5,7 @@
  *
  * The guest runs in ring 3 (abi.h) and its page tables are CPL 0's alone,
  * so every edit is made at CPL 0: hz_kvm_ring0_call's ud2 traps into
- * start.S, which hands the frame to hz_kvm_trap. A guard page is a
+ * traps.S, which hands the frame to hz_kvm_trap. A guard page is a
  * not-present entry carrying PTE_GUARD, a bit the CPU ignores there;
  * unguarding puts the heap's entry back. The heap is mapped with 2 MiB
  * pages above the image's last 2 MiB, so a guard there first splits its
@@ -55,11 +55,11 @@
 enum { OP_GUARD = 1, OP_UNGUARD, OP_SPLIT };
 enum { DONE = 0, NEEDS_SPLIT = 1, REFUSED = -1 };
 
-/* start.S finds the frame's fields by these offsets. */
+/* traps.S finds the frame's fields by these offsets. */
 _Static_assert(offsetof(struct hz_kvm_fault, cs) == 152, "FAULT_CS");
 _Static_assert(sizeof(struct hz_kvm_fault) % 16 == 8, "frame alignment");
 
-/* From start.S: does @op at CPL 0 through hz_kvm_trap. */
+/* From traps.S: does @op at CPL 0 through hz_kvm_trap. */
 long hz_kvm_ring0_call(long op, uint64_t va, uint64_t table);
 
 /* The pool of page tables for splits, [pool_next, pool_end). */
@@ -179,7 +179,7 @@ RING0 static bool in_guard(uint64_t addr)
 static HZ_NORETURN void report_overflow(uint64_t addr);
 
 /*
- * Called by start.S for every exception from ring 3, with its frame:
+ * Called by traps.S for every exception from ring 3, with its frame:
  * returns true to resume the guest as the frame now says, false to
  * report the exception and end the VM.
  */
@@ -229,8 +229,7 @@ static HZ_NORETURN void report_overflow(uint64_t addr)
 	f->rsp = overflow.rsp;
 	f->rdi = overflow.rdi;
 	f->rflags = overflow.rflags;
-	for (;;)
-		hz_kvm_call(HZ_KVM_CALL_FAULT, f); /* never returns */
+	hz_kvm_fault_report(f);
 }
 
 size_t hz_kvm_guard_reserve(uintptr_t heap_start, size_t heap_size)

@@ -41,8 +41,12 @@ void hz_kvm_clock_init(void);
  */
 size_t hz_kvm_guard_reserve(uintptr_t heap_start, size_t heap_size);
 
-/* From start.S at CPL 0, for an exception from ring 3: resume or report. */
+/* From traps.S at CPL 0, for an exception from ring 3: resume or report. */
 bool hz_kvm_trap(struct hz_kvm_fault *f);
+
+/* Reports the exception of frame @f and ends the VM: on kvm through
+ * HZ_KVM_CALL_FAULT, on virtio printed by the guest (platform/virtio). */
+_Noreturn void hz_kvm_fault_report(struct hz_kvm_fault *f);
 
 /* Entry from start.S: sets up the CPU, then starts the runtime. */
 _Noreturn void hz_kvm_boot(const struct hz_kvm_boot_info *bi,

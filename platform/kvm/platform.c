@@ -254,6 +254,12 @@ void hz_platform_exit(int status)
 		hz_kvm_call(HZ_KVM_CALL_EXIT, &a);
 }
 
+void hz_kvm_fault_report(struct hz_kvm_fault *f)
+{
+	for (;;)
+		hz_kvm_call(HZ_KVM_CALL_FAULT, f);
+}
+
 void hz_platform_abort(void)
 {
 	struct hz_kvm_exit a = {0};
