@@ -5,6 +5,8 @@
 #   make test     install what is missing, build, run every test tier
 #   make lint     check formatting (part of make test)
 #   make format   reformat the tree with clang-format
+#   make install  install headers, libraries, pkg-config files, haze-kvm
+#                 and the haze command (PREFIX, DESTDIR; docs/using.md)
 #
 # See docs/building.md for the layout of build/ and the variables.
 
@@ -20,12 +22,14 @@ include mk/http.mk
 include mk/unix.mk
 -include mk/libc.mk
 -include mk/kvm.mk
+-include mk/virtio.mk
 include mk/tests.mk
 -include mk/tender-test.mk
 include mk/fuzz.mk
 include mk/website.mk
 include mk/dns.mk
 include mk/jitsu.mk
+include mk/install.mk
 
 .PHONY: all deps run clean format lint
 

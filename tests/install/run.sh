@@ -1,0 +1,504 @@
+#!/bin/sh
+# Installed Haze, used from outside the tree (docs/using.md): `make
+# install` into a temporary prefix; then, in a directory outside the tree
+# with only that prefix for Haze on PATH and PKG_CONFIG_PATH, `haze new`
+# for each template, `haze build` for unix and kvm, `haze run` on each
+# target the machine can run (kvm only with a usable /dev/kvm), the same
+# application built by a plain cc line with pkg-config, gdb on a unix
+# build, `haze inspect` on every example image and on corrupt ones, every
+# refusal with its message, DESTDIR staging and `make uninstall`.
+set -u
+. tests/tap.sh
+
+# The make install below is a make of its own, not one of make test's
+# jobs: it takes nothing from the make that runs the suites.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+O=${O:-build}
+case $O in /*) ;; *) O=$(pwd)/$O ;; esac
+tree=$(pwd)
+need pkg-config pkg-config
+need man man-db
+need gdb gdb
+need curl curl
+need /usr/bin/python3 python3
+built "$O/unix/libhaze.a"
+built "$O/kvm/libhaze.a"
+built "$O/host/tender/haze-kvm"
+end_if_missing
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+prefix=$tmp/prefix
+work=$tmp/work
+out=$tmp/out
+mkdir -p "$work"
+
+# --- make install -------------------------------------------------------------
+
+if make -s --no-print-directory O="$O" install PREFIX="$prefix" >"$out" 2>&1; then
+	ok "make install PREFIX=$prefix"
+else
+	not_ok "make install PREFIX=$prefix"
+	diag "$(tail -n 20 "$out")"
+	done_testing
+	exit 1
+fi
+missing=""
+for f in bin/haze bin/haze-kvm share/man/man1/haze.1 include/haze/haze.h \
+	include/haze/http.h lib/haze/unix/libhaze.a lib/haze/kvm/libhaze.a \
+	lib/haze/kvm/libc.a lib/haze/kvm/haze-kvm-start.o lib/haze/kvm/guest.ld \
+	lib/haze/kvm/include/string.h lib/pkgconfig/haze-unix.pc \
+	lib/pkgconfig/haze-kvm.pc share/haze/templates/common/Makefile; do
+	[ -e "$prefix/$f" ] || missing="$missing $f"
+done
+check "install puts the command, manual, headers, archives, linker script, start files and pkg-config files in place${missing:+ (missing:$missing)}" \
+	[ -z "$missing" ]
+man -l "$prefix/share/man/man1/haze.1" >"$out" 2>&1
+check "the manual page formats and names every command" \
+	grep -q 'haze inspect IMAGE' "$out"
+
+# From here on: a directory outside the tree, only the prefix for Haze.
+env_run() {
+	env -i HOME="$tmp" PATH="$prefix/bin:/usr/bin:/bin" \
+		PKG_CONFIG_PATH="$prefix/lib/pkgconfig" "$@"
+}
+pc_flags=$(env_run pkg-config --cflags --libs haze-unix haze-kvm 2>&1)
+case $pc_flags in
+*"$tree"* | *"$O"*) not_ok "pkg-config's flags name only the prefix" ;;
+*) ok "pkg-config's flags name only the prefix, never the tree" ;;
+esac
+unix_libs=$(env_run pkg-config --libs haze-unix)
+kvm_flags=$(env_run pkg-config --cflags --libs haze-kvm)
+case $unix_libs in *-lbearssl*) ok "haze-unix links BearSSL" ;;
+*) not_ok "haze-unix links BearSSL: $unix_libs" ;; esac
+case $kvm_flags in *libbearssl.a*"$prefix/lib/haze/kvm/guest.ld"* | \
+	*"$prefix/lib/haze/kvm/guest.ld"*libbearssl.a*)
+	ok "haze-kvm carries BearSSL and the guest's linker script" ;;
+*) not_ok "haze-kvm carries BearSSL and the guest's linker script: $kvm_flags" ;;
+esac
+check "haze on PATH is the installed one" \
+	[ "$(env_run sh -c 'command -v haze')" = "$prefix/bin/haze" ]
+
+# haze_in DIR ARGS...: runs the installed haze in $work/DIR.
+haze_in() {
+	hd=$1
+	shift
+	(cd "$work/$hd" && env_run haze "$@")
+}
+
+# free_port: a TCP port of 127.0.0.1 that nothing listens on.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: waits up to 10 s for a listener on 127.0.0.1:PORT.
+wait_port() {
+	/usr/bin/python3 - "$1" <<'EOF'
+import socket, sys, time
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+# echo_ok PORT: the echo server at PORT sends back what it is sent.
+echo_ok() {
+	/usr/bin/python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+msg = b"haze echo check\n" * 1000
+s.sendall(msg)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+sys.exit(0 if got == msg else 1)
+EOF
+}
+
+# stop PID: ends a server this suite started.
+stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+kvm_why=""
+if [ ! -e /dev/kvm ]; then
+	kvm_why="there is no /dev/kvm on this machine"
+elif ! { exec 3<>/dev/kvm; } 2>/dev/null; then
+	kvm_why="/dev/kvm is not usable by $(id -un)"
+else
+	exec 3>&-
+fi
+
+# serve_check APP TARGET HOSTPORT GUESTPORT KIND: runs APP's image,
+# forwarding HOSTPORT, and checks it serves as KIND (echo or website).
+serve_check() {
+	sc_app=$1 sc_t=$2 sc_hp=$3 sc_gp=$4 sc_kind=$5
+	sc_args=""
+	[ "$sc_t" = unix ] && sc_args="-- --port $sc_gp"
+	# shellcheck disable=SC2086
+	(cd "$work/$sc_app" && exec env -i HOME="$tmp" \
+		PATH="$prefix/bin:/usr/bin:/bin" \
+		PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
+		haze run -t "$sc_t" -p "$sc_hp:$sc_gp" $sc_args) \
+		>"$out.$sc_app" 2>&1 &
+	sc_pid=$!
+	pids="$pids $sc_pid"
+	if ! wait_port "$sc_hp"; then
+		not_ok "$sc_app on $sc_t: serves on port $sc_hp"
+		diag "$(cat "$out.$sc_app")"
+		stop "$sc_pid"
+		return
+	fi
+	if [ "$sc_kind" = echo ]; then
+		check "$sc_app on $sc_t: echoes 16 KB back through -p $sc_hp:$sc_gp" \
+			echo_ok "$sc_hp"
+	else
+		page=$(curl -s --max-time 10 "http://127.0.0.1:$sc_hp/")
+		case $page in *"<h1>$sc_app</h1>"*)
+			ok "$sc_app on $sc_t: serves site/index.html at / through -p $sc_hp:$sc_gp" ;;
+		*) not_ok "$sc_app on $sc_t: serves site/index.html at /" ;;
+		esac
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+			"http://127.0.0.1:$sc_hp/style.css")
+		check "$sc_app on $sc_t: serves site/style.css" [ "$code" = 200 ]
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+			"http://127.0.0.1:$sc_hp/nothing-here")
+		check "$sc_app on $sc_t: 404 for a file not in site/" [ "$code" = 404 ]
+	fi
+	stop "$sc_pid"
+}
+
+# --- haze new, build, run for each template -----------------------------------
+
+for t in hello echo website; do
+	app=app-$t
+	if (cd "$work" && env_run haze new "$app" --template "$t") >"$out" 2>&1 &&
+		[ -f "$work/$app/Makefile" ] && [ -f "$work/$app/main.c" ]; then
+		ok "haze new $app --template $t makes a directory with a Makefile"
+	else
+		not_ok "haze new $app --template $t"
+		diag "$(cat "$out")"
+		continue
+	fi
+	for target in unix kvm; do
+		image=build/unix/$app
+		[ "$target" = kvm ] && image=build/kvm/$app.hz
+		if haze_in "$app" build -t "$target" >"$out" 2>&1 &&
+			[ -x "$work/$app/$image" ]; then
+			ok "$app: haze build -t $target makes $image"
+		else
+			not_ok "$app: haze build -t $target makes $image"
+			diag "$(tail -n 20 "$out")"
+			continue
+		fi
+		haze_in "$app" inspect "$image" >"$out" 2>&1
+		check "$app: haze inspect calls $image a $target image" \
+			grep -q "^target:   $target" "$out"
+	done
+	if [ -z "$kvm_why" ]; then
+		targets="unix kvm"
+	else
+		targets=unix
+		skip "$app: haze run -t kvm" "$kvm_why"
+	fi
+	for target in $targets; do
+		case $t in
+		hello)
+			haze_in "$app" run -t "$target" -- world >"$out" 2>&1
+			rc=$?
+			if [ "$rc" -eq 0 ] &&
+				grep -q "^Hello from $app! (world)$" "$out"; then
+				ok "$app: haze run -t $target -- world greets and exits 0"
+			else
+				not_ok "$app: haze run -t $target -- world (exit $rc)"
+				diag "$(cat "$out")"
+			fi
+			;;
+		echo | website)
+			gp=7007
+			[ "$t" = website ] && gp=8080
+			hp=$(free_port)
+			[ "$target" = unix ] && gp=$hp
+			serve_check "$app" "$target" "$hp" "$gp" "$t"
+			;;
+		esac
+	done
+done
+
+# dry_run DESC EXPECTED DIR ARGS...: haze run -n ARGS prints EXPECTED.
+dry_run() {
+	dr_desc=$1 dr_want=$2 dr_dir=$3
+	shift 3
+	dr_got=$(haze_in "$dr_dir" run -n "$@" 2>&1)
+	if [ "$dr_got" = "$dr_want" ]; then
+		ok "haze run -n: $dr_desc"
+	else
+		not_ok "haze run -n: $dr_desc"
+		diag "got:      $dr_got" "expected: $dr_want"
+	fi
+}
+hp=$(free_port)
+dry_run "kvm gives the NIC user networking with the forward" \
+	"$prefix/bin/haze-kvm --net service=user,hostfwd=tcp:$hp-:8080 build/kvm/app-website.hz" \
+	app-website -t kvm -p "$hp:8080"
+dry_run "kvm passes --mem, --block and the application's arguments" \
+	"$prefix/bin/haze-kvm --mem 64 build/kvm/app-hello.hz world --log=debug" \
+	app-hello -t kvm --mem 64 -- world --log=debug
+dry_run "kvm takes --net as given" \
+	"$prefix/bin/haze-kvm --net service=tap:tap9 build/kvm/app-echo.hz --port 7" \
+	app-echo -t kvm --net service=tap:tap9 -- --port 7
+dry_run "unix puts the socket stack first" \
+	"$work/app-echo/build/unix/app-echo --mem 16 -- --stack socket --port $hp" \
+	app-echo --mem 16 -p "$hp:$hp" -- --port "$hp"
+dry_run "unix with --net leaves the stack to the application" \
+	"$work/app-echo/build/unix/app-echo --net service=tap:tap9 -- --stack direct:service" \
+	app-echo --net service=tap:tap9 -- --stack direct:service
+
+# --- a plain cc line ---------------------------------------------------------------
+
+# shellcheck disable=SC2016 # expanded by the inner sh
+if (cd "$work" && env_run sh -c 'cc -std=c11 -O2 -o hello-cc app-hello/main.c $(pkg-config --cflags --libs haze-unix)') >"$out" 2>&1 &&
+	"$work/hello-cc" cc >"$out" 2>&1 && grep -q '^Hello from app-hello! (cc)$' "$out"; then
+	ok "cc with pkg-config --cflags --libs haze-unix builds hello, and it runs"
+else
+	not_ok "cc with pkg-config --cflags --libs haze-unix builds hello, and it runs"
+	diag "$(cat "$out")"
+fi
+# shellcheck disable=SC2016 # expanded by the inner sh
+if (cd "$work" && env_run sh -c 'cc -std=c11 -O2 -o echo-cc app-echo/main.c $(pkg-config --cflags --libs haze-unix)') >"$out" 2>&1; then
+	hp=$(free_port)
+	"$work/echo-cc" -- --stack socket --port "$hp" >"$out" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	if wait_port "$hp" && echo_ok "$hp"; then
+		ok "cc with pkg-config builds echo (BearSSL linked from the flags), and it echoes"
+	else
+		not_ok "cc with pkg-config builds echo, and it echoes"
+		diag "$(cat "$out")"
+	fi
+	stop "$pid"
+else
+	not_ok "cc with pkg-config --cflags --libs haze-unix builds echo"
+	diag "$(cat "$out")"
+fi
+# shellcheck disable=SC2016 # expanded by the inner sh
+if (cd "$work" && env_run sh -c 'cc -std=c11 -O2 -o hello-cc.hz app-hello/main.c $(pkg-config --cflags --libs haze-kvm)') >"$out" 2>&1 &&
+	env_run haze inspect "$work/hello-cc.hz" >"$out" 2>&1 &&
+	grep -q '^target:   kvm' "$out"; then
+	ok "cc with pkg-config --cflags --libs haze-kvm links a kvm image"
+else
+	not_ok "cc with pkg-config --cflags --libs haze-kvm links a kvm image"
+	diag "$(cat "$out")"
+fi
+
+# --- debugging the unix target ---------------------------------------------------
+
+gdb -q -batch -ex 'break hz_main' -ex 'run' -ex 'print greeting' -ex 'kill' \
+	--args "$work/app-hello/build/unix/app-hello" world >"$out" 2>&1
+if grep -q 'Breakpoint 1, hz_main' "$out" &&
+	grep -q '"Hello from app-hello"' "$out"; then
+	ok "gdb stops a unix build at hz_main and prints a global"
+else
+	not_ok "gdb stops a unix build at hz_main and prints a global"
+	diag "$(cat "$out")"
+fi
+
+# --- haze inspect --------------------------------------------------------------
+
+n=0
+bad=""
+for img in "$O"/unix/examples/*/* "$O"/kvm/examples/*/*.hz; do
+	case $img in *.o | *.d) continue ;; esac
+	if [ ! -f "$img" ] || [ ! -x "$img" ]; then continue; fi
+	n=$((n + 1))
+	want=unix
+	case $img in *.hz) want=kvm ;; esac
+	env_run haze inspect "$img" >"$out" 2>&1 &&
+		grep -q "^target:   $want" "$out" &&
+		grep -q '^build id: ' "$out" && grep -q '^sha256:   ' "$out" &&
+		grep -q '^  hz_main  *yes' "$out" || bad="$bad $img"
+done
+[ "$n" -ge 10 ] || bad="$bad (only $n images)"
+check "haze inspect reads all $n example images (target, build id, hz_main)${bad:+; not:$bad}" \
+	[ -z "$bad" ]
+env_run haze inspect "$O/kvm/examples/website/website.hz" >"$out" 2>&1
+if grep -q '^target:   kvm (a static guest for haze-kvm), ABI version [0-9]' "$out" &&
+	grep -q '^  service  *net (optional)$' "$out" &&
+	grep -q '^  site  *block (optional)$' "$out" &&
+	grep -q '^  tls  *block (optional)$' "$out" &&
+	grep -q '^  br_sha256_init  *yes' "$out"; then
+	ok "haze inspect names the website's ABI version, devices by name and kind, and BearSSL"
+else
+	not_ok "haze inspect names the website's ABI version and devices"
+	diag "$(cat "$out")"
+fi
+env_run haze inspect "$O/kvm/examples/hello/hello.hz" >"$out" 2>&1
+if grep -q '^manifest: version 1, 0 devices' "$out" &&
+	grep -q '^  br_sha256_init  *no' "$out"; then
+	ok "haze inspect: hello declares no device and links no BearSSL"
+else
+	not_ok "haze inspect: hello declares no device and links no BearSSL"
+	diag "$(cat "$out")"
+fi
+
+# inspect_refuses DESC FILE PATTERN: exit 1 and one line matching PATTERN.
+inspect_refuses() {
+	env_run haze inspect "$2" >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
+		grep -q -- "$3" "$out"; then
+		ok "haze inspect refuses $1: $(cat "$out")"
+	else
+		not_ok "haze inspect refuses $1 (exit $rc)"
+		diag "$(cat "$out")"
+	fi
+}
+printf 'not an image\n' >"$tmp/text"
+inspect_refuses "a text file" "$tmp/text" 'not a Haze image: not an ELF file$'
+cp /bin/true "$tmp/true"
+inspect_refuses "an ELF file without Haze's notes" "$tmp/true" \
+	'not a Haze image: no Haze notes'
+head -c 200 "$O/kvm/examples/hello/hello.hz" >"$tmp/short.hz"
+inspect_refuses "a truncated image" "$tmp/short.hz" \
+	'not a Haze image: program headers beyond the end of the file'
+/usr/bin/python3 - "$O/kvm/examples/echo/echo.hz" "$tmp/count.hz" \
+	"$tmp/kind.hz" <<'EOF'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+note = struct.pack("<III", 5, 8 + 16 * 40, 0x485A4D31) + b"HAZE\0\0\0\0"
+at = data.find(note)
+assert at > 0 and data.find(note, at + 1) < 0
+count = bytearray(data)
+struct.pack_into("<I", count, at + len(note) + 4, 99)
+open(sys.argv[2], "wb").write(count)
+kind = bytearray(data)
+struct.pack_into("<I", kind, at + len(note) + 8, 7)
+open(sys.argv[3], "wb").write(kind)
+EOF
+inspect_refuses "a manifest of 99 devices" "$tmp/count.hz" \
+	'not a Haze image: the manifest names 99 devices, more than 16'
+inspect_refuses "a device of an unknown kind" "$tmp/kind.hz" \
+	'not a Haze image: manifest device 0 is of unknown kind 7'
+inspect_refuses "a directory" "$tmp" 'not a Haze image: not a regular file'
+
+# --- refusals ------------------------------------------------------------------------
+
+# refuses DESC STATUS PATTERN DIR ARGS...: haze ARGS in $work/DIR exits
+# STATUS with one line matching PATTERN.
+refuses() {
+	rf_desc=$1 rf_status=$2 rf_pattern=$3 rf_dir=$4
+	shift 4
+	haze_in "$rf_dir" "$@" >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$rf_status" ] && [ "$(wc -l <"$out")" -eq 1 ] &&
+		grep -q -- "$rf_pattern" "$out"; then
+		ok "refused: $rf_desc: $(cat "$out")"
+	else
+		not_ok "refused: $rf_desc (exit $rc, expected $rf_status)"
+		diag "$(cat "$out")"
+	fi
+}
+refuses "an unknown target to build" 2 '^haze build: -t vmware: unknown target (known: unix, kvm)$' \
+	app-hello build -t vmware
+refuses "an unknown target to run" 2 '^haze run: -t vmware: unknown target' \
+	app-hello run -t vmware
+refuses "an unknown template" 2 '^haze new: --template blog: no such template (known: hello, echo, website)$' \
+	. new blog --template blog
+check "an unknown template leaves no directory" [ ! -e "$work/blog" ]
+refuses "a directory that exists" 2 '^haze new: app-hello: already exists$' \
+	. new app-hello
+refuses "a name that is not one" 2 '^haze new: 9lives: a name is a letter' \
+	. new 9lives
+(cd "$work" && env_run haze new fresh) >/dev/null 2>&1
+refuses "a missing image" 2 '^haze run: build/unix/fresh: no such image: build it with haze build -t unix$' \
+	fresh run
+refuses "a missing kvm image" 2 '^haze run: build/kvm/fresh.hz: no such image: build it with haze build -t kvm$' \
+	fresh run -t kvm
+busy=$(free_port)
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+print("listening", flush=True); time.sleep(60)' "$busy" >"$tmp/busy" &
+busy_pid=$!
+pids="$pids $busy_pid"
+wait_port "$busy"
+refuses "a port in use (unix)" 2 "^haze run: -p $busy:$busy: port $busy on 127.0.0.1 is in use$" \
+	app-echo run -p "$busy:$busy"
+refuses "a port in use (kvm)" 2 "^haze run: -p $busy:7007: port $busy on 127.0.0.1 is in use$" \
+	app-echo run -t kvm -p "$busy:7007"
+stop "$busy_pid"
+refuses "a forward the unix target cannot make" 2 '^haze run: -p 8080:80: on the unix target the application listens on the host' \
+	app-echo run -p 8080:80
+refuses "a forward to an application without a NIC" 2 '^haze run: -p 8080:8080: the unikernel declares no net device' \
+	app-hello run -p 8080:8080
+refuses "a bad forward" 2 '^haze run: -p 80: expected HOST:GUEST' \
+	app-echo run -p 80
+refuses "a --net naming no device" 2 "^haze run: --net disk=tap:tap0: the unikernel declares no net device 'disk'$" \
+	app-echo run --net disk=tap:tap0
+refuses "a --block naming no device" 2 "^haze run: --block disk=$tmp/text: the unikernel declares no block device 'disk'$" \
+	app-echo run --block "disk=$tmp/text"
+refuses "a --block file that does not exist" 2 '^haze run: --block disk=nowhere.img: no such file$' \
+	app-echo run --block disk=nowhere.img
+refuses "-p with --net" 2 '^haze run: -p 7:7: with --net, forwards are' \
+	app-echo run --net service=tap:tap0 -p 7:7
+refuses "an option meant for the application" 2 '^haze run: --port: unknown option (the application' \
+	app-echo run --port 80
+refuses "a build outside an application" 2 '^haze build: no Makefile in ' \
+	. build
+refuses "an unknown command" 2 '^haze: frobnicate: unknown command' \
+	. frobnicate
+refuses "inspect without an image" 2 '^haze inspect: expected one IMAGE$' \
+	. inspect
+if [ -n "$kvm_why" ]; then
+	refuses "kvm without /dev/kvm" 1 "^haze run: -t kvm: $kvm_why" \
+		app-hello run -t kvm
+fi
+make -s --no-print-directory O="$O" install PREFIX=relative/dir >"$out" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] &&
+	[ "$(wc -l <"$out")" -eq 1 ] &&
+	grep -q 'make install: PREFIX=relative/dir: not an absolute path' "$out"; then
+	ok "make install refuses a relative PREFIX in one line"
+else
+	not_ok "make install refuses a relative PREFIX in one line (exit $rc)"
+	diag "$(cat "$out")"
+fi
+
+# --- DESTDIR and uninstall ---------------------------------------------------------
+
+stage=$tmp/stage
+if make -s --no-print-directory O="$O" install PREFIX=/opt/haze \
+	DESTDIR="$stage" >"$out" 2>&1 &&
+	[ -x "$stage/opt/haze/bin/haze" ] &&
+	grep -q '^prefix=/opt/haze$' "$stage/opt/haze/lib/pkgconfig/haze-kvm.pc"; then
+	ok "make install DESTDIR stages under DESTDIR, the pkg-config files naming PREFIX"
+else
+	not_ok "make install DESTDIR stages under DESTDIR"
+	diag "$(cat "$out")"
+fi
+make -s --no-print-directory O="$O" uninstall PREFIX=/opt/haze \
+	DESTDIR="$stage" >"$out" 2>&1
+left=$(find "$stage" -type f | head -n 5)
+check "make uninstall DESTDIR removes every file it installed${left:+ (left: $left)}" \
+	[ -z "$left" ]
+make -s --no-print-directory O="$O" uninstall PREFIX="$prefix" >"$out" 2>&1
+left=$(find "$prefix" -type f | head -n 5)
+check "make uninstall removes every file it installed${left:+ (left: $left)}" \
+	[ -z "$left" ]
+
+done_testing
