@@ -238,8 +238,10 @@ int jitsu_start(struct jitsu *j, struct jitsu_service *s, uint64_t query_ns)
 	s->started_ns = s->t.spawn;
 	s->last_active_ns = s->t.spawn;
 	s->last_rx = jitsu_tap_rx_frames(s);
-	jitsu_log("%s: started (pid %d, %s, %u MiB, tap %s)", s->name, (int)pid,
-		  s->target == JITSU_KVM ? "kvm" : "unix", s->mem_mib, s->tap);
+	/* posix_spawn returns once the child has exec'd. */
+	jitsu_log("%s: started (pid %d, %s, %u MiB, tap %s; exec'd in %.3f ms)",
+		  s->name, (int)pid, s->target == JITSU_KVM ? "kvm" : "unix",
+		  s->mem_mib, s->tap, (double)(jitsu_now() - s->t.spawn) / 1e6);
 	jitsu_state_save(j);
 	return 0;
 }
