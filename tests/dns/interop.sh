@@ -7,14 +7,7 @@
 # as the RFCs allow. Then the rate limiter: a burst from one /24 over
 # UDP gets answers, then TC=1 slips, then silence, while TCP is served.
 set -u
-. tests/tap.sh
-. tests/net/lib.sh
-
-O=${O:-build}
-tmp=$(mktemp -d)
 . tests/dns/lib.sh
-trap 'dns_cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM PIPE
 
 built "$DNS_BIN"
 need dig bind9-dnsutils

@@ -1,5 +1,6 @@
-# Running examples/dns and NSD for the DNS suites: source this file after
-# tests/tap.sh and tests/net/lib.sh, with O and tmp (a directory) set.
+# Running examples/dns and NSD for the DNS suites: source this file first.
+# It brings in tests/tap.sh and tests/net/lib.sh, sets O and tmp (a
+# temporary directory), and stops everything and removes tmp on exit.
 #
 #   dns_start LOG [UNIX-OPTS --] ARGS  starts the unikernel (unix target,
 #                        socket stack, 127.0.0.1:$dns_port), waits for its
@@ -17,6 +18,14 @@
 # shellcheck shell=sh
 # Its variables are for the suites that source it.
 # shellcheck disable=SC2034
+
+. tests/tap.sh
+. tests/net/lib.sh
+
+O=${O:-build}
+tmp=$(mktemp -d)
+trap 'dns_cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
 
 DNS_BIN=$O/unix/examples/dns/dns
 dns_port=$((20000 + $$ % 20000))

@@ -7,14 +7,7 @@
 # at once, pipelining. After each the server answers a good query
 # correctly; at the end it still runs and has leaked no connection.
 set -u
-. tests/tap.sh
-. tests/net/lib.sh
-
-O=${O:-build}
-tmp=$(mktemp -d)
 . tests/dns/lib.sh
-trap 'dns_cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM PIPE
 
 built "$DNS_BIN"
 need /usr/bin/python3 python3

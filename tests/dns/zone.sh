@@ -5,14 +5,7 @@
 # the zone and the line at fault, and exit status 1 before anything is
 # served (the port must not answer).
 set -u
-. tests/tap.sh
-. tests/net/lib.sh
-
-O=${O:-build}
-tmp=$(mktemp -d)
 . tests/dns/lib.sh
-trap 'dns_cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM PIPE
 
 built "$DNS_BIN"
 need dig bind9-dnsutils
