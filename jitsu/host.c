@@ -292,22 +292,28 @@ int jitsu_drop_privileges(const struct jitsu *j, struct hz_errmsg *err)
 	return 0;
 }
 
+size_t jitsu_read_file(const char *path, char *buf, size_t cap)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
 uint64_t jitsu_tap_rx_frames(const struct jitsu_service *s)
 {
 	char path[96], buf[32];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_packets",
 		 s->tap);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (jitsu_read_file(path, buf, sizeof(buf)) == 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	return strtoull(buf, NULL, 10);
 }
 

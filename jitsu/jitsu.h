@@ -176,6 +176,10 @@ int jitsu_drop_privileges(const struct jitsu *j, struct hz_errmsg *err);
 /* Removes the taps and the bridge (when the daemon stops). */
 void jitsu_host_teardown(struct jitsu *j);
 
+/* Reads the start of a small file (/proc, /sys) into @buf, NUL-ended;
+ * the bytes read, 0 when it cannot be read. */
+size_t jitsu_read_file(const char *path, char *buf, size_t cap);
+
 /* Frames the guest of @s has sent so far (the tap's receive count). */
 uint64_t jitsu_tap_rx_frames(const struct jitsu_service *s);
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "haze/log.h"
+#include "haze/platform.h"
 #include "jitsu/jitsu.h"
 
 #define TICK_NS 1000000000ull
@@ -31,10 +32,9 @@ static struct jitsu J;
 
 uint64_t jitsu_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	/* The clock jitsu/libos.c gives the library code: the DNS server's
+	 * rate limiter and the daemon keep one time. */
+	return hz_platform_clock_monotonic();
 }
 
 void jitsu_log(const char *fmt, ...)
