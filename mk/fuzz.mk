@@ -17,7 +17,7 @@ FUZZ_SRCS_elf := tender/elf.c tender/log.c tender/exit.c
 # fuzz_hypercall drives the tender's dispatch through tests/tender/fakevm.c.
 FUZZ_SRCS_hypercall := $(filter-out tender/main.c tender/exit.c \
 	tender/sandbox.c,$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c \
-	src/net/inet.c
+	src/net/inet.c platform/kvm/report.c
 # fuzz_jitsu_config tests haze-jitsu's configuration parser.
 FUZZ_SRCS_jitsu_config := jitsu/config.c
 $(foreach n,$(FUZZ_NAMES),$(eval $(O)/test/fuzz/fuzz_$(n): \

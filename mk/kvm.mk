@@ -21,6 +21,7 @@ $(eval $(call compile_rules,host))
 # The manifest checks are the core's, built for the host.
 TENDER_SRCS := $(sort $(wildcard tender/*.c)) src/core/manifest.c \
 	platform/host/tap.c platform/host/options.c platform/host/notify.c \
+	platform/kvm/report.c \
 	src/core/error.c src/net/inet.c \
 	src/core/wire.c
 TENDER := $(O)/host/tender/haze-kvm
@@ -53,7 +54,10 @@ FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
 	-ffunction-sections -fdata-sections $(BEARSSL_CFLAGS)
 $(eval $(call compile_rules,kvm))
 
-KVM_PLATFORM_SRCS := $(sort $(wildcard platform/kvm/*.c platform/kvm/*.S))
+# report.c is the fault report's text, printed by haze-kvm and the virtio
+# guest; a kvm guest hands its faults to haze-kvm.
+KVM_PLATFORM_SRCS := $(filter-out platform/kvm/report.c,\
+	$(sort $(wildcard platform/kvm/*.c platform/kvm/*.S)))
 KVM_LDSCRIPT := platform/kvm/guest.ld
 # The platform's objects are linked whole (they hold _start and the notes);
 # the libraries are archives (mk/layers.mk), so the core's default

@@ -5,7 +5,7 @@
 # what the ELF loader reads.
 
 TENDER_TEST_SRCS := $(filter-out tender/main.c tender/exit.c,\
-	$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c
+	$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c platform/kvm/report.c
 TENDER_TEST := $(O)/test/tests/tender/test_tender
 $(O)/test/tender/slirp.o: FLAGS_test += $(SLIRP_CFLAGS)
 $(O)/fuzz/tender/slirp.o: FLAGS_fuzz += $(SLIRP_CFLAGS)

@@ -16,7 +16,7 @@ $(eval $(call compile_rules,virtio))
 
 VIRTIO_PLATFORM_SRCS := $(sort $(wildcard platform/virtio/*.c \
 	platform/virtio/*.S)) platform/kvm/traps.S platform/kvm/guard.c \
-	platform/kvm/sockets.c
+	platform/kvm/sockets.c platform/kvm/report.c
 VIRTIO_PLATFORM_OBJS := $(call objs,virtio,$(VIRTIO_PLATFORM_SRCS))
 VIRTIO_LDSCRIPT := platform/virtio/guest.ld
 VIRTIO_LDFLAGS := $(subst $(KVM_LDSCRIPT),$(VIRTIO_LDSCRIPT),$(KVM_LDFLAGS))
