@@ -198,6 +198,9 @@ extern const struct hz_entropy_source hz_entropy_source_host;
 #define HZ_ENTROPY_BOOT_SOFT_NS (5ull * 1000 * 1000)
 /* Past this, boot gives up if it still has too little. */
 #define HZ_ENTROPY_BOOT_HARD_NS (500ull * 1000 * 1000)
+/* ... but only after this many rounds past it, so that a boot preempted
+ * for longer than the limit is not taken for sources that give nothing. */
+#define HZ_ENTROPY_BOOT_MIN_ROUNDS 16
 /* Sources are polled again at most this often, when bytes are asked for. */
 #define HZ_ENTROPY_POLL_NS (100ull * 1000 * 1000)
 /* A source that has nothing this many times in a row is given up. */
