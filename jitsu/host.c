@@ -206,6 +206,16 @@ static int tap_setup(struct jitsu *j, size_t i, uid_t uid, gid_t gid,
 	return 0;
 }
 
+/* Whether interface @name exists and is of kind @kind ("bridge": a
+ * bridge; "tun_flags": a tap or tun), as sysfs shows it. */
+static bool link_is(const char *name, const char *kind)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", name, kind);
+	return access(path, F_OK) == 0;
+}
+
 int jitsu_host_setup(struct jitsu *j, struct hz_errmsg *err)
 {
 	char addr[32];
@@ -219,6 +229,12 @@ int jitsu_host_setup(struct jitsu *j, struct hz_errmsg *err)
 
 	if (target_ids(j, &uid, &gid, err) < 0)
 		return -1;
+	/* Never take over (and later delete) someone else's interface. */
+	if (if_nametoindex(j->bridge) != 0 && !link_is(j->bridge, "bridge"))
+		return hz_errmsg_set(err, -HZ_EEXIST,
+				     "bridge %s: an interface of that name "
+				     "exists and is not a bridge",
+				     j->bridge);
 	if (if_nametoindex(j->bridge) == 0 && run_ip(err, add) < 0)
 		return -1;
 	no_ipv6(j->bridge);
@@ -248,11 +264,11 @@ void jitsu_host_teardown(struct jitsu *j)
 		const char *del[] = {"ip", "link", "del", tap, NULL};
 
 		tap_name(j->bridge, i, tap);
-		if (if_nametoindex(tap) != 0 && run_ip(&err, del) < 0)
+		if (link_is(tap, "tun_flags") && run_ip(&err, del) < 0)
 			jitsu_log("%s", hz_errmsg_text(&err));
 	}
 	const char *del[] = {"ip", "link", "del", j->bridge, NULL};
-	if (if_nametoindex(j->bridge) != 0 && run_ip(&err, del) < 0)
+	if (link_is(j->bridge, "bridge") && run_ip(&err, del) < 0)
 		jitsu_log("%s", hz_errmsg_text(&err));
 }
 

@@ -308,6 +308,30 @@ class Upstream(threading.Thread):
             self.s.sendto(r, peer)
 
 
+def check_not_a_bridge(tmp):
+    """An interface named as the bridge that is not one (a veth here) is
+    left alone."""
+    path = os.path.join(tmp, "dummy.conf")
+    config(path, [website(0)], dns_port=free_port())
+    subprocess.run(["ip", "link", "add", BRIDGE, "type", "veth", "peer",
+                    "name", BRIDGE + "p"], check=True)
+    try:
+        r = subprocess.run([JITSU, path], capture_output=True, timeout=20)
+        err = r.stderr.decode(errors="replace")
+        report(r.returncode != 0 and
+               ("bridge %s: an interface of that name exists and is not a "
+                "bridge" % BRIDGE) in err,
+               "an existing interface named as the bridge that is not one "
+               "is refused, naming it")
+        subprocess.run([JITSU, "--teardown", path], capture_output=True)
+        show = subprocess.run(["ip", "-d", "link", "show", BRIDGE],
+                              capture_output=True, text=True)
+        report(show.returncode == 0 and "veth" in show.stdout,
+               "neither the daemon nor --teardown deletes that interface")
+    finally:
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+
+
 def check_daemon(tmp):
     port = free_port()
     up = Upstream()
@@ -615,6 +639,7 @@ def main():
             report(True, "haze-jitsu's daemon", skip="no /dev/net/tun")
         else:
             try:
+                check_not_a_bridge(tmp)
                 check_daemon(tmp)
                 check_room(tmp)
             finally:
