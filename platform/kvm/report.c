@@ -3,7 +3,9 @@
  * virtio guest so that both print the same lines.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "report.h"
 
@@ -33,6 +35,24 @@ static const char *const vector_name[32] = {
     "#VE virtualization",
     "#CP control protection",
 };
+
+/* The register lines: four registers each, with their widths in hex
+ * digits (0: as many as needed). */
+struct reg {
+	const char *name;
+	size_t off;
+	int width;
+};
+#define REG(n, w) {#n, offsetof(struct hz_kvm_fault, n), w}
+static const struct reg reg_lines[][4] = {
+    {REG(rip, 16), REG(rsp, 16), REG(rbp, 16), REG(rflags, 8)},
+    {REG(rax, 16), REG(rbx, 16), REG(rcx, 16), REG(rdx, 16)},
+    {REG(rsi, 16), REG(rdi, 16), {"r8 ", offsetof(struct hz_kvm_fault, r8), 16},
+     {"r9 ", offsetof(struct hz_kvm_fault, r9), 16}},
+    {REG(r10, 16), REG(r11, 16), REG(r12, 16), REG(r13, 16)},
+    {REG(r14, 16), REG(r15, 16), REG(cs, 0), REG(ss, 0)},
+};
+#undef REG
 
 /* Formats one line and hands it to @out. */
 __attribute__((format(printf, 2, 3))) static void
@@ -66,20 +86,17 @@ void hz_fault_print(const struct hz_kvm_fault *f,
 		    const struct hz_fault_out *out)
 {
 	const char *what = "";
+	char desc[64];
 
 	if (f->vector < 32 && vector_name[f->vector])
 		what = vector_name[f->vector];
 	if (f->vector == ~0ull)
-		say(out, "guest fault: CPU state, error code 0x%llx, cr2 0x%llx",
-		    (unsigned long long)f->error_code,
-		    (unsigned long long)f->cr2);
+		snprintf(desc, sizeof(desc), "CPU state");
 	else
-		say(out,
-		    "guest fault: exception %llu (%s), error code 0x%llx, "
-		    "cr2 0x%llx",
-		    (unsigned long long)f->vector, what,
-		    (unsigned long long)f->error_code,
-		    (unsigned long long)f->cr2);
+		snprintf(desc, sizeof(desc), "exception %llu (%s)",
+			 (unsigned long long)f->vector, what);
+	say(out, "guest fault: %s, error code 0x%llx, cr2 0x%llx", desc,
+	    (unsigned long long)f->error_code, (unsigned long long)f->cr2);
 	if (f->vector == 14)
 		say(out, "  page fault: %s%s of %s page at 0x%llx",
 		    f->error_code & 0x10  ? "instruction fetch"
@@ -88,21 +105,21 @@ void hz_fault_print(const struct hz_kvm_fault *f,
 		    f->cr2 < 0x1000 ? " (NULL dereference)" : "",
 		    f->error_code & 0x1 ? "a protected" : "an unmapped",
 		    (unsigned long long)f->cr2);
-	say(out, "  rip %016llx rsp %016llx rbp %016llx rflags %08llx",
-	    (unsigned long long)f->rip, (unsigned long long)f->rsp,
-	    (unsigned long long)f->rbp, (unsigned long long)f->rflags);
-	say(out, "  rax %016llx rbx %016llx rcx %016llx rdx %016llx",
-	    (unsigned long long)f->rax, (unsigned long long)f->rbx,
-	    (unsigned long long)f->rcx, (unsigned long long)f->rdx);
-	say(out, "  rsi %016llx rdi %016llx r8  %016llx r9  %016llx",
-	    (unsigned long long)f->rsi, (unsigned long long)f->rdi,
-	    (unsigned long long)f->r8, (unsigned long long)f->r9);
-	say(out, "  r10 %016llx r11 %016llx r12 %016llx r13 %016llx",
-	    (unsigned long long)f->r10, (unsigned long long)f->r11,
-	    (unsigned long long)f->r12, (unsigned long long)f->r13);
-	say(out, "  r14 %016llx r15 %016llx cs %llx ss %llx",
-	    (unsigned long long)f->r14, (unsigned long long)f->r15,
-	    (unsigned long long)f->cs, (unsigned long long)f->ss);
+	for (size_t l = 0; l < sizeof(reg_lines) / sizeof(reg_lines[0]); l++) {
+		char line[160];
+		size_t n = 0;
+
+		for (size_t i = 0; i < 4; i++) {
+			const struct reg *r = &reg_lines[l][i];
+			uint64_t v;
+
+			memcpy(&v, (const char *)f + r->off, sizeof(v));
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      " %s %0*llx", r->name, r->width,
+					      (unsigned long long)v);
+		}
+		say(out, " %s", line);
+	}
 	say(out, "backtrace:");
 	frame_line(out, 0, f->rip);
 	uint64_t rbp = f->rbp;
