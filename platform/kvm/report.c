@@ -43,11 +43,16 @@ struct reg {
 	size_t off;
 	int width;
 };
-#define REG(n, w) {#n, offsetof(struct hz_kvm_fault, n), w}
+#define REG(n, w)                                       \
+	{                                               \
+#n, offsetof(struct hz_kvm_fault, n), w \
+	}
 static const struct reg reg_lines[][4] = {
     {REG(rip, 16), REG(rsp, 16), REG(rbp, 16), REG(rflags, 8)},
     {REG(rax, 16), REG(rbx, 16), REG(rcx, 16), REG(rdx, 16)},
-    {REG(rsi, 16), REG(rdi, 16), {"r8 ", offsetof(struct hz_kvm_fault, r8), 16},
+    {REG(rsi, 16),
+     REG(rdi, 16),
+     {"r8 ", offsetof(struct hz_kvm_fault, r8), 16},
      {"r9 ", offsetof(struct hz_kvm_fault, r9), 16}},
     {REG(r10, 16), REG(r11, 16), REG(r12, 16), REG(r13, 16)},
     {REG(r14, 16), REG(r15, 16), REG(cs, 0), REG(ss, 0)},
