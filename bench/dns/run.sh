@@ -2,6 +2,7 @@
 # bench/dns: examples/dns against NSD, the same zone, in the same run.
 #
 #   bench/dns/run.sh                 RUNS=5 SECS=5 CLIENTS=1 OUTSTANDING=100
+#   NAMES=50000 bench/dns/run.sh     the zone grown by 50,000 host names
 #
 # Both serve examples/dns/haze.test.zone on 127.0.0.1: Haze's unikernel on
 # the unix target's socket stack, and NSD (Debian's) with one server
@@ -11,6 +12,11 @@
 # one client address would otherwise be limited at once. Under haze-kvm
 # too, on a tap in a network namespace, where /dev/kvm is usable (and
 # said to be skipped where it is not).
+#
+# With NAMES=N, N more names (hI.haze.test A) are appended to a copy of
+# the zone, which Haze then reads from a block device (--zone) and NSD
+# from its file, and the queries ask for some of them: the cost of a
+# large zone (Haze looks names up in a hash index, docs/dns.md).
 #
 # dnsperf (Debian's) sends a query file that mixes names that exist (A,
 # AAAA, MX, TXT, SRV, CNAME chains), NXDOMAIN and NODATA, with
@@ -31,6 +37,7 @@ SECS=${SECS:-5}
 CLIENTS=${CLIENTS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
 PROFILE=${PROFILE:-}
+NAMES=${NAMES:-0}
 DNS=$O/unix/examples/dns/dns
 IMAGE=$O/kvm/examples/dns/dns.hz
 TENDER=$O/host/tender/haze-kvm
@@ -94,11 +101,32 @@ PATH=$PATH:/usr/sbin
 	done
 	echo "mail2.haze.test AAAA"
 	echo "ftp.haze.test A"
+	if [ "$NAMES" -gt 0 ]; then
+		for i in 0 1 2 3 4 5; do
+			echo "h$((NAMES - 1 - i * NAMES / 7)).haze.test A"
+		done
+	fi
 } >"$tmp/queries"
+zone_args=""
+if [ "$NAMES" -gt 0 ]; then
+	{
+		cat "$ZONE"
+		awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++)
+			printf "h%d.haze.test. A 10.%d.%d.%d\n", i,
+			    i / 65536 % 256,
+			    i / 256 % 256, i % 256 }'
+	} >"$tmp/big.zone"
+	ZONE=$tmp/big.zone
+	# The device: the text padded with NULs to whole 512-byte sectors.
+	cp "$ZONE" "$tmp/big.blk"
+	truncate -s $(($(stat -c %s "$ZONE") / 512 * 512 + 512)) "$tmp/big.blk"
+	zone_args="--block zone=$tmp/big.blk"
+	say "the zone has $(grep -c . "$ZONE") lines ($NAMES names added)"
+fi
 
 # --- the servers ---------------------------------------------------------------
-"$DNS" --mem 64 -- --stack socket --port "$hport" --rrl off \
-	>"$tmp/haze.out" 2>&1 &
+"$DNS" --mem 64 $zone_args -- --stack socket --port "$hport" --rrl off \
+	${zone_args:+--zone zone} >"$tmp/haze.out" 2>&1 &
 hpid=$!
 mkdir -p "$tmp/nsd" && cp "$ZONE" "$tmp/nsd/haze.test.zone"
 cat >"$tmp/nsd/nsd.conf" <<NSDEOF
@@ -220,8 +248,9 @@ elif ! [ -x "$TENDER" ] || ! [ -f "$IMAGE" ]; then
 	kvm_note="skipped: $TENDER or $IMAGE is missing (make O=$O kvm)"
 else
 	netns_up $kns $ktap 10.95.0.1/24 || die "cannot make the tap's namespace"
-	ip netns exec $kns "$TENDER" --mem 64 --net service=tap:$ktap "$IMAGE" \
-		--stack "direct:service,ip=10.95.0.2/24" --port 53 --rrl off \
+	ip netns exec $kns "$TENDER" --mem 64 --net service=tap:$ktap \
+		$zone_args "$IMAGE" --stack "direct:service,ip=10.95.0.2/24" \
+		--port 53 --rrl off ${zone_args:+--zone zone} \
 		>"$tmp/kvm.out" 2>&1 &
 	kpid=$!
 	wait_for "$tmp/kvm.out" "UDP and TCP on port" 20 ||

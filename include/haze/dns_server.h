@@ -50,13 +50,25 @@ struct hz_dns_rr {
 	uint32_t line; /* in the master file, for messages */
 	uint16_t type;
 	uint16_t rdlen;
+	uint16_t next; /* 1 + the next record of this owner, 0: the last */
 	uint8_t owner_len;
+};
+
+/* A slot of a zone's name index: a name's hash, and which name. */
+struct hz_dns_slot {
+	uint32_t hash;
+	/* 0: empty; else 1 + (record << 8 | offset): the name is that
+	 * record's owner from byte @offset on. Offset 0: the name owns
+	 * records (the first in master-file order); above 0: some owner
+	 * lies strictly below the name. */
+	uint32_t ref;
 };
 
 /*
  * A zone: a table of records growing from the start of its memory and
  * names and RDATA growing from the end. Records are kept in master-file
- * order.
+ * order. Once parsed, a hash index of its names lies between the two,
+ * so an answer costs the same in a zone of ten records or of 65,535.
  */
 struct hz_dns_zone {
 	uint8_t *mem;
@@ -66,8 +78,10 @@ struct hz_dns_zone {
 	size_t data_len; /* bytes used at the end of @mem */
 	uint8_t apex[HZ_DNS_NAME_MAX]; /* owner of the SOA, lower case */
 	uint8_t apex_len;
-	size_t soa;	  /* index of the SOA record */
-	uint32_t neg_ttl; /* min(SOA TTL, SOA minimum): RFC 2308 */
+	size_t soa;		   /* index of the SOA record */
+	uint32_t neg_ttl;	   /* min(SOA TTL, SOA minimum): RFC 2308 */
+	struct hz_dns_slot *index; /* open addressing, mask + 1 slots */
+	uint32_t index_mask;
 };
 
 /* The record table of @z. */

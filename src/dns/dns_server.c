@@ -312,27 +312,6 @@ static void put_zone_rr(struct resp *r, const struct hz_dns_zone *z, int sec,
 
 /* --- the answer ----------------------------------------------------------- */
 
-static bool owner_is(const struct hz_dns_zone *z, const struct hz_dns_rr *rr,
-		     const uint8_t *name, size_t len, uint32_t hash)
-{
-	return rr->hash == hash && rr->owner_len == len &&
-	       memcmp(hz_dns_zone_at(z, rr->owner), name, len) == 0;
-}
-
-/* Whether some record is owned by a name strictly below @name. */
-static bool has_below(const struct hz_dns_zone *z, const uint8_t *name,
-		      size_t len)
-{
-	const struct hz_dns_rr *rr = hz_dns_zone_rrs(z);
-
-	for (size_t i = 0; i < z->nrr; i++)
-		if (rr[i].owner_len > len &&
-		    hz_dns_name_under(hz_dns_zone_at(z, rr[i].owner),
-				      rr[i].owner_len, name, len))
-			return true;
-	return false;
-}
-
 static void put_soa(struct resp *r, const struct hz_dns_zone *z)
 {
 	const struct hz_dns_rr *soa = &hz_dns_zone_rrs(z)[z->soa];
@@ -347,18 +326,13 @@ static void put_soa(struct resp *r, const struct hz_dns_zone *z)
 static bool owned(const struct hz_dns_zone *z, const uint8_t *name, size_t len,
 		  const struct hz_dns_rr **cname)
 {
-	const struct hz_dns_rr *rr = hz_dns_zone_rrs(z);
-	uint32_t h = hz_dns_name_hash(name, len);
-	bool exists = false;
+	const struct hz_dns_rr *rr = hz_dns_zone_owner(z, name, len);
 
-	for (size_t i = 0; i < z->nrr; i++) {
-		if (!owner_is(z, &rr[i], name, len, h))
-			continue;
-		exists = true;
-		if (rr[i].type == HZ_DNS_TYPE_CNAME && cname != NULL)
-			*cname = &rr[i];
-	}
-	return exists;
+	for (const struct hz_dns_rr *i = rr; i != NULL;
+	     i = hz_dns_rr_next(z, i))
+		if (i->type == HZ_DNS_TYPE_CNAME && cname != NULL)
+			*cname = i;
+	return rr != NULL;
 }
 
 /*
@@ -375,7 +349,7 @@ static size_t wildcard(const struct hz_dns_zone *z, const uint8_t *name,
 		const uint8_t *up = name + off;
 		size_t n = len - off;
 
-		if (!owned(z, up, n, NULL) && !has_below(z, up, n))
+		if (!owned(z, up, n, NULL) && !hz_dns_zone_below(z, up, n))
 			continue;
 		if (2 + n > HZ_DNS_NAME_MAX)
 			return 0;
@@ -407,10 +381,9 @@ static unsigned answer(struct resp *r, const struct hz_dns_zone *z,
 		const uint8_t *look = cur;
 		size_t look_len = len;
 		bool found = false;
-		uint32_t h;
 
 		if (!owned(z, cur, len, &cname)) {
-			if (has_below(z, cur, len)) {
+			if (hz_dns_zone_below(z, cur, len)) {
 				put_soa(r, z);
 				return HZ_DNS_NOERROR;
 			}
@@ -448,12 +421,12 @@ static unsigned answer(struct resp *r, const struct hz_dns_zone *z,
 			       hinfo, sizeof(hinfo));
 			return HZ_DNS_NOERROR;
 		}
-		h = hz_dns_name_hash(look, look_len);
-		for (size_t i = 0; i < z->nrr; i++) {
-			if (rr[i].type != q->qtype ||
-			    !owner_is(z, &rr[i], look, look_len, h))
+		for (const struct hz_dns_rr *i =
+			 hz_dns_zone_owner(z, look, look_len);
+		     i != NULL; i = hz_dns_rr_next(z, i)) {
+			if (i->type != q->qtype)
 				continue;
-			put_zone_rr(r, z, 0, owner, &rr[i], rr[i].ttl);
+			put_zone_rr(r, z, 0, owner, i, i->ttl);
 			found = true;
 		}
 		if (!found)

@@ -54,4 +54,22 @@ static inline bool hz_dns_name_under(const uint8_t *name, size_t len,
 	return len - off == apex_len && memcmp(name + off, apex, apex_len) == 0;
 }
 
+/*
+ * The first record owned by @name (@len bytes, lower case) in @z, or
+ * NULL; the others follow along hz_dns_rr.next.
+ */
+const struct hz_dns_rr *hz_dns_zone_owner(const struct hz_dns_zone *z,
+					  const uint8_t *name, size_t len);
+
+/* Whether some record of @z is owned by a name strictly below @name. */
+bool hz_dns_zone_below(const struct hz_dns_zone *z, const uint8_t *name,
+		       size_t len);
+
+/* The record after @rr with the same owner, or NULL. */
+static inline const struct hz_dns_rr *
+hz_dns_rr_next(const struct hz_dns_zone *z, const struct hz_dns_rr *rr)
+{
+	return rr->next ? &hz_dns_zone_rrs(z)[rr->next - 1] : NULL;
+}
+
 #endif

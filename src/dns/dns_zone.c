@@ -437,16 +437,13 @@ static bool parse_ipv6(const struct tok *t, uint8_t out[16])
 /* --- storage -------------------------------------------------------------- */
 
 /* Room for one more record and @data bytes; grows a heap zone. */
-static int reserve(struct parser *p, size_t data)
+/* Makes the zone's memory at least @need bytes, within its budget. */
+static int grow(struct parser *p, size_t need)
 {
 	struct hz_dns_zone *z = p->z;
-	size_t need =
-	    (z->nrr + 1) * sizeof(struct hz_dns_rr) + z->data_len + data;
 	size_t ncap;
 	uint8_t *m;
 
-	if (z->nrr >= HZ_DNS_ZONE_RR_MAX)
-		return fail(p, "more than %d records", HZ_DNS_ZONE_RR_MAX);
 	if (need <= z->cap)
 		return 0;
 	if (z->budget == 0 || need > z->budget)
@@ -464,6 +461,17 @@ static int reserve(struct parser *p, size_t data)
 nomem:
 	return fail_code(p, -HZ_ENOMEM, "zone over its memory (%zu bytes)",
 			 z->budget ? z->budget : z->cap);
+}
+
+/* Makes room for one more record and @data bytes of names and RDATA. */
+static int reserve(struct parser *p, size_t data)
+{
+	struct hz_dns_zone *z = p->z;
+
+	if (z->nrr >= HZ_DNS_ZONE_RR_MAX)
+		return fail(p, "more than %d records", HZ_DNS_ZONE_RR_MAX);
+	return grow(p, (z->nrr + 1) * sizeof(struct hz_dns_rr) + z->data_len +
+			   data);
 }
 
 /* Copies @n bytes to the data area; their offset. */
@@ -743,6 +751,120 @@ static int record(struct parser *p)
 	return add_rr(p, rt->type, ttl, rd, rdlen);
 }
 
+/* --- the name index ------------------------------------------------------- */
+
+/* The name slot @ref stands for, and its length in *@len. */
+static const uint8_t *slot_name(const struct hz_dns_zone *z, uint32_t ref,
+				size_t *len)
+{
+	const struct hz_dns_rr *rr = &hz_dns_zone_rrs(z)[(ref - 1) >> 8];
+	size_t off = (ref - 1) & 0xff;
+
+	*len = rr->owner_len - off;
+	return hz_dns_zone_at(z, rr->owner) + off;
+}
+
+/*
+ * The slot holding @name (hash @h) as an owner (@below false) or as a
+ * name with owners below it (@below true); or the empty slot where it
+ * would go.
+ */
+static struct hz_dns_slot *slot_find(const struct hz_dns_zone *z,
+				     const uint8_t *name, size_t len,
+				     uint32_t h, bool below)
+{
+	for (uint32_t i = h;; i++) {
+		struct hz_dns_slot *s = &z->index[i & z->index_mask];
+		const uint8_t *n;
+		size_t n_len;
+
+		if (s->ref == 0)
+			return s;
+		if (s->hash != h || (((s->ref - 1) & 0xff) != 0) != below)
+			continue;
+		n = slot_name(z, s->ref, &n_len);
+		if (n_len == len && memcmp(n, name, len) == 0)
+			return s;
+	}
+}
+
+const struct hz_dns_rr *hz_dns_zone_owner(const struct hz_dns_zone *z,
+					  const uint8_t *name, size_t len)
+{
+	const struct hz_dns_slot *s =
+	    slot_find(z, name, len, hz_dns_name_hash(name, len), false);
+
+	return s->ref ? &hz_dns_zone_rrs(z)[(s->ref - 1) >> 8] : NULL;
+}
+
+bool hz_dns_zone_below(const struct hz_dns_zone *z, const uint8_t *name,
+		       size_t len)
+{
+	return slot_find(z, name, len, hz_dns_name_hash(name, len), true)
+		   ->ref != 0;
+}
+
+/*
+ * Builds the index between the record table and the data: every owner
+ * name, chaining its records in master-file order, and every proper
+ * ancestor of an owner. At most two thirds of the slots are used.
+ */
+static int build_index(struct parser *p)
+{
+	struct hz_dns_zone *z = p->z;
+	size_t names = 0, slots = 8, table;
+	int rc;
+
+	for (size_t i = 0; i < z->nrr; i++) {
+		const struct hz_dns_rr *rr = &hz_dns_zone_rrs(z)[i];
+
+		if (i > 0 && rr->owner == rr[-1].owner)
+			continue; /* the same owner as the last: no new name */
+		for (size_t off = 0; off < rr->owner_len;
+		     off += 1 + (size_t)hz_dns_zone_at(z, rr->owner)[off])
+			names++;
+	}
+	while (slots < names + names / 2)
+		slots *= 2;
+	table = (z->nrr * sizeof(struct hz_dns_rr) + 7) & ~(size_t)7;
+	rc = grow(p, table + slots * sizeof(struct hz_dns_slot) + z->data_len);
+	if (rc < 0)
+		return rc;
+	z->index = (struct hz_dns_slot *)(void *)(z->mem + table);
+	z->index_mask = (uint32_t)slots - 1;
+	memset(z->index, 0, slots * sizeof(struct hz_dns_slot));
+	for (size_t i = 0; i < z->nrr; i++) {
+		struct hz_dns_rr *rr = &hz_dns_zone_rrs(z)[i];
+		const uint8_t *name = hz_dns_zone_at(z, rr->owner);
+		struct hz_dns_slot *s =
+		    slot_find(z, name, rr->owner_len, rr->hash, false);
+
+		if (s->ref != 0) {
+			struct hz_dns_rr *last =
+			    &hz_dns_zone_rrs(z)[(s->ref - 1) >> 8];
+
+			while (last->next)
+				last = &hz_dns_zone_rrs(z)[last->next - 1];
+			last->next = (uint16_t)(i + 1);
+			continue;
+		}
+		*s = (struct hz_dns_slot){rr->hash, 1 + ((uint32_t)i << 8)};
+		/* Its ancestors, up to the first one already known. */
+		for (size_t off = 1 + (size_t)name[0]; off < rr->owner_len;
+		     off += 1 + (size_t)name[off]) {
+			size_t n = rr->owner_len - off;
+			uint32_t h = hz_dns_name_hash(name + off, n);
+
+			s = slot_find(z, name + off, n, h, true);
+			if (s->ref != 0)
+				break;
+			*s = (struct hz_dns_slot){
+			    h, 1 + ((uint32_t)i << 8 | (uint32_t)off)};
+		}
+	}
+	return 0;
+}
+
 /* --- the whole zone ------------------------------------------------------- */
 
 /* Checks the zone once whole; @p for messages. */
@@ -792,16 +914,15 @@ static int check_zone(struct parser *p)
 				    a);
 		if (rr[i].type != HZ_DNS_TYPE_CNAME)
 			continue;
-		for (size_t j = 0; j < z->nrr; j++) {
-			if (j == i || rr[j].hash != rr[i].hash ||
-			    rr[j].owner_len != rr[i].owner_len ||
-			    memcmp(hz_dns_zone_at(z, rr[j].owner), o,
-				   rr[i].owner_len) != 0)
+		for (const struct hz_dns_rr *other =
+			 hz_dns_zone_owner(z, o, rr[i].owner_len);
+		     other != NULL; other = hz_dns_rr_next(z, other)) {
+			if (other == &rr[i])
 				continue;
 			return fail(p,
 				    "CNAME at '%s' beside other data "
 				    "(line %u)",
-				    a, (unsigned)rr[j].line);
+				    a, (unsigned)other->line);
 		}
 	}
 	return 0;
@@ -848,6 +969,8 @@ static int parse(struct hz_dns_zone *z, const char *origin, const char *text,
 		if (rc < 0)
 			goto out;
 	}
+	if (rc == 0)
+		rc = build_index(p);
 	if (rc == 0)
 		rc = check_zone(p);
 out:

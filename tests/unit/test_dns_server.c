@@ -699,6 +699,61 @@ static void negative_answers(void **state)
 	assert_int_equal(f.p.an, 1);
 }
 
+/*
+ * A zone of 10,000 owners, each owning an A record near the start of the
+ * file and a TXT near its end (so one owner's records are far apart),
+ * under 100 empty non-terminals: every answer comes through the name
+ * index, right.
+ */
+static void large_zone_by_index(void **state)
+{
+	enum { NAMES = 10000 };
+	static char text[1 << 20];
+	static struct fixture f;
+	struct hz_errmsg err = {0};
+	char name[64];
+	size_t n;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	n = (size_t)snprintf(text, sizeof(text),
+			     "$TTL 60\n@ SOA a b 1 2 3 4 5\n");
+	for (int i = 0; i < NAMES; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "h%d.e%d A 10.%d.%d.%d\n", i, i % 100,
+				      i >> 16, (i >> 8) & 255, i & 255);
+	for (int i = NAMES - 1; i >= 0; i--)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "h%d.e%d TXT \"t%d\"\n", i, i % 100, i);
+	if (hz_dns_zone_load(&f.zone, 4u << 20, "big.test.", text, n, &err) !=
+	    0)
+		fail_msg("%s", hz_errmsg_text(&err));
+	assert_int_equal(f.zone.nrr, 2 * NAMES + 1);
+	/* Owners, their parents e0..e99, the apex and up: at most 2/3 full. */
+	assert_true((f.zone.index_mask + 1) * 2 >= (NAMES + 100 + 3) * 3);
+	f.srv.zone = &f.zone;
+	for (int i = 0; i < NAMES; i++) {
+		snprintf(name, sizeof(name), "H%d.e%d.big.test", i, i % 100);
+		ask(&f, name, HZ_DNS_TYPE_A);
+		assert_int_equal(RCODE(&f), HZ_DNS_NOERROR);
+		assert_int_equal(f.p.an, 1);
+		assert_int_equal(f.out[f.p.rr[0].rd + 3], i & 255);
+		assert_int_equal(f.out[f.p.rr[0].rd + 2], (i >> 8) & 255);
+		ask(&f, name, HZ_DNS_TYPE_TXT);
+		assert_int_equal(f.p.an, 1);
+		assert_int_equal(f.p.rr[0].rdlen,
+				 1 + snprintf(name, sizeof(name), "t%d", i));
+	}
+	ask(&f, "h1.e2.big.test", HZ_DNS_TYPE_A); /* h1 is under e1 */
+	assert_int_equal(RCODE(&f), HZ_DNS_NXDOMAIN);
+	ask(&f, "e42.big.test", HZ_DNS_TYPE_A); /* an empty non-terminal */
+	assert_int_equal(RCODE(&f), HZ_DNS_NOERROR);
+	assert_int_equal(f.p.an, 0);
+	ask(&f, "e100.big.test", HZ_DNS_TYPE_A);
+	assert_int_equal(RCODE(&f), HZ_DNS_NXDOMAIN);
+	hz_dns_zone_release(&f.zone);
+}
+
 static void cname_chains(void **state)
 {
 	static struct fixture f;
@@ -1259,6 +1314,7 @@ int main(void)
 	    HARNESS_TEST(names_need_an_origin),
 	    HARNESS_TEST(memory_bounds),
 	    HARNESS_TEST(heap_zone_grows),
+	    HARNESS_TEST(large_zone_by_index),
 	    HARNESS_TEST(answers_addresses),
 	    HARNESS_TEST(answers_names_compressed),
 	    HARNESS_TEST(negative_answers),
