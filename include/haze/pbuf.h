@@ -19,6 +19,7 @@
 #ifndef HAZE_PBUF_H
 #define HAZE_PBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ struct hz_pbuf {
 	/* For a TCP/IPv4 packet the device segments (TSO): the payload per
 	 * segment (hz_frame.gso_size); 0 for any other data. */
 	uint32_t gso_size;
+	/* Received: the device verified the TCP/UDP checksum of the frame
+	 * this pbuf holds, or vouches for it (hz_frame.csum_ok). */
+	bool csum_ok;
 };
 
 struct hz_view {

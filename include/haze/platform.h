@@ -100,6 +100,10 @@ struct hz_net_info {
 	/* Largest TCP/IPv4 packet the device cuts into segments itself
 	 * (TSO, see hz_frame.gso_size), or 0 when it cannot. */
 	uint32_t gso_max;
+	/* Largest frame a read may give (receive offload: the host hands
+	 * coalesced TCP/IPv4 packets of up to 64 KiB, IP total length past
+	 * the MTU), or 0 when no frame is larger than mtu + 14. */
+	uint32_t rx_max;
 };
 
 /* One frame of a batch: @buf holds @cap bytes; @len is the frame length. */
@@ -115,6 +119,10 @@ struct hz_frame {
 	 * completes every segment's checksum. read: unused.
 	 */
 	size_t gso_size;
+	/* read: set when the host verified the frame's TCP or UDP checksum,
+	 * or vouches for the data and left the field partial; the stack must
+	 * then not verify it. Clear: verify as usual. write: unused. */
+	bool csum_ok;
 };
 
 /*
@@ -131,7 +139,8 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
  * Reads up to @n waiting frames into @frames, in order. Returns the count
  * read (>= 1), -HZ_EAGAIN when none waits, -HZ_EINVAL on a bad handle,
  * -HZ_EIO when the host device failed. A frame larger than its buffer is
- * dropped by the target and counted, never truncated.
+ * dropped by the target and counted, never truncated; so is a frame whose
+ * offload metadata (rx_max) does not match it. Sets each frame's csum_ok.
  */
 HZ_MUST_CHECK
 int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n);

@@ -1,7 +1,9 @@
 /*
  * Linux tap devices with virtio-net headers (tap.h). The unix target and
  * haze-kvm (for hostile guests) both send through hz_tap_write, which
- * checks a segmented frame before the kernel sees it.
+ * checks a segmented frame before the kernel sees it. The unix target
+ * also reads with receive offload (hz_tap_read_offload), which checks a
+ * coalesced frame's header against the frame before the stack sees it.
  */
 #include "platform/host/tap.h"
 
@@ -30,6 +32,17 @@ int hz_tap_attach(int fd, const char *ifname)
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return -errno;
+	/* Offloads belong to the tap, not the descriptor: a persistent tap
+	 * keeps those its last reader set. Start from none. */
+	return hz_tap_set_offload(fd, false);
+}
+
+int hz_tap_set_offload(int fd, bool on)
+{
+	unsigned int f = on ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN : 0;
+
+	if (ioctl(fd, TUNSETOFFLOAD, f) < 0)
 		return -errno;
 	return 0;
 }
@@ -181,28 +194,154 @@ static void finish_checksum(uint8_t *f, size_t len,
 		     hz_inet_sum(f + h->csum_start, len - h->csum_start, 0)));
 }
 
-ssize_t hz_tap_read(int fd, void *buf, size_t cap)
+/*
+ * Reads one frame: its virtio-net header into @h, the frame into @buf, or
+ * past @cap into a spill area that is thrown away. The frame's length
+ * (more than @cap when it did not fit), 0 when none waits, or -errno.
+ */
+static ssize_t read_frame(int fd, void *buf, size_t cap,
+			  struct virtio_net_hdr *h)
 {
-	static uint8_t spill[ETH_HLEN + HZ_TAP_GSO_MAX];
-	struct virtio_net_hdr h;
+	static uint8_t spill[HZ_TAP_RX_MAX];
 	struct iovec iov[3] = {
-	    {&h, sizeof(h)}, {buf, cap}, {spill, sizeof(spill)}};
+	    {h, sizeof(*h)}, {buf, cap}, {spill, sizeof(spill)}};
 	ssize_t r;
-	size_t len;
 
 	do
 		r = readv(fd, iov, 3);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	if ((size_t)r < sizeof(h))
+	if ((size_t)r < sizeof(*h))
 		return -EIO;
-	len = (size_t)r - sizeof(h);
+	return r - (ssize_t)sizeof(*h);
+}
+
+ssize_t hz_tap_read(int fd, void *buf, size_t cap)
+{
+	struct virtio_net_hdr h;
+	ssize_t r = read_frame(fd, buf, cap, &h);
+	size_t len;
+
+	if (r <= 0)
+		return r;
+	len = (size_t)r;
 	/* No offload was offered, so a segmented frame is not expected:
 	 * it is dropped as too large. */
 	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
 		return (ssize_t)(cap + 1);
 	if (len <= cap && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		finish_checksum(buf, len, &h);
+	return (ssize_t)len;
+}
+
+/*
+ * The IPv4 header of Ethernet frame @f (@len bytes): its length, or 0
+ * when @f is not IPv4 or the header does not fit.
+ */
+static size_t ipv4_hlen(const uint8_t *f, size_t len)
+{
+	size_t ihl;
+
+	if (len < ETH_HLEN + 20 || hz_get16(f + 12) != 0x0800 ||
+	    (f[ETH_HLEN] >> 4) != 4)
+		return 0;
+	ihl = (size_t)(f[ETH_HLEN] & 15) * 4;
+	return ihl >= 20 && ETH_HLEN + ihl <= len ? ihl : 0;
+}
+
+/*
+ * Whether NEEDS_CSUM's place in @f is the TCP (offset 16) or UDP (6)
+ * checksum of an unfragmented IPv4 packet, inside the frame: the only
+ * partial checksums the stack can leave unverified.
+ */
+static bool csum_at_transport(const uint8_t *f, size_t len,
+			      const struct virtio_net_hdr *h)
+{
+	size_t ihl = ipv4_hlen(f, len);
+	uint8_t proto;
+
+	if (ihl == 0 || h->csum_start != ETH_HLEN + ihl ||
+	    (hz_get16(f + ETH_HLEN + 6) & 0x3fff) != 0)
+		return false;
+	proto = f[ETH_HLEN + 9];
+	if (!((proto == 6 && h->csum_offset == 16) ||
+	      (proto == 17 && h->csum_offset == 6)))
+		return false;
+	return (size_t)h->csum_start + h->csum_offset + 2 <= len;
+}
+
+/*
+ * Checks a coalesced (GSO) frame against its header: TCP/IPv4 (ECN
+ * allowed, as offered), Ethernet + an unfragmented IPv4 packet exactly
+ * filling the frame + TCP with a header that fits and some payload, a
+ * gso_size, hdr_len inside the frame (only a hint: the kernel gives the
+ * linear part's length), and a checksum the kernel vouches for. Why it
+ * is refused, or HZ_TAP_RX_OK.
+ */
+static enum hz_tap_refusal gso_check(const uint8_t *f, size_t len,
+				     const struct virtio_net_hdr *h)
+{
+	size_t ihl, doff;
+
+	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV4)
+		return HZ_TAP_RX_GSO_TYPE;
+	ihl = ipv4_hlen(f, len);
+	if (ihl == 0 || f[ETH_HLEN + 9] != 6 ||
+	    (hz_get16(f + ETH_HLEN + 6) & 0x3fff) != 0 ||
+	    ETH_HLEN + ihl + 20 > len)
+		return HZ_TAP_RX_GSO_FRAME;
+	if (hz_get16(f + ETH_HLEN + 2) != len - ETH_HLEN)
+		return HZ_TAP_RX_IP_LENGTH;
+	doff = (size_t)(f[ETH_HLEN + ihl + 12] >> 4) * 4;
+	if (doff < 20 || ETH_HLEN + ihl + doff > len)
+		return HZ_TAP_RX_GSO_FRAME;
+	if (h->gso_size == 0 || ETH_HLEN + ihl + doff == len)
+		return HZ_TAP_RX_GSO_SIZE;
+	if (h->hdr_len > len)
+		return HZ_TAP_RX_HDR_LEN;
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return csum_at_transport(f, len, h) ? HZ_TAP_RX_OK
+						    : HZ_TAP_RX_CSUM;
+	/* Neither partial nor verified: nothing vouches for the data. */
+	if (!(h->flags & VIRTIO_NET_HDR_F_DATA_VALID))
+		return HZ_TAP_RX_FLAGS;
+	return HZ_TAP_RX_OK;
+}
+
+ssize_t hz_tap_read_offload(int fd, void *buf, size_t cap, struct hz_tap_rx *rx)
+{
+	const uint8_t known =
+	    VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+	struct virtio_net_hdr h;
+	ssize_t r = read_frame(fd, buf, cap, &h);
+	size_t len;
+
+	*rx = (struct hz_tap_rx){0};
+	if (r <= 0 || (size_t)r > cap)
+		return r;
+	len = (size_t)r;
+	if (h.flags & ~known)
+		rx->refused = HZ_TAP_RX_FLAGS;
+	else if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		rx->refused = gso_check(buf, len, &h);
+	else if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		 !csum_at_transport(buf, len, &h)) {
+		/* Not TCP/UDP over IPv4 (nothing Haze reads): completed
+		 * into the frame, as a NIC would; a place outside the frame
+		 * is a lie. */
+		if (h.csum_start < len &&
+		    h.csum_offset + 2u <= len - h.csum_start)
+			finish_checksum(buf, len, &h);
+		else
+			rx->refused = HZ_TAP_RX_CSUM;
+	}
+	/* A partial checksum: the kernel vouches for the data and the field
+	 * holds only the pseudo-header's sum. Completing it would cost a
+	 * pass over the data for nothing: the stack is told not to verify. */
+	rx->csum_ok = rx->refused == HZ_TAP_RX_OK &&
+		      ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) ||
+		       ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+			csum_at_transport(buf, len, &h)));
 	return (ssize_t)len;
 }

@@ -96,6 +96,7 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 	memcpy(info->mac, hz_kvm_boot_info.devices[i].mac, sizeof(info->mac));
 	info->mtu = hz_kvm_boot_info.devices[i].mtu;
 	info->gso_max = 0; /* the tender segments nothing (no TSO) */
+	info->rx_max = 0;  /* nor coalesces: frames are mtu + 14 at most */
 	return 0;
 }
 

@@ -29,6 +29,7 @@ struct device {
 	char name[HZ_DEVICE_NAME_MAX];
 	int fd;
 	bool acquired;
+	bool rx_offload; /* the tap hands coalesced frames (rx_max) */
 	struct hz_net_info net;
 	struct hz_block_info block;
 };
@@ -37,6 +38,24 @@ static struct device devices[HZ_HANDLE_MAX];
 static int ndevices;
 
 HZ_COUNTER(drop_oversize, "unix", "net_drop_oversize");
+/* Frames a tap with receive offload refused: their header lies. */
+static HZ_COUNTER(drop_gso_type, "unix", "net_drop_gso_type");
+static HZ_COUNTER(drop_gso_frame, "unix", "net_drop_gso_not_tcp4");
+static HZ_COUNTER(drop_ip_length, "unix", "net_drop_gso_ip_length");
+static HZ_COUNTER(drop_gso_size, "unix", "net_drop_gso_size");
+static HZ_COUNTER(drop_hdr_len, "unix", "net_drop_gso_hdr_len");
+static HZ_COUNTER(drop_csum, "unix", "net_drop_bad_csum_place");
+static HZ_COUNTER(drop_flags, "unix", "net_drop_bad_vnet_flags");
+
+static struct hz_counter *const refusal_counter[HZ_TAP_RX_NREFUSALS] = {
+    [HZ_TAP_RX_GSO_TYPE] = &drop_gso_type,
+    [HZ_TAP_RX_GSO_FRAME] = &drop_gso_frame,
+    [HZ_TAP_RX_IP_LENGTH] = &drop_ip_length,
+    [HZ_TAP_RX_GSO_SIZE] = &drop_gso_size,
+    [HZ_TAP_RX_HDR_LEN] = &drop_hdr_len,
+    [HZ_TAP_RX_CSUM] = &drop_csum,
+    [HZ_TAP_RX_FLAGS] = &drop_flags,
+};
 HZ_LOG_SOURCE(unix_log, "unix");
 
 /*
@@ -79,7 +98,8 @@ static int bind_device(enum hz_device_kind kind, const char *name, int fd,
 	return h;
 }
 
-/* Binds net device @name to the open tap @fd; on failure @fd is left. */
+/* Binds net device @name to the open tap @fd: its handle, or an error
+ * (then @fd is left). */
 static int bind_tap_fd(const char *name, int fd, struct hz_errmsg *err)
 {
 	int h = bind_device(HZ_DEVICE_KIND_NET, name, fd, err);
@@ -92,7 +112,7 @@ static int bind_tap_fd(const char *name, int fd, struct hz_errmsg *err)
 		memcpy(devices[h].net.mac, &h, sizeof(h));
 	devices[h].net.mac[0] =
 	    (uint8_t)((devices[h].net.mac[0] & 0xfe) | 0x02);
-	return 0;
+	return h;
 }
 
 int hz_unix_bind_tap(const char *name, const char *ifname,
@@ -108,17 +128,32 @@ int hz_unix_bind_tap(const char *name, const char *ifname,
 	if (fd < 0)
 		return hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s",
 				     ifname, strerror(-fd));
-	r = bind_tap_fd(name, fd, err);
-	if (r < 0)
+	r = hz_tap_set_offload(fd, true);
+	if (r < 0) {
 		close(fd);
-	return r;
+		return hz_errmsg_set(err, -HZ_EIO,
+				     "tap %s: offer receive offload: %s",
+				     ifname, strerror(-r));
+	}
+	r = bind_tap_fd(name, fd, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	/* Only a tap opened here: one passed down (tapfd) is its opener's,
+	 * who may hand it next to a reader that takes no large frames. */
+	devices[r].rx_offload = true;
+	devices[r].net.rx_max = HZ_TAP_RX_MAX;
+	return 0;
 }
 
 int hz_unix_bind_tapfd(const char *name, int fd, struct hz_errmsg *err)
 {
 	int r = hz_tap_adopt(fd, err);
 
-	return r < 0 ? r : bind_tap_fd(name, fd, err);
+	if (r == 0)
+		r = bind_tap_fd(name, fd, err);
+	return r < 0 ? r : 0;
 }
 
 /* --notify's descriptor, or -1; hz_platform_ready writes on it once. */
@@ -303,7 +338,13 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 		return -HZ_EINVAL;
 	while (got < n) {
 		struct hz_frame *f = &frames[got];
-		ssize_t r = hz_tap_read(d->fd, f->buf, f->cap);
+		struct hz_tap_rx rx = {0};
+		ssize_t r;
+
+		if (d->rx_offload)
+			r = hz_tap_read_offload(d->fd, f->buf, f->cap, &rx);
+		else
+			r = hz_tap_read(d->fd, f->buf, f->cap);
 
 		if (r == 0)
 			break;
@@ -316,7 +357,12 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 			hz_counter_inc(&drop_oversize);
 			continue;
 		}
+		if (rx.refused != HZ_TAP_RX_OK) {
+			hz_counter_inc(refusal_counter[rx.refused]);
+			continue;
+		}
 		f->len = (size_t)r;
+		f->csum_ok = rx.csum_ok;
 		got++;
 	}
 	return got > 0 ? (int)got : -HZ_EAGAIN;

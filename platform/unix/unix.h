@@ -11,7 +11,8 @@
 #include "haze/error.h"
 #include "haze/manifest.h"
 
-/* Binds net device @name to the tap interface @ifname (opened now). */
+/* Binds net device @name to the tap interface @ifname (opened now, with
+ * receive offload: hz_tap_set_offload, rx_max). */
 HZ_MUST_CHECK
 int hz_unix_bind_tap(const char *name, const char *ifname,
 		     struct hz_errmsg *err);

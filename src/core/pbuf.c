@@ -32,6 +32,7 @@ int hz_pbuf_alloc(struct hz_budget *budget, size_t len, struct hz_view *out)
 	pb->refs = 1;
 	pb->budget = budget;
 	pb->gso_size = 0;
+	pb->csum_ok = false;
 	live_pbufs++;
 	*out = (struct hz_view){pb, HZ_PBUF_HEADROOM, (uint32_t)len};
 	return 0;

@@ -5,6 +5,14 @@
  * (zero copy); writes hand the host a batch of frame descriptors pointing
  * into the views' pbufs.
  *
+ * On a device with receive offload (hz_net_info.rx_max) each spare is a
+ * 64 KiB pbuf, so a coalesced TCP/IPv4 frame of up to 64 KiB arrives in
+ * one piece and stays there up to the application. A frame of at most
+ * half that is copied into a pbuf of its own size and the spare kept
+ * (copybreak): a queued ACK or small segment pins a page or a few, not
+ * 64 KiB, and what TCP charges for it stays near its size. Fewer spares
+ * are kept (NETDEV_BATCH_LARGE): 512 KiB per device rather than 128 KiB.
+ *
  * Frames written during a round of fibers wait in a small queue that is
  * sent in one call when it fills or when the round ends (hz_defer): a
  * stack that answers a burst, or a TCP that sends a window, costs one host
@@ -20,11 +28,18 @@
 #include "haze/sched.h"
 
 #define NETDEV_BATCH 32
+/* Receive offload: 64 KiB spares (an order-4 block, headroom included),
+ * fewer of them; frames up to half that are copied out. */
+#define NETDEV_BATCH_LARGE 8
+#define NETDEV_RX_LARGE 65536u
+#define NETDEV_COPYBREAK (NETDEV_RX_LARGE / 2 - HZ_PBUF_HEADROOM)
 
 struct netdev {
 	struct hz_net net; /* first: the device is a NET */
 	hz_handle_t handle;
 	struct hz_budget *budget;
+	size_t rx_batch;		    /* frames per read, spares kept */
+	size_t rx_buf;			    /* bytes of each spare */
 	struct hz_view spare[NETDEV_BATCH]; /* receive buffers, ready */
 	struct hz_view txq[NETDEV_BATCH];   /* frames waiting to be sent */
 	size_t ntx;
@@ -35,18 +50,33 @@ struct netdev {
 
 HZ_LOG_SOURCE(netdev_log, "netdev");
 HZ_COUNTER(rx_nomem, "netdev", "rx_drop_nomem");
+static HZ_COUNTER(rx_large, "netdev", "rx_large_frames");
+static HZ_COUNTER(rx_copied, "netdev", "rx_copybreak_frames");
 HZ_COUNTER(tx_full, "netdev", "tx_drop_host_full");
 HZ_COUNTER(tx_error, "netdev", "tx_drop_error");
+
+/* A spare of @d->rx_buf bytes: a large one starts at its pbuf's first
+ * byte (a received frame needs no headroom). 0 or -HZ_ENOMEM. */
+static int spare_alloc(struct netdev *d, struct hz_view *v)
+{
+	if (d->rx_buf < NETDEV_RX_LARGE)
+		return hz_pbuf_alloc(d->budget, d->rx_buf, v);
+	if (hz_pbuf_alloc(d->budget, NETDEV_RX_LARGE - HZ_PBUF_HEADROOM, v) < 0)
+		return -HZ_ENOMEM;
+	if (hz_view_push(v, HZ_PBUF_HEADROOM) < 0) {
+		hz_view_release(v); /* never: the headroom is there */
+		return -HZ_ENOMEM;
+	}
+	return 0;
+}
 
 /* Makes sure the first @n spares hold a buffer; returns how many do. */
 static size_t fill_spares(struct netdev *d, size_t n)
 {
-	size_t frame = (size_t)d->net.mtu + HZ_ETH_HLEN;
-
 	for (size_t i = 0; i < n; i++) {
 		if (d->spare[i].pb != NULL)
 			continue;
-		if (hz_pbuf_alloc(d->budget, frame, &d->spare[i]) < 0) {
+		if (spare_alloc(d, &d->spare[i]) < 0) {
 			hz_counter_inc(&rx_nomem);
 			return i;
 		}
@@ -54,36 +84,61 @@ static size_t fill_spares(struct netdev *d, size_t n)
 	return n;
 }
 
+/*
+ * Gives in @out the frame @f read into spare @i: the spare
+ * itself (then emptied), or, for a small frame in a large spare, a copy
+ * in a pbuf of its own size (the spare stays for the next read).
+ */
+static void frame_take(struct netdev *d, size_t i, const struct hz_frame *f,
+		       struct hz_view *out)
+{
+	if (d->rx_buf >= NETDEV_RX_LARGE && f->len <= NETDEV_COPYBREAK &&
+	    hz_pbuf_alloc(d->budget, f->len, out) == 0) {
+		memcpy(hz_view_data(out), f->buf, f->len);
+		hz_counter_inc(&rx_copied);
+	} else {
+		*out = d->spare[i];
+		d->spare[i] = (struct hz_view){0};
+		out->len = (uint32_t)f->len;
+		if (f->len > (size_t)d->net.mtu + HZ_ETH_HLEN)
+			hz_counter_inc(&rx_large);
+	}
+	out->pb->csum_ok = f->csum_ok;
+}
+
 static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 {
 	struct netdev *d = (struct netdev *)n;
 	struct hz_frame f[NETDEV_BATCH];
-	size_t ready;
+	size_t ready, kept = 0;
 	int got;
 
-	if (max > NETDEV_BATCH)
-		max = NETDEV_BATCH;
+	if (max > d->rx_batch)
+		max = d->rx_batch;
 	ready = fill_spares(d, max);
 	if (ready == 0)
 		return -HZ_ENOMEM;
 	for (size_t i = 0; i < ready; i++)
-		f[i] = (struct hz_frame){hz_view_data(&d->spare[i]),
-					 d->spare[i].len, 0, 0};
+		f[i] = (struct hz_frame){.buf = hz_view_data(&d->spare[i]),
+					 .cap = d->spare[i].len};
 	got = hz_platform_net_read(d->handle, f, ready);
 	if (got < 0)
 		return got == -HZ_EAGAIN
 			   ? got
 			   : hz_errmsg_set(&d->err, got, "net %s: read: %s",
 					   d->name, hz_strerror(got));
-	for (int i = 0; i < got; i++) {
-		out[i] = d->spare[i];
-		out[i].len = (uint32_t)f[i].len;
+	for (int i = 0; i < got; i++)
+		frame_take(d, (size_t)i, &f[i], &out[i]);
+	/* Move the spares left to the front, in order. */
+	for (size_t i = 0; i < d->rx_batch; i++) {
+		if (d->spare[i].pb == NULL)
+			continue;
+		if (i != kept) {
+			d->spare[kept] = d->spare[i];
+			d->spare[i] = (struct hz_view){0};
+		}
+		kept++;
 	}
-	/* Shift the unused spares to the front. */
-	memmove(d->spare, d->spare + got,
-		(NETDEV_BATCH - (size_t)got) * sizeof(d->spare[0]));
-	memset(d->spare + NETDEV_BATCH - got, 0,
-	       (size_t)got * sizeof(d->spare[0]));
 	return got;
 }
 
@@ -94,8 +149,9 @@ static int write_batch(struct netdev *d, struct hz_view *v, size_t count)
 	int sent;
 
 	for (size_t i = 0; i < count; i++)
-		f[i] = (struct hz_frame){hz_view_data(&v[i]), 0, v[i].len,
-					 v[i].pb->gso_size};
+		f[i] = (struct hz_frame){.buf = hz_view_data(&v[i]),
+					 .len = v[i].len,
+					 .gso_size = v[i].pb->gso_size};
 	sent = hz_platform_net_write(d->handle, f, count);
 	for (size_t i = 0; i < count; i++)
 		hz_view_release(&v[i]);
@@ -177,7 +233,7 @@ static const struct hz_net_ops netdev_ops = {
 int hz_netdev_open(const char *name, struct hz_budget *budget,
 		   struct hz_net **out)
 {
-	struct hz_net_info info;
+	struct hz_net_info info = {0}; /* fields a target leaves are 0 */
 	struct netdev *d;
 	hz_handle_t h;
 	size_t len = strlen(name);
@@ -199,6 +255,12 @@ int hz_netdev_open(const char *name, struct hz_budget *budget,
 	d->net.gso_max = info.gso_max;
 	d->handle = h;
 	d->budget = budget;
+	d->rx_batch = NETDEV_BATCH;
+	d->rx_buf = (size_t)info.mtu + HZ_ETH_HLEN;
+	if (info.rx_max > d->rx_buf) {
+		d->rx_batch = NETDEV_BATCH_LARGE;
+		d->rx_buf = NETDEV_RX_LARGE;
+	}
 	memcpy(d->name, name, len + 1);
 	*out = &d->net;
 	return 0;

@@ -48,6 +48,7 @@ static HZ_COUNTER(data_after_close, "tcp", "drop_data_after_close");
 static HZ_COUNTER(drop_bad_length, "tcp", "drop_bad_length");
 static HZ_COUNTER(recoveries, "tcp", "fast_recoveries");
 static HZ_COUNTER(lost_rexmts, "tcp", "lost_retransmits_detected");
+static HZ_COUNTER(probe_repairs, "tcp", "loss_probe_repairs");
 
 /* --- parsing -------------------------------------------------------------- */
 
@@ -123,11 +124,19 @@ bool tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 	return true;
 }
 
+/*
+ * Whether the checksum is right. A frame the device verified, or whose
+ * data it vouches for with the field left partial (receive offload,
+ * hz_frame.csum_ok), is not summed again: its field may not hold a sum.
+ */
 static bool checksum_ok(const struct tcp_seg *s)
 {
-	uint32_t sum = hz_inet_pseudo_sum(s->src, s->dst, HZ_IPPROTO_TCP,
-					  (uint16_t)s->v.len);
+	uint32_t sum;
 
+	if (s->v.pb->csum_ok)
+		return true;
+	sum = hz_inet_pseudo_sum(s->src, s->dst, HZ_IPPROTO_TCP,
+				 (uint16_t)s->v.len);
 	sum = hz_inet_sum(hz_view_data(&s->v), s->v.len, sum);
 	return hz_inet_fold(sum) == 0;
 }
@@ -656,6 +665,22 @@ static void score_prune(struct tcp_conn *c)
 	c->nscore = k;
 }
 
+/*
+ * Whether the first SACK block of @s is a D-SACK (RFC 2883: below the
+ * ACK, or inside the second block) for the loss probe: it came twice.
+ */
+static bool probe_dsack(const struct tcp_conn *c, const struct tcp_seg *s)
+{
+	uint32_t l = s->opt.sack[0][0], r = s->opt.sack[0][1];
+
+	if (!c->tlp_out || s->opt.nsack == 0 || SEQ_GT(c->tlp_seq, l) ||
+	    SEQ_GEQ(l, r) || SEQ_GT(r, c->tlp_end))
+		return false;
+	return SEQ_LEQ(r, s->ack) ||
+	       (s->opt.nsack > 1 && SEQ_LEQ(s->opt.sack[1][0], l) &&
+		SEQ_LEQ(r, s->opt.sack[1][1]));
+}
+
 /* RFC 2018: records the peer's SACK blocks; whether any was new. */
 static bool take_sack(struct tcp_conn *c, const struct tcp_seg *s)
 {
@@ -663,6 +688,8 @@ static bool take_sack(struct tcp_conn *c, const struct tcp_seg *s)
 
 	if (!c->sack_ok)
 		return false;
+	if (probe_dsack(c, s))
+		c->tlp_dsack = true;
 	for (uint8_t i = 0; i < s->opt.nsack; i++) {
 		uint32_t l = s->opt.sack[i][0], r = s->opt.sack[i][1];
 
@@ -684,6 +711,7 @@ static void enter_recovery(struct tcp_conn *c)
 	c->high_rxt = c->snd_una;
 	c->rxt_fence = c->snd_max;
 	c->rtt_timing = false;
+	c->tlp_out = false; /* recovery takes the probe's episode over */
 	hz_counter_inc(&recoveries);
 }
 
@@ -727,8 +755,12 @@ static void dup_ack(struct tcp_conn *c, bool new_sack)
 	c->dupacks++;
 	if (c->in_recovery)
 		return;
+	/* A loss probe SACKed above a hole: what was sent before it, a
+	 * probe timeout earlier, is lost (RFC 8985's RACK in brief). */
 	if ((c->dupacks >= 3 ||
-	     (new_sack && tcp_sacked_bytes(c) >= sack_threshold(c))) &&
+	     (new_sack && tcp_sacked_bytes(c) >= sack_threshold(c)) ||
+	     (new_sack && c->tlp_out &&
+	      SEQ_GEQ(c->score[c->nscore - 1][1], c->tlp_end))) &&
 	    SEQ_GEQ(c->snd_una, c->recover))
 		enter_recovery(c);
 	else if (c->dupacks >= 3 && c->nscore == 0 && !c->sack_ok &&
@@ -862,6 +894,22 @@ static enum tcp_verdict fin_acked(struct tcp_conn *c)
 	return TCP_CONTINUE;
 }
 
+/*
+ * The loss probe is acknowledged (RFC 8985 7.4). A resent segment the
+ * peer did not report twice (D-SACK) repaired a loss: halve the window,
+ * as a recovery would have.
+ */
+static void probe_acked(struct tcp_conn *c)
+{
+	c->tlp_out = false;
+	if (!c->tlp_rexmt || c->tlp_dsack)
+		return;
+	c->ssthresh =
+	    c->cwnd / 2 > 2u * c->snd_mss ? c->cwnd / 2 : 2u * c->snd_mss;
+	c->cwnd = c->ssthresh;
+	hz_counter_inc(&probe_repairs);
+}
+
 /* RFC 9293 fifth check: the ACK field, with RFC 5961 section 5. */
 static enum tcp_verdict step_ack(struct tcp_conn *c, struct tcp_seg *s)
 {
@@ -890,6 +938,8 @@ static enum tcp_verdict step_ack(struct tcp_conn *c, struct tcp_seg *s)
 		new_ack(c, s);
 	else if (dup || (new_sack && s->ack == c->snd_una))
 		dup_ack(c, new_sack);
+	if (c->tlp_out && SEQ_GEQ(c->snd_una, c->tlp_end))
+		probe_acked(c);
 	if (new_sack)
 		detect_lost_rexmt(c);
 	window_update(c, s);
@@ -935,7 +985,9 @@ static void step_data(struct tcp_conn *c, struct tcp_seg *s)
 		c->ack_now = true;
 		return;
 	}
-	if (++c->unacked_segs >= 2)
+	/* A coalesced segment (receive offload) longer than one MSS stands
+	 * for two full-sized ones or more: RFC 5681 4.2 asks an ACK now. */
+	if (++c->unacked_segs >= 2 || s->len > tcp_local_mss(c->tcp))
 		c->ack_now = true;
 	else
 		tcp_delack_arm(c);

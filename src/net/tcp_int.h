@@ -40,6 +40,8 @@
 #define TCP_SYN_REXMT_MAX 6 /* SYN or SYN-ACK retransmissions */
 #define TCP_RTO_MAX_NS (60 * HZ_NS_PER_S)
 #define TCP_PERSIST_MIN_NS (200 * HZ_NS_PER_MS)
+#define TCP_PTO_MIN_NS (10 * HZ_NS_PER_MS)    /* a loss probe waits at least */
+#define TCP_WC_DELACK_NS (200 * HZ_NS_PER_MS) /* RFC 8985 WCDelAckT */
 #define TCP_HASH_BUCKETS 1024u
 #define TCP_CHALLENGE_PER_S 1000u /* RFC 5961 section 7, on average */
 #define TCP_EPHEMERAL_LO 49152u
@@ -130,6 +132,14 @@ struct tcp_conn {
 	uint64_t last_data_sent; /* ns: when a data segment last left */
 	uint32_t score[TCP_SCORE_MAX][2]; /* SACKed ranges, sorted */
 	uint8_t nscore;
+
+	/* Tail loss probe (RFC 8985 section 7, tcp_timer.c). */
+	bool pto_armed;		   /* t_rexmt times a probe, not the RTO */
+	bool tlp_out;		   /* a probe is unacknowledged */
+	bool tlp_rexmt;		   /* ... and it resent old data */
+	bool tlp_dsack;		   /* ... which the peer got twice (D-SACK) */
+	uint32_t tlp_seq, tlp_end; /* the probe's sequence range */
+	uint64_t rto_at;	   /* ns: when the RTO fires, probe or not */
 
 	/* Retransmission timer (RFC 6298). */
 	uint64_t srtt, rttvar, rto; /* ns; srtt 0 until measured */
@@ -306,6 +316,9 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c, bool syn);
 
 /* Retransmits from SND.UNA after a timeout. */
 void tcp_retransmit_timeout(struct tcp_conn *c);
+
+/* Sends the tail loss probe (RFC 8985 7.3); the caller arms the RTO. */
+void tcp_loss_probe(struct tcp_conn *c);
 
 /* ssthresh after a loss: max(FlightSize / 2, 2 SMSS) (RFC 5681 (4)). */
 uint32_t tcp_loss_ssthresh(const struct tcp_conn *c);

@@ -688,6 +688,42 @@ void tcp_output(struct tcp_conn *c)
 		tcp_persist_arm(c);
 }
 
+void tcp_loss_probe(struct tcp_conn *c)
+{
+	uint32_t end = tcp_sb_end(c), seg = seg_payload_max(c);
+	uint32_t off = c->snd_nxt - c->snd_una;
+	uint32_t room = c->snd_wnd > off ? c->snd_wnd - off : 0;
+	uint32_t seq, len, data;
+
+	c->tlp_out = true;
+	c->tlp_dsack = false;
+	if (c->snd_nxt == c->snd_max && SEQ_LT(c->snd_nxt, end)) {
+		/* New data if the peer's window takes a segment of it. */
+		len = end - c->snd_nxt < seg ? end - c->snd_nxt : seg;
+		if (len <= room) {
+			bool fin = c->fin_queued && c->snd_nxt + len == end;
+
+			c->tlp_rexmt = false;
+			c->tlp_seq = c->snd_nxt;
+			send_data(c, c->snd_nxt, len, fin);
+			c->snd_nxt += len + (fin ? 1 : 0);
+			c->snd_max = c->snd_nxt;
+			c->tlp_end = c->snd_max;
+			return;
+		}
+	}
+	/* Else the last segment again (@len is sequence space: it may end
+	 * with our FIN). */
+	len = c->snd_max - c->snd_una < seg ? c->snd_max - c->snd_una : seg;
+	seq = c->snd_max - len;
+	data = SEQ_LT(seq, end) ? end - seq : 0;
+	c->tlp_rexmt = true;
+	c->tlp_seq = seq;
+	c->tlp_end = c->snd_max;
+	send_data(c, seq, len < data ? len : data,
+		  SEQ_GT(seq + len, end) && SEQ_GT(c->snd_max, end));
+}
+
 uint32_t tcp_loss_ssthresh(const struct tcp_conn *c)
 {
 	uint32_t half = (c->snd_max - c->snd_una) / 2;

@@ -14,6 +14,7 @@ static HZ_COUNTER(keep_probes, "tcp", "keepalive_probes");
 static HZ_COUNTER(keep_drops, "tcp", "keepalive_drops");
 static HZ_COUNTER(persist_probes, "tcp", "persist_probes");
 static HZ_COUNTER(delacks, "tcp", "delayed_acks");
+static HZ_COUNTER(loss_probes, "tcp", "loss_probes");
 
 #define CONN_OF(t, field) \
 	((struct tcp_conn *)((char *)(t)-offsetof(struct tcp_conn, field)))
@@ -42,10 +43,45 @@ void tcp_rtt_sample(struct tcp_conn *c, uint64_t r)
 	c->rto = rto < min ? min : rto > TCP_RTO_MAX_NS ? TCP_RTO_MAX_NS : rto;
 }
 
+/*
+ * The probe timeout (RFC 8985 7.2), or 0 where no tail loss probe is
+ * due: a synchronized connection with SACK and an RTT sample, data in
+ * flight, not in recovery, not backed off, no probe outstanding. Two
+ * SRTTs, at least TCP_PTO_MIN_NS (the peer and this host are scheduled
+ * too), and with one segment in flight the peer's delayed ACK besides.
+ */
+static uint64_t probe_timeout(const struct tcp_conn *c)
+{
+	uint64_t pto;
+
+	if (!c->sack_ok || c->srtt == 0 || c->in_recovery || c->tlp_out ||
+	    c->rexmt_count != 0 || c->snd_una == c->snd_max ||
+	    c->state == TCPS_SYN_SENT || c->state == TCPS_SYN_RECEIVED)
+		return 0;
+	pto = 2 * c->srtt;
+	if (c->snd_max - c->snd_una <= c->snd_mss)
+		pto += TCP_WC_DELACK_NS;
+	return pto < TCP_PTO_MIN_NS ? TCP_PTO_MIN_NS : pto;
+}
+
+/*
+ * Arms t_rexmt for the RTO, from now if @restart or it is not armed,
+ * else keeping its time; and where a tail loss probe is due before that,
+ * for the probe (re-timed on every call, as RFC 8985 7.2 asks after new
+ * data and ACKs), never past the RTO.
+ */
 void tcp_rexmt_arm(struct tcp_conn *c, bool restart)
 {
-	if (restart || !hz_timer_armed(&c->t_rexmt))
-		hz_timer_arm(&c->t_rexmt, after(c->rto));
+	uint64_t now = hz_now(), pto;
+	bool armed = hz_timer_armed(&c->t_rexmt);
+
+	if (c->persisting && armed && !restart)
+		return; /* the persist timer runs on */
+	if (restart || !armed)
+		c->rto_at = now + c->rto;
+	pto = c->persisting ? 0 : probe_timeout(c);
+	c->pto_armed = pto != 0 && now + pto < c->rto_at;
+	hz_timer_arm(&c->t_rexmt, c->pto_armed ? now + pto : c->rto_at);
 }
 
 void tcp_persist_arm(struct tcp_conn *c)
@@ -58,6 +94,7 @@ void tcp_persist_arm(struct tcp_conn *c)
 	if (d > TCP_RTO_MAX_NS)
 		d = TCP_RTO_MAX_NS;
 	c->persisting = true;
+	c->pto_armed = false;
 	hz_timer_arm(&c->t_rexmt, after(d));
 }
 
@@ -108,6 +145,15 @@ static void rexmt_fire(struct hz_timer *t)
 	}
 	if (c->snd_una == c->snd_max)
 		return;
+	if (c->pto_armed) {
+		/* RFC 8985 7.3: probe, then wait the RTO from now. */
+		hz_counter_inc(&loss_probes);
+		c->pto_armed = false;
+		tcp_loss_probe(c);
+		tcp_rexmt_arm(c, true);
+		return;
+	}
+	c->tlp_out = false;
 	hz_counter_inc(&rexmt_timeouts);
 	HZ_DEBUG(&hz_tcp_log,
 		 "%u->%u RTO %llu us: una %u nxt %u max %u wnd %u cwnd %u "

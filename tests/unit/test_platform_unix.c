@@ -629,7 +629,7 @@ static void tap_binds_as_root(void **state)
 	struct hz_errmsg err = {0};
 	struct hz_net_info info;
 	uint8_t frame[2000] = {0};
-	struct hz_frame fr = {frame, sizeof(frame), 0, 0};
+	struct hz_frame fr = {.buf = frame, .cap = sizeof(frame)};
 	hz_handle_t h;
 	int fd;
 
@@ -649,8 +649,10 @@ static void tap_binds_as_root(void **state)
 	assert_int_equal(hz_platform_net_acquire("net0", &h, &info), 0);
 	assert_int_equal(info.mtu, 1500);
 	assert_int_equal(info.gso_max, 65535); /* the tap segments TCP */
-	assert_int_equal(info.mac[0] & 1, 0);  /* unicast */
-	assert_int_equal(info.mac[0] & 2, 2);  /* locally administered */
+	/* and coalesces it: receive offload on a tap opened here */
+	assert_int_equal(info.rx_max, 14 + 65535);
+	assert_int_equal(info.mac[0] & 1, 0); /* unicast */
+	assert_int_equal(info.mac[0] & 2, 2); /* locally administered */
 	/* Down and quiet: nothing to read. Too long to send. */
 	assert_int_equal(hz_platform_net_read(h, &fr, 1), -HZ_EAGAIN);
 	fr.len = 1500 + 14 + 1;

@@ -51,7 +51,8 @@ int hz_main(int argc, char **argv)
 		int n, m = 0, sent;
 
 		for (int i = 0; i < BATCH; i++)
-			in[i] = (struct hz_frame){bufs[i], FRAME_CAP, 0, 0};
+			in[i] =
+			    (struct hz_frame){.buf = bufs[i], .cap = FRAME_CAP};
 		n = hz_platform_net_read(h, in, BATCH);
 		if (n == -HZ_EAGAIN) {
 			r = hz_device_wait(h, hz_now() + IDLE_NS);

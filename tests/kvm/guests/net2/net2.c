@@ -30,7 +30,7 @@ int hz_main(int argc, char **argv)
 		memcpy(frame + 6, info[i].mac, 6);
 		frame[12] = 0x88;
 		frame[13] = 0xb5;
-		struct hz_frame f = {frame, sizeof(frame), sizeof(frame), 0};
+		struct hz_frame f = {.buf = frame, .len = sizeof(frame)};
 		if ((r = hz_platform_net_write(h[i], &f, 1)) != 1) {
 			hz_printf("write %s: %d\n", names[i], r);
 			return 1;

@@ -30,8 +30,7 @@ int hz_main(int argc, char **argv)
 	uint64_t next_ping = 0;
 	while (got < 3 && hz_platform_clock_monotonic() < deadline) {
 		if (hz_platform_clock_monotonic() >= next_ping) {
-			struct hz_frame f = {ping, sizeof(ping), sizeof(ping),
-					     0};
+			struct hz_frame f = {.buf = ping, .len = sizeof(ping)};
 			if (hz_platform_net_write(h, &f, 1) != 1)
 				return 1;
 			next_ping = hz_platform_clock_monotonic() + 100000000;
@@ -42,8 +41,8 @@ int hz_main(int argc, char **argv)
 			continue;
 		struct hz_frame fr[8];
 		for (int i = 0; i < 8; i++)
-			fr[i] =
-			    (struct hz_frame){bufs[i], sizeof(bufs[i]), 0, 0};
+			fr[i] = (struct hz_frame){.buf = bufs[i],
+						  .cap = sizeof(bufs[i])};
 		r = hz_platform_net_read(h, fr, 8);
 		for (int i = 0; i < r; i++)
 			if (fr[i].len >= 23 && fr[i].buf &&
