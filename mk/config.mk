@@ -54,18 +54,25 @@ $(O)/%/.flags: FORCE
 	@echo '$(CC) $(FLAGS_$*) $(APP_INCLUDES)' | cmp -s - $@ || \
 		echo '$(CC) $(FLAGS_$*) $(APP_INCLUDES)' > $@
 
+# DEPFLAGS: the compiler writes each object's header dependencies (x.d)
+# naming the object both as an absolute path and relative to the tree, so
+# a build with O=build and one with O=$$PWD/build (some suites build that
+# way) each see the other's dependencies: a header changed after either
+# rebuilds the object.
+DEPFLAGS = -MMD -MP -MT $(abspath $@) -MT $(patsubst $(CURDIR)/%,%,$(abspath $@))
+
 # compile_rules(T): pattern rules building $(O)/T/x.o from x.c and x.S.
 # Objects also depend on the layers' views ($(O)/inc, mk/layers.mk).
 define compile_rules
 $(O)/$(1)/%.o: %.c $(O)/$(1)/.flags $(O)/inc/.views
 	$$(MSG) CC $$@
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(FLAGS_$(1)) $$(INCLUDES) -MMD -MP -c $$< -o $$@
+	$$(Q)$$(CC) $$(FLAGS_$(1)) $$(INCLUDES) $$(DEPFLAGS) -c $$< -o $$@
 $(O)/$(1)/%.o: %.S $(O)/$(1)/.flags $(O)/inc/.views
 	$$(MSG) AS $$@
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(filter-out -include include/haze/banned.h,$$(FLAGS_$(1))) \
-		$$(INCLUDES) -MMD -MP -c $$< -o $$@
+		$$(INCLUDES) $$(DEPFLAGS) -c $$< -o $$@
 endef
 
 # objs(T, sources): the objects of @sources in variant T.

@@ -47,7 +47,7 @@ $(O)/kvm/src/libc/.flags: FORCE
 $(O)/kvm/src/libc/%.o: src/libc/%.c $(O)/kvm/src/libc/.flags
 	$(MSG) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(LIBC_KVM_FLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(LIBC_KVM_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIBC_LIB): $(LIBC_OBJS)
 	$(MSG) AR $@
@@ -75,13 +75,13 @@ $(O)/libc-test/tests/libc/.flags: FORCE
 $(O)/libc-test/src/libc/%.o: src/libc/%.c $(O)/libc-test/src/libc/.flags
 	$(MSG) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(LIBC_HOST_FLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(LIBC_HOST_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(O)/libc-test/tests/libc/%.o: tests/libc/%.c \
 		$(O)/libc-test/tests/libc/.flags
 	$(MSG) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(LIBC_TEST_FLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(LIBC_TEST_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 # One relocatable object, every symbol it defines renamed hzlibc_*.
 $(O)/libc-test/hzlibc.o: $(LIBC_HOST_OBJS)
@@ -102,7 +102,7 @@ $(O)/libc-test/link_check.o: tests/libc/link_check.c \
 		$(O)/kvm/src/libc/.flags
 	$(MSG) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(LIBC_KVM_FLAGS) $(BEARSSL_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(LIBC_KVM_FLAGS) $(BEARSSL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # Static, no host libc, every member of libbearssl.a and libc.a: an
 # undefined symbol fails the link. Linked, never run: no platform is under
