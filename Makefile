@@ -30,6 +30,7 @@ include mk/website.mk
 include mk/dns.mk
 include mk/jitsu.mk
 include mk/install.mk
+include mk/bench.mk
 
 .PHONY: all deps run clean format lint
 

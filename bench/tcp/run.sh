@@ -10,6 +10,12 @@
 # connections per second to echo. Each figure is the median of RUNS runs;
 # ratios are Haze / Linux. iperf3 over the veth pair gives the kernel's
 # own ceiling for reference.
+#
+# A third column is lwIP, the C TCP/IP stack one would embed instead:
+# bench/tcp/lwip/lwip-echo serves the same echo, discard and chargen on
+# Debian's liblwip behind a tap like Haze's, measured by the same client
+# in the same run (built here by `make bench-lwip`; docs/tcp.md). Its
+# ratio is Haze / lwIP.
 set -u
 . tests/net/lib.sh
 . bench/lib.sh
@@ -20,11 +26,12 @@ RUNS=${RUNS:-5}
 MIB=${MIB:-512}
 SECS=${SECS:-3}
 tmp=$(mktemp -d)
-nsl=hzbl$$ nsr=hzbr$$ nsh=hzbh$$ tap=hzbt$$
+nsl=hzbl$$ nsr=hzbr$$ nsh=hzbh$$ tap=hzbt$$ nsp=hzbp$$ ltap=hzbq$$
 cleanup() {
 	netns_down $nsl
 	netns_down $nsr
 	netns_down $nsh
+	netns_down $nsp
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -33,6 +40,11 @@ if ! netns_usable; then
 	echo "bench/tcp: needs root, /dev/net/tun and network namespaces" >&2
 	exit 1
 fi
+make --no-print-directory O="$O" bench-lwip >"$tmp/lwip.build" 2>&1 || {
+	echo "bench/tcp: cannot build the lwIP server:" >&2
+	cat "$tmp/lwip.build" >&2
+	exit 1
+}
 
 # measure NS HOST: medians of send, recv and rate against HOST from NS.
 # The client's namespace reuses TIME_WAIT ports, or after a few thousand
@@ -98,16 +110,27 @@ esac
 serving "$tmp/haze.out"
 measure $nsh 10.77.0.2 haze
 
+# --- lwIP: the same servers on Debian's lwIP, behind a tap ---------------------
+netns_up $nsp $ltap 10.89.0.1/24 || exit 1
+ip netns exec $nsp "$O/bench/bench/tcp/lwip/lwip-echo" --tap $ltap \
+	--ip 10.89.0.2/24 >"$tmp/lwip.out" 2>&1 &
+serving "$tmp/lwip.out"
+measure $nsp 10.89.0.2 lwip
+
+# ratio A B FIGURE: A's FIGURE over B's.
 ratio() {
-	awk -v h="$(cat "$tmp/haze.$1")" -v l="$(cat "$tmp/linux.$1")" \
-		'BEGIN { if (l > 0) printf "%.2f", h / l; else print "n/a" }'
+	awk -v a="$(cat "$tmp/$1.$3")" -v b="$(cat "$tmp/$2.$3")" \
+		'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+# line LABEL FIGURE: one line of the table.
+line() {
+	printf '%-31s %9s %9s %6s %9s %6s\n' "$1" "$(cat "$tmp/haze.$2")" \
+		"$(cat "$tmp/linux.$2")" "$(ratio haze linux "$2")" \
+		"$(cat "$tmp/lwip.$2")" "$(ratio haze lwip "$2")"
 }
 echo "bench/tcp ($TARGET target, median of $RUNS, $MIB MiB bulk, $SECS s rate)"
-printf '%-34s %12s %12s %8s\n' "" "Haze" "Linux" "ratio"
-printf '%-34s %12s %12s %8s\n' "Linux client -> discard (MB/s)" \
-	"$(cat "$tmp/haze.send")" "$(cat "$tmp/linux.send")" "$(ratio send)"
-printf '%-34s %12s %12s %8s\n' "chargen -> Linux client (MB/s)" \
-	"$(cat "$tmp/haze.recv")" "$(cat "$tmp/linux.recv")" "$(ratio recv)"
-printf '%-34s %12s %12s %8s\n' "connections per second" \
-	"$(cat "$tmp/haze.rate")" "$(cat "$tmp/linux.rate")" "$(ratio rate)"
+printf '%-31s %9s %9s %6s %9s %6s\n' "" "Haze" "Linux" "H/L" "lwIP" "H/lwIP"
+line "Linux client -> discard (MB/s)" send
+line "chargen -> Linux client (MB/s)" recv
+line "connections per second" rate
 echo "iperf3 Linux -> Linux over the veth pair: $iperf MB/s"

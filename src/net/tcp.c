@@ -43,6 +43,7 @@ void hz_tcp_tuning_default(struct hz_tcp_tuning *tu)
 	    .sndbuf = 256u << 10,
 	    .rcvbuf = 256u << 10,
 	    .tso = true,
+	    .autocork = true,
 	};
 }
 

@@ -98,7 +98,8 @@ struct hz_tcp_tuning {
 	uint32_t keep_probes;	    /* unanswered probes before reset; 9 */
 	uint32_t sndbuf;	    /* send buffer bytes; 256 KiB */
 	uint32_t rcvbuf;	    /* receive window bytes; 256 KiB */
-	bool tso; /* bursts the device segments, where it can; true */
+	bool tso;      /* bursts the device segments, where it can; true */
+	bool autocork; /* writes go out at the end of the round; true */
 };
 
 /* Fills @tu with the default tunables. */

@@ -405,6 +405,18 @@ static int flow_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
 	}
 }
 
+/*
+ * Whether writes wait for the end of the round (autocork): the small
+ * writes one round of fibers makes (a header, then a body; an echo of
+ * several segments read) leave as one burst, as Nagle would group them
+ * without its wait for an ACK. The round ends before the loop polls, so
+ * nothing waits for more than the fibers that are ready to run.
+ */
+static bool autocork(const struct tcp_conn *c)
+{
+	return c->tcp != NULL && c->tcp->tune.autocork;
+}
+
 /* Whether the connection takes application data now. 0 or an error. */
 static int can_write(struct tcp_conn *c)
 {
@@ -447,11 +459,13 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 			done += k;
 			total += k;
 			if (k > 0) {
-				tcp_output(c);
+				if (!autocork(c))
+					tcp_output(c);
 				continue;
 			}
 			if (sb_grow(c))
 				continue;
+			tcp_output(c); /* the room comes back as it is ACKed */
 			r = park(&c->wwait, deadline);
 			if (r == -HZ_ETIMEDOUT && total > 0)
 				goto out; /* a partial write */
@@ -460,7 +474,10 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 		}
 	}
 out:
-	tcp_output(c);
+	if (autocork(c))
+		hz_defer_queue(&c->d_output);
+	else
+		tcp_output(c);
 	return (ssize_t)total;
 }
 

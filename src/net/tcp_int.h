@@ -160,7 +160,8 @@ struct tcp_conn {
 
 	struct hz_timer t_rexmt; /* retransmission or persist */
 	struct hz_timer t_delack;
-	struct hz_timer t_keep; /* keepalive, connection timeout, TIME_WAIT */
+	struct hz_timer t_keep;	  /* keepalive, connection timeout, TIME_WAIT */
+	struct hz_defer d_output; /* autocork: output when the round ends */
 	bool persisting;
 	bool force_send; /* the persist timer overrides SWS avoidance */
 
@@ -328,10 +329,10 @@ uint32_t tcp_sacked_bytes(const struct tcp_conn *c);
 
 /* --- tcp_timer.c --------------------------------------------------------- */
 
-/* Initialises the connection's timers. */
+/* Initialises the connection's timers and deferred output. */
 void tcp_timers_init(struct tcp_conn *c);
 
-/* Cancels every timer of the connection. */
+/* Cancels every timer of the connection, and its deferred output. */
 void tcp_timers_cancel(struct tcp_conn *c);
 
 /* Arms the retransmission timer at the current RTO if it is not armed. */

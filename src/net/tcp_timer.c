@@ -227,8 +227,16 @@ static void keep_fire(struct hz_timer *t)
 	}
 }
 
+/* Autocork: what the round's writes queued goes out now, together. */
+static void output_deferred(struct hz_defer *d)
+{
+	tcp_output((struct tcp_conn *)((char *)d -
+				       offsetof(struct tcp_conn, d_output)));
+}
+
 void tcp_timers_init(struct tcp_conn *c)
 {
+	hz_defer_init(&c->d_output, output_deferred);
 	hz_timer_init(&c->t_rexmt, rexmt_fire);
 	hz_timer_init(&c->t_delack, delack_fire);
 	hz_timer_init(&c->t_keep, keep_fire);
@@ -239,6 +247,7 @@ void tcp_timers_cancel(struct tcp_conn *c)
 	hz_timer_cancel(&c->t_rexmt);
 	hz_timer_cancel(&c->t_delack);
 	hz_timer_cancel(&c->t_keep);
+	hz_defer_cancel(&c->d_output);
 	c->persisting = false;
 }
 

@@ -124,6 +124,7 @@ static int capture(void *ctx, hz_ipv4_t src, hz_ipv4_t dst, struct hz_view *seg)
 
 static struct hz_budget *us_budget; /* for the next us_init, or NULL */
 static uint32_t us_gso_max;	    /* for the next us_init: TSO, or 0 */
+static bool us_autocork;	    /* for the next us_init: autocork */
 
 static uint64_t fake_random(void *ctx)
 {
@@ -150,6 +151,9 @@ static void us_init(struct us *u)
 	memset(env.secret, 7, sizeof(env.secret));
 	HARNESS_CHECK_EQ(hz_tcp_create(&env, &u->t), 0);
 	sim_fast_tuning(&tu);
+	/* Segments are checked as each write makes them, without letting
+	 * the round end (autocork has its own test). */
+	tu.autocork = us_autocork;
 	hz_tcp_tune(u->t, &tu);
 	HARNESS_CHECK_EQ(hz_tcp_listen_on(u->t, &la, 4, &u->l), 0);
 }
@@ -1559,6 +1563,45 @@ static void nagle_and_nodelay(void **state)
 	assert_int_equal(run_main(do_nagle), 0);
 }
 
+/*
+ * Autocork: the writes of one round of fibers leave together when the
+ * round ends, even with no delay, in as few segments as fit; a write
+ * that fills the send buffer sends before it waits for room.
+ */
+static int do_autocork(void *arg)
+{
+	struct us u;
+	struct out o;
+
+	(void)arg;
+	us_autocork = true;
+	us_init(&u);
+	us_autocork = false;
+	if (!establish(&u))
+		return us_abandon(&u);
+	HARNESS_CHECK_EQ(hz_tcp_set_on(u.f, HZ_TCP_NODELAY, 1), 0);
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, "HTTP/1.1 200 OK\r\n\r\n", 19, 0),
+			 19);
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, "body", 4, 0), 4);
+	expect_silence(&u);
+	hz_fiber_yield(); /* the round ends */
+	o = pop(&u);
+	HARNESS_CHECK_EQ(o.seq, u.iss + 1);
+	HARNESS_CHECK_EQ(o.len, 23); /* both writes in one segment */
+	expect_silence(&u);
+	/* Nothing queued: the end of the next round sends nothing. */
+	hz_fiber_yield();
+	expect_silence(&u);
+	us_fini(&u);
+	return 0;
+}
+
+static void autocork_groups_a_round(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_autocork), 0);
+}
+
 /* --- segmentation offload (TSO) ------------------------------------------ */
 
 /*
@@ -1652,6 +1695,7 @@ static int do_tso(void *arg)
 
 		sim_fast_tuning(&tu);
 		tu.tso = false;
+		tu.autocork = false;
 		hz_tcp_tune(u.t, &tu);
 	}
 	if (!establish(&u))
@@ -2160,6 +2204,7 @@ int main(void)
 	    HARNESS_TEST(retransmissions_run_out),
 	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
+	    HARNESS_TEST(autocork_groups_a_round),
 	    HARNESS_TEST(tso_bursts),
 	    HARNESS_TEST(newreno_fast_recovery),
 	    HARNESS_TEST(cwnd_restarts_after_idle),

@@ -1,0 +1,39 @@
+# Programs the benchmarks need that are no part of Haze, in their own
+# variant, $(O)/bench/. Built on demand by the bench that runs them, never
+# by `make` or `make test`.
+#
+#   make bench-lwip    $(O)/bench/bench/tcp/lwip/lwip-echo: echo, discard
+#                      and chargen on Debian's lwIP over its tap driver,
+#                      bench/tcp's third column (docs/tcp.md, "Measured")
+#
+# lwIP comes from Debian's liblwip-dev (scripts/deps.sh installs it). Its
+# headers are system headers here (-isystem): they are lwIP's code, not
+# held to Haze's warnings; the program itself is.
+
+LWIP_PC := $(shell pkg-config --exists lwip 2>/dev/null && echo y)
+LWIP_CFLAGS := $(patsubst -I%,-isystem %,\
+	$(shell pkg-config --cflags lwip 2>/dev/null))
+LWIP_LIBS := $(shell pkg-config --libs lwip 2>/dev/null) -lpthread
+
+FLAGS_bench := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE $(LWIP_CFLAGS)
+$(eval $(call compile_rules,bench))
+
+LWIP_ECHO := $(O)/bench/bench/tcp/lwip/lwip-echo
+
+$(LWIP_ECHO): $(call objs,bench,bench/tcp/lwip/lwip-echo.c)
+	$(MSG) LD $@
+	$(Q)$(CC) -o $@ $^ $(LWIP_LIBS)
+
+.PHONY: bench-lwip
+ifeq ($(LWIP_PC),y)
+bench-lwip: $(LWIP_ECHO)
+else
+bench-lwip:
+	@echo "bench-lwip: lwIP is not installed (Debian's liblwip-dev:" \
+		"make deps installs it)" >&2; exit 1
+endif
+
+# tests/bench/lwip.sh: the lwIP server serves what examples/echo serves
+# (root: a tap in a namespace), and refuses bad command lines.
+TEST_SUITES += tests/bench/lwip.sh
+TEST_DEPS += $(LWIP_ECHO)
