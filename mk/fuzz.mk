@@ -18,8 +18,14 @@ FUZZ_SRCS_elf := tender/elf.c tender/log.c tender/exit.c
 FUZZ_SRCS_hypercall := $(filter-out tender/main.c tender/exit.c \
 	tender/sandbox.c,$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c \
 	src/net/inet.c platform/kvm/report.c
+# fuzz_gdb tests haze-kvm --gdb's protocol engine.
+FUZZ_SRCS_gdb := tender/gdb.c
 # fuzz_jitsu_config tests haze-jitsu's configuration parser.
 FUZZ_SRCS_jitsu_config := jitsu/config.c
+# fuzz_virtio_bind tests the virtio target's binding of manifest devices.
+FUZZ_SRCS_virtio_bind := platform/virtio/bind.c
+# fuzz_virtio_mmio tests its parser of virtio_mmio.device= (mmio_arg.c).
+FUZZ_SRCS_virtio_mmio := platform/virtio/mmio_arg.c
 $(foreach n,$(FUZZ_NAMES),$(eval $(O)/test/fuzz/fuzz_$(n): \
 	$(call objs,test,$(FUZZ_SRCS_$(n)))))
 $(foreach n,$(FUZZ_NAMES),$(eval $(O)/fuzz/fuzz/fuzz_$(n): \

@@ -7,12 +7,14 @@
 # PREFIX is where Haze will live (it is written into the pkg-config
 # files); DESTDIR stages the install elsewhere, for packaging.
 #
-#   PREFIX/bin/haze, haze-kvm           the haze command, the tender
+#   PREFIX/bin/haze, haze-kvm, haze-qemu  the haze command, the runners
 #   PREFIX/share/man/man1/haze.1        its manual page
 #   PREFIX/include/haze/*.h             the public headers
 #   PREFIX/lib/haze/unix/libhaze.a      the unix target, one archive
 #   PREFIX/lib/haze/kvm/                the kvm target: libhaze.a, libc.a,
 #                                       haze-kvm-start.o, guest.ld, include/
+#   PREFIX/lib/haze/virtio/             the virtio target: haze-virtio-start.o,
+#                                       guest.ld (the rest is kvm's)
 #   PREFIX/lib/pkgconfig/haze-T.pc      one per target, every flag in it
 #   PREFIX/share/haze/                  templates of haze new; crunch
 #
@@ -38,6 +40,15 @@ $(KVM_START): $(KVM_PLATFORM_OBJS)
 	$(MSG) LD $@
 	$(Q)ld -r -o $@ $^
 
+# The virtio target compiles and archives as the kvm target does; only its
+# platform's objects (the PVH entry, virtio devices) and linker script
+# are its own.
+VIRTIO_START := $(O)/virtio/haze-virtio-start.o
+
+$(VIRTIO_START): $(VIRTIO_PLATFORM_OBJS)
+	$(MSG) LD $@
+	$(Q)ld -r -o $@ $^
+
 # --- pkg-config files -------------------------------------------------------
 
 HZ_PC_DIR := $(O)/pkgconfig
@@ -53,6 +64,13 @@ HZ_PC_KVM_LIBS := $(subst $(KVM_LDSCRIPT),$${kvmdir}/guest.ld,$(KVM_LDFLAGS)) \
 	$${kvmdir}/haze-kvm-start.o -Wl,--start-group $${kvmdir}/libhaze.a \
 	$(BEARSSL_LIB) $${kvmdir}/libc.a -Wl,--end-group -lgcc
 
+HZ_PC_VIRTIO_CFLAGS := $(subst $${kvmdir},$${prefix}/lib/haze/kvm,\
+	$(HZ_PC_KVM_CFLAGS))
+HZ_PC_VIRTIO_LIBS := $(subst $(VIRTIO_LDSCRIPT),$${virtiodir}/guest.ld,\
+	$(VIRTIO_LDFLAGS)) $${virtiodir}/haze-virtio-start.o -Wl,--start-group \
+	$${prefix}/lib/haze/kvm/libhaze.a $(BEARSSL_LIB) \
+	$${prefix}/lib/haze/kvm/libc.a -Wl,--end-group -lgcc
+
 # hz_pc(TARGET, DESCRIPTION, DIRVAR, CFLAGS, LIBS): the lines of one file.
 hz_pc = prefix=$(PREFIX)\nincludedir=$${prefix}/include\n$(3)=$${prefix}/lib/haze/$(1)\n\nName: haze-$(1)\nDescription: $(2)\nVersion: $(HZ_VERSION)\nCflags: $(strip $(4))\nLibs: $(strip $(5))\n
 
@@ -61,6 +79,9 @@ HZ_PC_unix := $(call hz_pc,unix,Haze unikernels as Linux processes (the \
 	$(LIBOS_LIBS))
 HZ_PC_kvm := $(call hz_pc,kvm,Haze unikernels as KVM guests for haze-kvm \
 	(the kvm target),kvmdir,$(HZ_PC_KVM_CFLAGS),$(HZ_PC_KVM_LIBS))
+HZ_PC_virtio := $(call hz_pc,virtio,Haze unikernels as PVH guests for \
+	haze-qemu (the virtio target),virtiodir,$(HZ_PC_VIRTIO_CFLAGS),\
+	$(HZ_PC_VIRTIO_LIBS))
 
 # Rewritten only when their text changes (a new PREFIX, a new flag).
 $(HZ_PC_DIR)/haze-%.pc: FORCE
@@ -69,11 +90,13 @@ $(HZ_PC_DIR)/haze-%.pc: FORCE
 
 # --- what is installed ----------------------------------------------------
 
-HZ_INSTALL_TARGETS := unix kvm
-HZ_INSTALL_PCS := $(HZ_PC_DIR)/haze-unix.pc $(HZ_PC_DIR)/haze-kvm.pc
-HZ_INSTALL_BINS := $(TENDER)
+HZ_INSTALL_TARGETS := unix kvm virtio
+HZ_INSTALL_PCS := $(HZ_PC_DIR)/haze-unix.pc $(HZ_PC_DIR)/haze-kvm.pc \
+	$(HZ_PC_DIR)/haze-virtio.pc
+HZ_INSTALL_BINS := $(TENDER) $(HAZE_QEMU)
 HZ_INSTALL_LIBS_unix := $(UNIX_LIB)
 HZ_INSTALL_LIBS_kvm := $(KVM_ALL_LIB) $(KVM_LIBC) $(KVM_START) $(KVM_LDSCRIPT)
+HZ_INSTALL_LIBS_virtio := $(VIRTIO_START) $(VIRTIO_LDSCRIPT)
 HZ_INSTALL_HEADERS := $(sort $(wildcard include/haze/*.h))
 HZ_TEMPLATES := $(shell find tools/haze/templates -type f 2>/dev/null)
 
@@ -133,4 +156,5 @@ uninstall:
 
 TEST_SUITES += tests/install/run.sh
 TEST_DEPS += $(HZ_INSTALL_PCS) $(KVM_ALL_LIB) $(KVM_START) $(UNIX_LIB) \
-	$(TENDER) $(KVM_EXAMPLES) $(UNIX_EXAMPLES)
+	$(TENDER) $(KVM_EXAMPLES) $(UNIX_EXAMPLES) $(VIRTIO_START) \
+	$(VIRTIO_EXAMPLES)

@@ -67,7 +67,7 @@ KVM_LIBS := $(call hz_lib_archives,kvm)
 KVM_PLATFORM_OBJS := $(call objs,kvm,$(KVM_PLATFORM_SRCS))
 KVM_LDFLAGS := -nostdlib -static -Wl,-T,$(KVM_LDSCRIPT) \
 	-Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack \
-	-Wl,--no-undefined -Wl,--build-id=none
+	-Wl,--no-undefined -Wl,--build-id=sha1
 LIBGCC_kvm := $(if $(CC_IS_CLANG),,-lgcc)
 
 # kvm_image(OUT, SOURCES): links guest image OUT from SOURCES.

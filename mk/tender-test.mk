@@ -18,3 +18,16 @@ $(TENDER_TEST): $(call objs,test,tests/tender/test_tender.c \
 
 TEST_SUITES += $(TENDER_TEST)
 TEST_DEPS += $(TENDER_TEST)
+
+# haze-kvm --gdb's stub on the fake VM, the debuggee image loaded in it,
+# and real gdb -batch sessions against it (tests/tender/test_gdb.c); ioctl
+# is wrapped so that the vCPU's calls reach a toy vCPU in the test.
+TENDER_GDB_TEST := $(O)/test/tests/tender/test_gdb
+$(TENDER_GDB_TEST): $(call objs,test,tests/tender/test_gdb.c \
+		$(TENDER_TEST_SRCS) src/net/inet.c) $(TEST_LIB)
+	$(MSG) LD $@
+	$(Q)$(CC) $(LDFLAGS_test) -Wl,--wrap=ioctl -o $@ $^ -lcmocka \
+		-lseccomp -ldl $(LIBOS_LIBS)
+
+TEST_SUITES += $(TENDER_GDB_TEST)
+TEST_DEPS += $(TENDER_GDB_TEST) $(O)/kvm/tests/kvm/guests/debuggee/debuggee.hz

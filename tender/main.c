@@ -4,12 +4,14 @@
  *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE] [--net NAME=tapfd:FD]
  *            [--net NAME=user[,host-loopback][,hostfwd=tcp:H-:G...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
- *            [--notify FD] [--no-host-entropy] IMAGE [ARGS...]
+ *            [--notify FD] [--no-host-entropy] [--gdb PORT]
+ *            IMAGE [ARGS...]
  *
  * This file parses the command line, binds host resources to the devices
  * of the image's manifest (refusing a missing, unknown or duplicate
  * binding before boot), then sets up the VM, sandboxes the process and
- * runs the guest. Exit statuses are in platform/kvm/abi.h.
+ * runs the guest. With --gdb it first waits for gdb on 127.0.0.1:PORT
+ * (tender/gdb_kvm.c). Exit statuses are in platform/kvm/abi.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,8 +38,8 @@ static HZ_NORETURN void usage(const char *why)
 		"[,hostfwd=tcp:HOSTPORT-:GUESTPORT...]]\n"
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
-		"                [--notify FD] [--no-host-entropy] IMAGE "
-		"[ARGS...]\n");
+		"                [--notify FD] [--no-host-entropy] "
+		"[--gdb PORT] IMAGE [ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
@@ -204,6 +206,8 @@ static int bind_devices(struct hz_vm *vm, const struct hz_host_binding *binds,
 int main(int argc, char **argv)
 {
 	static struct hz_vm vm;
+	static struct hz_gdb_link gdb_link;
+	int gdb_port = 0, gdb_fd = -1;
 	struct hz_host_binding binds[HZ_MANIFEST_MAX], pcaps[HZ_MANIFEST_MAX];
 	unsigned nbinds = 0, npcaps = 0;
 	struct hz_errmsg err = {0};
@@ -232,7 +236,7 @@ int main(int argc, char **argv)
 			usage(NULL);
 		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
 		    strcmp(a, "--block") != 0 && strcmp(a, "--pcap") != 0 &&
-		    strcmp(a, "--notify") != 0) {
+		    strcmp(a, "--notify") != 0 && strcmp(a, "--gdb") != 0) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown option %.40s", a);
 			usage(msg);
@@ -243,7 +247,16 @@ int main(int argc, char **argv)
 		}
 		const char *v = argv[++i];
 		int rc;
-		if (strcmp(a, "--mem") == 0) {
+		if (strcmp(a, "--gdb") == 0) {
+			uint16_t port = 0;
+			rc = hz_port_parse(v, strlen(v), &port) < 0 || !port
+				 ? hz_errmsg_set(&err, -HZ_EINVAL,
+						 "--gdb %.20s: expected a "
+						 "TCP port, 1 to 65535",
+						 v)
+				 : 0;
+			gdb_port = port;
+		} else if (strcmp(a, "--mem") == 0) {
 			rc = hz_host_parse_mem(v, 4, HZ_KVM_MEM_MAX >> 20, &mem,
 					       &err);
 		} else if (strcmp(a, "--notify") == 0) {
@@ -290,6 +303,9 @@ int main(int argc, char **argv)
 	hz_notify(vm.notify_fd, "start", vm.t_start_ns);
 	if (i >= argc)
 		usage("no image given");
+	/* A port in use is refused before anything else is done. */
+	if (gdb_port && (gdb_fd = hz_gdb_listen((uint16_t)gdb_port)) < 0)
+		return HZ_KVM_EXIT_USAGE;
 
 	/* Guest memory comes in 2 MiB pages, below HZ_KVM_MEM_MAX. */
 	vm.mem_size = (mem + (2u << 20) - 1) & ~((2ull << 20) - 1);
@@ -303,6 +319,9 @@ int main(int argc, char **argv)
 	if (hz_devices_open(&vm) < 0)
 		return HZ_KVM_EXIT_USAGE;
 	if (hz_vm_setup(&vm, argc - i, argv + i) < 0)
+		return HZ_KVM_EXIT_USAGE;
+	/* gdb is accepted outside the sandbox, then only read and written. */
+	if (gdb_fd >= 0 && hz_gdb_attach(&vm, &gdb_link, gdb_fd) < 0)
 		return HZ_KVM_EXIT_USAGE;
 	if (hz_sandbox_enter(&vm) < 0)
 		return HZ_KVM_EXIT_USAGE;

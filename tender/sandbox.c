@@ -4,7 +4,9 @@
  * vCPU and move bytes on the file descriptors it already holds: KVM_RUN
  * on the vCPU, reads and writes on taps, block files, the console and
  * captures, writes on --notify's descriptor, ppoll, clocks, getrandom,
- * exit. User networking adds what libslirp needs: stream and datagram
+ * exit; with --gdb, reads and writes on gdb's connection and the two
+ * vCPU calls the stub needs (KVM_SET_REGS, KVM_SET_GUEST_DEBUG). User
+ * networking adds what libslirp needs: stream and datagram
  * sockets of IPv4 and IPv6 for guest connections (no raw sockets: asking
  * for one fails with EPERM, so slirp
  * carries on without), private anonymous memory that is never executable
@@ -196,6 +198,18 @@ int hz_sandbox_enter(struct hz_vm *vm)
 				       arg_eq(1, (scmp_datum_t)vcpu_ioctls[i]));
 	rc |= allow_fd(ctx, SCMP_SYS(write), 1);
 	rc |= allow_fd(ctx, SCMP_SYS(write), 2);
+	/* --gdb: the connection, registers written, stepping toggled. */
+	if (vm->gdb && vm->gdb->fd >= 0) {
+		static const unsigned long gdb_ioctls[] = {KVM_SET_REGS,
+							   KVM_SET_GUEST_DEBUG};
+		for (unsigned i = 0; i < 2; i++)
+			rc |= seccomp_rule_add(
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+			    arg_eq(0, (scmp_datum_t)vm->vcpu_fd),
+			    arg_eq(1, (scmp_datum_t)gdb_ioctls[i]));
+		rc |= allow_fd(ctx, SCMP_SYS(read), vm->gdb->fd);
+		rc |= allow_fd(ctx, SCMP_SYS(write), vm->gdb->fd);
+	}
 	/* --notify: below any fence, so libslirp's calls cannot reach it. */
 	if (vm->notify_fd >= 0 && vm->notify_fd != 1 && vm->notify_fd != 2)
 		rc |= allow_fd(ctx, SCMP_SYS(write), vm->notify_fd);

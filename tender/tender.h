@@ -17,6 +17,7 @@
 #include "platform/kvm/abi.h"
 #include "haze/error.h"
 #include "haze/manifest.h"
+#include "tender/gdb.h"
 
 #define HZ_TENDER_SEGMENTS_MAX 16
 
@@ -101,6 +102,25 @@ _Static_assert(HZ_MANIFEST_MAX <= HZ_KVM_DEVICE_MAX,
 _Static_assert(HZ_KVM_NAME_MAX == HZ_DEVICE_NAME_MAX,
 	       "boot-info device names differ in size from manifest names");
 
+/*
+ * --gdb: one gdb connection and its session (tender/gdb_kvm.c). The
+ * bytes gdb sent past a packet that resumed the guest wait in @in.
+ */
+struct hz_gdb_link {
+	struct hz_gdb gdb;
+	int fd; /* the connection; -1 once gdb is gone */
+	size_t in_pos, in_len;
+	uint8_t in[4096];
+	/* The guest cannot go on (fault, abort); after a fault the
+	 * registers gdb sees are the fault's. */
+	bool ended, faulted;
+	struct hz_kvm_fault fault;
+	/* Stepping off breakpoint @reinsert before running on (@resume). */
+	bool stepping_over;
+	uint64_t reinsert;
+	bool step_then_continue;
+};
+
 struct hz_vm {
 	uint8_t *mem; /* host mapping of guest memory */
 	uint64_t mem_size;
@@ -124,6 +144,7 @@ struct hz_vm {
 	uint64_t console_tokens, console_refill_ns, console_dropped;
 	unsigned ndev;
 	struct hz_device dev[HZ_KVM_DEVICE_MAX];
+	struct hz_gdb_link *gdb; /* --gdb, while gdb is attached; else NULL */
 };
 
 /* Returns a host pointer to guest range [gpa, gpa + len), or NULL. */
@@ -216,6 +237,60 @@ HZ_MUST_CHECK int hz_sandbox_close_inherited(const int *keep, unsigned n);
 
 /* Installs the seccomp filter for the running VM. 0 or -1. */
 HZ_MUST_CHECK int hz_sandbox_enter(struct hz_vm *vm);
+
+/* --- --gdb (gdb_kvm.c) ------------------------------------------------- */
+
+/*
+ * Listens on 127.0.0.1:@port for gdb; the descriptor, or -1 with a
+ * message naming the port (in use, or not to be had).
+ */
+HZ_MUST_CHECK int hz_gdb_listen(uint16_t port);
+
+/*
+ * Says on stderr that haze-kvm waits for gdb, accepts one connection on
+ * @listen_fd (closing it) and attaches it to @vm through @link. Done
+ * after the VM is set up and before the sandbox. 0 or -1.
+ */
+HZ_MUST_CHECK int hz_gdb_attach(struct hz_vm *vm, struct hz_gdb_link *link,
+				int listen_fd);
+
+/*
+ * Attaches the gdb connection @fd to @vm through @link, as hz_gdb_attach
+ * does once it has accepted (the tests use it on a socketpair).
+ */
+void hz_gdb_link_init(struct hz_vm *vm, struct hz_gdb_link *link, int fd);
+
+/*
+ * Serves gdb until it resumes the guest, detaches or goes away; with
+ * @signal non-zero, first reports a stop with it (@swbreak: on one of
+ * gdb's breakpoints). Ends the VM if gdb kills it.
+ */
+void hz_gdb_serve(struct hz_vm *vm, int signal, bool swbreak);
+
+/* Handles KVM_EXIT_DEBUG: a breakpoint or a finished step. */
+void hz_gdb_debug_exit(struct hz_vm *vm);
+
+/* Tells gdb the guest exits with @status (the tender exits next). */
+void hz_gdb_guest_exit(struct hz_vm *vm, int status);
+
+/*
+ * The guest cannot go on (@f: its fault, or NULL for an abort, @signal
+ * then): lets gdb look at it, stopped with the fault's signal (SIGSEGV
+ * for a page fault) or @signal, then tells gdb it was ended.
+ */
+void hz_gdb_guest_end(struct hz_vm *vm, const struct hz_kvm_fault *f,
+		      int signal);
+
+/*
+ * Guest memory for gdb, guest-virtual = guest-physical: anything in
+ * guest memory, nothing else. 0, or -HZ_EINVAL outside it.
+ */
+HZ_MUST_CHECK int hz_gdb_vm_read(const struct hz_vm *vm, uint64_t addr,
+				 void *buf, size_t len);
+
+/* Writes guest memory for gdb (text too: breakpoints); as hz_gdb_vm_read. */
+HZ_MUST_CHECK int hz_gdb_vm_write(struct hz_vm *vm, uint64_t addr,
+				  const void *buf, size_t len);
 
 /* --- user networking (slirp.c) ----------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * The VM of haze-kvm: guest memory, page tables, the boot page and boot
  * info, the one vCPU entered directly in 64-bit long mode, and the run
- * loop that dispatches hypercalls.
+ * loop that dispatches hypercalls (and debug exits to --gdb's stub).
  *
  * Boot cost matters, so guest memory is mapped lazily (MAP_NORESERVE,
  * never zeroed or prefaulted: the kernel's zero pages are the guest's
@@ -556,16 +556,20 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		int64_t s = a.status;
 		if (s < 0 || s > HZ_KVM_EXIT_GUEST_MAX)
 			s = HZ_KVM_EXIT_GUEST_MAX;
+		hz_gdb_guest_exit(vm, (int)s);
 		hz_tender_exit((int)s);
 	}
 	case HZ_KVM_CALL_ABORT:
 		if (vm->trace)
 			print_trace(vm);
-		hz_tender_die(HZ_KVM_EXIT_ABORT, "guest aborted");
+		hz_tender_log("guest aborted");
+		hz_gdb_guest_end(vm, NULL, HZ_GDB_SIGABRT);
+		hz_tender_exit(HZ_KVM_EXIT_ABORT);
 	case HZ_KVM_CALL_FAULT: {
 		struct hz_kvm_fault f;
 		get_arg(vm, gpa, &f, sizeof(f), "fault", ARG_IN);
 		hz_fault_report(vm, &f);
+		hz_gdb_guest_end(vm, &f, 0);
 		hz_tender_exit(HZ_KVM_EXIT_FAULT);
 	}
 	case HZ_KVM_CALL_MAIN: {
@@ -653,6 +657,7 @@ static HZ_NORETURN void cpu_died(struct hz_vm *vm, const char *why)
 	    .ss = s.ss.selector,
 	};
 	hz_fault_report(vm, &f);
+	hz_gdb_guest_end(vm, &f, 0);
 	hz_tender_exit(HZ_KVM_EXIT_FAULT);
 }
 
@@ -661,6 +666,8 @@ int hz_vm_run(struct hz_vm *vm)
 	struct kvm_run *run = vm->run;
 
 	vm->t_run_ns = hz_tender_now();
+	/* --gdb: gdb has the guest before its first instruction. */
+	hz_gdb_serve(vm, 0, false);
 	for (;;) {
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -680,6 +687,10 @@ int hz_vm_run(struct hz_vm *vm)
 			hz_vm_dispatch(vm, (unsigned)(off / 8), gpa);
 			break;
 		}
+		case KVM_EXIT_DEBUG:
+			/* Only with --gdb: breakpoints and steps. */
+			hz_gdb_debug_exit(vm);
+			break;
 		case KVM_EXIT_HLT:
 			cpu_died(vm, "halted");
 		case KVM_EXIT_SHUTDOWN:

@@ -99,6 +99,7 @@ extern char hz_virtio_stack_guard[];
 extern uint64_t hz_virtio_gdt[];
 extern const uint64_t hz_kvm_trap_entries[HZ_KVM_VECTORS];
 extern char hz_kvm_trap_stack_top[];
+extern char hz_virtio_irq_stack_top[];
 void hz_virtio_irq_timer(void);
 void hz_virtio_irq_spurious(void);
 
@@ -192,9 +193,44 @@ static void copy_cmdline(const struct hvm_start_info *si)
 }
 
 /*
+ * Takes @word when it is an option for the platform rather than an
+ * argument for the application (virtio_mmio.device=, from QEMU; haze.net=,
+ * haze.block= and haze.trace, from haze-qemu); ends the boot when such an
+ * option is malformed.
+ */
+static bool platform_option(const char *word)
+{
+	static const char mmio[] = "virtio_mmio.device=", net[] = "haze.net=",
+			  block[] = "haze.block=";
+
+	if (strcmp(word, "haze.trace") == 0) {
+		hz_virtio_trace_on();
+		return true;
+	}
+	if (strncmp(word, mmio, sizeof(mmio) - 1) == 0) {
+		if (!hz_virtio_mmio_option(word + sizeof(mmio) - 1))
+			hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
+		return true;
+	}
+	if (strncmp(word, net, sizeof(net) - 1) == 0) {
+		if (!hz_virtio_net_option(word + sizeof(net) - 1))
+			hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
+		return true;
+	}
+	if (strncmp(word, block, sizeof(block) - 1) == 0) {
+		if (!hz_virtio_blk_option(word + sizeof(block) - 1))
+			hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
+		return true;
+	}
+	return false;
+}
+
+/*
  * Splits the command line into argv in place: words separated by blanks,
  * a double-quoted word may hold blanks, and a backslash takes the next
  * character as it is (haze-qemu quotes so). The first word is argv[0].
+ * Platform options (platform_option) written without quotes or
+ * backslashes are taken out, wherever they are: QEMU appends its own.
  */
 static int split_args(void)
 {
@@ -202,20 +238,22 @@ static int split_args(void)
 	int argc = 0;
 
 	for (;;) {
-		bool quoted = false;
+		bool quoted = false, literal = false;
 
 		while (*r == ' ' || *r == '\t' || *r == '\n')
 			r++;
-		if (*r == '\0' || argc == ARG_MAX)
+		if (*r == '\0')
 			break;
-		argv[argc++] = w;
+		argv[argc++] = w; /* argv[ARG_MAX] only until it is judged */
 		for (; *r != '\0'; r++) {
-			if (*r == '\\' && r[1] != '\0')
+			if (*r == '\\' && r[1] != '\0') {
 				*w++ = *++r;
-			else if (*r == '"')
+				literal = true;
+			} else if (*r == '"') {
 				quoted = !quoted;
-			else if (!quoted &&
-				 (*r == ' ' || *r == '\t' || *r == '\n'))
+				literal = true;
+			} else if (!quoted &&
+				   (*r == ' ' || *r == '\t' || *r == '\n'))
 				break;
 			else
 				*w++ = *r;
@@ -223,6 +261,11 @@ static int split_args(void)
 		if (*r != '\0')
 			r++;
 		*w++ = '\0';
+		/* Past ARG_MAX words only the platform's options count: QEMU
+		 * appends them after the application's arguments. */
+		if ((!literal && platform_option(argv[argc - 1])) ||
+		    argc > ARG_MAX)
+			w = argv[--argc];
 	}
 	if (argc == 0)
 		argv[argc++] = "haze";
@@ -307,6 +350,25 @@ bool hz_virtio_mapped(uint64_t addr, uint64_t len)
 	return addr >= heap_start && end <= heap_end;
 }
 
+int hz_virtio_map_mmio(uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	if (len == 0 || end < addr || end > MAP_LIMIT)
+		return -HZ_EINVAL;
+	for (uint64_t a = addr & ~(LARGE - 1); a < end; a += LARGE) {
+		uint64_t *e = &pd[a >> 30][a / LARGE % 512];
+
+		if (a < image_end || (a < heap_end && a + LARGE > heap_start))
+			return -HZ_EINVAL; /* RAM: a device cannot lie here */
+		if (*e & PTE_P)
+			continue;
+		*e = a | PTE_P | PTE_RW | PTE_NX | PTE_PCD | PTE_PWT | PTE_PS;
+		__asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
+	}
+	return 0;
+}
+
 /* Points IDT vector @v at @fn, on interrupt stack @ist (0: none). */
 static void idt_set(unsigned v, uint64_t fn, unsigned ist)
 {
@@ -320,13 +382,20 @@ static void idt_set(unsigned v, uint64_t fn, unsigned ist)
 	};
 }
 
-/* The TSS (its IST1 is the trap stack of traps.S) and the IDT. */
+void hz_virtio_idt_set(unsigned v, uint64_t entry, unsigned ist)
+{
+	idt_set(v, entry, ist);
+}
+
+/* The TSS (its IST1 is the trap stack of traps.S, IST2 the device
+ * interrupts' of irq_entry.S) and the IDT. */
 static void load_tables(void)
 {
 	uint64_t base = (uintptr_t)&tss;
 	struct table_pointer idtr = {sizeof(idt) - 1, (uintptr_t)idt};
 
 	tss.ist[0] = (uintptr_t)hz_kvm_trap_stack_top;
+	tss.ist[1] = (uintptr_t)hz_virtio_irq_stack_top;
 	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
 	hz_virtio_gdt[3] = (sizeof(tss) - 1) | (base & 0xffffff) << 16 |
 			   0x89ull << 40 | (base >> 24 & 0xff) << 56;
@@ -368,7 +437,9 @@ void hz_virtio_timer_init(void)
 	}
 }
 
-/* Refuses a manifest with a device this phase cannot bind. */
+/* Refuses a manifest with a device of a kind the target does not know
+ * (net devices are net.c's to bind, hz_virtio_net_bind; block devices
+ * blk.c's, hz_virtio_blk_bind). */
 static void check_manifest(void)
 {
 	for (uint32_t i = 0; i < hz_manifest.count && i < HZ_MANIFEST_MAX;
@@ -376,12 +447,14 @@ static void check_manifest(void)
 		const struct hz_manifest_entry *e = &hz_manifest.entries[i];
 		char msg[160];
 
-		if (e->flags & HZ_DEVICE_OPTIONAL)
+		if (e->flags & HZ_DEVICE_OPTIONAL ||
+		    e->kind == HZ_DEVICE_KIND_NET ||
+		    e->kind == HZ_DEVICE_KIND_BLOCK)
 			continue;
 		snprintf(msg, sizeof(msg),
-			 "haze: device '%.32s' of the manifest cannot be "
-			 "bound: the virtio target has no devices yet\n",
-			 e->name);
+			 "haze: device '%.32s' of the manifest is of an "
+			 "unknown kind (%u)\n",
+			 e->name, (unsigned)e->kind);
 		boot_fail(msg);
 	}
 }
@@ -413,14 +486,19 @@ void hz_virtio_boot(uint32_t start_info, uint64_t tsc_entry)
 	load_tables();
 	hz_virtio_timer_init();
 	hz_virtio_clock_init(tsc_entry);
+	hs.argc = split_args(); /* takes the platform's options out */
+	hz_virtio_mmio_probe();
+	hz_virtio_pci_scan();
+	hz_virtio_net_bind();
+	hz_virtio_blk_bind();
 	check_manifest();
 
-	hs.argc = split_args();
 	hs.argv = argv;
 	/* The heap's first pages hold the page tables of guard pages. */
 	pool = hz_kvm_guard_reserve(heap_start, heap_end - heap_start);
 	hs.heap_start = heap_start + pool;
 	hs.heap_size = heap_end - heap_start - pool;
 	hs.target = "virtio";
+	hz_virtio_trace_main();
 	hz_runtime_start(&hs);
 }

@@ -1,13 +1,15 @@
 /*
- * The platform API (haze/platform.h) on the virtio target, phase one:
- * the PC's legacy devices only. The console is the 16550 serial port
+ * The platform API (haze/platform.h) on the virtio target, the PC's
+ * legacy devices and yield. The console is the 16550 serial port
  * COM1; the clocks read the TSC, calibrated against the PIT at boot, and
  * the wall clock starts from the CMOS RTC; hz_platform_yield halts until
- * the PIT's one-shot interrupt at the deadline. There are no devices yet
- * (docs/virtio.md): acquiring one gives -HZ_ENOENT. The exit status goes
- * to QEMU's isa-debug-exit device, which haze-qemu translates back.
+ * the PIT's one-shot interrupt at the deadline or a device's interrupt.
+ * Net devices are net.c's, block devices and the host's entropy blk.c's
+ * and rng.c's. The exit status goes to QEMU's isa-debug-exit device,
+ * which haze-qemu translates back.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "haze/platform.h"
@@ -25,6 +27,10 @@
 /* ns = (tsc - tsc_base) * clock_mult >> 32. */
 static uint64_t tsc_base, clock_mult, tsc_hz;
 static uint64_t wall_base_ns; /* wall clock at monotonic 0 */
+
+/* haze.trace: the boot's times, in ns from the first instruction. */
+static bool trace;
+static uint64_t trace_clock_ns, trace_main_ns;
 
 void hz_virtio_serial_init(void)
 {
@@ -134,8 +140,11 @@ static uint64_t rtc_seconds(void)
 
 	/* Read until two reads agree, outside an update. */
 	for (int tries = 0; tries < 1000; tries++) {
-		while (cmos(0x0a) & 0x80)
-			;
+		/* An update lasts under 2 ms; a machine without an RTC
+		 * (Firecracker's has none) may read all ones for ever. */
+		for (int n = 0; cmos(0x0a) & 0x80; n++)
+			if (n == 100000)
+				return 0;
 		static const uint8_t regs[7] = {0x00, 0x02, 0x04, 0x07,
 						0x08, 0x09, 0x32};
 		for (int i = 0; i < 7; i++)
@@ -185,6 +194,7 @@ void hz_virtio_clock_init(uint64_t tsc_entry)
 	uint64_t s = rtc_seconds();
 	uint64_t now = hz_platform_clock_monotonic();
 	wall_base_ns = s * 1000000000ull > now ? s * 1000000000ull - now : 0;
+	trace_clock_ns = hz_platform_clock_monotonic();
 }
 
 uint64_t hz_platform_clock_monotonic(void)
@@ -199,19 +209,35 @@ uint64_t hz_platform_clock_wall(void)
 }
 
 /*
- * No device can become ready yet, so yielding is waiting for the
- * deadline: the PIT fires once at it, or after its longest count (55 ms)
- * for a later one, and hlt sleeps until then. sti takes effect after the
- * next instruction, so the interrupt cannot slip in before the hlt.
+ * Halts until the PIT's one-shot interrupt at @ticks or a device's.
+ * Interrupts are on only for `sti; hlt`: sti takes effect after the next
+ * instruction, so an interrupt pending or arriving cannot slip in before
+ * the hlt; it ends it instead.
+ */
+static void halt(uint64_t ticks)
+{
+	pit_start(0, (uint16_t)ticks);
+	__asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
+/*
+ * Yielding: the net devices of @interest with a received frame waiting
+ * are ready at once. Otherwise their receive queues are armed (an
+ * interrupt for the next frame), looked at again, since a frame that came
+ * in between would raise no interrupt, and the CPU halts until the PIT
+ * fires at the deadline (or after its longest count, 55 ms, for a later
+ * one) or a device interrupts. Then the queues are disarmed: a guest
+ * that is busy does not take interrupts it would not look at. Readiness
+ * is the queues' state, never the interrupt's, so a lost or spurious
+ * interrupt costs at most a wake-up.
  */
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
 {
 	uint64_t now, ticks = PIT_MAX;
 
-	(void)interest;
-	*ready = 0;
-	if (deadline == 0)
+	*ready = hz_virtio_net_ready(interest);
+	if (*ready || deadline == 0)
 		return;
 	now = hz_platform_clock_monotonic();
 	if (deadline <= now)
@@ -224,67 +250,13 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		if (t < ticks)
 			ticks = t ? (uint64_t)t : 1;
 	}
-	pit_start(0, (uint16_t)ticks);
-	__asm__ volatile("sti; hlt; cli" : : : "memory");
+	if (hz_virtio_net_want_irq(interest, true) == 0)
+		halt(ticks);
+	*ready = hz_virtio_net_want_irq(interest, false);
 }
 
 void hz_platform_ready(void)
 {
-}
-
-int hz_platform_net_acquire(const char *name, hz_handle_t *h,
-			    struct hz_net_info *info)
-{
-	(void)name, (void)h, (void)info;
-	return -HZ_ENOENT;
-}
-
-int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
-{
-	(void)h, (void)frames, (void)n;
-	return -HZ_EINVAL;
-}
-
-int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
-			  size_t n)
-{
-	(void)h, (void)frames, (void)n;
-	return -HZ_EINVAL;
-}
-
-int hz_platform_block_acquire(const char *name, hz_handle_t *h,
-			      struct hz_block_info *info)
-{
-	(void)name, (void)h, (void)info;
-	return -HZ_ENOENT;
-}
-
-int hz_platform_block_read(hz_handle_t h, uint64_t offset, void *buf,
-			   size_t len)
-{
-	(void)h, (void)offset, (void)buf, (void)len;
-	return -HZ_EINVAL;
-}
-
-int hz_platform_block_write(hz_handle_t h, uint64_t offset, const void *buf,
-			    size_t len)
-{
-	(void)h, (void)offset, (void)buf, (void)len;
-	return -HZ_EINVAL;
-}
-
-int hz_platform_block_flush(hz_handle_t h)
-{
-	(void)h;
-	return -HZ_EINVAL;
-}
-
-/* The host offers none yet (virtio-rng is for a later phase): the
- * entropy composition seeds from RDRAND/RDSEED and jitter. */
-int hz_platform_entropy(void *buf, size_t len)
-{
-	(void)buf, (void)len;
-	return -HZ_ENOTSUP;
 }
 
 void hz_virtio_exit(uint32_t v)
@@ -297,8 +269,49 @@ void hz_virtio_exit(uint32_t v)
 		__asm__ volatile("cli; hlt");
 }
 
+void hz_virtio_trace_on(void)
+{
+	trace = true;
+}
+
+void hz_virtio_trace_main(void)
+{
+	trace_main_ns = hz_platform_clock_monotonic();
+}
+
+/*
+ * The trace line haze-qemu --trace reads: microseconds from the guest's
+ * first instruction to the clock's start (its calibration included), to
+ * hz_runtime_start and to now, the exit; and the TSC's own value at the
+ * first instruction, which hypervisors start near 0 with the vCPU (KVM)
+ * or the VM's run (TCG), with its frequency.
+ */
+static void trace_exit(void)
+{
+	uint64_t exit_ns = hz_platform_clock_monotonic();
+	uint64_t entry_ns =
+	    (uint64_t)(((unsigned __int128)tsc_base * clock_mult) >> 32);
+	char line[200];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     "haze: trace: clock_us=%llu main_us=%llu exit_us=%llu "
+		     "tsc_entry_us=%llu tsc_khz=%llu\n",
+		     (unsigned long long)(trace_clock_ns / 1000),
+		     (unsigned long long)(trace_main_ns / 1000),
+		     (unsigned long long)(exit_ns / 1000),
+		     (unsigned long long)(entry_ns / 1000),
+		     (unsigned long long)(tsc_hz / 1000));
+	if (n > 0)
+		hz_virtio_serial_write(line, (size_t)n < sizeof(line)
+						 ? (size_t)n
+						 : sizeof(line) - 1);
+}
+
 void hz_platform_exit(int status)
 {
+	if (trace)
+		trace_exit();
 	if (status < 0 || status > HZ_VIRTIO_EXIT_GUEST_MAX)
 		hz_virtio_exit(HZ_VIRTIO_EXIT_CLAMPED);
 	hz_virtio_exit((uint32_t)status + 1);

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "haze/error.h"
+#include "haze/platform.h"
+
 /*
  * isa-debug-exit at port 0xf4 (4 bytes): writing v ends QEMU with process
  * status (v << 1) | 1, of which only 7 bits of v survive. haze-qemu
@@ -62,12 +65,98 @@ void hz_virtio_clock_init(uint64_t tsc_entry);
 /* Sets up the PIC and the local APIC so that the PIT can end a hlt. */
 void hz_virtio_timer_init(void);
 
+/* Takes the `haze.trace` option (haze-qemu --trace): the guest's exit
+ * prints its boot times, from its first instruction (docs/virtio.md). */
+void hz_virtio_trace_on(void);
+
+/* Notes the time the runtime starts, for the trace. */
+void hz_virtio_trace_main(void);
+
 /* Ends the VM with debug-exit value @v (HZ_VIRTIO_EXIT_*, or status+1). */
 _Noreturn void hz_virtio_exit(uint32_t v);
 
 /* Whether [@addr, @addr + @len) is memory the guest maps (fault.c's
  * backtrace reads only such frames). */
 bool hz_virtio_mapped(uint64_t addr, uint64_t len);
+
+/*
+ * Maps [@addr, @addr + @len), device memory below 4 GiB, uncached and not
+ * executable (in whole 2 MiB pages). 0, or -HZ_EINVAL for a range above
+ * 4 GiB or on the image's or heap's pages.
+ */
+HZ_MUST_CHECK
+int hz_virtio_map_mmio(uint64_t addr, uint64_t len);
+
+/* Finds the virtio devices on PCI and registers them (pci.c). */
+void hz_virtio_pci_scan(void);
+
+/* Points IDT vector @v at @entry, on interrupt stack @ist (0: none). */
+void hz_virtio_idt_set(unsigned v, uint64_t entry, unsigned ist);
+
+/* --- device interrupts (irq.c, irq_entry.S) ------------------------------- */
+
+/* The vectors device interrupts get, IST2 stubs in irq_entry.S. */
+#define HZ_VIRTIO_IRQ_FIRST 48
+#define HZ_VIRTIO_IRQ_COUNT 16
+
+/* A free vector with its stub in the IDT, or 0 when none is left. Its
+ * interrupt acknowledges every device whose vector it is, then the APIC. */
+uint8_t hz_virtio_irq_vector(void);
+
+/*
+ * Routes I/O APIC input @gsi to @vector on this CPU, level- or
+ * edge-triggered, active high. 0, -HZ_EINVAL (no such input), or
+ * -HZ_ENOTSUP (no local APIC or I/O APIC: devices are then polled).
+ */
+int hz_virtio_ioapic_route(unsigned gsi, uint8_t vector, bool level);
+
+/* Signals the end of an interrupt to the local APIC. */
+void hz_virtio_irq_eoi(void);
+
+/* Called by the stubs of irq_entry.S with the vector that arrived. */
+void hz_virtio_irq_dispatch(unsigned vector);
+
+/* --- devices (mmio.c, net.c) --------------------------------------------- */
+
+/*
+ * Takes a `virtio_mmio.device=SIZE@BASE:GSI` option of the command line
+ * (the text after '='); false, with a line on the console, when it is
+ * malformed or there are too many.
+ */
+bool hz_virtio_mmio_option(const char *value);
+
+/* Finds the virtio-mmio devices the command line named and registers
+ * them (hz_vdev_register), in command-line order. */
+void hz_virtio_mmio_probe(void);
+
+/* Takes the `haze.net=NAME,...` option: the manifest's net devices in
+ * the order of the virtio-net devices found. */
+bool hz_virtio_net_option(const char *value);
+
+/*
+ * Binds the manifest's net devices to the virtio-net devices found
+ * (docs/virtio.md); ends the VM with one line when a required one is
+ * left unbound or the option names no net device of the manifest.
+ */
+void hz_virtio_net_bind(void);
+
+/* Takes the `haze.block=NAME,...` option: the manifest's block devices
+ * in the order of the virtio-blk devices found. */
+bool hz_virtio_blk_option(const char *value);
+
+/*
+ * Binds the manifest's block devices to the virtio-blk devices found
+ * (docs/virtio.md); ends the VM with one line when a required one is
+ * left unbound or the option names no block device of the manifest.
+ */
+void hz_virtio_blk_bind(void);
+
+/* The handles in @interest with a received frame waiting. */
+hz_ready_set_t hz_virtio_net_ready(hz_ready_set_t interest);
+
+/* Asks for an interrupt on the next frame of every handle in @interest
+ * (@on), or for none; returns the handles with a frame already waiting. */
+hz_ready_set_t hz_virtio_net_want_irq(hz_ready_set_t interest, bool on);
 
 /* From start.S: the entry, and what runs before any protected code. */
 void hz_virtio_tls_init(void);

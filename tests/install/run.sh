@@ -2,11 +2,13 @@
 # Installed Haze, used from outside the tree (docs/using.md): `make
 # install` into a temporary prefix; then, in a directory outside the tree
 # with only that prefix for Haze on PATH and PKG_CONFIG_PATH, `haze new`
-# for each template, `haze build` for unix and kvm, `haze run` on each
-# target the machine can run (kvm only with a usable /dev/kvm), the same
-# application built by a plain cc line with pkg-config, gdb on a unix
-# build, `haze inspect` on every example image and on corrupt ones, every
-# refusal with its message, DESTDIR staging and `make uninstall`.
+# for each template, `haze build` for unix, kvm and virtio, `haze run` on
+# each target the machine can run (kvm only with a usable /dev/kvm; virtio
+# under QEMU, TCG without it), the same application built by a plain cc
+# line with pkg-config, gdb on a unix build and through `haze run -t virtio
+# --gdb`, `haze inspect` on every example image (build ids included) and
+# on corrupt ones, every refusal with its message, DESTDIR staging and
+# `make uninstall`.
 set -u
 . tests/tap.sh
 
@@ -21,9 +23,11 @@ need man man-db
 need gdb gdb
 need curl curl
 need /usr/bin/python3 python3
+need qemu-system-x86_64 qemu-system-x86
 built "$O/unix/libhaze.a"
 built "$O/kvm/libhaze.a"
 built "$O/host/tender/haze-kvm"
+built "$O/virtio/haze-virtio-start.o"
 end_if_missing
 
 tmp=$(mktemp -d)
@@ -49,7 +53,9 @@ else
 	exit 1
 fi
 missing=""
-for f in bin/haze bin/haze-kvm share/man/man1/haze.1 include/haze/haze.h \
+for f in bin/haze bin/haze-kvm bin/haze-qemu lib/haze/virtio/guest.ld \
+	lib/haze/virtio/haze-virtio-start.o lib/pkgconfig/haze-virtio.pc \
+	share/man/man1/haze.1 include/haze/haze.h \
 	include/haze/http.h lib/haze/unix/libhaze.a lib/haze/kvm/libhaze.a \
 	lib/haze/kvm/libc.a lib/haze/kvm/haze-kvm-start.o lib/haze/kvm/guest.ld \
 	lib/haze/kvm/include/string.h lib/pkgconfig/haze-unix.pc \
@@ -67,7 +73,8 @@ env_run() {
 	env -i HOME="$tmp" PATH="$prefix/bin:/usr/bin:/bin" \
 		PKG_CONFIG_PATH="$prefix/lib/pkgconfig" "$@"
 }
-pc_flags=$(env_run pkg-config --cflags --libs haze-unix haze-kvm 2>&1)
+pc_flags=$(env_run pkg-config --cflags --libs haze-unix haze-kvm \
+	haze-virtio 2>&1)
 case $pc_flags in
 *"$tree"* | *"$O"*) not_ok "pkg-config's flags name only the prefix" ;;
 *) ok "pkg-config's flags name only the prefix, never the tree" ;;
@@ -195,9 +202,10 @@ for t in hello echo website; do
 		diag "$(cat "$out")"
 		continue
 	fi
-	for target in unix kvm; do
+	for target in unix kvm virtio; do
 		image=build/unix/$app
 		[ "$target" = kvm ] && image=build/kvm/$app.hz
+		[ "$target" = virtio ] && image=build/virtio/$app.virtio
 		if haze_in "$app" build -t "$target" >"$out" 2>&1 &&
 			[ -x "$work/$app/$image" ]; then
 			ok "$app: haze build -t $target makes $image"
@@ -216,6 +224,9 @@ for t in hello echo website; do
 		targets=unix
 		skip "$app: haze run -t kvm" "$kvm_why"
 	fi
+	# virtio runs everywhere (QEMU, TCG without /dev/kvm): hello only,
+	# for time; tests/virtio and tests/net serve through it.
+	[ "$t" = hello ] && targets="$targets virtio"
 	for target in $targets; do
 		case $t in
 		hello)
@@ -265,6 +276,15 @@ dry_run "kvm takes --net as given" \
 dry_run "unix puts the socket stack first" \
 	"$work/app-echo/build/unix/app-echo --mem 16 -- --stack socket --port $hp" \
 	app-echo --mem 16 -p "$hp:$hp" -- --port "$hp"
+dry_run "virtio gives the NIC user networking in haze-qemu's spelling" \
+	"$prefix/bin/haze-qemu --net service=user,hostfwd=tcp::$hp-:8080 build/virtio/app-website.virtio" \
+	app-website -t virtio -p "$hp:8080"
+dry_run "virtio passes --mem, --gdb and the application's arguments" \
+	"$prefix/bin/haze-qemu --mem 64 --gdb $hp build/virtio/app-hello.virtio world" \
+	app-hello -t virtio --mem 64 --gdb "$hp" -- world
+dry_run "kvm passes --gdb" \
+	"$prefix/bin/haze-kvm --gdb $hp build/kvm/app-hello.hz" \
+	app-hello -t kvm --gdb "$hp"
 dry_run "unix with --net leaves the stack to the application" \
 	"$work/app-echo/build/unix/app-echo --net service=tap:tap9 -- --stack direct:service" \
 	app-echo --net service=tap:tap9 -- --stack direct:service
@@ -318,24 +338,73 @@ else
 	diag "$(cat "$out")"
 fi
 
+# gdb on a virtio guest, through haze run --gdb and the installed haze-qemu.
+gp=$(free_port)
+(cd "$work/app-hello" && exec env -i HOME="$tmp" \
+	PATH="$prefix/bin:/usr/bin:/bin" haze run -t virtio --gdb "$gp" -- gdb) \
+	>"$out.gdb" 2>&1 &
+gdb_pid=$!
+pids="$pids $gdb_pid"
+n=0
+until grep -q 'waiting for gdb' "$out.gdb" || [ $n -ge 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+timeout 120 gdb -q -nx -batch -ex "target remote 127.0.0.1:$gp" \
+	-ex 'break hz_main' -ex continue -ex 'print greeting' -ex continue \
+	"$work/app-hello/build/virtio/app-hello.virtio" >"$out" 2>&1
+wait "$gdb_pid"
+rc=$?
+if grep -q 'Breakpoint 1, hz_main' "$out" &&
+	grep -q '"Hello from app-hello"' "$out" &&
+	grep -q 'exited normally\]' "$out" && [ "$rc" -eq 0 ] &&
+	grep -q '^Hello from app-hello! (gdb)$' "$out.gdb"; then
+	ok "haze run -t virtio --gdb: gdb stops at hz_main, prints a global, the guest exits 0"
+else
+	not_ok "haze run -t virtio --gdb: gdb stops at hz_main, prints a global (exit $rc)"
+	diag "$(cat "$out")" "$(cat "$out.gdb")"
+fi
+
 # --- haze inspect --------------------------------------------------------------
 
 n=0
 bad=""
-for img in "$O"/unix/examples/*/* "$O"/kvm/examples/*/*.hz; do
+for img in "$O"/unix/examples/*/* "$O"/kvm/examples/*/*.hz \
+	"$O"/virtio/examples/*/*.virtio; do
 	case $img in *.o | *.d) continue ;; esac
 	if [ ! -f "$img" ] || [ ! -x "$img" ]; then continue; fi
 	n=$((n + 1))
 	want=unix
-	case $img in *.hz) want=kvm ;; esac
+	case $img in *.hz) want=kvm ;; *.virtio) want=virtio ;; esac
 	env_run haze inspect "$img" >"$out" 2>&1 &&
 		grep -q "^target:   $want" "$out" &&
-		grep -q '^build id: ' "$out" && grep -q '^sha256:   ' "$out" &&
+		grep -q '^build id: [0-9a-f]\{40\}$' "$out" &&
+		grep -q '^sha256:   ' "$out" &&
 		grep -q '^  hz_main  *yes' "$out" || bad="$bad $img"
 done
-[ "$n" -ge 10 ] || bad="$bad (only $n images)"
-check "haze inspect reads all $n example images (target, build id, hz_main)${bad:+; not:$bad}" \
+[ "$n" -ge 15 ] || bad="$bad (only $n images)"
+check "haze inspect reads all $n example images of the three targets (target, a build id, hz_main)${bad:+; not:$bad}" \
 	[ -z "$bad" ]
+# Build ids name the image: two different images, two different ids.
+for t in kvm virtio; do
+	ext=hz
+	[ "$t" = virtio ] && ext=virtio
+	ids=$(for a in app-hello app-echo; do
+		env_run haze inspect "$work/$a/build/$t/$a.$ext" |
+			sed -n 's/^build id: //p'
+	done)
+	id1=$(echo "$ids" | sed -n 1p)
+	id2=$(echo "$ids" | sed -n 2p)
+	if echo "$id1" | grep -q '^[0-9a-f]\{40\}$' &&
+		echo "$id2" | grep -q '^[0-9a-f]\{40\}$' && [ "$id1" != "$id2" ]; then
+		ok "haze inspect prints a $t image's build id, and hello's differs from echo's"
+	else
+		not_ok "haze inspect prints a $t image's build id, different per image: '$id1' '$id2'"
+	fi
+done
+env_run haze inspect "$O/virtio/examples/hello/hello.virtio" >"$out" 2>&1
+check "haze inspect names the virtio target and its PVH entry" \
+	grep -q '^target:   virtio (a PVH guest for haze-qemu), PVH entry 0x[0-9a-f]' "$out"
 env_run haze inspect "$O/kvm/examples/website/website.hz" >"$out" 2>&1
 if grep -q '^target:   kvm (a static guest for haze-kvm), ABI version [0-9]' "$out" &&
 	grep -q '^  service  *net (optional)$' "$out" &&
@@ -413,7 +482,7 @@ refuses() {
 		diag "$(cat "$out")"
 	fi
 }
-refuses "an unknown target to build" 2 '^haze build: -t vmware: unknown target (known: unix, kvm)$' \
+refuses "an unknown target to build" 2 '^haze build: -t vmware: unknown target (known: unix, kvm, virtio)$' \
 	app-hello build -t vmware
 refuses "an unknown target to run" 2 '^haze run: -t vmware: unknown target' \
 	app-hello run -t vmware
@@ -441,11 +510,17 @@ refuses "a port in use (unix)" 2 "^haze run: -p $busy:$busy: port $busy on 127.0
 	app-echo run -p "$busy:$busy"
 refuses "a port in use (kvm)" 2 "^haze run: -p $busy:7007: port $busy on 127.0.0.1 is in use$" \
 	app-echo run -t kvm -p "$busy:7007"
+refuses "a gdb port in use (virtio)" 2 "^haze run: --gdb $busy: port $busy on 127.0.0.1 is in use$" \
+	app-hello run -t virtio --gdb "$busy"
 stop "$busy_pid"
 refuses "a forward the unix target cannot make" 2 '^haze run: -p 8080:80: on the unix target the application listens on the host' \
 	app-echo run -p 8080:80
 refuses "a forward to an application without a NIC" 2 '^haze run: -p 8080:8080: the unikernel declares no net device' \
 	app-hello run -p 8080:8080
+refuses "--gdb on the unix target" 2 '^haze run: --gdb 1234: the unix target is a Linux process: run it under gdb itself' \
+	app-hello run --gdb 1234
+refuses "a --gdb that is not a port" 2 '^haze run: --gdb 99999: expected a TCP port' \
+	app-hello run -t virtio --gdb 99999
 refuses "a bad forward" 2 '^haze run: -p 80: expected HOST:GUEST' \
 	app-echo run -p 80
 refuses "a --net naming no device" 2 "^haze run: --net disk=tap:tap0: the unikernel declares no net device 'disk'$" \

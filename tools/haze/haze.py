@@ -4,15 +4,15 @@
     haze new NAME [--template hello|echo|website]
     haze build [-t TARGET]
     haze run [-t TARGET] [-n] [-p HOST:GUEST]... [--net NAME=SPEC]...
-             [--block NAME=PATH]... [--mem MIB] [-- ARGS...]
+             [--block NAME=PATH]... [--mem MIB] [--gdb PORT] [-- ARGS...]
     haze inspect IMAGE
     haze crunch [-n NAME] [-o FILE] DIR
 
 The application's directory holds a small Makefile that builds it through
-pkg-config (haze-unix, haze-kvm); `haze build` runs make there and `haze
-run` starts the image with what its target needs. Targets are the entries
-of TARGETS: a new one (virtio, under haze-qemu) is one entry here and one
-stanza in the templates' Makefile. The manual page is haze(1), the
+pkg-config (haze-unix, haze-kvm, haze-virtio); `haze build` runs make
+there and `haze run` starts the image with what its target needs. Targets
+are the entries of TARGETS: a new one is one entry here and one stanza in
+the templates' Makefile. The manual page is haze(1), the
 tutorial docs/using.md.
 
 Every refusal is one line on stderr naming the command and what is wrong,
@@ -51,6 +51,9 @@ TARGETS = {
                    "a Linux process; networking on the host's sockets"),
     "kvm": Target("kvm", "haze-kvm", "KVM_IMAGE", "haze-kvm", True,
                   "a KVM guest under haze-kvm; user networking"),
+    "virtio": Target("virtio", "haze-virtio", "VIRTIO_IMAGE", "haze-qemu",
+                     False, "a PVH guest under QEMU (haze-qemu), with KVM "
+                     "or software emulation; user networking"),
 }
 DEFAULT_TARGET = "unix"
 TEMPLATES = ("hello", "echo", "website")
@@ -62,6 +65,7 @@ NOTE_MANIFEST = 0x485A4D31  # "HZM1"
 NOTE_KVM_ABI = 0x485A4B31   # "HZK1"
 NOTE_KVM_TRAPS = 0x485A4B54  # "HZKT"
 GNU_BUILD_ID = 3
+XEN_PVH_ENTRY = 18  # XEN_ELFNOTE_PHYS32_ENTRY: the virtio target's entry
 MANIFEST_VERSION = 1
 MANIFEST_MAX = 16
 DEVICE_NAME_MAX = 32
@@ -255,6 +259,7 @@ class RunOptions:
     mem: str
     app_args: list
     dry_run: bool = False
+    gdb: int = 0      # --gdb PORT: the runner waits for gdb there
 
 
 def parse_run(args):
@@ -271,9 +276,10 @@ def parse_run(args):
             continue
         opt, value = a, None
         if a.startswith("--") and "=" in a and a.split("=")[0] in (
-                "--target", "--net", "--block", "--mem"):
+                "--target", "--net", "--block", "--mem", "--gdb"):
             opt, value = a.split("=", 1)
-        if opt not in ("-t", "--target", "-p", "--net", "--block", "--mem"):
+        if opt not in ("-t", "--target", "-p", "--net", "--block", "--mem",
+                       "--gdb"):
             raise Refused(f"haze run: {a}: unknown option (the "
                           "application's arguments go after --)")
         if value is None:
@@ -286,6 +292,11 @@ def parse_run(args):
             o.target = target_of(value, "haze run")
         elif opt == "-p":
             o.ports.append(parse_port_pair(value))
+        elif opt == "--gdb":
+            o.gdb = parse_port(value)
+            if o.gdb is None:
+                raise Refused(f"haze run: --gdb {value}: expected a TCP "
+                              "port (1..65535)")
         elif opt == "--net":
             o.nets.append(parse_binding("--net", value))
         elif opt == "--block":
@@ -390,6 +401,13 @@ def cmd_run(args):
         raise Refused(f"haze run: -p {o.ports[0][0]}:{o.ports[0][1]}: with "
                       "--net, forwards are the network's business (kvm: "
                       "NAME=user,hostfwd=tcp:HOST-:GUEST)")
+    if o.gdb and not t.runner:
+        raise Refused(f"haze run: --gdb {o.gdb}: the unix target is a "
+                      "Linux process: run it under gdb itself (gdb --args "
+                      f"{image} ...), see docs/using.md")
+    if o.gdb and not port_free(o.gdb):
+        raise Refused(f"haze run: --gdb {o.gdb}: port {o.gdb} on 127.0.0.1 "
+                      "is in use")
     if t.needs_kvm and not o.dry_run:
         why = kvm_unusable()
         if why:
@@ -427,7 +445,8 @@ def run_argv_unix(o, image, nics):
 
 
 def run_argv_tender(o, image, nics):
-    """The tender's options, the image, then the app's arguments.
+    """The runner's options (haze-kvm's, or haze-qemu's, which takes the
+    same), the image, then the app's arguments.
 
     Without --net, the first NIC of the manifest is given user networking
     (no root), with the -p forwards.
@@ -439,9 +458,13 @@ def run_argv_tender(o, image, nics):
     argv = [tender]
     if o.mem:
         argv += ["--mem", o.mem]
+    if o.gdb:
+        argv += ["--gdb", str(o.gdb)]
     nets = list(o.nets)
+    # haze-qemu spells a forward as QEMU does, haze-kvm takes either.
+    sep = "::" if o.target.name == "virtio" else ":"
     if not nets and nics:
-        spec = "user" + "".join(f",hostfwd=tcp:{hp}-:{gp}"
+        spec = "user" + "".join(f",hostfwd=tcp{sep}{hp}-:{gp}"
                                 for hp, gp in o.ports)
         nets = [(nics[0], spec)]
     for name, spec in nets:
@@ -456,7 +479,7 @@ def run_argv_tender(o, image, nics):
 @dataclass
 class ImageInfo:
     target: str
-    abi: int
+    abi: int          # the kvm ABI version; the PVH entry on virtio
     devices: list     # (name, kind, optional)
     size: int
     memory: int       # bytes of loadable segments in memory
@@ -592,11 +615,21 @@ def inspect_image(path):
     haze = [(t, d) for o, t, d in notes if o == NOTE_OWNER]
     abi = [d for t, d in haze if t == NOTE_KVM_ABI]
     manifests = [d for t, d in haze if t == NOTE_MANIFEST]
+    pvh = [d for o, t, d in notes if o == b"Xen\0" and t == XEN_PVH_ENTRY]
     if not abi and not manifests:
         raise NotHaze("no Haze notes (no kvm ABI note, no device manifest)")
-    if len(manifests) > 1 or len(abi) > 1:
+    if len(manifests) > 1 or len(abi) > 1 or len(pvh) > 1:
         raise NotHaze("two Haze notes of one kind")
-    if abi:
+    if pvh:
+        if len(pvh[0]) != 4:
+            raise NotHaze("the PVH entry note has the wrong size")
+        if abi or e_type != 2 or interp:
+            raise NotHaze("a PVH entry note in an image not built for "
+                          "the virtio target")
+        if not any(t == NOTE_KVM_TRAPS for t, _ in haze):
+            raise NotHaze("no trap note: exception entries unknown")
+        target, abi_version = "virtio", struct.unpack("<I", pvh[0])[0]
+    elif abi:
         if len(abi[0]) != 4:
             raise NotHaze("the kvm ABI note has the wrong size")
         if e_type != 2 or interp:
@@ -632,6 +665,9 @@ def cmd_inspect(args):
     if i.target == "kvm":
         print(f"target:   kvm (a static guest for haze-kvm), ABI version "
               f"{i.abi}")
+    elif i.target == "virtio":
+        print(f"target:   virtio (a PVH guest for haze-qemu), PVH entry "
+              f"{i.abi:#x}")
     else:
         print("target:   unix (a Linux executable), ABI: none (it runs "
               "on the host's libc)")
@@ -671,7 +707,8 @@ USAGE = """\
 usage: haze new NAME [--template hello|echo|website]
        haze build [-t TARGET]
        haze run [-t TARGET] [-n] [-p HOST:GUEST]... [--net NAME=SPEC]...
-                [--block NAME=PATH]... [--mem MIB] [-- ARGS...]
+                [--block NAME=PATH]... [--mem MIB] [--gdb PORT]
+                [-- ARGS...]
        haze inspect IMAGE
        haze crunch [-n NAME] [-o FILE] DIR
 targets: {targets}
