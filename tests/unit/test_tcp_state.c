@@ -440,8 +440,11 @@ static int do_rto_backoff(void *arg)
 	while (w.n < 6)
 		sim_sleep_ms(5);
 	/* The RTO is at its 20 ms floor here, then doubles each time.
-	 * Timers never fire early; a loaded machine may make them late,
-	 * but each is armed from when the previous one fired. */
+	 * Timers never fire early; a loaded machine may make them late
+	 * (one fired 70 ms late in a run beside fuzzers), but each is armed
+	 * from when the previous one fired, so lateness does not add up.
+	 * The bound above still catches a doubling too many from the
+	 * fourth retransmission on (160 + 150 < 320). */
 	for (int i = 0; i < 5; i++) {
 		uint64_t want = 20u << i;
 
@@ -450,7 +453,7 @@ static int do_rto_backoff(void *arg)
 		       i + 1, (unsigned long long)gap[i],
 		       (unsigned long long)want);
 		HARNESS_CHECK_GE(gap[i], want - 1);
-		HARNESS_CHECK_LE(gap[i], want + 50);
+		HARNESS_CHECK_LE(gap[i], want + 150);
 	}
 	p.sim.filter = NULL;
 	pair_close(&p);
