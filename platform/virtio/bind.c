@@ -16,9 +16,8 @@ static const char *kind_name(uint32_t kind)
 	return kind == HZ_DEVICE_KIND_NET ? "net" : "block";
 }
 
-/* The manifest index of device @name (@len bytes) of @kind, or -1. */
-static int find(const struct hz_manifest *m, uint32_t kind, const char *name,
-		size_t len)
+int hz_virtio_manifest_find(const struct hz_manifest *m, uint32_t kind,
+			    const char *name, size_t len)
 {
 	for (uint32_t i = 0; i < m->count && i < HZ_MANIFEST_MAX; i++) {
 		const struct hz_manifest_entry *e = &m->entries[i];
@@ -54,7 +53,7 @@ static int bind_names(const struct hz_manifest *m, uint32_t kind,
 				 opt, HZ_DEVICE_NAME_MAX - 1);
 			return -HZ_EINVAL;
 		}
-		i = find(m, kind, p, len);
+		i = hz_virtio_manifest_find(m, kind, p, len);
 		if (i < 0 || named[i]) {
 			snprintf(why, why_len, "haze.%s= names '%.*s' %s", opt,
 				 (int)len, p,
@@ -110,4 +109,15 @@ int hz_virtio_bind(const struct hz_manifest *m, uint32_t kind,
 		return -HZ_EINVAL;
 	}
 	return 0;
+}
+
+bool hz_virtio_names_set(struct hz_virtio_names *n, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= sizeof(n->names))
+		return false;
+	memcpy(n->names, value, len + 1);
+	n->given = true;
+	return true;
 }

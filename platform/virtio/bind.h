@@ -7,6 +7,7 @@
 #ifndef HAZE_VIRTIO_BIND_H
 #define HAZE_VIRTIO_BIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,19 @@ HZ_MUST_CHECK
 int hz_virtio_bind(const struct hz_manifest *m, uint32_t kind,
 		   const char *names, unsigned found,
 		   int bound[HZ_MANIFEST_MAX], char *why, size_t why_len);
+
+/* The manifest index of device @name (@len bytes) of @kind, or -1. */
+int hz_virtio_manifest_find(const struct hz_manifest *m, uint32_t kind,
+			    const char *name, size_t len);
+
+/* A `haze.block=` or `haze.net=` option: the names, in device order. */
+struct hz_virtio_names {
+	char names[HZ_MANIFEST_MAX * HZ_DEVICE_NAME_MAX];
+	bool given;
+};
+
+/* Keeps option value @value in @n; false if it does not fit. */
+HZ_MUST_CHECK
+bool hz_virtio_names_set(struct hz_virtio_names *n, const char *value);
 
 #endif

@@ -78,38 +78,20 @@ struct blk {
 static struct blk blks[HZ_MANIFEST_MAX];
 /* The virtio-blk device of each manifest entry, from hz_virtio_blk_bind. */
 static struct hz_vdev *bound[HZ_MANIFEST_MAX];
-/* The haze.block= option: the names, in the order of the devices. */
-static char bind_names[HZ_MANIFEST_MAX * HZ_DEVICE_NAME_MAX];
-static bool bind_given;
+/* The haze.block= option. */
+static struct hz_virtio_names bind_opt;
 static HZ_LOG_SOURCE(log_blk, "virtio-blk");
 static HZ_COUNTER(count_io_error, "virtio-blk", "io_error");
 static HZ_COUNTER(count_ro_write, "virtio-blk", "write_read_only");
 static HZ_COUNTER(count_timeout, "virtio-blk", "timeout");
 
-/* The manifest index of block device @name, or -1. */
-static int manifest_index(const char *name)
-{
-	for (uint32_t i = 0; i < hz_manifest.count && i < HZ_MANIFEST_MAX;
-	     i++) {
-		const struct hz_manifest_entry *e = &hz_manifest.entries[i];
-		if (e->kind == HZ_DEVICE_KIND_BLOCK &&
-		    strncmp(e->name, name, HZ_DEVICE_NAME_MAX) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
 bool hz_virtio_blk_option(const char *value)
 {
 	static const char msg[] = "haze: haze.block=: too long\n";
-	size_t n = strlen(value);
-
-	if (n >= sizeof(bind_names)) {
+	if (!hz_virtio_names_set(&bind_opt, value)) {
 		hz_virtio_serial_write(msg, sizeof(msg) - 1);
 		return false;
 	}
-	memcpy(bind_names, value, n + 1);
-	bind_given = true;
 	return true;
 }
 
@@ -124,8 +106,8 @@ void hz_virtio_blk_bind(void)
 		if (hz_vdev_at(k)->type == HZ_VDEV_BLK)
 			found[n++] = hz_vdev_at(k);
 	if (hz_virtio_bind(&hz_manifest, HZ_DEVICE_KIND_BLOCK,
-			   bind_given ? bind_names : NULL, n, index, why,
-			   sizeof(why)) < 0) {
+			   bind_opt.given ? bind_opt.names : NULL, n, index,
+			   why, sizeof(why)) < 0) {
 		hz_virtio_serial_write("haze: ", 6);
 		hz_virtio_serial_write(why, strlen(why));
 		hz_virtio_serial_write("\n", 1);
@@ -201,7 +183,9 @@ static int blk_setup(struct blk *b, struct hz_vdev *d)
 int hz_platform_block_acquire(const char *name, hz_handle_t *h,
 			      struct hz_block_info *info)
 {
-	int i = manifest_index(name);
+	int i =
+	    hz_virtio_manifest_find(&hz_manifest, HZ_DEVICE_KIND_BLOCK, name,
+				    strnlen(name, HZ_DEVICE_NAME_MAX + 1));
 	struct blk *b;
 
 	if (i < 0)

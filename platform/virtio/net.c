@@ -70,36 +70,17 @@ static HZ_COUNTER(tx_full, "virtio-net", "tx_queue_full");
 
 /* Indexed by the manifest's entry, which is the handle. */
 static struct net_dev nets[HZ_MANIFEST_MAX];
-/* The haze.net= option: the names, in the order of the devices. */
-static char bind_names[HZ_MANIFEST_MAX * HZ_DEVICE_NAME_MAX];
-static bool bind_given;
+/* The haze.net= option. */
+static struct hz_virtio_names bind_opt;
 
 bool hz_virtio_net_option(const char *value)
 {
 	static const char too_long[] = "haze: haze.net=: too long\n";
-	size_t n = strlen(value);
-
-	if (n >= sizeof(bind_names)) {
+	if (!hz_virtio_names_set(&bind_opt, value)) {
 		hz_virtio_serial_write(too_long, sizeof(too_long) - 1);
 		return false;
 	}
-	memcpy(bind_names, value, n + 1);
-	bind_given = true;
 	return true;
-}
-
-/* The manifest index of net device @name, or -1. */
-static int manifest_net(const char *name)
-{
-	for (uint32_t i = 0; i < hz_manifest.count && i < HZ_MANIFEST_MAX;
-	     i++) {
-		const struct hz_manifest_entry *e = &hz_manifest.entries[i];
-
-		if (e->kind == HZ_DEVICE_KIND_NET &&
-		    strncmp(e->name, name, sizeof(e->name)) == 0)
-			return (int)i;
-	}
-	return -1;
 }
 
 void hz_virtio_net_bind(void)
@@ -112,8 +93,8 @@ void hz_virtio_net_bind(void)
 	for (struct hz_vdev *d; (d = hz_vdev_claim(HZ_VDEV_NET)) != NULL;)
 		found[n++] = d;
 	if (hz_virtio_bind(&hz_manifest, HZ_DEVICE_KIND_NET,
-			   bind_given ? bind_names : NULL, n, index, why,
-			   sizeof(why)) < 0) {
+			   bind_opt.given ? bind_opt.names : NULL, n, index,
+			   why, sizeof(why)) < 0) {
 		hz_virtio_serial_write("haze: ", 6);
 		hz_virtio_serial_write(why, strlen(why));
 		hz_virtio_serial_write("\n", 1);
@@ -226,7 +207,8 @@ failed:
 int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 			    struct hz_net_info *info)
 {
-	int i = manifest_net(name);
+	int i = hz_virtio_manifest_find(&hz_manifest, HZ_DEVICE_KIND_NET, name,
+					strnlen(name, HZ_DEVICE_NAME_MAX + 1));
 	struct net_dev *nd;
 
 	if (i < 0 || nets[i].dev == NULL)
