@@ -80,6 +80,8 @@ void tcp_rexmt_arm(struct tcp_conn *c, bool restart)
 	if (restart || !armed)
 		c->rto_at = now + c->rto;
 	pto = c->persisting ? 0 : probe_timeout(c);
+	if (armed && !restart && !c->pto_armed && pto == 0)
+		return; /* the RTO runs on, at rto_at */
 	c->pto_armed = pto != 0 && now + pto < c->rto_at;
 	hz_timer_arm(&c->t_rexmt, c->pto_armed ? now + pto : c->rto_at);
 }
@@ -230,8 +232,7 @@ static void keep_fire(struct hz_timer *t)
 /* Autocork: what the round's writes queued goes out now, together. */
 static void output_deferred(struct hz_defer *d)
 {
-	tcp_output((struct tcp_conn *)((char *)d -
-				       offsetof(struct tcp_conn, d_output)));
+	tcp_output(CONN_OF(d, d_output));
 }
 
 void tcp_timers_init(struct tcp_conn *c)
