@@ -284,21 +284,26 @@ static bool slab_grow(unsigned c)
 {
 	size_t sz = class_size(c);
 	char *page = pages_take(0);
+	struct page_meta *m;
+	void *list = NULL;
 	uint32_t i;
 
 	if (page == NULL)
 		return false;
-	i = page_index(page);
-	meta(i)->state = PAGE_SLAB;
-	meta(i)->order = (uint8_t)c;
-	meta(i)->inuse = 0;
-	meta(i)->freelist = NULL;
+	/* The list is built in a local: a slab of 16-byte objects has 256,
+	 * and an empty slab goes back, so this runs often. */
 	for (size_t off = HZ_PAGE_SIZE; off >= sz; off -= sz) {
 		void **obj = (void **)(page + off - sz);
 
-		*obj = meta(i)->freelist;
-		meta(i)->freelist = obj;
+		*obj = list;
+		list = obj;
 	}
+	i = page_index(page);
+	m = meta(i);
+	m->state = PAGE_SLAB;
+	m->order = (uint8_t)c;
+	m->inuse = 0;
+	m->freelist = list;
 	hz_asan_poison(page, HZ_PAGE_SIZE);
 	list_push(&heap.slab_partial[c], i);
 	return true;
