@@ -18,8 +18,9 @@
 # "Connection: close"), both with CONNS connections; the site's front page
 # and the 1 MiB file; HTTP and HTTPS. HTTPS on both sides is TLS 1.2,
 # ECDHE on P-256 with a P-256 ECDSA certificate, AES-128-GCM, and full
-# handshakes: Haze's TLS has no session resumption, so nginx's session
-# cache and tickets are off too. For each case it prints req/s, MB/s (10^6
+# handshakes: wrk never resumes a session (Haze's session cache goes
+# unused; bench/tls measures resumption), and nginx's session cache and
+# tickets are off. For each case it prints req/s, MB/s (10^6
 # bytes read by the client, heads included), wrk's p99 latency, each
 # server's CPU time per request (from /proc: what bounds a server when the
 # machine's cores are shared) and the ratio Haze / nginx of req/s, each the

@@ -7,7 +7,8 @@
 # The echo and tls-echo examples run on Haze's direct stack behind a tap;
 # a Linux client pushes MIB MiB through each and the ratio TLS / plain is
 # printed (AES-128-GCM, TLS 1.2). Full handshakes per second come from
-# openssl s_time against tls-echo. Each figure is the median of RUNS.
+# openssl s_time against tls-echo, and resumed ones (the session cache,
+# s_time -reuse). Each figure is the median of RUNS.
 #
 # On the unix target the tap segments TCP bursts (TSO); the pair is run a
 # second time with tso=off, where TCP cuts every segment itself, so both
@@ -83,12 +84,19 @@ if [ "$TARGET" = unix ]; then
 	spec="direct:service,ip=10.77.0.2/24"
 fi
 pair ""
-hs=$(for _ in $(seq "$RUNS"); do
-	ip netns exec $ns openssl s_time -connect 10.77.0.2:4433 -new -time 2 \
-		-CAfile "$ca" -cipher ECDHE-ECDSA-AES128-GCM-SHA256 2>/dev/null |
-		sed -n 's/^\([0-9]*\) connections in [0-9.]*s; \([0-9.]*\) connections\/user sec.*/\1/p' |
-		head -n 1 | awk '{ print $1 / 2 }'
-done | median)
+# handshakes -new|-reuse: the median over RUNS of s_time's connections
+# per second, each a full handshake (-new) or a resumed session (-reuse).
+handshakes() {
+	for _ in $(seq "$RUNS"); do
+		ip netns exec $ns openssl s_time -connect 10.77.0.2:4433 "$1" \
+			-time 2 -CAfile "$ca" \
+			-cipher ECDHE-ECDSA-AES128-GCM-SHA256 2>/dev/null |
+			sed -n 's/^\([0-9]*\) connections in [0-9.]*s; \([0-9.]*\) connections\/user sec.*/\1/p' |
+			head -n 1 | awk '{ print $1 / 2 }'
+	done | median
+}
+hs=$(handshakes -new)
+hs_reuse=$(handshakes -reuse)
 kill $pid
 wait $pid 2>/dev/null
 
@@ -106,3 +114,4 @@ echo "bench/tls ($TARGET target, direct stack, median of $RUNS, $MIB MiB echoed)
 report "" ""
 [ "$TARGET" = unix ] && report _notso ", tso=off"
 printf '%-40s %10s\n' "full handshakes per second" "$hs"
+printf '%-40s %10s\n' "resumed handshakes per second" "$hs_reuse"

@@ -44,6 +44,12 @@
 #define HZ_TLS_PEM_OBJECT_MAX (64u * 1024)
 /* Longest host name (SNI, certificate names). */
 #define HZ_TLS_NAME_MAX 255
+/* Sessions a new configuration remembers for resumption. */
+#define HZ_TLS_SESSIONS_DEFAULT 256u
+/* Most sessions a configuration can remember. */
+#define HZ_TLS_SESSIONS_MAX (1u << 20)
+/* How long a remembered session can be resumed, by default (5 minutes). */
+#define HZ_TLS_SESSION_LIFETIME_DEFAULT (300ull * 1000000000ull)
 /* Handshake timeout of a new configuration. */
 #define HZ_TLS_HANDSHAKE_TIMEOUT_DEFAULT (10ull * 1000000000ull)
 
@@ -94,6 +100,20 @@ HZ_MUST_CHECK
 int hz_tls_config_set_alpn(struct hz_tls_config *cfg, const char *const *names,
 			   size_t n);
 
+/*
+ * Sets how many sessions @cfg remembers for resumption (the abbreviated
+ * handshake: no key exchange, no signature, one round trip less) and for
+ * how long, in nanoseconds. A server remembers the sessions it made, each
+ * bound to the SNI name it was made for; a client remembers its last
+ * session with each server name and offers it to the next flow to that
+ * name. New configurations remember HZ_TLS_SESSIONS_DEFAULT for
+ * HZ_TLS_SESSION_LIFETIME_DEFAULT; @n 0 turns resumption off. Forgets
+ * what was remembered: call it before making flows. 0, -HZ_EINVAL (@n
+ * above HZ_TLS_SESSIONS_MAX, or a zero lifetime), -HZ_ENOMEM.
+ */
+HZ_MUST_CHECK
+int hz_tls_config_set_sessions(struct hz_tls_config *cfg, size_t n,
+			       uint64_t lifetime_ns);
 /* Sets how long a handshake may take, from its start, in nanoseconds. */
 void hz_tls_config_set_handshake_timeout(struct hz_tls_config *cfg,
 					 uint64_t ns);
@@ -144,6 +164,8 @@ const char *hz_tls_alpn(struct hz_flow *f);
 /* Returns the SNI name (received by a server, sent by a client), or NULL. */
 const char *hz_tls_server_name(struct hz_flow *f);
 
+/* Returns whether @f's handshake resumed a remembered session. */
+bool hz_tls_resumed(struct hz_flow *f);
 /* Returns the name of the cipher suite agreed on, or NULL before that. */
 const char *hz_tls_suite(struct hz_flow *f);
 

@@ -14,8 +14,7 @@
 
 /* --- helpers ----------------------------------------------------------- */
 
-/* Zeroes @len bytes at @p in a way the compiler cannot drop. */
-static void wipe(void *p, size_t len)
+void tls_wipe(void *p, size_t len)
 {
 	volatile unsigned char *b = p;
 
@@ -152,7 +151,7 @@ static int pem_each(struct hz_tls_config *cfg, const void *pem, size_t len,
 				  "TLS: %s: PEM object '%s' has no END line",
 				  what, name);
 	if (acc.buf != NULL)
-		wipe(acc.buf, acc.cap);
+		tls_wipe(acc.buf, acc.cap);
 	hz_free(acc.buf);
 	return r;
 }
@@ -339,7 +338,7 @@ static int key_object(struct hz_tls_config *cfg, void *arg, const char *name,
 		    name, err == 0 ? "truncated" : tls_br_error_text(err));
 	else
 		r = key_copy(cfg, kp->c, dc);
-	wipe(dc, sizeof(*dc));
+	tls_wipe(dc, sizeof(*dc));
 	hz_free(dc);
 	if (r == 0)
 		kp->found = true;
@@ -353,9 +352,9 @@ static void chain_free(struct tls_chain *c)
 	for (size_t i = 0; i < c->ncerts; i++)
 		hz_free(c->certs[i].data);
 	if (c->key_mem != NULL)
-		wipe(c->key_mem, c->key_mem_len);
+		tls_wipe(c->key_mem, c->key_mem_len);
 	hz_free(c->key_mem);
-	wipe(&c->key, sizeof(c->key));
+	tls_wipe(&c->key, sizeof(c->key));
 	hz_free(c);
 }
 
@@ -531,7 +530,32 @@ int hz_tls_config_new(enum hz_tls_role role, struct hz_tls_config **out)
 		return -HZ_ENOMEM;
 	cfg->role = role;
 	cfg->handshake_timeout = HZ_TLS_HANDSHAKE_TIMEOUT_DEFAULT;
+	if (tls_sessions_new(HZ_TLS_SESSIONS_DEFAULT,
+			     HZ_TLS_SESSION_LIFETIME_DEFAULT,
+			     &cfg->sessions) != 0) {
+		hz_free(cfg);
+		return -HZ_ENOMEM;
+	}
 	*out = cfg;
+	return 0;
+}
+
+int hz_tls_config_set_sessions(struct hz_tls_config *cfg, size_t n,
+			       uint64_t lifetime_ns)
+{
+	struct tls_sessions *s;
+
+	if (n > HZ_TLS_SESSIONS_MAX || (n > 0 && lifetime_ns == 0))
+		return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+				     "TLS: a session cache holds 1 to %u "
+				     "sessions (0: none) for a lifetime "
+				     "above 0",
+				     HZ_TLS_SESSIONS_MAX);
+	if (tls_sessions_new(n, lifetime_ns, &s) != 0)
+		return hz_errmsg_set(&cfg->err, -HZ_ENOMEM,
+				     "TLS: no memory for a session cache");
+	tls_sessions_free(cfg->sessions);
+	cfg->sessions = s;
 	return 0;
 }
 
@@ -546,6 +570,7 @@ void hz_tls_config_free(struct hz_tls_config *cfg)
 	hz_free(cfg->anchors);
 	for (size_t i = 0; i < cfg->nalpn; i++)
 		hz_free(cfg->alpn[i]);
+	tls_sessions_free(cfg->sessions);
 	hz_free(cfg);
 }
 

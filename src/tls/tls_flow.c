@@ -58,9 +58,11 @@ struct tls_flow {
 	const struct hz_tls_config *cfg;
 	bool server;
 	bool handshake_done;
-	bool peer_closed; /* the engine closed cleanly (close_notify) */
-	bool shut;	  /* we sent close_notify */
-	bool lower_shut;  /* and shut the lower flow's direction */
+	bool resumed;	       /* the handshake resumed a cached session */
+	uint64_t resumed_bind; /* server: the name digest it was made for */
+	bool peer_closed;      /* the engine closed cleanly (close_notify) */
+	bool shut;	       /* we sent close_notify */
+	bool lower_shut;       /* and shut the lower flow's direction */
 	bool closed;
 	bool sending;		     /* a fiber is handing records down */
 	bool receiving;		     /* a fiber is reading records up */
@@ -79,6 +81,9 @@ struct tls_flow {
 	unsigned char stage[TLS_GATHER_MAX];
 	br_x509_minimal_context x509; /* client */
 	struct sni_policy policy;     /* server */
+	/* Client: the session ID offered for resumption, if any. */
+	unsigned char offered_id[32];
+	size_t offered_len;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -327,6 +332,53 @@ static int flush_records(struct tls_flow *tf, uint64_t deadline)
 	}
 }
 
+/*
+ * Client: keeps the session just made (or resumed) for the next flow to
+ * the same server name. The server echoes the offered ID to resume.
+ */
+static void client_save_session(struct tls_flow *tf)
+{
+	br_ssl_session_parameters sp;
+
+	br_ssl_engine_get_session_parameters(tf->eng, &sp);
+	tf->resumed =
+	    tf->offered_len != 0 && sp.session_id_len == tf->offered_len &&
+	    memcmp(sp.session_id, tf->offered_id, tf->offered_len) == 0;
+	tls_sessions_client_save(tf->cfg->sessions,
+				 br_ssl_engine_get_server_name(tf->eng), &sp,
+				 tf->resumed);
+	tls_wipe(&sp, sizeof(sp));
+}
+
+void tls_server_resuming(br_ssl_server_context *sc, uint64_t bind)
+{
+	struct tls_flow *tf =
+	    (struct tls_flow *)(void *)((char *)sc -
+					offsetof(struct tls_flow, ctx.server));
+
+	tf->resumed = true;
+	tf->resumed_bind = bind;
+}
+
+/* Server: fails a resumed handshake whose SNI name is not the session's. */
+static int server_check_resumed(struct tls_flow *tf)
+{
+	br_ssl_session_parameters sp;
+	bool ok;
+
+	if (!tf->resumed)
+		return 0;
+	br_ssl_engine_get_session_parameters(tf->eng, &sp);
+	ok = tls_sessions_check_name(tf->cfg->sessions, &sp, tf->resumed_bind,
+				     br_ssl_engine_get_server_name(tf->eng));
+	tls_wipe(&sp, sizeof(sp));
+	if (ok)
+		return 0;
+	return fail(tf, -HZ_ETLS,
+		    "TLS: the client resumed a session made for another "
+		    "server name");
+}
+
 static int handshake(struct tls_flow *tf, uint64_t deadline)
 {
 	uint64_t d;
@@ -352,9 +404,22 @@ static int handshake(struct tls_flow *tf, uint64_t deadline)
 		return fail(tf, -HZ_ETLS,
 			    "TLS: the peer ended the session during the "
 			    "handshake");
-	if (r < 0)
+	if (r < 0) {
+		/* A session that ended in failure is not offered again. */
+		if (!tf->server && tf->fatal != 0)
+			tls_sessions_client_forget(
+			    tf->cfg->sessions,
+			    br_ssl_engine_get_server_name(tf->eng));
 		return r;
+	}
+	if (tf->server) {
+		r = server_check_resumed(tf);
+		if (r < 0)
+			return r;
+	}
 	tf->handshake_done = true;
+	if (!tf->server)
+		client_save_session(tf);
 	return 0;
 }
 
@@ -696,10 +761,22 @@ static void engine_start(struct tls_flow *tf, const char *server_name)
 
 	if (engine_common(tf) < 0)
 		return;
-	if (tf->server)
+	if (tf->server) {
 		ok = br_ssl_server_reset(&tf->ctx.server);
-	else
-		ok = br_ssl_client_reset(&tf->ctx.client, server_name, 0);
+	} else {
+		br_ssl_session_parameters sp;
+		bool resume = tls_sessions_client_load(tf->cfg->sessions,
+						       server_name, &sp);
+
+		if (resume) {
+			br_ssl_engine_set_session_parameters(tf->eng, &sp);
+			memcpy(tf->offered_id, sp.session_id,
+			       sp.session_id_len);
+			tf->offered_len = sp.session_id_len;
+			tls_wipe(&sp, sizeof(sp));
+		}
+		ok = br_ssl_client_reset(&tf->ctx.client, server_name, resume);
+	}
 	if (!ok) /* sticky: the first call on the flow returns it */
 		(void)fail(
 		    tf, -HZ_ETLS, "TLS: the engine did not start: %s",
@@ -728,6 +805,8 @@ int hz_tls_server(struct hz_flow *lower, const struct hz_tls_config *cfg,
 	tf->policy.vtable = &sni_policy_class;
 	tf->policy.tf = tf;
 	br_ssl_server_set_policy(&tf->ctx.server, &tf->policy.vtable);
+	br_ssl_server_set_cache(&tf->ctx.server,
+				tls_sessions_server(cfg->sessions));
 	engine_start(tf, NULL);
 	*out = &tf->flow;
 	return 0;
@@ -784,6 +863,13 @@ const char *hz_tls_server_name(struct hz_flow *f)
 	const char *name = br_ssl_engine_get_server_name(tf->eng);
 
 	return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
+bool hz_tls_resumed(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+
+	return tf->handshake_done && tf->resumed;
 }
 
 const char *hz_tls_suite(struct hz_flow *f)

@@ -42,8 +42,52 @@ struct hz_tls_config {
 	size_t nalpn;
 	uint64_t handshake_timeout; /* ns */
 	uint64_t fixed_time;	    /* validation time (s), or 0: wall clock */
+	struct tls_sessions *sessions; /* for resumption, or NULL: none */
 	struct hz_errmsg err;
 };
+
+/* Zeroes @len bytes at @p in a way the compiler cannot drop. */
+void tls_wipe(void *p, size_t len);
+
+/* --- session caches (tls_session.c) -------------------------------------- */
+
+struct tls_sessions;
+
+/* Makes a cache of @n sessions kept @lifetime ns (*out NULL when @n is 0). */
+int tls_sessions_new(size_t n, uint64_t lifetime, struct tls_sessions **out);
+
+/* Frees @s (NULL is ignored), wiping every secret in it. */
+void tls_sessions_free(struct tls_sessions *s);
+
+/* Returns @s as BearSSL's server cache interface (NULL for NULL). */
+const br_ssl_session_cache_class **tls_sessions_server(struct tls_sessions *s);
+
+/* Client: copies the live session with server @name to @params. */
+bool tls_sessions_client_load(struct tls_sessions *s, const char *name,
+			      br_ssl_session_parameters *params);
+
+/* Client: keeps @params as the session with server @name. */
+void tls_sessions_client_save(struct tls_sessions *s, const char *name,
+			      const br_ssl_session_parameters *params,
+			      bool resumed);
+
+/* Client: forgets the session with server @name. */
+void tls_sessions_client_forget(struct tls_sessions *s, const char *name);
+
+/*
+ * Server: marks the flow of @sc as resuming a session made for the SNI
+ * name whose digest is @bind.
+ */
+void tls_server_resuming(br_ssl_server_context *sc, uint64_t bind);
+
+/*
+ * Server, at the end of a resumed handshake: whether SNI name @name is the
+ * one the session (@params) was made for (@bind); if not, counts it and
+ * forgets the session.
+ */
+bool tls_sessions_check_name(struct tls_sessions *s,
+			     const br_ssl_session_parameters *params,
+			     uint64_t bind, const char *name);
 
 /* Describes a BearSSL error code (BR_ERR_*, alerts, X.509) in words. */
 const char *tls_br_error_text(int err);

@@ -11,6 +11,7 @@
 # `make uninstall`.
 set -u
 . tests/tap.sh
+. tests/net/lib.sh
 
 # The make install below is a make of its own, not one of make test's
 # jobs: it takes nothing from the make that runs the suites.
@@ -96,11 +97,6 @@ haze_in() {
 	hd=$1
 	shift
 	(cd "$work/$hd" && env_run haze "$@")
-}
-
-# free_port: a TCP port of 127.0.0.1 that nothing listens on.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # wait_port PORT: waits up to 10 s for a listener on 127.0.0.1:PORT.

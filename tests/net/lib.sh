@@ -3,7 +3,8 @@
 # netns_up NAME TAP ADDR/PREFIX makes namespace NAME with a tap TAP whose
 # Linux side has ADDR; the unikernel opens TAP from inside the namespace
 # (netns_exec) and both ends of every packet stay inside it. netns_down
-# removes it all. Needs root; netns_unusable says why we cannot.
+# removes it all. Needs root; netns_unusable says why we cannot. Also
+# wait_for (a line in a log) and free_port, for any network test.
 # shellcheck shell=sh
 
 # wait_for FILE TEXT [SECONDS]: waits until TEXT appears in FILE (5 s, or
@@ -14,6 +15,14 @@ wait_for() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# free_port: prints a TCP port of 127.0.0.1 that nothing listens on now.
+free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # netns_unusable: prints why this machine cannot make namespaces and taps

@@ -32,13 +32,6 @@ built "$client"
 built "$certs/ca.pem"
 end_if_missing
 
-# free_port: prints a TCP port of 127.0.0.1 that nothing listens on.
-free_port() {
-	/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 echo_port=$(free_port)
 
 # feed TEXT_FILE OUT_FILE: prints TEXT_FILE, then lingers (up to 15 s) until
@@ -118,6 +111,32 @@ for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
 		not_ok "openssl s_client: $1 with SNI $2"
 		diag "$(tail -n 20 "$tmp/suite.out")"
 	fi
+done
+
+# Session resumption: s_client -reconnect resumes the first session five
+# times; with another SNI name it gets a session of its own.
+for name in localhost rsa.haze.test; do
+	timeout 20 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
+		-servername "$name" -CAfile "$certs/ca.pem" -verify_return_error \
+		-tls1_2 -reconnect </dev/null >"$tmp/reuse.out" 2>&1
+	new=$(grep -c "^New, TLSv1.2" "$tmp/reuse.out")
+	reused=$(grep -c "^Reused, TLSv1.2" "$tmp/reuse.out")
+	check "openssl s_client -reconnect with SNI $name: 1 new session, then $reused of 5 resumed" \
+		test "$new" -eq 1 -a "$reused" -eq 5
+	[ "$reused" -eq 5 ] || diag "$(grep -E '^(New|Reused)|error' "$tmp/reuse.out" | head)"
+done
+
+# The key exchange is X25519 whenever the client offers it, even last;
+# P-256 before P-384 otherwise.
+for spec in "X25519:P-256 X25519" "P-256:X25519 X25519" \
+	"P-384:P-256 ECDH,_prime256v1"; do
+	set -- $spec
+	set -- "$1" "$(echo "$2" | tr _ ' ')"
+	timeout 20 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \
+		-servername localhost -CAfile "$certs/ca.pem" -tls1_2 \
+		-groups "$1" </dev/null >"$tmp/group.out" 2>&1
+	got=$(sed -n 's/^Server Temp Key: \(.*\), [0-9]* bits$/\1/p' "$tmp/group.out")
+	check "client groups $1: key exchange on $2 ($got)" [ "$got" = "$2" ]
 done
 
 # Anything but TLS 1.2 ECDHE+AEAD is refused.

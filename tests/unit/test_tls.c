@@ -16,14 +16,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "haze/entropy.h"
 #include "haze/flow.h"
+#include "haze/log.h"
 #include "haze/mem.h"
 #include "haze/sched.h"
 #include "haze/tls.h"
 #include "src/entropy/entropy_int.h"
+#include "src/tls/tls_int.h"
 
 /* --- certificates --------------------------------------------------------- */
 
@@ -310,6 +313,7 @@ struct side {
 	char alpn[32];	   /* ALPN agreed */
 	char sni[64];	   /* SNI seen */
 	char suite[64];	   /* cipher suite */
+	bool resumed;	   /* the handshake resumed a session */
 	uint64_t bytes;	   /* bytes moved */
 	bool done;	   /* the fiber ended */
 	struct hz_waitq q; /* woken when done */
@@ -323,6 +327,7 @@ static void side_record(struct side *s)
 	snprintf(s->alpn, sizeof(s->alpn), "%s", a != NULL ? a : "");
 	snprintf(s->sni, sizeof(s->sni), "%s", n != NULL ? n : "");
 	snprintf(s->suite, sizeof(s->suite), "%s", c != NULL ? c : "");
+	s->resumed = hz_tls_resumed(s->flow);
 }
 
 static void side_finish(struct side *s)
@@ -349,6 +354,8 @@ static void echo_server(void *arg)
 	side_record(s);
 	if (s->handshake < 0) {
 		snprintf(s->err, sizeof(s->err), "%s", hz_flow_error(s->flow));
+		/* A client whose handshake ended first sees the end. */
+		hz_flow_close(s->flow);
 		side_finish(s);
 		return;
 	}
@@ -628,6 +635,235 @@ static void lower_reset_names_both_layers(void **state)
 	assert_string_equal(ss.server.err, "TLS: TCP 10.0.0.2:443: reset by "
 					   "peer in ESTABLISHED");
 	session_close(&ss);
+}
+
+/* --- session resumption -------------------------------------------------- */
+
+static int resume_main(void *arg)
+{
+	struct session *ss = arg;
+	char buf[8];
+
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	ss->client.handshake =
+	    hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER);
+	side_record(&ss->client);
+	snprintf(ss->client.err, sizeof(ss->client.err), "%s",
+		 hz_flow_error(ss->client.flow));
+	/* The caller checks the echo: a server may refuse after this. */
+	if (ss->client.handshake == 0 &&
+	    hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) == 4 &&
+	    hz_flow_read_copy(ss->client.flow, buf, sizeof(buf),
+			      HZ_DEADLINE_NEVER) == 4 &&
+	    memcmp(buf, "ping", 4) == 0)
+		ss->client.bytes = 4;
+	hz_flow_close(ss->client.flow);
+	side_join(&ss->server);
+	return 0;
+}
+
+/*
+ * One connection from @ccfg to @scfg with SNI @sni, which echoes "ping"
+ * when the handshake succeeds; the configurations stay the caller's.
+ */
+static struct session connect_with(struct hz_tls_config *scfg,
+				   struct hz_tls_config *ccfg, const char *sni)
+{
+	struct session ss = {.scfg = scfg, .ccfg = ccfg};
+	struct hz_flow *a, *b;
+
+	ss.pipe = pipe_new(&a, &b);
+	assert_int_equal(hz_tls_server(a, scfg, &ss.server.flow), 0);
+	assert_int_equal(hz_tls_client(b, ccfg, sni, &ss.client.flow), 0);
+	ss.client.name = sni;
+	assert_int_equal(harness_run_fibers(resume_main, &ss), 0);
+	hz_flow_free(ss.server.flow);
+	hz_flow_free(ss.client.flow);
+	return ss;
+}
+
+/* Connects and checks whether both sides resumed (@resumed) or neither. */
+static void expect_resumed(struct hz_tls_config *scfg,
+			   struct hz_tls_config *ccfg, const char *sni,
+			   bool resumed, const char *suite)
+{
+	struct session ss = connect_with(scfg, ccfg, sni);
+
+	assert_int_equal(ss.client.handshake, 0);
+	assert_int_equal(ss.server.handshake, 0);
+	assert_string_equal(ss.server.err, "");
+	assert_int_equal(ss.client.bytes, 4);
+	if (ss.client.resumed != resumed || ss.server.resumed != resumed)
+		fail_msg("%s: client resumed %d, server resumed %d, want %d",
+			 sni, ss.client.resumed, ss.server.resumed, resumed);
+	assert_string_equal(ss.client.suite, suite);
+	assert_string_equal(ss.server.sni, sni);
+}
+
+static uint64_t counter(const char *name)
+{
+	struct hz_counter *c = hz_counter_find("tls", name);
+
+	return c != NULL ? c->value : 0;
+}
+
+#define EC_SUITE "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+#define RSA_SUITE "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+
+static void sessions_resume_per_name(void **state)
+{
+	struct hz_tls_config *scfg = server_config("ec", "rsa");
+	struct hz_tls_config *ccfg = client_config();
+	uint64_t before = counter("sessions_resumed");
+
+	(void)state;
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
+	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
+	/* Another name: a session of its own, with its own chain. */
+	expect_resumed(scfg, ccfg, "rsa.haze.test", false, RSA_SUITE);
+	expect_resumed(scfg, ccfg, "rsa.haze.test", true, RSA_SUITE);
+	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
+	/* Client and server each count a resumption. */
+	assert_int_equal(counter("sessions_resumed") - before, 2 * 4);
+	/* A client without a cache of its own never offers one. */
+	{
+		struct hz_tls_config *other = client_config();
+
+		expect_resumed(scfg, other, "localhost", false, EC_SUITE);
+		expect_resumed(scfg, other, "localhost", true, EC_SUITE);
+		assert_int_equal(hz_tls_config_set_sessions(other, 0, 0), 0);
+		expect_resumed(scfg, other, "localhost", false, EC_SUITE);
+		expect_resumed(scfg, other, "localhost", false, EC_SUITE);
+		hz_tls_config_free(other);
+	}
+	hz_tls_config_free(scfg);
+	hz_tls_config_free(ccfg);
+}
+
+static void session_is_bound_to_its_name(void **state)
+{
+	struct hz_tls_config *scfg = server_config("ec", "rsa");
+	struct hz_tls_config *ccfg = client_config();
+	br_ssl_session_parameters sp;
+	uint64_t before = counter("session_name_mismatch");
+
+	(void)state;
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	/* A client offers the session made for localhost under another name
+	 * of the same chain: the server refuses the session when the
+	 * handshake ends (RFC 6066 3) and forgets it. */
+	assert_true(tls_sessions_client_load(ccfg->sessions, "localhost", &sp));
+	tls_sessions_client_save(ccfg->sessions, "www.haze.test", &sp, false);
+	{
+		struct session ss = connect_with(scfg, ccfg, "www.haze.test");
+
+		assert_int_equal(ss.server.handshake, -HZ_ETLS);
+		assert_string_equal(ss.server.err,
+				    "TLS: the client resumed a session made "
+				    "for another server name");
+		assert_int_equal(ss.client.bytes, 0);
+	}
+	assert_int_equal(counter("session_name_mismatch") - before, 1);
+	/* Forgotten: the same offer now gets a full handshake. */
+	expect_resumed(scfg, ccfg, "www.haze.test", false, EC_SUITE);
+	expect_resumed(scfg, ccfg, "www.haze.test", true, EC_SUITE);
+	/* Names compare without case. */
+	expect_resumed(scfg, ccfg, "WWW.Haze.Test", true, EC_SUITE);
+	hz_tls_config_free(scfg);
+	hz_tls_config_free(ccfg);
+}
+
+static void sessions_expire(void **state)
+{
+	struct hz_tls_config *scfg = server_config("ec", NULL);
+	struct hz_tls_config *ccfg = client_config();
+	const struct timespec nap = {0, 80 * 1000 * 1000};
+
+	(void)state;
+	assert_int_equal(
+	    hz_tls_config_set_sessions(scfg, 16, 50 * HZ_NS_PER_MS), 0);
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
+	nanosleep(&nap, NULL);
+	/* The client still offers it; the server has let it go. */
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
+	/* And a client whose sessions expire does not offer one. */
+	assert_int_equal(
+	    hz_tls_config_set_sessions(scfg, 16, 3600 * HZ_NS_PER_S), 0);
+	assert_int_equal(
+	    hz_tls_config_set_sessions(ccfg, 16, 50 * HZ_NS_PER_MS), 0);
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	nanosleep(&nap, NULL);
+	assert_false(tls_sessions_client_load(ccfg->sessions, "localhost",
+					      &(br_ssl_session_parameters){0}));
+	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
+	hz_tls_config_free(scfg);
+	hz_tls_config_free(ccfg);
+}
+
+static void full_cache_evicts_the_oldest(void **state)
+{
+	struct hz_tls_config *scfg = server_config("ec", NULL);
+	struct hz_tls_config *clients[5];
+	uint64_t before = counter("sessions_evicted");
+
+	(void)state;
+	/* One set of four: the fifth session takes the oldest's place. */
+	assert_int_equal(
+	    hz_tls_config_set_sessions(scfg, 4, 3600 * HZ_NS_PER_S), 0);
+	for (int i = 0; i < 5; i++) {
+		clients[i] = client_config();
+		expect_resumed(scfg, clients[i], "localhost", false, EC_SUITE);
+	}
+	assert_int_equal(counter("sessions_evicted") - before, 1);
+	for (int i = 4; i >= 1; i--)
+		expect_resumed(scfg, clients[i], "localhost", true, EC_SUITE);
+	expect_resumed(scfg, clients[0], "localhost", false, EC_SUITE);
+	for (int i = 0; i < 5; i++)
+		hz_tls_config_free(clients[i]);
+	hz_tls_config_free(scfg);
+}
+
+static void failed_handshake_forgets_the_session(void **state)
+{
+	struct hz_tls_config *good = server_config("ec", NULL);
+	struct hz_tls_config *bad = server_config("expired", NULL);
+	struct hz_tls_config *ccfg = client_config();
+	struct session ss;
+
+	(void)state;
+	expect_resumed(good, ccfg, "localhost", false, EC_SUITE);
+	/* Another server under the same name does not know the session,
+	 * makes a new one, and its certificate is refused. */
+	ss = connect_with(bad, ccfg, "localhost");
+	assert_int_equal(ss.client.handshake, -HZ_ETLS);
+	assert_false(ss.client.resumed);
+	assert_false(tls_sessions_client_load(ccfg->sessions, "localhost",
+					      &(br_ssl_session_parameters){0}));
+	expect_resumed(good, ccfg, "localhost", false, EC_SUITE);
+	expect_resumed(good, ccfg, "localhost", true, EC_SUITE);
+	hz_tls_config_free(good);
+	hz_tls_config_free(bad);
+	hz_tls_config_free(ccfg);
+}
+
+static void session_settings_are_checked(void **state)
+{
+	struct hz_tls_config *cfg = client_config();
+
+	(void)state;
+	assert_int_equal(hz_tls_config_set_sessions(cfg, 8, 0), -HZ_EINVAL);
+	assert_non_null(strstr(hz_tls_config_error(cfg), "lifetime"));
+	assert_int_equal(
+	    hz_tls_config_set_sessions(cfg, HZ_TLS_SESSIONS_MAX + 1, 1),
+	    -HZ_EINVAL);
+	assert_int_equal(hz_tls_config_set_sessions(cfg, 0, 0), 0);
+	assert_int_equal(
+	    hz_tls_config_set_sessions(cfg, HZ_TLS_SESSIONS_MAX, 1), 0);
+	hz_tls_config_free(cfg);
 }
 
 /* --- writes with deadlines ------------------------------------------------ */
@@ -964,13 +1200,15 @@ static void flows_survive_allocation_failures(void **state)
 		struct hz_mem_stats before, after;
 		int rs, rc;
 
+		/* The configurations too: their session caches are made at
+		 * the first handshake's end. */
+		hz_mem_stats(&before);
 		f.ss.scfg = server_config("ec", NULL);
 		f.ss.ccfg = client_config();
 		hz_tls_config_set_handshake_timeout(f.ss.scfg,
 						    100 * HZ_NS_PER_MS);
 		hz_tls_config_set_handshake_timeout(f.ss.ccfg,
 						    100 * HZ_NS_PER_MS);
-		hz_mem_stats(&before);
 		f.ss.pipe = pipe_new(&a, &b);
 		hz_mem_fail_nth(n);
 		rs = hz_tls_server(a, f.ss.scfg, &f.ss.server.flow);
@@ -991,11 +1229,11 @@ static void flows_survive_allocation_failures(void **state)
 			hz_flow_free(f.ss.server.flow);
 		if (f.ss.client.flow != NULL)
 			hz_flow_free(f.ss.client.flow);
+		hz_tls_config_free(f.ss.scfg);
+		hz_tls_config_free(f.ss.ccfg);
 		hz_mem_stats(&after);
 		assert_int_equal(after.live_objects, before.live_objects);
 		assert_int_equal(hz_pbuf_live(), 0);
-		hz_tls_config_free(f.ss.scfg);
-		hz_tls_config_free(f.ss.ccfg);
 	}
 	assert_true(whole);
 	print_message("# a session needs %llu allocations; each failing one "
@@ -1015,6 +1253,12 @@ int main(void)
 	    HARNESS_TEST(wrong_host_name_refused),
 	    HARNESS_TEST(untrusted_issuer_refused),
 	    HARNESS_TEST(lower_reset_names_both_layers),
+	    HARNESS_TEST(sessions_resume_per_name),
+	    HARNESS_TEST(session_is_bound_to_its_name),
+	    HARNESS_TEST(sessions_expire),
+	    HARNESS_TEST(full_cache_evicts_the_oldest),
+	    HARNESS_TEST(failed_handshake_forgets_the_session),
+	    HARNESS_TEST(session_settings_are_checked),
 	    HARNESS_TEST(write_deadlines_keep_the_stream_intact),
 	    HARNESS_TEST(handshake_timeout),
 	    HARNESS_TEST(garbage_from_the_peer_is_refused),

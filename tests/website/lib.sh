@@ -63,12 +63,6 @@ site_unusable() {
 	netns_unusable
 }
 
-# free_port: a TCP port of 127.0.0.1 nobody listens on now.
-free_port() {
-	/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # site_tls_tar: $tmp/tls.tar holding the EC leaf as cert.pem, key.pem.
 site_tls_tar() {
 	mkdir -p "$tmp/tls" &&

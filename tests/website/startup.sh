@@ -6,6 +6,7 @@
 # is the control: the same command with good input serves.
 set -u
 . tests/tap.sh
+. tests/net/lib.sh
 
 O=${O:-build}
 WEB=$O/unix/examples/website/website
@@ -20,7 +21,10 @@ need curl curl
 need tar tar
 end_if_missing
 
-PORT=$((20000 + $$ % 20000))
+# Ports nothing listens on: a refused start must leave them unanswered,
+# and the control must find them free.
+PORT=$(free_port)
+SPORT=$(free_port)
 
 # tls_tar NAME CERT KEY: a TLS archive holding CERT as cert.pem, KEY as key.pem.
 tls_tar() {
@@ -74,13 +78,13 @@ refused "a corrupt site archive" "--site site" \
 	--site site
 refused "a TLS archive whose certificate does not parse" "--tls tls" \
 	--block "tls=$tmp/garbled.tar" -- --stack socket --http "$PORT" \
-	--https $((PORT + 1)) --tls tls
+	--https "$SPORT" --tls tls
 refused "a certificate that does not match its key" "--tls tls" \
 	--block "tls=$tmp/mismatch.tar" -- --stack socket --http "$PORT" \
-	--https $((PORT + 1)) --tls tls
+	--https "$SPORT" --tls tls
 refused "a TLS archive without key.pem" "no key.pem" \
 	--block "tls=$tmp/certonly.tar" -- --stack socket --http "$PORT" \
-	--https $((PORT + 1)) --tls tls
+	--https "$SPORT" --tls tls
 refused "--http 0" "--http 0: not a port" -- --stack socket --http 0
 refused "--http 70000" "--http 70000: not a port" -- --stack socket \
 	--http 70000
@@ -88,19 +92,21 @@ refused "--https x" "--https x: not a port" -- --stack socket --https x
 
 # The control: good input serves, from the archive, over both ports.
 "$WEB" --block "site=$tmp/site.tar" --block "tls=$tmp/good.tar" -- \
-	--stack socket --http "$PORT" --https $((PORT + 1)) --site site \
+	--stack socket --http "$PORT" --https "$SPORT" --site site \
 	--tls tls >"$tmp/out" 2>&1 &
 pid=$!
 body=""
-for _ in $(seq 1 100); do
-	body=$(curl -s --max-time 1 "http://127.0.0.1:$PORT/") && break
-	sleep 0.05
-done
-missing=$(curl -s -o /dev/null --max-time 2 -w '%{http_code} %{size_download}' \
-	"http://127.0.0.1:$PORT/nothere")
+missing=""
+if wait_for "$tmp/out" "HTTP on port" 20; then
+	body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+	missing=$(curl -s -o /dev/null --max-time 5 \
+		-w '%{http_code} %{size_download}' \
+		"http://127.0.0.1:$PORT/nothere")
+fi
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 check "good input serves the archive's index page" [ "$body" = hi ]
 check "a missing page gets the archive's (empty) 404 page: $missing" \
 	[ "$missing" = "404 0" ]
+[ "$body" = hi ] || diag "the website said: $(cat "$tmp/out")"
 done_testing
