@@ -96,7 +96,7 @@ struct hz_tcp_tuning {
 	uint64_t keep_intvl_ns;	    /* between keepalive probes; 75 s */
 	uint64_t fin_wait_2_ns;	    /* orphaned FIN_WAIT_2 lifetime; 60 s */
 	uint32_t keep_probes;	    /* unanswered probes before reset; 9 */
-	uint32_t sndbuf;	    /* send buffer bytes; 256 KiB */
+	uint32_t sndbuf;	    /* most send buffer bytes; 4 MiB */
 	uint32_t rcvbuf;	    /* receive window bytes; 256 KiB */
 	bool tso;      /* bursts the device segments, where it can; true */
 	bool autocork; /* writes go out at the end of the round; true */

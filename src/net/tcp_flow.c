@@ -60,6 +60,8 @@ static uint32_t sb_append(struct tcp_conn *c, const uint8_t *p, size_t len)
 
 /* The send ring starts small and doubles, up to the tuned send buffer. */
 #define SB_INITIAL (16u * 1024)
+/* Up to this, it doubles whenever full; beyond, only for a wide window. */
+#define SB_UNCONDITIONAL (256u * 1024)
 
 static uint8_t *sb_alloc(struct tcp_conn *c, uint32_t cap)
 {
@@ -104,15 +106,23 @@ static int sb_ensure(struct tcp_conn *c)
 
 /*
  * Doubles a full ring, up to the send buffer size, so that memory follows
- * what a connection really has in flight. Whether it grew: a refusal just
+ * what a connection really has in flight. Past SB_UNCONDITIONAL it grows
+ * only while the window (the smaller of cwnd and the peer's) is more than
+ * half the ring: a sender needs about two windows of data buffered to
+ * keep the path full while ACKs come back, and a reader that is slow, or
+ * a path that loses, keeps its window and so its memory small (Linux's
+ * send-buffer autotuning does the same). Whether it grew: a refusal just
  * means the writer waits for the peer to acknowledge.
  */
 static bool sb_grow(struct tcp_conn *c)
 {
 	uint32_t cap = c->sb_cap * 2;
+	uint32_t wnd = c->cwnd < c->snd_wnd ? c->cwnd : c->snd_wnd;
 	uint8_t *p;
 
 	if (c->sb_cap >= c->tcp->tune.sndbuf)
+		return false;
+	if (c->sb_cap >= SB_UNCONDITIONAL && (uint64_t)wnd * 2 <= c->sb_cap)
 		return false;
 	if (cap > c->tcp->tune.sndbuf)
 		cap = c->tcp->tune.sndbuf;

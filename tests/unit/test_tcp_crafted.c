@@ -1711,6 +1711,60 @@ static void tso_bursts(void **state)
 	assert_int_equal(run_main(do_tso), 0);
 }
 
+/*
+ * The send ring doubles when a write finds it full: freely up to 256 KiB,
+ * beyond that only while the window (the smaller of cwnd and the peer's)
+ * is more than half of it. Here the window is set as ACKs and a wide
+ * peer window would have made it; writes with no deadline take what fits.
+ */
+static int do_send_ring(void *arg)
+{
+	static uint8_t big[8u << 20];
+	struct tcp_conn *c;
+	struct us u;
+
+	(void)arg;
+	us_gso_max = 65535; /* a few bursts, not hundreds of segments */
+	us_init(&u);
+	if (!establish(&u)) {
+		us_gso_max = 0;
+		return us_abandon(&u);
+	}
+	c = (struct tcp_conn *)u.f;
+	/* The initial window: the ring stops at 256 KiB. */
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, big, sizeof(big), 0), 256 << 10);
+	u.n = 0;
+	/* A window of 300 KiB: the ring grows to 512 KiB, then to 1 MiB
+	 * (600 KiB is more than half of 512 KiB, not of 1 MiB). */
+	c->cwnd = c->snd_wnd = 300u << 10;
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, big, sizeof(big), 0), 768 << 10);
+	HARNESS_CHECK_LE(u.n, 8);
+	us_fini(&u);
+
+	/* A slow reader's window keeps the ring at 256 KiB, however wide
+	 * cwnd has grown. */
+	us_init(&u);
+	if (!establish(&u)) {
+		us_gso_max = 0;
+		return us_abandon(&u);
+	}
+	c = (struct tcp_conn *)u.f;
+	c->cwnd = 4u << 20;
+	c->snd_wnd = 64u << 10;
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, big, sizeof(big), 0), 256 << 10);
+	HARNESS_CHECK_LE(u.n, 8);
+	u.n = 0;
+	us_fini(&u);
+	us_gso_max = 0;
+	return 0;
+}
+
+static void send_ring_follows_the_window(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_send_ring), 0);
+}
+
 /* --- bounded memory, orphans ---------------------------------------------- */
 
 static int do_ofo_budget(void *arg)
@@ -2206,6 +2260,7 @@ int main(void)
 	    HARNESS_TEST(nagle_and_nodelay),
 	    HARNESS_TEST(autocork_groups_a_round),
 	    HARNESS_TEST(tso_bursts),
+	    HARNESS_TEST(send_ring_follows_the_window),
 	    HARNESS_TEST(newreno_fast_recovery),
 	    HARNESS_TEST(cwnd_restarts_after_idle),
 	    HARNESS_TEST(sack_fast_recovery),
