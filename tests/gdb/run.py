@@ -21,44 +21,21 @@ import subprocess
 import sys
 import time
 
-O = os.environ.get("O", "build")
-TREE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
-HAZE_QEMU = os.path.join(TREE, "platform/virtio/haze-qemu")
-HAZE_KVM = os.path.join(O, "host/tender/haze-kvm")
-EXIT_USAGE = 252
+sys.dont_write_bytecode = True  # no __pycache__ left in tests/lib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "../lib"))
+from haze_test import (EXIT_USAGE, HAZE_KVM, HAZE_QEMU, O, Tap, free_port,
+                       guest_image, kvm_error, run, show)
+
 STATUS = 7  # the debuggee's exit status
 ANSWER = "709720648"  # debuggee_answer, 0x2a4d7a48
 
-n = 0
-
-
-def report(ok, what, skip=None):
-    global n
-    n += 1
-    if skip:
-        print("ok %d # SKIP %s: %s" % (n, what, skip))
-    else:
-        print("%s %d - %s" % ("ok" if ok else "not ok", n, what))
-    return ok
-
-
-def show(text):
-    for line in text.splitlines():
-        print("#   " + line)
+TAP = Tap()
+report = TAP.report
 
 
 def image(target, name="debuggee"):
-    ext = "hz" if target == "kvm" else "virtio"
-    return os.path.join(O, target, "tests/kvm/guests", name,
-                        "%s.%s" % (name, ext))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return guest_image(target, name)
 
 
 def wait_listening(port, proc, timeout=20):
@@ -93,12 +70,7 @@ def session(runner, img, commands, args=(), timeout=120):
     for c in commands:
         cmd += ["-ex", c]
     cmd.append(img)
-    try:
-        g = subprocess.run(cmd, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-        gdb_out = g.stdout.decode(errors="replace")
-    except subprocess.TimeoutExpired as e:
-        gdb_out = (e.output or b"").decode(errors="replace") + "\n(timeout)"
+    gdb_out = run(cmd, timeout)[1]
     try:
         rest = proc.communicate(timeout=30)[0]
     except subprocess.TimeoutExpired:
@@ -188,14 +160,6 @@ def check_refusals(target, runner):
         show(out)
 
 
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return None
-    except OSError as e:
-        return "/dev/kvm: %s" % e.strerror
-
-
 def main():
     for path in (image("virtio"), image("kvm"), HAZE_KVM):
         if not os.path.exists(path):
@@ -205,18 +169,16 @@ def main():
              (check_fault, "virtio", HAZE_QEMU),
              (check_refusals, "virtio", HAZE_QEMU),
              (check_refusals, "kvm", HAZE_KVM)]
-    why = kvm_usable()
+    why = kvm_error()
     for t in (check_batch, check_kill, check_fault):
         if why:
-            report(True, "kvm: %s" % t.__name__, skip=why)
+            what = "kvm: %s" % t.__name__
+            report(True, what, skip="%s: /dev/kvm: %s" % (what, why))
         else:
             tests.append((t, "kvm", HAZE_KVM))
     for t, target, runner in tests:
-        try:
-            t(target, runner)
-        except Exception as e:  # a broken test is a failure, not a crash
-            report(False, "%s %s raised %r" % (t.__name__, target, e))
-    print("1..%d" % n)
+        TAP.guard("%s %s" % (t.__name__, target), t, target, runner)
+    TAP.plan()
 
 
 if __name__ == "__main__":

@@ -12,63 +12,25 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
-O = os.environ.get("O", "build")
-TENDER = os.path.join(O, "host/tender/haze-kvm")
+sys.dont_write_bytecode = True  # no __pycache__ left in tests/lib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "../lib"))
+from haze_test import (EXIT_ABORT, EXIT_BADCALL, EXIT_USAGE, HAZE_KVM, O,
+                       Runner, Tap, disk, entropy_sources, free_port,
+                       kvm_error, show, tap_skip_reason, write_temp)
+
 SANDBOX_PROBE = os.path.join(O, "host/tests/kvm/sandbox-probe")
-EXIT_USAGE, EXIT_BADCALL, EXIT_ABORT, EXIT_FAULT = 252, 253, 254, 255
 
-n = 0
-
-
-def report(ok, what, skip=None):
-    global n
-    n += 1
-    if skip:
-        print("ok %d # SKIP %s" % (n, skip))
-    else:
-        print("%s %d - %s" % ("ok" if ok else "not ok", n, what))
-    return ok
-
-
-def image(name):
-    return os.path.join(O, "kvm/tests/kvm/guests", name, name + ".hz")
-
-
-def run(args, timeout=20):
-    """Runs haze-kvm with ARGS; returns (status, stdout + stderr)."""
-    try:
-        p = subprocess.run([TENDER] + args, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return -1, (e.output or b"").decode(errors="replace") + "\n(timeout)"
-    return p.returncode, p.stdout.decode(errors="replace")
-
-
-def show(out):
-    for line in out.splitlines():
-        print("#   " + line)
-
-
-def expect(what, args, status, *needles):
-    rc, out = run(args)
-    ok = rc == status and all(s in out for s in needles)
-    if not report(ok, what):
-        print("# expected status %d and %r; got %d:" % (status, needles, rc))
-        show(out)
-    return out
-
-
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-        os.close(fd)
-    except OSError as e:
-        return "/dev/kvm not usable: %s" % e.strerror
-    return None
+# The suite's TAP lines and its runner, under the names the tests call.
+TAP = Tap()
+KVM = Runner(TAP, HAZE_KVM, "kvm", timeout=20)
+report, image, run, expect = TAP.report, KVM.image, KVM.run, KVM.expect
+expect_fault = KVM.expect_fault
 
 
 # --- ELF surgery for the corrupt-image tests ----------------------------
@@ -146,10 +108,7 @@ def corrupt(src, kind):
                 struct.pack_into("<I", data, off + 12 + 8, 99)
     elif kind == "text not executable":
         struct.pack_into("<I", data, text + 4, 4)  # R
-    fd, path = tempfile.mkstemp(suffix=".hz")
-    os.write(fd, bytes(data))
-    os.close(fd)
-    return path
+    return write_temp(data, ".hz")
 
 
 # --- tests -----------------------------------------------------------------
@@ -192,16 +151,6 @@ def test_crypto():
            "sha256 ok, aes-gcm (ct) ok")
 
 
-def entropy_sources(out):
-    """The sources the guest's entropy log line names as working."""
-    m = re.search(r"entropy: sources: (.*) \(absent: ([^;]*); failed: "
-                  r"([^)]*)\); seeded", out)
-    if not m:
-        return None
-    return ({s.strip() for s in m.group(1).split(",")},
-            m.group(2), m.group(3))
-
-
 def test_entropy():
     cpu = open("/proc/cpuinfo").read().split()
     rc, out = run([image("crypto")])
@@ -223,9 +172,7 @@ def test_entropy():
 
 
 def test_block():
-    with tempfile.NamedTemporaryFile(suffix=".img") as f:
-        f.truncate(64 * 1024)
-        f.flush()
+    with disk(64 * 1024) as f:
         rc, out = run(["--block", "disk=" + f.name, image("block")])
         data = open(f.name, "rb").read()
         ok = (rc == 0 and "write-read-verify ok" in out
@@ -251,20 +198,12 @@ def test_net2():
             print("# pcap sizes %r" % [len(c) for c in caps])
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_user_hostfwd():
     """A running guest: the hostfwd port listens on the host (libslirp's
     own listener: the connection goes no further than slirp, so this does
     not reach the guest; test_echo_user does); seccomp is on."""
     port = free_port()
-    p = subprocess.Popen([TENDER, "--net",
+    p = subprocess.Popen([HAZE_KVM, "--net",
                           "service=user,hostfwd=tcp:%d-:7" % port,
                           image("nettap")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -305,7 +244,7 @@ def test_echo_user():
         return report(False, "%s: %s is missing: build it with make O=%s "
                       "test-build" % (what, echo, O))
     port = free_port()
-    p = subprocess.Popen([TENDER, "--net",
+    p = subprocess.Popen([HAZE_KVM, "--net",
                           "service=user,hostfwd=tcp:%d-:7" % port, echo],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     reply = b""
@@ -354,10 +293,9 @@ def test_tap():
     what = "net frames exchanged with the host over a tap"
     # Only what the machine cannot have skips; ip (iproute2) is installed
     # by make test, so a missing one is a failure.
-    if os.geteuid() != 0:
-        return report(True, what, skip="needs root")
-    if not os.path.exists("/dev/net/tun"):
-        return report(True, what, skip="needs /dev/net/tun")
+    why = tap_skip_reason()
+    if why:
+        return report(True, what, skip=why)
     iface = "hzkvmt%d" % (os.getpid() % 10000)
     try:
         made = subprocess.run(["ip", "tuntap", "add", "dev", iface, "mode",
@@ -388,26 +326,6 @@ def test_tap():
         subprocess.run(["ip", "tuntap", "del", "dev", iface, "mode", "tap"])
 
 
-BACKTRACE_FRAME1 = re.compile(r"#1 +0x[0-9a-f]+ [A-Za-z_]\w*\+0x[0-9a-f]+")
-
-
-def expect_fault(what, guest, *needles):
-    """A CPU exception: the fault line, registers and a symbolized
-    backtrace whose frame #0 is the faulting rip of the register dump."""
-    rc, out = run([image(guest)])
-    regs = re.search(r"rip ([0-9a-f]{16}) rsp [0-9a-f]{16} rbp [0-9a-f]{16}"
-                     r" rflags [0-9a-f]+", out)
-    frame0 = re.search(r"#0 +0x([0-9a-f]+) \S+\+0x", out)
-    ok = (rc == EXIT_FAULT and all(s in out for s in needles)
-          and "backtrace:" in out and BACKTRACE_FRAME1.search(out)
-          and regs and frame0
-          and int(regs.group(1), 16) == int(frame0.group(1), 16))
-    if not report(ok, what):
-        print("# expected status %d, %r, registers and a symbolized "
-              "backtrace; got %d:" % (EXIT_FAULT, needles, rc))
-        show(out)
-
-
 # Each malformed call badcall can make: its case name, the devices it
 # needs bound, and what the tender must say.
 BADCALLS = [
@@ -430,15 +348,13 @@ BADCALLS = [
 
 
 def test_badcalls():
-    with tempfile.NamedTemporaryFile(suffix=".img") as disk:
-        disk.truncate(4096)
-        disk.flush()
+    with disk(4096) as f:
         for case, devices, needle in BADCALLS:
             args = []
             if "net" in devices:
                 args += ["--net", "net0=user"]
             if "block" in devices:
-                args += ["--block", "disk=" + disk.name]
+                args += ["--block", "disk=" + f.name]
             rc, out = run(args + [image("badcall"), case])
             ok = (rc == EXIT_BADCALL
                   and "guest stopped: bad hypercall: " + needle in out
@@ -478,17 +394,7 @@ def test_overflow():
     expect_fault(what, "overflow",
                  "exception 14 (#PF page fault), error code 0x6",
                  "write of an unmapped page", "hz_test_recurse+")
-    rc, out = run([image("overflow")])
-    named = re.search(r"^fiber deep overflowed its stack "
-                      r"\(guard page at 0x([0-9a-f]+)\)$", out, re.M)
-    fault = re.search(r"guest fault: .*, cr2 0x([0-9a-f]+)", out)
-    ok = (rc == EXIT_FAULT and named and fault
-          and named.start() < fault.start()
-          and int(fault.group(1), 16) >> 12 == int(named.group(1), 16) >> 12
-          and "went unnoticed" not in out)
-    if not report(ok, "the fiber is named before the report, with the "
-                  "guard page the fault hit"):
-        show(out)
+    KVM.expect_guard_named(*run([image("overflow")]))
 
 
 # (user networking?, call, x86_64 system call number if refused, else
@@ -574,21 +480,18 @@ def test_refusals():
 
 
 def main():
-    why = kvm_usable()
+    why = kvm_error()
     tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block, test_net2,
              test_user_hostfwd, test_echo_user, test_tap,
              test_faults, test_badcalls, test_sandbox, test_refusals]
     if why:
         for t in tests:  # one skip per group of tests
-            report(True, t.__name__, skip=why)
-        print("1..%d" % n)
+            report(True, t.__name__, skip="/dev/kvm not usable: " + why)
+        TAP.plan()
         return
     for t in tests:
-        try:
-            t()
-        except Exception as e:  # a broken test is a failure, not a crash
-            report(False, "%s raised %r" % (t.__name__, e))
-    print("1..%d" % n)
+        TAP.guard(t.__name__, t)
+    TAP.plan()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
+. tests/net/interop_lib.sh
 
 O=${O:-build}
 TARGET=${1:-unix}
@@ -55,52 +56,6 @@ unikernel() {
 	pid=$!
 }
 
-# serve_file PORT FILE: a Linux server in the namespace that sends FILE to
-# each client and closes.
-serve_file() {
-	ip netns exec $ns /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(30)
-data = open(sys.argv[2], "rb").read()
-c, _ = s.accept(); c.sendall(data); c.close()
-' "$1" "$2" &
-	server=$!
-}
-
-# download LABEL: the unikernel fetches $MIB MiB from Linux; CRC compared.
-# lossy_path_on: nftables drops 2 % of the packets on the path both ways.
-lossy_path_on() {
-	netns_drop $ns $tap 2 || not_ok "nftables drop rules installed"
-}
-
-# lossy_path_off LABEL: removes the rules, checking they really dropped.
-lossy_path_off() {
-	dropped=$(netns_dropped $ns)
-	if [ "$dropped" -gt 0 ]; then
-		ok "$1: nftables dropped $dropped packets on the path"
-	else
-		not_ok "$1: nftables dropped packets on the path"
-	fi
-	netns_nodrop $ns
-}
-
-download() {
-	serve_file 5001 "$tmp/data"
-	sleep 0.3
-	unikernel fetch --stack "$1" $host 5001
-	wait $pid
-	rc=$?
-	wait $server 2>/dev/null
-	got=$(sed -n 's/^fetch: \([0-9]*\) bytes crc32 \([0-9a-f]*\).*/\1 \2/p' "$tmp/fetch.out")
-	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
-		ok "$2: the unikernel downloads $MIB MiB intact ($(sed -n 's/.* in \([0-9]*\) ms/\1 ms/p' "$tmp/fetch.out"))"
-	else
-		not_ok "$2: the unikernel downloads $MIB MiB intact (exit $rc, got '$got', want '$want')"
-		diag "$(tail -n 5 "$tmp/fetch.out")"
-	fi
-}
-
 # What `make test` installs is required; only what the machine cannot
 # have (root, /dev/net/tun, namespaces, /dev/kvm) may skip.
 need ip iproute2
@@ -127,10 +82,7 @@ for name in echo tls-echo fetch; do
 done
 built "$O/gen/tls/certs/ca.pem"
 end_if_missing
-netns_up $ns $tap $host/24 || { not_ok "make namespace and tap"; done_testing; exit; }
-head -c $((MIB << 20)) /dev/urandom >"$tmp/data"
-want="$(($(stat -c %s "$tmp/data"))) $(/usr/bin/python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$tmp/data")"
-static="direct:service,ip=$guest/24,gw=$host"
+interop_up
 
 # --- the echo server, clean path -------------------------------------------
 unikernel echo --stack "$static" --quiet
@@ -139,27 +91,15 @@ if ! wait_for "$tmp/echo.out" serving 10; then
 	not_ok "the echo unikernel starts"
 	diag "$(cat "$tmp/echo.out")"
 else
-	if netns_exec $ns ping -q -c 1000 -i 0.002 -W 2 $guest >"$tmp/ping" 2>&1 &&
-		grep -q " 1000 received" "$tmp/ping"; then
-		ok "ping: 1000 echoes, none lost ($(grep -o 'rtt.*' "$tmp/ping"))"
-	else
-		not_ok "ping: 1000 echoes, none lost"
-		diag "$(tail -n 3 "$tmp/ping")"
-	fi
-	# echoclient.py reports 4 results and exits non-zero on a failure.
-	client_tap "clean path" 4 netns_exec $ns /usr/bin/python3 \
-		tests/examples/echoclient.py $guest 7 9 \
-		--bytes $((MIB << 20)) --conns 1000
+	ping_1000 0.002
+	echo_bulk "clean path" 1000
 
 	# --- 2 % loss both ways ------------------------------------------------
 	lossy_path_on
-	client_tap "2% loss" 4 netns_exec $ns /usr/bin/python3 \
-		tests/examples/echoclient.py $guest 7 9 \
-		--bytes $((MIB << 20)) --conns 10
+	echo_bulk "2% loss" 10
 	lossy_path_off "2% loss (echo)"
 fi
-kill $echo_pid 2>/dev/null
-wait $echo_pid 2>/dev/null
+stop $echo_pid
 
 # --- TLS on the direct stack: curl and openssl s_client as clients ---------------
 certs=$O/gen/tls/certs
@@ -169,16 +109,7 @@ if ! wait_for "$tmp/tls-echo.out" "serving TLS echo" 10; then
 	not_ok "the tls-echo unikernel starts"
 	diag "$(cat "$tmp/tls-echo.out")"
 else
-	ip netns exec $ns curl -sS --max-time 20 --cacert "$certs/ca.pem" \
-		--resolve localhost:4433:$guest "https://localhost:4433/haze-$$" \
-		>"$tmp/curl.out" 2>"$tmp/curl.err"
-	rc=$?
-	if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out"; then
-		ok "curl --cacert: verified TLS handshake with the unikernel, request echoed"
-	else
-		not_ok "curl --cacert against the unikernel (exit $rc)"
-		diag "$(tail -n 5 "$tmp/curl.err")"
-	fi
+	curl_tls 20
 	(
 		echo "hello over TLS $$"
 		sleep 1
@@ -204,13 +135,12 @@ else
 		diag "$(cat "$tmp/reset.out"; tail -n 3 "$tmp/tls-echo.out")"
 	fi
 fi
-kill $tls_pid 2>/dev/null
-wait $tls_pid 2>/dev/null
+stop $tls_pid
 
 # --- downloads -----------------------------------------------------------------
-download "$static" "clean path"
+download "$static" "clean path" 30
 lossy_path_on
-download "$static" "2% loss"
+download "$static" "2% loss" 30
 lossy_path_off "2% loss (download)"
 
 # --- DHCP from dnsmasq -----------------------------------------------------------
@@ -219,7 +149,7 @@ ip netns exec $ns dnsmasq --no-daemon --interface=$tap --bind-interfaces \
 	--dhcp-leasefile="$tmp/leases" --port=0 --log-dhcp >"$tmp/dnsmasq" 2>&1 &
 dnsmasq=$!
 sleep 0.3
-download "direct:service" "DHCP"
+download "direct:service" "DHCP" 30
 lease=$(awk '{ print $3 }' "$tmp/leases" 2>/dev/null | head -n 1)
 case $lease in
 10.77.0.5[0-9] | 10.77.0.60) ok "the unikernel's address $lease came from dnsmasq" ;;

@@ -20,6 +20,7 @@
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
+. tests/net/interop_lib.sh
 
 O=${O:-build}
 HAZE_QEMU=platform/virtio/haze-qemu
@@ -57,48 +58,6 @@ unikernel() {
 	pid=$!
 }
 
-# stop PID: ends haze-qemu (which passes the signal to QEMU) and waits.
-stop() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-# lossy_path_off LABEL: removes the drop rules, checking they dropped.
-lossy_path_off() {
-	dropped=$(netns_dropped $ns)
-	if [ "$dropped" -gt 0 ]; then
-		ok "$1: nftables dropped $dropped packets on the path"
-	else
-		not_ok "$1: nftables dropped packets on the path"
-	fi
-	netns_nodrop $ns
-}
-
-# download LABEL: the unikernel fetches $MIB MiB from a Linux server in
-# the namespace; length and CRC-32 compared.
-download() {
-	ip netns exec $ns /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(60)
-data = open(sys.argv[2], "rb").read()
-c, _ = s.accept(); c.sendall(data); c.close()
-' 5001 "$tmp/data" &
-	server=$!
-	sleep 0.3
-	unikernel fetch --stack "$static" $host 5001
-	wait $pid
-	rc=$?
-	wait $server 2>/dev/null
-	got=$(sed -n 's/^fetch: \([0-9]*\) bytes crc32 \([0-9a-f]*\).*/\1 \2/p' "$tmp/fetch.out")
-	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
-		ok "$1: the unikernel downloads $MIB MiB intact ($(sed -n 's/.* in \([0-9]*\) ms/\1 ms/p' "$tmp/fetch.out"))"
-	else
-		not_ok "$1: the unikernel downloads $MIB MiB intact (exit $rc, got '$got', want '$want')"
-		diag "$(tail -n 5 "$tmp/fetch.out")"
-	fi
-}
-
 need ip iproute2
 need nft nftables
 need ping iputils-ping
@@ -116,10 +75,7 @@ for name in echo tls-echo fetch; do
 done
 built "$O/gen/tls/certs/ca.pem"
 end_if_missing
-netns_up $ns $tap $host/24 || { not_ok "make namespace and tap"; done_testing; exit; }
-head -c $((MIB << 20)) /dev/urandom >"$tmp/data"
-want="$(($(stat -c %s "$tmp/data"))) $(/usr/bin/python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$tmp/data")"
-static="direct:service,ip=$guest/24,gw=$host"
+interop_up
 if [ $accel = tcg ]; then
 	diag "QEMU with TCG (no usable /dev/kvm): transfers of $MIB MiB, not the 100 MiB of interop_kvm"
 else
@@ -134,55 +90,35 @@ if ! wait_for "$tmp/echo.out" serving 30; then
 	diag "$(cat "$tmp/echo.out")"
 else
 	ok "the echo unikernel starts under QEMU ($accel), its virtio-net on the tap"
-	if netns_exec $ns ping -q -c 1000 -i 0.005 -W 2 $guest >"$tmp/ping" 2>&1 &&
-		grep -q " 1000 received" "$tmp/ping"; then
-		ok "ping: 1000 echoes, none lost ($(grep -o 'rtt.*' "$tmp/ping"))"
-	else
-		not_ok "ping: 1000 echoes, none lost"
-		diag "$(tail -n 3 "$tmp/ping")"
-	fi
+	ping_1000 0.005
 	avg=$(sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p' "$tmp/ping")
 	if [ -n "$avg" ] && [ "${avg%%.*}" -lt 10 ]; then
 		ok "ping answered in $avg ms on average: the frame's interrupt wakes the halted guest"
 	else
 		not_ok "ping answered within 10 ms on average (got '${avg:-none}' ms): the frame's interrupt wakes the halted guest"
 	fi
-	client_tap "clean path ($MIB MiB, $accel)" 4 netns_exec $ns \
-		/usr/bin/python3 tests/examples/echoclient.py $guest 7 9 \
-		--bytes $((MIB << 20)) --conns 1000
+	echo_bulk "clean path ($MIB MiB, $accel)" 1000
 
-	netns_drop $ns $tap 2 || not_ok "nftables drop rules installed"
-	client_tap "2% loss ($MIB MiB, $accel)" 4 netns_exec $ns \
-		/usr/bin/python3 tests/examples/echoclient.py $guest 7 9 \
-		--bytes $((MIB << 20)) --conns 10
+	lossy_path_on
+	echo_bulk "2% loss ($MIB MiB, $accel)" 10
 	lossy_path_off "2% loss (echo)"
 fi
 stop $echo_pid
 
 # --- TLS: curl against tls-echo ---------------------------------------------
-certs=$O/gen/tls/certs
 unikernel tls-echo --stack "$static" --quiet
 tls_pid=$pid
 if ! wait_for "$tmp/tls-echo.out" "serving TLS echo" 30; then
 	not_ok "the tls-echo unikernel starts under QEMU"
 	diag "$(cat "$tmp/tls-echo.out")"
 else
-	ip netns exec $ns curl -sS --max-time 60 --cacert "$certs/ca.pem" \
-		--resolve localhost:4433:$guest "https://localhost:4433/haze-$$" \
-		>"$tmp/curl.out" 2>"$tmp/curl.err"
-	rc=$?
-	if [ "$rc" -eq 0 ] && grep -q "^GET /haze-$$ HTTP/1.1" "$tmp/curl.out"; then
-		ok "curl --cacert: verified TLS handshake with the unikernel, request echoed"
-	else
-		not_ok "curl --cacert against the unikernel (exit $rc)"
-		diag "$(tail -n 5 "$tmp/curl.err")"
-	fi
+	curl_tls 60
 fi
 stop $tls_pid
 
 # --- downloads -----------------------------------------------------------------
-download "clean path ($accel)"
-netns_drop $ns $tap 2 || not_ok "nftables drop rules installed"
-download "2% loss ($accel)"
+download "$static" "clean path ($accel)" 60
+lossy_path_on
+download "$static" "2% loss ($accel)" 60
 lossy_path_off "2% loss (download)"
 done_testing

@@ -28,64 +28,43 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
 
-O = os.environ.get("O", "build")
-HAZE_QEMU = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                         "../../platform/virtio/haze-qemu")
-EXIT_CLAMPED, EXIT_USAGE, EXIT_ABORT, EXIT_FAULT = 251, 252, 254, 255
+sys.dont_write_bytecode = True  # no __pycache__ left in tests/lib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "../lib"))
+from haze_test import (EXIT_ABORT, EXIT_CLAMPED, EXIT_USAGE, HAZE_QEMU, O,
+                       Runner, Tap, disk, entropy_sources, free_port, show,
+                       tap_skip_reason, write_temp)
+
 EXIT_ABORT_V = 126  # what the guest writes to isa-debug-exit to abort
 
-n = 0
-accel = "?"
+
+class AccelTap(Tap):
+    """Every line names the accelerator that ran it (? until test_hello
+    has asked haze-qemu); a skipped line keeps its description."""
+    accel = "?"
+
+    def report(self, ok, what, skip=None):
+        return super().report(ok, "%s [%s]%s" % (
+            what, self.accel, " # SKIP " + skip if skip else ""))
 
 
-def report(ok, what, skip=None):
-    """One TAP line; @skip, the reason, only for what the machine cannot
-    have (root, /dev/net/tun)."""
-    global n
-    n += 1
-    print("%s %d - %s [%s]%s" % ("ok" if ok else "not ok", n, what, accel,
-                                 " # SKIP " + skip if skip else ""))
-    return ok
-
-
-def image(name):
-    return os.path.join(O, "virtio/tests/kvm/guests", name, name + ".virtio")
-
-
-def run(args, timeout=60):
-    """Runs haze-qemu with ARGS; returns (status, stdout + stderr)."""
-    try:
-        p = subprocess.run([HAZE_QEMU] + args, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return -1, (e.output or b"").decode(errors="replace") + "\n(timeout)"
-    return p.returncode, p.stdout.decode(errors="replace")
-
-
-def show(out):
-    for line in out.splitlines():
-        print("#   " + line)
-
-
-def expect(what, args, status, *needles):
-    rc, out = run(args)
-    ok = rc == status and all(s in out for s in needles)
-    if not report(ok, what):
-        print("# expected status %d and %r; got %d:" % (status, needles, rc))
-        show(out)
-    return out
+# The suite's TAP lines and its runner, under the names the tests call.
+TAP = AccelTap()
+QEMU = Runner(TAP, HAZE_QEMU, "virtio", timeout=60)
+report, image, run, expect = TAP.report, QEMU.image, QEMU.run, QEMU.expect
+expect_fault = QEMU.expect_fault
 
 
 def test_hello():
-    global accel
     rc, out = run([image("hello"), "one", "two words", 'q"uote\\'])
     m = re.search(r"haze-qemu: accelerator: (kvm|tcg).*", out)
-    accel = m.group(1) if m else "?"
+    TAP.accel = m.group(1) if m else "?"
     print("# %s" % (m.group(0) if m else "haze-qemu named no accelerator"))
     ok = (rc == 0 and m is not None and "hello from haze-kvm" in out
           and "arg 1: one\n" in out and "arg 2: two words\n" in out
@@ -142,15 +121,6 @@ def test_idle():
     print("# %.2f s of CPU in a %.2f s run" % (cpu, took))
 
 
-def entropy_sources(out):
-    m = re.search(r"entropy: sources: (.*) \(absent: ([^;]*); failed: "
-                  r"([^)]*)\); seeded", out)
-    if not m:
-        return None
-    return ({s.strip() for s in m.group(1).split(",")}, m.group(2),
-            m.group(3))
-
-
 def test_crypto():
     rc, out = run([image("crypto")])
     if not report(rc == 0 and "sha256 ok, aes-gcm (ct) ok" in out,
@@ -166,30 +136,11 @@ def test_crypto():
               and "jitter" in src[0] and "host" in src[0]
               and src[2] == "none"
               and "virtio-rng: entropy from " + where in out
-              and (accel != "tcg" or "rdrand" in src[0]))
+              and (TAP.accel != "tcg" or "rdrand" in src[0]))
         if not report(ok, "%s: entropy seeds from virtio-rng (the host "
                       "source), RDRAND and jitter, and gives random "
                       "bytes" % machine):
             show(out)
-
-
-BACKTRACE_FRAME1 = re.compile(r"#1 +0x[0-9a-f]+ [A-Za-z_]\w*\+0x[0-9a-f]+")
-
-
-def expect_fault(what, guest, *needles):
-    rc, out = run([image(guest)])
-    regs = re.search(r"rip ([0-9a-f]{16}) rsp [0-9a-f]{16} rbp [0-9a-f]{16}"
-                     r" rflags [0-9a-f]+", out)
-    frame0 = re.search(r"#0 +0x([0-9a-f]+) \S+\+0x", out)
-    ok = (rc == EXIT_FAULT and all(s in out for s in needles)
-          and "backtrace:" in out and BACKTRACE_FRAME1.search(out)
-          and regs and frame0
-          and int(regs.group(1), 16) == int(frame0.group(1), 16))
-    if not report(ok, what):
-        print("# expected status %d, %r, registers and a symbolized "
-              "backtrace; got %d:" % (EXIT_FAULT, needles, rc))
-        show(out)
-    return rc, out
 
 
 def test_faults():
@@ -214,16 +165,7 @@ def test_faults():
                            "page", "overflow",
                            "exception 14 (#PF page fault), error code 0x2",
                            "write of an unmapped page", "hz_test_recurse+")
-    named = re.search(r"^fiber deep overflowed its stack "
-                      r"\(guard page at 0x([0-9a-f]+)\)$", out, re.M)
-    fault = re.search(r"guest fault: .*, cr2 0x([0-9a-f]+)", out)
-    ok = (rc == EXIT_FAULT and named and fault
-          and named.start() < fault.start()
-          and int(fault.group(1), 16) >> 12 == int(named.group(1), 16) >> 12
-          and "went unnoticed" not in out)
-    if not report(ok, "the fiber is named before the report, with the "
-                  "guard page the fault hit"):
-        show(out)
+    QEMU.expect_guard_named(rc, out)
 
 
 def block_pattern():
@@ -231,13 +173,6 @@ def block_pattern():
     data = bytearray((i * 7 + i // 512) & 0xff for i in range(8 * 512))
     data[:15] = b"HAZE-BLOCK-TEST"
     return bytes(data)
-
-
-def disk(size):
-    f = tempfile.NamedTemporaryFile(suffix=".img")
-    f.truncate(size)
-    f.flush()
-    return f
 
 
 def test_block():
@@ -482,14 +417,6 @@ def test_net_pci():
     echo_bulk("q35")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 FLOOD_FRAMES = 600  # the receive queue holds 256
 
 
@@ -514,10 +441,9 @@ def test_rx_flood():
     what = ("a flood of %d frames while the guest does not read: none "
             "lost past the 256-entry receive queue, in order, the too "
             "large ones dropped and counted" % FLOOD_FRAMES)
-    if os.geteuid() != 0:
-        return report(True, what, skip="needs root")
-    if not os.path.exists("/dev/net/tun"):
-        return report(True, what, skip="needs /dev/net/tun")
+    why = tap_skip_reason()
+    if why:
+        return report(True, what, skip=why)
     iface = "hzvf%d" % (os.getpid() % 10000)
     made = subprocess.run(["ip", "tuntap", "add", "dev", iface, "mode",
                            "tap"], stderr=subprocess.PIPE)
@@ -768,10 +694,7 @@ def corrupt(kind):
                 off, = struct.unpack_from("<Q", data, o + 8)
                 # the first note is Xen's: change its type
                 struct.pack_into("<I", data, off + 8, 17)
-    fd, path = tempfile.mkstemp(suffix=".virtio")
-    os.write(fd, bytes(data))
-    os.close(fd)
-    return path
+    return write_temp(data, ".virtio")
 
 
 def test_refusals():
@@ -799,11 +722,8 @@ def main():
               test_block, test_block_refusals, test_block_errors,
               test_net, test_net_pci, test_rx_flood, test_net_refusals,
               test_refusals, test_signals, test_trace, test_doc_configs):
-        try:
-            t()
-        except Exception as e:  # a broken test is a failure, not a crash
-            report(False, "%s raised %r" % (t.__name__, e))
-    print("1..%d" % n)
+        TAP.guard(t.__name__, t)
+    TAP.plan()
 
 
 if __name__ == "__main__":
