@@ -216,8 +216,9 @@ static void arp_resolves_and_ping_answers(void **state)
 static int arp_expiry_main(void *arg)
 {
 	/* Long enough that a descheduled test (a loaded machine) does not
-	 * outlive the refresh window, the last quarter of the TTL. */
-	struct hz_ipstack_config c = {.arp_ttl_ns = 120 * HZ_NS_PER_MS};
+	 * outlive the refresh window, the last quarter of the TTL (a pause
+	 * of 30 ms under a 120 ms TTL was seen in a loaded make test). */
+	struct hz_ipstack_config c = {.arp_ttl_ns = 300 * HZ_NS_PER_MS};
 	struct fixture f;
 	struct hz_mac mac;
 	uint64_t requests;
@@ -227,7 +228,7 @@ static int arp_expiry_main(void *arg)
 	HARNESS_CHECK_EQ(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
 	HARNESS_CHECK_EQ(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
-	run_for(150);
+	run_for(350);
 	HARNESS_CHECK_EQ(hz_arp_lookup(f.st[0], NET_B, &mac), -HZ_ENOENT);
 	/* Resolves again when needed. */
 	HARNESS_CHECK_EQ(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
@@ -241,7 +242,7 @@ static int arp_expiry_main(void *arg)
 	HARNESS_CHECK_GT(probe_arp_requests(&f),
 			 0); /* it does see broadcasts */
 	requests = counter("arp", "requests_sent");
-	for (int i = 0; i < 70; i++) { /* 350 ms: three refreshes */
+	for (int i = 0; i < 240; i++) { /* 1.2 s: three refreshes */
 		HARNESS_CHECK_EQ(
 		    hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND), 0);
 		run_for(5);
