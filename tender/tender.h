@@ -138,6 +138,14 @@ struct hz_vm {
 	int notify_fd;	 /* --notify, or -1 (platform/host/notify.h) */
 	bool told_ready; /* the guest's READY was passed on */
 	bool trace;
+	/* --trace's counts: VM exits, hypercalls by number, frames moved,
+	 * and when the next periodic line is due. */
+	struct {
+		uint64_t exits;
+		uint64_t calls[HZ_KVM_CALL_COUNT_];
+		uint64_t frames_read, frames_written;
+		uint64_t next_ns;
+	} st;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
 	struct hz_image image;
 	/* The console's rate limit: a token bucket of bytes. */
@@ -171,6 +179,12 @@ void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len);
  * to the harness instead (tender/exit.c is left out of them).
  */
 HZ_NORETURN void hz_tender_exit(int status);
+
+/*
+ * Prints --trace's counts line: VM exits, hypercalls of each kind, frames
+ * read and written, and frames per exit, as key=value pairs.
+ */
+void hz_vm_trace_counts(const struct hz_vm *vm);
 
 /* Performs hypercall @call with its argument struct at guest @gpa. */
 void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa);

@@ -487,10 +487,54 @@ static void print_trace(const struct hz_vm *vm)
 	    vm->t_first_ns ? (vm->t_first_ns - vm->t_start_ns) / 1e3 : -1.0,
 	    vm->t_main_ns ? (vm->t_main_ns - vm->t_start_ns) / 1e3 : -1.0,
 	    (now - vm->t_start_ns) / 1e3);
+	hz_vm_trace_counts(vm);
+}
+
+/* --trace prints the counts this often while the guest runs. */
+#define TRACE_PERIOD_NS (5ull * 1000000000)
+
+void hz_vm_trace_counts(const struct hz_vm *vm)
+{
+	const uint64_t *c = vm->st.calls;
+	uint64_t frames = vm->st.frames_read + vm->st.frames_written;
+
+	hz_tender_log("trace: exits=%llu yield=%llu console=%llu net_read=%llu "
+		      "frames_read=%llu net_write=%llu frames_written=%llu "
+		      "block=%llu frames_per_exit=%.2f",
+		      (unsigned long long)vm->st.exits,
+		      (unsigned long long)c[HZ_KVM_CALL_YIELD],
+		      (unsigned long long)c[HZ_KVM_CALL_CONSOLE],
+		      (unsigned long long)c[HZ_KVM_CALL_NET_READ],
+		      (unsigned long long)vm->st.frames_read,
+		      (unsigned long long)c[HZ_KVM_CALL_NET_WRITE],
+		      (unsigned long long)vm->st.frames_written,
+		      (unsigned long long)(c[HZ_KVM_CALL_BLOCK_READ] +
+					   c[HZ_KVM_CALL_BLOCK_WRITE] +
+					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
+		      vm->st.exits ? (double)frames / (double)vm->st.exits
+				   : 0.0);
+}
+
+/* --trace: the counts every TRACE_PERIOD_NS, for a guest never ending. */
+static void trace_tick(struct hz_vm *vm)
+{
+	uint64_t now;
+
+	if (!vm->trace)
+		return;
+	now = hz_tender_now();
+	if (vm->st.next_ns == 0)
+		vm->st.next_ns = now + TRACE_PERIOD_NS;
+	if (now < vm->st.next_ns)
+		return;
+	vm->st.next_ns = now + TRACE_PERIOD_NS;
+	hz_vm_trace_counts(vm);
 }
 
 void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 {
+	if (call < HZ_KVM_CALL_COUNT_)
+		vm->st.calls[call]++;
 	switch (call) {
 	case HZ_KVM_CALL_CONSOLE: {
 		struct hz_kvm_console a;
@@ -509,6 +553,7 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		get_arg(vm, gpa, &a, sizeof(a), "yield", ARG_INOUT);
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
 		put_arg(vm, gpa, &a, sizeof(a));
+		trace_tick(vm);
 		return;
 	}
 	case HZ_KVM_CALL_NET_READ:
@@ -516,6 +561,10 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		struct hz_kvm_net_io a;
 		get_arg(vm, gpa, &a, sizeof(a), "net", ARG_INOUT);
 		hz_net_io(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
+		if (a.ret > 0 && call == HZ_KVM_CALL_NET_WRITE)
+			vm->st.frames_written += (uint64_t)a.ret;
+		else if (a.ret > 0)
+			vm->st.frames_read += (uint64_t)a.ret;
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
 	}
@@ -675,6 +724,7 @@ int hz_vm_run(struct hz_vm *vm)
 			hz_tender_die(HZ_KVM_EXIT_BADCALL, "KVM_RUN: %s",
 				      strerror(errno));
 		}
+		vm->st.exits++;
 		switch (run->exit_reason) {
 		case KVM_EXIT_MMIO: {
 			uint64_t a = run->mmio.phys_addr;

@@ -477,6 +477,67 @@ static void bad_frame_sends_nothing(void **state)
 	fakevm_release(&vm);
 }
 
+/*
+ * --trace counts hypercalls by kind and the frames each net call moved,
+ * and prints them with frames per VM exit (the run loop counts exits;
+ * here they are set as it would have).
+ */
+static void trace_counts_calls_and_frames(void **state)
+{
+	static struct hz_vm vm;
+	int err = memfd_create("stderr", MFD_CLOEXEC);
+	int saved_err = dup(2);
+	char line[512] = {0};
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	vm.trace = true;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp),
+			 0);
+	add_fd_nic(&vm, sp[0]);
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+
+	/* Two writes of 5 and 3 frames, a read of 4 that finds 2. */
+	net_write_args(&vm, 5);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	net_write_args(&vm, 3);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(frames_out(sp[1]), 8);
+	/* Two frames for the read, each behind a tap's virtio-net header. */
+	uint8_t frame[10 + 60] = {0};
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(send(sp[1], frame, sizeof(frame), 0),
+				 (ssize_t)sizeof(frame));
+	net_write_args(&vm, 4);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, 2);
+	/* A refused write moves nothing and counts as a call. */
+	net_write_args(&vm, 2)[1].len = 13;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(io->ret, -HZ_EMSGSIZE);
+
+	assert_int_equal(vm.st.calls[HZ_KVM_CALL_NET_WRITE], 3);
+	assert_int_equal(vm.st.calls[HZ_KVM_CALL_NET_READ], 1);
+	assert_int_equal(vm.st.frames_written, 8);
+	assert_int_equal(vm.st.frames_read, 2);
+	vm.st.exits = 4;
+	assert_int_equal(dup2(err, 2), 2);
+	hz_vm_trace_counts(&vm);
+	dup2(saved_err, 2);
+	close(saved_err);
+	assert_true(pread(err, line, sizeof(line) - 1, 0) > 0);
+	print_message("# %s", line);
+	assert_non_null(strstr(line, "trace: exits=4 "));
+	assert_non_null(strstr(line, " net_read=1 frames_read=2 "));
+	assert_non_null(strstr(line, " net_write=3 frames_written=8 "));
+	assert_non_null(strstr(line, " frames_per_exit=2.50\n"));
+	close(err);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
 /* Other malformed calls end the VM with the bad-call status too. */
 static void malformed_calls_end_the_vm(void **state)
 {
@@ -989,6 +1050,7 @@ int main(void)
 	    cmocka_unit_test(notes_cost_a_few_reads),
 	    cmocka_unit_test(symbols_cost_a_few_reads),
 	    cmocka_unit_test(bad_frame_sends_nothing),
+	    cmocka_unit_test(trace_counts_calls_and_frames),
 	    cmocka_unit_test(malformed_calls_end_the_vm),
 	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),
 	    cmocka_unit_test(console_is_rate_limited),
