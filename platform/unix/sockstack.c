@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -134,6 +135,32 @@ static int sock_open(struct sockstack *ss, struct sock *sk, int fd)
 	if (epoll_ctl(ss->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return from_errno(errno);
 	return 0;
+}
+
+/* Wraps new socket @fd in a zeroed object of @size bytes whose struct sock
+ * is @sk_off bytes in, watched by the poller: the object; or NULL, @fd
+ * closed and the error in *@err. */
+static void *sock_new(struct sockstack *ss, int fd, size_t size, size_t sk_off,
+		      int *err)
+{
+	void *obj = hz_calloc(1, size);
+	struct sock *sk;
+	int r;
+
+	if (obj == NULL) {
+		close(fd);
+		*err = -HZ_ENOMEM;
+		return NULL;
+	}
+	sk = (void *)((char *)obj + sk_off);
+	r = sock_open(ss, sk, fd);
+	if (r < 0) {
+		close(fd);
+		hz_free(obj);
+		*err = r;
+		return NULL;
+	}
+	return obj;
 }
 
 static void sock_close(struct sock *sk)
@@ -363,22 +390,15 @@ static const struct hz_flow_ops sock_flow_ops = {
 
 static int flow_new(struct sockstack *ss, int fd, struct hz_flow **out)
 {
-	struct sock_flow *f = hz_calloc(1, sizeof(*f));
 	struct sockaddr_in peer;
 	socklen_t len = sizeof(peer);
 	int r;
+	struct sock_flow *f =
+	    sock_new(ss, fd, sizeof(*f), offsetof(struct sock_flow, sk), &r);
 
-	if (f == NULL) {
-		close(fd);
-		return -HZ_ENOMEM;
-	}
-	f->flow.ops = &sock_flow_ops;
-	r = sock_open(ss, &f->sk, fd);
-	if (r < 0) {
-		close(fd);
-		hz_free(f);
+	if (f == NULL)
 		return r;
-	}
+	f->flow.ops = &sock_flow_ops;
 	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
 		addr_format(&peer, f->sk.peer, sizeof(f->sk.peer));
 	*out = &f->flow;
@@ -456,17 +476,9 @@ static int tcp_listen(struct hz_stack *s, const struct hz_sockaddr *local,
 		close(fd);
 		return stack_fail(ss, r, "TCP listen on", local);
 	}
-	l = hz_calloc(1, sizeof(*l));
-	if (l == NULL) {
-		close(fd);
-		return stack_fail(ss, -HZ_ENOMEM, "TCP listen on", local);
-	}
-	r = sock_open(ss, &l->sk, fd);
-	if (r < 0) {
-		close(fd);
-		hz_free(l);
+	l = sock_new(ss, fd, sizeof(*l), offsetof(struct hz_listener, sk), &r);
+	if (l == NULL)
 		return stack_fail(ss, r, "TCP listen on", local);
-	}
 	*out = l;
 	return 0;
 }
@@ -540,17 +552,9 @@ static int udp_open(struct hz_stack *s, const struct hz_sockaddr *local,
 		close(fd);
 		return stack_fail(ss, r, "UDP bind", local);
 	}
-	u = hz_calloc(1, sizeof(*u));
-	if (u == NULL) {
-		close(fd);
-		return stack_fail(ss, -HZ_ENOMEM, "UDP open", local);
-	}
-	r = sock_open(ss, &u->sk, fd);
-	if (r < 0) {
-		close(fd);
-		hz_free(u);
+	u = sock_new(ss, fd, sizeof(*u), offsetof(struct hz_udp_sock, sk), &r);
+	if (u == NULL)
 		return stack_fail(ss, r, "UDP open", local);
-	}
 	*out = u;
 	return 0;
 }

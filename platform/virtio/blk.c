@@ -87,34 +87,19 @@ static HZ_COUNTER(count_timeout, "virtio-blk", "timeout");
 
 bool hz_virtio_blk_option(const char *value)
 {
-	static const char msg[] = "haze: haze.block=: too long\n";
-	if (!hz_virtio_names_set(&bind_opt, value)) {
-		hz_virtio_serial_write(msg, sizeof(msg) - 1);
-		return false;
-	}
-	return true;
+	return hz_virtio_names_option(&bind_opt, value,
+				      "haze: haze.block=: too long\n");
 }
 
 void hz_virtio_blk_bind(void)
 {
 	struct hz_vdev *found[HZ_VDEV_MAX];
-	int index[HZ_MANIFEST_MAX];
 	unsigned n = 0;
-	char why[160];
 
 	for (unsigned k = 0; k < hz_vdev_count(); k++)
 		if (hz_vdev_at(k)->type == HZ_VDEV_BLK)
 			found[n++] = hz_vdev_at(k);
-	if (hz_virtio_bind(&hz_manifest, HZ_DEVICE_KIND_BLOCK,
-			   bind_opt.given ? bind_opt.names : NULL, n, index,
-			   why, sizeof(why)) < 0) {
-		hz_virtio_serial_write("haze: ", 6);
-		hz_virtio_serial_write(why, strlen(why));
-		hz_virtio_serial_write("\n", 1);
-		hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
-	}
-	for (unsigned i = 0; i < HZ_MANIFEST_MAX; i++)
-		bound[i] = index[i] >= 0 ? found[index[i]] : NULL;
+	hz_virtio_bind_found(HZ_DEVICE_KIND_BLOCK, &bind_opt, found, n, bound);
 }
 
 /* Reads the 64-bit configuration field at @off, stable across a change. */

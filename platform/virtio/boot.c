@@ -15,6 +15,8 @@
 #include "haze/manifest.h"
 #include "haze/platform.h"
 #include "platform/kvm/kvm.h"
+#include "bind.h"
+#include "vdev.h"
 #include "virtio.h"
 
 #define PAGE 4096ull
@@ -176,6 +178,34 @@ static _Noreturn void boot_fail(const char *msg)
 {
 	hz_virtio_serial_write(msg, strlen(msg));
 	hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
+}
+
+bool hz_virtio_names_option(struct hz_virtio_names *n, const char *value,
+			    const char *too_long)
+{
+	if (!hz_virtio_names_set(n, value)) {
+		hz_virtio_serial_write(too_long, strlen(too_long));
+		return false;
+	}
+	return true;
+}
+
+void hz_virtio_bind_found(uint32_t kind, const struct hz_virtio_names *opt,
+			  struct hz_vdev *const *found, unsigned n,
+			  struct hz_vdev *bound[HZ_MANIFEST_MAX])
+{
+	int index[HZ_MANIFEST_MAX];
+	char why[160];
+
+	if (hz_virtio_bind(&hz_manifest, kind, opt->given ? opt->names : NULL,
+			   n, index, why, sizeof(why)) < 0) {
+		hz_virtio_serial_write("haze: ", 6);
+		hz_virtio_serial_write(why, strlen(why));
+		hz_virtio_serial_write("\n", 1);
+		hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
+	}
+	for (unsigned i = 0; i < HZ_MANIFEST_MAX; i++)
+		bound[i] = index[i] >= 0 ? found[index[i]] : NULL;
 }
 
 /* Copies the command line out of the start info, within the boot map. */

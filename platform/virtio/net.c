@@ -75,33 +75,20 @@ static struct hz_virtio_names bind_opt;
 
 bool hz_virtio_net_option(const char *value)
 {
-	static const char too_long[] = "haze: haze.net=: too long\n";
-	if (!hz_virtio_names_set(&bind_opt, value)) {
-		hz_virtio_serial_write(too_long, sizeof(too_long) - 1);
-		return false;
-	}
-	return true;
+	return hz_virtio_names_option(&bind_opt, value,
+				      "haze: haze.net=: too long\n");
 }
 
 void hz_virtio_net_bind(void)
 {
-	struct hz_vdev *found[HZ_VDEV_MAX];
-	int index[HZ_MANIFEST_MAX];
+	struct hz_vdev *found[HZ_VDEV_MAX], *bound[HZ_MANIFEST_MAX];
 	unsigned n = 0;
-	char why[160];
 
 	for (struct hz_vdev *d; (d = hz_vdev_claim(HZ_VDEV_NET)) != NULL;)
 		found[n++] = d;
-	if (hz_virtio_bind(&hz_manifest, HZ_DEVICE_KIND_NET,
-			   bind_opt.given ? bind_opt.names : NULL, n, index,
-			   why, sizeof(why)) < 0) {
-		hz_virtio_serial_write("haze: ", 6);
-		hz_virtio_serial_write(why, strlen(why));
-		hz_virtio_serial_write("\n", 1);
-		hz_virtio_exit(HZ_VIRTIO_EXIT_ABORT);
-	}
+	hz_virtio_bind_found(HZ_DEVICE_KIND_NET, &bind_opt, found, n, bound);
 	for (unsigned i = 0; i < HZ_MANIFEST_MAX; i++) {
-		nets[i].dev = index[i] >= 0 ? found[index[i]] : NULL;
+		nets[i].dev = bound[i];
 		nets[i].name = hz_manifest.entries[i].name;
 	}
 }

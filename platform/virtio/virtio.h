@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "haze/error.h"
+#include "haze/manifest.h"
 #include "haze/platform.h"
 
 /*
@@ -128,6 +129,24 @@ bool hz_virtio_mmio_option(const char *value);
 /* Finds the virtio-mmio devices the command line named and registers
  * them (hz_vdev_register), in command-line order. */
 void hz_virtio_mmio_probe(void);
+
+struct hz_vdev;
+struct hz_virtio_names;
+
+/* Keeps option value @value in @n (hz_virtio_names_set); false after
+ * writing line @too_long to the console if it does not fit. */
+bool hz_virtio_names_option(struct hz_virtio_names *n, const char *value,
+			    const char *too_long);
+
+/*
+ * Binds the manifest's devices of @kind to the @n devices @found of that
+ * kind, in registration order, by option @opt (hz_virtio_bind): bound[i],
+ * for entry i, its device or NULL. Ends the VM with one line when the
+ * binding is refused.
+ */
+void hz_virtio_bind_found(uint32_t kind, const struct hz_virtio_names *opt,
+			  struct hz_vdev *const *found, unsigned n,
+			  struct hz_vdev *bound[HZ_MANIFEST_MAX]);
 
 /* Takes the `haze.net=NAME,...` option: the manifest's net devices in
  * the order of the virtio-net devices found. */
