@@ -17,7 +17,8 @@ $(eval $(call compile_rules,test))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(O)/test/tests/unit/%,\
 	$(sort $(wildcard tests/unit/test_*.c)))
-UNIT_HARNESS := $(call objs,test,tests/unit/harness.c tests/unit/certs.c)
+UNIT_HARNESS := $(call objs,test,tests/unit/harness.c tests/unit/certs.c \
+	tests/unit/dns_stub.c)
 UNIT_HARNESS_LIB := $(O)/test/tests/unit/libharness.a
 TEST_PLATFORM_LIB := $(O)/test/libhaze-unix.a
 TEST_LIBS := $(TEST_PLATFORM_LIB) $(call hz_lib_archives,test)

@@ -544,6 +544,24 @@ static enum hz_gdb_action serve(int fd)
 }
 
 /*
+ * Reads gdb's output from @fd to its end, NUL-terminated, closes @fd and
+ * waits for gdb, process @pid, to exit (its wait status in @status).
+ */
+static const char *gdb_transcript(int fd, pid_t pid, int *status)
+{
+	static char text[16384];
+	size_t n = 0;
+	ssize_t r;
+
+	while ((r = read(fd, text + n, sizeof(text) - 1 - n)) > 0)
+		n += (size_t)r;
+	text[n] = '\0';
+	close(fd);
+	waitpid(pid, status, 0);
+	return text;
+}
+
+/*
  * gdb -batch against the stub on the fake VM holding the debuggee:
  * connect, info registers rip (the image's entry, named), x/4xb of a
  * global (its bytes), print it (its value), detach.
@@ -578,15 +596,8 @@ static void gdb_batch_session(void **state)
 	if (cfd >= 0)
 		close(cfd);
 	close(lfd);
-	static char text[16384];
-	size_t n = 0;
-	ssize_t r;
-	while ((r = read(out[0], text + n, sizeof(text) - 1 - n)) > 0)
-		n += (size_t)r;
-	text[n] = '\0';
-	close(out[0]);
 	int status;
-	waitpid(pid, &status, 0);
+	const char *text = gdb_transcript(out[0], pid, &status);
 	char rip[64];
 	snprintf(rip, sizeof(rip), "0x%llx <_start>",
 		 (unsigned long long)vm.image.entry);
@@ -625,6 +636,34 @@ static const char *received(int fd)
 	return buf;
 }
 
+/* Opens a socketpair @sv and puts the stub's end, sv[0], on @link. */
+static void link_open(struct hz_gdb_link *link, int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	hz_gdb_link_init(&vm, link, sv[0]);
+}
+
+/* Closes both ends of the socketpair link_open opened. */
+static void link_close(int sv[2])
+{
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Writes all of @cmds to @fd, as gdb's side of the link. */
+static void send_cmds(int fd, const char *cmds)
+{
+	assert_int_equal(write(fd, cmds, strlen(cmds)), (ssize_t)strlen(cmds));
+}
+
+/* Appends packet @body, framed, to the string @cmds of @size bytes. */
+static void cmds_add(char *cmds, size_t size, const char *body)
+{
+	size_t n = strlen(cmds);
+
+	snprintf(cmds + n, size - n, "%s", frame(body));
+}
+
 /* The guest's exit status reaches gdb as W, and the tender still exits. */
 static void guest_exit_is_reported(void **state)
 {
@@ -633,14 +672,12 @@ static void guest_exit_is_reported(void **state)
 
 	(void)state;
 	fakevm_init(&vm);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	hz_gdb_link_init(&vm, &link, sv[0]);
+	link_open(&link, sv);
 	struct hz_kvm_exit *ex = fakevm_ptr(&vm, FAKEVM_HEAP);
 	ex->status = 7;
 	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_EXIT, FAKEVM_HEAP), 7);
 	assert_string_equal(received(sv[1]), "$W07#be");
-	close(sv[0]);
-	close(sv[1]);
+	link_close(sv);
 	fakevm_release(&vm);
 }
 
@@ -656,15 +693,13 @@ static void guest_fault_is_a_segv_stop(void **state)
 
 	(void)state;
 	fakevm_init(&vm);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	hz_gdb_link_init(&vm, &link, sv[0]);
+	link_open(&link, sv);
 	struct hz_kvm_fault *f = fakevm_ptr(&vm, FAKEVM_HEAP);
 	*f = (struct hz_kvm_fault){
 	    .vector = 14, .rip = 0x1234567, .rax = 0xfeed, .cr2 = 8};
 	/* What gdb will have sent by the time the stub reads. */
 	const char *cmds = "+$g#67+$c#63+";
-	assert_int_equal(write(sv[1], cmds, strlen(cmds)),
-			 (ssize_t)strlen(cmds));
+	send_cmds(sv[1], cmds);
 	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_FAULT, FAKEVM_HEAP),
 			 HZ_KVM_EXIT_FAULT);
 	const char *got = received(sv[1]);
@@ -675,8 +710,7 @@ static void guest_fault_is_a_segv_stop(void **state)
 		fail_msg("expected a T0b stop, the fault's registers and "
 			 "X0b; got %s",
 			 got);
-	close(sv[0]);
-	close(sv[1]);
+	link_close(sv);
 	fakevm_release(&vm);
 }
 
@@ -812,7 +846,7 @@ static void kvm_backend_steps_over_breakpoints(void **state)
 {
 	static struct hz_gdb_link link;
 	int sv[2];
-	char cmds[256], z0[32], want[128];
+	char cmds[256] = "", z0[32], want[128];
 
 	(void)state;
 	setup_toy();
@@ -821,16 +855,12 @@ static void kvm_backend_steps_over_breakpoints(void **state)
 	uint8_t orig = vm.mem[bp];
 	vm.mem[own] = 0xcc; /* an int3 of the guest's own */
 	toy.regs.rip = bp;  /* stopped on gdb's breakpoint, as after a hit */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	hz_gdb_link_init(&vm, &link, sv[0]);
+	link_open(&link, sv);
 	snprintf(z0, sizeof(z0), "Z0,%llx,1", (unsigned long long)bp);
-	snprintf(cmds, sizeof(cmds), "%s", frame(z0));
-	snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s",
-		 frame("c"));
-	snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s",
-		 frame("D"));
-	assert_int_equal(write(sv[1], cmds, strlen(cmds)),
-			 (ssize_t)strlen(cmds));
+	cmds_add(cmds, sizeof(cmds), z0);
+	cmds_add(cmds, sizeof(cmds), "c");
+	cmds_add(cmds, sizeof(cmds), "D");
+	send_cmds(sv[1], cmds);
 	int status = -1;
 	int ended = fakevm_run(&vm, run_vm, &status);
 	/* Z0 OK; c steps off bp (one #DB, not reported) and runs on to the
@@ -846,8 +876,7 @@ static void kvm_backend_steps_over_breakpoints(void **state)
 	assert_int_equal(toy.dbg.control, 0); /* debugging off */
 	assert_true(vm.gdb == NULL);
 	assert_true(toy.regs.rip == toy.exit_at);
-	close(sv[0]);
-	close(sv[1]);
+	link_close(sv);
 	release_vm();
 }
 
@@ -861,7 +890,7 @@ static void kvm_backend_puts_breakpoints_back(void **state)
 {
 	static struct hz_gdb_link link;
 	int sv[2];
-	char cmds[256], pkt[32];
+	char cmds[256] = "", pkt[32];
 
 	(void)state;
 	setup_toy();
@@ -869,26 +898,20 @@ static void kvm_backend_puts_breakpoints_back(void **state)
 	uint64_t bp = main_at + 4;
 	vm.mem[main_at + 8] = 0xcc; /* an int3 of the guest's own */
 	toy.regs.rip = bp;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	hz_gdb_link_init(&vm, &link, sv[0]);
+	link_open(&link, sv);
 	snprintf(pkt, sizeof(pkt), "Z0,%llx,1", (unsigned long long)bp);
-	snprintf(cmds, sizeof(cmds), "%s", frame(pkt));
-	snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s",
-		 frame("c"));
+	cmds_add(cmds, sizeof(cmds), pkt);
+	cmds_add(cmds, sizeof(cmds), "c");
 	snprintf(pkt, sizeof(pkt), "s%llx", (unsigned long long)bp);
-	snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s",
-		 frame(pkt));
-	snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s",
-		 frame("k"));
-	assert_int_equal(write(sv[1], cmds, strlen(cmds)),
-			 (ssize_t)strlen(cmds));
+	cmds_add(cmds, sizeof(cmds), pkt);
+	cmds_add(cmds, sizeof(cmds), "k");
+	send_cmds(sv[1], cmds);
 	int status = -1;
 	assert_int_equal(fakevm_run(&vm, run_vm, &status), HZ_KVM_EXIT_BADCALL);
 	assert_int_equal(toy.steps, 2);
 	assert_int_equal(vm.mem[bp], 0xcc);
 	assert_true(toy.regs.rip == bp + 1);
-	close(sv[0]);
-	close(sv[1]);
+	link_close(sv);
 	release_vm();
 }
 
@@ -931,15 +954,8 @@ static void gdb_session_through_the_run_loop(void **state)
 	int status = -1;
 	int ended = fakevm_run(&vm, run_vm, &status);
 	close(link.fd); /* gdb hears the end even if the stub said nothing */
-	static char text[16384];
-	size_t n = 0;
-	ssize_t r;
-	while ((r = read(out[0], text + n, sizeof(text) - 1 - n)) > 0)
-		n += (size_t)r;
-	text[n] = '\0';
-	close(out[0]);
 	int ws;
-	waitpid(pid, &ws, 0);
+	const char *text = gdb_transcript(out[0], pid, &ws);
 	uint64_t r1 = 0, r2 = 0;
 	const char *p = strstr(text, "\nrip ");
 	if (p)

@@ -12,6 +12,7 @@
  * as for the TLS suite (ec.pem names *.haze.test).
  */
 #include "tests/unit/certs.h"
+#include "tests/unit/dns_stub.h"
 #include "tests/unit/harness.h"
 
 #include <stdio.h>
@@ -56,57 +57,6 @@ static struct hz_tls_config *tls_client_config(void)
 	HARNESS_CHECK_EQ(hz_tls_config_add_anchors(cfg, ca.data, ca.len), 1);
 	free(ca.data);
 	return cfg;
-}
-
-/* --- a DNS server: every name is 10.0.0.2, but nx.* ----------------------- */
-
-struct dns_server {
-	struct hz_stack *s;
-	struct hz_udp_sock *u;
-	bool stop, done;
-};
-
-static void dns_answer(struct dns_server *d, const uint8_t *q, size_t len,
-		       const struct hz_sockaddr *from)
-{
-	static const uint8_t a[] = {0xc0, 0x0c, 0, 1, 0,  1, 0, 0,
-				    0,	  60,	0, 4, 10, 0, 0, 2};
-	uint8_t r[HZ_DNS_QUERY_MAX + sizeof(a)];
-	size_t qend = 12;
-
-	while (qend < len && q[qend] != 0)
-		qend += 1 + (size_t)q[qend];
-	qend += 5;
-	if (len < 14 || qend > len || qend > HZ_DNS_QUERY_MAX)
-		return;
-	memcpy(r, q, qend);
-	r[2] = 0x81;
-	if ((q[13] | 0x20) == 'n' && (q[14] | 0x20) == 'x') {
-		r[3] = 0x80 | HZ_DNS_NXDOMAIN;
-	} else {
-		r[3] = 0x80;
-		r[7] = 1;
-		memcpy(r + qend, a, sizeof(a));
-		qend += sizeof(a);
-	}
-	HARNESS_CHECK(hz_udp_sendto(d->s, d->u, from, r, qend) == 0);
-}
-
-static void dns_fiber(void *arg)
-{
-	struct dns_server *d = arg;
-
-	while (!d->stop) {
-		struct hz_sockaddr from;
-		struct hz_view v;
-
-		if (hz_udp_recvfrom(d->s, d->u, &v, &from, hz_now() + 10 * MS) <
-		    0)
-			continue;
-		dns_answer(d, hz_view_data(&v), v.len, &from);
-		hz_view_release(&v);
-	}
-	d->done = true;
 }
 
 /* --- an echo server over a conduit listener ------------------------------- */
@@ -159,7 +109,7 @@ struct fixture {
 	struct hz_ipstack *st[2];
 	struct hz_tls_config *tls_client, *tls_server;
 	struct hz_conduit server, client;
-	struct dns_server dns;
+	struct dns_stub dns;
 	struct echo tcp_echo, tls_echo;
 };
 
@@ -167,7 +117,6 @@ static void fixture_up(struct fixture *f)
 {
 	struct hz_simlink_config lc = {
 	    .ports = 2, .seed = 5, .delay_ns = 100000};
-	struct hz_sockaddr dns = {0, 53};
 	struct hz_conduit_config cc = {0};
 
 	memset(f, 0, sizeof(*f));
@@ -185,9 +134,7 @@ static void fixture_up(struct fixture *f)
 	}
 	f->tls_client = tls_client_config();
 	f->tls_server = tls_server_config();
-	f->dns.s = hz_ipstack_stack(f->st[1]);
-	HARNESS_CHECK_EQ(hz_udp_open(f->dns.s, &dns, &f->dns.u), 0);
-	HARNESS_CHECK_EQ(hz_fiber_spawn("dns", dns_fiber, &f->dns, 0), 0);
+	dns_stub_start(&f->dns, hz_ipstack_stack(f->st[1]));
 
 	cc.stack = hz_ipstack_stack(f->st[1]);
 	cc.tls_server = f->tls_server;

@@ -4,7 +4,7 @@
  * https: on 443 through conduit listeners; a client stack (10.0.0.1)
  * talks to it through the HTTP client and through raw TCP flows, for
  * what a well-behaved client would never send. Names resolve through a
- * small DNS server on the server stack (every name is 10.0.0.2).
+ * small DNS server on the server stack (tests/unit/dns_stub.h).
  *
  * Keep-alive, HEAD, pipelined requests answered in order, 405 with
  * Allow, 100-continue (sent only when the handler reads the body),
@@ -14,6 +14,7 @@
  * wire, the access hook's figures, and HTTPS through a TLS flow.
  */
 #include "tests/unit/certs.h"
+#include "tests/unit/dns_stub.h"
 #include "tests/unit/harness.h"
 
 #include <stdio.h>
@@ -45,53 +46,6 @@ static uint8_t big[BIG_SIZE];
 			goto out;      \
 	} while (0)
 
-/* --- a DNS server: every name is 10.0.0.2 --------------------------------- */
-
-struct dns_server {
-	struct hz_stack *s;
-	struct hz_udp_sock *u;
-	bool stop, done;
-};
-
-static void dns_answer(struct dns_server *d, const uint8_t *q, size_t len,
-		       const struct hz_sockaddr *from)
-{
-	static const uint8_t a[] = {0xc0, 0x0c, 0, 1, 0,  1, 0, 0,
-				    0,	  60,	0, 4, 10, 0, 0, 2};
-	uint8_t r[HZ_DNS_QUERY_MAX + sizeof(a)];
-	size_t qend = 12;
-
-	while (qend < len && q[qend] != 0)
-		qend += 1 + (size_t)q[qend];
-	qend += 5;
-	if (len < 14 || qend > len || qend > HZ_DNS_QUERY_MAX)
-		return;
-	memcpy(r, q, qend);
-	r[2] = 0x81;
-	r[3] = 0x80;
-	r[7] = 1;
-	memcpy(r + qend, a, sizeof(a));
-	HARNESS_CHECK(hz_udp_sendto(d->s, d->u, from, r, qend + sizeof(a)) ==
-		      0);
-}
-
-static void dns_fiber(void *arg)
-{
-	struct dns_server *d = arg;
-
-	while (!d->stop) {
-		struct hz_sockaddr from;
-		struct hz_view v;
-
-		if (hz_udp_recvfrom(d->s, d->u, &v, &from, hz_now() + 10 * MS) <
-		    0)
-			continue;
-		dns_answer(d, hz_view_data(&v), v.len, &from);
-		hz_view_release(&v);
-	}
-	d->done = true;
-}
-
 /* --- the fixture ---------------------------------------------------------- */
 
 #define ACCESS_MAX 64
@@ -117,7 +71,7 @@ struct fixture {
 	struct hz_stack *cs; /* the client's stack */
 	struct hz_tls_config *tls_client, *tls_server;
 	struct hz_conduit server, client;
-	struct dns_server dns;
+	struct dns_stub dns;
 	struct hz_http_server srv;
 	struct runner http, https;
 	uint64_t slow_ns; /* GET /slow sleeps this long */
@@ -273,7 +227,6 @@ static struct fixture *fixture_up(const struct hz_http_server_config *cfg)
 {
 	struct hz_simlink_config lc = {
 	    .ports = 2, .seed = 7, .delay_ns = 100000};
-	struct hz_sockaddr dns = {0, 53};
 	struct hz_conduit_config cc = {0};
 	struct hz_http_server_config sc =
 	    cfg != NULL ? *cfg : (struct hz_http_server_config){0};
@@ -294,9 +247,7 @@ static struct fixture *fixture_up(const struct hz_http_server_config *cfg)
 	f->cs = hz_ipstack_stack(f->st[0]);
 	f->tls_client = tls_client_config();
 	f->tls_server = tls_server_config();
-	f->dns.s = hz_ipstack_stack(f->st[1]);
-	HARNESS_CHECK(hz_udp_open(f->dns.s, &dns, &f->dns.u) == 0);
-	HARNESS_CHECK(hz_fiber_spawn("dns", dns_fiber, &f->dns, 0) == 0);
+	dns_stub_start(&f->dns, hz_ipstack_stack(f->st[1]));
 
 	cc.stack = hz_ipstack_stack(f->st[1]);
 	cc.tls_server = f->tls_server;
@@ -434,6 +385,24 @@ static int fetch(struct hz_http_client *c, const char *method,
 	return r;
 }
 
+/*
+ * Reads a response on @c into @res, its body into @body (of @size bytes,
+ * NUL-terminated when the read succeeds); returns what the read returned.
+ */
+static int receive(struct hz_http_client *c, bool head,
+		   struct hz_http_client_response *res, char *body, size_t size,
+		   uint64_t deadline)
+{
+	int r;
+
+	res->body = body;
+	res->body_cap = size - 1;
+	r = hz_http_client_recv(c, head, res, deadline);
+	if (r == 0)
+		body[res->body_len] = '\0';
+	return r;
+}
+
 static struct hz_http_client *client_new(void)
 {
 	struct hz_http_client *c = hz_calloc(1, sizeof(*c));
@@ -456,6 +425,16 @@ static void flow_free(struct hz_flow *flow)
 {
 	if (flow != NULL)
 		hz_flow_free(flow);
+}
+
+/* Frees raw @flow unless client @c took it, then @c, then the fixture. */
+static void raw_client_down(struct fixture *f, struct hz_http_client *c,
+			    struct hz_flow *flow)
+{
+	if (c->flow == NULL)
+		flow_free(flow);
+	client_free(c);
+	fixture_down(f);
 }
 
 /* Waits (a little at a time) until @cond holds or 5 s pass. */
@@ -582,11 +561,8 @@ static int pipelining_main(void *arg)
 	REQUIRE(raw_send(flow, requests));
 	hz_http_client_attach(c, flow, "a");
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		res.body = body;
-		res.body_cap = sizeof(body) - 1;
-		REQUIRE(hz_http_client_recv(c, want[i].head, &res,
-					    hz_now() + 5 * SECOND) == 0);
-		body[res.body_len] = '\0';
+		REQUIRE(receive(c, want[i].head, &res, body, sizeof(body),
+				hz_now() + 5 * SECOND) == 0);
 		HARNESS_CHECK(res.status == want[i].status);
 		HARNESS_CHECK(strcmp(body, want[i].body) == 0);
 		HARNESS_CHECK(res.keep_alive);
@@ -607,10 +583,7 @@ static int pipelining_main(void *arg)
 	HARNESS_CHECK(strcmp(f->access[3].target, "/echo") == 0 &&
 		      f->access[3].body_received == 3);
 out:
-	if (c->flow == NULL)
-		flow_free(flow);
-	client_free(c);
-	fixture_down(f);
+	raw_client_down(f, c, flow);
 	return 0;
 }
 
@@ -640,11 +613,8 @@ static int continue_main(void *arg)
 	HARNESS_CHECK(raw_expect(flow, "HTTP/1.1 100 Continue\r\n\r\n"));
 	REQUIRE(raw_send(flow, "hello"));
 	hz_http_client_attach(c, flow, "a");
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	REQUIRE(hz_http_client_recv(c, false, &res, hz_now() + 5 * SECOND) ==
-		0);
-	body[res.body_len] = '\0';
+	REQUIRE(receive(c, false, &res, body, sizeof(body),
+			hz_now() + 5 * SECOND) == 0);
 	HARNESS_CHECK(res.status == 200 && strcmp(body, "hello") == 0);
 	HARNESS_CHECK(res.keep_alive);
 	hz_http_client_close(c);
@@ -663,10 +633,7 @@ static int continue_main(void *arg)
 	HARNESS_CHECK(strstr(buf, "100 Continue") == NULL);
 	HARNESS_CHECK(eof);
 out:
-	if (c->flow == NULL)
-		flow_free(flow);
-	client_free(c);
-	fixture_down(f);
+	raw_client_down(f, c, flow);
 	return 0;
 }
 
@@ -693,11 +660,8 @@ static int chunked_main(void *arg)
 			       "5;a=b\r\nhello\r\n6\r\n world\r\n"
 			       "0\r\nX-Trailer: 1\r\n\r\n"));
 	hz_http_client_attach(c, flow, "a");
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	REQUIRE(hz_http_client_recv(c, false, &res, hz_now() + 5 * SECOND) ==
-		0);
-	body[res.body_len] = '\0';
+	REQUIRE(receive(c, false, &res, body, sizeof(body),
+			hz_now() + 5 * SECOND) == 0);
 	HARNESS_CHECK(res.status == 200 && strcmp(body, "hello world") == 0);
 	/* A streamed response of unknown length goes chunked. */
 	REQUIRE(fetch(c, "GET", "/stream", NULL, 0, &res, body, sizeof(body)) ==
@@ -711,10 +675,7 @@ static int chunked_main(void *arg)
 	HARNESS_CHECK(strstr(hz_http_client_error(c),
 			     "the stream ended inside a message") != NULL);
 out:
-	if (c->flow == NULL)
-		flow_free(flow);
-	client_free(c);
-	fixture_down(f);
+	raw_client_down(f, c, flow);
 	return 0;
 }
 
@@ -813,10 +774,8 @@ static int unread_body_main(void *arg)
 			       "Content-Length: 100000\r\n\r\n"));
 	w = (struct body_writer){flow, 100000, false, false};
 	REQUIRE(hz_fiber_spawn("body", body_writer_fiber, &w, 0) == 0);
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	REQUIRE(hz_http_client_recv(c, false, &res, hz_now() + 5 * SECOND) ==
-		0);
+	REQUIRE(receive(c, false, &res, body, sizeof(body),
+			hz_now() + 5 * SECOND) == 0);
 	HARNESS_CHECK(res.status == 405 && res.keep_alive);
 	WAIT_FOR(w.done);
 	HARNESS_CHECK(w.ok);
@@ -837,10 +796,7 @@ static int unread_body_main(void *arg)
 	    fetch(c, "GET", "/hello", NULL, 0, &res, body, sizeof(body)) < 0);
 out:
 	WAIT_FOR(w.done);
-	if (c->flow == NULL)
-		flow_free(flow);
-	client_free(c);
-	fixture_down(f);
+	raw_client_down(f, c, flow);
 	return 0;
 }
 
@@ -994,11 +950,8 @@ static int limit_main(void *arg)
 				    hz_now() + 5 * SECOND) == 0);
 	REQUIRE(hz_http_client_send(c[2], "GET", "/hello", NULL, 0, NULL, 0,
 				    hz_now() + SECOND) == 0);
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	HARNESS_CHECK(
-	    hz_http_client_recv(c[2], false, &res, hz_now() + 300 * MS) ==
-	    -HZ_ETIMEDOUT);
+	HARNESS_CHECK(receive(c[2], false, &res, body, sizeof(body),
+			      hz_now() + 300 * MS) == -HZ_ETIMEDOUT);
 	HARNESS_CHECK(counter("conn_limit_waits") > waits);
 	hz_flow_free(quiet[0]);
 	quiet[0] = NULL;
@@ -1040,6 +993,28 @@ static void stopper_fiber(void *arg)
 	s->done = true;
 }
 
+/*
+ * Opens @busy, sends it GET /slow, notes the time in @t0 and starts @st's
+ * stopper; false, the failure recorded, if a step failed.
+ */
+static bool slow_request_then_stop(struct fixture *f,
+				   struct hz_http_client *busy,
+				   struct stopper *st, uint64_t *t0)
+{
+	if (!HARNESS_CHECK(hz_http_client_open(busy, &f->client,
+					       "http://10.0.0.2/",
+					       hz_now() + 5 * SECOND) == 0))
+		return false;
+	if (!HARNESS_CHECK(hz_http_client_send(busy, "GET", "/slow", NULL, 0,
+					       NULL, 0,
+					       hz_now() + SECOND) == 0))
+		return false;
+	*t0 = hz_now();
+	st->done = false;
+	return HARNESS_CHECK(hz_fiber_spawn("stopper", stopper_fiber, st, 0) ==
+			     0);
+}
+
 static int stop_main(void *arg)
 {
 	struct fixture *f = fixture_up(NULL);
@@ -1056,13 +1031,8 @@ static int stop_main(void *arg)
 				    hz_now() + 5 * SECOND) == 0);
 	REQUIRE(fetch(idle, "GET", "/hello", NULL, 0, &res, body,
 		      sizeof(body)) == 0);
-	REQUIRE(hz_http_client_open(busy, &f->client, "http://10.0.0.2/",
-				    hz_now() + 5 * SECOND) == 0);
-	REQUIRE(hz_http_client_send(busy, "GET", "/slow", NULL, 0, NULL, 0,
-				    hz_now() + SECOND) == 0);
-	t0 = hz_now();
-	st.done = false;
-	REQUIRE(hz_fiber_spawn("stopper", stopper_fiber, &st, 0) == 0);
+	if (!slow_request_then_stop(f, busy, &st, &t0))
+		goto out;
 	/* The idle connection goes at once, while the slow request is
 	 * still in its handler... */
 	HARNESS_CHECK(raw_read(idle->flow, body, sizeof(body),
@@ -1071,11 +1041,8 @@ static int stop_main(void *arg)
 	HARNESS_CHECK_EQ(f->naccess, 1);
 	HARNESS_CHECK_LT(hz_now() - t0, SECOND);
 	/* ...the request in flight is answered, closing... */
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	REQUIRE(hz_http_client_recv(busy, false, &res, hz_now() + 5 * SECOND) ==
-		0);
-	body[res.body_len] = '\0';
+	REQUIRE(receive(busy, false, &res, body, sizeof(body),
+			hz_now() + 5 * SECOND) == 0);
 	HARNESS_CHECK(res.status == 200 && strcmp(body, "slow") == 0);
 	HARNESS_CHECK(!res.keep_alive);
 	HARNESS_CHECK(
@@ -1111,18 +1078,11 @@ static int stop_deadline_main(void *arg)
 
 	(void)arg;
 	f->slow_ns = 1 * SECOND;
-	REQUIRE(hz_http_client_open(busy, &f->client, "http://10.0.0.2/",
-				    hz_now() + 5 * SECOND) == 0);
-	REQUIRE(hz_http_client_send(busy, "GET", "/slow", NULL, 0, NULL, 0,
-				    hz_now() + SECOND) == 0);
-	t0 = hz_now();
-	st.done = false;
-	REQUIRE(hz_fiber_spawn("stopper", stopper_fiber, &st, 0) == 0);
+	if (!slow_request_then_stop(f, busy, &st, &t0))
+		goto out;
 	/* The deadline passes with the request in flight: it is cut. */
-	res.body = body;
-	res.body_cap = sizeof(body) - 1;
-	HARNESS_CHECK(
-	    hz_http_client_recv(busy, false, &res, hz_now() + 5 * SECOND) < 0);
+	HARNESS_CHECK(receive(busy, false, &res, body, sizeof(body),
+			      hz_now() + 5 * SECOND) < 0);
 	HARNESS_CHECK_LT(f->handled, 1000); /* before the handler woke */
 	/* Stop returns once the handler has given up, saying it cut. */
 	WAIT_FOR(st.done);

@@ -107,6 +107,43 @@ static struct hz_stack *stk(struct fixture *f, unsigned i)
 	return hz_ipstack_stack(f->st[i]);
 }
 
+/* fixture_up, then a UDP socket on stack 0 bound to @local (NULL: any). */
+static struct hz_udp_sock *udp_fixture_up(struct fixture *f, unsigned n,
+					  bool probe,
+					  const struct hz_ipstack_config *tmpl,
+					  const struct hz_sockaddr *local)
+{
+	struct hz_udp_sock *u = NULL;
+
+	fixture_up(f, n, probe, tmpl);
+	HARNESS_CHECK_EQ(hz_udp_open(stk(f, 0), local, &u), 0);
+	return u;
+}
+
+/* Closes @u, from udp_fixture_up, then takes the fixture down. */
+static void udp_fixture_down(struct fixture *f, struct hz_udp_sock *u)
+{
+	hz_udp_close(stk(f, 0), u);
+	fixture_down(f);
+}
+
+/*
+ * Hands @frame of @len bytes to stack 0 as its driver would, with no link
+ * between; @csum_ok says the device has checked the checksums.
+ */
+static void input_frame(struct fixture *f, const uint8_t *frame, size_t len,
+			bool csum_ok)
+{
+	struct hz_view v;
+
+	if (!HARNESS_CHECK_EQ(hz_pbuf_alloc(NULL, len, &v), 0))
+		return;
+	memcpy(hz_view_data(&v), frame, len);
+	if (csum_ok)
+		v.pb->csum_ok = true;
+	hz_ipstack_input(f->st[0], &v);
+}
+
 static uint64_t counter(const char *source, const char *name)
 {
 	struct hz_counter *c = hz_counter_find(source, name);
@@ -400,6 +437,18 @@ static void echo_once(struct fixture *f, struct hz_udp_sock *u, size_t len)
 	hz_view_release(&v);
 }
 
+/* Stops echo server @e, closes its socket and @u, and takes @f down. */
+static void echo_fixture_down(struct fixture *f, struct echo_server *e,
+			      struct hz_udp_sock *u)
+{
+	e->stop = true;
+	while (e->stop)
+		run_for(5);
+	hz_udp_close(stk(f, 0), u);
+	hz_udp_close(e->stack, e->sock);
+	fixture_down(f);
+}
+
 static int udp_echo_main(void *arg)
 {
 	struct fixture f;
@@ -427,12 +476,7 @@ static int udp_echo_main(void *arg)
 	hz_ipstack_stats(f.st[0], &st);
 	HARNESS_CHECK_EQ(st.reasm_used, 0);
 	HARNESS_CHECK_EQ(st.rx_drops, 0);
-	e.stop = true;
-	while (e.stop)
-		run_for(5);
-	hz_udp_close(stk(&f, 0), u);
-	hz_udp_close(e.stack, e.sock);
-	fixture_down(&f);
+	echo_fixture_down(&f, &e, u);
 	return 0;
 }
 
@@ -451,8 +495,7 @@ static int unreachable_main(void *arg)
 	uint64_t nosock = counter("udp", "drop_no_socket");
 
 	(void)arg;
-	fixture_up(&f, 2, false, NULL);
-	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), NULL, &u), 0);
+	u = udp_fixture_up(&f, 2, false, NULL, NULL);
 	HARNESS_CHECK_EQ(hz_udp_sendto(stk(&f, 0), u, &closed, "hi", 2), 0);
 	run_for(20);
 	HARNESS_CHECK_EQ(counter("udp", "drop_no_socket") - nosock, 1);
@@ -463,8 +506,7 @@ static int unreachable_main(void *arg)
 	run_for(20);
 	HARNESS_CHECK_EQ(counter("udp", "drop_no_socket") - nosock, 2);
 	HARNESS_CHECK_EQ(counter("icmp", "rx_dest_unreachable") - rx, 1);
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 	return 0;
 }
 
@@ -482,8 +524,7 @@ static int rate_limit_main(void *arg)
 	uint64_t sent, limited;
 
 	(void)arg;
-	fixture_up(&f, 2, false, NULL);
-	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), NULL, &u), 0);
+	u = udp_fixture_up(&f, 2, false, NULL, NULL);
 	HARNESS_CHECK_EQ(hz_ipstack_ping(f.st[0], NET_B, 8, hz_now() + SECOND),
 			 0);
 	sent = counter("icmp", "tx_dest_unreachable");
@@ -498,8 +539,7 @@ static int rate_limit_main(void *arg)
 	HARNESS_CHECK_GE(sent, ICMP_BURST);
 	HARNESS_CHECK_LE(sent, ICMP_BURST + 2);
 	HARNESS_CHECK_EQ(sent + limited, 40);
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 	return 0;
 }
 
@@ -524,19 +564,16 @@ static int routing_main(void *arg)
 	HARNESS_CHECK_EQ(hz_udp_sendto(stk(&f, 0), u, &far, "q", 1),
 			 -HZ_ENOENT);
 	HARNESS_CHECK_STR_HAS(hz_stack_error(stk(&f, 0)), "192.0.2.1");
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 
 	/* With B as gateway, the packet goes to B's MAC. */
 	gw.gateway = NET_B;
-	fixture_up(&f, 2, false, &gw);
-	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), NULL, &u), 0);
+	u = udp_fixture_up(&f, 2, false, &gw, NULL);
 	HARNESS_CHECK_EQ(hz_udp_sendto(stk(&f, 0), u, &far, "q", 1), 0);
 	run_for(10);
 	HARNESS_CHECK_EQ(hz_arp_lookup(f.st[0], NET_B, &mac), 0);
 	HARNESS_CHECK_EQ(hz_arp_lookup(f.st[0], far.addr, &mac), -HZ_ENOENT);
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 	return 0;
 }
 
@@ -774,8 +811,7 @@ static int malformed_main(void *arg)
 	struct hz_ipstack_stats before, after;
 
 	(void)arg;
-	fixture_up(&f, 1, true, NULL);
-	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), &local, &u), 0);
+	u = udp_fixture_up(&f, 1, true, NULL, &local);
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *c = &bad_cases[i];
 		uint64_t n = counter(c->source, c->counter);
@@ -787,11 +823,7 @@ static int malformed_main(void *arg)
 			probe_send(&f, frame, len);
 		} else {
 			/* No link carries a runt: hand it in directly. */
-			struct hz_view v;
-
-			HARNESS_CHECK_EQ(hz_pbuf_alloc(NULL, len, &v), 0);
-			memcpy(hz_view_data(&v), frame, len);
-			hz_ipstack_input(f.st[0], &v);
+			input_frame(&f, frame, len, false);
 		}
 		run_for(2);
 		hz_ipstack_stats(f.st[0], &after);
@@ -821,18 +853,14 @@ static int malformed_main(void *arg)
 		struct hz_view v;
 
 		m_udp_checksum(frame, &len);
-		HARNESS_CHECK_EQ(hz_pbuf_alloc(NULL, len, &v), 0);
-		memcpy(hz_view_data(&v), frame, len);
-		v.pb->csum_ok = true;
-		hz_ipstack_input(f.st[0], &v);
+		input_frame(&f, frame, len, true);
 		if (HARNESS_CHECK_EQ(hz_udp_recvfrom(stk(&f, 0), u, &v, NULL,
 						     hz_now() + SECOND),
 				     7))
 			hz_view_release(&v);
 		HARNESS_CHECK_EQ(counter("udp", "drop_bad_checksum"), n);
 	}
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 	return 0;
 }
 
@@ -851,8 +879,7 @@ static int queue_full_main(void *arg)
 	uint64_t full = counter("udp", "drop_queue_full");
 
 	(void)arg;
-	fixture_up(&f, 1, true, NULL);
-	HARNESS_CHECK_EQ(hz_udp_open(stk(&f, 0), &local, &u), 0);
+	u = udp_fixture_up(&f, 1, true, NULL, &local);
 	for (int i = 0; i < UDP_QUEUE_LEN + 5; i++) {
 		size_t len = base_frame(&f, frame);
 
@@ -861,8 +888,7 @@ static int queue_full_main(void *arg)
 	run_for(5);
 	HARNESS_CHECK_EQ(counter("udp", "drop_queue_full") - full, 5);
 	/* Closing frees what is queued. */
-	hz_udp_close(stk(&f, 0), u);
-	fixture_down(&f);
+	udp_fixture_down(&f, u);
 	return 0;
 }
 
@@ -1081,12 +1107,7 @@ static int alloc_fail_main(void *arg)
 	HARNESS_CHECK_LT(echoed, 119);
 	run_for(5);
 	echo_once(&f, u, 4000);
-	e.stop = true;
-	while (e.stop)
-		run_for(5);
-	hz_udp_close(stk(&f, 0), u);
-	hz_udp_close(e.stack, e.sock);
-	fixture_down(&f);
+	echo_fixture_down(&f, &e, u);
 	return 0;
 }
 
