@@ -1,4 +1,5 @@
-/* A DNS server for the unit tests: every name is 10.0.0.2, but nx.* (dns_stub.h). */
+/* A DNS server for the unit tests: every name is 10.0.0.2, but nx.*
+ * (dns_stub.h). */
 #include "tests/unit/dns_stub.h"
 
 #include <string.h>
