@@ -160,6 +160,14 @@ static void add_fd_nic(struct hz_vm *vm, int fd)
 	d->net.backend = HZ_NET_TAP;
 }
 
+/* Gives @vm a tap-like NIC on one end of a new socket pair @sp (sp[0]). */
+static void add_socket_nic(struct hz_vm *vm, int sp[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp),
+			 0);
+	add_fd_nic(vm, sp[0]);
+}
+
 /* Sends @n guest UDP flows (one source port each) to 127.0.0.1:@port. */
 static void open_flows(struct hz_vm *vm, unsigned n, uint16_t port)
 {
@@ -437,9 +445,7 @@ static void bad_frame_sends_nothing(void **state)
 
 	(void)state;
 	fakevm_init(&vm);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp),
-			 0);
-	add_fd_nic(&vm, sp[0]);
+	add_socket_nic(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 
 	/* A good call: all five go out. */
@@ -493,9 +499,7 @@ static void trace_counts_calls_and_frames(void **state)
 	(void)state;
 	fakevm_init(&vm);
 	vm.trace = true;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp),
-			 0);
-	add_fd_nic(&vm, sp[0]);
+	add_socket_nic(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 
 	/* Two writes of 5 and 3 frames, a read of 4 that finds 2. */
