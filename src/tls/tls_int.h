@@ -54,6 +54,7 @@ void tls_wipe(void *p, size_t len);
 struct tls_sessions;
 
 /* Makes a cache of @n sessions kept @lifetime ns (*out NULL when @n is 0). */
+HZ_MUST_CHECK
 int tls_sessions_new(size_t n, uint64_t lifetime, struct tls_sessions **out);
 
 /* Frees @s (NULL is ignored), wiping every secret in it. */
