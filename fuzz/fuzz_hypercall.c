@@ -13,9 +13,11 @@
  * read-only page must be intact: the tender may never write where the
  * guest cannot.
  *
- * The VM has a net device on a socketpair (standing for a tap) and a
- * 64 KiB block device in a memfd; no user networking, whose frames could
- * reach other hosts.
+ * The VM has a net device on a socketpair (standing for a tap, with
+ * segmentation offload, and receive offload as a call's selector byte
+ * says) and a 64 KiB block device in a memfd; no user networking, whose
+ * frames could reach other hosts. A frame queued on the tap begins with
+ * the virtio-net header the tender reads first.
  */
 #include <fcntl.h>
 #include <stddef.h>
@@ -50,7 +52,9 @@ static void setup(void)
 				       .bound = true,
 				       .fd = tap[0],
 				       .pcap_fd = -1,
-				       .net.backend = HZ_NET_TAP};
+				       .net.backend = HZ_NET_TAP,
+				       .gso_max = HZ_TAP_GSO_MAX,
+				       .rx_max = HZ_TAP_RX_MAX};
 	memcpy(vm.dev[0].name, "net0", 5);
 	vm.dev[1] = (struct hz_device){.kind = HZ_DEVICE_KIND_BLOCK,
 				       .bound = true,
@@ -110,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t gpa = arg_address(s[1]);
 		if (s[2] & 1) /* a frame waits on the tap */
 			(void)send(tap[1], s + 4, 14 + s[3] % 50, 0);
+		vm.dev[0].rx_offload = s[2] & 2;
 		uint8_t *arg = fakevm_ptr(&vm, gpa);
 		bool writable = hz_guest_ptr_writable(&vm, gpa, ARG_SIZE);
 		if (writable)

@@ -6,7 +6,15 @@
  * Each net call moves a batch of frames per VM exit. Every frame's guest
  * buffer is checked before use. A received frame larger than the guest's
  * buffer is dropped whole (readv spills it into a scratch buffer), never
- * truncated, as platform.h promises.
+ * truncated, as platform.h promises, and counted.
+ *
+ * Taps carry offloads both ways, as on the unix target: the kernel
+ * segments TCP frames the guest sends with a gso_size (each checked
+ * before any frame of the call is sent), and a tap opened here hands the
+ * guest coalesced TCP frames of up to HZ_TAP_RX_MAX bytes, their
+ * virtio-net headers checked against the frames (platform/host/tap.c).
+ * A tap passed down (tapfd) is its opener's: its receive offloads are
+ * left as they are and read without them. libslirp has neither.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +41,7 @@ static int pcap_open(struct hz_device *d)
 		uint16_t major, minor;
 		int32_t zone;
 		uint32_t sigfigs, snaplen, linktype;
-	} hdr = {0xa1b23c4d, 2, 4, 0, 0, 65535, 1}; /* ns timestamps */
+	} hdr = {0xa1b23c4d, 2, 4, 0, 0, HZ_TAP_RX_MAX, 1}; /* ns stamps */
 
 	d->pcap_fd =
 	    open(d->pcap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -115,15 +123,25 @@ void hz_console_write(struct hz_vm *vm, const void *data, uint64_t len)
 	}
 }
 
-/* Opens tap interface @d->net.iface. 0 or -1. */
+/* Opens tap interface @d->net.iface, offering receive offload. 0 or -1. */
 static int tap_open(struct hz_device *d)
 {
+	int r;
+
 	d->fd = hz_tap_open(d->net.iface);
 	if (d->fd < 0) {
 		hz_tender_log("--net %s: tap %s: %s", d->name, d->net.iface,
 			      strerror(-d->fd));
 		return -1;
 	}
+	r = hz_tap_set_offload(d->fd, true);
+	if (r < 0) {
+		hz_tender_log("--net %s: tap %s: offer receive offload: %s",
+			      d->name, d->net.iface, strerror(-r));
+		return -1;
+	}
+	d->rx_offload = true;
+	d->rx_max = HZ_TAP_RX_MAX;
 	return 0;
 }
 
@@ -167,9 +185,11 @@ int hz_devices_open(struct hz_vm *vm)
 			return -1;
 		if (d->net.backend == HZ_NET_TAPFD) {
 			d->fd = d->net.tapfd; /* checked when bound */
+			d->gso_max = HZ_TAP_GSO_MAX;
 		} else if (d->net.backend == HZ_NET_TAP) {
 			if (tap_open(d) < 0)
 				return -1;
+			d->gso_max = HZ_TAP_GSO_MAX;
 		} else {
 			d->slirp = hz_slirp_new(vm, d);
 			if (!d->slirp)
@@ -188,27 +208,68 @@ static struct hz_device *net_device(struct hz_vm *vm, uint32_t h)
 	return &vm->dev[h];
 }
 
-/* Receives one frame into @buf; its length, 0 if none, -1 on failure. */
-static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap)
+/*
+ * Receives one frame into @buf and sets *@csum_ok (platform.h); its
+ * length, 0 if none, -1 on failure, -2 when one was dropped (counted).
+ */
+static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
+			bool *csum_ok)
 {
-	if (d->slirp)
-		return hz_slirp_output(d->slirp, buf, cap);
-	ssize_t n = hz_tap_read(d->fd, buf, cap);
+	struct hz_tap_rx rx = {0};
+	ssize_t n;
+
+	if (d->slirp) {
+		n = hz_slirp_output(d->slirp, buf, cap);
+		if (n == -2)
+			d->rx_oversize++; /* too large for the guest buffer */
+		return n;
+	}
+	if (d->rx_offload)
+		n = hz_tap_read_offload(d->fd, buf, cap, &rx);
+	else
+		n = hz_tap_read(d->fd, buf, cap);
 	if (n < 0)
 		return -1;
-	if ((size_t)n > cap)
-		return -2; /* too large for the guest buffer: dropped */
+	if ((size_t)n > cap) {
+		d->rx_oversize++;
+		return -2;
+	}
+	if (rx.refused != HZ_TAP_RX_OK) {
+		d->rx_refused[rx.refused]++;
+		return -2;
+	}
+	*csum_ok = rx.csum_ok;
 	return n;
+}
+
+/*
+ * Whether write frame @f (at @buf) is one @d can send: 0, -HZ_EMSGSIZE
+ * for a length Ethernet (or the device's gso_max) does not allow, or
+ * -HZ_EINVAL for flags set or a gso_size the device cannot honour.
+ */
+static int net_write_check(const struct hz_device *d,
+			   const struct hz_kvm_frame *f, const uint8_t *buf)
+{
+	if (f->flags != 0)
+		return -HZ_EINVAL;
+	if (f->gso_size == 0)
+		return f->len > FRAME_MAX || f->len < 14 ? -HZ_EMSGSIZE : 0;
+	if (d->gso_max == 0)
+		return -HZ_EINVAL;
+	if (f->len > 14ull + d->gso_max)
+		return -HZ_EMSGSIZE;
+	return hz_tap_gso_ok(buf, f->len, f->gso_size) ? 0 : -HZ_EINVAL;
 }
 
 /*
  * Checks every frame of a net call before any is moved, so a malformed
  * call has no effect (abi.h): a buffer outside (writable) guest memory
- * ends the VM, a write of a frame too short or too long for Ethernet is
- * refused whole. Fills @bufs with the host pointers. 0 or -HZ_EMSGSIZE.
+ * ends the VM, a write with any frame net_write_check refuses is refused
+ * whole. Fills @bufs with the host pointers. 0 or -HZ_E*.
  */
-static int net_frames_check(struct hz_vm *vm, const struct hz_kvm_frame *fr,
-			    uint32_t count, bool write, uint8_t **bufs)
+static int net_frames_check(struct hz_vm *vm, const struct hz_device *d,
+			    const struct hz_kvm_frame *fr, uint32_t count,
+			    bool write, uint8_t **bufs)
 {
 	int rc = 0;
 
@@ -222,8 +283,8 @@ static int net_frames_check(struct hz_vm *vm, const struct hz_kvm_frame *fr,
 				    i, (unsigned long long)fr[i].buf,
 				    (unsigned long long)len,
 				    write ? "" : "writable ");
-		if (write && (len > FRAME_MAX || len < 14))
-			rc = -HZ_EMSGSIZE;
+		if (write && rc == 0)
+			rc = net_write_check(d, &fr[i], bufs[i]);
 	}
 	return rc;
 }
@@ -239,7 +300,8 @@ static int64_t net_send(struct hz_device *d, const struct hz_kvm_frame *fr,
 		if (d->slirp) {
 			hz_slirp_input(d->slirp, bufs[i], fr[i].len);
 		} else {
-			ssize_t w = hz_tap_write(d->fd, bufs[i], fr[i].len, 0);
+			ssize_t w = hz_tap_write(d->fd, bufs[i], fr[i].len,
+						 fr[i].gso_size);
 			if (w == -EAGAIN)
 				break;
 			if (w < 0)
@@ -257,16 +319,19 @@ static int64_t net_receive(struct hz_device *d, struct hz_kvm_frame *fr,
 	int64_t done = 0;
 
 	for (uint32_t i = 0; i < count; i++) {
+		bool csum_ok = false;
 		ssize_t n;
 		do
-			n = net_recv(d, bufs[i], fr[i].cap);
-		while (n == -2); /* drop oversized frames, try the next */
+			n = net_recv(d, bufs[i], fr[i].cap, &csum_ok);
+		while (n == -2); /* dropped and counted: try the next */
 		if (n < 0)
 			return done ? done : -HZ_EIO;
 		if (n == 0)
 			break;
 		hz_pcap_frame(d, bufs[i], (size_t)n);
 		fr[i].len = (uint64_t)n;
+		fr[i].gso_size = 0;
+		fr[i].flags = csum_ok ? HZ_KVM_FRAME_CSUM_OK : 0;
 		done++;
 	}
 	return done ? done : -HZ_EAGAIN;
@@ -292,7 +357,7 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 			    (unsigned long long)io->frames, io->count,
 			    write ? "" : "writable ");
 	/* One vCPU, stopped during the call: the array cannot change. */
-	int rc = net_frames_check(vm, fr, io->count, write, bufs);
+	int rc = net_frames_check(vm, d, fr, io->count, write, bufs);
 	if (rc < 0)
 		io->ret = rc;
 	else if (write)

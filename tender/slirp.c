@@ -96,8 +96,10 @@ static int64_t clock_ns(void *opaque)
 static ssize_t send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct hz_slirp *s = opaque;
-	if (len > FRAME_CAP || s->count == RING)
+	if (len > FRAME_CAP || s->count == RING) {
+		s->dev->rx_overflow++;
 		return (ssize_t)len; /* dropped; TCP will retransmit */
+	}
 	unsigned slot = (s->head + s->count++) % RING;
 	memcpy(s->frames[slot], buf, len);
 	s->len[slot] = (uint16_t)len;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "platform/host/tap.h"
 #include "platform/kvm/abi.h"
 #include "haze/error.h"
 #include "haze/manifest.h"
@@ -91,6 +92,15 @@ struct hz_device {
 	struct hz_slirp *slirp;		 /* user backend */
 	uint8_t mac[6];
 	uint16_t mtu;
+	/* Offloads offered to the guest (abi.h; 0 = none): taps segment
+	 * what the guest sends, and one opened here hands it coalesced
+	 * frames, read with hz_tap_read_offload (rx_offload). */
+	uint32_t gso_max, rx_max;
+	bool rx_offload;
+	/* Frames for the guest dropped: too large for its buffer, over a
+	 * full queue (libslirp's), and refused for an offload header that
+	 * lies (by hz_tap_refusal). */
+	uint64_t rx_oversize, rx_overflow, rx_refused[HZ_TAP_RX_NREFUSALS];
 	/* block */
 	const char *path;
 	uint64_t capacity;
@@ -320,7 +330,8 @@ void hz_slirp_free(struct hz_slirp *s);
 /* Feeds one guest frame to slirp. */
 void hz_slirp_input(struct hz_slirp *s, const uint8_t *frame, size_t len);
 
-/* Pops a frame for the guest into @buf; its length, or -1 if none. */
+/* Pops a frame for the guest into @buf; its length, 0 if none, or -2
+ * when it was larger than @cap (then dropped). */
 ssize_t hz_slirp_output(struct hz_slirp *s, uint8_t *buf, size_t cap);
 
 /* Whether frames wait for the guest. */

@@ -233,6 +233,8 @@ static int write_boot_info(struct hz_vm *vm, int argc, char **argv)
 		memcpy(g->name, d->name, sizeof(g->name));
 		memcpy(g->mac, d->mac, sizeof(g->mac));
 		g->mtu = d->mtu;
+		g->gso_max = d->gso_max;
+		g->rx_max = d->rx_max;
 		g->capacity = d->capacity;
 		g->sector_size = d->kind == HZ_DEVICE_KIND_BLOCK ? 512 : 0;
 	}
@@ -493,6 +495,27 @@ static void print_trace(const struct hz_vm *vm)
 /* --trace prints the counts this often while the guest runs. */
 #define TRACE_PERIOD_NS (5ull * 1000000000)
 
+/* --trace: the frames net device @d dropped, by reason, if any. */
+static void trace_drops(const struct hz_device *d)
+{
+	char line[512];
+	size_t n = 0;
+	uint64_t all = d->rx_oversize + d->rx_overflow;
+
+	for (unsigned r = 0; r < HZ_TAP_RX_NREFUSALS; r++)
+		all += d->rx_refused[r];
+	if (d->kind != HZ_DEVICE_KIND_NET || all == 0)
+		return;
+	n += (size_t)snprintf(line, sizeof(line), "oversize=%llu overflow=%llu",
+			      (unsigned long long)d->rx_oversize,
+			      (unsigned long long)d->rx_overflow);
+	for (unsigned r = 1; r < HZ_TAP_RX_NREFUSALS && n < sizeof(line); r++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
+				      hz_tap_refusal_name[r],
+				      (unsigned long long)d->rx_refused[r]);
+	hz_tender_log("trace: net %s dropped %s", d->name, line);
+}
+
 void hz_vm_trace_counts(const struct hz_vm *vm)
 {
 	const uint64_t *c = vm->st.calls;
@@ -513,6 +536,8 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
 		      vm->st.exits ? (double)frames / (double)vm->st.exits
 				   : 0.0);
+	for (unsigned i = 0; i < vm->ndev; i++)
+		trace_drops(&vm->dev[i]);
 }
 
 /* --trace: the counts every TRACE_PERIOD_NS, for a guest never ending. */

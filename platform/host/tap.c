@@ -23,6 +23,17 @@
 
 #define ETH_HLEN 14
 
+const char *const hz_tap_refusal_name[HZ_TAP_RX_NREFUSALS] = {
+    [HZ_TAP_RX_OK] = "ok",
+    [HZ_TAP_RX_GSO_TYPE] = "gso_type",
+    [HZ_TAP_RX_GSO_FRAME] = "gso_not_tcp4",
+    [HZ_TAP_RX_IP_LENGTH] = "gso_ip_length",
+    [HZ_TAP_RX_GSO_SIZE] = "gso_size",
+    [HZ_TAP_RX_HDR_LEN] = "gso_hdr_len",
+    [HZ_TAP_RX_CSUM] = "bad_csum_place",
+    [HZ_TAP_RX_FLAGS] = "bad_vnet_flags",
+};
+
 int hz_tap_attach(int fd, const char *ifname)
 {
 	struct ifreq ifr = {0};
@@ -165,6 +176,13 @@ static int gso_header(const uint8_t *f, size_t len, size_t gso_size,
 	    .csum_offset = 16,
 	};
 	return 0;
+}
+
+bool hz_tap_gso_ok(const void *frame, size_t len, size_t gso_size)
+{
+	struct virtio_net_hdr h;
+
+	return gso_header(frame, len, gso_size, &h) == 0;
 }
 
 ssize_t hz_tap_write(int fd, const void *frame, size_t len, size_t gso_size)

@@ -39,6 +39,9 @@ enum hz_tap_refusal {
 	HZ_TAP_RX_NREFUSALS
 };
 
+/* A short name for each refusal (HZ_TAP_RX_OK's is "ok"), for counts. */
+extern const char *const hz_tap_refusal_name[HZ_TAP_RX_NREFUSALS];
+
 /* What hz_tap_read_offload tells of the frame it read. */
 struct hz_tap_rx {
 	/* The kernel verified, or vouches for (a partial checksum), the
@@ -76,6 +79,13 @@ int hz_tap_adopt(int fd, struct hz_errmsg *err);
  * TCP/IPv4 packet of more than one such segment, -EAGAIN when full.
  */
 ssize_t hz_tap_write(int fd, const void *frame, size_t len, size_t gso_size);
+
+/*
+ * Whether hz_tap_write would take @frame with @gso_size (> 0): a TCP/IPv4
+ * packet of more than one segment, within HZ_TAP_GSO_MAX. For a caller
+ * that checks a whole batch before it writes any.
+ */
+bool hz_tap_gso_ok(const void *frame, size_t len, size_t gso_size);
 
 /*
  * Reads one frame into @buf, on a tap without receive offload. Its

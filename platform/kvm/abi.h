@@ -62,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 4
+#define HZ_KVM_ABI_VERSION 5
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
@@ -147,7 +147,8 @@ struct hz_kvm_device {
 	uint64_t capacity;	    /* block, bytes */
 	uint8_t mac[6];		    /* net */
 	uint16_t mtu;		    /* net */
-	uint32_t pad;
+	uint32_t gso_max; /* net: hz_net_info's; 0 = no segmentation offload */
+	uint32_t rx_max;  /* net: hz_net_info's; 0 = no coalesced frames */
 };
 
 struct hz_kvm_boot_info {
@@ -179,10 +180,21 @@ struct hz_kvm_yield {
 	uint64_t ready;	     /* out: bit h = handle h readable */
 };
 
+/*
+ * One frame of a net call. A write's gso_size asks the tender to have the
+ * frame segmented (hz_frame's gso_size: a TCP/IPv4 frame of up to the
+ * device's gso_max + 14 bytes); a device without gso_max refuses it with
+ * -HZ_EINVAL. A read sets flags; a device with rx_max may hand frames of
+ * up to rx_max bytes (coalesced TCP), each checked by the tender against
+ * its offload header first (a lying one is dropped and counted).
+ */
+#define HZ_KVM_FRAME_CSUM_OK 0x1u /* read: hz_frame's csum_ok */
 struct hz_kvm_frame {
-	uint64_t buf; /* guest address */
-	uint64_t cap; /* read: capacity */
-	uint64_t len; /* read: out; write: in */
+	uint64_t buf;	   /* guest address */
+	uint64_t cap;	   /* read: capacity */
+	uint64_t len;	   /* read: out; write: in */
+	uint32_t gso_size; /* write: in; read: unused */
+	uint32_t flags;	   /* read: out, HZ_KVM_FRAME_*; write: must be 0 */
 };
 
 #define HZ_KVM_FRAMES_MAX 64

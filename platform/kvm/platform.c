@@ -95,8 +95,9 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 	*h = i;
 	memcpy(info->mac, hz_kvm_boot_info.devices[i].mac, sizeof(info->mac));
 	info->mtu = hz_kvm_boot_info.devices[i].mtu;
-	info->gso_max = 0; /* the tender segments nothing (no TSO) */
-	info->rx_max = 0;  /* nor coalesces: frames are mtu + 14 at most */
+	/* Taps segment and coalesce TCP through the tender (abi.h). */
+	info->gso_max = hz_kvm_boot_info.devices[i].gso_max;
+	info->rx_max = hz_kvm_boot_info.devices[i].rx_max;
 	return 0;
 }
 
@@ -108,9 +109,14 @@ static int net_batch(unsigned call, hz_handle_t h, struct hz_frame *frames,
 	struct hz_kvm_net_io io;
 
 	for (size_t i = 0; i < n; i++) {
-		kf[i].buf = (uint64_t)(uintptr_t)frames[i].buf;
-		kf[i].cap = frames[i].cap;
-		kf[i].len = frames[i].len;
+		kf[i] = (struct hz_kvm_frame){
+		    .buf = (uint64_t)(uintptr_t)frames[i].buf,
+		    .cap = frames[i].cap,
+		    .len = frames[i].len,
+		    .gso_size = call == HZ_KVM_CALL_NET_WRITE
+				    ? (uint32_t)frames[i].gso_size
+				    : 0,
+		};
 	}
 	io = (struct hz_kvm_net_io){
 	    .handle = (uint32_t)h,
@@ -119,8 +125,10 @@ static int net_batch(unsigned call, hz_handle_t h, struct hz_frame *frames,
 	};
 	hz_kvm_call(call, &io);
 	if (call == HZ_KVM_CALL_NET_READ)
-		for (int64_t i = 0; i < io.ret; i++)
+		for (int64_t i = 0; i < io.ret; i++) {
 			frames[i].len = kf[i].len;
+			frames[i].csum_ok = kf[i].flags & HZ_KVM_FRAME_CSUM_OK;
+		}
 	return (int)io.ret;
 }
 
@@ -159,9 +167,12 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 	if (!d)
 		return -HZ_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (frames[i].gso_size != 0)
+		const struct hz_frame *f = &frames[i];
+		size_t max = f->gso_size > 0 ? d->gso_max : d->mtu;
+		if (f->gso_size > 0 &&
+		    (d->gso_max == 0 || f->gso_size > 0xffff))
 			return -HZ_EINVAL;
-		if (frames[i].len > (size_t)d->mtu + 14u)
+		if (f->len > max + 14u)
 			return -HZ_EMSGSIZE;
 	}
 	/* net_batch only reads the frames it is given to write. */

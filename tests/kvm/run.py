@@ -7,6 +7,7 @@ tap. Anything make test installs or builds is a failure when missing.
 Images come from $O/kvm/tests/kvm/guests/NAME/NAME.hz, the tender from
 $O/host/tender/.
 """
+import ctypes
 import os
 import re
 import socket
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from haze_test import (EXIT_ABORT, EXIT_BADCALL, EXIT_USAGE, HAZE_KVM, O,
                        Runner, Tap, disk, entropy_sources, free_port,
                        kvm_error, show, tap_skip_reason, write_temp)
+from haze_test import run as run_argv
 
 SANDBOX_PROBE = os.path.join(O, "host/tests/kvm/sandbox-probe")
 
@@ -289,41 +291,157 @@ def pong_sender(iface, stop, seen):
     s.close()
 
 
-def test_tap():
-    what = "net frames exchanged with the host over a tap"
+SOL_PACKET = 263  # linux/socket.h
+PACKET_VNET_HDR = 15  # linux/if_packet.h
+CLONE_NEWNET = 0x40000000
+ETH_P_IP = 0x0800
+
+
+def inet_sum(data, s=0):
+    """One's-complement sum of DATA added to S, folded to 16 bits."""
+    if len(data) % 2:
+        data += b"\0"
+    for i in range(0, len(data), 2):
+        s += data[i] << 8 | data[i + 1]
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+
+def coalesced_frame(guest_mac):
+    """8000 bytes of TCP/IPv4 for the guest's port 7777 as one frame,
+    behind the virtio-net header a coalescing tap gives it: GSO TCPV4,
+    segments of 1448, the checksum partial (NEEDS_CSUM)."""
+    payload = b"host-gro" * 1000
+    src, dst = bytes([10, 99, 0, 1]), bytes([10, 99, 0, 2])
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload),
+                               0, 0, 64, 6, 0, src, dst))
+    struct.pack_into("!H", ip, 10, ~inet_sum(bytes(ip)) & 0xffff)
+    tcp = bytearray(struct.pack("!HHIIBBHHH", 7778, 7777, 1, 0, 5 << 4,
+                                0x18, 65535, 0, 0))
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, 20 + len(payload))
+    struct.pack_into("!H", tcp, 16, inet_sum(pseudo))
+    eth = guest_mac + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    hdr = struct.pack("<BBHHHH", 1, 1, 54, 1448, 34, 16)  # virtio_net_hdr
+    return hdr + eth + bytes(ip) + bytes(tcp) + payload
+
+
+def offload_peer(iface, stop, seen):
+    """The host's side of the offloads: records the guest's segmented
+    TCP frames (with the virtio-net header the kernel keeps on them) in
+    SEEN as (gso_type, gso_size, payload bytes), and answers each with a
+    coalesced frame (coalesced_frame)."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                      socket.htons(ETH_P_IP))
+    s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    s.bind((iface, ETH_P_IP))
+    s.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            data = s.recv(1 << 17)
+        except socket.timeout:
+            continue
+        hdr, frame = data[:10], data[10:]
+        if len(frame) < 54 or frame[23] != 6 or \
+                struct.unpack_from("!H", frame, 36)[0] != 7778:
+            continue
+        _, gso_type, _, gso_size, _, _ = struct.unpack("<BBHHHH", hdr)
+        ihl = (frame[14] & 15) * 4
+        total = struct.unpack_from("!H", frame, 16)[0]
+        doff = (frame[14 + ihl + 12] >> 4) * 4
+        seen.append((gso_type, gso_size, total - ihl - doff))
+        s.send(coalesced_frame(frame[6:12]))
+    s.close()
+
+
+def enter_netns(ns):
+    """Moves the calling thread (only it) into network namespace NS."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+    finally:
+        os.close(fd)
+
+
+def in_netns(ns, fn, *args):
+    """FN(*ARGS) in a thread of its own inside namespace NS."""
+    def body():
+        enter_netns(ns)
+        fn(*args)
+    return threading.Thread(target=body)
+
+
+def tap_exchange(what, command):
+    """Runs the nettap guest, COMMAND(IFACE) being its argv bound to tap
+    IFACE, against the host's peers on a new tap in a namespace of its own
+    (the guest's TCP frames stay there): pongs for its pings, and both
+    offloads. One TAP result."""
     # Only what the machine cannot have skips; ip (iproute2) is installed
     # by make test, so a missing one is a failure.
     why = tap_skip_reason()
     if why:
         return report(True, what, skip=why)
+    ns = "hzkvmn%d" % os.getpid()
     iface = "hzkvmt%d" % (os.getpid() % 10000)
     try:
-        made = subprocess.run(["ip", "tuntap", "add", "dev", iface, "mode",
-                               "tap"], stderr=subprocess.PIPE)
+        made = subprocess.run(["ip", "netns", "add", ns],
+                              stderr=subprocess.PIPE)
     except OSError as e:
         return report(False, "%s: cannot run ip (%s): install the Debian "
                       "package iproute2" % (what, e.strerror))
     err = made.stderr.decode(errors="replace").strip()
     if made.returncode != 0 and "not permitted" in err:
-        return report(True, what, skip="cannot create a tap here: " + err)
+        return report(True, what, skip="cannot make a namespace: " + err)
     if made.returncode != 0:
-        return report(False, "%s: cannot create a tap: %s" % (what, err))
+        return report(False, "%s: cannot make a namespace: %s" % (what, err))
     try:
-        subprocess.run(["ip", "link", "set", iface, "up"], check=True)
-        stop, seen = threading.Event(), []
-        t = threading.Thread(target=pong_sender, args=(iface, stop, seen))
-        t.start()
+        subprocess.run(["ip", "-n", ns, "tuntap", "add", "dev", iface,
+                        "mode", "tap"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", iface, "up"],
+                       check=True)
+        stop, seen, gso = threading.Event(), [], []
+        peers = [in_netns(ns, pong_sender, iface, stop, seen),
+                 in_netns(ns, offload_peer, iface, stop, gso)]
+        for t in peers:
+            t.start()
         try:
-            rc, out = run(["--net", "service=tap:" + iface, image("nettap")])
+            rc, out = run_argv(["ip", "netns", "exec", ns] + command(iface),
+                               20)
         finally:
             stop.set()
-            t.join()
-        ok = rc == 0 and "received" in out and len(seen) >= 1
+            for t in peers:
+                t.join()
+        # The guest's 3000 bytes reach the host as one frame for the
+        # kernel to segment in 1000s (GSO TCPV4 = 1), as the tender or the
+        # unix target handed it over.
+        gso_ok = (1, 1000, 3000) in gso
+        ok = rc == 0 and "received" in out and len(seen) >= 1 and gso_ok
         if not report(ok, what):
             show(out)
-            print("# host saw %d ping frames" % len(seen))
+            print("# host saw %d ping frames; TCP frames (gso_type, "
+                  "gso_size, payload): %s" % (len(seen), gso[:5]))
     finally:
-        subprocess.run(["ip", "tuntap", "del", "dev", iface, "mode", "tap"])
+        subprocess.run(["ip", "netns", "del", ns])
+
+
+def test_tap():
+    tap_exchange("net frames exchanged with the host over a tap, "
+                 "segmented and coalesced",
+                 lambda iface: [HAZE_KVM, "--net", "service=tap:" + iface,
+                                image("nettap")])
+
+
+def test_tap_unix():
+    """The same guest on the unix target, whose taps offer the same
+    offloads: runs without /dev/kvm, so the test's two sides are checked
+    on every machine that can make a tap."""
+    binary = os.path.join(O, "unix/tests/kvm/guests/nettap/nettap")
+
+    tap_exchange("nettap on the unix target: frames, segmented and "
+                 "coalesced, over a tap",
+                 lambda iface: [binary, "--net", "service=tap:" + iface])
 
 
 # Each malformed call badcall can make: its case name, the devices it
@@ -481,6 +599,7 @@ def test_refusals():
 
 def main():
     why = kvm_error()
+    TAP.guard("test_tap_unix", test_tap_unix)
     tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block, test_net2,
              test_user_hostfwd, test_echo_user, test_tap,
              test_faults, test_badcalls, test_sandbox, test_refusals]

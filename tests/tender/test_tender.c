@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <elf.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -478,6 +480,193 @@ static void bad_frame_sends_nothing(void **state)
 			 HZ_KVM_EXIT_BADCALL);
 	/* ...before it took the frame waiting: it is still there. */
 	assert_int_equal(frames_out(sp[0]), 1);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
+/* --- offloads through the tender --------------------------------------- */
+
+/* Guest address of large frame buffers, past the small ones. */
+#define BIG_GPA (FAKEVM_HEAP + 0x100000)
+
+/* Writes at guest @gpa a TCP/IPv4 frame carrying @payload bytes; length. */
+static size_t guest_tcp_frame(struct hz_vm *vm, uint64_t gpa, size_t payload)
+{
+	uint8_t *f = fakevm_ptr(vm, gpa);
+	size_t len = 14 + 20 + 20 + payload;
+
+	memset(f, 0, len);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = (uint8_t)((len - 14) >> 8);
+	f[17] = (uint8_t)(len - 14);
+	f[14 + 8] = 64;
+	f[14 + 9] = 6;
+	f[14 + 20 + 12] = 5 << 4;
+	for (size_t i = 0; i < payload; i++)
+		f[54 + i] = (uint8_t)(i * 7);
+	return len;
+}
+
+/* Makes device 0 a tap offering both offloads, as one opened here. */
+static void offer_offloads(struct hz_device *d)
+{
+	d->gso_max = HZ_TAP_GSO_MAX;
+	d->rx_max = HZ_TAP_RX_MAX;
+	d->rx_offload = true;
+}
+
+/* The kernel's side of the tap sends @f behind header @h. */
+static void tap_delivers(int fd, const struct virtio_net_hdr *h,
+			 const uint8_t *f, size_t len)
+{
+	struct iovec iov[2] = {{(void *)h, sizeof(*h)}, {(void *)f, len}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+
+	assert_int_equal(sendmsg(fd, &m, 0), (ssize_t)(sizeof(*h) + len));
+}
+
+/*
+ * A frame the guest asks to have segmented reaches the tap with the
+ * virtio-net header that has the kernel cut it; a batch with one frame
+ * the tap would refuse (not TCP, a gso_size on a device without
+ * segmentation, too long, flags set) sends nothing at all.
+ */
+static void segmentation_passes_through(void **state)
+{
+	static struct hz_vm vm;
+	static uint8_t got[HZ_TAP_RX_MAX];
+	struct virtio_net_hdr h;
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	add_socket_nic(&vm, sp);
+	offer_offloads(&vm.dev[0]);
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+
+	/* 3000 bytes of TCP in segments of 1000, then an ordinary frame. */
+	struct hz_kvm_frame *fr = net_write_args(&vm, 2);
+	fr[0].buf = BIG_GPA;
+	fr[0].len = guest_tcp_frame(&vm, BIG_GPA, 3000);
+	fr[0].gso_size = 1000;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(io->ret, 2);
+	struct iovec iov[2] = {{&h, sizeof(h)}, {got, sizeof(got)}};
+	assert_int_equal(readv(sp[1], iov, 2), (ssize_t)(sizeof(h) + 3054));
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, 1000);
+	assert_int_equal(h.hdr_len, 54);
+	assert_memory_equal(got, fakevm_ptr(&vm, BIG_GPA), 3054);
+	assert_int_equal(readv(sp[1], iov, 2), (ssize_t)(sizeof(h) + 60));
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+
+	/* Each bad frame, second in a batch of three: nothing goes out. */
+	for (unsigned bad = 0; bad < 4; bad++) {
+		fr = net_write_args(&vm, 3);
+		fr[1].buf = BIG_GPA;
+		fr[1].len = guest_tcp_frame(&vm, BIG_GPA, 3000);
+		fr[1].gso_size = 1000;
+		int want = -HZ_EINVAL;
+		if (bad == 0) /* UDP: nothing the kernel segments */
+			((uint8_t *)fakevm_ptr(&vm, BIG_GPA))[14 + 9] = 17;
+		else if (bad == 1) /* the frame fits in one segment */
+			fr[1].gso_size = 4000;
+		else if (bad == 2) /* flags are the tender's to set */
+			fr[1].flags = HZ_KVM_FRAME_CSUM_OK;
+		else { /* past the device's largest */
+			fr[1].len = 14 + HZ_TAP_GSO_MAX + 1;
+			want = -HZ_EMSGSIZE;
+		}
+		assert_int_equal(
+		    fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+		assert_int_equal(io->ret, want);
+		assert_int_equal(frames_out(sp[1]), 0);
+	}
+
+	/* A device without segmentation (a user NIC's) refuses gso_size. */
+	vm.dev[0].gso_max = 0;
+	fr = net_write_args(&vm, 1);
+	fr[0].buf = BIG_GPA;
+	fr[0].len = guest_tcp_frame(&vm, BIG_GPA, 3000);
+	fr[0].gso_size = 1000;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(io->ret, -HZ_EINVAL);
+	assert_int_equal(frames_out(sp[1]), 0);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
+/*
+ * A tap with receive offload hands the guest a coalesced frame whole,
+ * with CSUM_OK where the kernel vouches for it; a frame whose header
+ * lies is dropped and counted by reason, one too large for the guest's
+ * buffer too, and the read goes on to the next. A tap without receive
+ * offload (one passed down) takes no coalesced frame.
+ */
+static void coalesced_frames_reach_the_guest(void **state)
+{
+	static struct hz_vm vm;
+	static uint8_t f[HZ_TAP_RX_MAX];
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	add_socket_nic(&vm, sp);
+	offer_offloads(&vm.dev[0]);
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+	size_t len = guest_tcp_frame(&vm, BIG_GPA, 60000);
+	memcpy(f, fakevm_ptr(&vm, BIG_GPA), len);
+	struct virtio_net_hdr gso = {
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	    .hdr_len = 54,
+	    .gso_size = 1448,
+	    .csum_start = 34,
+	    .csum_offset = 16,
+	};
+	struct virtio_net_hdr lie = gso, plain = {0};
+	lie.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+
+	/* Lying header, the coalesced frame, a plain frame to verify. */
+	tap_delivers(sp[1], &lie, f, len);
+	tap_delivers(sp[1], &gso, f, len);
+	tap_delivers(sp[1], &plain, f, 100);
+	struct hz_kvm_frame *fr = net_write_args(&vm, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		fr[i].buf = BIG_GPA + 0x10000 + i * HZ_TAP_RX_MAX;
+		fr[i].cap = HZ_TAP_RX_MAX;
+		fr[i].flags = 0xff; /* the tender's to set */
+	}
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, 2);
+	assert_int_equal(fr[0].len, len);
+	assert_int_equal(fr[0].flags, HZ_KVM_FRAME_CSUM_OK);
+	assert_memory_equal(fakevm_ptr(&vm, fr[0].buf), f, len);
+	assert_int_equal(fr[1].len, 100);
+	assert_int_equal(fr[1].flags, 0);
+	assert_int_equal(vm.dev[0].rx_refused[HZ_TAP_RX_GSO_TYPE], 1);
+
+	/* Too large for a 2048-byte buffer: dropped, counted, read on. */
+	tap_delivers(sp[1], &gso, f, len);
+	tap_delivers(sp[1], &plain, f, 100);
+	fr = net_write_args(&vm, 1);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, 1);
+	assert_int_equal(fr[0].len, 100);
+	assert_int_equal(vm.dev[0].rx_oversize, 1);
+
+	/* Without receive offload a coalesced frame is too large. */
+	vm.dev[0].rx_offload = false;
+	tap_delivers(sp[1], &gso, f, len);
+	fr = net_write_args(&vm, 1);
+	fr[0].buf = BIG_GPA + 0x10000;
+	fr[0].cap = HZ_TAP_RX_MAX;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, -HZ_EAGAIN);
+	assert_int_equal(vm.dev[0].rx_oversize, 2);
 	close(sp[0]);
 	close(sp[1]);
 	fakevm_release(&vm);
@@ -1065,6 +1254,8 @@ int main(void)
 	    cmocka_unit_test(tapfd_takes_only_a_tap_with_headers),
 	    cmocka_unit_test(only_kept_descriptors_survive),
 	    cmocka_unit_test(sandbox_lets_notices_through),
+	    cmocka_unit_test(segmentation_passes_through),
+	    cmocka_unit_test(coalesced_frames_reach_the_guest),
 	};
 	return HARNESS_RUN("tender", tests);
 }

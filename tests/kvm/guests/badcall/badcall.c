@@ -84,7 +84,7 @@ static bool bad_call(const char *name)
 		hz_kvm_call(HZ_KVM_CALL_NET_READ, &io);
 	} else if (strcmp(name, "net-frames-rodata") == 0) {
 		/* A read writes frame lengths back into the array. */
-		static const struct hz_kvm_frame ro = {0, 0, 0};
+		static const struct hz_kvm_frame ro = {0};
 		struct hz_kvm_net_io io = {
 		    .handle = (uint32_t)acquire("net0", true),
 		    .count = 1,
