@@ -22,6 +22,7 @@
  * (tls_sessions_check_name). Clients key their sessions by name and never
  * do this; Haze's client does not.
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "haze/log.h"
@@ -58,10 +59,8 @@ static uint64_t name_digest(const char *name)
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (; name != NULL && *name != '\0'; name++) {
-		unsigned char c = (unsigned char)*name;
+		unsigned char c = (unsigned char)tolower((unsigned char)*name);
 
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
 		h = (h ^ c) * 0x100000001b3ull;
 	}
 	return h;
@@ -229,10 +228,8 @@ static void client_key(const char *name, unsigned char key[32])
 
 	br_sha256_init(&h);
 	for (; *name != '\0'; name++) {
-		unsigned char c = (unsigned char)*name;
+		unsigned char c = (unsigned char)tolower((unsigned char)*name);
 
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
 		br_sha256_update(&h, &c, 1);
 	}
 	br_sha256_out(&h, key);

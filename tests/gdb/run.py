@@ -38,17 +38,6 @@ def image(target, name="debuggee"):
     return guest_image(target, name)
 
 
-def wait_listening(port, proc, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 def session(runner, img, commands, args=(), timeout=120):
     """Starts RUNNER --gdb on IMG, runs gdb -batch with COMMANDS against
     it; (gdb's output, the runner's status, the runner's output)."""

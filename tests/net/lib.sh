@@ -61,9 +61,7 @@ netns_up() {
 
 # netns_exec NAME COMMAND...: runs COMMAND inside namespace NAME.
 netns_exec() {
-	ns=$1
-	shift
-	ip netns exec "$ns" "$@"
+	ip netns exec "$@"
 }
 
 # netns_drop NAME TAP PERCENT: drops PERCENT % of packets both ways on TAP
