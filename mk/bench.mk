@@ -5,6 +5,9 @@
 #   make bench-lwip    $(O)/bench/bench/tcp/lwip/lwip-echo: echo, discard
 #                      and chargen on Debian's lwIP over its tap driver,
 #                      bench/tcp's third column (docs/tcp.md, "Measured")
+#   make bench-client  $(O)/bench/bench/client/client: the load generator
+#                      of bench/tcp and bench/tls (send, recv, rate, and
+#                      echo, plain or over TLS with Debian's BearSSL)
 #
 # lwIP comes from Debian's liblwip-dev (scripts/deps.sh installs it). Its
 # headers are system headers here (-isystem): they are lwIP's code, not
@@ -24,6 +27,15 @@ $(LWIP_ECHO): $(call objs,bench,bench/tcp/lwip/lwip-echo.c)
 	$(MSG) LD $@
 	$(Q)$(CC) -o $@ $^ $(LWIP_LIBS)
 
+BENCH_CLIENT := $(O)/bench/bench/client/client
+
+$(BENCH_CLIENT): $(call objs,bench,bench/client/client.c)
+	$(MSG) LD $@
+	$(Q)$(CC) -o $@ $^ -lbearssl
+
+.PHONY: bench-client
+bench-client: $(BENCH_CLIENT)
+
 .PHONY: bench-lwip
 ifeq ($(LWIP_PC),y)
 bench-lwip: $(LWIP_ECHO)
@@ -37,3 +49,9 @@ endif
 # (root: a tap in a namespace), and refuses bad command lines.
 TEST_SUITES += tests/bench/lwip.sh
 TEST_DEPS += $(LWIP_ECHO)
+
+# tests/bench/client.sh: the client prints one figure in each mode against
+# examples/echo and tls-echo (root: a namespace), and fails loudly.
+TEST_SUITES += tests/bench/client.sh
+TEST_DEPS += $(BENCH_CLIENT) $(O)/unix/examples/echo/echo \
+	$(O)/unix/examples/tls-echo/tls-echo $(TLS_CERTS)/ca.pem

@@ -6,10 +6,16 @@
 # The same echo application (examples/echo: discard, chargen, echo) serves
 # both sides: once on Haze's direct stack behind a tap, once on the host
 # kernel's stack (its socket stack) behind a veth pair. A Linux client in
-# a namespace measures bulk MB/s into discard and out of chargen, and
-# connections per second to echo. Each figure is the median of RUNS runs;
-# ratios are Haze / Linux. iperf3 over the veth pair gives the kernel's
-# own ceiling for reference.
+# a namespace (bench/client/client.c, built here by `make bench-client`)
+# measures bulk MB/s into discard and out of chargen, and connections per
+# second to echo. Each figure is the median of RUNS runs; ratios are Haze /
+# Linux. iperf3 over the veth pair gives the kernel's own ceiling for
+# reference.
+#
+# The client is C because the Python one it replaced took 56-86 % of a
+# core pulling from Haze's chargen (most of it in the kernel: a fresh
+# 1 MiB buffer mapped and faulted in per read), which bounded that figure;
+# the C client takes 28-33 % there (docs/perf.md, "The load generator").
 #
 # A third column is lwIP, the C TCP/IP stack one would embed instead:
 # bench/tcp/lwip/lwip-echo serves the same echo, discard and chargen on
@@ -40,11 +46,13 @@ if ! netns_usable; then
 	echo "bench/tcp: needs root, /dev/net/tun and network namespaces" >&2
 	exit 1
 fi
-make --no-print-directory O="$O" bench-lwip >"$tmp/lwip.build" 2>&1 || {
-	echo "bench/tcp: cannot build the lwIP server:" >&2
-	cat "$tmp/lwip.build" >&2
+make --no-print-directory O="$O" bench-lwip bench-client \
+	>"$tmp/build" 2>&1 || {
+	echo "bench/tcp: cannot build the lwIP server or the client:" >&2
+	cat "$tmp/build" >&2
 	exit 1
 }
+client=$O/bench/bench/client/client
 
 # measure NS HOST: medians of send, recv and rate against HOST from NS.
 # The client's namespace reuses TIME_WAIT ports, or after a few thousand
@@ -59,7 +67,7 @@ measure() {
 		rate) port=7 amount=$SECS ;;
 		esac
 		for _ in $(seq "$RUNS"); do
-			ip netns exec "$1" /usr/bin/python3 bench/tcp/client.py $test "$2" $port $amount ||
+			ip netns exec "$1" "$client" $test "$2" $port $amount ||
 				{ echo "bench/tcp: a $3 $test run failed" >&2; exit 1; }
 		done >"$tmp/$3.$test.runs" || exit 1
 		median <"$tmp/$3.$test.runs" >"$tmp/$3.$test"
