@@ -99,22 +99,9 @@ command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 if [ -n "$missing" ]; then
 	say "installing Debian packages:$missing (apt-get; nginx's system" \
 		"service is neither started nor enabled)"
-	# policy-rc.d refusing (101) keeps the package's scripts from
-	# starting the service; ours only if there was none.
-	ours=""
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d &&
-			chmod 755 /usr/sbin/policy-rc.d && ours=y
-	fi
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends $missing >"$tmp/apt.log" 2>&1 ||
-		{ apt-get update -qq >>"$tmp/apt.log" 2>&1 &&
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends $missing \
-				>>"$tmp/apt.log" 2>&1; }
+	debian_install "$tmp/apt.log" $missing
 	rc=$?
-	[ -n "$ours" ] && rm -f /usr/sbin/policy-rc.d
 	case $missing in
 	*nginx*)
 		update-rc.d nginx disable >/dev/null 2>&1

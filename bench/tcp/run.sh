@@ -8,9 +8,10 @@
 # kernel's stack (its socket stack) behind a veth pair. A Linux client in
 # a namespace (bench/client/client.c, built here by `make bench-client`)
 # measures bulk MB/s into discard and out of chargen, and connections per
-# second to echo. Each figure is the median of RUNS runs; ratios are Haze /
-# Linux. iperf3 over the veth pair gives the kernel's own ceiling for
-# reference.
+# second to echo. Each figure is the median of RUNS runs, the sides' runs
+# alternating so that load from elsewhere falls on all alike; ratios are
+# Haze / Linux. iperf3 over the veth pair (installed from Debian if
+# missing) gives the kernel's own ceiling for reference.
 #
 # The client is C because the Python one it replaced took 56-86 % of a
 # core pulling from Haze's chargen (most of it in the kernel: a fresh
@@ -54,12 +55,19 @@ make --no-print-directory O="$O" bench-lwip bench-client \
 }
 client=$O/bench/bench/client/client
 
-# measure NS HOST: medians of send, recv and rate against HOST from NS.
-# The client's namespace reuses TIME_WAIT ports, or after a few thousand
-# connections finding a free port would cost the client milliseconds.
+# The sides: the client's namespace, the server's address, the name.
+sides="$nsl,10.88.0.2,linux $nsh,10.77.0.2,haze $nsp,10.89.0.2,lwip"
+
+# measure: medians of send, recv and rate for each side. The runs of the
+# sides alternate (run 1 of each, then run 2 ...), so load from elsewhere
+# on the machine falls on all three alike. The client's namespaces reuse
+# TIME_WAIT ports, or after a few thousand connections finding a free
+# port would cost the client milliseconds.
 measure() {
-	ip netns exec "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
-		net.ipv4.ip_local_port_range="1024 65000"
+	for side in $sides; do
+		ip netns exec "${side%%,*}" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
+			net.ipv4.ip_local_port_range="1024 65000"
+	done
 	for test in rate send recv; do
 		case $test in
 		send) port=9 amount=$MIB ;;
@@ -67,10 +75,19 @@ measure() {
 		rate) port=7 amount=$SECS ;;
 		esac
 		for _ in $(seq "$RUNS"); do
-			ip netns exec "$1" "$client" $test "$2" $port $amount ||
-				{ echo "bench/tcp: a $3 $test run failed" >&2; exit 1; }
-		done >"$tmp/$3.$test.runs" || exit 1
-		median <"$tmp/$3.$test.runs" >"$tmp/$3.$test"
+			for side in $sides; do
+				ns=${side%%,*} rest=${side#*,}
+				ip netns exec "$ns" "$client" $test "${rest%,*}" \
+					"$port" "$amount" >>"$tmp/${rest#*,}.$test.runs" || {
+					echo "bench/tcp: a ${rest#*,} $test run failed" >&2
+					exit 1
+				}
+			done
+		done
+		for side in $sides; do
+			name=${side##*,}
+			median <"$tmp/$name.$test.runs" >"$tmp/$name.$test"
+		done
 	done
 }
 
@@ -90,14 +107,6 @@ ip netns add $nsl && ip netns add $nsr &&
 ip netns exec $nsr "$O/unix/examples/echo/echo" --mem 256 -- --stack socket \
 	--quiet >"$tmp/linux.out" 2>&1 &
 serving "$tmp/linux.out"
-measure $nsl 10.88.0.2 linux
-iperf=n/a
-if command -v iperf3 >/dev/null 2>&1; then
-	ip netns exec $nsr iperf3 -s -1 -D >/dev/null 2>&1
-	sleep 0.3
-	iperf=$(ip netns exec $nsl iperf3 -c 10.88.0.2 -t 3 -J 2>/dev/null |
-		/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' 2>/dev/null || echo n/a)
-fi
 
 # --- Haze: the echo app on the direct stack, behind a tap ---------------------
 netns_up $nsh $tap 10.77.0.1/24 || exit 1
@@ -116,14 +125,24 @@ kvm)
 	;;
 esac
 serving "$tmp/haze.out"
-measure $nsh 10.77.0.2 haze
 
 # --- lwIP: the same servers on Debian's lwIP, behind a tap ---------------------
 netns_up $nsp $ltap 10.89.0.1/24 || exit 1
 ip netns exec $nsp "$O/bench/bench/tcp/lwip/lwip-echo" --tap $ltap \
 	--ip 10.89.0.2/24 >"$tmp/lwip.out" 2>&1 &
 serving "$tmp/lwip.out"
-measure $nsp 10.89.0.2 lwip
+
+measure
+iperf=n/a
+command -v iperf3 >/dev/null 2>&1 ||
+	debian_install "$tmp/apt.log" iperf3 ||
+	echo "bench/tcp: cannot install iperf3: $(tail -n 3 "$tmp/apt.log")" >&2
+if command -v iperf3 >/dev/null 2>&1; then
+	ip netns exec $nsr iperf3 -s -1 -D >/dev/null 2>&1
+	sleep 0.3
+	iperf=$(ip netns exec $nsl iperf3 -c 10.88.0.2 -t 3 -J 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' 2>/dev/null || echo n/a)
+fi
 
 # ratio A B FIGURE: A's FIGURE over B's.
 ratio() {
