@@ -509,12 +509,17 @@ static size_t guest_tcp_frame(struct hz_vm *vm, uint64_t gpa, size_t payload)
 	return len;
 }
 
-/* Makes device 0 a tap offering both offloads, as one opened here. */
-static void offer_offloads(struct hz_device *d)
+/*
+ * Sets up @vm with one NIC on socket pair @sp (add_socket_nic) offering
+ * both offloads, as a tap the tender opened does.
+ */
+static void offload_vm(struct hz_vm *vm, int sp[2])
 {
-	d->gso_max = HZ_TAP_GSO_MAX;
-	d->rx_max = HZ_TAP_RX_MAX;
-	d->rx_offload = true;
+	fakevm_init(vm);
+	add_socket_nic(vm, sp);
+	vm->dev[0].gso_max = HZ_TAP_GSO_MAX;
+	vm->dev[0].rx_max = HZ_TAP_RX_MAX;
+	vm->dev[0].rx_offload = true;
 }
 
 /* The kernel's side of the tap sends @f behind header @h. */
@@ -541,9 +546,7 @@ static void segmentation_passes_through(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
-	offer_offloads(&vm.dev[0]);
+	offload_vm(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 
 	/* 3000 bytes of TCP in segments of 1000, then an ordinary frame. */
@@ -613,9 +616,7 @@ static void coalesced_frames_reach_the_guest(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
-	offer_offloads(&vm.dev[0]);
+	offload_vm(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 	size_t len = guest_tcp_frame(&vm, BIG_GPA, 60000);
 	memcpy(f, fakevm_ptr(&vm, BIG_GPA), len);
