@@ -17,10 +17,15 @@
 # Cases: keep-alive and a new connection per request (wrk sending
 # "Connection: close"), both with CONNS connections; the site's front page
 # and the 1 MiB file; HTTP and HTTPS. HTTPS on both sides is TLS 1.2,
-# ECDHE on P-256 with a P-256 ECDSA certificate, AES-128-GCM, and full
-# handshakes: wrk never resumes a session (Haze's session cache goes
-# unused; bench/tls measures resumption), and nginx's session cache and
-# tickets are off. For each case it prints req/s, MB/s (10^6
+# ECDHE on P-256 with a P-256 ECDSA certificate, AES-128-GCM. wrk offers
+# each new connection the session of its last one (SSL_clear keeps it),
+# so both servers remember sessions by ID, as they would serving browsers
+# (nginx: a shared session cache, tickets off; Haze: its default cache),
+# and a new connection per request is a resumed handshake. One more case
+# makes every handshake full: the page with a new connection per request
+# against nginx's second server (port 8443, no session cache or tickets)
+# and the website restarted with --tls-sessions 0. For each case it
+# prints req/s, MB/s (10^6
 # bytes read by the client, heads included), wrk's p99 latency, each
 # server's CPU time per request (from /proc: what bounds a server when the
 # machine's cores are shared) and the ratio Haze / nginx of req/s, each the
@@ -177,6 +182,20 @@ http {
 		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;
 		ssl_ecdh_curve prime256v1;
 		ssl_prefer_server_ciphers on;
+		ssl_session_cache shared:SSL:10m;
+		ssl_session_tickets off;
+	}
+	server {
+		listen 8443 ssl backlog=1024;
+		root $tmp/site;
+		index index.html;
+		error_page 404 /404.html;
+		ssl_certificate $tmp/tls/cert.pem;
+		ssl_certificate_key $tmp/tls/key.pem;
+		ssl_protocols TLSv1.2;
+		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;
+		ssl_ecdh_curve prime256v1;
+		ssl_prefer_server_ciphers on;
 		ssl_session_cache off;
 		ssl_session_tickets off;
 	}
@@ -200,16 +219,22 @@ for ns in $nsh $nsc; do
 done
 ip netns exec $nss sysctl -qw net.core.somaxconn=4096
 
-ip netns exec $nsh "$WEBSITE" --mem 512 --net service=tap:$tap \
-	--block site="$tmp/site.tar" --block tls="$tmp/tls.tar" -- \
-	--stack "direct:service,ip=$haze_ip/24" --http 80 --https 443 \
-	--site site --tls tls --quiet --metrics /hz-metrics >"$tmp/haze.out" 2>&1 &
-hpid=$!
+# start_haze OPTION...: starts the website with OPTIONs added; its pid in
+# hpid, once it serves.
+start_haze() {
+	ip netns exec $nsh "$WEBSITE" --mem 512 --net service=tap:$tap \
+		--block site="$tmp/site.tar" --block tls="$tmp/tls.tar" -- \
+		--stack "direct:service,ip=$haze_ip/24" --http 80 --https 443 \
+		--site site --tls tls --quiet --metrics /hz-metrics "$@" \
+		>"$tmp/haze.out" 2>&1 &
+	hpid=$!
+	wait_for "$tmp/haze.out" "HTTP on port" 30 ||
+		die "the website did not start: $(cat "$tmp/haze.out")"
+}
+start_haze
 ip netns exec $nss /usr/sbin/nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" \
 	-e "$tmp/nginx/error.log" >"$tmp/nginx.out" 2>&1 &
 npid=$!
-wait_for "$tmp/haze.out" "HTTP on port" 30 ||
-	die "the website did not start: $(cat "$tmp/haze.out")"
 for _ in $(seq 50); do
 	nworker=$(pgrep -P "$npid" | head -n 1)
 	[ -n "$nworker" ] && break
@@ -236,6 +261,11 @@ for side in haze nginx; do
 		done
 	done
 done
+
+got=$(ip netns exec $nsc curl -sk --max-time 10 -o /dev/null \
+	-w '%{http_code} %{size_download}' "https://$nginx_ip:8443$page")
+[ "$got" = "200 $page_size" ] ||
+	die "nginx: https://$nginx_ip:8443$page gave '$got', not '200 $page_size'"
 
 # suite NS IP: what an openssl client negotiates with the server at IP:443.
 suite() {
@@ -338,6 +368,31 @@ for scheme in http https; do
 		done
 	done
 done
+# counters: what the website's own counters say went wrong, if anything
+# (memory refused, segments dropped, connections reset), and its heap's
+# peak, on one line.
+counters() {
+	ip netns exec $nsh curl -s --max-time 10 "http://$haze_ip/hz-metrics" |
+		awk '/^heap_peak / { printf "%s %.0f MiB", $1, $2 / 1048576
+				sep = "; " }
+			/no_memory|alloc_fail|drop_|reset|peer_error|_timeout/ &&
+				$2 > 0 { printf "%s%s %s", sep, $1, $2; sep = ", " }
+			END { print "" }'
+}
+counters_resumed=$(counters)
+# Every handshake full: nginx's second server, the website without a
+# session cache.
+kill "$hpid"
+wait "$hpid" 2>/dev/null
+start_haze --tls-sessions 0
+name=https-full-page
+cases="$cases $name"
+for _ in $(seq "$RUNS"); do
+	one nginx "https://$nginx_ip:8443$page" close "$name"
+	one haze "https://$haze_ip$page" close "$name"
+done
+say "$name done"
+counters_full=$(counters)
 b1=$(busy)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -347,13 +402,16 @@ echo "bench/http: the website (Haze, unix target, direct stack on a tap)" \
 echo "wrk -t$THREADS -c$CONNS, median of $RUNS runs of $SECS s each;" \
 	"page: / ($page_size bytes), 1 MiB: $big"
 echo "Haze HTTPS:  $haze_suite"
-echo "nginx HTTPS: $nginx_suite (full handshakes: no session cache or tickets)"
+echo "nginx HTTPS: $nginx_suite"
+echo "HTTPS conn/request: resumed handshakes (session caches on, by ID);" \
+	"full handshake: none resumed (caches off)"
 printf '%-26s %9s %8s %8s %8s | %9s %8s %8s %8s | %6s\n' "" \
 	"Haze r/s" "MB/s" "p99 ms" "CPU us" "nginx r/s" "MB/s" "p99 ms" \
 	"CPU us" "ratio"
 for name in $cases; do
 	label=$(echo "$name" | sed 's/-keepalive-/ keep-alive /;
-		s/-close-/ conn\/request /; s/page$/page/; s/big$/1 MiB/')
+		s/-close-/ conn\/request /; s/-full-/ full handshake /;
+		s/big$/1 MiB/')
 	h=$tmp/$name.haze n=$tmp/$name.nginx
 	printf '%-26s %9s %8s %8s %8s | %9s %8s %8s %8s | %6s\n' "$label" \
 		"$(col "$h" 1)" "$(col "$h" 2)" "$(col "$h" 3)" "$(col "$h" 4)" \
@@ -375,14 +433,10 @@ awk -v b="$(($4 - $1))" -v s="$(($5 - $2))" -v t="$(($6 - $3))" \
 	printf "machine: %d CPUs, %.0f%% busy (steal %.0f%%) during the runs;" \
 		" load average %s before, %s after\n", n, 100 * b / t,
 		100 * s / t, l0, l1 }'
-# What the website's own counters say went wrong, if anything (memory
-# refused, segments dropped, connections reset), and its heap's peak.
-ip netns exec $nsh curl -s --max-time 10 "http://$haze_ip/hz-metrics" |
-	awk '/^heap_peak / { printf "%s %.0f MiB", $1, $2 / 1048576; sep = "; " }
-		/no_memory|alloc_fail|drop_|reset|peer_error|_timeout/ && $2 > 0 {
-			printf "%s%s %s", sep, $1, $2; sep = ", " }
-		END { print "" }' | fold -s -w 78 |
-	sed 's/ *$//; 1s/^/Haze counters: /; 2,$s/^/  /'
+for c in "resumed:$counters_resumed" "full handshake:$counters_full"; do
+	echo "${c#*:}" | fold -s -w 70 |
+		sed "s/ *\$//; 1s/^/Haze counters (${c%%:*} runs): /; 2,\$s/^/  /"
+done
 if [ -s "$tmp/errors" ]; then
 	echo "errors (side case socket-errors bad-statuses requests):"
 	sed 's/^/  /' "$tmp/errors"

@@ -14,8 +14,11 @@
  * format plus the microseconds from its first byte to its last byte out.
  *
  *   website [--stack SPEC] [--http PORT] [--https PORT] [--site DEVICE]
- *           [--tls DEVICE] [--redirect-https] [--hsts SECONDS]
- *           [--metrics PATH] [--quiet]
+ *           [--tls DEVICE] [--tls-sessions N] [--redirect-https]
+ *           [--hsts SECONDS] [--metrics PATH] [--quiet]
+ *
+ * --tls-sessions sets how many TLS sessions are remembered for resumption
+ * (HZ_TLS_SESSIONS_DEFAULT unless given; 0 makes every handshake full).
  *
  * Anything wrong at start (a device, an archive, a certificate, a port)
  * is one line naming it and exit status 1, before anything is served.
@@ -61,6 +64,7 @@ struct site {
 	struct hz_kv *kv;
 	struct hz_stack *stack;
 	struct hz_tls_config *tls;
+	uint64_t tls_sessions; /* --tls-sessions */
 	uint16_t http_port, https_port;
 	bool redirect_https;
 	uint64_t hsts; /* max-age in seconds, 0 for none */
@@ -738,6 +742,10 @@ static int tls_setup(struct site *site, const char *dev)
 					    key_len);
 		if (r == 0)
 			r = hz_tls_config_set_alpn(site->tls, alpn, 1);
+		if (r == 0)
+			r = hz_tls_config_set_sessions(
+			    site->tls, (size_t)site->tls_sessions,
+			    HZ_TLS_SESSION_LIFETIME_DEFAULT);
 		if (r < 0)
 			hz_printf("website: --tls %s: %s\n", dev,
 				  hz_tls_config_error(site->tls));
@@ -784,8 +792,9 @@ static int usage(void)
 {
 	hz_printf("usage: website [--stack SPEC] [--http PORT] [--https PORT] "
 		  "[--site DEVICE]\n"
-		  "               [--tls DEVICE] [--redirect-https] "
-		  "[--hsts SECONDS] [--metrics PATH] [--quiet]\n");
+		  "               [--tls DEVICE] [--tls-sessions N] "
+		  "[--redirect-https] [--hsts SECONDS]\n"
+		  "               [--metrics PATH] [--quiet]\n");
 	return 2;
 }
 
@@ -801,7 +810,9 @@ static int port_option(const char *opt, const char *v, uint16_t *port)
 
 int hz_main(int argc, char **argv)
 {
-	static struct site site = {.http_port = 80, .https_port = 443};
+	static struct site site = {.http_port = 80,
+				   .https_port = 443,
+				   .tls_sessions = HZ_TLS_SESSIONS_DEFAULT};
 	static struct endpoint http = {.site = &site, .server = &site.http};
 	static struct endpoint https = {
 	    .site = &site, .server = &site.https, .tls = true};
@@ -833,6 +844,14 @@ int hz_main(int argc, char **argv)
 			site_dev = v;
 		} else if (strcmp(a, "--tls") == 0) {
 			tls_dev = v;
+		} else if (strcmp(a, "--tls-sessions") == 0) {
+			if (!parse_u64(v, strlen(v), &site.tls_sessions) ||
+			    site.tls_sessions > HZ_TLS_SESSIONS_MAX) {
+				hz_printf("website: --tls-sessions %s: not a "
+					  "number of sessions (0..%u)\n",
+					  v, HZ_TLS_SESSIONS_MAX);
+				return 1;
+			}
 		} else if (strcmp(a, "--metrics") == 0) {
 			if (v[0] != '/') {
 				hz_printf("website: --metrics %s: not a path "

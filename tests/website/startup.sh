@@ -1,9 +1,10 @@
 #!/bin/sh
 # The website refuses bad input at start: a missing or corrupt archive, a
 # certificate that does not parse or does not match its key, a port that
-# is not a port. Each gets one line naming the thing and exit status 1,
-# before anything is served (the HTTP port must not answer). A good start
-# is the control: the same command with good input serves.
+# is not a port, a session count out of range. Each gets one line naming
+# the thing and exit status 1, before anything is served (the HTTP port
+# must not answer). A good start is the control: the same command with
+# good input serves. Then --tls-sessions: resumed by default, never with 0.
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
@@ -19,6 +20,7 @@ built "$WEB" website
 built "$CERTS/ec.pem" "test certificates"
 need curl curl
 need tar tar
+need openssl openssl
 end_if_missing
 
 # Ports nothing listens on: a refused start must leave them unanswered,
@@ -89,6 +91,11 @@ refused "--http 0" "--http 0: not a port" -- --stack socket --http 0
 refused "--http 70000" "--http 70000: not a port" -- --stack socket \
 	--http 70000
 refused "--https x" "--https x: not a port" -- --stack socket --https x
+refused "--tls-sessions -1" "--tls-sessions -1: not a number of sessions" \
+	-- --stack socket --http "$PORT" --tls-sessions -1
+refused "--tls-sessions past the most" \
+	"--tls-sessions 1048577: not a number of sessions" \
+	-- --stack socket --http "$PORT" --tls-sessions 1048577
 
 # The control: good input serves, from the archive, over both ports.
 "$WEB" --block "site=$tmp/site.tar" --block "tls=$tmp/good.tar" -- \
@@ -109,4 +116,26 @@ check "good input serves the archive's index page" [ "$body" = hi ]
 check "a missing page gets the archive's (empty) 404 page: $missing" \
 	[ "$missing" = "404 0" ]
 [ "$body" = hi ] || diag "the website said: $(cat "$tmp/out")"
+
+# resumed SESSIONS-OPTION...: how many of openssl s_client -reconnect's six
+# handshakes with a website started with the options were resumed.
+resumed() {
+	"$WEB" --block "tls=$tmp/good.tar" -- --stack socket --http "$PORT" \
+		--https "$SPORT" --tls tls --quiet "$@" >"$tmp/out" 2>&1 &
+	pid=$!
+	n=-1
+	if wait_for "$tmp/out" "HTTP on port" 20; then
+		n=$(openssl s_client -connect "127.0.0.1:$SPORT" -reconnect \
+			-servername localhost </dev/null 2>/dev/null |
+			grep -c '^Reused')
+	fi
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "$n"
+}
+n=$(resumed)
+check "sessions are resumed by default ($n of the 5 reconnections)" \
+	[ "$n" -eq 5 ]
+n=$(resumed --tls-sessions 0)
+check "--tls-sessions 0: every handshake full ($n resumed)" [ "$n" -eq 0 ]
 done_testing
