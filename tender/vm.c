@@ -310,12 +310,13 @@ static int set_cpu_state(struct hz_vm *vm)
 	/* LME, LMA, NXE; no SMEP/SMAP: the trap stubs read guest pages. */
 	sr.efer = 0x100 | 0x400 | 0x800;
 	/*
-	 * KVM_SET_CPUID2 costs ~0.3 ms here and the guest needs nothing
-	 * CPUID-gated, so it is skipped unless KVM refuses EFER.NXE without
-	 * NX in the guest's CPUID (older kernels).
+	 * Without a CPUID table the guest sees no RDRAND, RDSEED or AES-NI
+	 * (its entropy and TLS ask CPUID), and older kernels refuse EFER.NXE.
 	 */
-	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sr) < 0 &&
-	    (set_cpuid(vm) < 0 || ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sr) < 0)) {
+	if (set_cpuid(vm) < 0) {
+		return -1;
+	}
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
 		hz_tender_log("KVM_SET_SREGS: %s", strerror(errno));
 		return -1;
 	}

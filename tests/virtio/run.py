@@ -37,9 +37,9 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # no __pycache__ left in tests/lib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "../lib"))
-from haze_test import (EXIT_ABORT, EXIT_CLAMPED, EXIT_USAGE, HAZE_QEMU, O,
-                       Runner, Tap, disk, entropy_sources, free_port, show,
-                       tap_skip_reason, write_temp)
+from haze_test import (EXIT_ABORT, EXIT_BADCALL, EXIT_CLAMPED, EXIT_USAGE,
+                       HAZE_QEMU, O, Runner, Tap, disk, entropy_sources,
+                       free_port, show, tap_skip_reason, write_temp)
 
 EXIT_ABORT_V = 126  # what the guest writes to isa-debug-exit to abort
 
@@ -79,6 +79,29 @@ def test_hello():
     expect("a guest status above 123 becomes 251",
            [image("hello"), "platform-exit=300"], EXIT_CLAMPED,
            "hello from haze-kvm")
+
+
+def test_accel():
+    """Where /dev/kvm opens but the CPU has neither VMX nor SVM (PVM), KVM
+    cannot run a ring-0 guest: haze-qemu picks TCG on its own and says
+    why, and --accel kvm ends with QEMU's failure instead of waiting."""
+    what = ("on KVM without hardware virtualisation --accel kvm ends with "
+            "status 253 and a reason, not a stopped QEMU")
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError as e:
+        report(True, what, skip="/dev/kvm: %s" % e.strerror)
+        return
+    flags = open("/proc/cpuinfo").read().split()
+    if "vmx" in flags or "svm" in flags:
+        report(True, what, skip="this CPU virtualises in hardware")
+        return
+    expect("without hardware virtualisation haze-qemu chooses TCG and "
+           "says why", [image("hello")], 0,
+           "accelerator: tcg (software emulation, /dev/kvm has no hardware "
+           "virtualisation", "hello from haze-kvm")
+    expect(what, ["--accel", "kvm", image("hello")], EXIT_BADCALL,
+           "KVM internal error", "KVM could not run the guest")
 
 
 def test_sleep():
@@ -718,7 +741,7 @@ def test_refusals():
 
 
 def main():
-    for t in (test_hello, test_sleep, test_idle, test_crypto, test_faults,
+    for t in (test_hello, test_accel, test_sleep, test_idle, test_crypto, test_faults,
               test_block, test_block_refusals, test_block_errors,
               test_net, test_net_pci, test_rx_flood, test_net_refusals,
               test_refusals, test_signals, test_trace, test_doc_configs):
