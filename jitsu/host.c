@@ -282,14 +282,8 @@ int jitsu_drop_privileges(const struct jitsu *j, struct hz_errmsg *err)
 	if (target_ids(j, &uid, &gid, err) < 0)
 		return -1;
 	if (j->user[0] != '\0') {
-		gid_t groups[2] = {gid, gid};
-		size_t ngroups = 1;
-		struct group *kvm = getgrnam("kvm");
-
-		/* /dev/kvm is group kvm's. */
-		if (kvm != NULL)
-			groups[ngroups++] = kvm->gr_gid;
-		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 ||
+		/* No supplementary group: /dev/kvm is passed down open. */
+		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 ||
 		    setuid(uid) < 0)
 			return hz_errmsg_set(err, -HZ_EIO, "user %s: %s",
 					     j->user, strerror(errno));

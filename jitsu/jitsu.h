@@ -117,6 +117,7 @@ struct jitsu {
 	char user[64]; /* "" keeps the uid; capabilities are dropped */
 	char state_dir[4096];
 	char tender[4096]; /* haze-kvm for target kvm */
+	int kvm_fd;	   /* /dev/kvm, opened as root for kvm services */
 	unsigned max_running;
 	uint32_t ttl;
 	uint32_t rrl_rate, rrl_burst;

@@ -116,6 +116,19 @@ static int run(struct jitsu *j)
 	int sfd;
 	uint64_t next_tick = 0;
 
+	/* Opened as root and passed down to each haze-kvm (--kvm-fd): the
+	 * daemon's user, and so its services, need no access to the node. */
+	j->kvm_fd = -1;
+	for (size_t i = 0; i < j->nsvc && j->kvm_fd < 0; i++) {
+		if (j->svc[i].target != JITSU_KVM)
+			continue;
+		j->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		if (j->kvm_fd < 0) {
+			jitsu_log("service %s: target kvm: /dev/kvm: %s",
+				  j->svc[i].name, strerror(errno));
+			return 1;
+		}
+	}
 	if (jitsu_host_setup(j, &err) < 0 || jitsu_dns_open(j, &err) < 0) {
 		jitsu_log("%s", hz_errmsg_text(&err));
 		return 1;

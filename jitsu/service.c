@@ -27,6 +27,7 @@ extern char **environ;
 #define STABLE_NS 60000000000ull /* running this long forgives crashes */
 #define TAP_FD 3		 /* in the child */
 #define NOTIFY_FD 4
+#define KVM_FD 5 /* target kvm: haze-kvm --kvm-fd */
 
 static const char *const state_names[] = {"stopped", "booting", "ready",
 					  "stopping", "backoff"};
@@ -113,30 +114,36 @@ static char *expand(const struct jitsu *j, const struct jitsu_service *s,
 }
 
 /*
- * Starts the tender or the process of @s with the tap as descriptor 3 and
- * the write end of the notice pipe @notify as 4. posix_spawn runs the
- * child in the daemon's memory until it execs, so nothing is copied and
- * the child runs at once. The pid, or -errno.
+ * Starts the tender or the process of @s with the tap as descriptor 3, the
+ * write end of the notice pipe @notify as 4 and, for the tender, the
+ * daemon's /dev/kvm as 5 (the daemon's user need not open the node
+ * itself). posix_spawn runs the child in the daemon's memory until it
+ * execs, so nothing is copied and the child runs at once. The pid, or
+ * -errno.
  */
 static pid_t spawn(const struct jitsu *j, const struct jitsu_service *s,
 		   int notify)
 {
-	char *argv[JITSU_ARGS_MAX + 16], mem[16], net[64], nfd[8], log[4400];
+	char *argv[JITSU_ARGS_MAX + 16], mem[16], net[64], nfd[8], kfd[8];
+	char log[4400];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
 	size_t a = 0, first_arg;
 	pid_t pid = -1;
-	int r, tap, note;
+	int r, tap, note, kvm = -1;
 
 	/* Above the numbers they are to take, so that no dup2 lands on its
 	 * own source (which would keep close-on-exec) or on the other. */
 	tap = fcntl(s->tap_fd, F_DUPFD_CLOEXEC, 10);
 	note = fcntl(notify, F_DUPFD_CLOEXEC, 10);
+	if (s->target == JITSU_KVM)
+		kvm = fcntl(j->kvm_fd, F_DUPFD_CLOEXEC, 10);
 	snprintf(log, sizeof(log), "%s/%s.log", j->state_dir, s->name);
 	snprintf(mem, sizeof(mem), "%u", s->mem_mib);
 	snprintf(net, sizeof(net), "%s=tapfd:%d", s->net, TAP_FD);
 	snprintf(nfd, sizeof(nfd), "%d", NOTIFY_FD);
+	snprintf(kfd, sizeof(kfd), "%d", KVM_FD);
 	argv[a++] = (char *)(s->target == JITSU_KVM ? j->tender : s->image);
 	argv[a++] = "--mem";
 	argv[a++] = mem;
@@ -144,6 +151,10 @@ static pid_t spawn(const struct jitsu *j, const struct jitsu_service *s,
 	argv[a++] = net;
 	argv[a++] = "--notify";
 	argv[a++] = nfd;
+	if (s->target == JITSU_KVM) {
+		argv[a++] = "--kvm-fd";
+		argv[a++] = kfd;
+	}
 	argv[a++] = s->target == JITSU_KVM ? (char *)s->image : "--";
 	first_arg = a;
 	for (size_t i = 0; i < s->nargs; i++)
@@ -152,6 +163,8 @@ static pid_t spawn(const struct jitsu *j, const struct jitsu_service *s,
 	sigemptyset(&none);
 	sigfillset(&all);
 	r = tap < 0 || note < 0 ? errno : 0;
+	if (s->target == JITSU_KVM && kvm < 0 && r == 0)
+		r = errno;
 	if (r == 0 && (r = posix_spawn_file_actions_init(&fa)) == 0) {
 		if ((r = posix_spawnattr_init(&at)) == 0) {
 			/* Its own session: the daemon's terminal and its end
@@ -176,6 +189,9 @@ static pid_t spawn(const struct jitsu *j, const struct jitsu_service *s,
 			r = r ? r
 			      : posix_spawn_file_actions_adddup2(&fa, note,
 								 NOTIFY_FD);
+			r = r || kvm < 0 ? r
+					 : posix_spawn_file_actions_adddup2(
+					       &fa, kvm, KVM_FD);
 			r = r ? r
 			      : posix_spawn(&pid, argv[0], &fa, &at, argv,
 					    environ);
@@ -187,6 +203,8 @@ static pid_t spawn(const struct jitsu *j, const struct jitsu_service *s,
 		close(tap);
 	if (note >= 0)
 		close(note);
+	if (kvm >= 0)
+		close(kvm);
 	for (size_t i = first_arg; i < a; i++)
 		free(argv[i]);
 	return r ? -r : pid;

@@ -5,13 +5,16 @@
  *            [--net NAME=user[,host-loopback][,hostfwd=tcp:H-:G...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
  *            [--notify FD] [--no-host-entropy] [--gdb PORT]
- *            IMAGE [ARGS...]
+ *            [--kvm-fd FD] IMAGE [ARGS...]
  *
  * This file parses the command line, binds host resources to the devices
  * of the image's manifest (refusing a missing, unknown or duplicate
  * binding before boot), then sets up the VM, sandboxes the process and
  * runs the guest. With --gdb it first waits for gdb on 127.0.0.1:PORT
- * (tender/gdb_kvm.c). Exit statuses are in platform/kvm/abi.h.
+ * (tender/gdb_kvm.c). --kvm-fd uses an open /dev/kvm passed down by a
+ * privileged parent (haze-jitsu) instead of opening it, so the tender
+ * needs no access to the device node. Exit statuses are in
+ * platform/kvm/abi.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +42,8 @@ static HZ_NORETURN void usage(const char *why)
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
 		"                [--notify FD] [--no-host-entropy] "
-		"[--gdb PORT] IMAGE [ARGS...]\n");
+		"[--gdb PORT]\n"
+		"                [--kvm-fd FD] IMAGE [ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
@@ -212,12 +216,13 @@ int main(int argc, char **argv)
 	unsigned nbinds = 0, npcaps = 0;
 	struct hz_errmsg err = {0};
 	uint64_t mem = (uint64_t)MEM_DEFAULT_MIB << 20;
-	int keep[HZ_MANIFEST_MAX + 1]; /* inherited descriptors kept */
+	int keep[HZ_MANIFEST_MAX + 2]; /* inherited descriptors kept */
 	unsigned nkeep = 0;
 	int i;
 
 	vm.t_start_ns = hz_tender_now();
 	vm.notify_fd = -1;
+	vm.kvm_fd = -1;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -236,7 +241,8 @@ int main(int argc, char **argv)
 			usage(NULL);
 		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
 		    strcmp(a, "--block") != 0 && strcmp(a, "--pcap") != 0 &&
-		    strcmp(a, "--notify") != 0 && strcmp(a, "--gdb") != 0) {
+		    strcmp(a, "--notify") != 0 && strcmp(a, "--gdb") != 0 &&
+		    strcmp(a, "--kvm-fd") != 0) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown option %.40s", a);
 			usage(msg);
@@ -256,6 +262,13 @@ int main(int argc, char **argv)
 						 v)
 				 : 0;
 			gdb_port = port;
+		} else if (strcmp(a, "--kvm-fd") == 0) {
+			rc = vm.kvm_fd >= 0
+				 ? hz_errmsg_set(&err, -HZ_EINVAL,
+						 "--kvm-fd given twice")
+				 : hz_host_parse_fd(a, v, &vm.kvm_fd, &err);
+			if (rc == 0)
+				keep[nkeep++] = vm.kvm_fd;
 		} else if (strcmp(a, "--mem") == 0) {
 			rc = hz_host_parse_mem(v, 4, HZ_KVM_MEM_MAX >> 20, &mem,
 					       &err);
@@ -291,9 +304,10 @@ int main(int argc, char **argv)
 			usage(hz_errmsg_text(&err));
 	}
 	/*
-	 * Nothing inherited beyond stdio, --notify's descriptor and the taps
-	 * of tapfd bindings reaches the guest's sandbox; those are checked
-	 * before use (hz_notify_setup above, hz_tap_adopt when bound).
+	 * Nothing inherited beyond stdio, --notify's and --kvm-fd's
+	 * descriptors and the taps of tapfd bindings reaches the guest's
+	 * sandbox; those are checked before use (hz_notify_setup above,
+	 * hz_vm_setup, hz_tap_adopt when bound).
 	 */
 	if (hz_sandbox_close_inherited(keep, nkeep) < 0) {
 		hz_tender_log("cannot close inherited descriptors: %s",

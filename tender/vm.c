@@ -335,12 +335,19 @@ static int set_cpu_state(struct hz_vm *vm)
 
 int hz_vm_setup(struct hz_vm *vm, int argc, char **argv)
 {
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	bool passed = vm->kvm_fd >= 0; /* --kvm-fd */
+	if (!passed)
+		vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		hz_tender_log("/dev/kvm: %s", strerror(errno));
 		return -1;
 	}
 	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version < 0 && passed) {
+		hz_tender_log("--kvm-fd %d: not /dev/kvm (%s)", vm->kvm_fd,
+			      strerror(errno));
+		return -1;
+	}
 	if (version != KVM_API_VERSION) {
 		hz_tender_log("/dev/kvm: API version %d, need %d", version,
 			      KVM_API_VERSION);

@@ -609,12 +609,42 @@ def test_refusals():
            "refused")
 
 
+def test_kvm_fd():
+    """--kvm-fd: a parent's open /dev/kvm serves a tender that could not
+    open the node itself (run as nobody); a descriptor that is not KVM's
+    is refused before boot."""
+    hello = image("hello")
+    kvm = os.open("/dev/kvm", os.O_RDWR)
+    try:
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        p = subprocess.run([HAZE_KVM, "--kvm-fd", str(kvm), hello],
+                           pass_fds=[kvm], capture_output=True, timeout=20,
+                           preexec_fn=as_nobody if os.geteuid() == 0
+                           else None)
+        out = (p.stdout + p.stderr).decode(errors="replace")
+        if not report(p.returncode == 0 and "hello from haze-kvm" in out,
+                      "--kvm-fd: a tender running as nobody boots the "
+                      "guest on its parent's open /dev/kvm"):
+            show(out)
+    finally:
+        os.close(kvm)
+    expect("--kvm-fd naming a descriptor that is not /dev/kvm is refused",
+           ["--kvm-fd", "1", hello], EXIT_USAGE, "--kvm-fd 1: not /dev/kvm")
+    expect("--kvm-fd that is no number is refused",
+           ["--kvm-fd", "x", hello], EXIT_USAGE,
+           "--kvm-fd x: expected a descriptor number")
+
+
 def main():
     why = kvm_error()
     TAP.guard("test_tap_unix", test_tap_unix)
-    tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block, test_net2,
-             test_user_hostfwd, test_echo_user, test_tap,
-             test_faults, test_badcalls, test_sandbox, test_refusals]
+    tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block,
+             test_net2, test_user_hostfwd, test_echo_user, test_tap,
+             test_faults, test_badcalls, test_sandbox, test_refusals,
+             test_kvm_fd]
     if why:
         for t in tests:  # one skip per group of tests
             report(True, t.__name__, skip="/dev/kvm not usable: " + why)
