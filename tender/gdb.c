@@ -438,10 +438,22 @@ static void cmd_breakpoint(struct hz_gdb *g, const char *p, const char *end,
 	reply(g, "OK");
 }
 
-/* c [ADDR] / s [ADDR]: resume, at ADDR if given. */
+/*
+ * c [ADDR] / s [ADDR], C SIG[;ADDR] / S SIG[;ADDR]: resume, at ADDR if
+ * given. A guest has no signals to deliver, so SIG is dropped: gdb sends
+ * C after a fault (SIGSEGV passes by default), where the guest is over.
+ */
 static enum hz_gdb_action cmd_resume(struct hz_gdb *g, const char *p,
-				     const char *end, bool step)
+				     const char *end, bool step, bool sig)
 {
+	if (sig) {
+		uint64_t signal;
+		if (parse_hex(&p, end, &signal) < 0 || signal > 0xff ||
+		    (p != end && (expect(&p, end, ';') < 0 || p == end))) {
+			reply_error(g, 0x01);
+			return HZ_GDB_NONE;
+		}
+	}
 	if (p != end) {
 		struct hz_gdb_regs r;
 		uint64_t addr;
@@ -534,7 +546,10 @@ static enum hz_gdb_action dispatch(struct hz_gdb *g)
 		return HZ_GDB_NONE;
 	case 'c':
 	case 's':
-		return cmd_resume(g, p + 1, end, p[0] == 's');
+	case 'C':
+	case 'S':
+		return cmd_resume(g, p + 1, end, p[0] == 's' || p[0] == 'S',
+				  p[0] == 'C' || p[0] == 'S');
 	case 'H':
 	case 'T': /* one thread, always alive */
 		reply(g, "OK");

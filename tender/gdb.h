@@ -14,10 +14,11 @@
  * byte, as if no breakpoint were there.
  *
  * Packets: qSupported (PacketSize, swbreak), ?, g/G, p/P, m/M/X, Z0/z0,
- * c, s, qAttached, H, qfThreadInfo/qsThreadInfo/qC, T, k, D; anything
- * else is answered with the empty packet (gdb's "not supported"). A
- * packet with a bad checksum, or longer than HZ_GDB_PACKET_MAX, is
- * refused with '-' and counted. docs/kvm.md has the rest.
+ * c, s, C, S (the signal dropped), qAttached, H,
+ * qfThreadInfo/qsThreadInfo/qC, T, k, D; anything else is answered with
+ * the empty packet (gdb's "not supported"). A packet with a bad checksum,
+ * or longer than HZ_GDB_PACKET_MAX, is refused with '-' and counted.
+ * docs/kvm.md has the rest.
  */
 #ifndef HAZE_TENDER_GDB_H
 #define HAZE_TENDER_GDB_H

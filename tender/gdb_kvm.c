@@ -7,12 +7,19 @@
  * Breakpoints are int3 bytes written into guest memory by the engine
  * (guest-virtual = guest-physical: the tender's identity map), and
  * KVM_SET_GUEST_DEBUG with KVM_GUESTDBG_USE_SW_BP makes the guest's #BP
- * exit to the tender before the guest's own exception stubs see it, so
- * the ring-3 guest's IDT is never involved. A step is
- * KVM_GUESTDBG_SINGLESTEP (#DB, also intercepted). Continuing from a
- * breakpoint steps over it with its byte put back, then writes int3
- * again. A gdb that disconnects is a detach: breakpoints come out and
- * the guest runs on. docs/kvm.md describes the workflow.
+ * exit to the tender (KVM_EXIT_DEBUG) before the guest's own exception
+ * stubs see it. A step is KVM_GUESTDBG_SINGLESTEP: KVM sets TF and
+ * intercepts the #DB. Continuing from a breakpoint steps over it with its
+ * byte put back, then writes int3 again. A gdb that disconnects is a
+ * detach: breakpoints come out and the guest runs on. docs/kvm.md
+ * describes the workflow.
+ *
+ * PVM (KVM without hardware virtualisation) sets TF but intercepts
+ * neither exception: the #BP or #DB goes through the guest's IDT to its
+ * CPL 0 stub (platform/kvm/traps.S), which saves the ring-3 registers and
+ * makes the FAULT call. hz_gdb_fault_trap takes those of gdb's making
+ * back out of the guest: the vCPU is put back in ring 3 as it was before
+ * the exception, and the stop is handled as a debug exit would be.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +35,12 @@
 
 #define DB_VECTOR 1
 #define BP_VECTOR 3
+
+#define RFLAGS_FIXED 0x2ull /* bit 1: always set */
+#define RFLAGS_TF 0x100ull
+/* What ring 3 may change in rflags: CF PF AF ZF SF TF DF OF, AC, ID. The
+ * rest (IF, IOPL, NT, RF, VM...) is the tender's: 0. */
+#define RFLAGS_RING3 0x240fd5ull
 
 int hz_gdb_vm_read(const struct hz_vm *vm, uint64_t addr, void *buf, size_t len)
 {
@@ -146,6 +159,16 @@ static void set_debug(struct hz_vm *vm, bool on, bool step)
 			      strerror(errno));
 }
 
+/* Whether the vCPU runs the ring-3 guest, not its CPL 0 exception code. */
+static bool in_ring3(struct hz_vm *vm)
+{
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return true; /* as it nearly always is */
+	return (s.cs.selector & 3) == 3;
+}
+
 /* --- the connection ------------------------------------------------------- */
 
 int hz_gdb_listen(uint16_t port)
@@ -257,6 +280,7 @@ static void resume(struct hz_vm *vm, bool step)
 		step = true;
 	}
 	set_debug(vm, true, step);
+	l->stepping = step && in_ring3(vm);
 }
 
 void hz_gdb_serve(struct hz_vm *vm, int signal, bool swbreak)
@@ -308,16 +332,16 @@ void hz_gdb_serve(struct hz_vm *vm, int signal, bool swbreak)
 	}
 }
 
-void hz_gdb_debug_exit(struct hz_vm *vm)
+/*
+ * The guest stopped for gdb with exception @vector (#BP: rip on the int3
+ * at @pc; #DB: a step done): finishes a step over a breakpoint, or tells
+ * gdb and serves it.
+ */
+static void debug_stop(struct hz_vm *vm, uint32_t vector, uint64_t pc)
 {
 	struct hz_gdb_link *l = vm->gdb;
-	const struct kvm_debug_exit_arch *d = &vm->run->debug.arch;
 
-	if (!l) {
-		/* Detached with a step pending: nothing to report. */
-		return;
-	}
-	if (d->exception == DB_VECTOR && l->stepping_over) {
+	if (vector == DB_VECTOR && l->stepping_over) {
 		uint8_t int3 = 0xcc;
 		l->stepping_over = false;
 		if (hz_gdb_breakpoint_at(&l->gdb, l->reinsert, NULL) &&
@@ -326,11 +350,11 @@ void hz_gdb_debug_exit(struct hz_vm *vm)
 		}
 		if (l->step_then_continue) {
 			set_debug(vm, true, false);
+			l->stepping = false;
 			return;
 		}
 	}
-	if (d->exception == BP_VECTOR &&
-	    !hz_gdb_breakpoint_at(&l->gdb, d->pc, NULL)) {
+	if (vector == BP_VECTOR && !hz_gdb_breakpoint_at(&l->gdb, pc, NULL)) {
 		/* An int3 of the guest's own: report it past the int3. */
 		struct kvm_regs r;
 		if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0) {
@@ -342,7 +366,101 @@ void hz_gdb_debug_exit(struct hz_vm *vm)
 		hz_gdb_serve(vm, HZ_GDB_SIGTRAP, false);
 		return;
 	}
-	hz_gdb_serve(vm, HZ_GDB_SIGTRAP, d->exception == BP_VECTOR);
+	hz_gdb_serve(vm, HZ_GDB_SIGTRAP, vector == BP_VECTOR);
+}
+
+void hz_gdb_debug_exit(struct hz_vm *vm)
+{
+	struct hz_gdb_link *l = vm->gdb;
+	const struct kvm_debug_exit_arch *d = &vm->run->debug.arch;
+
+	if (!l) {
+		/* Detached with a step pending: nothing to report. */
+		return;
+	}
+	if (d->exception == DB_VECTOR && l->stepping && !in_ring3(vm)) {
+		/*
+		 * PVM: the stepped instruction's #DB (or its fault) went to
+		 * the guest's IDT, and KVM, emulating the CPL 0 stub, stops
+		 * after each of its instructions. Let the stub run unstepped:
+		 * the step is still pending and ends with the FAULT call of
+		 * its #DB (hz_gdb_fault_trap), or, if the guest's handler
+		 * resumes ring 3 (its frame keeps TF), one instruction later.
+		 */
+		set_debug(vm, true, false);
+		return;
+	}
+	debug_stop(vm, d->exception, d->pc);
+}
+
+/*
+ * Puts the vCPU back in ring 3 as the exception of @f found it, at @rip
+ * with @rflags: undoes its delivery through the guest's IDT. Everything
+ * taken from @f is a register value the ring-3 guest could have set
+ * itself; the segments are the tender's own.
+ */
+static void restore_ring3(struct hz_vm *vm, const struct hz_kvm_fault *f,
+			  uint64_t rip, uint64_t rflags)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r = {
+	    .rax = f->rax,
+	    .rbx = f->rbx,
+	    .rcx = f->rcx,
+	    .rdx = f->rdx,
+	    .rsi = f->rsi,
+	    .rdi = f->rdi,
+	    .rbp = f->rbp,
+	    .rsp = f->rsp,
+	    .r8 = f->r8,
+	    .r9 = f->r9,
+	    .r10 = f->r10,
+	    .r11 = f->r11,
+	    .r12 = f->r12,
+	    .r13 = f->r13,
+	    .r14 = f->r14,
+	    .r15 = f->r15,
+	    .rip = rip,
+	    .rflags = rflags,
+	};
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL, "KVM_GET_SREGS: %s",
+			      strerror(errno));
+	/* The delivery changed only cs and ss (null at CPL 0). */
+	hz_vm_ring3_segments(&s.cs, &s.ss);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL, "KVM_SET_SREGS: %s",
+			      strerror(errno));
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL, "KVM_SET_REGS: %s",
+			      strerror(errno));
+}
+
+bool hz_gdb_fault_trap(struct hz_vm *vm, const struct hz_kvm_fault *f)
+{
+	struct hz_gdb_link *l = vm->gdb;
+	uint64_t pc, rflags;
+
+	if (!l || l->ended)
+		return false;
+	/* Only an exception from ring 3: one inside the guest's CPL 0 code
+	 * (its trap handler) is a fault, as it always was. */
+	if (f->cs != HZ_KVM_SEL_UCODE || f->ss != HZ_KVM_SEL_UDATA)
+		return false;
+	if (f->vector == BP_VECTOR && f->rip != 0 &&
+	    hz_gdb_breakpoint_at(&l->gdb, f->rip - 1, NULL))
+		pc = f->rip - 1; /* back on gdb's int3, as KVM leaves it */
+	else if (f->vector == DB_VECTOR && l->stepping)
+		pc = f->rip; /* the step is done */
+	else
+		return false; /* the guest's own int3 or #DB: a fault */
+	rflags = (f->rflags & RFLAGS_RING3) | RFLAGS_FIXED;
+	if (l->stepping)
+		rflags &= ~RFLAGS_TF; /* KVM's, for the step: not the guest's */
+	restore_ring3(vm, f, pc, rflags);
+	debug_stop(vm, (uint32_t)f->vector, pc);
+	return true;
 }
 
 void hz_gdb_guest_exit(struct hz_vm *vm, int status)

@@ -4,8 +4,9 @@
  * vCPU and move bytes on the file descriptors it already holds: KVM_RUN
  * on the vCPU, reads and writes on taps, block files, the console and
  * captures, writes on --notify's descriptor, ppoll, clocks, getrandom,
- * exit; with --gdb, reads and writes on gdb's connection and the two
- * vCPU calls the stub needs (KVM_SET_REGS, KVM_SET_GUEST_DEBUG). User
+ * exit; with --gdb, reads and writes on gdb's connection and the three
+ * vCPU calls the stub needs (KVM_SET_REGS, KVM_SET_GUEST_DEBUG, and
+ * KVM_SET_SREGS where a trap of gdb's reaches the guest's IDT). User
  * networking adds what libslirp needs: stream and datagram
  * sockets of IPv4 and IPv6 for guest connections (no raw sockets: asking
  * for one fails with EPERM, so slirp
@@ -200,9 +201,12 @@ int hz_sandbox_enter(struct hz_vm *vm)
 	rc |= allow_fd(ctx, SCMP_SYS(write), 2);
 	/* --gdb: the connection, registers written, stepping toggled. */
 	if (vm->gdb && vm->gdb->fd >= 0) {
-		static const unsigned long gdb_ioctls[] = {KVM_SET_REGS,
-							   KVM_SET_GUEST_DEBUG};
-		for (unsigned i = 0; i < 2; i++)
+		/* KVM_SET_SREGS: back to ring 3 after a trap of gdb's
+		 * reached the guest's IDT (hz_gdb_fault_trap). */
+		static const unsigned long gdb_ioctls[] = {
+		    KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_GUEST_DEBUG};
+		for (unsigned i = 0;
+		     i < sizeof(gdb_ioctls) / sizeof(gdb_ioctls[0]); i++)
 			rc |= seccomp_rule_add(
 			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
 			    arg_eq(0, (scmp_datum_t)vm->vcpu_fd),

@@ -125,6 +125,8 @@ struct hz_gdb_link {
 	 * registers gdb sees are the fault's. */
 	bool ended, faulted;
 	struct hz_kvm_fault fault;
+	/* gdb's step of ring-3 code is under way: a #DB ends it. */
+	bool stepping;
 	/* Stepping off breakpoint @reinsert before running on (@resume). */
 	bool stepping_over;
 	uint64_t reinsert;
@@ -236,6 +238,10 @@ HZ_MUST_CHECK int hz_vm_setup(struct hz_vm *vm, int argc, char **argv);
 /* Runs the guest until it exits; returns the process exit status. */
 int hz_vm_run(struct hz_vm *vm);
 
+struct kvm_segment;
+/* The ring-3 code and data segments the guest runs on (vm.c). */
+void hz_vm_ring3_segments(struct kvm_segment *code, struct kvm_segment *data);
+
 /* Opens the host side of every bound device. 0 or -1. */
 HZ_MUST_CHECK int hz_devices_open(struct hz_vm *vm);
 
@@ -293,6 +299,15 @@ void hz_gdb_serve(struct hz_vm *vm, int signal, bool swbreak);
 
 /* Handles KVM_EXIT_DEBUG: a breakpoint or a finished step. */
 void hz_gdb_debug_exit(struct hz_vm *vm);
+
+/*
+ * Handles the FAULT call @f (guest-written) where KVM let a #BP or #DB
+ * reach the guest's IDT (PVM): if it is one of gdb's breakpoints or the
+ * end of gdb's step, puts the vCPU back in the interrupted ring-3 context
+ * and handles it as hz_gdb_debug_exit would; returns true. False (and
+ * nothing done) for a fault, or without gdb.
+ */
+bool hz_gdb_fault_trap(struct hz_vm *vm, const struct hz_kvm_fault *f);
 
 /* Tells gdb the guest exits with @status (the tender exits next). */
 void hz_gdb_guest_exit(struct hz_vm *vm, int status);

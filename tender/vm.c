@@ -260,18 +260,10 @@ static int set_cpuid(struct hz_vm *vm)
 	return 0;
 }
 
-/* Sets long mode, paging, SSE and the FS base in the vCPU's registers. */
-static int set_cpu_state(struct hz_vm *vm)
+void hz_vm_ring3_segments(struct kvm_segment *code, struct kvm_segment *data)
 {
-	struct kvm_sregs sr;
-	struct kvm_regs regs;
-
-	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
-		hz_tender_log("KVM_GET_SREGS: %s", strerror(errno));
-		return -1;
-	}
 	/* The guest runs in ring 3; see platform/kvm/abi.h for why. */
-	struct kvm_segment code = {
+	*code = (struct kvm_segment){
 	    .base = 0,
 	    .limit = 0xffffffff,
 	    .selector = HZ_KVM_SEL_UCODE,
@@ -283,11 +275,25 @@ static int set_cpu_state(struct hz_vm *vm)
 	    .l = 1,
 	    .g = 1,
 	};
-	struct kvm_segment data = code;
-	data.selector = HZ_KVM_SEL_UDATA;
-	data.type = 3;
-	data.l = 0;
-	data.db = 1;
+	*data = *code;
+	data->selector = HZ_KVM_SEL_UDATA;
+	data->type = 3;
+	data->l = 0;
+	data->db = 1;
+}
+
+/* Sets long mode, paging, SSE and the FS base in the vCPU's registers. */
+static int set_cpu_state(struct hz_vm *vm)
+{
+	struct kvm_sregs sr;
+	struct kvm_regs regs;
+	struct kvm_segment code, data;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+		hz_tender_log("KVM_GET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	hz_vm_ring3_segments(&code, &data);
 	sr.cs = code;
 	sr.ds = sr.es = sr.ss = sr.fs = sr.gs = data;
 	sr.fs.base = HZ_KVM_TLS;
@@ -650,6 +656,10 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_FAULT: {
 		struct hz_kvm_fault f;
 		get_arg(vm, gpa, &f, sizeof(f), "fault", ARG_IN);
+		/* --gdb where KVM does not intercept #BP and #DB (PVM): one
+		 * of gdb's breakpoints or steps, not a fault. */
+		if (hz_gdb_fault_trap(vm, &f))
+			return;
 		hz_fault_report(vm, &f);
 		hz_gdb_guest_end(vm, &f, 0);
 		hz_tender_exit(HZ_KVM_EXIT_FAULT);
