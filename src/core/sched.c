@@ -30,6 +30,15 @@ void hz_ctx_start(void);
 
 enum fiber_state { FIBER_RUNNABLE, FIBER_PARKED, FIBER_DONE };
 
+/*
+ * Ended fibers' guarded stacks kept for reuse, while the loop runs: a
+ * server spawning a fiber per connection then changes no page tables per
+ * connection (setting and clearing a guard page is two mprotects on unix,
+ * two page-table edits and TLB flushes at CPL 0 on kvm, which a PVM host
+ * emulates). At most this many, 16 x 64 KiB for default stacks.
+ */
+#define STACK_CACHE_MAX 16
+
 struct hz_fiber {
 	struct hz_ctx ctx;
 	const char *name;
@@ -62,11 +71,19 @@ static struct {
 	const void *loop_stack_bottom;
 	size_t loop_stack_size;
 	void *loop_fake_stack;
+	/* Guarded stacks of ended fibers, kept for the next spawns. */
+	struct stack_run {
+		uint8_t *run;
+		unsigned order;
+	} stack_cache[STACK_CACHE_MAX];
+	unsigned nstack_cache;
 } S;
 
 HZ_LOG_SOURCE(sched_log, "sched");
 /* Spawns refused because the target would not guard the stack. */
 static HZ_COUNTER(guard_refused, "sched", "guard_refused");
+/* Spawns given a cached guarded stack (no page-table change). */
+static HZ_COUNTER(stack_reused, "sched", "stack_reused");
 
 uint64_t hz_now(void)
 {
@@ -164,6 +181,29 @@ static void fiber_entry(void *arg)
 	HZ_ASSERT(!"a finished fiber was resumed");
 }
 
+/* Unguards a page run of a stack and frees it; leaks it if it stays
+ * guarded (a protected page would fault whoever gets it next). */
+static void stack_run_free(uint8_t *run, const char *name)
+{
+	int r = hz_platform_guard(run, false);
+
+	if (r < 0) {
+		HZ_ERROR(&sched_log,
+			 "fiber %s: cannot unprotect its guard page: %s; "
+			 "its stack is not reused",
+			 name, hz_strerror(r));
+		return;
+	}
+	hz_pages_free(run);
+}
+
+/* Frees every cached stack: when the loop ends, or memory is short. */
+static void stack_cache_drain(void)
+{
+	while (S.nstack_cache > 0)
+		stack_run_free(S.stack_cache[--S.nstack_cache].run, "(ended)");
+}
+
 /*
  * Gives @f a stack of at least two pages holding @stack_size bytes (a
  * power-of-two run), whose first page is made a guard page where the
@@ -178,7 +218,22 @@ static int stack_alloc(struct hz_fiber *f, size_t stack_size)
 
 	if (order == 0)
 		order = 1; /* room for a guard page and a stack */
+	for (unsigned i = S.nstack_cache; i-- > 0;) {
+		if (S.stack_cache[i].order != order)
+			continue;
+		f->run = S.stack_cache[i].run;
+		S.stack_cache[i] = S.stack_cache[--S.nstack_cache];
+		hz_counter_inc(&stack_reused);
+		f->guarded = true;
+		f->stack = f->run + HZ_PAGE_SIZE;
+		f->stack_size = ((size_t)HZ_PAGE_SIZE << order) - HZ_PAGE_SIZE;
+		return 0;
+	}
 	f->run = hz_pages_alloc(order);
+	if (f->run == NULL && S.nstack_cache > 0) {
+		stack_cache_drain(); /* memory is short: the cache goes first */
+		f->run = hz_pages_alloc(order);
+	}
 	if (f->run == NULL)
 		return -HZ_ENOMEM;
 	r = hz_platform_guard(f->run, true);
@@ -201,22 +256,20 @@ static int stack_alloc(struct hz_fiber *f, size_t stack_size)
 }
 
 /*
- * Returns @f's stack to the allocator, accessible again: a page that
- * stayed protected would fault whoever gets it next, so one that cannot
- * be unprotected is leaked instead (and said so).
+ * Keeps @f's guarded stack for the next spawn while there is room, or
+ * returns it to the allocator, accessible again.
  */
 static void stack_free(struct hz_fiber *f)
 {
-	int r = f->guarded ? hz_platform_guard(f->run, false) : 0;
-
-	if (r < 0) {
-		HZ_ERROR(&sched_log,
-			 "fiber %s: cannot unprotect its guard page: %s; "
-			 "its stack is not reused",
-			 f->name, hz_strerror(r));
-		return;
+	if (!f->guarded) {
+		hz_pages_free(f->run);
+	} else if (S.nstack_cache < STACK_CACHE_MAX) {
+		S.stack_cache[S.nstack_cache++] = (struct stack_run){
+		    .run = f->run,
+		    .order = hz_pages_order(f->stack_size + HZ_PAGE_SIZE)};
+	} else {
+		stack_run_free(f->run, f->name);
 	}
-	hz_pages_free(f->run);
 }
 
 static struct hz_fiber *fiber_create(const char *name, void (*fn)(void *arg),
@@ -570,6 +623,7 @@ static void abandon_fibers(void)
 	}
 	while (S.all != NULL)
 		fiber_destroy(S.all);
+	stack_cache_drain();
 	S.runq_head = S.runq_tail = NULL;
 	S.device_waited = 0;
 }

@@ -126,33 +126,53 @@ static void park_forever(void *arg)
 		HARNESS_FAIL("woken from a queue nobody wakes");
 }
 
+/* Spawns given a kept stack so far (the counter registers on first use). */
+static uint64_t stacks_reused(void)
+{
+	const struct hz_counter *c = hz_counter_find("sched", "stack_reused");
+
+	return c != NULL ? c->value : 0;
+}
+
 static int probe_main(void *arg)
 {
 	struct probe *p = arg;
+	uint64_t reused;
 
 	if (!HARNESS_CHECK_EQ(hz_fiber_spawn("probe", probe, &p[0], 0), 0) ||
 	    !HARNESS_CHECK_EQ(hz_fiber_spawn("parked", park_forever, &p[1], 0),
 			      0))
 		return -1;
-	hz_fiber_yield(); /* both run; probe ends and its stack is freed */
+	hz_fiber_yield(); /* both run; probe ends, its stack is kept */
 	hz_fiber_yield();
 	HARNESS_CHECK(p[0].guard != 0 && p[1].guard != p[0].guard);
-	HARNESS_CHECK(perms_are(p[0].guard, "rw-p"));
+	/* Kept for the next spawn, still guarded. */
+	HARNESS_CHECK(perms_are(p[0].guard, "---p"));
 	HARNESS_CHECK(perms_are(p[1].guard, "---p"));
+	reused = stacks_reused();
+	/* The next fiber gets that stack, guard and all. */
+	if (!HARNESS_CHECK_EQ(hz_fiber_spawn("again", probe, &p[2], 0), 0))
+		return -1;
+	hz_fiber_yield();
+	HARNESS_CHECK_EQ(p[2].guard, p[0].guard);
+	HARNESS_CHECK_EQ(stacks_reused(), reused + 1);
 	return 0; /* "parked" is abandoned with its stack */
 }
 
 static void guard_lives_and_dies_with_the_stack(void **state)
 {
-	struct probe p[2] = {{0}};
+	struct probe p[3] = {{0}};
 
 	(void)state;
 	assert_int_equal(harness_run_fibers(probe_main, p), 0);
 	assert_true(p[0].guard_locked);
 	assert_true(p[0].stack_open);
 	assert_true(p[1].guard_locked);
-	/* Abandoned at the end of the loop: open again, as every page. */
+	assert_true(p[2].guard_locked);
+	/* The loop has ended: the abandoned stack and the kept one are
+	 * open again, as every page. */
 	assert_true(perms_are(p[1].guard, "rw-p"));
+	assert_true(perms_are(p[0].guard, "rw-p"));
 }
 
 /* Every page of the heap, allocated and written: none stayed a guard. */
@@ -207,6 +227,50 @@ static void freed_stacks_are_reused_without_fault(void **state)
 	status = in_child(reuse_child, NULL, out, sizeof(out));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child status %#x: %s", status, out);
+}
+
+/* A fiber that ends at once. */
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+/*
+ * With every free page taken, a spawn whose stack size no kept stack has
+ * still succeeds: the kept stacks are freed for it.
+ */
+static int short_memory_main(void *arg)
+{
+	void **pages = arg;
+	size_t n = 0;
+	void *p;
+	int r;
+
+	for (int i = 0; i < 2; i++)
+		if (!HARNESS_CHECK_EQ(
+			hz_fiber_spawn("kept", nothing, NULL, 64 * 1024), 0))
+			return -1;
+	hz_fiber_yield(); /* both end: two 64 KiB stacks kept */
+	while ((p = hz_pages_alloc(0)) != NULL)
+		pages[n++] = p;
+	r = hz_fiber_spawn("smaller", nothing, NULL, 32 * 1024);
+	hz_fiber_yield();
+	while (n > 0)
+		hz_pages_free(pages[--n]);
+	return HARNESS_CHECK_EQ(r, 0) ? 0 : -1;
+}
+
+static void kept_stacks_give_way_when_memory_is_short(void **state)
+{
+	struct hz_mem_stats st;
+	void **pages;
+
+	(void)state;
+	hz_mem_stats(&st);
+	pages = calloc(st.heap_pages, sizeof(*pages));
+	assert_non_null(pages);
+	assert_int_equal(harness_run_fibers(short_memory_main, pages), 0);
+	free(pages);
 }
 
 /* --- faults --------------------------------------------------------------- */
@@ -447,6 +511,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(guard_lives_and_dies_with_the_stack),
 	    HARNESS_TEST(freed_stacks_are_reused_without_fault),
+	    HARNESS_TEST(kept_stacks_give_way_when_memory_is_short),
 	    HARNESS_TEST(a_write_to_the_guard_kills),
 	    HARNESS_TEST(a_write_to_the_guard_is_named),
 	    HARNESS_TEST(an_overflow_is_named_and_aborts),
