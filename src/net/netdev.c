@@ -13,6 +13,12 @@
  * 64 KiB, and what TCP charges for it stays near its size. Fewer spares
  * are kept (NETDEV_BATCH_LARGE): 512 KiB per device rather than 128 KiB.
  *
+ * A read that comes back short found the host's queue empty: until the
+ * loop has asked the platform for readiness again (a yield or a poll),
+ * the next read answers -HZ_EAGAIN itself rather than ask the host, a
+ * system call or a VM exit that would find nothing (the receive fiber
+ * reads once more after handling a batch).
+ *
  * Frames written during a round of fibers wait in a small queue that is
  * sent in one call when it fills or when the round ends (hz_defer): a
  * stack that answers a burst, or a TCP that sends a window, costs one host
@@ -44,6 +50,8 @@ struct netdev {
 	struct hz_view txq[NETDEV_BATCH];   /* frames waiting to be sent */
 	size_t ntx;
 	struct hz_defer flush; /* sends txq when the round ends */
+	bool drained;	       /* the last read found the host queue empty */
+	uint64_t drained_at;   /* the loop's readiness checks then */
 	struct hz_errmsg err;
 	char name[HZ_DEVICE_NAME_MAX];
 };
@@ -52,6 +60,7 @@ HZ_LOG_SOURCE(netdev_log, "netdev");
 HZ_COUNTER(rx_nomem, "netdev", "rx_drop_nomem");
 static HZ_COUNTER(rx_large, "netdev", "rx_large_frames");
 static HZ_COUNTER(rx_copied, "netdev", "rx_copybreak_frames");
+static HZ_COUNTER(rx_skipped, "netdev", "rx_reads_skipped_drained");
 HZ_COUNTER(tx_full, "netdev", "tx_drop_host_full");
 HZ_COUNTER(tx_error, "netdev", "tx_drop_error");
 
@@ -106,6 +115,15 @@ static void frame_take(struct netdev *d, size_t i, const struct hz_frame *f,
 	out->pb->csum_ok = f->csum_ok;
 }
 
+/* How often the loop has asked the platform which devices are ready. */
+static uint64_t readiness_checks(void)
+{
+	struct hz_sched_stats st;
+
+	hz_sched_stats(&st);
+	return st.yields + st.polls;
+}
+
 static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 {
 	struct netdev *d = (struct netdev *)n;
@@ -113,6 +131,10 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 	size_t ready, kept = 0;
 	int got;
 
+	if (d->drained && d->drained_at == readiness_checks()) {
+		hz_counter_inc(&rx_skipped);
+		return -HZ_EAGAIN;
+	}
 	if (max > d->rx_batch)
 		max = d->rx_batch;
 	ready = fill_spares(d, max);
@@ -122,6 +144,8 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 		f[i] = (struct hz_frame){.buf = hz_view_data(&d->spare[i]),
 					 .cap = d->spare[i].len};
 	got = hz_platform_net_read(d->handle, f, ready);
+	d->drained = got == -HZ_EAGAIN || (got >= 0 && (size_t)got < ready);
+	d->drained_at = readiness_checks();
 	if (got < 0)
 		return got == -HZ_EAGAIN
 			   ? got

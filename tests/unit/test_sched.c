@@ -650,6 +650,50 @@ static void device_wait_rejects_bad_handle(void **state)
 	assert_int_equal(harness_run_fibers(bad_handle_main, NULL), 0);
 }
 
+/* Waits on device 0 (nothing bound: it never becomes ready) for 30 ms. */
+static void device_waiter(void *arg)
+{
+	(void)arg;
+	HARNESS_CHECK_EQ(hz_device_wait(0, hz_now() + 30 * HZ_NS_PER_MS),
+			 -HZ_ETIMEDOUT);
+}
+
+/*
+ * Busy fibers and a device waited on: the loop polls the devices between
+ * rounds, but not every round (a poll is a system call, or a VM exit).
+ */
+static int busy_poll_main(void *arg)
+{
+	uint64_t *polls = arg, end, rounds = 0;
+	struct hz_sched_stats a, b;
+
+	if (!HARNESS_CHECK_EQ(hz_fiber_spawn("waiter", device_waiter, NULL, 0),
+			      0))
+		return -1;
+	hz_fiber_yield(); /* the waiter parks on the device */
+	hz_sched_stats(&a);
+	end = hz_now() + 10 * HZ_NS_PER_MS;
+	while (hz_now() < end) {
+		hz_fiber_yield(); /* each yield is a round of its own */
+		rounds++;
+	}
+	hz_sched_stats(&b);
+	polls[0] = b.polls - a.polls;
+	polls[1] = rounds;
+	return 0;
+}
+
+static void busy_rounds_poll_devices_at_most_every_50us(void **state)
+{
+	uint64_t polls[2] = {0, 0};
+
+	(void)state;
+	assert_int_equal(harness_run_fibers(busy_poll_main, polls), 0);
+	/* 10 ms of rounds: at most one poll per 50 us, and some. */
+	assert_in_range(polls[0], 1, 10000 / 50 + 2);
+	assert_true(polls[1] > 4 * polls[0]);
+}
+
 /* --- allocation failure --------------------------------------------------- */
 
 static void set_flag(void *arg)
@@ -834,6 +878,7 @@ int main(void)
 	    HARNESS_TEST(main_return_frees_other_fibers),
 	    HARNESS_TEST(abandon_with_queue_on_freed_stack),
 	    HARNESS_TEST(device_wait_rejects_bad_handle),
+	    HARNESS_TEST(busy_rounds_poll_devices_at_most_every_50us),
 	    HARNESS_TEST(spawn_fails_cleanly),
 	    HARNESS_TEST(small_stack_fiber_works),
 	    HARNESS_TEST(floating_point_state_is_per_fiber),
