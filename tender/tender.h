@@ -156,6 +156,7 @@ struct hz_vm {
 		uint64_t exits;
 		uint64_t calls[HZ_KVM_CALL_COUNT_];
 		uint64_t frames_read, frames_written;
+		uint64_t yield_tx; /* yields that carried frames to send */
 		uint64_t next_ns;
 	} st;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */

@@ -537,7 +537,7 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 
 	hz_tender_log("trace: exits=%llu yield=%llu console=%llu net_read=%llu "
 		      "frames_read=%llu net_write=%llu frames_written=%llu "
-		      "block=%llu frames_per_exit=%.2f",
+		      "yield_tx=%llu block=%llu frames_per_exit=%.2f",
 		      (unsigned long long)vm->st.exits,
 		      (unsigned long long)c[HZ_KVM_CALL_YIELD],
 		      (unsigned long long)c[HZ_KVM_CALL_CONSOLE],
@@ -545,6 +545,7 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 		      (unsigned long long)vm->st.frames_read,
 		      (unsigned long long)c[HZ_KVM_CALL_NET_WRITE],
 		      (unsigned long long)vm->st.frames_written,
+		      (unsigned long long)vm->st.yield_tx,
 		      (unsigned long long)(c[HZ_KVM_CALL_BLOCK_READ] +
 					   c[HZ_KVM_CALL_BLOCK_WRITE] +
 					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
@@ -590,6 +591,14 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_YIELD: {
 		struct hz_kvm_yield a;
 		get_arg(vm, gpa, &a, sizeof(a), "yield", ARG_INOUT);
+		/* The guest's staged frames go before it waits. */
+		a.tx.ret = 0;
+		if (a.tx.count > 0) {
+			hz_net_io(vm, &a.tx, true);
+			vm->st.yield_tx++;
+			if (a.tx.ret > 0)
+				vm->st.frames_written += (uint64_t)a.tx.ret;
+		}
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
 		put_arg(vm, gpa, &a, sizeof(a));
 		trace_tick(vm);

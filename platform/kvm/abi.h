@@ -62,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 5
+#define HZ_KVM_ABI_VERSION 6
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
@@ -174,12 +174,6 @@ struct hz_kvm_console {
 	uint64_t len;  /* in */
 };
 
-struct hz_kvm_yield {
-	uint64_t timeout_ns; /* in: 0 = poll, UINT64_MAX = forever */
-	uint64_t interest;   /* in: bit h = wait for and report handle h */
-	uint64_t ready;	     /* out: bit h = handle h readable */
-};
-
 /*
  * One frame of a net call. A write's gso_size asks the tender to have the
  * frame segmented (hz_frame's gso_size: a TCP/IPv4 frame of up to the
@@ -203,6 +197,21 @@ struct hz_kvm_net_io {
 	uint32_t count;	 /* in: frames in the array (<= MAX) */
 	uint64_t frames; /* in: guest address of hz_kvm_frame[] */
 	int64_t ret;	 /* out: frames done or -HZ_E* */
+};
+
+/*
+ * A yield may carry frames to send before it waits (tx.count > 0): small
+ * frames the guest wrote since its last call, staged in its memory, leave
+ * with the call that waits instead of costing a NET_WRITE exit of their
+ * own. tx is checked and sent exactly as a NET_WRITE (tx.ret: frames sent
+ * or -HZ_E*; a malformed one ends the VM before anything is sent or
+ * waited for); tx.count 0 sends nothing and leaves tx.ret 0.
+ */
+struct hz_kvm_yield {
+	uint64_t timeout_ns; /* in: 0 = poll, UINT64_MAX = forever */
+	uint64_t interest;   /* in: bit h = wait for and report handle h */
+	uint64_t ready;	     /* out: bit h = handle h readable */
+	struct hz_kvm_net_io tx; /* in/out: frames to send first */
 };
 
 #define HZ_KVM_BLOCK_IO_MAX (1u << 20) /* bytes per call */

@@ -8,9 +8,75 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "haze/log.h"
 #include "haze/manifest.h"
 #include "haze/platform.h"
 #include "kvm.h"
+
+/*
+ * Small frames written between calls are staged here, copied (the writer
+ * may reuse its buffers once the write returns), and leave with the
+ * loop's next yield or poll (hz_kvm_yield.tx): a round's ACKs and short
+ * replies cost no NET_WRITE exit of their own. The loop polls at least
+ * every 50 us while fibers are busy and a device is waited on, and yields
+ * when idle, so a staged frame waits no longer than that. Frames too big
+ * for a slot, segmented ones and frames for a second NIC are written at
+ * once, after what is staged, so frames leave in the order written.
+ */
+#define STAGE_SLOT 2048u
+static struct {
+	hz_handle_t handle;
+	uint32_t n;
+	struct hz_kvm_frame kf[HZ_KVM_FRAMES_MAX];
+	_Alignas(64) uint8_t buf[HZ_KVM_FRAMES_MAX][STAGE_SLOT];
+} stage;
+
+/* Staged frames the host did not take (its queue full, or an error). */
+static HZ_COUNTER(stage_drop, "kvm", "net_tx_staged_drop");
+
+/* Counts what a call carrying the @n staged frames did not send. */
+static void stage_sent(int64_t ret, uint32_t n)
+{
+	uint64_t sent = ret > 0 ? (uint64_t)ret : 0;
+
+	if (sent < n)
+		hz_counter_add(&stage_drop, n - sent);
+	stage.n = 0;
+}
+
+/* Sends the staged frames now, with a NET_WRITE of their own. */
+static void stage_flush(void)
+{
+	struct hz_kvm_net_io io = {
+	    .handle = (uint32_t)stage.handle,
+	    .count = stage.n,
+	    .frames = (uint64_t)(uintptr_t)stage.kf,
+	};
+
+	if (stage.n == 0)
+		return;
+	hz_kvm_call(HZ_KVM_CALL_NET_WRITE, &io);
+	stage_sent(io.ret, stage.n);
+}
+
+/* Stages @n small frames for @h if they all fit; whether they did. */
+static bool stage_frames(hz_handle_t h, const struct hz_frame *frames, size_t n)
+{
+	if ((stage.n > 0 && stage.handle != h) ||
+	    n > HZ_KVM_FRAMES_MAX - stage.n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (frames[i].gso_size != 0 || frames[i].len > STAGE_SLOT)
+			return false;
+	stage.handle = h;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *slot = stage.buf[stage.n];
+		memcpy(slot, frames[i].buf, frames[i].len);
+		stage.kf[stage.n++] = (struct hz_kvm_frame){
+		    .buf = (uint64_t)(uintptr_t)slot, .len = frames[i].len};
+	}
+	return true;
+}
 
 /* ns = tsc * mult >> 32; mult fits 64 bits for any TSC above 0.23 Hz. */
 static uint64_t clock_mult;
@@ -41,8 +107,14 @@ uint64_t hz_platform_clock_wall(void)
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
 {
-	struct hz_kvm_yield a = {0, interest, 0};
+	struct hz_kvm_yield a = {.interest = interest};
 
+	if (stage.n > 0)
+		a.tx = (struct hz_kvm_net_io){
+		    .handle = (uint32_t)stage.handle,
+		    .count = stage.n,
+		    .frames = (uint64_t)(uintptr_t)stage.kf,
+		};
 	if (deadline == UINT64_MAX) {
 		a.timeout_ns = UINT64_MAX;
 	} else if (deadline) {
@@ -50,6 +122,8 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		a.timeout_ns = deadline > now ? deadline - now : 0;
 	}
 	hz_kvm_call(HZ_KVM_CALL_YIELD, &a);
+	if (a.tx.count > 0)
+		stage_sent(a.tx.ret, a.tx.count);
 	*ready = a.ready;
 }
 
@@ -175,6 +249,9 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 		if (f->len > max + 14u)
 			return -HZ_EMSGSIZE;
 	}
+	if (stage_frames(h, frames, n))
+		return (int)n;
+	stage_flush(); /* what was written first leaves first */
 	/* net_batch only reads the frames it is given to write. */
 	return net_batches(HZ_KVM_CALL_NET_WRITE, h,
 			   (struct hz_frame *)(uintptr_t)frames, n);
@@ -262,6 +339,8 @@ int hz_platform_entropy(void *buf, size_t len)
 void hz_platform_exit(int status)
 {
 	struct hz_kvm_exit a = {status};
+
+	stage_flush();
 	for (;;)
 		hz_kvm_call(HZ_KVM_CALL_EXIT, &a);
 }

@@ -464,6 +464,7 @@ BADCALLS = [
     ("net-read-text", ["net"], "net: frame 0 at 0x"),
     ("net-frames-range", ["net"], "net: frame array"),
     ("net-frames-rodata", ["net"], "net: frame array"),
+    ("yield-tx-range", ["net"], "net: frame array"),
     ("block-read-bootpage", ["block"], "block: buffer 0x1000+512 outside "
      "writable guest memory"),
     ("block-read-pagetables", ["block"], "block: buffer 0x3000+512 outside "

@@ -485,6 +485,67 @@ static void bad_frame_sends_nothing(void **state)
 	fakevm_release(&vm);
 }
 
+/*
+ * A yield carrying staged frames sends them before it waits, checked as a
+ * NET_WRITE: a refused frame sends none of them and the yield still
+ * reports readiness; count 0 sends nothing.
+ */
+static void yield_sends_staged_frames_first(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	add_socket_nic(&vm, sp);
+	struct hz_kvm_yield *y = fakevm_ptr(&vm, ARG_GPA);
+
+	/* Three staged frames go, and a frame waiting is reported. */
+	net_write_args(&vm, 3);
+	assert_int_equal(send(sp[1], "0123456789abcdef0123", 20, 0), 20);
+	*y = (struct hz_kvm_yield){.interest = 1,
+				   .tx = {.count = 3, .frames = FRAMES_GPA}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->tx.ret, 3);
+	assert_int_equal(y->ready, 1);
+	assert_int_equal(frames_out(sp[1]), 3);
+	assert_int_equal(vm.st.yield_tx, 1);
+	assert_int_equal(vm.st.frames_written, 3);
+
+	/* One too short for Ethernet: refused whole, the wait still done. */
+	net_write_args(&vm, 3)[1].len = 13;
+	*y = (struct hz_kvm_yield){.interest = 1,
+				   .tx = {.count = 3, .frames = FRAMES_GPA}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->tx.ret, -HZ_EMSGSIZE);
+	assert_int_equal(y->ready, 1);
+	assert_int_equal(frames_out(sp[1]), 0);
+
+	/* Nothing staged: nothing sent, tx.ret 0 whatever it held. */
+	*y = (struct hz_kvm_yield){.interest = 1, .tx = {.ret = 77}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->tx.ret, 0);
+	assert_int_equal(frames_out(sp[1]), 0);
+	assert_int_equal(vm.st.yield_tx, 2);
+
+	/* Too many frames: an error value, nothing sent. */
+	*y = (struct hz_kvm_yield){
+	    .tx = {.count = HZ_KVM_FRAMES_MAX + 1, .frames = FRAMES_GPA}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->tx.ret, -HZ_EINVAL);
+
+	/* A frame outside guest memory ends the VM before anything. */
+	net_write_args(&vm, 2)[1].buf = FAKEVM_MEM - 10;
+	*y = (struct hz_kvm_yield){.timeout_ns = UINT64_MAX,
+				   .tx = {.count = 2, .frames = FRAMES_GPA}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(frames_out(sp[1]), 0);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
 /* --- offloads through the tender --------------------------------------- */
 
 /* Guest address of large frame buffers, past the small ones. */
@@ -1244,6 +1305,7 @@ int main(void)
 	    cmocka_unit_test(notes_cost_a_few_reads),
 	    cmocka_unit_test(symbols_cost_a_few_reads),
 	    cmocka_unit_test(bad_frame_sends_nothing),
+	    cmocka_unit_test(yield_sends_staged_frames_first),
 	    cmocka_unit_test(trace_counts_calls_and_frames),
 	    cmocka_unit_test(malformed_calls_end_the_vm),
 	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),

@@ -15,7 +15,7 @@ HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("net0"), {.kind = HZ_DEVICE_KIND_BLOCK,
 					     .name = "disk"});
 
 /* A results struct in rodata: the tender must not write it back. */
-static const struct hz_kvm_yield rodata_yield = {0, 0, 0};
+static const struct hz_kvm_yield rodata_yield = {.timeout_ns = 0};
 
 /* A guest address in .text. */
 static uint64_t text_address(void)
@@ -91,6 +91,16 @@ static bool bad_call(const char *name)
 		    .frames = (uint64_t)(uintptr_t)&ro,
 		};
 		hz_kvm_call(HZ_KVM_CALL_NET_READ, &io);
+	} else if (strcmp(name, "yield-tx-range") == 0) {
+		/* Staged frames to send before the wait, their array past
+		 * the end of memory: refused before anything is waited for
+		 * (a timeout of forever would otherwise hang the test). */
+		struct hz_kvm_yield y = {
+		    .timeout_ns = UINT64_MAX,
+		    .tx = {.handle = (uint32_t)acquire("net0", true),
+			   .count = 2,
+			   .frames = hz_kvm_boot_info.mem_size - 16}};
+		hz_kvm_call(HZ_KVM_CALL_YIELD, &y);
 	} else if (strcmp(name, "block-read-bootpage") == 0) {
 		block_read(HZ_KVM_GDT); /* GDT, IDT, TSS, canary */
 	} else if (strcmp(name, "block-read-pagetables") == 0) {
