@@ -208,9 +208,9 @@ struct hz_kvm_net_io {
  * waited for); tx.count 0 sends nothing and leaves tx.ret 0.
  */
 struct hz_kvm_yield {
-	uint64_t timeout_ns; /* in: 0 = poll, UINT64_MAX = forever */
-	uint64_t interest;   /* in: bit h = wait for and report handle h */
-	uint64_t ready;	     /* out: bit h = handle h readable */
+	uint64_t timeout_ns;	 /* in: 0 = poll, UINT64_MAX = forever */
+	uint64_t interest;	 /* in: bit h = wait for and report handle h */
+	uint64_t ready;		 /* out: bit h = handle h readable */
 	struct hz_kvm_net_io tx; /* in/out: frames to send first */
 };
 
