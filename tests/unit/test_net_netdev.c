@@ -87,12 +87,11 @@ static int tap_main(void *arg)
 	return 0;
 }
 
-static void pings_the_host_through_a_tap(void **state)
+/* Binds net0 to a new tap at 10.77.0.1/24, up; skips without taps. */
+static void tap_up(void)
 {
-	struct tap_run t = {.budget = HZ_BUDGET_INIT("rx", 1u << 20)};
 	struct hz_errmsg err = {0};
 
-	(void)state;
 	if (!tap_possible())
 		skip();
 	hz_unix_unbind_all();
@@ -101,6 +100,14 @@ static void pings_the_host_through_a_tap(void **state)
 	assert_int_equal(system("ip link set " TAP " up && ip addr add "
 				"10.77.0.1/24 dev " TAP),
 			 0);
+}
+
+static void pings_the_host_through_a_tap(void **state)
+{
+	struct tap_run t = {.budget = HZ_BUDGET_INIT("rx", 1u << 20)};
+
+	(void)state;
+	tap_up();
 	assert_int_equal(harness_run_fibers(tap_main, &t), 0);
 	hz_unix_unbind_all();
 	assert_int_equal(t.pings, 21);
@@ -155,17 +162,8 @@ static int drained_main(void *arg)
 
 static void a_drained_device_is_not_read_again_until_polled(void **state)
 {
-	struct hz_errmsg err = {0};
-
 	(void)state;
-	if (!tap_possible())
-		skip();
-	hz_unix_unbind_all();
-	if (hz_unix_bind_tap("net0", TAP, &err) != 0)
-		fail_msg("bind tap: %s", hz_errmsg_text(&err));
-	assert_int_equal(system("ip link set " TAP " up && ip addr add "
-				"10.77.0.1/24 dev " TAP),
-			 0);
+	tap_up();
 	assert_int_equal(harness_run_fibers(drained_main, NULL), 0);
 	hz_unix_unbind_all();
 }
