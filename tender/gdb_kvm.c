@@ -463,6 +463,25 @@ bool hz_gdb_fault_trap(struct hz_vm *vm, const struct hz_kvm_fault *f)
 	return true;
 }
 
+void hz_gdb_after_call(struct hz_vm *vm)
+{
+	struct hz_gdb_link *l = vm->gdb;
+	struct kvm_regs r;
+
+	if (!l || !l->stepping)
+		return;
+	/* Completes the store without running the guest: KVM returns at
+	 * once (EINTR) with rip past it. */
+	vm->run->immediate_exit = 1;
+	int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+	vm->run->immediate_exit = 0;
+	if ((rc < 0 && errno != EINTR) ||
+	    ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
+		hz_tender_die(HZ_KVM_EXIT_BADCALL, "finishing a step: %s",
+			      strerror(errno));
+	debug_stop(vm, DB_VECTOR, r.rip);
+}
+
 void hz_gdb_guest_exit(struct hz_vm *vm, int status)
 {
 	if (!vm->gdb)

@@ -310,6 +310,13 @@ void hz_gdb_debug_exit(struct hz_vm *vm);
  */
 bool hz_gdb_fault_trap(struct hz_vm *vm, const struct hz_kvm_fault *f);
 
+/*
+ * After a hypercall: if gdb's step was under way, the step ends at the
+ * store's next instruction (KVM would finish the emulated store on the
+ * next entry and run on without stopping).
+ */
+void hz_gdb_after_call(struct hz_vm *vm);
+
 /* Tells gdb the guest exits with @status (the tender exits next). */
 void hz_gdb_guest_exit(struct hz_vm *vm, int status);
 

@@ -787,6 +787,10 @@ int hz_vm_run(struct hz_vm *vm)
 			uint32_t gpa;
 			memcpy(&gpa, run->mmio.data, sizeof(gpa));
 			hz_vm_dispatch(vm, (unsigned)(off / 8), gpa);
+			/* A FAULT that returns was a trap of gdb's, the vCPU
+			 * already back where the guest stopped. */
+			if (off / 8 != HZ_KVM_CALL_FAULT)
+				hz_gdb_after_call(vm);
 			break;
 		}
 		case KVM_EXIT_DEBUG:

@@ -91,6 +91,27 @@ def check_batch(target, runner):
         show(out)
 
 
+def check_steps(target, runner):
+    """25 stepi from the console write: each stops one instruction on,
+    across the store that makes the hypercall (haze-kvm finishes it and
+    ends the step there; KVM itself would run on) and the return."""
+    gdb_out, status, out = session(
+        runner, image(target), ["break hz_platform_console_write",
+                                "continue", "display/i $pc"]
+        + ["stepi"] * 25 + ["continue"])
+    # display prints the pc after the steps (and where it was set)
+    pcs = re.findall(r"^=> (0x[0-9a-f]+) <", gdb_out, re.M)
+    moved = sum(1 for a, b in zip(pcs, pcs[1:]) if a != b)
+    ok = (len(pcs) >= 24 and moved == len(pcs) - 1
+          and "=> %s <hz_main+" % pcs[-1] in gdb_out
+          and "exited with code %02d]" % STATUS in gdb_out
+          and status == STATUS)
+    if not report(ok, "%s: 25 stepi from the console write each move one "
+                  "instruction, over the hypercall and back into hz_main "
+                  "(%d of %d moved)" % (target, moved, max(len(pcs) - 1, 0))):
+        show(gdb_out)
+
+
 def check_kill(target, runner):
     gdb_out, status, out = session(runner, image(target),
                                    ["break hz_main", "continue", "kill"])
@@ -159,7 +180,7 @@ def main():
              (check_refusals, "virtio", HAZE_QEMU),
              (check_refusals, "kvm", HAZE_KVM)]
     why = kvm_error()
-    for t in (check_batch, check_kill, check_fault):
+    for t in (check_batch, check_steps, check_kill, check_fault):
         if why:
             what = "kvm: %s" % t.__name__
             report(True, what, skip="%s: /dev/kvm: %s" % (what, why))
