@@ -19,7 +19,8 @@
  * soon as its frame is copied out. Transmit copies each frame of a batch
  * into a free buffer, makes the batch available and kicks once (which
  * the event index may spare); buffers the device is done with come back
- * at the next write.
+ * at the next write. A spared kick is made up before the guest halts
+ * (hz_virtio_net_rekick): under QEMU's TCG it can be lost (virtq.c).
  */
 #include <stdint.h>
 #include <string.h>
@@ -327,4 +328,14 @@ hz_ready_set_t hz_virtio_net_want_irq(hz_ready_set_t interest, bool on)
 		    hz_virtq_want_irq(&nets[h].rx, on))
 			ready |= (hz_ready_set_t)1 << h;
 	return ready;
+}
+
+void hz_virtio_net_rekick(void)
+{
+	for (int h = 0; h < HZ_MANIFEST_MAX; h++) {
+		if (nets[h].ready) {
+			hz_virtq_rekick(&nets[h].rx);
+			hz_virtq_rekick(&nets[h].tx);
+		}
+	}
 }

@@ -229,7 +229,9 @@ static void halt(uint64_t ticks)
  * one) or a device interrupts. Then the queues are disarmed: a guest
  * that is busy does not take interrupts it would not look at. Readiness
  * is the queues' state, never the interrupt's, so a lost or spurious
- * interrupt costs at most a wake-up.
+ * interrupt costs at most a wake-up. Likewise a lost kick: before it
+ * halts, the guest reads again what a device asked for when the event
+ * index spared a kick, and tells one that waits (hz_virtio_net_rekick).
  */
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
@@ -250,6 +252,9 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		if (t < ticks)
 			ticks = t ? (uint64_t)t : 1;
 	}
+	/* A kick the event index spared may have been lost (virtq.c): the
+	 * device, waiting for it, would send and take nothing more. */
+	hz_virtio_net_rekick();
 	if (hz_virtio_net_want_irq(interest, true) == 0)
 		halt(ticks);
 	*ready = hz_virtio_net_want_irq(interest, false);

@@ -142,6 +142,8 @@ struct hz_virtq {
 	uint16_t num_free;
 	uint16_t last_used; /* the next used entry to read */
 	uint16_t kicked;    /* avail->idx when the device was last told */
+	bool kick_spared;   /* a kick spared notifying since the device was
+			       last told (hz_virtq_rekick) */
 	bool irq_on;	    /* an interrupt is wanted for the next used chain */
 	void **cookie;	    /* per head descriptor: the driver's token */
 };
@@ -176,6 +178,13 @@ int hz_virtq_add(struct hz_virtq *q, const struct hz_virtq_buf *bufs,
 /* Tells the device about what hz_virtq_add made available since the last
  * kick, unless the device asked not to be told (event index, flags). */
 void hz_virtq_kick(struct hz_virtq *q);
+
+/*
+ * After a kick that spared the notification, notifies the device if it
+ * now waits for an entry it has not taken: the guest calls it before it
+ * halts, so a kick lost to a race (virtq.c) costs a wait, not the queue.
+ */
+void hz_virtq_rekick(struct hz_virtq *q);
 
 /*
  * Takes the next chain the device has used: its cookie, with the bytes

@@ -177,6 +177,10 @@ hz_ready_set_t hz_virtio_net_ready(hz_ready_set_t interest);
  * (@on), or for none; returns the handles with a frame already waiting. */
 hz_ready_set_t hz_virtio_net_want_irq(hz_ready_set_t interest, bool on);
 
+/* Before the guest halts: tells the net devices' queues that wait for a
+ * kick the event index spared (hz_virtq_rekick). */
+void hz_virtio_net_rekick(void);
+
 /* From start.S: the entry, and what runs before any protected code. */
 void hz_virtio_tls_init(void);
 _Noreturn void hz_virtio_boot(uint32_t start_info, uint64_t tsc_entry);

@@ -21,6 +21,19 @@
  * when it asked, by used_event (hz_virtq_want_irq), and tells the device
  * only when the device's avail_event says it is waiting (hz_virtq_kick).
  *
+ * That fence is not always one. QEMU before 8.1 under TCG with one vCPU
+ * translates mfence (and every locked instruction) to nothing, leaving
+ * the host CPU free to read avail_event before its store of avail->idx
+ * is seen, while QEMU's I/O thread writes avail_event, fences and reads
+ * avail->idx: each then sees the other's old value, the driver spares
+ * the kick and the device waits for it. On the transmit queue nothing
+ * else would ever tell the device (its ring fills and every later kick
+ * lies past avail_event), so the guest fell silent for good. Hence
+ * hz_virtq_rekick: after a spared kick, before the guest halts
+ * (hz_platform_yield), the device's avail_event is read again, and if it
+ * names an entry the device has not taken, the device is told. (used_event
+ * has the same race; the PIT ends a halt after 55 ms at the latest.)
+ *
  * A device that puts a chain in the used ring it was never given (an id
  * beyond the queue, or one not in flight) breaks the protocol; taking
  * the entry would corrupt the free chain, and leaving it would keep the
@@ -46,6 +59,7 @@ static unsigned device_count;
 
 static HZ_LOG_SOURCE(log_virtq, "virtio");
 static HZ_COUNTER(count_bad_id, "virtio", "used_bad_id");
+static HZ_COUNTER(count_rekick, "virtio", "kick_made_up");
 
 /* Keeps the compiler from moving memory accesses across it. */
 static inline void barrier(void)
@@ -170,6 +184,7 @@ int hz_virtq_init(struct hz_virtq *q, struct hz_vdev *d, unsigned index,
 	q->num_free = size;
 	q->last_used = 0;
 	q->kicked = 0;
+	q->kick_spared = false;
 	/* No interrupts until the driver asks (hz_virtq_want_irq). */
 	q->irq_on = false;
 	if (event_idx)
@@ -218,6 +233,21 @@ int hz_virtq_add(struct hz_virtq *q, const struct hz_virtq_buf *bufs,
 	return 0;
 }
 
+/*
+ * Whether @q's device asks to be told of the entries [@old, @now) of the
+ * avail ring: its avail_event lies among them (vring_need_event), or,
+ * without the event index, it has not set NO_NOTIFY.
+ */
+static bool device_wants(struct hz_virtq *q, uint16_t old, uint16_t now)
+{
+	if (q->event_idx) {
+		uint16_t ev = *avail_event(q);
+		return (uint16_t)(now - ev - 1) < (uint16_t)(now - old);
+	}
+	return !(*(volatile uint16_t *)&q->used->flags &
+		 HZ_VRING_USED_F_NO_NOTIFY);
+}
+
 void hz_virtq_kick(struct hz_virtq *q)
 {
 	uint16_t now = q->avail->idx, old = q->kicked;
@@ -227,16 +257,27 @@ void hz_virtq_kick(struct hz_virtq *q)
 		return;
 	q->kicked = now;
 	fence(); /* avail->idx stored before the device's wishes are read */
-	if (q->event_idx) {
-		uint16_t ev = *avail_event(q);
-		/* vring_need_event: ev lies in [old, now). */
-		tell = (uint16_t)(now - ev - 1) < (uint16_t)(now - old);
-	} else {
-		tell = !(*(volatile uint16_t *)&q->used->flags &
-			 HZ_VRING_USED_F_NO_NOTIFY);
-	}
+	tell = device_wants(q, old, now);
+	q->kick_spared = !tell;
 	if (tell)
 		q->dev->ops->notify(q->dev, q->index);
+}
+
+void hz_virtq_rekick(struct hz_virtq *q)
+{
+	if (!q->kick_spared || q->dev->broken)
+		return;
+	/*
+	 * The device's wish read again, long after the race: one that waits
+	 * names an entry it has not taken (avail_event at or past used->idx,
+	 * so the interval is at most the queue's size). A busy device's old
+	 * avail_event may name one too; telling it is harmless.
+	 */
+	if (!device_wants(q, used_idx(q), q->avail->idx))
+		return;
+	q->kick_spared = false;
+	hz_counter_inc(&count_rekick);
+	q->dev->ops->notify(q->dev, q->index);
 }
 
 /*

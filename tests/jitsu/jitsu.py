@@ -455,8 +455,15 @@ def daemon_checks(d, port, kvm):
 
     if kvm:
         addrs = resolve(port, "kvm." + ZONE, 30)
-        report(addrs and PAGE in http_get(addrs[0]),
-               "a kvm service summoned under haze-kvm serves the page")
+        page = http_get(addrs[0]) if addrs else "no address"
+        if not report(PAGE in page, "a kvm service summoned under haze-kvm "
+                      "serves the page"):
+            diag("answer %r, GET: %r" % (addrs, page[:200]))
+            diag(d.status().get("kvm." + ZONE))
+            log = os.path.join(os.path.dirname(d.path), "state",
+                               "kvm.%s.log" % ZONE)
+            diag("service log: " + (open(log, errors="replace").read()[-2000:]
+                                    if os.path.exists(log) else "none"))
     else:
         report(True, "a kvm service under haze-kvm",
                skip="/dev/kvm is not usable here")
