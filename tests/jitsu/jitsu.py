@@ -455,7 +455,7 @@ def daemon_checks(d, port, kvm):
 
     if kvm:
         addrs = resolve(port, "kvm." + ZONE, 30)
-        page = http_get(addrs[0]) if addrs else "no address"
+        page = http_get(addrs[0]) if addrs else b"no address"
         if not report(PAGE in page, "a kvm service summoned under haze-kvm "
                       "serves the page"):
             diag("answer %r, GET: %r" % (addrs, page[:200]))
@@ -630,8 +630,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="jitsu-test-")
     os.chmod(tmp, 0o755)
     # The services run as nobody, who may not reach into the build tree
-    # (a fresh clone sits in a private temporary directory).
-    for name in ("WEBSITE", "WEBSITE_KVM"):
+    # (a fresh clone sits in a private temporary directory): neither the
+    # images nor the tender that runs the kvm one.
+    for name in ("WEBSITE", "WEBSITE_KVM", "TENDER"):
         src = globals()[name]
         if os.path.exists(src):
             dst = os.path.join(tmp, os.path.basename(src))
