@@ -272,6 +272,75 @@ void jitsu_host_teardown(struct jitsu *j)
 		jitsu_log("%s", hz_errmsg_text(&err));
 }
 
+/* What a service of @s needs of path @i (0: its image, 1: the tender). */
+static int reach_mode(const struct jitsu_service *s, int i)
+{
+	return i == 0 && s->target == JITSU_KVM ? R_OK : X_OK;
+}
+
+/*
+ * In a child that becomes the services' user: the first (service, path)
+ * it cannot reach, as (service index << 1 | path) and errno, written to
+ * @fd; nothing if all are reachable.
+ */
+static HZ_NORETURN void reach_child(const struct jitsu *j, uid_t uid, gid_t gid,
+				    int fd)
+{
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		_exit(3);
+	for (size_t i = 0; i < j->nsvc; i++) {
+		const struct jitsu_service *s = &j->svc[i];
+		for (int p = 0; p < (s->target == JITSU_KVM ? 2 : 1); p++) {
+			const char *path = p == 0 ? s->image : j->tender;
+			if (access(path, reach_mode(s, p)) == 0)
+				continue;
+			int v[2] = {(int)(i << 1) | p, errno};
+			_exit(write(fd, v, sizeof(v)) == sizeof(v) ? 1 : 3);
+		}
+	}
+	_exit(0);
+}
+
+int jitsu_check_reach(const struct jitsu *j, struct hz_errmsg *err)
+{
+	int p[2], v[2], status = 0;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+
+	if (target_ids(j, &uid, &gid, err) < 0)
+		return -1;
+	if (j->user[0] == '\0' || getuid() != 0)
+		return 0; /* the services run as whoever runs the daemon */
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return hz_errmsg_set(err, -HZ_EIO, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0)
+		reach_child(j, uid, gid, p[1]);
+	close(p[1]);
+	ssize_t n = pid < 0 ? -1 : read(p[0], v, sizeof(v));
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return hz_errmsg_set(err, -HZ_EIO, "checking as user %s: %s",
+				     j->user, strerror(errno));
+	if (n == (ssize_t)sizeof(v)) {
+		const struct jitsu_service *s = &j->svc[v[0] >> 1];
+		int what = v[0] & 1;
+		return hz_errmsg_set(
+		    err, -HZ_EINVAL, "service %s: %s %s: %s by user %s (%s)",
+		    s->name, what ? "tender" : "image",
+		    what ? j->tender : s->image,
+		    reach_mode(s, what) == R_OK ? "not readable"
+						: "not executable",
+		    j->user, strerror(v[1]));
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return hz_errmsg_set(err, -HZ_EIO,
+				     "checking as user %s: cannot become it",
+				     j->user);
+	return 0;
+}
+
 int jitsu_drop_privileges(const struct jitsu *j, struct hz_errmsg *err)
 {
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};

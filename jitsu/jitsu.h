@@ -174,6 +174,14 @@ int jitsu_host_setup(struct jitsu *j, struct hz_errmsg *err);
 HZ_MUST_CHECK
 int jitsu_drop_privileges(const struct jitsu *j, struct hz_errmsg *err);
 
+/*
+ * Refuses, naming it, an image or tender the services' user could not
+ * execute (unix images, the tender) or read (kvm images): they run as
+ * that user, who may not reach into a private directory. 0 or -1.
+ */
+HZ_MUST_CHECK
+int jitsu_check_reach(const struct jitsu *j, struct hz_errmsg *err);
+
 /* Removes the taps and the bridge (when the daemon stops). */
 void jitsu_host_teardown(struct jitsu *j);
 

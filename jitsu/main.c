@@ -116,6 +116,10 @@ static int run(struct jitsu *j)
 	int sfd;
 	uint64_t next_tick = 0;
 
+	if (jitsu_check_reach(j, &err) < 0) {
+		jitsu_log("%s", hz_errmsg_text(&err));
+		return 1;
+	}
 	/* Opened as root and passed down to each haze-kvm (--kvm-fd): the
 	 * daemon's user, and so its services, need no access to the node. */
 	j->kvm_fd = -1;

@@ -332,6 +332,34 @@ def check_not_a_bridge(tmp):
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
 
 
+def check_unreachable(tmp):
+    """An image the services' user (nobody) cannot reach is refused when
+    the daemon starts, naming the service and the path, before any set-up;
+    at the first summon it would only fail to start."""
+    private = os.path.join(tmp, "private")
+    os.mkdir(private, 0o700)
+    image = os.path.join(private, "website")
+    shutil.copy(WEBSITE, image)
+    os.chmod(image, 0o755)
+    path = os.path.join(tmp, "private.conf")
+    config(path, [dict(website(0), image=image)], dns_port=free_port())
+    d = subprocess.Popen([JITSU, path], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        err = d.communicate(timeout=10)[1].decode(errors="replace")
+    except subprocess.TimeoutExpired:  # it started: not refused
+        d.kill()
+        err = d.communicate()[1].decode(errors="replace")
+    link = subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True)
+    if not report(d.returncode not in (0, -9) and link.returncode != 0 and
+                  ("service www0.%s: image %s: not executable by user "
+                   "nobody" % (ZONE, image)) in err,
+                  "an image the services' user cannot execute is refused "
+                  "at start, naming it"):
+        diag(err)
+    subprocess.run([JITSU, "--teardown", path], capture_output=True)
+
+
 def check_daemon(tmp):
     port = free_port()
     up = Upstream()
@@ -648,6 +676,7 @@ def main():
         else:
             try:
                 check_not_a_bridge(tmp)
+                check_unreachable(tmp)
                 check_daemon(tmp)
                 check_room(tmp)
             finally:
