@@ -319,9 +319,8 @@ static int set_cpu_state(struct hz_vm *vm)
 	 * Without a CPUID table the guest sees no RDRAND, RDSEED or AES-NI
 	 * (its entropy and TLS ask CPUID), and older kernels refuse EFER.NXE.
 	 */
-	if (set_cpuid(vm) < 0) {
+	if (set_cpuid(vm) < 0)
 		return -1;
-	}
 	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
 		hz_tender_log("KVM_SET_SREGS: %s", strerror(errno));
 		return -1;
@@ -571,6 +570,15 @@ static void trace_tick(struct hz_vm *vm)
 	hz_vm_trace_counts(vm);
 }
 
+/* Does net call @io (a write if @write), counting the frames it moved. */
+static void net_call(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
+{
+	hz_net_io(vm, io, write);
+	if (io->ret > 0)
+		*(write ? &vm->st.frames_written : &vm->st.frames_read) +=
+		    (uint64_t)io->ret;
+}
+
 void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 {
 	if (call < HZ_KVM_CALL_COUNT_)
@@ -594,10 +602,8 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		/* The guest's staged frames go before it waits. */
 		a.tx.ret = 0;
 		if (a.tx.count > 0) {
-			hz_net_io(vm, &a.tx, true);
+			net_call(vm, &a.tx, true);
 			vm->st.yield_tx++;
-			if (a.tx.ret > 0)
-				vm->st.frames_written += (uint64_t)a.tx.ret;
 		}
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
 		put_arg(vm, gpa, &a, sizeof(a));
@@ -608,11 +614,7 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_NET_WRITE: {
 		struct hz_kvm_net_io a;
 		get_arg(vm, gpa, &a, sizeof(a), "net", ARG_INOUT);
-		hz_net_io(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
-		if (a.ret > 0 && call == HZ_KVM_CALL_NET_WRITE)
-			vm->st.frames_written += (uint64_t)a.ret;
-		else if (a.ret > 0)
-			vm->st.frames_read += (uint64_t)a.ret;
+		net_call(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
 	}

@@ -44,14 +44,20 @@ static void stage_sent(int64_t ret, uint32_t n)
 	stage.n = 0;
 }
 
-/* Sends the staged frames now, with a NET_WRITE of their own. */
-static void stage_flush(void)
+/* The net call that sends the staged frames (count 0: none). */
+static struct hz_kvm_net_io stage_io(void)
 {
-	struct hz_kvm_net_io io = {
+	return (struct hz_kvm_net_io){
 	    .handle = (uint32_t)stage.handle,
 	    .count = stage.n,
 	    .frames = (uint64_t)(uintptr_t)stage.kf,
 	};
+}
+
+/* Sends the staged frames now, with a NET_WRITE of their own. */
+static void stage_flush(void)
+{
+	struct hz_kvm_net_io io = stage_io();
 
 	if (stage.n == 0)
 		return;
@@ -107,14 +113,8 @@ uint64_t hz_platform_clock_wall(void)
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
 {
-	struct hz_kvm_yield a = {.interest = interest};
+	struct hz_kvm_yield a = {.interest = interest, .tx = stage_io()};
 
-	if (stage.n > 0)
-		a.tx = (struct hz_kvm_net_io){
-		    .handle = (uint32_t)stage.handle,
-		    .count = stage.n,
-		    .frames = (uint64_t)(uintptr_t)stage.kf,
-		};
 	if (deadline == UINT64_MAX) {
 		a.timeout_ns = UINT64_MAX;
 	} else if (deadline) {

@@ -214,31 +214,28 @@ static void stack_cache_drain(void)
 		stack_run_free(S.stack_cache[--S.nstack_cache].run, "(ended)");
 }
 
-/*
- * Gives @f a stack of at least two pages holding @stack_size bytes (a
- * power-of-two run), whose first page is made a guard page where the
- * target can protect pages: an overflow then faults at once, and the
- * usable stack is one page less. Without a guard, the canary at the
- * lowest usable address is all there is. 0 or -HZ_ENOMEM.
- */
-static int stack_alloc(struct hz_fiber *f, size_t stack_size)
+/* A kept guarded stack of @order for a new fiber, or NULL. */
+static uint8_t *stack_cache_take(unsigned order)
 {
-	unsigned order = hz_pages_order(stack_size);
-	int r;
-
-	if (order == 0)
-		order = 1; /* room for a guard page and a stack */
 	for (unsigned i = S.nstack_cache; i-- > 0;) {
+		uint8_t *run = S.stack_cache[i].run;
 		if (S.stack_cache[i].order != order)
 			continue;
-		f->run = S.stack_cache[i].run;
 		S.stack_cache[i] = S.stack_cache[--S.nstack_cache];
 		hz_counter_inc(&stack_reused);
-		f->guarded = true;
-		f->stack = f->run + HZ_PAGE_SIZE;
-		f->stack_size = ((size_t)HZ_PAGE_SIZE << order) - HZ_PAGE_SIZE;
-		return 0;
+		return run;
 	}
+	return NULL;
+}
+
+/*
+ * Gives @f a new page run of @order, its first page made a guard page
+ * where the target can: 0 guarded, -HZ_ENOTSUP unguarded, -HZ_ENOMEM.
+ */
+static int stack_run_new(struct hz_fiber *f, unsigned order)
+{
+	int r;
+
 	f->run = hz_pages_alloc(order);
 	if (f->run == NULL && S.nstack_cache > 0) {
 		stack_cache_drain(); /* memory is short: the cache goes first */
@@ -258,6 +255,27 @@ static int stack_alloc(struct hz_fiber *f, size_t stack_size)
 		hz_pages_free(f->run);
 		return -HZ_ENOMEM;
 	}
+	return r;
+}
+
+/*
+ * Gives @f a stack of at least two pages holding @stack_size bytes (a
+ * power-of-two run), whose first page is made a guard page where the
+ * target can protect pages: an overflow then faults at once, and the
+ * usable stack is one page less. Without a guard, the canary at the
+ * lowest usable address is all there is. 0 or -HZ_ENOMEM.
+ */
+static int stack_alloc(struct hz_fiber *f, size_t stack_size)
+{
+	unsigned order = hz_pages_order(stack_size);
+	int r;
+
+	if (order == 0)
+		order = 1; /* room for a guard page and a stack */
+	f->run = stack_cache_take(order);
+	r = f->run != NULL ? 0 : stack_run_new(f, order); /* kept: guarded */
+	if (r < 0 && r != -HZ_ENOTSUP)
+		return r;
 	f->guarded = r == 0;
 	f->stack = f->run + (f->guarded ? HZ_PAGE_SIZE : 0);
 	f->stack_size =

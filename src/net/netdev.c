@@ -129,9 +129,10 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 	struct netdev *d = (struct netdev *)n;
 	struct hz_frame f[NETDEV_BATCH];
 	size_t ready, kept = 0;
+	uint64_t checks = readiness_checks();
 	int got;
 
-	if (d->drained && d->drained_at == readiness_checks()) {
+	if (d->drained && d->drained_at == checks) {
 		hz_counter_inc(&rx_skipped);
 		return -HZ_EAGAIN;
 	}
@@ -145,7 +146,7 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 					 .cap = d->spare[i].len};
 	got = hz_platform_net_read(d->handle, f, ready);
 	d->drained = got == -HZ_EAGAIN || (got >= 0 && (size_t)got < ready);
-	d->drained_at = readiness_checks();
+	d->drained_at = checks; /* the read does not reach the loop */
 	if (got < 0)
 		return got == -HZ_EAGAIN
 			   ? got
