@@ -62,13 +62,13 @@ HZ_PC_KVM_CFLAGS := -I$${includedir} -ffreestanding -nostdinc \
 	$(BEARSSL_CFLAGS),$(FLAGS_kvm))
 HZ_PC_KVM_LIBS := $(subst $(KVM_LDSCRIPT),$${kvmdir}/guest.ld,$(KVM_LDFLAGS)) \
 	$${kvmdir}/haze-kvm-start.o -Wl,--start-group $${kvmdir}/libhaze.a \
-	$(BEARSSL_LIB) $${kvmdir}/libc.a -Wl,--end-group -lgcc
+	$(CRYPTO_LIBS) $${kvmdir}/libc.a -Wl,--end-group -lgcc
 
 HZ_PC_VIRTIO_CFLAGS := $(subst $${kvmdir},$${prefix}/lib/haze/kvm,\
 	$(HZ_PC_KVM_CFLAGS))
 HZ_PC_VIRTIO_LIBS := $(subst $(VIRTIO_LDSCRIPT),$${virtiodir}/guest.ld,\
 	$(VIRTIO_LDFLAGS)) $${virtiodir}/haze-virtio-start.o -Wl,--start-group \
-	$${prefix}/lib/haze/kvm/libhaze.a $(BEARSSL_LIB) \
+	$${prefix}/lib/haze/kvm/libhaze.a $(CRYPTO_LIBS) \
 	$${prefix}/lib/haze/kvm/libc.a -Wl,--end-group -lgcc
 
 # hz_pc(TARGET, DESCRIPTION, DIRVAR, CFLAGS, LIBS): the lines of one file.

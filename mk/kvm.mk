@@ -53,6 +53,7 @@ FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-ffunction-sections -fdata-sections $(BEARSSL_CFLAGS)
 $(eval $(call compile_rules,kvm))
+$(O)/kvm/src/tls/%.o: FLAGS_kvm += $(NETTLE_CFLAGS)
 
 # report.c is the fault report's text, printed by haze-kvm and the virtio
 # guest; a kvm guest hands its faults to haze-kvm.
@@ -77,7 +78,7 @@ $(1): $(call objs,kvm,$(2)) $(KVM_PLATFORM_OBJS) $(KVM_LIBS) $(KVM_LIBC) $(KVM_L
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(KVM_LDFLAGS) -o $$@ \
 		$(call objs,kvm,$(2)) $$(KVM_PLATFORM_OBJS) \
-		-Wl,--start-group $$(KVM_LIBS) $$(BEARSSL_LIB) $$(KVM_LIBC) \
+		-Wl,--start-group $$(KVM_LIBS) $$(CRYPTO_LIBS) $$(KVM_LIBC) \
 		-Wl,--end-group \
 		$$(LIBGCC_kvm)
 endef

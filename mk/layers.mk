@@ -8,7 +8,8 @@
 # USES. A library's interface is its public headers, include/haze/NAME.h
 # (or those HEADERS_NAME lists); the headers in its directory, src/NAME/,
 # are private to it. Code outside src/ has no public headers: the headers
-# in its directory are its interface. `bearssl` stands for <bearssl*.h>.
+# in its directory are its interface. `bearssl` stands for <bearssl*.h>,
+# `nettle` for <nettle/*.h> and <gmp.h>.
 # Tests, fuzz harnesses and benchmarks are white-box and may include
 # anything; applications (examples/) any public header.
 #
@@ -25,7 +26,7 @@ HZ_LIBS := core entropy net tls dns conduit kv http
 USES_core :=
 USES_entropy := core bearssl
 USES_net := core
-USES_tls := core bearssl
+USES_tls := core bearssl nettle
 USES_dns := core net
 USES_conduit := core net tls dns
 USES_kv := core bearssl
@@ -124,6 +125,10 @@ $(HZ_VIEW_STAMP): FORCE
 		rm -rf $(foreach x,$(HZ_VIEWED),$(@D)/$(call hz_view_name,$(x))) && \
 		$(foreach x,$(HZ_VIEWED),$(call hz_view_links,$(x))) \
 		echo '$(HZ_VIEWS)' > $@; }
+	@mkdir -p $(@D)/external
+	$(Q)ln -sfn /usr/include/nettle $(@D)/external/nettle && \
+		ln -sfn /usr/include/$(shell gcc -print-multiarch)/gmp.h \
+		$(@D)/external/gmp.h
 
 HZ_VIEW_TARGETS := unix kvm test fuzz host virtio
 $(foreach t,$(HZ_VIEW_TARGETS),$(foreach x,$(HZ_VIEWED),$(eval \

@@ -23,6 +23,16 @@ LIBC_CFLAGS := -std=c11 -ffreestanding -fno-builtin -nostdinc \
 # Only bearssl*.h live there: nothing of the host's libc leaks in.
 BEARSSL_CFLAGS := -isystem /usr/include/bearssl
 BEARSSL_LIB := /usr/lib/x86_64-linux-gnu/libbearssl.a
+# Nettle's elliptic curves, for TLS (src/tls/tls_ec.c), with the GMP they
+# compute on. Their headers share directories with the host's libc's, so
+# guests see them through $(NETTLE_INC), which holds links to only
+# <nettle/> and <gmp.h> (made with the layer views, mk/layers.mk).
+NETTLE_INC := $(O)/inc/external
+NETTLE_CFLAGS := -isystem $(NETTLE_INC)
+NETTLE_LIBS := /usr/lib/x86_64-linux-gnu/libhogweed.a \
+	/usr/lib/x86_64-linux-gnu/libnettle.a /usr/lib/x86_64-linux-gnu/libgmp.a
+# What a guest links besides Haze and the libc.
+CRYPTO_LIBS := $(BEARSSL_LIB) $(NETTLE_LIBS)
 
 # The libc's own sources also ban what Haze bans, and keep gcc from
 # turning their loops into calls to memcpy or memset, that is, to
@@ -99,20 +109,21 @@ $(LIBC_TEST): $(O)/libc-test/tests/libc/test_libc.o $(O)/libc-test/hzlibc.o
 # --- the BearSSL link check -------------------------------------------------
 
 $(O)/libc-test/link_check.o: tests/libc/link_check.c \
-		$(O)/kvm/src/libc/.flags
+		$(O)/kvm/src/libc/.flags $(HZ_VIEW_STAMP)
 	$(MSG) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(LIBC_KVM_FLAGS) $(BEARSSL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(LIBC_KVM_FLAGS) $(BEARSSL_CFLAGS) $(NETTLE_CFLAGS) $(DEPFLAGS) \
+		-c $< -o $@
 
-# Static, no host libc, every member of libbearssl.a and libc.a: an
-# undefined symbol fails the link. Linked, never run: no platform is under
-# it.
+# Static, no host libc, every member of libbearssl.a and libc.a, and what
+# TLS takes of Nettle's and GMP's archives: an undefined symbol fails the
+# link. Linked, never run: no platform is under it.
 $(LIBC_LINK_CHECK): $(O)/libc-test/link_check.o $(LIBC_LIB)
 	$(MSG) LD $@
 	$(Q)$(CC) -nostdlib -static -Wl,-e,link_check_start \
 		-Wl,--no-undefined -o $@ $< \
 		-Wl,--whole-archive $(BEARSSL_LIB) $(LIBC_LIB) \
-		-Wl,--no-whole-archive
+		-Wl,--no-whole-archive $(NETTLE_LIBS) $(LIBC_LIB)
 
 .PHONY: libc
 libc: $(LIBC_LIB) $(LIBC_TEST) $(LIBC_LINK_CHECK)

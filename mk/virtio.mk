@@ -32,7 +32,7 @@ $(1): $(call objs,kvm,$(2)) $(VIRTIO_PLATFORM_OBJS) $(KVM_LIBS) $(KVM_LIBC) $(VI
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(VIRTIO_LDFLAGS) -o $$@ \
 		$(call objs,kvm,$(2)) $$(VIRTIO_PLATFORM_OBJS) \
-		-Wl,--start-group $$(KVM_LIBS) $$(BEARSSL_LIB) $$(KVM_LIBC) \
+		-Wl,--start-group $$(KVM_LIBS) $$(CRYPTO_LIBS) $$(KVM_LIBC) \
 		-Wl,--end-group \
 		$$(LIBGCC_kvm)
 endef

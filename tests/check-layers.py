@@ -9,7 +9,7 @@ and examples/ against it:
   - a library or platform may include its own headers and the interface
     of the layers it uses: a library's public headers (include/haze/),
     the headers in a platform's directory; <bearssl*.h> only if it uses
-    `bearssl`;
+    `bearssl`, <nettle/*.h> and <gmp.h> only if it uses `nettle`;
   - a library's headers in src/NAME/ are private to it;
   - an application (examples/) may include any public header, nothing
     private;
@@ -118,14 +118,24 @@ def resolve(root, path, quote, name):
     return None
 
 
+# Libraries from Debian a layer may use: name -> (whose, owns(include)).
+EXTERNAL = {
+    "bearssl": ("BearSSL", lambda n: re.match(
+        r"bearssl(_\w+)?\.h$", os.path.basename(n)) is not None),
+    "nettle": ("Nettle", lambda n: n.startswith("nettle/") or n == "gmp.h"),
+}
+
+
 def check_include(rule, path, kind, layer, quote, name, target):
     """The reason the include breaks the rule, or None."""
-    if re.match(r"bearssl(_\w+)?\.h$", os.path.basename(name)):
+    for lib, (what, owns) in EXTERNAL.items():
+        if not owns(name):
+            continue
         if kind in ("app", "white-box"):
             return None
-        if "bearssl" in rule.uses.get(layer, []):
+        if lib in rule.uses.get(layer, []):
             return None
-        return "<%s> is BearSSL's; %s" % (name, rule.describe(layer))
+        return "<%s> is %s's; %s" % (name, what, rule.describe(layer))
     if target is None:
         return None  # a system header, or one the build generates
     tkind, tlayer = layer_of(rule, target)
@@ -161,7 +171,7 @@ def check_include(rule, path, kind, layer, quote, name, target):
 def check_rule(rule, root):
     """Problems of the rule itself, as (where, what)."""
     out = []
-    known = set(rule.libs) | set(rule.code) | {"bearssl"}
+    known = set(rule.libs) | set(rule.code) | set(EXTERNAL)
     for x, uses in rule.uses.items():
         for u in uses:
             if u not in known:

@@ -83,6 +83,9 @@ wrong_include "the core including TLS's public header" '<haze/tls.h>' \
 	"include/haze/tls.h is tls's"
 wrong_include "the core including BearSSL" '<bearssl.h>' \
 	"<bearssl.h> is BearSSL's"
+wrong_include "the core including Nettle" '<nettle/ecc.h>' \
+	"<nettle/ecc.h> is Nettle's"
+wrong_include "the core including GMP" '<gmp.h>' "<gmp.h> is Nettle's"
 wrong_include "the core including a fuzz harness's header" \
 	'"fuzz/fuzz_heap.h"' "fuzz/fuzz_heap.h is not part of any layer"
 

@@ -35,6 +35,13 @@ _Noreturn void __hz_assert_fail(const char *expr, const char *file, int line,
 	abort();
 }
 
+/* glibc's assert() failure, which Debian's GMP and Nettle archives call. */
+_Noreturn void __assert_fail(const char *expr, const char *file,
+			     unsigned int line, const char *func)
+{
+	__hz_assert_fail(expr, file, (int)line, func);
+}
+
 /* Called by -fstack-protector code when a canary was overwritten. */
 _Noreturn void __stack_chk_fail(void)
 {
@@ -75,6 +82,19 @@ int __vsnprintf_chk(char *buf, size_t size, int flag, size_t buflen,
 	(void)flag;
 	check_fits(size, buflen);
 	return vsnprintf(buf, size, fmt, ap);
+}
+
+/* fprintf with format checks (-D_FORTIFY_SOURCE): plain fprintf here. */
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	(void)flag;
+	va_start(ap, fmt);
+	ret = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 /* snprintf with the buffer's real size known (-D_FORTIFY_SOURCE). */

@@ -40,6 +40,9 @@ int __snprintf_chk(char *buf, size_t size, int flag, size_t buflen,
 		   const char *fmt, ...);
 int __vsnprintf_chk(char *buf, size_t size, int flag, size_t buflen,
 		    const char *fmt, va_list ap);
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
+_Noreturn void __assert_fail(const char *expr, const char *file,
+			     unsigned int line, const char *func);
 _Noreturn void __stack_chk_fail(void);
 
 /* File access that always fails: BearSSL's system seeder must not work. */

@@ -639,8 +639,7 @@ static int sni_choose(const br_ssl_server_policy_class **pctx,
 	else
 		br_ssl_server_set_single_ec(sc, c->certs, c->ncerts, &c->key.ec,
 					    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC,
-					    br_ec_get_default(),
-					    br_ecdsa_sign_asn1_get_default());
+					    &tls_ec, tls_ecdsa_sign);
 	/* That installed BearSSL's policy; we stay in front of it. */
 	p->inner = sc->policy_vtable;
 	br_ssl_server_set_policy(sc, &p->vtable);
@@ -715,6 +714,7 @@ static int engine_common(struct tls_flow *tf)
 				    BR_OPT_NO_RENEGOTIATION |
 					BR_OPT_ENFORCE_SERVER_PREFERENCES);
 	br_ssl_engine_set_buffer(tf->eng, tf->iobuf, sizeof(tf->iobuf), 1);
+	br_ssl_engine_set_ec(tf->eng, &tls_ec); /* ECDHE: Nettle's curves */
 	if (cfg->nalpn > 0)
 		br_ssl_engine_set_protocol_names(
 		    tf->eng, (const char **)cfg->alpn, cfg->nalpn);

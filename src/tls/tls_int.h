@@ -46,6 +46,22 @@ struct hz_tls_config {
 	struct hz_errmsg err;
 };
 
+/*
+ * BearSSL's EC interface with P-256 and Curve25519 computed by Nettle
+ * (tls_ec.c); every server and client engine uses it.
+ */
+extern const br_ec_impl tls_ec;
+
+/*
+ * An ECDSA signature in ASN.1 (br_ecdsa_sign): Nettle's for P-256 keys,
+ * BearSSL's i31 for the others; 0 on a bad key.
+ */
+size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
+		      const void *hash, const br_ec_private_key *sk, void *sig);
+
+/* The most bytes one EC operation took from its arena (tests). */
+size_t tls_ec_arena_peak(void);
+
 /* Zeroes @len bytes at @p in a way the compiler cannot drop. */
 void tls_wipe(void *p, size_t len);
 

@@ -79,6 +79,13 @@ int hzlibc_close(int fd);
 
 void hzlibc___hz_assert_fail(const char *expr, const char *file, int line,
 			     const char *func);
+void *hzlibc_malloc(size_t size);
+void *hzlibc_calloc(size_t n, size_t size);
+void *hzlibc_realloc(void *p, size_t size);
+void hzlibc_free(void *p);
+void hzlibc___assert_fail(const char *expr, const char *file, unsigned int line,
+			  const char *func);
+int hzlibc___fprintf_chk(void *f, int flag, const char *fmt, ...);
 void hzlibc___stack_chk_fail(void);
 void *hzlibc___memcpy_chk(void *dst, const void *src, size_t n, size_t dstlen);
 void *hzlibc___memmove_chk(void *dst, const void *src, size_t n, size_t dstlen);

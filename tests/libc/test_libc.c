@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "haze/mem.h"
 #include "haze/platform.h"
 #include "hzlibc.h"
 
@@ -113,6 +114,33 @@ void hz_platform_abort(void)
 uint64_t hz_platform_clock_wall(void)
 {
 	return 1700000000999999999u;
+}
+
+/* The allocator under malloc (haze/mem.h): glibc's, with calls counted. */
+static unsigned heap_calls;
+
+void *hz_malloc(size_t size)
+{
+	heap_calls++;
+	return malloc(size);
+}
+
+void *hz_calloc(size_t n, size_t size)
+{
+	heap_calls++;
+	return calloc(n, size);
+}
+
+void *hz_realloc(void *p, size_t size)
+{
+	heap_calls++;
+	return realloc(p, size);
+}
+
+void hz_free(void *p)
+{
+	heap_calls++;
+	free(p);
 }
 
 static void console_reset(void)
@@ -1252,6 +1280,16 @@ static void test_aborts(void)
 		       "src/a.c:12: frob: assertion `x == 1' failed\n");
 
 	console_reset();
+	EXPECT_ABORT("__assert_fail",
+		     hzlibc___assert_fail("n > 0", "mpz/x.c", 7, "f"));
+	expect_console("__assert_fail",
+		       "mpz/x.c:7: f: assertion `n > 0' failed\n");
+
+	console_reset();
+	hzlibc___fprintf_chk(hzlibc_stderr, 1, "GNU MP: %s %d\n", "x", 3);
+	expect_console("__fprintf_chk", "GNU MP: x 3\n");
+
+	console_reset();
 	EXPECT_ABORT("abort", hzlibc_abort());
 	expect_console("abort", "");
 
@@ -1301,9 +1339,34 @@ static void test_stubs(void)
 		mismatch("time: got %ld", (long)t);
 }
 
+/* malloc and its kin reach Haze's allocator, contents kept on realloc. */
+static void test_malloc(void)
+{
+	unsigned char *p, *q;
+	unsigned before = heap_calls;
+
+	p = hzlibc_malloc(100);
+	if (p == NULL) {
+		mismatch("malloc(100) gave NULL");
+		return;
+	}
+	memset(p, 0xab, 100);
+	q = hzlibc_realloc(p, 5000);
+	if (q == NULL || q[0] != 0xab || q[99] != 0xab)
+		mismatch("realloc lost the contents");
+	hzlibc_free(q);
+	q = hzlibc_calloc(10, 10);
+	if (q == NULL || q[0] != 0 || q[99] != 0)
+		mismatch("calloc not zeroed");
+	hzlibc_free(q);
+	hzlibc_free(NULL);
+	if (heap_calls - before != 6)
+		mismatch("malloc/realloc/calloc/free: not one hz_* call each");
+}
+
 int main(void)
 {
-	printf("TAP version 13\n1..14\n");
+	printf("TAP version 13\n1..15\n");
 	test_printf_table();
 	group_end("printf: formats x values, every buffer size");
 	test_printf_random();
@@ -1328,6 +1391,8 @@ int main(void)
 	group_end("ctype over EOF and 0..255");
 	test_abs();
 	group_end("abs/labs/llabs");
+	test_malloc();
+	group_end("malloc/calloc/realloc/free are Haze's allocator's");
 	test_console();
 	group_end("printf/puts/putchar/fprintf reach the console");
 	test_aborts();

@@ -1,0 +1,395 @@
+/*
+ * BearSSL's elliptic-curve interface (br_ec_impl) with P-256 and
+ * Curve25519 computed by Nettle.
+ *
+ * Debian's BearSSL 0.6 has only its portable 15- and 31-bit EC code:
+ * a P-256 point multiplication costs it 280-430 us, where Nettle's
+ * (64-bit limbs, GMP's mpn and its own reduction in assembly, constant
+ * time) costs 25-80 us. A full TLS handshake makes three: the ephemeral
+ * key (mulgen), the shared secret (mul) and the ECDSA signature's kG
+ * (mulgen, through br_ecdsa_i31_sign_*). So TLS gives BearSSL this
+ * table; BearSSL keeps the protocol, the ECDSA arithmetic modulo n and
+ * every other curve.
+ *
+ * Nettle works on GMP integers, and GMP allocates through functions it
+ * calls and never checks: on failure GMP aborts. So while an operation
+ * here runs, GMP allocates from an arena of this file's; each operation
+ * needs a fixed amount for its curve (no input changes it), far below
+ * the arena, and frees it all before returning. Outside those operations
+ * GMP's functions are the ones it had, so any other GMP user in the
+ * program is not affected. The unikernel is one thread: the operations
+ * never run concurrently.
+ */
+#include <gmp.h>
+#include <nettle/curve25519.h>
+#include <nettle/ecc-curve.h>
+#include <nettle/ecc.h>
+#include <nettle/ecdsa.h>
+#include <string.h>
+
+#include "haze/assert.h"
+#include "haze/random.h"
+#include "tls_int.h"
+
+#define P256_COORD 32
+#define P256_POINT (1 + 2 * P256_COORD)
+#define X25519_LEN 32
+
+/* --- GMP's memory during an operation --------------------------------- */
+
+/*
+ * P-256's heaviest operation (mul) takes about 2.5 KiB; the arena is
+ * several times that (the unit test measures the peak).
+ */
+#define ARENA_SIZE (16 * 1024)
+#define ARENA_ALIGN 16
+
+static struct {
+	unsigned char mem[ARENA_SIZE] __attribute__((aligned(ARENA_ALIGN)));
+	size_t top;  /* bytes in use */
+	size_t peak; /* most ever in use */
+	bool open;   /* an operation runs: GMP allocates from mem */
+	bool installed;
+	void *(*prev_alloc)(size_t);
+	void *(*prev_realloc)(void *, size_t, size_t);
+	void (*prev_free)(void *, size_t);
+} arena;
+
+static bool in_arena(const void *p)
+{
+	const unsigned char *c = p;
+
+	return c >= arena.mem && c < arena.mem + ARENA_SIZE;
+}
+
+static size_t round_up(size_t n)
+{
+	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+static void *arena_alloc(size_t n)
+{
+	size_t need = round_up(n ? n : 1);
+	void *p;
+
+	if (!arena.open)
+		return arena.prev_alloc(n);
+	/* A fixed need per curve: running out is a bug, never input. */
+	HZ_ASSERT(need <= ARENA_SIZE - arena.top);
+	p = arena.mem + arena.top;
+	arena.top += need;
+	if (arena.top > arena.peak)
+		arena.peak = arena.top;
+	return p;
+}
+
+static void arena_free(void *p, size_t n)
+{
+	if (!in_arena(p)) {
+		arena.prev_free(p, n);
+		return;
+	}
+	/* The last block gives its room back; others wait for the close. */
+	if ((unsigned char *)p + round_up(n ? n : 1) == arena.mem + arena.top)
+		arena.top = (size_t)((unsigned char *)p - arena.mem);
+}
+
+static void *arena_realloc(void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (!in_arena(p))
+		return arena.prev_realloc(p, old, n);
+	if ((unsigned char *)p + round_up(old ? old : 1) ==
+		arena.mem + arena.top &&
+	    round_up(n ? n : 1) <=
+		ARENA_SIZE - (size_t)((unsigned char *)p - arena.mem)) {
+		arena.top = (size_t)((unsigned char *)p - arena.mem) +
+			    round_up(n ? n : 1);
+		if (arena.top > arena.peak)
+			arena.peak = arena.top;
+		return p;
+	}
+	q = arena_alloc(n);
+	memcpy(q, p, old < n ? old : n);
+	return q;
+}
+
+/* Starts an operation: GMP allocates from the arena until arena_close. */
+static void arena_open(void)
+{
+	if (!arena.installed) {
+		mp_get_memory_functions(&arena.prev_alloc, &arena.prev_realloc,
+					&arena.prev_free);
+		mp_set_memory_functions(arena_alloc, arena_realloc, arena_free);
+		arena.installed = true;
+	}
+	arena.open = true;
+	arena.top = 0;
+}
+
+/* Ends an operation: wipes what it left (intermediate secrets). */
+static void arena_close(void)
+{
+	tls_wipe(arena.mem, arena.peak);
+	arena.top = 0;
+	arena.open = false;
+}
+
+/* --- P-256 --------------------------------------------------------------- */
+
+static void get_coord(mpz_t v, const unsigned char *src)
+{
+	mpz_import(v, P256_COORD, 1, 1, 1, 0, src);
+}
+
+static void put_coord(unsigned char *dst, const mpz_t v)
+{
+	size_t n = (mpz_sizeinbase(v, 2) + 7) / 8;
+
+	memset(dst, 0, P256_COORD);
+	if (mpz_sgn(v) != 0 && n <= P256_COORD)
+		mpz_export(dst + P256_COORD - n, NULL, 1, 1, 1, 0, v);
+}
+
+/*
+ * Sets @s to the big-endian scalar @x of @xlen bytes; false unless it is
+ * in [1, n-1] (Nettle checks the range).
+ */
+static bool get_scalar(struct ecc_scalar *s, mpz_t tmp, const unsigned char *x,
+		       size_t xlen)
+{
+	mpz_import(tmp, xlen, 1, 1, 1, 0, x);
+	return ecc_scalar_set(s, tmp) != 0;
+}
+
+/* R = x * G for P-256 (G the generator when @G is NULL). */
+static uint32_t p256_mul(unsigned char *out, const unsigned char *G,
+			 const unsigned char *x, size_t xlen)
+{
+	const struct ecc_curve *c = nettle_get_secp_256r1();
+	struct ecc_point p, r;
+	struct ecc_scalar s;
+	mpz_t px, py;
+	uint32_t ok = 0;
+
+	arena_open();
+	mpz_init(px);
+	mpz_init(py);
+	ecc_point_init(&p, c);
+	ecc_point_init(&r, c);
+	ecc_scalar_init(&s, c);
+	if (!get_scalar(&s, px, x, xlen))
+		goto out;
+	if (G == NULL) {
+		ecc_point_mul_g(&r, &s);
+	} else {
+		get_coord(px, G + 1);
+		get_coord(py, G + 1 + P256_COORD);
+		if (!ecc_point_set(&p, px, py)) /* checks it is on the curve */
+			goto out;
+		ecc_point_mul(&r, &s, &p);
+	}
+	ecc_point_get(&r, px, py);
+	out[0] = 0x04;
+	put_coord(out + 1, px);
+	put_coord(out + 1 + P256_COORD, py);
+	ok = 1;
+out:
+	ecc_scalar_clear(&s);
+	ecc_point_clear(&r);
+	ecc_point_clear(&p);
+	mpz_clear(py);
+	mpz_clear(px);
+	arena_close();
+	return ok;
+}
+
+/* --- Curve25519 ---------------------------------------------------------- */
+
+/*
+ * A Curve25519 multiplier is little-endian for both BearSSL and Nettle
+ * (RFC 7748's way, clamped alike); BearSSL takes a shorter one as if
+ * zero bytes followed it, so it is padded here the same way.
+ */
+static bool get_x25519_scalar(unsigned char k[X25519_LEN],
+			      const unsigned char *x, size_t xlen)
+{
+	if (xlen > X25519_LEN)
+		return false;
+	memset(k, 0, X25519_LEN);
+	memcpy(k, x, xlen);
+	return true;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	unsigned char acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/*
+ * out = x * u for Curve25519 (u the base point when @u is NULL); fails
+ * on an all-zero result (a small-order peer point: RFC 8422 5.11 makes
+ * TLS refuse that shared secret).
+ */
+static uint32_t x25519_mul(unsigned char *out, const unsigned char *u,
+			   const unsigned char *x, size_t xlen)
+{
+	unsigned char k[X25519_LEN], p[X25519_LEN];
+	uint32_t ok = 0;
+
+	if (!get_x25519_scalar(k, x, xlen))
+		return 0;
+	arena_open();
+	if (u == NULL) {
+		curve25519_mul_g(out, k);
+	} else {
+		memcpy(p, u, X25519_LEN);
+		p[X25519_LEN - 1] &=
+		    0x7f; /* RFC 7748: the top bit is not u's */
+		curve25519_mul(out, k, p);
+	}
+	ok = !all_zero(out, X25519_LEN);
+	arena_close();
+	tls_wipe(k, sizeof(k));
+	return ok;
+}
+
+/* --- the table ------------------------------------------------------------ */
+
+#define FALLBACK (&br_ec_all_m31)
+
+static const unsigned char *ec_generator(int curve, size_t *len)
+{
+	return FALLBACK->generator(curve, len);
+}
+
+static const unsigned char *ec_order(int curve, size_t *len)
+{
+	return FALLBACK->order(curve, len);
+}
+
+static size_t ec_xoff(int curve, size_t *len)
+{
+	return FALLBACK->xoff(curve, len);
+}
+
+static uint32_t ec_mul(unsigned char *G, size_t Glen, const unsigned char *x,
+		       size_t xlen, int curve)
+{
+	switch (curve) {
+	case BR_EC_secp256r1:
+		if (Glen != P256_POINT || G[0] != 0x04)
+			return 0;
+		return p256_mul(G, G, x, xlen);
+	case BR_EC_curve25519:
+		if (Glen != X25519_LEN)
+			return 0;
+		return x25519_mul(G, G, x, xlen);
+	default:
+		return FALLBACK->mul(G, Glen, x, xlen, curve);
+	}
+}
+
+static size_t ec_mulgen(unsigned char *R, const unsigned char *x, size_t xlen,
+			int curve)
+{
+	switch (curve) {
+	case BR_EC_secp256r1:
+		return p256_mul(R, NULL, x, xlen) ? P256_POINT : 0;
+	case BR_EC_curve25519:
+		return x25519_mul(R, NULL, x, xlen) ? X25519_LEN : 0;
+	default:
+		return FALLBACK->mulgen(R, x, xlen, curve);
+	}
+}
+
+/*
+ * x*A + y*B verifies ECDSA signatures (a client's view of a server's
+ * chain, not the handshake a server makes): BearSSL's own.
+ */
+static uint32_t ec_muladd(unsigned char *A, const unsigned char *B, size_t len,
+			  const unsigned char *x, size_t xlen,
+			  const unsigned char *y, size_t ylen, int curve)
+{
+	return FALLBACK->muladd(A, B, len, x, xlen, y, ylen, curve);
+}
+
+const br_ec_impl tls_ec = {
+    .supported_curves =
+	(uint32_t)1 << BR_EC_secp256r1 | (uint32_t)1 << BR_EC_secp384r1 |
+	(uint32_t)1 << BR_EC_secp521r1 | (uint32_t)1 << BR_EC_curve25519,
+    .generator = ec_generator,
+    .order = ec_order,
+    .xoff = ec_xoff,
+    .mul = ec_mul,
+    .mulgen = ec_mulgen,
+    .muladd = ec_muladd,
+};
+
+/* --- ECDSA signatures ------------------------------------------------------ */
+
+static void nonce_bytes(void *ctx, size_t len, uint8_t *dst)
+{
+	br_hmac_drbg_generate(ctx, dst, len);
+}
+
+size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
+		      const void *hash, const br_ec_private_key *sk, void *sig)
+{
+	size_t hlen = (hf->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
+	unsigned char seed[P256_COORD + 64 + 32], rsig[2 * P256_COORD + 16];
+	br_hmac_drbg_context drbg;
+	struct dsa_signature ds;
+	struct ecc_scalar key;
+	mpz_t tmp;
+	size_t n = 0;
+	bool ok;
+
+	if (sk->curve != BR_EC_secp256r1 || sk->xlen > P256_COORD || hlen > 64)
+		return br_ecdsa_i31_sign_asn1(impl, hf, hash, sk, sig);
+	/*
+	 * The nonce: an HMAC-DRBG over the key, the hash and fresh random
+	 * bytes (RFC 6979's determinism, hedged). Without fresh bytes it is
+	 * RFC 6979's deterministic nonce alone, which is still safe.
+	 */
+	memset(seed, 0, sizeof(seed));
+	memcpy(seed + P256_COORD - sk->xlen, sk->x, sk->xlen);
+	memcpy(seed + P256_COORD, hash, hlen);
+	if (hz_random_bytes(seed + P256_COORD + hlen, 32) != 0)
+		memset(seed + P256_COORD + hlen, 0, 32);
+	br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed,
+			  P256_COORD + hlen + 32);
+
+	arena_open();
+	mpz_init(tmp);
+	ecc_scalar_init(&key, nettle_get_secp_256r1());
+	dsa_signature_init(&ds);
+	ok = get_scalar(&key, tmp, sk->x, sk->xlen);
+	if (ok) {
+		ecdsa_sign(&key, &drbg, nonce_bytes, hlen, hash, &ds);
+		put_coord(rsig, ds.r);
+		put_coord(rsig + P256_COORD, ds.s);
+	}
+	dsa_signature_clear(&ds);
+	ecc_scalar_clear(&key);
+	mpz_clear(tmp);
+	arena_close();
+	tls_wipe(seed, sizeof(seed));
+	tls_wipe(&drbg, sizeof(drbg));
+	if (ok) {
+		n = br_ecdsa_raw_to_asn1(rsig, 2 * P256_COORD);
+		memcpy(sig, rsig, n);
+	}
+	return n;
+}
+
+/* The most bytes one operation took from the arena (for the tests). */
+size_t tls_ec_arena_peak(void)
+{
+	return arena.peak;
+}
