@@ -1,15 +1,18 @@
 /*
  * libFuzzer harness for TLS's elliptic curves (src/tls/tls_ec.c), the
  * code that decodes a peer's public point: every input is multiplied by
- * Haze's table and by BearSSL's m31 code, and the two must agree.
+ * Haze's table and by BearSSL's m31 code, and the two must agree; or,
+ * in the signing mode, signed by Haze's signer and verified by BearSSL.
  *
- * Input: byte 0 picks the curve (even: P-256, odd: Curve25519) and the
- * operation (bit 1: mulgen, else mul); byte 1 is the point's length, byte
- * 2 the scalar's; the point's bytes, then the scalar's, follow. Where
- * BearSSL leaves the result undefined (a P-256 scalar outside [1, n-1])
- * only "no crash" is asked; elsewhere the same answer and the same point,
+ * Input: byte 0 picks the curve (bit 0: P-256 or Curve25519), the
+ * operation (bit 1: mulgen, else mul), where the point comes from (bit
+ * 2: the input's bytes, else BearSSL's mulgen of them, a valid point)
+ * and bit 3 the signing mode; byte 1 is the point's (or key's) length,
+ * byte 2 the scalar's (or hash's); their bytes follow. Where BearSSL
+ * leaves the result undefined (a P-256 scalar outside [1, n-1]) Haze
+ * must refuse; elsewhere both give the same answer and the same point,
  * except that Haze refuses an all-zero Curve25519 result (RFC 8422 5.11)
- * that BearSSL returns.
+ * that BearSSL returns. After every input the arena is empty and wiped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,41 +48,70 @@ static int all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Signs the hash @h (@hlen, picking the hash by length) with key @k. */
+static void sign(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen)
+{
+	static const br_hash_class *const hf[] = {
+	    &br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+	    &br_sha384_vtable, &br_sha512_vtable};
+	const br_hash_class *f = hf[hlen % 5];
+	size_t want = (f->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
+	unsigned char hash[64] = {0}, q[65], sig[139];
+	br_ec_private_key sk = {BR_EC_secp256r1, (unsigned char *)k, klen};
+	br_ec_public_key pk = {BR_EC_secp256r1, q, 65};
+	size_t n;
+
+	memcpy(hash, h, hlen < want ? hlen : want);
+	n = tls_ecdsa_sign(&tls_ec, f, hash, &sk, sig);
+	if (!p256_scalar_ok(k, klen)) {
+		if (n != 0 && klen <= 32)
+			abort(); /* a key out of range signs nothing */
+		return;
+	}
+	if (n == 0 || n > 72)
+		abort();
+	/* BearSSL cannot verify a hash whose leftmost 256 bits are zero
+	 * (its muladd with a zero multiplier); its own signatures fail too. */
+	if (all_zero(hash, want < 32 ? want : 32))
+		return;
+	if (REF->mulgen(q, k, klen, BR_EC_secp256r1) != 65 ||
+	    br_ecdsa_i31_vrfy_asn1(REF, hash, want, &pk, sig, n) != 1)
+		abort();
+}
+
+static void p256(int gen, const uint8_t *g, size_t glen, const uint8_t *x,
+		 size_t xlen)
 {
 	unsigned char a[256], b[256];
-	int x25519, gen;
-	size_t glen, xlen, ra, rb;
-	const uint8_t *x;
+	size_t ra, rb;
 
-	if (size < 3)
-		return 0;
-	x25519 = data[0] & 1;
-	gen = (data[0] >> 1) & 1;
-	glen = data[1] % 70;
-	xlen = data[2] % 40;
-	if (size < 3 + glen + xlen)
-		return 0;
-	memcpy(a, data + 3, glen);
-	memcpy(b, data + 3, glen);
-	x = data + 3 + glen;
-	if (!x25519) {
-		if (gen) {
-			ra = tls_ec.mulgen(a, x, xlen, BR_EC_secp256r1);
-			rb = REF->mulgen(b, x, xlen, BR_EC_secp256r1);
-			glen = 65;
-		} else {
-			ra = tls_ec.mul(a, glen, x, xlen, BR_EC_secp256r1);
-			rb = REF->mul(b, glen, x, xlen, BR_EC_secp256r1);
-		}
-		if (!p256_scalar_ok(x, xlen))
-			return 0; /* BearSSL's answer is undefined */
-		if (ra != rb || (ra && memcmp(a, b, glen) != 0))
-			abort();
-		return 0;
+	memcpy(a, g, glen);
+	memcpy(b, g, glen);
+	if (gen) {
+		ra = tls_ec.mulgen(a, x, xlen, BR_EC_secp256r1);
+		rb = REF->mulgen(b, x, xlen, BR_EC_secp256r1);
+		glen = 65;
+	} else {
+		ra = tls_ec.mul(a, glen, x, xlen, BR_EC_secp256r1);
+		rb = REF->mul(b, glen, x, xlen, BR_EC_secp256r1);
 	}
-	if (xlen > 32)
-		return 0; /* BearSSL's answer is undefined */
+	if (!p256_scalar_ok(x, xlen)) {
+		if (ra != 0)
+			abort(); /* BearSSL's answer is undefined; ours is no */
+		return;
+	}
+	if (ra != rb || (ra && memcmp(a, b, glen) != 0))
+		abort();
+}
+
+static void x25519(int gen, const uint8_t *g, size_t glen, const uint8_t *x,
+		   size_t xlen)
+{
+	unsigned char a[256], b[256];
+	size_t ra, rb;
+
+	memcpy(a, g, glen);
+	memcpy(b, g, glen);
 	if (gen) {
 		ra = tls_ec.mulgen(a, x, xlen, BR_EC_curve25519);
 		rb = REF->mulgen(b, x, xlen, BR_EC_curve25519);
@@ -87,6 +119,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		ra = tls_ec.mul(a, glen, x, xlen, BR_EC_curve25519);
 		rb = REF->mul(b, glen, x, xlen, BR_EC_curve25519);
+	}
+	if (xlen > 32) {
+		if (ra != 0)
+			abort();
+		return;
 	}
 	if (rb == 0) {
 		if (ra != 0)
@@ -97,5 +134,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ra != rb || memcmp(a, b, glen) != 0) {
 		abort();
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned char point[256];
+	int curve25519, gen, raw;
+	size_t glen, xlen;
+	const uint8_t *g, *x;
+
+	if (size < 3)
+		return 0;
+	curve25519 = data[0] & 1;
+	gen = (data[0] >> 1) & 1;
+	raw = (data[0] >> 2) & 1;
+	glen = data[1] % 72;
+	xlen = data[2] % 72;
+	if (size < 3 + glen + xlen)
+		return 0;
+	g = data + 3;
+	x = data + 3 + glen;
+	if (data[0] & 8) {
+		sign(g, glen, x, xlen);
+	} else {
+		if (!raw) {
+			/* A valid point: BearSSL's multiple of G by g. */
+			int c = curve25519 ? BR_EC_curve25519 : BR_EC_secp256r1;
+
+			glen = REF->mulgen(point, g, glen, c);
+			if (glen == 0)
+				return 0;
+			g = point;
+		}
+		if (curve25519)
+			x25519(gen, g, glen, x, xlen);
+		else
+			p256(gen, g, glen, x, xlen);
+	}
+	if (!tls_ec_arena_wiped())
+		abort();
 	return 0;
 }

@@ -49,7 +49,6 @@ static struct {
 	size_t top;  /* bytes in use */
 	size_t peak; /* most ever in use */
 	bool open;   /* an operation runs: GMP allocates from mem */
-	bool installed;
 	void *(*prev_alloc)(size_t);
 	void *(*prev_realloc)(void *, size_t, size_t);
 	void (*prev_free)(void *, size_t);
@@ -69,12 +68,17 @@ static size_t round_up(size_t n)
 
 static void *arena_alloc(size_t n)
 {
-	size_t need = round_up(n ? n : 1);
+	size_t need;
 	void *p;
 
 	if (!arena.open)
 		return arena.prev_alloc(n);
-	/* A fixed need per curve: running out is a bug, never input. */
+	/*
+	 * A fixed need per curve (scalars and points are at most 32 and 65
+	 * bytes by the time GMP sees them): running out is a bug.
+	 */
+	HZ_ASSERT(n <= ARENA_SIZE - arena.top);
+	need = round_up(n ? n : 1);
 	HZ_ASSERT(need <= ARENA_SIZE - arena.top);
 	p = arena.mem + arena.top;
 	arena.top += need;
@@ -96,16 +100,16 @@ static void arena_free(void *p, size_t n)
 
 static void *arena_realloc(void *p, size_t old, size_t n)
 {
+	size_t at;
 	void *q;
 
 	if (!in_arena(p))
 		return arena.prev_realloc(p, old, n);
-	if ((unsigned char *)p + round_up(old ? old : 1) ==
-		arena.mem + arena.top &&
-	    round_up(n ? n : 1) <=
-		ARENA_SIZE - (size_t)((unsigned char *)p - arena.mem)) {
-		arena.top = (size_t)((unsigned char *)p - arena.mem) +
-			    round_up(n ? n : 1);
+	at = (size_t)((unsigned char *)p - arena.mem);
+	/* The last block grows (or shrinks) where it is. */
+	if (at + round_up(old ? old : 1) == arena.top && n <= ARENA_SIZE - at &&
+	    round_up(n ? n : 1) <= ARENA_SIZE - at) {
+		arena.top = at + round_up(n ? n : 1);
 		if (arena.top > arena.peak)
 			arena.peak = arena.top;
 		return p;
@@ -115,17 +119,39 @@ static void *arena_realloc(void *p, size_t old, size_t n)
 	return q;
 }
 
-/* Starts an operation: GMP allocates from the arena until arena_close. */
+/*
+ * Starts an operation: GMP allocates from the arena until arena_close.
+ * GMP's functions are checked each time: code that replaced them since
+ * the last operation becomes what the arena passes other calls on to.
+ */
 static void arena_open(void)
 {
-	if (!arena.installed) {
-		mp_get_memory_functions(&arena.prev_alloc, &arena.prev_realloc,
-					&arena.prev_free);
+	void *(*a)(size_t);
+	void *(*r)(void *, size_t, size_t);
+	void (*f)(void *, size_t);
+
+	mp_get_memory_functions(&a, &r, &f);
+	if (a != arena_alloc) {
+		arena.prev_alloc = a;
+		arena.prev_realloc = r;
+		arena.prev_free = f;
 		mp_set_memory_functions(arena_alloc, arena_realloc, arena_free);
-		arena.installed = true;
 	}
 	arena.open = true;
 	arena.top = 0;
+}
+
+/*
+ * Wipes the stack below the caller's frame, where Nettle's functions keep
+ * scratch of their own (a clamped X25519 scalar, an ECDSA nonce) that
+ * never passes through GMP's allocator. Nettle's deepest use is about
+ * 1 KiB; 4 KiB is four times that, on fiber stacks of 64 KiB.
+ */
+static __attribute__((noinline)) void stack_scrub(void)
+{
+	unsigned char junk[4096];
+
+	tls_wipe(junk, sizeof(junk));
 }
 
 /* Ends an operation: wipes what it left (intermediate secrets). */
@@ -134,6 +160,7 @@ static void arena_close(void)
 	tls_wipe(arena.mem, arena.peak);
 	arena.top = 0;
 	arena.open = false;
+	stack_scrub();
 }
 
 /* --- P-256 --------------------------------------------------------------- */
@@ -143,22 +170,35 @@ static void get_coord(mpz_t v, const unsigned char *src)
 	mpz_import(v, P256_COORD, 1, 1, 1, 0, src);
 }
 
+/*
+ * Writes @v (below 2^256) as 32 big-endian bytes, in the same time
+ * whatever its value (a shared secret's X must not show its leading
+ * zeros).
+ */
 static void put_coord(unsigned char *dst, const mpz_t v)
 {
-	size_t n = (mpz_sizeinbase(v, 2) + 7) / 8;
+	for (size_t i = 0; i < P256_COORD / sizeof(mp_limb_t); i++) {
+		mp_limb_t l = mpz_getlimbn(v, (mp_size_t)i);
 
-	memset(dst, 0, P256_COORD);
-	if (mpz_sgn(v) != 0 && n <= P256_COORD)
-		mpz_export(dst + P256_COORD - n, NULL, 1, 1, 1, 0, v);
+		for (size_t b = 0; b < sizeof(mp_limb_t); b++)
+			dst[P256_COORD - 1 - i * sizeof(mp_limb_t) - b] =
+			    (unsigned char)(l >> (8 * b));
+	}
 }
 
 /*
  * Sets @s to the big-endian scalar @x of @xlen bytes; false unless it is
- * in [1, n-1] (Nettle checks the range).
+ * in [1, n-1] (leading zero bytes allowed; Nettle checks the range).
  */
 static bool get_scalar(struct ecc_scalar *s, mpz_t tmp, const unsigned char *x,
 		       size_t xlen)
 {
+	while (xlen > P256_COORD && x[0] == 0) {
+		x++;
+		xlen--;
+	}
+	if (xlen > P256_COORD)
+		return false;
 	mpz_import(tmp, xlen, 1, 1, 1, 0, x);
 	return ecc_scalar_set(s, tmp) != 0;
 }
@@ -331,7 +371,7 @@ const br_ec_impl tls_ec = {
     .muladd = ec_muladd,
 };
 
-/* --- ECDSA signatures ------------------------------------------------------ */
+/* --- ECDSA signatures ---------------------------------------------------- */
 
 static void nonce_bytes(void *ctx, size_t len, uint8_t *dst)
 {
@@ -354,8 +394,8 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 		return br_ecdsa_i31_sign_asn1(impl, hf, hash, sk, sig);
 	/*
 	 * The nonce: an HMAC-DRBG over the key, the hash and fresh random
-	 * bytes (RFC 6979's determinism, hedged). Without fresh bytes it is
-	 * RFC 6979's deterministic nonce alone, which is still safe.
+	 * bytes (RFC 6979-style determinism, hedged). Without fresh bytes
+	 * it is a deterministic nonce alone, which is still safe.
 	 */
 	memset(seed, 0, sizeof(seed));
 	memcpy(seed + P256_COORD - sk->xlen, sk->x, sk->xlen);
@@ -392,4 +432,14 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 size_t tls_ec_arena_peak(void)
 {
 	return arena.peak;
+}
+
+/* Whether the arena is empty and all zero, as every operation leaves it. */
+bool tls_ec_arena_wiped(void)
+{
+	unsigned char acc = 0;
+
+	for (size_t i = 0; i < ARENA_SIZE; i++)
+		acc |= arena.mem[i];
+	return !arena.open && arena.top == 0 && acc == 0;
 }

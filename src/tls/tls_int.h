@@ -62,6 +62,9 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 /* The most bytes one EC operation took from its arena (tests). */
 size_t tls_ec_arena_peak(void);
 
+/* Whether the EC arena is empty and wiped, between operations (tests). */
+bool tls_ec_arena_wiped(void);
+
 /* Zeroes @len bytes at @p in a way the compiler cannot drop. */
 void tls_wipe(void *p, size_t len);
 

@@ -11,6 +11,7 @@
 #include "tests/unit/harness.h"
 
 #include <gmp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "haze/random.h"
@@ -150,6 +151,46 @@ static void ecdsa_signatures(void **state)
 	assert_int_equal(br_ecdsa_i31_vrfy_asn1(REF, hash, 48, &pk, s1, n1), 1);
 	assert_int_equal(br_ecdsa_i31_vrfy_asn1(REF, hash, 48, &pk, s2, n2), 1);
 	assert_false(n1 == n2 && memcmp(s1, s2, n1) == 0);
+	/* Every hash BearSSL signs with, and keys of 31 and 33 bytes. */
+	{
+		const br_hash_class *hf[] = {&br_sha1_vtable, &br_sha224_vtable,
+					     &br_sha256_vtable,
+					     &br_sha512_vtable};
+		unsigned char h64[64], k33[33];
+
+		rnd(h64, sizeof(h64));
+		for (size_t i = 0; i < 4; i++) {
+			size_t hl = (hf[i]->desc >> BR_HASHDESC_OUT_OFF) &
+				    BR_HASHDESC_OUT_MASK;
+
+			memset(s1, 0xa5, sizeof(s1));
+			n1 = tls_ecdsa_sign(&tls_ec, hf[i], h64, &sk, s1);
+			assert_true(n1 > 0 && n1 <= 72);
+			assert_int_equal(s1[n1], 0xa5); /* nothing past it */
+			assert_int_equal(
+			    br_ecdsa_i31_vrfy_asn1(REF, h64, hl, &pk, s1, n1),
+			    1);
+		}
+		/* 31 bytes: the same key with its leading zero left off. */
+		k[0] = 0;
+		assert_int_equal(REF->mulgen(q, k, 32, BR_EC_secp256r1), 65);
+		sk.x = k + 1;
+		sk.xlen = 31;
+		n1 = tls_ecdsa_sign(&tls_ec, &br_sha256_vtable, h64, &sk, s1);
+		assert_int_equal(
+		    br_ecdsa_i31_vrfy_asn1(REF, h64, 32, &pk, s1, n1), 1);
+		/* 33 bytes (a zero first): BearSSL's signer. */
+		k33[0] = 0;
+		memcpy(k33 + 1, k, 32);
+		sk.x = k33;
+		sk.xlen = 33;
+		n1 = tls_ecdsa_sign(&tls_ec, &br_sha256_vtable, h64, &sk, s1);
+		assert_int_equal(
+		    br_ecdsa_i31_vrfy_asn1(REF, h64, 32, &pk, s1, n1), 1);
+		sk.x = k;
+		sk.xlen = 32;
+	}
+	assert_true(tls_ec_arena_wiped());
 	/* A P-384 key is BearSSL's to sign with. */
 	rnd(k, sizeof(k));
 	k[0] &= 0x7f;
@@ -197,6 +238,21 @@ static void p256_refusals(void **state)
 	assert_int_equal(tls_ec.mulgen(p, order, olen, BR_EC_secp256r1), 0);
 	memset(k, 0xff, sizeof(k));
 	assert_int_equal(tls_ec.mulgen(p, k, 32, BR_EC_secp256r1), 0);
+	/* Zero bytes before a scalar are allowed; more than 32 others not. */
+	{
+		unsigned char big[40] = {0}, a[65], b[65];
+
+		p256_scalar(big + 8);
+		assert_int_equal(tls_ec.mulgen(a, big, 40, BR_EC_secp256r1),
+				 65);
+		assert_int_equal(REF->mulgen(b, big + 8, 32, BR_EC_secp256r1),
+				 65);
+		assert_memory_equal(a, b, 65);
+		big[6] = 1;
+		assert_int_equal(tls_ec.mulgen(a, big, 40, BR_EC_secp256r1), 0);
+		assert_int_equal(tls_ec.mul(b, 65, big, 40, BR_EC_secp256r1),
+				 0);
+	}
 	/* The point at X = 0 is not on P-256 (b is not a square). */
 	memset(p, 0, sizeof(p));
 	p[0] = 0x04;
@@ -233,6 +289,67 @@ static void x25519_matches_bearssl(void **state)
 	assert_int_equal(tls_ec.mulgen(a, k, 16, BR_EC_curve25519), 32);
 	assert_int_equal(REF->mulgen(b, k, 16, BR_EC_curve25519), 32);
 	assert_memory_equal(a, b, 32);
+}
+
+/* Decodes the hex string @h into @out (exactly @n bytes). */
+static void unhex(unsigned char *out, const char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (unsigned char)v;
+	}
+}
+
+/* RFC 7748's own vectors (5.2, 6.1), so the byte order is not ours alone. */
+static void x25519_rfc7748(void **state)
+{
+	unsigned char k[32], u[32], want[32], a[32], b[32], pa[32], pb[32];
+
+	(void)state;
+	unhex(
+	    k,
+	    "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+	    32);
+	unhex(
+	    u,
+	    "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+	    32);
+	unhex(
+	    want,
+	    "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+	    32);
+	assert_int_equal(tls_ec.mul(u, 32, k, 32, BR_EC_curve25519), 1);
+	assert_memory_equal(u, want, 32);
+
+	unhex(
+	    a,
+	    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	    32);
+	unhex(
+	    b,
+	    "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+	    32);
+	assert_int_equal(tls_ec.mulgen(pa, a, 32, BR_EC_curve25519), 32);
+	unhex(
+	    want,
+	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+	    32);
+	assert_memory_equal(pa, want, 32);
+	assert_int_equal(tls_ec.mulgen(pb, b, 32, BR_EC_curve25519), 32);
+	unhex(
+	    want,
+	    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+	    32);
+	assert_memory_equal(pb, want, 32);
+	assert_int_equal(tls_ec.mul(pb, 32, a, 32, BR_EC_curve25519), 1);
+	unhex(
+	    want,
+	    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
+	    32);
+	assert_memory_equal(pb, want, 32);
+	assert_true(tls_ec_arena_wiped());
 }
 
 static void x25519_refusals(void **state)
@@ -311,6 +428,14 @@ static void gmp_memory_stays_in_the_arena(void **state)
 		assert_int_equal(tls_ec.mul(p, 65, k, 32, BR_EC_secp256r1), 1);
 		assert_int_equal(tls_ec.mulgen(u, k, 32, BR_EC_curve25519), 32);
 		assert_int_equal(tls_ec.mul(u, 32, k, 32, BR_EC_curve25519), 1);
+		{
+			br_ec_private_key sk = {BR_EC_secp256r1, k, 32};
+			unsigned char sig[139];
+
+			assert_true(tls_ecdsa_sign(&tls_ec, &br_sha256_vtable,
+						   u, &sk, sig) > 0);
+		}
+		assert_true(tls_ec_arena_wiped());
 	}
 	assert_int_equal(gmp_calls, 0);
 
@@ -336,6 +461,7 @@ int main(void)
 	    HARNESS_TEST(ecdsa_signatures),
 	    HARNESS_TEST(p256_refusals),
 	    HARNESS_TEST(x25519_matches_bearssl),
+	    HARNESS_TEST(x25519_rfc7748),
 	    HARNESS_TEST(x25519_refusals),
 	    HARNESS_TEST(other_curves_are_bearssls),
 	    HARNESS_TEST(gmp_memory_stays_in_the_arena),
