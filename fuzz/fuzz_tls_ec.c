@@ -2,13 +2,15 @@
  * libFuzzer harness for TLS's elliptic curves (src/tls/tls_ec.c), the
  * code that decodes a peer's public point: every input is multiplied by
  * Haze's table and by BearSSL's m31 code, and the two must agree; or,
- * in the signing mode, signed by Haze's signer and verified by BearSSL.
+ * in the signing mode, signed by Haze's signer and verified by both
+ * verifiers; or, in the verifying mode, any signature checked by both.
  *
  * Input: byte 0 picks the curve (bit 0: P-256 or Curve25519), the
  * operation (bit 1: mulgen, else mul), where the point comes from (bit
- * 2: the input's bytes, else BearSSL's mulgen of them, a valid point)
- * and bit 3 the signing mode; byte 1 is the point's (or key's) length,
- * byte 2 the scalar's (or hash's); their bytes follow. Where BearSSL
+ * 2: the input's bytes, else BearSSL's mulgen of them, a valid point),
+ * bit 3 the signing mode and bit 4 the verifying mode; byte 1 is the
+ * point's (or key's) length, byte 2 the scalar's (or hash's); their
+ * bytes follow, then (verifying) the signature's. Where BearSSL
  * leaves the result undefined (a P-256 scalar outside [1, n-1]) Haze
  * must refuse; elsewhere both give the same answer and the same point,
  * except that Haze refuses an all-zero Curve25519 result (RFC 8422 5.11)
@@ -48,6 +50,21 @@ static int all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
+/*
+ * Whether hash @h (@hlen bytes) is 0 modulo P-256's n once cut to its
+ * leftmost 256 bits: BearSSL cannot verify such a signature (its muladd
+ * with a zero multiplier), not even its own.
+ */
+static int hash_zero_mod_n(const uint8_t *h, size_t hlen)
+{
+	size_t olen;
+	const unsigned char *n = REF->order(BR_EC_secp256r1, &olen);
+
+	if (hlen >= olen && memcmp(h, n, olen) == 0)
+		return 1;
+	return all_zero(h, hlen < olen ? hlen : olen);
+}
+
 /* Signs the hash @h (@hlen, picking the hash by length) with key @k. */
 static void sign(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen)
 {
@@ -70,12 +87,31 @@ static void sign(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen)
 	}
 	if (n == 0 || n > 72)
 		abort();
-	/* BearSSL cannot verify a hash whose leftmost 256 bits are zero
-	 * (its muladd with a zero multiplier); its own signatures fail too. */
-	if (all_zero(hash, want < 32 ? want : 32))
+	if (hash_zero_mod_n(hash, want))
 		return;
 	if (REF->mulgen(q, k, klen, BR_EC_secp256r1) != 65 ||
-	    br_ecdsa_i31_vrfy_asn1(REF, hash, want, &pk, sig, n) != 1)
+	    br_ecdsa_i31_vrfy_asn1(REF, hash, want, &pk, sig, n) != 1 ||
+	    tls_ecdsa_vrfy(&tls_ec, hash, want, &pk, sig, n) != 1)
+		abort();
+}
+
+/*
+ * Verifies the signature @sig (@slen, any bytes) of hash @h (@hlen) under
+ * the key BearSSL makes from @k: Haze's verifier and BearSSL's agree.
+ */
+static void verify(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen,
+		   const uint8_t *sig, size_t slen)
+{
+	unsigned char q[65];
+	br_ec_public_key pk = {BR_EC_secp256r1, q, 65};
+	uint32_t a, b;
+
+	if (hlen == 0 || hlen > 64 || !p256_scalar_ok(k, klen) ||
+	    REF->mulgen(q, k, klen, BR_EC_secp256r1) != 65)
+		return;
+	a = tls_ecdsa_vrfy(&tls_ec, h, hlen, &pk, sig, slen);
+	b = br_ecdsa_i31_vrfy_asn1(REF, h, hlen, &pk, sig, slen);
+	if (a != b && !hash_zero_mod_n(h, hlen))
 		abort();
 }
 
@@ -154,7 +190,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	g = data + 3;
 	x = data + 3 + glen;
-	if (data[0] & 8) {
+	if (data[0] & 16) {
+		verify(g, glen, x, xlen, x + xlen, size - 3 - glen - xlen);
+	} else if (data[0] & 8) {
 		sign(g, glen, x, xlen);
 	} else {
 		if (!raw) {

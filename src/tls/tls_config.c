@@ -214,6 +214,7 @@ static int leaf_names(struct tls_chain *c, const unsigned char *der, size_t len,
 					  HZ_TLS_NAME_MAX + 1, 0};
 	el[TLS_LEAF_NAMES_MAX] = (br_name_element){oid_cn, cn, sizeof(cn), 0};
 	br_x509_minimal_init_full(xc, NULL, 0);
+	br_x509_minimal_set_ecdsa(xc, &tls_ec, tls_ecdsa_vrfy);
 	br_x509_minimal_set_name_elements(xc, el, TLS_LEAF_NAMES_MAX + 1);
 	/* A time inside the validity, or decoding stops before the names. */
 	br_x509_minimal_set_time(xc, li->days, li->seconds);

@@ -428,6 +428,51 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 	return n;
 }
 
+uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
+			size_t hash_len, const br_ec_public_key *pk,
+			const void *sig, size_t sig_len)
+{
+	unsigned char raw[2 * P256_COORD + 16];
+	const struct ecc_curve *c = nettle_get_secp_256r1();
+	struct dsa_signature ds;
+	struct ecc_point pub;
+	mpz_t x, y;
+	size_t n, half;
+	uint32_t ok = 0;
+
+	if (pk->curve != BR_EC_secp256r1)
+		return br_ecdsa_i31_vrfy_asn1(impl, hash, hash_len, pk, sig,
+					      sig_len);
+	if (pk->qlen != P256_POINT || pk->q[0] != 0x04 || hash_len == 0 ||
+	    hash_len > 64 || sig_len > sizeof(raw))
+		return 0;
+	/* BearSSL's own decoding, so both accept the same encodings. */
+	memcpy(raw, sig, sig_len);
+	n = br_ecdsa_asn1_to_raw(raw, sig_len);
+	half = n / 2;
+	if (n == 0 || half > P256_COORD)
+		return 0;
+
+	arena_open();
+	mpz_init(x);
+	mpz_init(y);
+	ecc_point_init(&pub, c);
+	dsa_signature_init(&ds);
+	get_coord(x, pk->q + 1);
+	get_coord(y, pk->q + 1 + P256_COORD);
+	mpz_import(ds.r, half, 1, 1, 1, 0, raw);
+	mpz_import(ds.s, half, 1, 1, 1, 0, raw + half);
+	/* A point off the curve is refused; so are r, s outside [1, n-1]. */
+	if (ecc_point_set(&pub, x, y))
+		ok = ecdsa_verify(&pub, hash_len, hash, &ds) != 0;
+	dsa_signature_clear(&ds);
+	ecc_point_clear(&pub);
+	mpz_clear(y);
+	mpz_clear(x);
+	arena_close();
+	return ok;
+}
+
 /* The most bytes one operation took from the arena (for the tests). */
 size_t tls_ec_arena_peak(void)
 {

@@ -830,6 +830,9 @@ int hz_tls_client(struct hz_flow *lower, const struct hz_tls_config *cfg,
 	br_ssl_client_init_full(&tf->ctx.client, &tf->x509, cfg->anchors,
 				cfg->nanchors);
 	tf->eng = &tf->ctx.client.eng;
+	/* The server's ECDSA signatures, on its chain and its key exchange. */
+	br_x509_minimal_set_ecdsa(&tf->x509, &tls_ec, tls_ecdsa_vrfy);
+	br_ssl_engine_set_ecdsa(tf->eng, tls_ecdsa_vrfy);
 	set_validation_time(tf);
 	engine_start(tf, server_name);
 	*out = &tf->flow;

@@ -59,6 +59,14 @@ extern const br_ec_impl tls_ec;
 size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 		      const void *hash, const br_ec_private_key *sk, void *sig);
 
+/*
+ * Verifies an ECDSA signature in ASN.1 (br_ecdsa_vrfy): Nettle's for
+ * P-256 keys, BearSSL's i31 for the others; 1 if it holds, else 0.
+ */
+uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
+			size_t hash_len, const br_ec_public_key *pk,
+			const void *sig, size_t sig_len);
+
 /* The most bytes one EC operation took from its arena (tests). */
 size_t tls_ec_arena_peak(void);
 

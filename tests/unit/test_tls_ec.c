@@ -211,6 +211,67 @@ static void ecdsa_signatures(void **state)
 	    tls_ecdsa_sign(&tls_ec, &br_sha256_vtable, hash, &sk, s1), 0);
 }
 
+/* Nettle's verifier agrees with BearSSL's, and refuses what it should. */
+static void ecdsa_verification(void **state)
+{
+	static const br_hash_class *const hf[] = {
+	    &br_sha1_vtable, &br_sha256_vtable, &br_sha384_vtable};
+	unsigned char k[48], q[97], hash[64], sig[139];
+	br_ec_private_key sk = {BR_EC_secp256r1, k, 32};
+	br_ec_public_key pk = {BR_EC_secp256r1, q, 65};
+	size_t n;
+
+	(void)state;
+	for (int i = 0; i < ROUNDS; i++) {
+		size_t hl = (hf[i % 3]->desc >> BR_HASHDESC_OUT_OFF) &
+			    BR_HASHDESC_OUT_MASK;
+
+		p256_scalar(k);
+		assert_int_equal(REF->mulgen(q, k, 32, BR_EC_secp256r1), 65);
+		rnd(hash, sizeof(hash));
+		n = br_ecdsa_i31_sign_asn1(REF, &br_sha256_vtable, hash, &sk,
+					   sig);
+		assert_true(n > 0);
+		assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, n),
+				 1);
+		/* Another hash, a changed signature, another key: no. */
+		hash[5] ^= 0x10;
+		assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, n),
+				 0);
+		hash[5] ^= 0x10;
+		sig[n - 1] ^= 1;
+		assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, n),
+				 0);
+		sig[n - 1] ^= 1;
+		q[40] ^= 1; /* off the curve */
+		assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, n),
+				 0);
+		q[40] ^= 1;
+		/* Hashes shorter and longer than the curve, as BearSSL. */
+		n = tls_ecdsa_sign(&tls_ec, hf[i % 3], hash, &sk, sig);
+		assert_int_equal(
+		    tls_ecdsa_vrfy(&tls_ec, hash, hl, &pk, sig, n),
+		    br_ecdsa_i31_vrfy_asn1(REF, hash, hl, &pk, sig, n));
+		assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, hl, &pk, sig, n),
+				 1);
+	}
+	/* Garbage and truncated encodings: both refuse. */
+	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, 3), 0);
+	memset(sig, 0x30, 72);
+	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, 72), 0);
+	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, 200), 0);
+	/* A P-384 key is BearSSL's to verify. */
+	rnd(k, sizeof(k));
+	k[0] &= 0x7f;
+	sk.curve = pk.curve = BR_EC_secp384r1;
+	sk.xlen = 48;
+	pk.qlen = 97;
+	assert_int_equal(REF->mulgen(q, k, 48, BR_EC_secp384r1), 97);
+	n = br_ecdsa_i31_sign_asn1(REF, &br_sha384_vtable, hash, &sk, sig);
+	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 48, &pk, sig, n), 1);
+	assert_true(tls_ec_arena_wiped());
+}
+
 static void p256_refusals(void **state)
 {
 	unsigned char k[32], p[65], zero[32] = {0};
@@ -459,6 +520,7 @@ int main(void)
 	    HARNESS_TEST(p256_matches_bearssl),
 	    HARNESS_TEST(p256_key_agreement_and_ecdsa),
 	    HARNESS_TEST(ecdsa_signatures),
+	    HARNESS_TEST(ecdsa_verification),
 	    HARNESS_TEST(p256_refusals),
 	    HARNESS_TEST(x25519_matches_bearssl),
 	    HARNESS_TEST(x25519_rfc7748),
