@@ -115,22 +115,34 @@ static void verify(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen,
 		abort();
 }
 
+/*
+ * Multiplies point @g (@glen) by @x (@xlen) on @curve (the generator
+ * when @gen) with both tables, into @a and @b; returns the point's
+ * length and sets *@ra, *@rb to their answers.
+ */
+static size_t both(int curve, int gen, const uint8_t *g, size_t glen,
+		   const uint8_t *x, size_t xlen, unsigned char *a,
+		   unsigned char *b, size_t *ra, size_t *rb)
+{
+	memcpy(a, g, glen);
+	memcpy(b, g, glen);
+	if (gen) {
+		*ra = tls_ec.mulgen(a, x, xlen, curve);
+		*rb = REF->mulgen(b, x, xlen, curve);
+		return curve == BR_EC_curve25519 ? 32 : 65;
+	}
+	*ra = tls_ec.mul(a, glen, x, xlen, curve);
+	*rb = REF->mul(b, glen, x, xlen, curve);
+	return glen;
+}
+
 static void p256(int gen, const uint8_t *g, size_t glen, const uint8_t *x,
 		 size_t xlen)
 {
 	unsigned char a[256], b[256];
 	size_t ra, rb;
 
-	memcpy(a, g, glen);
-	memcpy(b, g, glen);
-	if (gen) {
-		ra = tls_ec.mulgen(a, x, xlen, BR_EC_secp256r1);
-		rb = REF->mulgen(b, x, xlen, BR_EC_secp256r1);
-		glen = 65;
-	} else {
-		ra = tls_ec.mul(a, glen, x, xlen, BR_EC_secp256r1);
-		rb = REF->mul(b, glen, x, xlen, BR_EC_secp256r1);
-	}
+	glen = both(BR_EC_secp256r1, gen, g, glen, x, xlen, a, b, &ra, &rb);
 	if (!p256_scalar_ok(x, xlen)) {
 		if (ra != 0)
 			abort(); /* BearSSL's answer is undefined; ours is no */
@@ -146,16 +158,7 @@ static void x25519(int gen, const uint8_t *g, size_t glen, const uint8_t *x,
 	unsigned char a[256], b[256];
 	size_t ra, rb;
 
-	memcpy(a, g, glen);
-	memcpy(b, g, glen);
-	if (gen) {
-		ra = tls_ec.mulgen(a, x, xlen, BR_EC_curve25519);
-		rb = REF->mulgen(b, x, xlen, BR_EC_curve25519);
-		glen = 32;
-	} else {
-		ra = tls_ec.mul(a, glen, x, xlen, BR_EC_curve25519);
-		rb = REF->mul(b, glen, x, xlen, BR_EC_curve25519);
-	}
+	glen = both(BR_EC_curve25519, gen, g, glen, x, xlen, a, b, &ra, &rb);
 	if (xlen > 32) {
 		if (ra != 0)
 			abort();

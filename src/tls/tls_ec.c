@@ -28,12 +28,17 @@
 #include <string.h>
 
 #include "haze/assert.h"
+#include "haze/log.h"
 #include "haze/random.h"
 #include "tls_int.h"
 
 #define P256_COORD 32
 #define P256_POINT (1 + 2 * P256_COORD)
 #define X25519_LEN 32
+
+/* Peers' points refused: off P-256, or of small order on Curve25519. */
+static HZ_COUNTER(c_off_curve, "tls", "ec_point_off_curve");
+static HZ_COUNTER(c_zero_secret, "tls", "x25519_zero_secret");
 
 /* --- GMP's memory during an operation --------------------------------- */
 
@@ -226,8 +231,10 @@ static uint32_t p256_mul(unsigned char *out, const unsigned char *G,
 	} else {
 		get_coord(px, G + 1);
 		get_coord(py, G + 1 + P256_COORD);
-		if (!ecc_point_set(&p, px, py)) /* checks it is on the curve */
+		if (!ecc_point_set(&p, px, py)) { /* on the curve? */
+			hz_counter_inc(&c_off_curve);
 			goto out;
+		}
 		ecc_point_mul(&r, &s, &p);
 	}
 	ecc_point_get(&r, px, py);
@@ -294,6 +301,8 @@ static uint32_t x25519_mul(unsigned char *out, const unsigned char *u,
 		curve25519_mul(out, k, p);
 	}
 	ok = !all_zero(out, X25519_LEN);
+	if (!ok)
+		hz_counter_inc(&c_zero_secret);
 	arena_close();
 	tls_wipe(k, sizeof(k));
 	return ok;
@@ -465,6 +474,8 @@ uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
 	/* A point off the curve is refused; so are r, s outside [1, n-1]. */
 	if (ecc_point_set(&pub, x, y))
 		ok = ecdsa_verify(&pub, hash_len, hash, &ds) != 0;
+	else
+		hz_counter_inc(&c_off_curve);
 	dsa_signature_clear(&ds);
 	ecc_point_clear(&pub);
 	mpz_clear(y);

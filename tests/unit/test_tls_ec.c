@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "haze/log.h"
 #include "haze/random.h"
 #include "src/tls/tls_int.h"
 
@@ -34,6 +35,13 @@ static int seed(void **state)
 	return 0;
 }
 
+static uint64_t counter(const char *name)
+{
+	struct hz_counter *c = hz_counter_find("tls", name);
+
+	return c != NULL ? c->value : 0;
+}
+
 /* A random P-256 scalar in [1, n-1]: the top bit cleared, never zero. */
 static void p256_scalar(unsigned char k[32])
 {
@@ -41,6 +49,17 @@ static void p256_scalar(unsigned char k[32])
 		rnd(k, 32);
 		k[0] &= 0x7f;
 	} while (k[0] == 0 && k[31] == 0);
+}
+
+/* Makes @sk and @pk a random P-384 key pair in @k (48) and @q (97). */
+static void p384_key(unsigned char *k, unsigned char *q, br_ec_private_key *sk,
+		     br_ec_public_key *pk)
+{
+	rnd(k, 48);
+	k[0] &= 0x7f;
+	*sk = (br_ec_private_key){BR_EC_secp384r1, k, 48};
+	*pk = (br_ec_public_key){BR_EC_secp384r1, q, 97};
+	assert_int_equal(REF->mulgen(q, k, 48, BR_EC_secp384r1), 97);
 }
 
 static void supported_curves_are_bearssls(void **state)
@@ -192,12 +211,7 @@ static void ecdsa_signatures(void **state)
 	}
 	assert_true(tls_ec_arena_wiped());
 	/* A P-384 key is BearSSL's to sign with. */
-	rnd(k, sizeof(k));
-	k[0] &= 0x7f;
-	sk.curve = pk.curve = BR_EC_secp384r1;
-	sk.xlen = 48;
-	pk.qlen = 97;
-	assert_int_equal(REF->mulgen(q, k, 48, BR_EC_secp384r1), 97);
+	p384_key(k, q, &sk, &pk);
 	n1 = tls_ecdsa_sign(&tls_ec, &br_sha384_vtable, hash, &sk, s1);
 	assert_int_equal(br_ecdsa_i31_vrfy_asn1(REF, hash, 48, &pk, s1, n1), 1);
 	/* A P-256 key of zero, or not below n, signs nothing. */
@@ -261,12 +275,7 @@ static void ecdsa_verification(void **state)
 	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, 72), 0);
 	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 32, &pk, sig, 200), 0);
 	/* A P-384 key is BearSSL's to verify. */
-	rnd(k, sizeof(k));
-	k[0] &= 0x7f;
-	sk.curve = pk.curve = BR_EC_secp384r1;
-	sk.xlen = 48;
-	pk.qlen = 97;
-	assert_int_equal(REF->mulgen(q, k, 48, BR_EC_secp384r1), 97);
+	p384_key(k, q, &sk, &pk);
 	n = br_ecdsa_i31_sign_asn1(REF, &br_sha384_vtable, hash, &sk, sig);
 	assert_int_equal(tls_ecdsa_vrfy(&tls_ec, hash, 48, &pk, sig, n), 1);
 	assert_true(tls_ec_arena_wiped());
@@ -275,6 +284,7 @@ static void ecdsa_verification(void **state)
 static void p256_refusals(void **state)
 {
 	unsigned char k[32], p[65], zero[32] = {0};
+	uint64_t before;
 	size_t olen;
 	const unsigned char *order = REF->order(BR_EC_secp256r1, &olen);
 
@@ -282,9 +292,11 @@ static void p256_refusals(void **state)
 	p256_scalar(k);
 	assert_int_equal(tls_ec.mulgen(p, k, 32, BR_EC_secp256r1), 65);
 
-	/* Off the curve: Y changed. */
+	/* Off the curve: Y changed. Refused, and counted. */
 	p[64] ^= 1;
+	before = counter("ec_point_off_curve");
 	assert_int_equal(tls_ec.mul(p, 65, k, 32, BR_EC_secp256r1), 0);
+	assert_int_equal(counter("ec_point_off_curve"), before + 1);
 	p[64] ^= 1;
 	/* Compressed or unknown encodings, wrong lengths. */
 	p[0] = 0x02;
@@ -416,12 +428,15 @@ static void x25519_rfc7748(void **state)
 static void x25519_refusals(void **state)
 {
 	unsigned char k[32], u[32], big[33];
+	uint64_t before;
 
 	(void)state;
 	rnd(k, sizeof(k));
 	/* Points of small order give an all-zero secret (RFC 8422 5.11). */
 	memset(u, 0, sizeof(u));
+	before = counter("x25519_zero_secret");
 	assert_int_equal(tls_ec.mul(u, 32, k, 32, BR_EC_curve25519), 0);
+	assert_int_equal(counter("x25519_zero_secret"), before + 1);
 	memset(u, 0, sizeof(u));
 	u[0] = 1;
 	assert_int_equal(tls_ec.mul(u, 32, k, 32, BR_EC_curve25519), 0);
