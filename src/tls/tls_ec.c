@@ -6,10 +6,11 @@
  * a P-256 point multiplication costs it 280-430 us, where Nettle's
  * (64-bit limbs, GMP's mpn and its own reduction in assembly, constant
  * time) costs 25-80 us. A full TLS handshake makes three: the ephemeral
- * key (mulgen), the shared secret (mul) and the ECDSA signature's kG
- * (mulgen, through br_ecdsa_i31_sign_*). So TLS gives BearSSL this
- * table; BearSSL keeps the protocol, the ECDSA arithmetic modulo n and
- * every other curve.
+ * key (mulgen), the shared secret (mul) and the ECDSA signature. So
+ * TLS gives BearSSL this table, and for P-256 keys Nettle's ECDSA signer
+ * (tls_ecdsa_sign: BearSSL's spent twice its kG inverting the nonce)
+ * and verifier (tls_ecdsa_vrfy); BearSSL keeps the protocol and every
+ * other curve.
  *
  * Nettle works on GMP integers, and GMP allocates through functions it
  * calls and never checks: on failure GMP aborts. So while an operation
