@@ -1,16 +1,16 @@
 /*
- * BearSSL's elliptic-curve interface (br_ec_impl) with P-256 and
- * Curve25519 computed by Nettle.
+ * BearSSL's elliptic-curve interface (br_ec_impl) with P-256, P-384,
+ * P-521 and Curve25519 computed by Nettle.
  *
  * Debian's BearSSL 0.6 has only its portable 15- and 31-bit EC code:
  * a P-256 point multiplication costs it 280-430 us, where Nettle's
  * (64-bit limbs, GMP's mpn and its own reduction in assembly, constant
- * time) costs 25-80 us. A full TLS handshake makes three: the ephemeral
- * key (mulgen), the shared secret (mul) and the ECDSA signature. So
- * TLS gives BearSSL this table, and for P-256 keys Nettle's ECDSA signer
- * (tls_ecdsa_sign: BearSSL's spent twice its kG inverting the nonce)
- * and verifier (tls_ecdsa_vrfy); BearSSL keeps the protocol and every
- * other curve.
+ * time) costs 25-80 us (P-384, P-521: 2.5-4.7 ms against 0.1-0.6). A
+ * full TLS handshake makes three: the ephemeral key (mulgen), the shared
+ * secret (mul) and the ECDSA signature. So TLS gives BearSSL this table,
+ * and for NIST keys Nettle's ECDSA signer (tls_ecdsa_sign: BearSSL's
+ * spent twice its kG inverting the nonce) and verifier (tls_ecdsa_vrfy);
+ * BearSSL keeps the protocol and the curves' constants.
  *
  * Nettle works on GMP integers, and GMP allocates through functions it
  * calls and never checks: on failure GMP aborts. So while an operation
@@ -33,9 +33,31 @@
 #include "haze/random.h"
 #include "tls_int.h"
 
-#define P256_COORD 32
-#define P256_POINT (1 + 2 * P256_COORD)
 #define X25519_LEN 32
+/* The longest coordinate: P-521's 66 bytes. */
+#define COORD_MAX 66
+
+/* The NIST curves Nettle computes here: BearSSL's id, Nettle's curve. */
+struct nist {
+	int id;
+	size_t len; /* bytes of a coordinate, of a scalar */
+	const struct ecc_curve *(*curve)(void);
+};
+
+static const struct nist nists[] = {
+    {BR_EC_secp256r1, 32, nettle_get_secp_256r1},
+    {BR_EC_secp384r1, 48, nettle_get_secp_384r1},
+    {BR_EC_secp521r1, 66, nettle_get_secp_521r1},
+};
+
+/* The NIST curve @id, or NULL. */
+static const struct nist *nist_of(int id)
+{
+	for (size_t i = 0; i < sizeof(nists) / sizeof(nists[0]); i++)
+		if (nists[i].id == id)
+			return &nists[i];
+	return NULL;
+}
 
 /* Peers' points refused: off P-256, or of small order on Curve25519. */
 static HZ_COUNTER(c_off_curve, "tls", "ec_point_off_curve");
@@ -44,8 +66,8 @@ static HZ_COUNTER(c_zero_secret, "tls", "x25519_zero_secret");
 /* --- GMP's memory during an operation --------------------------------- */
 
 /*
- * P-256's heaviest operation (mul) takes about 2.5 KiB; the arena is
- * several times that (the unit test measures the peak).
+ * P-521's heaviest operation takes about 5.2 KiB (P-256's 2.3); the
+ * arena is three times that (the unit test measures the peak).
  */
 #define ARENA_SIZE (16 * 1024)
 #define ARENA_ALIGN 16
@@ -171,24 +193,23 @@ static void arena_close(void)
 
 /* --- P-256 --------------------------------------------------------------- */
 
-static void get_coord(mpz_t v, const unsigned char *src)
+static void get_coord(mpz_t v, const unsigned char *src, size_t len)
 {
-	mpz_import(v, P256_COORD, 1, 1, 1, 0, src);
+	mpz_import(v, len, 1, 1, 1, 0, src);
 }
 
 /*
- * Writes @v (below 2^256) as 32 big-endian bytes, in the same time
- * whatever its value (a shared secret's X must not show its leading
- * zeros).
+ * Writes @v (below 2^(8 @len)) as @len big-endian bytes, in the same
+ * time whatever its value (a shared secret's X must not show its
+ * leading zeros).
  */
-static void put_coord(unsigned char *dst, const mpz_t v)
+static void put_coord(unsigned char *dst, const mpz_t v, size_t len)
 {
-	for (size_t i = 0; i < P256_COORD / sizeof(mp_limb_t); i++) {
-		mp_limb_t l = mpz_getlimbn(v, (mp_size_t)i);
+	for (size_t i = 0; i < len; i++) {
+		mp_limb_t l = mpz_getlimbn(v, (mp_size_t)(i / sizeof(l)));
 
-		for (size_t b = 0; b < sizeof(mp_limb_t); b++)
-			dst[P256_COORD - 1 - i * sizeof(mp_limb_t) - b] =
-			    (unsigned char)(l >> (8 * b));
+		dst[len - 1 - i] =
+		    (unsigned char)(l >> (8 * (i % sizeof(mp_limb_t))));
 	}
 }
 
@@ -196,24 +217,24 @@ static void put_coord(unsigned char *dst, const mpz_t v)
  * Sets @s to the big-endian scalar @x of @xlen bytes; false unless it is
  * in [1, n-1] (leading zero bytes allowed; Nettle checks the range).
  */
-static bool get_scalar(struct ecc_scalar *s, mpz_t tmp, const unsigned char *x,
-		       size_t xlen)
+static bool get_scalar(const struct nist *c, struct ecc_scalar *s, mpz_t tmp,
+		       const unsigned char *x, size_t xlen)
 {
-	while (xlen > P256_COORD && x[0] == 0) {
+	while (xlen > c->len && x[0] == 0) {
 		x++;
 		xlen--;
 	}
-	if (xlen > P256_COORD)
+	if (xlen > c->len)
 		return false;
 	mpz_import(tmp, xlen, 1, 1, 1, 0, x);
 	return ecc_scalar_set(s, tmp) != 0;
 }
 
-/* R = x * G for P-256 (G the generator when @G is NULL). */
-static uint32_t p256_mul(unsigned char *out, const unsigned char *G,
-			 const unsigned char *x, size_t xlen)
+/* out = x * G on NIST curve @c (G the generator when @G is NULL). */
+static uint32_t nist_mul(const struct nist *c, unsigned char *out,
+			 const unsigned char *G, const unsigned char *x,
+			 size_t xlen)
 {
-	const struct ecc_curve *c = nettle_get_secp_256r1();
 	struct ecc_point p, r;
 	struct ecc_scalar s;
 	mpz_t px, py;
@@ -222,16 +243,16 @@ static uint32_t p256_mul(unsigned char *out, const unsigned char *G,
 	arena_open();
 	mpz_init(px);
 	mpz_init(py);
-	ecc_point_init(&p, c);
-	ecc_point_init(&r, c);
-	ecc_scalar_init(&s, c);
-	if (!get_scalar(&s, px, x, xlen))
+	ecc_point_init(&p, c->curve());
+	ecc_point_init(&r, c->curve());
+	ecc_scalar_init(&s, c->curve());
+	if (!get_scalar(c, &s, px, x, xlen))
 		goto out;
 	if (G == NULL) {
 		ecc_point_mul_g(&r, &s);
 	} else {
-		get_coord(px, G + 1);
-		get_coord(py, G + 1 + P256_COORD);
+		get_coord(px, G + 1, c->len);
+		get_coord(py, G + 1 + c->len, c->len);
 		if (!ecc_point_set(&p, px, py)) { /* on the curve? */
 			hz_counter_inc(&c_off_curve);
 			goto out;
@@ -240,8 +261,8 @@ static uint32_t p256_mul(unsigned char *out, const unsigned char *G,
 	}
 	ecc_point_get(&r, px, py);
 	out[0] = 0x04;
-	put_coord(out + 1, px);
-	put_coord(out + 1 + P256_COORD, py);
+	put_coord(out + 1, px, c->len);
+	put_coord(out + 1 + c->len, py, c->len);
 	ok = 1;
 out:
 	ecc_scalar_clear(&s);
@@ -331,31 +352,27 @@ static size_t ec_xoff(int curve, size_t *len)
 static uint32_t ec_mul(unsigned char *G, size_t Glen, const unsigned char *x,
 		       size_t xlen, int curve)
 {
-	switch (curve) {
-	case BR_EC_secp256r1:
-		if (Glen != P256_POINT || G[0] != 0x04)
-			return 0;
-		return p256_mul(G, G, x, xlen);
-	case BR_EC_curve25519:
-		if (Glen != X25519_LEN)
-			return 0;
-		return x25519_mul(G, G, x, xlen);
-	default:
-		return FALLBACK->mul(G, Glen, x, xlen, curve);
-	}
+	const struct nist *c = nist_of(curve);
+
+	if (c != NULL)
+		return Glen == 1 + 2 * c->len && G[0] == 0x04
+			   ? nist_mul(c, G, G, x, xlen)
+			   : 0;
+	if (curve == BR_EC_curve25519)
+		return Glen == X25519_LEN ? x25519_mul(G, G, x, xlen) : 0;
+	return FALLBACK->mul(G, Glen, x, xlen, curve);
 }
 
 static size_t ec_mulgen(unsigned char *R, const unsigned char *x, size_t xlen,
 			int curve)
 {
-	switch (curve) {
-	case BR_EC_secp256r1:
-		return p256_mul(R, NULL, x, xlen) ? P256_POINT : 0;
-	case BR_EC_curve25519:
+	const struct nist *c = nist_of(curve);
+
+	if (c != NULL)
+		return nist_mul(c, R, NULL, x, xlen) ? 1 + 2 * c->len : 0;
+	if (curve == BR_EC_curve25519)
 		return x25519_mul(R, NULL, x, xlen) ? X25519_LEN : 0;
-	default:
-		return FALLBACK->mulgen(R, x, xlen, curve);
-	}
+	return FALLBACK->mulgen(R, x, xlen, curve);
 }
 
 /*
@@ -392,7 +409,8 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 		      const void *hash, const br_ec_private_key *sk, void *sig)
 {
 	size_t hlen = (hf->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
-	unsigned char seed[P256_COORD + 64 + 32], rsig[2 * P256_COORD + 16];
+	unsigned char seed[COORD_MAX + 64 + 32], rsig[2 * COORD_MAX + 16];
+	const struct nist *c = nist_of(sk->curve);
 	br_hmac_drbg_context drbg;
 	struct dsa_signature ds;
 	struct ecc_scalar key;
@@ -400,7 +418,7 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 	size_t n = 0;
 	bool ok;
 
-	if (sk->curve != BR_EC_secp256r1 || sk->xlen > P256_COORD || hlen > 64)
+	if (c == NULL || sk->xlen > c->len || hlen > 64)
 		return br_ecdsa_i31_sign_asn1(impl, hf, hash, sk, sig);
 	/*
 	 * The nonce: an HMAC-DRBG over the key, the hash and fresh random
@@ -408,22 +426,21 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 	 * it is a deterministic nonce alone, which is still safe.
 	 */
 	memset(seed, 0, sizeof(seed));
-	memcpy(seed + P256_COORD - sk->xlen, sk->x, sk->xlen);
-	memcpy(seed + P256_COORD, hash, hlen);
-	if (hz_random_bytes(seed + P256_COORD + hlen, 32) != 0)
-		memset(seed + P256_COORD + hlen, 0, 32);
-	br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed,
-			  P256_COORD + hlen + 32);
+	memcpy(seed + c->len - sk->xlen, sk->x, sk->xlen);
+	memcpy(seed + c->len, hash, hlen);
+	if (hz_random_bytes(seed + c->len + hlen, 32) != 0)
+		memset(seed + c->len + hlen, 0, 32);
+	br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed, c->len + hlen + 32);
 
 	arena_open();
 	mpz_init(tmp);
-	ecc_scalar_init(&key, nettle_get_secp_256r1());
+	ecc_scalar_init(&key, c->curve());
 	dsa_signature_init(&ds);
-	ok = get_scalar(&key, tmp, sk->x, sk->xlen);
+	ok = get_scalar(c, &key, tmp, sk->x, sk->xlen);
 	if (ok) {
 		ecdsa_sign(&key, &drbg, nonce_bytes, hlen, hash, &ds);
-		put_coord(rsig, ds.r);
-		put_coord(rsig + P256_COORD, ds.s);
+		put_coord(rsig, ds.r, c->len);
+		put_coord(rsig + c->len, ds.s, c->len);
 	}
 	dsa_signature_clear(&ds);
 	ecc_scalar_clear(&key);
@@ -432,7 +449,7 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 	tls_wipe(seed, sizeof(seed));
 	tls_wipe(&drbg, sizeof(drbg));
 	if (ok) {
-		n = br_ecdsa_raw_to_asn1(rsig, 2 * P256_COORD);
+		n = br_ecdsa_raw_to_asn1(rsig, 2 * c->len);
 		memcpy(sig, rsig, n);
 	}
 	return n;
@@ -442,34 +459,34 @@ uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
 			size_t hash_len, const br_ec_public_key *pk,
 			const void *sig, size_t sig_len)
 {
-	unsigned char raw[2 * P256_COORD + 16];
-	const struct ecc_curve *c = nettle_get_secp_256r1();
+	unsigned char raw[2 * COORD_MAX + 16];
+	const struct nist *c = nist_of(pk->curve);
 	struct dsa_signature ds;
 	struct ecc_point pub;
 	mpz_t x, y;
 	size_t n, half;
 	uint32_t ok = 0;
 
-	if (pk->curve != BR_EC_secp256r1)
+	if (c == NULL)
 		return br_ecdsa_i31_vrfy_asn1(impl, hash, hash_len, pk, sig,
 					      sig_len);
-	if (pk->qlen != P256_POINT || pk->q[0] != 0x04 || hash_len == 0 ||
+	if (pk->qlen != 1 + 2 * c->len || pk->q[0] != 0x04 || hash_len == 0 ||
 	    hash_len > 64 || sig_len > sizeof(raw))
 		return 0;
 	/* BearSSL's own decoding, so both accept the same encodings. */
 	memcpy(raw, sig, sig_len);
 	n = br_ecdsa_asn1_to_raw(raw, sig_len);
 	half = n / 2;
-	if (n == 0 || half > P256_COORD)
+	if (n == 0 || half > c->len)
 		return 0;
 
 	arena_open();
 	mpz_init(x);
 	mpz_init(y);
-	ecc_point_init(&pub, c);
+	ecc_point_init(&pub, c->curve());
 	dsa_signature_init(&ds);
-	get_coord(x, pk->q + 1);
-	get_coord(y, pk->q + 1 + P256_COORD);
+	get_coord(x, pk->q + 1, c->len);
+	get_coord(y, pk->q + 1 + c->len, c->len);
 	mpz_import(ds.r, half, 1, 1, 1, 0, raw);
 	mpz_import(ds.s, half, 1, 1, 1, 0, raw + half);
 	/* A point off the curve is refused; so are r, s outside [1, n-1]. */

@@ -47,21 +47,21 @@ struct hz_tls_config {
 };
 
 /*
- * BearSSL's EC interface with P-256 and Curve25519 computed by Nettle
- * (tls_ec.c); every server and client engine uses it.
+ * BearSSL's EC interface with P-256, P-384, P-521 and Curve25519
+ * computed by Nettle (tls_ec.c); every server and client engine uses it.
  */
 extern const br_ec_impl tls_ec;
 
 /*
- * An ECDSA signature in ASN.1 (br_ecdsa_sign): Nettle's for P-256 keys,
- * BearSSL's i31 for the others; 0 on a bad key.
+ * An ECDSA signature in ASN.1 (br_ecdsa_sign): Nettle's for keys on the
+ * NIST curves, BearSSL's i31 for others; 0 on a bad key.
  */
 size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 		      const void *hash, const br_ec_private_key *sk, void *sig);
 
 /*
  * Verifies an ECDSA signature in ASN.1 (br_ecdsa_vrfy): Nettle's for
- * P-256 keys, BearSSL's i31 for the others; 1 if it holds, else 0.
+ * keys on the NIST curves, BearSSL's i31 for others; 1 if it holds.
  */
 uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
 			size_t hash_len, const br_ec_public_key *pk,
