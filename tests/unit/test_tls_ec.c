@@ -375,10 +375,19 @@ static void unhex(unsigned char *out, const char *h, size_t n)
 	}
 }
 
+/* Fails unless the 32 bytes at @got are the hex string @hex. */
+static void assert_hex(const unsigned char *got, const char *hex)
+{
+	unsigned char want[32];
+
+	unhex(want, hex, sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+}
+
 /* RFC 7748's own vectors (5.2, 6.1), so the byte order is not ours alone. */
 static void x25519_rfc7748(void **state)
 {
-	unsigned char k[32], u[32], want[32], a[32], b[32], pa[32], pb[32];
+	unsigned char k[32], u[32], a[32], b[32], pa[32], pb[32];
 
 	(void)state;
 	unhex(
@@ -389,12 +398,10 @@ static void x25519_rfc7748(void **state)
 	    u,
 	    "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
 	    32);
-	unhex(
-	    want,
-	    "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
-	    32);
 	assert_int_equal(tls_ec.mul(u, 32, k, 32, BR_EC_curve25519), 1);
-	assert_memory_equal(u, want, 32);
+	assert_hex(
+	    u,
+	    "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
 
 	unhex(
 	    a,
@@ -405,23 +412,17 @@ static void x25519_rfc7748(void **state)
 	    "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
 	    32);
 	assert_int_equal(tls_ec.mulgen(pa, a, 32, BR_EC_curve25519), 32);
-	unhex(
-	    want,
-	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
-	    32);
-	assert_memory_equal(pa, want, 32);
+	assert_hex(
+	    pa,
+	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
 	assert_int_equal(tls_ec.mulgen(pb, b, 32, BR_EC_curve25519), 32);
-	unhex(
-	    want,
-	    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
-	    32);
-	assert_memory_equal(pb, want, 32);
+	assert_hex(
+	    pb,
+	    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
 	assert_int_equal(tls_ec.mul(pb, 32, a, 32, BR_EC_curve25519), 1);
-	unhex(
-	    want,
-	    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
-	    32);
-	assert_memory_equal(pb, want, 32);
+	assert_hex(
+	    pb,
+	    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
 	assert_true(tls_ec_arena_wiped());
 }
 
