@@ -86,7 +86,10 @@ static void sign(const uint8_t *k, size_t klen, const uint8_t *h, size_t hlen)
 	memcpy(hash, h, hlen < want ? hlen : want);
 	n = tls_ecdsa_sign(&tls_ec, f, hash, &sk, sig);
 	if (!scalar_ok(k, klen)) {
-		if (n != 0 && klen <= 32)
+		size_t olen;
+
+		REF->order(cur, &olen);
+		if (n != 0 && klen <= olen)
 			abort(); /* a key out of range signs nothing */
 		return;
 	}

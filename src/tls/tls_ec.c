@@ -59,7 +59,7 @@ static const struct nist *nist_of(int id)
 	return NULL;
 }
 
-/* Peers' points refused: off P-256, or of small order on Curve25519. */
+/* Peers' points refused: off a NIST curve, or of small order on X25519. */
 static HZ_COUNTER(c_off_curve, "tls", "ec_point_off_curve");
 static HZ_COUNTER(c_zero_secret, "tls", "x25519_zero_secret");
 
@@ -89,9 +89,11 @@ static bool in_arena(const void *p)
 	return c >= arena.mem && c < arena.mem + ARENA_SIZE;
 }
 
-static size_t round_up(size_t n)
+/* The room a block of @n bytes (n below ARENA_SIZE) takes: aligned, not 0. */
+static size_t block(size_t n)
 {
-	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	return n == 0 ? ARENA_ALIGN
+		      : (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
 static void *arena_alloc(size_t n)
@@ -102,11 +104,11 @@ static void *arena_alloc(size_t n)
 	if (!arena.open)
 		return arena.prev_alloc(n);
 	/*
-	 * A fixed need per curve (scalars and points are at most 32 and 65
-	 * bytes by the time GMP sees them): running out is a bug.
+	 * A fixed need per curve (scalars and coordinates are at most the
+	 * curve's length by the time GMP sees them): running out is a bug.
 	 */
 	HZ_ASSERT(n <= ARENA_SIZE - arena.top);
-	need = round_up(n ? n : 1);
+	need = block(n);
 	HZ_ASSERT(need <= ARENA_SIZE - arena.top);
 	p = arena.mem + arena.top;
 	arena.top += need;
@@ -122,7 +124,7 @@ static void arena_free(void *p, size_t n)
 		return;
 	}
 	/* The last block gives its room back; others wait for the close. */
-	if ((unsigned char *)p + round_up(n ? n : 1) == arena.mem + arena.top)
+	if ((unsigned char *)p + block(n) == arena.mem + arena.top)
 		arena.top = (size_t)((unsigned char *)p - arena.mem);
 }
 
@@ -135,9 +137,9 @@ static void *arena_realloc(void *p, size_t old, size_t n)
 		return arena.prev_realloc(p, old, n);
 	at = (size_t)((unsigned char *)p - arena.mem);
 	/* The last block grows (or shrinks) where it is. */
-	if (at + round_up(old ? old : 1) == arena.top && n <= ARENA_SIZE - at &&
-	    round_up(n ? n : 1) <= ARENA_SIZE - at) {
-		arena.top = at + round_up(n ? n : 1);
+	if (at + block(old) == arena.top && n <= ARENA_SIZE - at &&
+	    block(n) <= ARENA_SIZE - at) {
+		arena.top = at + block(n);
 		if (arena.top > arena.peak)
 			arena.peak = arena.top;
 		return p;
@@ -191,7 +193,7 @@ static void arena_close(void)
 	stack_scrub();
 }
 
-/* --- P-256 --------------------------------------------------------------- */
+/* --- the NIST curves ---------------------------------------------------- */
 
 static void get_coord(mpz_t v, const unsigned char *src, size_t len)
 {
@@ -317,9 +319,9 @@ static uint32_t x25519_mul(unsigned char *out, const unsigned char *u,
 	if (u == NULL) {
 		curve25519_mul_g(out, k);
 	} else {
+		/* RFC 7748: the top bit is not u's. */
 		memcpy(p, u, X25519_LEN);
-		p[X25519_LEN - 1] &=
-		    0x7f; /* RFC 7748: the top bit is not u's */
+		p[X25519_LEN - 1] &= 0x7f;
 		curve25519_mul(out, k, p);
 	}
 	ok = !all_zero(out, X25519_LEN);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "haze/log.h"
 #include "haze/mem.h"
 #include "haze/pbuf.h"
 #include "haze/sched.h"
@@ -624,4 +625,11 @@ size_t harness_capture_end(struct harness_capture *c, char *buf, size_t size)
 	buf[n] = '\0';
 	fclose(c->file);
 	return n;
+}
+
+uint64_t harness_counter(const char *source, const char *name)
+{
+	struct hz_counter *c = hz_counter_find(source, name);
+
+	return c != NULL ? c->value : 0;
 }

@@ -45,6 +45,9 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t n);
 /* Runs @fn as the main fiber; fails the test if a check in the loop failed. */
 int harness_run_fibers(int (*fn)(void *arg), void *arg);
 
+/* The value of counter @source.@name (haze/log.h); 0 if it never counted. */
+uint64_t harness_counter(const char *source, const char *name);
+
 /*
  * Checks for any context. Each returns whether it held, so code that
  * cannot go on after a failure says where to go instead:

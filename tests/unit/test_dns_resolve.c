@@ -478,13 +478,6 @@ static struct hz_stack *client(struct fixture *f)
 	return hz_ipstack_stack(f->st[0]);
 }
 
-static uint64_t counter(const char *name)
-{
-	struct hz_counter *c = hz_counter_find("dns", name);
-
-	return c != NULL ? c->value : 0;
-}
-
 /* Resolves @name, expecting @want. */
 static void resolves(struct fixture *f, const char *name, hz_ipv4_t want)
 {
@@ -566,22 +559,25 @@ static void answers_and_cache(void **state)
 
 static int forgeries_main(void *arg)
 {
-	uint64_t spoof = counter("drop_id_or_question_mismatch");
-	uint64_t malformed = counter("drop_malformed");
-	uint64_t stranger = counter("drop_unexpected_source");
+	uint64_t spoof = harness_counter("dns", "drop_id_or_question_mismatch");
+	uint64_t malformed = harness_counter("dns", "drop_malformed");
+	uint64_t stranger = harness_counter("dns", "drop_unexpected_source");
 	struct fixture f;
 
 	(void)arg;
 	fixture_up(&f);
 	/* Wrong ID and wrong question arrive first, and are ignored. */
 	resolves(&f, "spoof.haze.test", HZ_IPV4(10, 0, 0, 81));
-	HARNESS_CHECK_EQ(counter("drop_id_or_question_mismatch") - spoof, 2);
+	HARNESS_CHECK_EQ(
+	    harness_counter("dns", "drop_id_or_question_mismatch") - spoof, 2);
 	/* Empty, garbage, cut short, a compression loop: ignored. */
 	resolves(&f, "garbage.haze.test", HZ_IPV4(10, 0, 0, 82));
-	HARNESS_CHECK_EQ(counter("drop_malformed") - malformed, 4);
+	HARNESS_CHECK_EQ(harness_counter("dns", "drop_malformed") - malformed,
+			 4);
 	/* From the server's other port, from a server never asked. */
 	resolves(&f, "forged.haze.test", HZ_IPV4(10, 0, 0, 83));
-	HARNESS_CHECK_EQ(counter("drop_unexpected_source") - stranger, 2);
+	HARNESS_CHECK_EQ(
+	    harness_counter("dns", "drop_unexpected_source") - stranger, 2);
 	HARNESS_CHECK_EQ(f.sv.queries, 3);
 	fixture_down(&f);
 	return 0;
@@ -694,7 +690,8 @@ static void fails_tcp(struct fixture *f, const char *name, int code,
 
 static int tcp_fallback_main(void *arg)
 {
-	uint64_t tcp = counter("tcp_queries"), failed = counter("tcp_failed");
+	uint64_t tcp = harness_counter("dns", "tcp_queries"),
+		 failed = harness_counter("dns", "tcp_failed");
 	const struct hz_dns_cache_entry *e = NULL;
 	struct fixture f;
 	uint64_t t0;
@@ -710,7 +707,7 @@ static int tcp_fallback_main(void *arg)
 	HARNESS_CHECK_EQ(f.sv.tcp_opt_size, HZ_DNS_EDNS_UDP_OFFER);
 	HARNESS_CHECK_GT(f.sv.tcp_len, HZ_DNS_EDNS_UDP_OFFER);
 	HARNESS_CHECK_EQ(f.sv.tcp_sent, f.sv.tcp_len);
-	HARNESS_CHECK_EQ(counter("tcp_queries") - tcp, 1);
+	HARNESS_CHECK_EQ(harness_counter("dns", "tcp_queries") - tcp, 1);
 	for (size_t i = 0; i < HZ_DNS_CACHE_ENTRIES; i++)
 		if (f.cache.e[i].name_len != 0)
 			e = &f.cache.e[i];
@@ -735,7 +732,7 @@ static int tcp_fallback_main(void *arg)
 		  "length 11 is shorter than a DNS header", 0);
 	fails_tcp(&f, "tcpgone.haze.test", -HZ_EPROTO,
 		  "connection closed after 0 of the 2 bytes of the length", 0);
-	HARNESS_CHECK_EQ(counter("tcp_failed") - failed, 5);
+	HARNESS_CHECK_EQ(harness_counter("dns", "tcp_failed") - failed, 5);
 	/* A cut answer with addresses is not used when TCP fails either. */
 	tcp_stop(&f.sv);
 	hz_dns_cache_init(&f.cache);
@@ -753,7 +750,7 @@ static void truncated_answers_asked_again_over_tcp(void **state)
 
 static int edns_main(void *arg)
 {
-	uint64_t fallback = counter("edns_fallback");
+	uint64_t fallback = harness_counter("dns", "edns_fallback");
 	struct fixture f;
 	unsigned plain;
 
@@ -769,7 +766,7 @@ static int edns_main(void *arg)
 	HARNESS_CHECK_EQ(f.sv.opt_size, -1);
 	resolves(&f, "notimp.haze.test", HZ_IPV4(10, 0, 0, 88));
 	HARNESS_CHECK_EQ(f.sv.no_opt, 2);
-	HARNESS_CHECK_EQ(counter("edns_fallback") - fallback, 2);
+	HARNESS_CHECK_EQ(harness_counter("dns", "edns_fallback") - fallback, 2);
 	/* A FORMERR with an OPT is a real one: no retry. */
 	plain = f.sv.no_opt;
 	fails(&f, "formerr.haze.test", hz_now() + 5 * SECOND, -HZ_EIO,

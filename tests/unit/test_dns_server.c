@@ -558,13 +558,6 @@ static void setup(struct fixture *f)
 #define AA(f) (((f)->p.flags & 0x0400) != 0)
 #define TC(f) (((f)->p.flags & 0x0200) != 0)
 
-static uint64_t counter(const char *name)
-{
-	struct hz_counter *c = hz_counter_find("dns_server", name);
-
-	return c ? c->value : 0;
-}
-
 static void answers_addresses(void **state)
 {
 	static struct fixture f;
@@ -761,7 +754,7 @@ static void cname_chains(void **state)
 	const char *why = NULL;
 	uint8_t name[HZ_DNS_NAME_MAX];
 	size_t len;
-	uint64_t cut = counter("cname_chain_cut");
+	uint64_t cut = harness_counter("dns_server", "cname_chain_cut");
 
 	(void)state;
 	setup(&f);
@@ -809,7 +802,8 @@ static void cname_chains(void **state)
 	ask(&f, "loop1.haze.test", HZ_DNS_TYPE_A);
 	assert_int_equal(RCODE(&f), HZ_DNS_NOERROR);
 	assert_int_equal(f.p.an, HZ_DNS_SERVER_CNAME_MAX);
-	assert_int_equal(counter("cname_chain_cut"), cut + 1);
+	assert_int_equal(harness_counter("dns_server", "cname_chain_cut"),
+			 cut + 1);
 }
 
 static void wildcards(void **state)
@@ -857,8 +851,8 @@ static void wildcards(void **state)
 static void refusals(void **state)
 {
 	static struct fixture f;
-	uint64_t zone = counter("refused_out_of_zone");
-	uint64_t cls = counter("refused_class");
+	uint64_t zone = harness_counter("dns_server", "refused_out_of_zone");
+	uint64_t cls = harness_counter("dns_server", "refused_class");
 
 	(void)state;
 	setup(&f);
@@ -871,13 +865,15 @@ static void refusals(void **state)
 	assert_int_equal(RCODE(&f), HZ_DNS_REFUSED);
 	ask(&f, "test", HZ_DNS_TYPE_A);
 	assert_int_equal(RCODE(&f), HZ_DNS_REFUSED);
-	assert_int_equal(counter("refused_out_of_zone"), zone + 3);
+	assert_int_equal(harness_counter("dns_server", "refused_out_of_zone"),
+			 zone + 3);
 
 	query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
 	hz_put16(f.q + f.qlen - 2, 3); /* CH */
 	ask_over(&f, HZ_DNS_UDP);
 	assert_int_equal(RCODE(&f), HZ_DNS_REFUSED);
-	assert_int_equal(counter("refused_class"), cls + 1);
+	assert_int_equal(harness_counter("dns_server", "refused_class"),
+			 cls + 1);
 
 	/* No zone at all: everything refused. */
 	f.srv.zone = NULL;
@@ -911,10 +907,10 @@ static void any_is_one_hinfo(void **state)
 static void malformed_and_unsupported(void **state)
 {
 	static struct fixture f;
-	uint64_t formerr = counter("formerr");
-	uint64_t xfr = counter("notimp_xfr");
-	uint64_t shorts = counter("drop_short");
-	uint64_t resp = counter("drop_not_query");
+	uint64_t formerr = harness_counter("dns_server", "formerr");
+	uint64_t xfr = harness_counter("dns_server", "notimp_xfr");
+	uint64_t shorts = harness_counter("dns_server", "drop_short");
+	uint64_t resp = harness_counter("dns_server", "drop_not_query");
 
 	(void)state;
 	setup(&f);
@@ -923,13 +919,15 @@ static void malformed_and_unsupported(void **state)
 	assert_int_equal(hz_dns_server_answer(&f.srv, f.q, 11, 0, HZ_DNS_UDP, 0,
 					      f.out, sizeof(f.out)),
 			 0);
-	assert_int_equal(counter("drop_short"), shorts + 1);
+	assert_int_equal(harness_counter("dns_server", "drop_short"),
+			 shorts + 1);
 	f.q[2] |= 0x80;
 	assert_int_equal(hz_dns_server_answer(&f.srv, f.q, f.qlen, 0,
 					      HZ_DNS_UDP, 0, f.out,
 					      sizeof(f.out)),
 			 0);
-	assert_int_equal(counter("drop_not_query"), resp + 1);
+	assert_int_equal(harness_counter("dns_server", "drop_not_query"),
+			 resp + 1);
 	f.q[2] &= 0x7f;
 	assert_int_equal(hz_dns_server_answer(&f.srv, f.q, f.qlen, 0,
 					      HZ_DNS_UDP, 0, f.out, 511),
@@ -954,13 +952,13 @@ static void malformed_and_unsupported(void **state)
 	ask_over(&f, HZ_DNS_UDP);
 	assert_int_equal(RCODE(&f), HZ_DNS_FORMERR);
 	assert_int_equal(f.p.qd, 1);
-	assert_int_equal(counter("formerr"), formerr + 4);
+	assert_int_equal(harness_counter("dns_server", "formerr"), formerr + 4);
 
 	/* Zone transfers and other opcodes are not implemented. */
 	ask(&f, "haze.test", 252);
 	assert_int_equal(RCODE(&f), HZ_DNS_NOTIMP);
 	assert_false(AA(&f));
-	assert_int_equal(counter("notimp_xfr"), xfr + 1);
+	assert_int_equal(harness_counter("dns_server", "notimp_xfr"), xfr + 1);
 	query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
 	f.q[2] |= 2 << 3; /* opcode STATUS */
 	ask_over(&f, HZ_DNS_UDP);
@@ -991,7 +989,7 @@ static void load_wide(struct fixture *f)
 static void edns_and_truncation(void **state)
 {
 	static struct fixture f;
-	uint64_t tc = counter("truncated");
+	uint64_t tc = harness_counter("dns_server", "truncated");
 	const struct rrv *opt;
 
 	(void)state;
@@ -1002,7 +1000,7 @@ static void edns_and_truncation(void **state)
 	assert_true(AA(&f));
 	assert_int_equal(f.p.an + f.p.ns + f.p.ar, 0);
 	assert_true(f.n <= 512);
-	assert_int_equal(counter("truncated"), tc + 1);
+	assert_int_equal(harness_counter("dns_server", "truncated"), tc + 1);
 
 	/* EDNS 4096: capped at 1232, which 60 * 16 + 40 fits. */
 	query(&f, "many.w.test", HZ_DNS_TYPE_A, 0);
@@ -1083,7 +1081,7 @@ static void truncation_keeps_rcode(void **state)
 static void edns_errors(void **state)
 {
 	static struct fixture f;
-	uint64_t badvers = counter("badvers");
+	uint64_t badvers = harness_counter("dns_server", "badvers");
 
 	(void)state;
 	setup(&f);
@@ -1095,7 +1093,7 @@ static void edns_errors(void **state)
 	assert_int_equal(f.p.an, 0);
 	assert_int_equal(f.p.ar, 1);
 	assert_int_equal(f.p.rr[0].ttl >> 24, HZ_DNS_BADVERS >> 4);
-	assert_int_equal(counter("badvers"), badvers + 1);
+	assert_int_equal(harness_counter("dns_server", "badvers"), badvers + 1);
 
 	/* Two OPTs: FORMERR, without an OPT (RFC 6891 6.1.1). */
 	query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
@@ -1189,7 +1187,7 @@ static void rrl_buckets(void **state)
 static void rrl_table_bounded(void **state)
 {
 	static struct hz_dns_rrl r;
-	uint64_t evict = counter("rrl_evict");
+	uint64_t evict = harness_counter("dns_server", "rrl_evict");
 	size_t used = 0;
 
 	(void)state;
@@ -1202,7 +1200,7 @@ static void rrl_table_bounded(void **state)
 	for (size_t i = 0; i < HZ_DNS_RRL_SLOTS; i++)
 		used += r.slot[i].used;
 	assert_true(used > HZ_DNS_RRL_SLOTS / 2);
-	assert_int_equal(counter("rrl_evict") - evict,
+	assert_int_equal(harness_counter("dns_server", "rrl_evict") - evict,
 			 2 * HZ_DNS_RRL_SLOTS - used);
 	/* The last prefix is still there, its bucket empty. */
 	assert_int_equal(hz_dns_rrl_take(&r,
@@ -1216,7 +1214,8 @@ static void server_rate_limits(void **state)
 {
 	static struct fixture f;
 	static struct hz_dns_rrl r;
-	uint64_t drops = counter("rrl_drop"), slips = counter("rrl_slip");
+	uint64_t drops = harness_counter("dns_server", "rrl_drop"),
+		 slips = harness_counter("dns_server", "rrl_slip");
 	hz_ipv4_t src = HZ_IPV4(198, 51, 100, 9);
 	int n;
 
@@ -1233,7 +1232,7 @@ static void server_rate_limits(void **state)
 	n = hz_dns_server_answer(&f.srv, f.q, f.qlen, src, HZ_DNS_UDP, 0, f.out,
 				 sizeof(f.out));
 	assert_int_equal(n, 0);
-	assert_int_equal(counter("rrl_drop"), drops + 1);
+	assert_int_equal(harness_counter("dns_server", "rrl_drop"), drops + 1);
 	/* The slip: the question and TC, not AA, smaller than the query's
 	 * answer, so a spoofed victim gets nothing amplified. */
 	n = hz_dns_server_answer(&f.srv, f.q, f.qlen, src, HZ_DNS_UDP, 0, f.out,
@@ -1243,7 +1242,7 @@ static void server_rate_limits(void **state)
 	assert_true(TC(&f));
 	assert_false(AA(&f));
 	assert_int_equal(f.p.an, 0);
-	assert_int_equal(counter("rrl_slip"), slips + 1);
+	assert_int_equal(harness_counter("dns_server", "rrl_slip"), slips + 1);
 	/* TCP is not limited. */
 	n = hz_dns_server_answer(&f.srv, f.q, f.qlen, src, HZ_DNS_TCP, 0, f.out,
 				 sizeof(f.out));

@@ -299,13 +299,6 @@ static void fixture_down(struct fixture *f)
 
 /* --- helpers -------------------------------------------------------------- */
 
-static uint64_t counter(const char *name)
-{
-	struct hz_counter *c = hz_counter_find("http", name);
-
-	return c != NULL ? c->value : 0;
-}
-
 /* A TCP flow to the server's port 80. */
 static struct hz_flow *raw_connect(struct fixture *f)
 {
@@ -452,7 +445,7 @@ static int keep_alive_main(void *arg)
 	struct fixture *f = fixture_up(NULL);
 	struct hz_http_client *c = client_new();
 	struct hz_http_client_response res;
-	uint64_t accepted = counter("conn_accepted"), t;
+	uint64_t accepted = harness_counter("http", "conn_accepted"), t;
 	const char *date;
 	char body[64];
 
@@ -490,7 +483,7 @@ static int keep_alive_main(void *arg)
 	REQUIRE(fetch(c, "GET", "/big", NULL, 0, &res, NULL, 0) == 0);
 	HARNESS_CHECK(res.status == 200 && res.body_total == BIG_SIZE);
 	/* One connection served all of it. */
-	HARNESS_CHECK(counter("conn_accepted") == accepted + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_accepted") == accepted + 1);
 	HARNESS_CHECK(hz_http_server_connections(&f->srv) == 1);
 	/* The access hook saw each, timed and sized. */
 	HARNESS_CHECK(f->naccess == 6);
@@ -812,8 +805,8 @@ static int slowloris_main(void *arg)
 {
 	struct hz_http_server_config sc = {.header_timeout_ns = 300 * MS};
 	struct fixture *f = fixture_up(&sc);
-	uint64_t timeouts = counter("conn_header_timeout");
-	uint64_t idle = counter("conn_idle_timeout"), t0, t1;
+	uint64_t timeouts = harness_counter("http", "conn_header_timeout");
+	uint64_t idle = harness_counter("http", "conn_idle_timeout"), t0, t1;
 	static const char dribble[] = "st: a\r\nX-Slow: 0123456789\r\n";
 	struct hz_flow *flow = raw_connect(f);
 	char buf[512];
@@ -841,7 +834,8 @@ static int slowloris_main(void *arg)
 	/* The deadline runs from the first byte, which t0 precedes. */
 	HARNESS_CHECK_GE(t1 - t0, 300 * MS);
 	HARNESS_CHECK_LT(t1 - t0, 3 * SECOND);
-	HARNESS_CHECK(counter("conn_header_timeout") == timeouts + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_header_timeout") ==
+		      timeouts + 1);
 	HARNESS_CHECK(f->naccess == 1 && f->access[0].status == 408);
 	hz_flow_free(flow);
 	flow = NULL;
@@ -853,7 +847,7 @@ static int slowloris_main(void *arg)
 	    raw_read(flow, buf, sizeof(buf), hz_now() + 5 * SECOND, &eof) == 0);
 	HARNESS_CHECK(eof);
 	HARNESS_CHECK_GE(hz_now() - t0, 300 * MS);
-	HARNESS_CHECK(counter("conn_idle_timeout") == idle + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_idle_timeout") == idle + 1);
 out:
 	flow_free(flow);
 	fixture_down(f);
@@ -872,7 +866,7 @@ static int idle_main(void *arg)
 	struct fixture *f = fixture_up(&sc);
 	struct hz_http_client *c = client_new();
 	struct hz_http_client_response res;
-	uint64_t idle = counter("conn_idle_timeout"), t0, t1;
+	uint64_t idle = harness_counter("http", "conn_idle_timeout"), t0, t1;
 	char body[64];
 	bool eof;
 
@@ -890,7 +884,7 @@ static int idle_main(void *arg)
 	HARNESS_CHECK(eof);
 	HARNESS_CHECK_GE(hz_now() - t0, 300 * MS);
 	HARNESS_CHECK_LT(hz_now() - t1, 3 * SECOND);
-	HARNESS_CHECK(counter("conn_idle_timeout") == idle + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_idle_timeout") == idle + 1);
 out:
 	client_free(c);
 	fixture_down(f);
@@ -912,8 +906,8 @@ static int limit_main(void *arg)
 	struct hz_http_client *c[3] = {client_new(), client_new(),
 				       client_new()};
 	struct hz_http_client_response res;
-	uint64_t reclaimed = counter("conn_reclaimed_idle");
-	uint64_t waits = counter("conn_limit_waits");
+	uint64_t reclaimed = harness_counter("http", "conn_reclaimed_idle");
+	uint64_t waits = harness_counter("http", "conn_limit_waits");
 	struct hz_flow *quiet[2] = {NULL, NULL};
 	char body[64];
 
@@ -932,7 +926,8 @@ static int limit_main(void *arg)
 	REQUIRE(fetch(c[2], "GET", "/hello", NULL, 0, &res, body,
 		      sizeof(body)) == 0);
 	HARNESS_CHECK(res.status == 200);
-	HARNESS_CHECK(counter("conn_reclaimed_idle") == reclaimed + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_reclaimed_idle") ==
+		      reclaimed + 1);
 	HARNESS_CHECK(fetch(c[0], "GET", "/hello", NULL, 0, &res, body,
 			    sizeof(body)) < 0);
 	HARNESS_CHECK(fetch(c[1], "GET", "/hello", NULL, 0, &res, body,
@@ -952,7 +947,7 @@ static int limit_main(void *arg)
 				    hz_now() + SECOND) == 0);
 	HARNESS_CHECK(receive(c[2], false, &res, body, sizeof(body),
 			      hz_now() + 300 * MS) == -HZ_ETIMEDOUT);
-	HARNESS_CHECK(counter("conn_limit_waits") > waits);
+	HARNESS_CHECK(harness_counter("http", "conn_limit_waits") > waits);
 	hz_flow_free(quiet[0]);
 	quiet[0] = NULL;
 	HARNESS_CHECK(
@@ -1021,7 +1016,7 @@ static int stop_main(void *arg)
 	struct hz_http_client *idle = client_new(), *busy = client_new();
 	struct hz_http_client_response res;
 	struct stopper st = {&f->srv, 50 * MS, 5 * SECOND, 0, 0, true};
-	uint64_t stopped = counter("conn_closed_by_stop"), t0;
+	uint64_t stopped = harness_counter("http", "conn_closed_by_stop"), t0;
 	char body[64];
 	bool eof;
 
@@ -1052,7 +1047,8 @@ static int stop_main(void *arg)
 	HARNESS_CHECK(st.result == 0);
 	HARNESS_CHECK(f->http.done && f->https.done);
 	HARNESS_CHECK(hz_http_server_connections(&f->srv) == 0);
-	HARNESS_CHECK(counter("conn_closed_by_stop") == stopped + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_closed_by_stop") ==
+		      stopped + 1);
 out:
 	WAIT_FOR(st.done);
 	client_free(idle);
@@ -1073,7 +1069,7 @@ static int stop_deadline_main(void *arg)
 	struct hz_http_client *busy = client_new();
 	struct hz_http_client_response res;
 	struct stopper st = {&f->srv, 50 * MS, 200 * MS, 0, 0, true};
-	uint64_t aborted = counter("conn_aborted_by_stop"), t0;
+	uint64_t aborted = harness_counter("http", "conn_aborted_by_stop"), t0;
 	char body[64];
 
 	(void)arg;
@@ -1089,7 +1085,8 @@ static int stop_deadline_main(void *arg)
 	HARNESS_CHECK(st.result == -HZ_ETIMEDOUT);
 	HARNESS_CHECK(st.at - t0 >= SECOND);
 	HARNESS_CHECK(f->handled >= 1000); /* its response failed */
-	HARNESS_CHECK(counter("conn_aborted_by_stop") == aborted + 1);
+	HARNESS_CHECK(harness_counter("http", "conn_aborted_by_stop") ==
+		      aborted + 1);
 out:
 	WAIT_FOR(st.done);
 	client_free(busy);
@@ -1152,11 +1149,11 @@ static bool refused_with(struct fixture *f, const char *req, const char *line)
 static int refusals_main(void *arg)
 {
 	struct fixture *f = fixture_up(NULL);
-	uint64_t smuggling = counter("err_smuggling");
-	uint64_t line = counter("err_line_too_long");
-	uint64_t header = counter("err_header_too_large");
-	uint64_t body = counter("err_body_too_large");
-	uint64_t version = counter("err_version");
+	uint64_t smuggling = harness_counter("http", "err_smuggling");
+	uint64_t line = harness_counter("http", "err_line_too_long");
+	uint64_t header = harness_counter("http", "err_header_too_large");
+	uint64_t body = harness_counter("http", "err_body_too_large");
+	uint64_t version = harness_counter("http", "err_version");
 	struct big_writer w = {.len = 1u << 20, .done = true};
 	char buf[1024], req[9000];
 	bool eof;
@@ -1178,20 +1175,22 @@ static int refusals_main(void *arg)
 				   "Transfer-Encoding: chunked\r\n\r\n"
 				   "1g\r\n",
 				   "HTTP/1.1 400 Bad Request\r\n"));
-	HARNESS_CHECK(counter("err_smuggling") == smuggling + 3);
+	HARNESS_CHECK(harness_counter("http", "err_smuggling") ==
+		      smuggling + 3);
 	snprintf(req, sizeof(req), "GET /%08190d HTTP/1.1\r\nHost: a\r\n\r\n",
 		 0);
 	HARNESS_CHECK(refused_with(f, req, "HTTP/1.1 414 URI Too Long\r\n"));
-	HARNESS_CHECK(counter("err_line_too_long") == line + 1);
+	HARNESS_CHECK(harness_counter("http", "err_line_too_long") == line + 1);
 	HARNESS_CHECK(refused_with(f,
 				   "POST /echo HTTP/1.1\r\nHost: a\r\n"
 				   "Content-Length: 2000000\r\n\r\n",
 				   "HTTP/1.1 413 Content Too Large\r\n"));
-	HARNESS_CHECK(counter("err_body_too_large") == body + 1);
+	HARNESS_CHECK(harness_counter("http", "err_body_too_large") ==
+		      body + 1);
 	HARNESS_CHECK(refused_with(f, "GET / HTTP/2.0\r\n\r\n",
 				   "HTTP/1.1 505 HTTP Version Not "
 				   "Supported\r\n"));
-	HARNESS_CHECK(counter("err_version") == version + 1);
+	HARNESS_CHECK(harness_counter("http", "err_version") == version + 1);
 	HARNESS_CHECK(refused_with(f,
 				   "GET /noreply HTTP/1.1\r\nHost: a\r\n\r\n",
 				   "HTTP/1.1 500 Internal Server Error\r\n"));
@@ -1211,7 +1210,8 @@ static int refusals_main(void *arg)
 	    strncmp(buf, "HTTP/1.1 431 Request Header Fields Too Large\r\n",
 		    46) == 0);
 	HARNESS_CHECK(eof);
-	HARNESS_CHECK(counter("err_header_too_large") == header + 1);
+	HARNESS_CHECK(harness_counter("http", "err_header_too_large") ==
+		      header + 1);
 out:
 	WAIT_FOR(w.done);
 	flow_free(w.flow);

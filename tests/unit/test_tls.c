@@ -701,13 +701,6 @@ static void expect_resumed(struct hz_tls_config *scfg,
 	assert_string_equal(ss.server.sni, sni);
 }
 
-static uint64_t counter(const char *name)
-{
-	struct hz_counter *c = hz_counter_find("tls", name);
-
-	return c != NULL ? c->value : 0;
-}
-
 #define EC_SUITE "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
 #define RSA_SUITE "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 
@@ -715,7 +708,7 @@ static void sessions_resume_per_name(void **state)
 {
 	struct hz_tls_config *scfg = server_config("ec", "rsa");
 	struct hz_tls_config *ccfg = client_config();
-	uint64_t before = counter("sessions_resumed");
+	uint64_t before = harness_counter("tls", "sessions_resumed");
 
 	(void)state;
 	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
@@ -726,7 +719,8 @@ static void sessions_resume_per_name(void **state)
 	expect_resumed(scfg, ccfg, "rsa.haze.test", true, RSA_SUITE);
 	expect_resumed(scfg, ccfg, "localhost", true, EC_SUITE);
 	/* Client and server each count a resumption. */
-	assert_int_equal(counter("sessions_resumed") - before, 2 * 4);
+	assert_int_equal(harness_counter("tls", "sessions_resumed") - before,
+			 2 * 4);
 	/* A client without a cache of its own never offers one. */
 	{
 		struct hz_tls_config *other = client_config();
@@ -747,7 +741,7 @@ static void session_is_bound_to_its_name(void **state)
 	struct hz_tls_config *scfg = server_config("ec", "rsa");
 	struct hz_tls_config *ccfg = client_config();
 	br_ssl_session_parameters sp;
-	uint64_t before = counter("session_name_mismatch");
+	uint64_t before = harness_counter("tls", "session_name_mismatch");
 
 	(void)state;
 	expect_resumed(scfg, ccfg, "localhost", false, EC_SUITE);
@@ -765,7 +759,8 @@ static void session_is_bound_to_its_name(void **state)
 				    "for another server name");
 		assert_int_equal(ss.client.bytes, 0);
 	}
-	assert_int_equal(counter("session_name_mismatch") - before, 1);
+	assert_int_equal(
+	    harness_counter("tls", "session_name_mismatch") - before, 1);
 	/* Forgotten: the same offer now gets a full handshake. */
 	expect_resumed(scfg, ccfg, "www.haze.test", false, EC_SUITE);
 	expect_resumed(scfg, ccfg, "www.haze.test", true, EC_SUITE);
@@ -808,7 +803,7 @@ static void full_cache_evicts_the_oldest(void **state)
 {
 	struct hz_tls_config *scfg = server_config("ec", NULL);
 	struct hz_tls_config *clients[5];
-	uint64_t before = counter("sessions_evicted");
+	uint64_t before = harness_counter("tls", "sessions_evicted");
 
 	(void)state;
 	/* One set of four: the fifth session takes the oldest's place. */
@@ -818,7 +813,8 @@ static void full_cache_evicts_the_oldest(void **state)
 		clients[i] = client_config();
 		expect_resumed(scfg, clients[i], "localhost", false, EC_SUITE);
 	}
-	assert_int_equal(counter("sessions_evicted") - before, 1);
+	assert_int_equal(harness_counter("tls", "sessions_evicted") - before,
+			 1);
 	for (int i = 4; i >= 1; i--)
 		expect_resumed(scfg, clients[i], "localhost", true, EC_SUITE);
 	expect_resumed(scfg, clients[0], "localhost", false, EC_SUITE);
