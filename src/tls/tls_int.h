@@ -56,6 +56,7 @@ extern const br_ec_impl tls_ec;
  * An ECDSA signature in ASN.1 (br_ecdsa_sign): Nettle's for keys on the
  * NIST curves, BearSSL's i31 for others; 0 on a bad key.
  */
+HZ_MUST_CHECK
 size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
 		      const void *hash, const br_ec_private_key *sk, void *sig);
 
@@ -63,6 +64,7 @@ size_t tls_ecdsa_sign(const br_ec_impl *impl, const br_hash_class *hf,
  * Verifies an ECDSA signature in ASN.1 (br_ecdsa_vrfy): Nettle's for
  * keys on the NIST curves, BearSSL's i31 for others; 1 if it holds.
  */
+HZ_MUST_CHECK
 uint32_t tls_ecdsa_vrfy(const br_ec_impl *impl, const void *hash,
 			size_t hash_len, const br_ec_public_key *pk,
 			const void *sig, size_t sig_len);
