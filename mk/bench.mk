@@ -29,7 +29,8 @@ $(LWIP_ECHO): $(call objs,bench,bench/tcp/lwip/lwip-echo.c)
 
 BENCH_CLIENT := $(O)/bench/bench/client/client
 
-$(BENCH_CLIENT): $(call objs,bench,bench/client/client.c)
+$(BENCH_CLIENT): $(call objs,bench,bench/client/client.c \
+		src/tls/tls_gcm.c src/tls/tls_wipe.c)
 	$(MSG) LD $@
 	$(Q)$(CC) -o $@ $^ -lbearssl
 

@@ -14,14 +14,6 @@
 
 /* --- helpers ----------------------------------------------------------- */
 
-void tls_wipe(void *p, size_t len)
-{
-	volatile unsigned char *b = p;
-
-	while (len-- > 0)
-		*b++ = 0;
-}
-
 static void *memdup(const void *src, size_t len)
 {
 	void *p = hz_malloc(len > 0 ? len : 1);

@@ -19,6 +19,7 @@
 #include "haze/platform.h"
 #include "haze/random.h"
 #include "haze/sched.h"
+#include "tls/tls_gcm.h"
 #include "tls/tls_int.h"
 
 /* Records shorter than this are gathered into one write. */
@@ -715,6 +716,7 @@ static int engine_common(struct tls_flow *tf)
 					BR_OPT_ENFORCE_SERVER_PREFERENCES);
 	br_ssl_engine_set_buffer(tf->eng, tf->iobuf, sizeof(tf->iobuf), 1);
 	br_ssl_engine_set_ec(tf->eng, &tls_ec); /* ECDHE: Nettle's curves */
+	tls_gcm_install(tf->eng); /* AES-GCM on 256-bit vectors, if any */
 	if (cfg->nalpn > 0)
 		br_ssl_engine_set_protocol_names(
 		    tf->eng, (const char **)cfg->alpn, cfg->nalpn);
