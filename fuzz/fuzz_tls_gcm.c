@@ -6,8 +6,8 @@
  *
  * Input: byte 0 picks the key's length (modulo 3: 16, 24 or 32 bytes),
  * then 32 bytes of key, 12 of IV, 4 of counter (big-endian), 16 of H,
- * 16 of GHASH state; the rest is the data. On a processor without the
- * instructions there is nothing to compare, and every input passes.
+ * 16 of GHASH state; the rest is the data. A piece the processor cannot
+ * run (no VAES, no VPCLMULQDQ) is not compared.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t klen, len;
 	uint32_t cc;
 
-	if (vec == NULL || gh == NULL || size < HEAD)
+	if ((vec == NULL && gh == NULL) || size < HEAD)
 		return 0;
 	klen = key_lens[data[0] % 3];
 	key = data + 1;
@@ -48,17 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(a, msg, len);
 	memcpy(b, msg, len);
-	br_aes_ct64_ctr_vtable.init(&ref_ctx.vtable, key, klen);
-	vec->init(&vec_ctx.vtable, key, klen);
-	if (br_aes_ct64_ctr_vtable.run(&ref_ctx.vtable, iv, cc, a, len) !=
-		vec->run(&vec_ctx.vtable, iv, cc, b, len) ||
-	    memcmp(a, b, len) != 0)
-		abort(); /* the key streams differ */
-
-	br_ghash_ctmul64(y_ref, h, msg, len);
-	gh(y_vec, h, msg, len);
-	if (memcmp(y_ref, y_vec, 16) != 0)
-		abort(); /* the hashes differ */
+	if (vec != NULL) {
+		br_aes_ct64_ctr_vtable.init(&ref_ctx.vtable, key, klen);
+		vec->init(&vec_ctx.vtable, key, klen);
+		if (br_aes_ct64_ctr_vtable.run(&ref_ctx.vtable, iv, cc, a,
+					       len) !=
+			vec->run(&vec_ctx.vtable, iv, cc, b, len) ||
+		    memcmp(a, b, len) != 0)
+			abort(); /* the key streams differ */
+	}
+	if (gh != NULL) {
+		br_ghash_ctmul64(y_ref, h, msg, len);
+		gh(y_vec, h, msg, len);
+		if (memcmp(y_ref, y_vec, 16) != 0)
+			abort(); /* the hashes differ */
+	}
 	free(a);
 	free(b);
 	return 0;

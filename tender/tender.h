@@ -150,6 +150,7 @@ struct hz_vm {
 	int notify_fd;	 /* --notify, or -1 (platform/host/notify.h) */
 	bool told_ready; /* the guest's READY was passed on */
 	bool trace;
+	uint64_t guest_xcr0; /* the guest's XCR0, or 0: no AVX state */
 	/* --trace's counts: VM exits, hypercalls by number, frames moved,
 	 * and when the next periodic line is due. */
 	struct {
@@ -242,6 +243,14 @@ int hz_vm_run(struct hz_vm *vm);
 struct kvm_segment;
 /* The ring-3 code and data segments the guest runs on (vm.c). */
 void hz_vm_ring3_segments(struct kvm_segment *code, struct kvm_segment *data);
+
+struct kvm_cpuid2;
+/*
+ * The XCR0 a guest with CPUID table @cpuid gets: x87, SSE and AVX state
+ * where the table offers XSAVE and AVX, so its AVX code can run; else 0,
+ * and the guest runs with SSE only, as before (vm.c).
+ */
+uint64_t hz_vm_guest_xcr0(const struct kvm_cpuid2 *cpuid);
 
 /* Opens the host side of every bound device. 0 or -1. */
 HZ_MUST_CHECK int hz_devices_open(struct hz_vm *vm);

@@ -138,16 +138,36 @@ __attribute__((no_stack_protector)) static void wrmsr(uint32_t msr, uint64_t v)
 			   "d"((uint32_t)(v >> 32)));
 }
 
-/* CPUID leaf @leaf: its ecx (in *ecx) and edx. */
-__attribute__((no_stack_protector)) static uint32_t cpuid(uint32_t leaf,
-							  uint32_t *ecx)
+/* CPUID leaf @leaf, sub-leaf 0: eax, ebx, ecx, edx in @r. */
+__attribute__((no_stack_protector)) static void cpuid(uint32_t leaf,
+						      uint32_t r[4])
 {
-	uint32_t a, b, c, d;
 	__asm__ volatile("cpuid"
-			 : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
 			 : "a"(leaf), "c"(0));
-	*ecx = c;
-	return d;
+}
+
+/*
+ * Turns the AVX state on (CR4.OSXSAVE, XCR0 = x87 | SSE | AVX) where the
+ * processor has XSAVE and AVX, so TLS's AES-GCM can run on 256-bit
+ * vectors (src/tls/tls_gcm.c); as haze-kvm does for its guests. The
+ * interrupt entry's FXSAVE still suffices: the handlers are built
+ * without AVX, and SSE code leaves the vectors' upper halves alone.
+ */
+static void avx_enable(void)
+{
+	uint32_t r[4];
+	uint64_t cr4;
+
+	cpuid(1, r);
+	if (!(r[2] & (1u << 26)) || !(r[2] & (1u << 28)))
+		return; /* no XSAVE or no AVX */
+	cpuid(0xd, r);
+	if ((r[0] & 7) != 7)
+		return; /* XSAVE cannot hold the AVX state */
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 18)));
+	__asm__ volatile("xsetbv" : : "c"(0), "a"(7), "d"(0));
 }
 
 /*
@@ -157,11 +177,11 @@ __attribute__((no_stack_protector)) static uint32_t cpuid(uint32_t leaf,
  */
 __attribute__((no_stack_protector)) void hz_virtio_tls_init(void)
 {
-	uint32_t ecx;
+	uint32_t id[4];
 	uint64_t canary = hz_virtio_rdtsc() * 0x9e3779b97f4a7c15ull;
 
-	(void)cpuid(1, &ecx);
-	if (ecx & (1u << 30)) {
+	cpuid(1, id);
+	if (id[2] & (1u << 30)) {
 		uint64_t r = 0;
 		unsigned char ok = 0;
 		for (int i = 0; i < 10 && !ok; i++)
@@ -494,7 +514,7 @@ void hz_virtio_boot(uint32_t start_info, uint64_t tsc_entry)
 	const struct hvm_start_info *si =
 	    (const struct hvm_start_info *)(uintptr_t)start_info;
 	struct hz_start_info hs;
-	uint32_t ecx;
+	uint32_t r[4];
 	size_t pool;
 
 	hz_virtio_serial_init();
@@ -505,7 +525,9 @@ void hz_virtio_boot(uint32_t start_info, uint64_t tsc_entry)
 		boot_fail("haze: the image extends above 16 MiB\n");
 	copy_cmdline(si);
 	find_heap(si);
-	if (cpuid(1, &ecx) & (1u << 9)) {
+	avx_enable();
+	cpuid(1, r);
+	if (r[3] & (1u << 9)) {
 		uint64_t b = rdmsr(MSR_APIC_BASE);
 		if (b & APIC_BASE_ENABLE)
 			apic_base = b & 0xfffff000ull;

@@ -20,12 +20,15 @@
  *   "Intel Carry-Less Multiplication Instruction and its Usage for
  *   Computing the GCM Mode", algorithm 5 with H multiplied by x ahead).
  *
- * Both are constant time: no table, no branch on a secret. Neither is
- * used unless the processor has AVX2, VAES and VPCLMULQDQ and the system
- * has enabled the AVX state (OSXSAVE, XCR0); otherwise, and in a build
- * without the compiler's intrinsics (the freestanding guests, which do
- * not enable AVX), the engine keeps BearSSL's own. tests/unit/
- * test_tls_gcm.c and fuzz/fuzz_tls_gcm.c check both against BearSSL's.
+ * Both are constant time: no table, no branch on a secret. Each is used
+ * where the processor has AVX2 and its instruction (VAES, VPCLMULQDQ)
+ * and the system has enabled the AVX state (OSXSAVE, XCR0: Linux does;
+ * haze-kvm and the virtio guest do where CPUID offers XSAVE and AVX),
+ * and only once it has given BearSSL's answers on a first run: an
+ * emulator may offer an instruction and get it wrong (QEMU 7.2's TCG
+ * offers VAES and computes a 256-bit VAESENC's upper lane wrong).
+ * Otherwise the engine keeps BearSSL's own. tests/unit/test_tls_gcm.c
+ * and fuzz/fuzz_tls_gcm.c check both against BearSSL's.
  */
 #include <string.h>
 
@@ -61,30 +64,29 @@ _Static_assert(sizeof(struct vaes_ctr_keys) <= sizeof(br_aes_gen_ctr_keys),
 /* Reverses the bytes of each 128-bit lane. */
 #define BSWAP_BYTES 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0
 
-/* Whether this processor and system can run the vector code (cached). */
-static bool vec_usable(void)
+/* The vector pieces: AES-CTR on VAES, GHASH on VPCLMULQDQ. */
+enum { VEC_VAES = 1, VEC_VPCLMUL = 2 };
+
+/* Which of the vector pieces the processor and system offer. */
+static unsigned vec_usable(void)
 {
-	static int usable = -1;
 	unsigned a, b, c, d, lo, hi;
 
-	if (usable >= 0)
-		return usable;
-	usable = 0;
 	if (!__get_cpuid(1, &a, &b, &c, &d))
-		return false;
+		return 0;
 	if (!(c & bit_OSXSAVE) || !(c & bit_AVX) || !(c & bit_AES) ||
 	    !(c & bit_PCLMUL))
-		return false;
+		return 0;
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 	if ((lo & 6) != 6) /* SSE and AVX state saved by the system */
-		return false;
+		return 0;
 	if (__get_cpuid_max(0, NULL) < 7)
-		return false;
+		return 0;
 	__cpuid_count(7, 0, a, b, c, d);
-	if (!(b & bit_AVX2) || !(c & bit_VAES) || !(c & bit_VPCLMULQDQ))
-		return false;
-	usable = 1;
-	return true;
+	if (!(b & bit_AVX2))
+		return 0;
+	return ((c & bit_VAES) ? VEC_VAES : 0) |
+	       ((c & bit_VPCLMULQDQ) ? VEC_VPCLMUL : 0);
 }
 
 /* AES's SubWord on one little-endian word, by AESKEYGENASSIST. */
@@ -391,14 +393,66 @@ VEC static void vpclmul_ghash(void *y, const void *h, const void *data,
 	_mm_storeu_si128(y, _mm_shuffle_epi8(acc, bswap1));
 }
 
+/*
+ * Whether the vector CTR gives BearSSL's portable answer on two rounds
+ * of eight blocks and a partial one. An emulator may offer VAES and get
+ * it wrong: QEMU 7.2's TCG computes 256-bit VAESENC's upper lane wrong.
+ */
+static bool vaes_right(void)
+{
+	unsigned char key[16], iv[12], a[2 * 128 + 5], b[sizeof(a)];
+	br_aes_gen_ctr_keys ref, vec;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (unsigned char)(i * 29 + 1);
+	memcpy(key, a + 3, sizeof(key));
+	memcpy(iv, a + 40, sizeof(iv));
+	br_aes_ct64_ctr_vtable.init(&ref.vtable, key, sizeof(key));
+	vaes_ctr_init(&vec.vtable, key, sizeof(key));
+	return br_aes_ct64_ctr_vtable.run(&ref.vtable, iv, 0xfffffffe, a,
+					  sizeof(a)) ==
+		   vaes_ctr_run(&vec.vtable, iv, 0xfffffffe, b, sizeof(b)) &&
+	       memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* Whether the vector GHASH gives BearSSL's portable answer on a run of
+ * sixteen blocks and a partial one. */
+static bool vpclmul_right(void)
+{
+	unsigned char data[GHASH_RUN + 21], y_ref[16] = {0}, y_vec[16] = {0};
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 53 + 7);
+	br_ghash_ctmul64(y_ref, data + 100, data, sizeof(data));
+	vpclmul_ghash(y_vec, data + 100, data, sizeof(data));
+	return memcmp(y_ref, y_vec, sizeof(y_ref)) == 0;
+}
+
+/* The vector pieces that run, and run right, here (checked once). */
+static unsigned vec_ready(void)
+{
+	static int ready = -1;
+
+	if (ready < 0) {
+		unsigned have = vec_usable();
+
+		if ((have & VEC_VAES) && !vaes_right())
+			have &= ~(unsigned)VEC_VAES;
+		if ((have & VEC_VPCLMUL) && !vpclmul_right())
+			have &= ~(unsigned)VEC_VPCLMUL;
+		ready = (int)have;
+	}
+	return (unsigned)ready;
+}
+
 const br_block_ctr_class *tls_gcm_ctr_get(void)
 {
-	return vec_usable() ? &vaes_ctr_vtable : NULL;
+	return (vec_ready() & VEC_VAES) ? &vaes_ctr_vtable : NULL;
 }
 
 br_ghash tls_gcm_ghash_get(void)
 {
-	return vec_usable() ? vpclmul_ghash : NULL;
+	return (vec_ready() & VEC_VPCLMUL) ? vpclmul_ghash : NULL;
 }
 
 #else /* no vector build */

@@ -151,7 +151,8 @@ def cpu_features():
     """The host CPU's features that Haze asks CPUID for, which haze-kvm
     passes on to the guest (KVM's CPUID), as /proc/cpuinfo names them."""
     flags = open("/proc/cpuinfo").read().split()
-    return {f for f in ("aes", "rdrand", "rdseed") if f in flags}
+    return {f for f in ("aes", "rdrand", "rdseed", "avx", "avx2", "xsave",
+                        "vaes", "vpclmulqdq", "vmx", "svm") if f in flags}
 
 
 def test_crypto():
@@ -163,6 +164,28 @@ def test_crypto():
            [image("crypto")], 0,
            "sha256 ok, aes-gcm (ct) ok, aes-gcm (aes-ni) "
            + ("ok" if aes else "absent"))
+    # haze-kvm turns the guest's AVX state on where KVM's CPUID offers
+    # XSAVE and AVX, so TLS's vector AES-GCM runs where the host's would.
+    # PVM (KVM without VMX or SVM) may refuse the state: there either
+    # answer but a wrong one passes.
+    cpu = cpu_features()
+    avx = {"avx", "avx2", "xsave"} <= cpu
+    pvm = not ({"vmx", "svm"} & cpu)
+    rc, out = run(["--trace", image("crypto")])
+    m = re.search(r"aes-ctr \(vaes\) (\w+), ghash \(vpclmulqdq\) (\w+)", out)
+    x = re.search(r"guest_xcr0=(\w+)", out)
+    want = ["ok" if avx and f in cpu else "absent"
+            for f in ("vaes", "vpclmulqdq")]
+    got = list(m.groups()) if m else []
+    ok = (rc == 0 and m is not None and x is not None
+          and "WRONG" not in got
+          and (pvm or (got == want
+                       and int(x.group(1), 16) == (7 if avx else 0))))
+    if not report(ok, "the guest's AVX state is on where the host has "
+                  "XSAVE and AVX, and TLS's VAES and VPCLMULQDQ pieces "
+                  "give BearSSL's answers there (%s)"
+                  % ", ".join(got or ["no line"])):
+        show(out)
 
 
 def test_entropy():

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/kvm.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <elf.h>
@@ -1297,6 +1298,58 @@ static void sandbox_lets_notices_through(void **state)
 	close(notify_pipe[1]);
 }
 
+/* A CPUID table of leaf 1's ECX @ecx1 and (unless @no_xsave_leaf) leaf
+ * 0xD's EAX @eax_d, in @buf. */
+static struct kvm_cpuid2 *cpuid_table(uint64_t *buf, uint32_t ecx1,
+				      uint32_t eax_d, bool no_xsave_leaf)
+{
+	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)buf;
+
+	c->nent = 0;
+	c->entries[c->nent++] =
+	    (struct kvm_cpuid_entry2){.function = 0, .eax = 0xd};
+	c->entries[c->nent++] =
+	    (struct kvm_cpuid_entry2){.function = 1, .ecx = ecx1};
+	if (!no_xsave_leaf) {
+		/* Sub-leaf 1 first: the table is searched by index too. */
+		c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		    .function = 0xd, .index = 1, .eax = 0xf};
+		c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		    .function = 0xd, .index = 0, .eax = eax_d};
+	}
+	return c;
+}
+
+/*
+ * The guest gets the AVX state (XCR0 x87 | SSE | AVX) only where its
+ * CPUID table offers XSAVE, AVX and room for the AVX state; never the
+ * AVX-512 state, which Haze does not use.
+ */
+static void guest_avx_only_where_cpuid_offers_it(void **state)
+{
+	enum { XSAVE = 1u << 26, AVX = 1u << 28 };
+	uint64_t buf[(sizeof(struct kvm_cpuid2) +
+		      8 * sizeof(struct kvm_cpuid_entry2)) /
+		     8];
+
+	(void)state;
+	/* A host with AVX-512: x87, SSE, AVX, opmask, ZMM state. */
+	assert_int_equal(
+	    hz_vm_guest_xcr0(cpuid_table(buf, XSAVE | AVX, 0xe7, false)), 0x7);
+	assert_int_equal(
+	    hz_vm_guest_xcr0(cpuid_table(buf, XSAVE | AVX, 0x7, false)), 0x7);
+	assert_int_equal(hz_vm_guest_xcr0(cpuid_table(buf, AVX, 0x7, false)),
+			 0);
+	assert_int_equal(hz_vm_guest_xcr0(cpuid_table(buf, XSAVE, 0x7, false)),
+			 0);
+	assert_int_equal(
+	    hz_vm_guest_xcr0(cpuid_table(buf, XSAVE | AVX, 0x3, false)), 0);
+	assert_int_equal(
+	    hz_vm_guest_xcr0(cpuid_table(buf, XSAVE | AVX, 0x7, true)), 0);
+	cpuid_table(buf, XSAVE | AVX, 0x7, false)->nent = 0;
+	assert_int_equal(hz_vm_guest_xcr0((struct kvm_cpuid2 *)buf), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1319,6 +1372,7 @@ int main(void)
 	    cmocka_unit_test(sandbox_lets_notices_through),
 	    cmocka_unit_test(segmentation_passes_through),
 	    cmocka_unit_test(coalesced_frames_reach_the_guest),
+	    cmocka_unit_test(guest_avx_only_where_cpuid_offers_it),
 	};
 	return HARNESS_RUN("tender", tests);
 }

@@ -2,15 +2,20 @@
  * crypto: Debian's libbearssl.a linked into a guest through Haze's libc,
  * checked with known answers: SHA-256 of "abc" (FIPS 180-2) and AES-128-GCM
  * test case 2 of the GCM specification (McGrew and Viega), with both the
- * portable constant-time AES and, where the CPU has it, AES-NI. Then two
- * draws of Haze's random generator, which must succeed and differ (run
- * with and without the host's entropy).
+ * portable constant-time AES and, where the CPU has it, AES-NI. Then
+ * TLS's vector AES-CTR and GHASH (src/tls/tls_gcm.c), where the CPU has
+ * VAES or VPCLMULQDQ and the platform turned the AVX state on: the same
+ * known answer, and a 1 KiB run against BearSSL's portable code. Then
+ * two draws of Haze's random generator, which must succeed and differ
+ * (run with and without the host's entropy).
  */
 #include <string.h>
 
 #include <bearssl.h>
 #include <haze/entropy.h>
 #include <haze/haze.h>
+
+#include "tls/tls_gcm.h"
 
 /* Haze's Fortuna, seeded before hz_main: its log line names the sources. */
 HZ_RANDOM_SOURCE(&hz_entropy_random);
@@ -42,26 +47,55 @@ static bool sha256_ok(void)
 	return memcmp(out, sha256_abc, sizeof(out)) == 0;
 }
 
-/* Encrypts test case 2 with the CTR implementation @vt. */
-static bool gcm_ok(const br_block_ctr_class *vt)
+/* Encrypts test case 2 with the CTR implementation @vt and GHASH @gh. */
+static bool gcm_ok(const br_block_ctr_class *vt, br_ghash gh)
 {
-	union {
-		const br_block_ctr_class *vtable;
-		br_aes_ct_ctr_keys ct;
-		br_aes_x86ni_ctr_keys ni;
-	} aes;
+	br_aes_gen_ctr_keys aes;
 	static const uint8_t zero[16];
 	br_gcm_context gc;
 	uint8_t data[16] = {0}, tag[16];
 
 	vt->init(&aes.vtable, zero, sizeof(zero));
-	br_gcm_init(&gc, &aes.vtable, br_ghash_ctmul64);
+	br_gcm_init(&gc, &aes.vtable, gh);
 	br_gcm_reset(&gc, zero, 12);
 	br_gcm_flip(&gc);
 	br_gcm_run(&gc, 1, data, sizeof(data));
 	br_gcm_get_tag(&gc, tag);
 	return memcmp(data, gcm_cipher, 16) == 0 &&
 	       memcmp(tag, gcm_tag, 16) == 0;
+}
+
+/* A 1 KiB and 7 bytes run of @vt (or of @gh) against BearSSL's ct64
+ * (ctmul64), and test case 2 through br_gcm. */
+static bool vector_ok(const br_block_ctr_class *vt, br_ghash gh)
+{
+	static uint8_t a[1031], b[1031];
+	br_aes_gen_ctr_keys ka, kb;
+	uint8_t key[16], iv[12], ya[16] = {0}, yb[16] = {0};
+	bool same;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (uint8_t)(i * 7 + 3);
+	memcpy(key, a, sizeof(key));
+	memcpy(iv, a + 16, sizeof(iv));
+	if (vt != NULL) {
+		br_aes_ct64_ctr_vtable.init(&ka.vtable, key, sizeof(key));
+		vt->init(&kb.vtable, key, sizeof(key));
+		same = br_aes_ct64_ctr_vtable.run(&ka.vtable, iv, 1, a,
+						  sizeof(a)) ==
+			   vt->run(&kb.vtable, iv, 1, b, sizeof(b)) &&
+		       memcmp(a, b, sizeof(a)) == 0;
+		return same && gcm_ok(vt, br_ghash_ctmul64);
+	}
+	br_ghash_ctmul64(ya, key, a, sizeof(a));
+	gh(yb, key, a, sizeof(a));
+	return memcmp(ya, yb, 16) == 0 && gcm_ok(&br_aes_ct64_ctr_vtable, gh);
+}
+
+/* "ok", "WRONG", or "absent" where @impl is NULL. */
+static const char *verdict(const void *impl, bool ok)
+{
+	return impl == NULL ? "absent" : ok ? "ok" : "WRONG";
 }
 
 /* Two draws of 32 random bytes: both succeed, differ and are not zero. */
@@ -78,16 +112,22 @@ static bool random_ok(void)
 int hz_main(int argc, char **argv)
 {
 	const br_block_ctr_class *ni = br_aes_x86ni_ctr_get_vtable();
-	bool sha = sha256_ok(), ct = gcm_ok(&br_aes_ct_ctr_vtable);
-	bool aesni = ni == NULL || gcm_ok(ni), rnd = random_ok();
+	const br_block_ctr_class *vaes = tls_gcm_ctr_get();
+	br_ghash vpclmul = tls_gcm_ghash_get();
+	bool sha = sha256_ok(),
+	     ct = gcm_ok(&br_aes_ct_ctr_vtable, br_ghash_ctmul64);
+	bool aesni = ni == NULL || gcm_ok(ni, br_ghash_ctmul64);
+	bool vctr = vaes == NULL || vector_ok(vaes, NULL);
+	bool vgh = vpclmul == NULL || vector_ok(NULL, vpclmul);
+	bool rnd = random_ok();
 
 	(void)argc;
 	(void)argv;
 	hz_printf("crypto: sha256 %s, aes-gcm (ct) %s, aes-gcm (aes-ni) %s\n",
 		  sha ? "ok" : "WRONG", ct ? "ok" : "WRONG",
-		  ni == NULL ? "absent"
-		  : aesni    ? "ok"
-			     : "WRONG");
+		  verdict(ni, aesni));
+	hz_printf("crypto: aes-ctr (vaes) %s, ghash (vpclmulqdq) %s\n",
+		  verdict(vaes, vctr), verdict((const void *)vpclmul, vgh));
 	hz_printf("crypto: random %s\n", rnd ? "ok" : "WRONG");
-	return sha && ct && aesni && rnd ? 0 : 1;
+	return sha && ct && aesni && vctr && vgh && rnd ? 0 : 1;
 }
