@@ -8,6 +8,8 @@
 #   make bench-client  $(O)/bench/bench/client/client: the load generator
 #                      of bench/tcp and bench/tls (send, recv, rate, and
 #                      echo, plain or over TLS with Debian's BearSSL)
+#   make bench-gcm     $(O)/bench/bench/gcm/gcm: BearSSL's AES-CTR and GHASH
+#                      against TLS's vector ones on 16 KiB records
 #
 # lwIP comes from Debian's liblwip-dev (scripts/deps.sh installs it). Its
 # headers are system headers here (-isystem): they are lwIP's code, not
@@ -36,6 +38,16 @@ $(BENCH_CLIENT): $(call objs,bench,bench/client/client.c \
 
 .PHONY: bench-client
 bench-client: $(BENCH_CLIENT)
+
+BENCH_GCM := $(O)/bench/bench/gcm/gcm
+
+$(BENCH_GCM): $(call objs,bench,bench/gcm/gcm.c src/tls/tls_gcm.c \
+		src/tls/tls_wipe.c)
+	$(MSG) LD $@
+	$(Q)$(CC) -o $@ $^ -lbearssl
+
+.PHONY: bench-gcm
+bench-gcm: $(BENCH_GCM)
 
 .PHONY: bench-lwip
 ifeq ($(LWIP_PC),y)

@@ -8,15 +8,16 @@
 # a Linux client pushes MIB MiB through each and the ratio TLS / plain is
 # printed (AES-128-GCM, TLS 1.2). The client is bench/client/client.c
 # (built here by `make bench-client`; BearSSL's engine on a nonblocking
-# socket, sending and receiving at once). Full handshakes per second come
-# from openssl s_time against tls-echo, and resumed ones (the session
-# cache, s_time -reuse). Each figure is the median of RUNS. The client
-# takes 41-47 % of a core during TLS echo and 35-48 % during plain echo
-# (/usr/bin/time, 512 MiB each; the Python client it replaced took 66-72 %
-# and 49-72 %, and bounded the figures: docs/perf.md), and the machine is
-# shared, so the server's CPU per MiB echoed (from /proc, over all RUNS) is
-# printed for both, and its ratio plain / TLS compares what each costs
-# Haze whatever bounds the MB/s.
+# socket, sending and receiving at once, with the vector AES-GCM Haze
+# uses, as a peer on OpenSSL would have its own). Full handshakes per
+# second come from openssl s_time against tls-echo, and resumed ones (the
+# session cache, s_time -reuse). Each figure is the median of RUNS. On a
+# 2-core machine the client, not Haze, can bound the MB/s (6 December:
+# the client took 95 % of a core in both echoes, Haze about 60 %), so the
+# CPU per MiB echoed of the server (from /proc) and of the client (the
+# shell's `times`), over all RUNS, are printed for both, and the
+# server's ratio plain / TLS compares what each costs Haze whatever
+# bounds the MB/s.
 #
 # The tap segments TCP bursts (TSO: the unix target's, and haze-kvm's
 # since its ABI version 5); the pair is run a second time with tso=off,
@@ -74,10 +75,17 @@ runs() {
 	name=$1
 	shift
 	cpu0=$(cpu_ticks)
-	for _ in $(seq "$RUNS"); do
-		ip netns exec $ns "$client" "$@" ||
-			{ echo "bench/tls: a $name run failed" >&2; exit 1; }
-	done >"$tmp/$name.runs" || exit 1
+	# In a subshell, whose `times` then gives the clients' CPU alone
+	# (its second line: children's user and system time, as 0m1.23s).
+	(
+		for _ in $(seq "$RUNS"); do
+			ip netns exec $ns "$client" "$@" || {
+				echo "bench/tls: a $name run failed" >&2
+				exit 1
+			}
+		done >"$tmp/$name.runs"
+		times >"$tmp/$name.times"
+	) || exit 1
 	median <"$tmp/$name.runs" >"$tmp/$name"
 	# The server's CPU (user and system, guest time included) per MiB
 	# echoed, in ms: what the pair costs Haze whoever bounds the rate.
@@ -85,6 +93,11 @@ runs() {
 		-v mib=$((RUNS * MIB)) \
 		'BEGIN { printf "%.2f", (b - a) * 1000 / hz / mib }' \
 		>"$tmp/$name.cpu"
+	# The client's, likewise: near the run's whole time, it bounds it.
+	awk -v mib=$((RUNS * MIB)) '
+		function secs(t) { split(t, p, "m"); return p[1] * 60 + p[2] }
+		NR == 2 { printf "%.2f", (secs($1) + secs($2)) * 1000 / mib }' \
+		"$tmp/$name.times" >"$tmp/$name.ccpu"
 }
 
 # cpu_ticks: the server's CPU time so far, in clock ticks.
@@ -136,6 +149,10 @@ report() {
 		"$(cat "$tmp/plain$1.cpu")"
 	printf '%-40s %10s\n' "server CPU per MiB, TLS$2 (ms)" \
 		"$(cat "$tmp/tls$1.cpu")"
+	printf '%-40s %10s\n' "client CPU per MiB, plain$2 (ms)" \
+		"$(cat "$tmp/plain$1.ccpu")"
+	printf '%-40s %10s\n' "client CPU per MiB, TLS$2 (ms)" \
+		"$(cat "$tmp/tls$1.ccpu")"
 	printf '%-40s %10s\n' "plain / TLS server CPU per MiB$2" \
 		"$(awk -v t="$(cat "$tmp/tls$1.cpu")" \
 			-v p="$(cat "$tmp/plain$1.cpu")" \

@@ -168,8 +168,12 @@ VEC static uint32_t vaes_ctr_run(const br_block_ctr_class *const *ctx,
 	__m128i base;
 	__m256i ctr;
 
-	if (rounds == 0)
-		return cc; /* never initialised with a valid key */
+	if (rounds == 0) {
+		/* A key of a length AES has not (BearSSL's callers never
+		 * give one): nothing leaves in the clear. */
+		memset(data, 0, len);
+		return cc;
+	}
 	for (r = 0; r <= rounds; r++) {
 		rk[r] = _mm_loadu_si128((const void *)(kc->rk + 16 * r));
 		rk2[r] = _mm256_broadcastsi128_si256(rk[r]);
