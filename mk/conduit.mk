@@ -9,8 +9,8 @@ CONDUIT_CHECK := $(O)/unix/tests/apps/conduitcheck/conduitcheck
 
 $(O)/unix/tests/apps/conduitcheck/conduitcheck.o \
 $(O)/kvm/tests/apps/conduitcheck/conduitcheck.o: $(TLS_CERTS_H)
-$(O)/unix/tests/apps/conduitcheck/%.o: FLAGS_unix += -I$(TLS_GEN)
-$(O)/kvm/tests/apps/conduitcheck/%.o: FLAGS_kvm += -I$(TLS_GEN)
+$(O)/unix/tests/apps/conduitcheck/%.o: private FLAGS_unix += -I$(TLS_GEN)
+$(O)/kvm/tests/apps/conduitcheck/%.o: private FLAGS_kvm += -I$(TLS_GEN)
 
 TEST_SUITES += tests/conduit/interop.sh
 TEST_DEPS += $(CONDUIT_CHECK) $(TLS_CERTS_H)

@@ -17,8 +17,8 @@ $(DNS_ZONE_H): examples/dns/haze.test.zone examples/tls-echo/pem2c.sh
 
 $(call objs,unix,examples/dns/dns.c) $(call objs,kvm,examples/dns/dns.c): \
 	$(DNS_ZONE_H)
-$(O)/unix/examples/dns/%.o: FLAGS_unix += -I$(DNS_GEN)
-$(O)/kvm/examples/dns/%.o: FLAGS_kvm += -I$(DNS_GEN)
+$(O)/unix/examples/dns/%.o: private FLAGS_unix += -I$(DNS_GEN)
+$(O)/kvm/examples/dns/%.o: private FLAGS_kvm += -I$(DNS_GEN)
 
 # interop.sh: answers compared with NSD's for the same zone, with dig;
 # malformed.sh: hand-made bad queries, the server answering good ones

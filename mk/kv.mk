@@ -37,8 +37,8 @@ define kv_app_store
 $(call kv_crunch,$(KV_GEN)/$(1)/$(2)_kv.h,$(2),$(3))
 $(call objs,unix,$(wildcard $(1)/*.c)) $(call objs,kvm,$(wildcard $(1)/*.c)): \
 	$(KV_GEN)/$(1)/$(2)_kv.h
-$(O)/unix/$(1)/%.o: FLAGS_unix += -I$(KV_GEN)/$(1)
-$(O)/kvm/$(1)/%.o: FLAGS_kvm += -I$(KV_GEN)/$(1)
+$(O)/unix/$(1)/%.o: private FLAGS_unix += -I$(KV_GEN)/$(1)
+$(O)/kvm/$(1)/%.o: private FLAGS_kvm += -I$(KV_GEN)/$(1)
 endef
 
 KV_SITE_APPS := $(patsubst %/site/,%,$(wildcard examples/*/site/ \
@@ -51,7 +51,7 @@ $(foreach a,$(KV_SITE_APPS),$(eval $(call kv_app_store,$(a),site,$(a)/site)))
 KV_FIXTURE_H := $(KV_GEN)/tests/unit/fixture_kv.h
 $(eval $(call kv_crunch,$(KV_FIXTURE_H),fixture,tests/kv/fixture))
 $(O)/test/tests/unit/test_kv.o: $(KV_FIXTURE_H)
-$(O)/test/tests/unit/test_kv.o: FLAGS_test += -I$(KV_GEN)/tests/unit
+$(O)/test/tests/unit/test_kv.o: private FLAGS_test += -I$(KV_GEN)/tests/unit
 
 # crunch.sh: crunch's refusals and deterministic output; apps.sh: the
 # kvcheck unikernel over both stores, with archives made by GNU tar.

@@ -53,10 +53,10 @@ FLAGS_kvm := $(filter-out -std=c11,$(BASE_CFLAGS)) -std=c11 -O2 \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-ffunction-sections -fdata-sections $(BEARSSL_CFLAGS)
 $(eval $(call compile_rules,kvm))
-$(O)/kvm/src/tls/%.o: FLAGS_kvm += $(NETTLE_CFLAGS)
+$(O)/kvm/src/tls/%.o: private FLAGS_kvm += $(NETTLE_CFLAGS)
 # TLS's vector AES-GCM (src/tls/tls_gcm.c) takes the compiler's own
 # intrinsics headers (immintrin.h, cpuid.h), searched after the libc's.
-$(O)/kvm/src/tls/tls_gcm.o: FLAGS_kvm += \
+$(O)/kvm/src/tls/tls_gcm.o: private FLAGS_kvm += \
 	-isystem $(shell $(CC) -print-file-name=include)
 
 # report.c is the fault report's text, printed by haze-kvm and the virtio

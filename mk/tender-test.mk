@@ -7,8 +7,8 @@
 TENDER_TEST_SRCS := $(filter-out tender/main.c tender/exit.c,\
 	$(sort $(wildcard tender/*.c))) tests/tender/fakevm.c platform/kvm/report.c
 TENDER_TEST := $(O)/test/tests/tender/test_tender
-$(O)/test/tender/slirp.o: FLAGS_test += $(SLIRP_CFLAGS)
-$(O)/fuzz/tender/slirp.o: FLAGS_fuzz += $(SLIRP_CFLAGS)
+$(O)/test/tender/slirp.o: private FLAGS_test += $(SLIRP_CFLAGS)
+$(O)/fuzz/tender/slirp.o: private FLAGS_fuzz += $(SLIRP_CFLAGS)
 
 $(TENDER_TEST): $(call objs,test,tests/tender/test_tender.c \
 		$(TENDER_TEST_SRCS) src/net/inet.c) $(TEST_LIB)

@@ -12,7 +12,7 @@
 TLS_BEARSSL_INC := /usr/include/bearssl
 
 
-$(O)/fuzz/src/tls/%.o: FLAGS_fuzz += -isystem $(TLS_BEARSSL_INC)
+$(O)/fuzz/src/tls/%.o: private FLAGS_fuzz += -isystem $(TLS_BEARSSL_INC)
 
 # --- programs that use TLS ----------------------------------------------------
 
@@ -37,8 +37,8 @@ TLS_CLIENT := $(O)/unix/tests/tls/tlsclient/tlsclient
 $(O)/unix/examples/tls-echo/tls-echo.o $(O)/kvm/examples/tls-echo/tls-echo.o \
 $(O)/unix/tests/tls/tlsclient/tlsclient.o: $(TLS_CERTS_H)
 $(O)/unix/examples/tls-echo/%.o $(O)/unix/tests/tls/tlsclient/%.o: \
-	FLAGS_unix += -I$(TLS_GEN)
-$(O)/kvm/examples/tls-echo/%.o: FLAGS_kvm += -I$(TLS_GEN)
+	private FLAGS_unix += -I$(TLS_GEN)
+$(O)/kvm/examples/tls-echo/%.o: private FLAGS_kvm += -I$(TLS_GEN)
 
 # The interop client, a unix unikernel.
 $(TLS_CLIENT): $(O)/unix/tests/tls/tlsclient/tlsclient.o $(O)/unix/libhaze.a
@@ -53,5 +53,5 @@ TEST_DEPS += $(TLS_ECHO_UNIX) $(TLS_CLIENT) $(TLS_CERTS_H)
 # fuzz_tls_record serves with the build's test certificates.
 $(O)/test/fuzz/fuzz_tls_record.o $(O)/fuzz/fuzz/fuzz_tls_record.o: \
 	$(TLS_CERTS_H)
-$(O)/test/fuzz/fuzz_tls_record.o: FLAGS_test += -I$(TLS_GEN)
-$(O)/fuzz/fuzz/fuzz_tls_record.o: FLAGS_fuzz += -I$(TLS_GEN)
+$(O)/test/fuzz/fuzz_tls_record.o: private FLAGS_test += -I$(TLS_GEN)
+$(O)/fuzz/fuzz/fuzz_tls_record.o: private FLAGS_fuzz += -I$(TLS_GEN)
