@@ -1,12 +1,13 @@
 /*
  * libFuzzer harness for the tar KV store's index parser (src/kv/kv_tar.c):
- * the input is the archive, on sectors of 512 bytes with strong ETags and
- * on sectors of 4 KiB with weak ones. A refusal must be named ("kv fuzz:
- * ..."); an archive that opens must hold only keys as kv.h defines them,
- * each found again by lookup, whose bytes, read back in odd pieces, are
- * the input's bytes where the index says the entry lies, whose strong
- * ETag is their hash, and whose gzip variant is the smaller "KEY.gz".
- * Nothing may crash or leak.
+ * the input is the archive, on sectors of 512 bytes with strong ETags,
+ * on sectors of 4 KiB with weak ones, and held in memory (which must
+ * give the first open's verdict, and hz_kv_bytes the bytes read). A
+ * refusal must be named ("kv fuzz: ..."); an archive that opens must
+ * hold only keys as kv.h defines them, each found again by lookup,
+ * whose bytes, read back in odd pieces, are the input's bytes where the
+ * index says the entry lies, whose strong ETag is their hash, and whose
+ * gzip variant is the smaller "KEY.gz". Nothing may crash or leak.
  */
 #include <bearssl.h>
 #include <stdlib.h>
@@ -46,6 +47,13 @@ static void check_bytes(struct hz_kv *kv, const struct hz_kv_entry *e,
 	}
 	if (hz_kv_read(kv, e, coding, size, buf, 1) != 0)
 		abort();
+	if (hz_kv_tar_in_memory(kv)) { /* the same bytes, without a copy */
+		const void *p;
+
+		if (hz_kv_bytes(kv, e, coding, &p) != 0 ||
+		    memcmp(p, want, (size_t)size) != 0)
+			abort();
+	}
 }
 
 /* The checks of an archive that opened. */
@@ -107,17 +115,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct hz_kv_tar_params weak = {.flags =
 							 HZ_KV_TAR_WEAK_ETAGS};
+	static const struct hz_kv_tar_params in_memory = {.cache_max =
+							      FUZZ_HEAP / 8};
+	static const struct hz_kv_tar_params *const params[] = {NULL, &weak,
+								&in_memory};
+	struct hz_errmsg first = {0};
 	struct hz_mem_stats st;
 
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		struct hz_errmsg err = {0};
 		struct hz_kv *kv = NULL;
 		struct kv_src src;
 		int r;
 
-		kv_src_mem(&src, data, size, round == 0 ? 512 : 4096);
-		r = kv_tar_open_src("fuzz", &src, round == 0 ? NULL : &weak,
-				    &kv, &err);
+		kv_src_mem(&src, data, size, round == 1 ? 4096 : 512);
+		r = kv_tar_open_src("fuzz", &src, params[round], &kv, &err);
 		if (r == 0) {
 			check_store(kv, data, size, round == 1);
 			hz_kv_free(kv);
@@ -126,6 +138,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   strncmp(err.text, "kv fuzz: ", 9) != 0) {
 			abort();
 		}
+		if (round == 0)
+			first = err;
+		/* Held in memory or not, the same verdict. */
+		if (round == 2 && (err.code != first.code ||
+				   strcmp(err.text, first.text) != 0))
+			abort();
 	}
 	hz_mem_stats(&st);
 	if (st.live_objects != 0)

@@ -14,8 +14,13 @@
  * format plus the microseconds from its first byte to its last byte out.
  *
  *   website [--stack SPEC] [--http PORT] [--https PORT] [--site DEVICE]
- *           [--tls DEVICE] [--tls-sessions N] [--redirect-https]
- *           [--hsts SECONDS] [--metrics PATH] [--quiet]
+ *           [--site-memory MIB] [--tls DEVICE] [--tls-sessions N]
+ *           [--redirect-https] [--hsts SECONDS] [--metrics PATH] [--quiet]
+ *
+ * --site-memory: an archive on a device of at most MIB MiB (64 unless
+ * given; 0: never) is read into memory at start, when a quarter of the
+ * free heap holds it, and served from there without a read or a copy
+ * per request; a larger one is read from the device as it is served.
  *
  * --tls-sessions sets how many TLS sessions are remembered for resumption
  * (HZ_TLS_SESSIONS_DEFAULT unless given; 0 makes every handshake full).
@@ -45,7 +50,10 @@ HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 HZ_LOG_SOURCE(website_log, "website");
 
-#define CHUNK (16u * 1024)   /* tar store reads per write */
+#define CHUNK (16u * 1024) /* tar store reads per write */
+/* --site-memory: an archive up to this many MiB is served from memory. */
+#define SITE_MEMORY_DEFAULT 64
+#define SITE_MEMORY_MAX 4096
 #define PEM_MAX (64u * 1024) /* a certificate chain or key */
 #define LAT_BUCKETS 10
 
@@ -65,6 +73,7 @@ struct site {
 	struct hz_stack *stack;
 	struct hz_tls_config *tls;
 	uint64_t tls_sessions; /* --tls-sessions */
+	uint64_t site_memory;  /* --site-memory, in MiB */
 	uint16_t http_port, https_port;
 	bool redirect_https;
 	uint64_t hsts; /* max-age in seconds, 0 for none */
@@ -768,10 +777,18 @@ static int store_open(struct site *site, const char *dev)
 				  hz_strerror(r));
 		return r;
 	}
-	r = hz_kv_tar_open(dev, NULL, &site->kv, &err);
+	struct hz_kv_tar_params p = {.cache_max = (size_t)site->site_memory
+						  << 20};
+
+	r = hz_kv_tar_open(dev, &p, &site->kv, &err);
 	if (r < 0)
 		hz_printf("website: --site %s: %s\n", dev,
 			  hz_errmsg_text(&err));
+	else if (!site->quiet)
+		hz_printf("website: --site %s: %zu files, served from %s\n",
+			  dev, hz_kv_count(site->kv),
+			  hz_kv_tar_in_memory(site->kv) ? "memory"
+							: "the device");
 	return r;
 }
 
@@ -792,9 +809,10 @@ static int usage(void)
 {
 	hz_printf("usage: website [--stack SPEC] [--http PORT] [--https PORT] "
 		  "[--site DEVICE]\n"
-		  "               [--tls DEVICE] [--tls-sessions N] "
-		  "[--redirect-https] [--hsts SECONDS]\n"
-		  "               [--metrics PATH] [--quiet]\n");
+		  "               [--site-memory MIB] [--tls DEVICE] "
+		  "[--tls-sessions N] [--redirect-https]\n"
+		  "               [--hsts SECONDS] [--metrics PATH] "
+		  "[--quiet]\n");
 	return 2;
 }
 
@@ -812,7 +830,8 @@ int hz_main(int argc, char **argv)
 {
 	static struct site site = {.http_port = 80,
 				   .https_port = 443,
-				   .tls_sessions = HZ_TLS_SESSIONS_DEFAULT};
+				   .tls_sessions = HZ_TLS_SESSIONS_DEFAULT,
+				   .site_memory = SITE_MEMORY_DEFAULT};
 	static struct endpoint http = {.site = &site, .server = &site.http};
 	static struct endpoint https = {
 	    .site = &site, .server = &site.https, .tls = true};
@@ -842,6 +861,14 @@ int hz_main(int argc, char **argv)
 				return 1;
 		} else if (strcmp(a, "--site") == 0) {
 			site_dev = v;
+		} else if (strcmp(a, "--site-memory") == 0) {
+			if (!parse_u64(v, strlen(v), &site.site_memory) ||
+			    site.site_memory > SITE_MEMORY_MAX) {
+				hz_printf("website: --site-memory %s: not a "
+					  "number of MiB (0..%u)\n",
+					  v, SITE_MEMORY_MAX);
+				return 1;
+			}
 		} else if (strcmp(a, "--tls") == 0) {
 			tls_dev = v;
 		} else if (strcmp(a, "--tls-sessions") == 0) {

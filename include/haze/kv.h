@@ -133,9 +133,10 @@ static inline ssize_t hz_kv_read(struct hz_kv *kv, const struct hz_kv_entry *e,
 
 /*
  * Gives the address of all the bytes of entry @e in @coding, without a
- * copy: static, valid as long as the image. 0, or -HZ_ENOTSUP from a
- * store whose bytes are not in memory (the tar store: use hz_kv_read),
- * or -HZ_ENOENT (no gzip variant).
+ * copy: valid as long as the image (the compiled store) or the store (a
+ * tar store held in memory). 0, or -HZ_ENOTSUP from a store whose bytes
+ * are not in memory (a tar store on its device: use hz_kv_read), or
+ * -HZ_ENOENT (no gzip variant).
  */
 HZ_MUST_CHECK
 static inline int hz_kv_bytes(struct hz_kv *kv, const struct hz_kv_entry *e,
@@ -199,12 +200,23 @@ int hz_kv_static_open(const struct hz_kv_image *image, struct hz_kv **out);
 #define HZ_KV_TAR_MAX_ENTRIES 8192
 #define HZ_KV_TAR_MAX_MEMORY (4u << 20)
 
-/* Limits of a tar store; a NULL params or zero field takes the default. */
+/*
+ * Limits of a tar store; a NULL params or zero field takes the default.
+ * @cache_max: a device of at most this many bytes is read into memory
+ * at open, when a quarter of the free heap holds it, and served from
+ * there (hz_kv_bytes then gives its bytes without a copy); 0, the
+ * default, never. It is not counted in @max_memory, and a device too
+ * large or memory too short just leaves the store on the device.
+ */
 struct hz_kv_tar_params {
 	size_t max_entries; /* files (not directories) the index may hold */
 	size_t max_memory;  /* bytes of heap for the index and buffers */
+	size_t cache_max;   /* devices this small are held in memory */
 	unsigned flags;	    /* HZ_KV_TAR_WEAK_ETAGS */
 };
+
+/* Whether the tar store @kv serves from memory (hz_kv_tar_params). */
+bool hz_kv_tar_in_memory(const struct hz_kv *kv);
 
 /*
  * Opens the tar archive on block device @device (a name of the manifest)

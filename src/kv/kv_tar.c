@@ -22,6 +22,11 @@
  * ETags: the SHA-256 of every file is computed at open (one pass over
  * the whole archive), unless HZ_KV_TAR_WEAK_ETAGS asks for W/"size-mtime"
  * and an open that reads headers only.
+ *
+ * A small device (hz_kv_tar_params.cache_max) is read into memory whole
+ * at open, before the scan; the store then checks and serves those bytes
+ * (hz_kv_bytes gives them without a copy), and never reads the device
+ * again.
  */
 #include <bearssl.h>
 #include <limits.h>
@@ -81,6 +86,7 @@ struct kv_tar {
 	uint8_t *win; /* sectors read ahead: win_len bytes from win_off */
 	size_t win_cap, win_len;
 	uint64_t win_off;
+	uint8_t *cache; /* the whole device, when held in memory, or NULL */
 	bool weak;
 	struct hz_errmsg err;
 };
@@ -196,6 +202,10 @@ static int read_at(struct kv_tar *t, uint64_t off, void *buf, size_t len)
 	int r;
 
 	HZ_ASSERT(off <= t->src.capacity && len <= t->src.capacity - off);
+	if (t->cache != NULL) {
+		memcpy(buf, t->cache + off, len);
+		return 0;
+	}
 	while (len > 0) {
 		if (off >= t->win_off && off - t->win_off < t->win_len) {
 			size_t at = (size_t)(off - t->win_off);
@@ -235,6 +245,10 @@ static int read_at(struct kv_tar *t, uint64_t off, void *buf, size_t len)
 static int hash_range(struct kv_tar *t, uint64_t off, uint64_t len,
 		      br_sha256_context *h)
 {
+	if (t->cache != NULL) {
+		br_sha256_update(h, t->cache + off, (size_t)len);
+		return 0;
+	}
 	while (len > 0) {
 		size_t at, n;
 		int r;
@@ -253,6 +267,43 @@ static int hash_range(struct kv_tar *t, uint64_t off, uint64_t len,
 		len -= n;
 	}
 	return 0;
+}
+
+/* Bytes per device read when the whole device is read into memory. */
+#define CACHE_READ (1u << 20)
+
+/*
+ * Reads the whole device into memory when it is at most @max bytes and
+ * a quarter of the free heap holds it; otherwise, or if a read fails
+ * (the scan then meets the fault and names it), the store stays on the
+ * device. Nothing here fails the open.
+ */
+static void cache_device(struct kv_tar *t, size_t max)
+{
+	uint64_t cap = t->src.capacity;
+	struct hz_mem_stats st;
+	uint8_t *c;
+
+	if (cap == 0 || cap > max)
+		return;
+	hz_mem_stats(&st);
+	if (cap > (uint64_t)st.free_pages * HZ_PAGE_SIZE / 4)
+		return;
+	c = hz_malloc((size_t)cap);
+	if (c == NULL)
+		return;
+	for (uint64_t off = 0; off < cap;) {
+		/* CACHE_READ and the capacity are whole sectors. */
+		size_t n =
+		    cap - off < CACHE_READ ? (size_t)(cap - off) : CACHE_READ;
+
+		if (t->src.read(&t->src, off, c + off, n) < 0) {
+			hz_free(c);
+			return;
+		}
+		off += n;
+	}
+	t->cache = c;
 }
 
 /* --- parsing headers ------------------------------------------------------ */
@@ -867,6 +918,10 @@ static int tar_bytes(struct hz_kv *kv, const struct hz_kv_entry *e,
 
 	if (r < 0)
 		return r;
+	if (t->cache != NULL) {
+		*out = t->cache + te->offset;
+		return 0;
+	}
 	return hz_errmsg_set(&t->err, -HZ_ENOTSUP,
 			     "kv %s: the bytes of a tar store are on its "
 			     "device, not in memory (use hz_kv_read)",
@@ -890,6 +945,7 @@ static void tar_free(struct hz_kv *kv)
 	if (t->win != NULL)
 		hz_budget_free(&t->budget, t->win, t->win_cap);
 	HZ_ASSERT(t->budget.used == 0);
+	hz_free(t->cache);
 	hz_free(t);
 }
 
@@ -904,6 +960,11 @@ static const struct hz_kv_ops tar_ops = {
 };
 
 /* --- opening -------------------------------------------------------------- */
+
+bool hz_kv_tar_in_memory(const struct hz_kv *kv)
+{
+	return kv->ops == &tar_ops && to_tar(kv)->cache != NULL;
+}
 
 uint64_t kv_tar_data_offset(const struct hz_kv *kv, size_t index)
 {
@@ -946,11 +1007,15 @@ int kv_tar_open_src(const char *name, const struct kv_src *src,
 	if (t->max_entries > UINT32_MAX - 1)
 		t->max_entries = UINT32_MAX - 1;
 	t->weak = (p->flags & HZ_KV_TAR_WEAK_ETAGS) != 0;
-	t->win_cap = WINDOW;
-	r = index_alloc(t, t->win_cap, &mem);
-	if (r < 0)
-		goto fail;
-	t->win = mem;
+	if (p->cache_max != 0)
+		cache_device(t, p->cache_max);
+	if (t->cache == NULL) {
+		t->win_cap = WINDOW;
+		r = index_alloc(t, t->win_cap, &mem);
+		if (r < 0)
+			goto fail;
+		t->win = mem;
+	}
 	r = index_alloc(t, sizeof(*s), &mem);
 	if (r < 0)
 		goto fail;

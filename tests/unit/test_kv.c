@@ -625,13 +625,21 @@ static void tar_agrees_with_crunch(void **state)
 	(void)state;
 	assert_int_equal(hz_kv_static_open(&fixture_kv, &st), 0);
 	fixture_tar(&b, st);
-	for (size_t s = 0; s < sizeof(sectors) / sizeof(*sectors); s++) {
+	/* Each sector size, on the device and then held in memory. */
+	for (size_t k = 0; k < 2 * sizeof(sectors) / sizeof(*sectors); k++) {
+		size_t s = k / 2;
+		bool mem = k % 2 == 1;
+		struct hz_kv_tar_params in_memory = {.cache_max = 1u << 30};
 		struct hz_kv_entry se, te;
-		const void *p;
+		const void *p, *tp;
+		uint64_t reads;
 		uint8_t *got;
 
-		if (open_tar(&b, sectors[s], NULL, &ts, &kv, &err) != 0)
+		if (open_tar(&b, sectors[s], mem ? &in_memory : NULL, &ts, &kv,
+			     &err) != 0)
 			fail_msg("%s", hz_errmsg_text(&err));
+		assert_int_equal(hz_kv_tar_in_memory(kv), mem);
+		reads = ts.reads;
 		/* The fixture's files, their 2 gzips and tiny.txt.gz. */
 		assert_int_equal(hz_kv_count(kv), FIXTURE_FILES + 3);
 		for (size_t i = 0; i < hz_kv_count(st); i++) {
@@ -654,13 +662,30 @@ static void tar_agrees_with_crunch(void **state)
 			got = read_all(kv, &te, HZ_KV_IDENTITY, te.size);
 			assert_memory_equal(got, p, te.size);
 			free(got);
+			if (mem) { /* the same bytes, without a copy */
+				assert_int_equal(
+				    hz_kv_bytes(kv, &te, HZ_KV_IDENTITY, &tp),
+				    0);
+				assert_memory_equal(tp, p, te.size);
+			}
 			if (te.has_gzip) {
 				assert_int_equal(
 				    hz_kv_bytes(st, &se, HZ_KV_GZIP, &p), 0);
 				check_reads(kv, &te, HZ_KV_GZIP, p,
 					    te.gzip_size);
+				if (mem) {
+					assert_int_equal(hz_kv_bytes(kv, &te,
+								     HZ_KV_GZIP,
+								     &tp),
+							 0);
+					assert_memory_equal(tp, p,
+							    te.gzip_size);
+				}
 			}
 		}
+		/* Held in memory, the device is not read again. */
+		if (mem)
+			assert_int_equal(ts.reads, reads);
 		/* A ".gz" stays a key of its own. */
 		assert_int_equal(hz_kv_lookup(kv, "index.html.gz", &te), 0);
 		assert_string_equal(te.content_type, "application/gzip");
@@ -669,9 +694,13 @@ static void tar_agrees_with_crunch(void **state)
 		assert_int_equal(hz_kv_lookup(kv, "tiny.txt", &te), 0);
 		assert_false(te.has_gzip);
 		/* The bytes are on the device: no zero-copy. */
-		assert_int_equal(hz_kv_bytes(kv, &te, HZ_KV_IDENTITY, &p),
-				 -HZ_ENOTSUP);
-		assert_non_null(strstr(hz_kv_error(kv), "use hz_kv_read"));
+		if (!mem) {
+			assert_int_equal(
+			    hz_kv_bytes(kv, &te, HZ_KV_IDENTITY, &p),
+			    -HZ_ENOTSUP);
+			assert_non_null(
+			    strstr(hz_kv_error(kv), "use hz_kv_read"));
+		}
 		assert_int_equal(hz_kv_lookup(kv, "nope", &te), -HZ_ENOENT);
 		assert_string_equal(hz_kv_error(kv), "kv t: no key 'nope'");
 		assert_int_equal(hz_kv_entry_at(kv, 13, &te), -HZ_ENOENT);
@@ -1366,6 +1395,70 @@ static void tar_read_error_named(void **state)
 	free(data);
 }
 
+/*
+ * A store that cannot be held in memory stays on its device and opens
+ * as before: a device larger than the limit, no memory for the copy, a
+ * device failing while it is read (then the scan names the fault).
+ */
+static void tar_memory_falls_back(void **state)
+{
+	struct hz_kv_tar_params in_memory = {.cache_max = 1u << 20};
+	struct hz_errmsg err;
+	struct test_src ts;
+	struct hz_kv *kv;
+	struct hz_kv_entry e;
+	struct tarb b = {0};
+	uint8_t *data = malloc(300000);
+	const void *p;
+	struct kv_src src;
+
+	(void)state;
+	assert_non_null(data);
+	pattern(data, 300000, 5);
+	tb_file(&b, "a", data, 300000, 1);
+	tb_end(&b);
+
+	assert_int_equal(open_tar(&b, 512, &in_memory, &ts, &kv, &err), 0);
+	assert_true(hz_kv_tar_in_memory(kv));
+	assert_int_equal(hz_kv_lookup(kv, "a", &e), 0);
+	assert_int_equal(hz_kv_bytes(kv, &e, HZ_KV_IDENTITY, &p), 0);
+	assert_memory_equal(p, data, 300000);
+	hz_kv_free(kv);
+
+	/* One byte over the limit: on the device. */
+	in_memory.cache_max = b.len - 1;
+	assert_int_equal(open_tar(&b, 512, &in_memory, &ts, &kv, &err), 0);
+	assert_false(hz_kv_tar_in_memory(kv));
+	assert_int_equal(hz_kv_lookup(kv, "a", &e), 0);
+	assert_int_equal(hz_kv_bytes(kv, &e, HZ_KV_IDENTITY, &p), -HZ_ENOTSUP);
+	hz_kv_free(kv);
+
+	/* No memory for the copy (the open's second allocation). */
+	in_memory.cache_max = 1u << 20;
+	hz_mem_fail_nth(2);
+	assert_int_equal(open_tar(&b, 512, &in_memory, &ts, &kv, &err), 0);
+	hz_mem_fail_nth(0);
+	assert_false(hz_kv_tar_in_memory(kv));
+	check_reads(kv, &e, HZ_KV_IDENTITY, data, 300000);
+	hz_kv_free(kv);
+
+	/* A failing device: refused with the message an open on the
+	 * device gives. */
+	memset(&ts, 0, sizeof(ts));
+	ts.data = b.buf;
+	ts.fail = true;
+	kv_src_mem(&src, b.buf, b.len, 512);
+	src.read = test_src_read;
+	src.mem = &ts;
+	assert_int_equal(kv_tar_open_src("t", &src, &in_memory, &kv, &err),
+			 -HZ_EIO);
+	assert_string_equal(hz_errmsg_text(&err),
+			    "kv t: reading the device at offset 0 failed: "
+			    "I/O error");
+	tb_free(&b);
+	free(data);
+}
+
 /* The tar store over the unix target's block device: a file. */
 static void tar_on_block_device(void **state)
 {
@@ -1447,6 +1540,7 @@ int main(void)
 	    HARNESS_TEST(tar_limits),
 	    HARNESS_TEST(tar_open_out_of_memory),
 	    HARNESS_TEST(tar_read_error_named),
+	    HARNESS_TEST(tar_memory_falls_back),
 	    HARNESS_TEST(tar_on_block_device),
 	};
 

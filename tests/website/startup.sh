@@ -4,7 +4,8 @@
 # is not a port, a session count out of range. Each gets one line naming
 # the thing and exit status 1, before anything is served (the HTTP port
 # must not answer). A good start is the control: the same command with
-# good input serves. Then --tls-sessions: resumed by default, never with 0.
+# good input serves (from memory; with --site-memory 0, from the device).
+# Then --tls-sessions: resumed by default, never with 0.
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
@@ -96,6 +97,11 @@ refused "--tls-sessions -1" "--tls-sessions -1: not a number of sessions" \
 refused "--tls-sessions past the most" \
 	"--tls-sessions 1048577: not a number of sessions" \
 	-- --stack socket --http "$PORT" --tls-sessions 1048577
+refused "--site-memory x" "--site-memory x: not a number of MiB" \
+	-- --stack socket --http "$PORT" --site-memory x
+refused "--site-memory past the most" \
+	"--site-memory 4097: not a number of MiB (0..4096)" \
+	-- --stack socket --http "$PORT" --site-memory 4097
 
 # The control: good input serves, from the archive, over both ports.
 "$WEB" --block "site=$tmp/site.tar" --block "tls=$tmp/good.tar" -- \
@@ -116,6 +122,24 @@ check "good input serves the archive's index page" [ "$body" = hi ]
 check "a missing page gets the archive's (empty) 404 page: $missing" \
 	[ "$missing" = "404 0" ]
 [ "$body" = hi ] || diag "the website said: $(cat "$tmp/out")"
+check "a small archive is served from memory by default" \
+	grep -q "website: --site site: 2 files, served from memory" "$tmp/out"
+
+# --site-memory 0: the same archive, read from the device per request.
+"$WEB" --block "site=$tmp/site.tar" -- --stack socket --http "$PORT" \
+	--site site --site-memory 0 >"$tmp/out" 2>&1 &
+pid=$!
+body=""
+if wait_for "$tmp/out" "HTTP on port" 20; then
+	body=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/")
+fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+from_device=no
+grep -q "website: --site site: 2 files, served from the device" "$tmp/out" &&
+	from_device=yes
+check "--site-memory 0: served from the device, the same page" \
+	[ "$body,$from_device" = "hi,yes" ]
 
 # resumed SESSIONS-OPTION...: how many of openssl s_client -reconnect's six
 # handshakes with a website started with the options were resumed.
