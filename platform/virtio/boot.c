@@ -159,6 +159,9 @@ static void avx_enable(void)
 	uint32_t r[4];
 	uint64_t cr4;
 
+	cpuid(0, r);
+	if (r[0] < 0xd)
+		return; /* no XSAVE leaf: the sizes below would be another's */
 	cpuid(1, r);
 	if (!(r[2] & (1u << 26)) || !(r[2] & (1u << 28)))
 		return; /* no XSAVE or no AVX */

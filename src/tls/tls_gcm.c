@@ -8,13 +8,13 @@
  * took 42 % of the server's CPU (docs/perf.md). BearSSL lets an engine
  * take other implementations of both pieces (br_ssl_engine_set_aes_ctr,
  * br_ssl_engine_set_ghash) and keeps the record layer, its nonces and its
- * tag checks; this file gives it ones that work eight blocks at a time,
- * two per 256-bit register:
+ * tag checks; this file gives it ones that work on two blocks per
+ * 256-bit register:
  *
- * - CTR: the counter blocks built by a vector add on the byte-swapped
- *   block (the 32-bit counter wraps, as GCM's does), ten to fourteen
- *   VAESENC rounds, one XOR into the data;
- * - GHASH: each run of eight blocks multiplied by H^8..H^1 (schoolbook
+ * - CTR: eight counter blocks per round, built by a vector add on the
+ *   byte-swapped block (the 32-bit counter wraps, as GCM's does), ten to
+ *   fourteen VAESENC rounds, one XOR into the data;
+ * - GHASH: each run of sixteen blocks multiplied by H^16..H^1 (schoolbook
  *   carry-less products, summed unreduced) and reduced once, in the
  *   bit-reflected form of Intel's white paper (Gueron and Kounavis,
  *   "Intel Carry-Less Multiplication Instruction and its Usage for
@@ -64,8 +64,7 @@ _Static_assert(sizeof(struct vaes_ctr_keys) <= sizeof(br_aes_gen_ctr_keys),
 /* Reverses the bytes of each 128-bit lane. */
 #define BSWAP_BYTES 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0
 
-/* The vector pieces: AES-CTR on VAES, GHASH on VPCLMULQDQ. */
-enum { VEC_VAES = 1, VEC_VPCLMUL = 2 };
+enum { VEC_VAES = TLS_GCM_VAES, VEC_VPCLMUL = TLS_GCM_VPCLMUL };
 
 /* Which of the vector pieces the processor and system offer. */
 static unsigned vec_usable(void)
@@ -419,34 +418,46 @@ static bool vaes_right(void)
 	       memcmp(a, b, sizeof(a)) == 0;
 }
 
-/* Whether the vector GHASH gives BearSSL's portable answer on a run of
- * sixteen blocks and a partial one. */
+/* Whether the vector GHASH gives BearSSL's portable answer from a state
+ * not zero, on two runs of sixteen blocks and a partial one. */
 static bool vpclmul_right(void)
 {
-	unsigned char data[GHASH_RUN + 21], y_ref[16] = {0}, y_vec[16] = {0};
+	unsigned char data[2 * GHASH_RUN + 21], y_ref[16], y_vec[16];
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (unsigned char)(i * 53 + 7);
+	memcpy(y_ref, data + 200, sizeof(y_ref));
+	memcpy(y_vec, data + 200, sizeof(y_vec));
 	br_ghash_ctmul64(y_ref, data + 100, data, sizeof(data));
 	vpclmul_ghash(y_vec, data + 100, data, sizeof(data));
 	return memcmp(y_ref, y_vec, sizeof(y_ref)) == 0;
 }
 
-/* The vector pieces that run, and run right, here (checked once). */
+/*
+ * The vector pieces that run, and run right, here (checked once; the
+ * check is idempotent, so two threads racing to it would agree).
+ */
 static unsigned vec_ready(void)
 {
 	static int ready = -1;
+	int have = __atomic_load_n(&ready, __ATOMIC_RELAXED);
 
-	if (ready < 0) {
-		unsigned have = vec_usable();
+	if (have < 0) {
+		unsigned v = vec_usable();
 
-		if ((have & VEC_VAES) && !vaes_right())
-			have &= ~(unsigned)VEC_VAES;
-		if ((have & VEC_VPCLMUL) && !vpclmul_right())
-			have &= ~(unsigned)VEC_VPCLMUL;
-		ready = (int)have;
+		if ((v & VEC_VAES) && !vaes_right())
+			v &= ~(unsigned)VEC_VAES;
+		if ((v & VEC_VPCLMUL) && !vpclmul_right())
+			v &= ~(unsigned)VEC_VPCLMUL;
+		have = (int)v;
+		__atomic_store_n(&ready, have, __ATOMIC_RELAXED);
 	}
-	return (unsigned)ready;
+	return (unsigned)have;
+}
+
+unsigned tls_gcm_offered(void)
+{
+	return vec_usable();
 }
 
 const br_block_ctr_class *tls_gcm_ctr_get(void)
@@ -460,6 +471,11 @@ br_ghash tls_gcm_ghash_get(void)
 }
 
 #else /* no vector build */
+
+unsigned tls_gcm_offered(void)
+{
+	return 0;
+}
 
 const br_block_ctr_class *tls_gcm_ctr_get(void)
 {

@@ -169,13 +169,15 @@ def test_crypto():
     # PVM (KVM without VMX or SVM) may refuse the state: there either
     # answer but a wrong one passes.
     cpu = cpu_features()
-    avx = {"avx", "avx2", "xsave"} <= cpu
+    avx = {"avx", "xsave"} <= cpu  # the tender turns the state on
     pvm = not ({"vmx", "svm"} & cpu)
     rc, out = run(["--trace", image("crypto")])
-    m = re.search(r"aes-ctr \(vaes\) (\w+), ghash \(vpclmulqdq\) (\w+)", out)
+    m = re.search(r"avx state (\w+), aes-ctr \(vaes\) (\w+), "
+                  r"ghash \(vpclmulqdq\) (\w+)", out)
     x = re.search(r"guest_xcr0=(\w+)", out)
-    want = ["ok" if avx and f in cpu else "absent"
-            for f in ("vaes", "vpclmulqdq")]
+    want = ["on" if avx else "off"] + [
+        "ok" if avx and {"avx2", f} <= cpu else "absent"
+        for f in ("vaes", "vpclmulqdq")]
     got = list(m.groups()) if m else []
     ok = (rc == 0 and m is not None and x is not None
           and "WRONG" not in got

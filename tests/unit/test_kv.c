@@ -281,6 +281,7 @@ struct test_src {
 	const uint8_t *data;
 	uint64_t reads, bytes;
 	bool fail;
+	uint64_t fail_read; /* this read (1: the first) fails; 0: none */
 };
 
 static int test_src_read(const struct kv_src *s, uint64_t off, void *buf,
@@ -295,6 +296,8 @@ static int test_src_read(const struct kv_src *s, uint64_t off, void *buf,
 	if (t->fail)
 		return -HZ_EIO;
 	t->reads++;
+	if (t->reads == t->fail_read)
+		return -HZ_EIO;
 	t->bytes += len;
 	memcpy(buf, t->data + off, len);
 	return 0;
@@ -1408,9 +1411,10 @@ static void tar_memory_falls_back(void **state)
 	struct hz_kv *kv;
 	struct hz_kv_entry e;
 	struct tarb b = {0};
-	uint8_t *data = malloc(300000);
+	uint8_t *data = malloc(300000), *got;
 	const void *p;
 	struct kv_src src;
+	char etag[KV_ETAG_MAX];
 
 	(void)state;
 	assert_non_null(data);
@@ -1441,6 +1445,39 @@ static void tar_memory_falls_back(void **state)
 	assert_false(hz_kv_tar_in_memory(kv));
 	check_reads(kv, &e, HZ_KV_IDENTITY, data, 300000);
 	hz_kv_free(kv);
+
+	/* The copy's second read fails (the device is 1.5 MiB, read
+	 * 1 MiB at a time): the copy is dropped and the store, on its
+	 * device again, reads everything right. */
+	{
+		size_t big_n = 3u << 19;
+		uint8_t *big = malloc(big_n);
+		struct tarb bb = {0};
+
+		assert_non_null(big);
+		pattern(big, big_n, 9);
+		tb_file(&bb, "big", big, big_n, 1);
+		tb_end(&bb);
+		in_memory.cache_max = 4u << 20;
+		memset(&ts, 0, sizeof(ts));
+		ts.data = bb.buf;
+		ts.fail_read = 2;
+		kv_src_mem(&src, bb.buf, bb.len, 512);
+		src.read = test_src_read;
+		src.mem = &ts;
+		assert_int_equal(
+		    kv_tar_open_src("t", &src, &in_memory, &kv, &err), 0);
+		assert_false(hz_kv_tar_in_memory(kv));
+		assert_int_equal(hz_kv_lookup(kv, "big", &e), 0);
+		etag_of(big, big_n, etag);
+		assert_string_equal(e.etag, etag);
+		got = read_all(kv, &e, HZ_KV_IDENTITY, big_n);
+		assert_memory_equal(got, big, big_n);
+		free(got);
+		hz_kv_free(kv);
+		tb_free(&bb);
+		free(big);
+	}
 
 	/* A failing device: refused with the message an open on the
 	 * device gives. */

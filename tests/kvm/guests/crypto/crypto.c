@@ -92,6 +92,20 @@ static bool vector_ok(const br_block_ctr_class *vt, br_ghash gh)
 	return memcmp(ya, yb, 16) == 0 && gcm_ok(&br_aes_ct64_ctr_vtable, gh);
 }
 
+/* Whether the platform turned the AVX state on (CR4.OSXSAVE, XCR0). */
+static bool avx_state_on(void)
+{
+	uint32_t a, b, c, d, lo, hi;
+
+	__asm__ volatile("cpuid"
+			 : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			 : "a"(1), "c"(0));
+	if (!(c & (1u << 27)))
+		return false; /* OSXSAVE clear: XGETBV would fault */
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6;
+}
+
 /* "ok", "WRONG", or "absent" where @impl is NULL. */
 static const char *verdict(const void *impl, bool ok)
 {
@@ -126,8 +140,10 @@ int hz_main(int argc, char **argv)
 	hz_printf("crypto: sha256 %s, aes-gcm (ct) %s, aes-gcm (aes-ni) %s\n",
 		  sha ? "ok" : "WRONG", ct ? "ok" : "WRONG",
 		  verdict(ni, aesni));
-	hz_printf("crypto: aes-ctr (vaes) %s, ghash (vpclmulqdq) %s\n",
-		  verdict(vaes, vctr), verdict((const void *)vpclmul, vgh));
+	hz_printf("crypto: avx state %s, aes-ctr (vaes) %s, ghash "
+		  "(vpclmulqdq) %s\n",
+		  avx_state_on() ? "on" : "off", verdict(vaes, vctr),
+		  verdict((const void *)vpclmul, vgh));
 	hz_printf("crypto: random %s\n", rnd ? "ok" : "WRONG");
 	return sha && ct && aesni && vctr && vgh && rnd ? 0 : 1;
 }
