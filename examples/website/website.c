@@ -826,6 +826,21 @@ static int port_option(const char *opt, const char *v, uint16_t *port)
 	return 0;
 }
 
+/*
+ * Parses option @opt's value @v, a number of @what from 0 to @max, into
+ * *out; prints why not.
+ */
+static int count_option(const char *opt, const char *v, uint64_t max,
+			const char *what, uint64_t *out)
+{
+	if (!parse_u64(v, strlen(v), out) || *out > max) {
+		hz_printf("website: %s %s: not a number of %s (0..%llu)\n", opt,
+			  v, what, (unsigned long long)max);
+		return -1;
+	}
+	return 0;
+}
+
 int hz_main(int argc, char **argv)
 {
 	static struct site site = {.http_port = 80,
@@ -862,23 +877,15 @@ int hz_main(int argc, char **argv)
 		} else if (strcmp(a, "--site") == 0) {
 			site_dev = v;
 		} else if (strcmp(a, "--site-memory") == 0) {
-			if (!parse_u64(v, strlen(v), &site.site_memory) ||
-			    site.site_memory > SITE_MEMORY_MAX) {
-				hz_printf("website: --site-memory %s: not a "
-					  "number of MiB (0..%u)\n",
-					  v, SITE_MEMORY_MAX);
+			if (count_option(a, v, SITE_MEMORY_MAX, "MiB",
+					 &site.site_memory) < 0)
 				return 1;
-			}
 		} else if (strcmp(a, "--tls") == 0) {
 			tls_dev = v;
 		} else if (strcmp(a, "--tls-sessions") == 0) {
-			if (!parse_u64(v, strlen(v), &site.tls_sessions) ||
-			    site.tls_sessions > HZ_TLS_SESSIONS_MAX) {
-				hz_printf("website: --tls-sessions %s: not a "
-					  "number of sessions (0..%u)\n",
-					  v, HZ_TLS_SESSIONS_MAX);
+			if (count_option(a, v, HZ_TLS_SESSIONS_MAX, "sessions",
+					 &site.tls_sessions) < 0)
 				return 1;
-			}
 		} else if (strcmp(a, "--metrics") == 0) {
 			if (v[0] != '/') {
 				hz_printf("website: --metrics %s: not a path "
