@@ -64,8 +64,6 @@ _Static_assert(sizeof(struct vaes_ctr_keys) <= sizeof(br_aes_gen_ctr_keys),
 /* Reverses the bytes of each 128-bit lane. */
 #define BSWAP_BYTES 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0
 
-enum { VEC_VAES = TLS_GCM_VAES, VEC_VPCLMUL = TLS_GCM_VPCLMUL };
-
 /* Which of the vector pieces the processor and system offer. */
 static unsigned vec_usable(void)
 {
@@ -84,8 +82,8 @@ static unsigned vec_usable(void)
 	__cpuid_count(7, 0, a, b, c, d);
 	if (!(b & bit_AVX2))
 		return 0;
-	return ((c & bit_VAES) ? VEC_VAES : 0) |
-	       ((c & bit_VPCLMULQDQ) ? VEC_VPCLMUL : 0);
+	return ((c & bit_VAES) ? TLS_GCM_VAES : 0) |
+	       ((c & bit_VPCLMULQDQ) ? TLS_GCM_VPCLMUL : 0);
 }
 
 /* AES's SubWord on one little-endian word, by AESKEYGENASSIST. */
@@ -445,10 +443,10 @@ static unsigned vec_ready(void)
 	if (have < 0) {
 		unsigned v = vec_usable();
 
-		if ((v & VEC_VAES) && !vaes_right())
-			v &= ~(unsigned)VEC_VAES;
-		if ((v & VEC_VPCLMUL) && !vpclmul_right())
-			v &= ~(unsigned)VEC_VPCLMUL;
+		if ((v & TLS_GCM_VAES) && !vaes_right())
+			v &= ~(unsigned)TLS_GCM_VAES;
+		if ((v & TLS_GCM_VPCLMUL) && !vpclmul_right())
+			v &= ~(unsigned)TLS_GCM_VPCLMUL;
 		have = (int)v;
 		__atomic_store_n(&ready, have, __ATOMIC_RELAXED);
 	}
@@ -462,12 +460,12 @@ unsigned tls_gcm_offered(void)
 
 const br_block_ctr_class *tls_gcm_ctr_get(void)
 {
-	return (vec_ready() & VEC_VAES) ? &vaes_ctr_vtable : NULL;
+	return (vec_ready() & TLS_GCM_VAES) ? &vaes_ctr_vtable : NULL;
 }
 
 br_ghash tls_gcm_ghash_get(void)
 {
-	return (vec_ready() & VEC_VPCLMUL) ? vpclmul_ghash : NULL;
+	return (vec_ready() & TLS_GCM_VPCLMUL) ? vpclmul_ghash : NULL;
 }
 
 #else /* no vector build */

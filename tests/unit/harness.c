@@ -633,3 +633,18 @@ uint64_t harness_counter(const char *source, const char *name)
 
 	return c != NULL ? c->value : 0;
 }
+
+size_t harness_unhex(const char *hex, void *out)
+{
+	unsigned char *p = out;
+	size_t n = 0;
+
+	assert_int_equal(strlen(hex) % 2, 0);
+	for (; hex[0] != '\0'; hex += 2) {
+		unsigned v;
+
+		assert_int_equal(sscanf(hex, "%2x", &v), 1);
+		p[n++] = (unsigned char)v;
+	}
+	return n;
+}

@@ -48,6 +48,9 @@ int harness_run_fibers(int (*fn)(void *arg), void *arg);
 /* The value of counter @source.@name (haze/log.h); 0 if it never counted. */
 uint64_t harness_counter(const char *source, const char *name);
 
+/* Decodes the hex string @hex (whole bytes) into @out; the byte count. */
+size_t harness_unhex(const char *hex, void *out);
+
 /*
  * Checks for any context. Each returns whether it held, so code that
  * cannot go on after a failure says where to go instead:

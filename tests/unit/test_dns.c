@@ -116,19 +116,6 @@ static void refused(const uint8_t *q, size_t qlen, const struct msg *m,
 	assert_string_equal(why, reason);
 }
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-	size_t n = 0;
-
-	for (; hex[0] != '\0' && hex[1] != '\0'; hex += 2) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex, "%2x", &v), 1);
-		out[n++] = (uint8_t)v;
-	}
-	return n;
-}
-
 /* --- the encoder ---------------------------------------------------------- */
 
 static void query_bytes_known_answer(void **state)
@@ -213,9 +200,10 @@ static void dnsmasq_answers_known(void **state)
 	(void)state;
 	/* dig-style: www.haze.test A -> 127.0.0.1, TTL 300. */
 	qlen = query(q, "www.haze.test", 0xbeef);
-	m.n = unhex("beef85800001000100000000037777770468617a65047465737400"
-		    "00010001c00c000100010000012c00047f000001",
-		    m.b);
+	m.n = harness_unhex(
+	    "beef85800001000100000000037777770468617a65047465737400"
+	    "00010001c00c000100010000012c00047f000001",
+	    m.b);
 	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
 	assert_int_equal(a.rcode, HZ_DNS_NOERROR);
 	assert_int_equal(a.naddrs, 1);
@@ -231,9 +219,10 @@ static void dnsmasq_answers_known(void **state)
 					     "www.haze.test", 1, 0x02ad),
 			 (int)qlen);
 	assert_memory_equal(q + 12, "\3WwW\4HaZe\4TeSt", 14);
-	m.n = unhex("123485800001000100000000035777570448615a65045465537400"
-		    "00010001c00c000100010000012c00047f000001",
-		    m.b);
+	m.n = harness_unhex(
+	    "123485800001000100000000035777570448615a65045465537400"
+	    "00010001c00c000100010000012c00047f000001",
+	    m.b);
 	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
 	assert_int_equal(a.addrs[0], HZ_IPV4(127, 0, 0, 1));
 	/* The answer to the lower-case question is not ours. */
@@ -242,11 +231,12 @@ static void dnsmasq_answers_known(void **state)
 
 	/* alias.example.test CNAME real.example.test A 10.1.2.3. */
 	qlen = query(q, "alias.example.test", 0x4242);
-	m.n = unhex("42428580000100020000000005616c696173076578616d706c6504"
-		    "746573740000010001c00c000500010000012c0013047265616c07"
-		    "6578616d706c65047465737400c030000100010000012c00040a01"
-		    "0203",
-		    m.b);
+	m.n = harness_unhex(
+	    "42428580000100020000000005616c696173076578616d706c6504"
+	    "746573740000010001c00c000500010000012c0013047265616c07"
+	    "6578616d706c65047465737400c030000100010000012c00040a01"
+	    "0203",
+	    m.b);
 	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
 	assert_int_equal(a.naddrs, 1);
 	assert_int_equal(a.addrs[0], HZ_IPV4(10, 1, 2, 3));
@@ -257,17 +247,19 @@ static void dnsmasq_answers_known(void **state)
 
 	/* host.nx.test: NXDOMAIN; unknown.other: REFUSED. */
 	qlen = query(q, "host.nx.test", 0x0707);
-	m.n = unhex("07078183000100000000000004686f7374026e7804746573740000"
-		    "010001",
-		    m.b);
+	m.n = harness_unhex(
+	    "07078183000100000000000004686f7374026e7804746573740000"
+	    "010001",
+	    m.b);
 	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
 	assert_int_equal(a.rcode, HZ_DNS_NXDOMAIN);
 	assert_int_equal(a.naddrs, 0);
 	assert_string_equal(hz_dns_rcode_name(a.rcode), "NXDOMAIN");
 	qlen = query(q, "unknown.other", 0x0909);
-	m.n = unhex("09098185000100000000000007756e6b6e6f776e056f7468657200"
-		    "00010001",
-		    m.b);
+	m.n = harness_unhex(
+	    "09098185000100000000000007756e6b6e6f776e056f7468657200"
+	    "00010001",
+	    m.b);
 	assert_int_equal(decode(q, qlen, &m, &a, &why), 0);
 	assert_int_equal(a.rcode, HZ_DNS_REFUSED);
 	assert_string_equal(hz_dns_rcode_name(a.rcode), "REFUSED");
@@ -757,7 +749,7 @@ static void prefixes_and_byte_changes(void **state)
 
 	(void)state;
 	for (size_t h = 0; h < 2; h++) {
-		size_t n = unhex(hex[h], buf);
+		size_t n = harness_unhex(hex[h], buf);
 
 		assert_int_equal(
 		    hz_dns_response_decode(q, qlen, buf, n, &a, &why), 0);

@@ -11,7 +11,6 @@
 #include "tests/unit/harness.h"
 
 #include <gmp.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "haze/log.h"
@@ -358,15 +357,10 @@ static void x25519_matches_bearssl(void **state)
 	assert_memory_equal(a, b, 32);
 }
 
-/* Decodes the hex string @h into @out (exactly @n bytes). */
+/* Decodes the hex string @h into @out, which must be exactly @n bytes. */
 static void unhex(unsigned char *out, const char *h, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-		out[i] = (unsigned char)v;
-	}
+	assert_int_equal(harness_unhex(h, out), n);
 }
 
 /* Fails unless the 32 bytes at @got are the hex string @hex. */

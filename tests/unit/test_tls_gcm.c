@@ -12,7 +12,6 @@
 #include "tests/unit/harness.h"
 
 #include <cpuid.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "src/tls/tls_gcm.h"
@@ -135,20 +134,6 @@ static void ghash_matches_bearssl(void **state)
 	}
 }
 
-/* Decodes hex @s into @out; its length. */
-static size_t unhex(unsigned char *out, const char *s)
-{
-	size_t n = 0;
-
-	for (; s[0] != '\0' && s[1] != '\0'; s += 2) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s, "%2x", &v), 1);
-		out[n++] = (unsigned char)v;
-	}
-	return n;
-}
-
 /*
  * AES-GCM of @p (@plen) under @key with @iv (12) and @aad, by br_gcm on
  * @ctr and @gh; the result in @out, the tag in @tag.
@@ -197,16 +182,18 @@ static void gcm_known_answers(void **state)
 
 	(void)state;
 	need_either();
-	plen = unhex(p, "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c"
-			"303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5"
-			"aa0de657ba637b39");
-	alen = unhex(aad, "feedfacedeadbeeffeedfacedeadbeefabaddad2");
-	unhex(iv, "cafebabefacedbaddecaf888");
+	plen =
+	    harness_unhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c"
+			  "303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5"
+			  "aa0de657ba637b39",
+			  p);
+	alen = harness_unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2", aad);
+	assert_int_equal(harness_unhex("cafebabefacedbaddecaf888", iv), 12);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t klen = unhex(key, cases[i].key);
+		size_t klen = harness_unhex(cases[i].key, key);
 
-		assert_int_equal(unhex(want, cases[i].c), plen);
-		unhex(want_tag, cases[i].tag);
+		assert_int_equal(harness_unhex(cases[i].c, want), plen);
+		assert_int_equal(harness_unhex(cases[i].tag, want_tag), 16);
 		gcm_seal(ctr_impl(), ghash_impl(), key, klen, iv, aad, alen, p,
 			 plen, out, tag);
 		assert_memory_equal(out, want, plen);
