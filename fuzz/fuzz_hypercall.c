@@ -18,6 +18,13 @@
  * says) and a 64 KiB block device in a memfd; no user networking, whose
  * frames could reach other hosts. A frame queued on the tap begins with
  * the virtio-net header the tender reads first.
+ *
+ * A net call's argument can instead be laid out by the harness (selector
+ * bit 4): a frame array of its own whose buffers may overlap the array,
+ * each other, or the end of memory. Then the call may change guest memory
+ * only inside the buffers, the array's result fields and the argument's
+ * ret, as the array said before the call: the tender must check and use
+ * one reading of it, however the frames it receives rewrite it.
  */
 #include <fcntl.h>
 #include <stddef.h>
@@ -86,6 +93,67 @@ static uint64_t arg_address(uint8_t sel)
 	return where[sel % (sizeof(where) / sizeof(where[0]))];
 }
 
+/* Where the harness's own frame array goes, and the memory it watches. */
+#define FRAMES (FAKEVM_HEAP + 0x1000)
+#define WATCH_LO FAKEVM_HEAP
+#define WATCH_HI (FAKEVM_HEAP + 0x4000)
+#define TAIL (FAKEVM_MEM - 4096)
+
+/*
+ * Lays out a net call at FAKEVM_HEAP with up to four frames from @s (the
+ * step's argument bytes), buffers inside the watched memory or at its
+ * end; records in @fr what the array says.
+ */
+static unsigned layout_net(const uint8_t *s, struct hz_kvm_frame *fr)
+{
+	unsigned n = 1 + s[0] % 4;
+	struct hz_kvm_net_io io = {.handle = 0, .count = n, .frames = FRAMES};
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t cap = (uint64_t)s[1 + i] * 8;
+		uint8_t where = s[5 + i];
+		uint64_t buf;
+		if (where % 3 == 0) /* on the frame array itself */
+			buf = FRAMES + (where & 0x78);
+		else if (where % 3 == 1)
+			buf = FAKEVM_HEAP + 0x2000 + (uint64_t)where * 16;
+		else
+			buf = FAKEVM_MEM - cap;
+		fr[i] = (struct hz_kvm_frame){
+		    .buf = buf, .cap = cap, .len = cap > 60 ? 60 : cap};
+	}
+	memcpy(fakevm_ptr(&vm, FAKEVM_HEAP), &io, sizeof(io));
+	memcpy(fakevm_ptr(&vm, FRAMES), fr, n * sizeof(*fr));
+	return n;
+}
+
+/* Whether guest address @a may change in a net call of @n frames @fr. */
+static bool may_change(uint64_t a, const struct hz_kvm_frame *fr, unsigned n)
+{
+	if (a >= FAKEVM_HEAP + offsetof(struct hz_kvm_net_io, ret) &&
+	    a < FAKEVM_HEAP + sizeof(struct hz_kvm_net_io))
+		return true;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t e = FRAMES + i * sizeof(*fr);
+		if (a >= fr[i].buf && a - fr[i].buf < fr[i].cap)
+			return true;
+		if (a >= e + offsetof(struct hz_kvm_frame, len) &&
+		    a < e + sizeof(*fr))
+			return true;
+	}
+	return false;
+}
+
+/* Traps if memory in [@lo, @hi) changed from @before where it may not. */
+static void check_changes(uint64_t lo, uint64_t hi, const uint8_t *before,
+			  const struct hz_kvm_frame *fr, unsigned n)
+{
+	const uint8_t *now = fakevm_ptr(&vm, lo);
+	for (uint64_t a = lo; a < hi; a++)
+		if (now[a - lo] != before[a - lo] && !may_change(a, fr, n))
+			__builtin_trap();
+}
+
 /* Whether the read-only page still holds its pattern. */
 static bool readonly_intact(void)
 {
@@ -99,6 +167,7 @@ static bool readonly_intact(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
+	static uint8_t watch[WATCH_HI - WATCH_LO], tail[4096];
 	uint8_t junk[2048];
 
 	if (!ready) {
@@ -117,13 +186,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vm.dev[0].rx_offload = s[2] & 2;
 		uint8_t *arg = fakevm_ptr(&vm, gpa);
 		bool writable = hz_guest_ptr_writable(&vm, gpa, ARG_SIZE);
-		if (writable)
+		bool own = (s[2] & 4) && (call == HZ_KVM_CALL_NET_READ ||
+					  call == HZ_KVM_CALL_NET_WRITE);
+		struct hz_kvm_frame fr[4];
+		unsigned nfr = 0;
+		if (own) {
+			gpa = FAKEVM_HEAP;
+			nfr = layout_net(s + 4, fr);
+			memcpy(watch, fakevm_ptr(&vm, WATCH_LO), sizeof(watch));
+			memcpy(tail, fakevm_ptr(&vm, TAIL), sizeof(tail));
+		} else if (writable) {
 			memcpy(arg, s + 4, ARG_SIZE);
+		}
 		/* A yield polls: a wait would stall the fuzzer. */
 		if (call == HZ_KVM_CALL_YIELD && writable)
 			memset(arg + offsetof(struct hz_kvm_yield, timeout_ns),
 			       0, sizeof(uint64_t)); /* maybe misaligned */
 		int status = fakevm_call(&vm, call, gpa);
+		if (own) {
+			check_changes(WATCH_LO, WATCH_HI, watch, fr, nfr);
+			check_changes(TAIL, FAKEVM_MEM, tail, fr, nfr);
+		}
 		/* The tender must never write read-only guest memory. */
 		if (!readonly_intact())
 			__builtin_trap();

@@ -312,9 +312,15 @@ static int64_t net_send(struct hz_device *d, const struct hz_kvm_frame *fr,
 	return done;
 }
 
-/* Receives into the checked frames of a read; frames filled, or -HZ_E*. */
-static int64_t net_receive(struct hz_device *d, struct hz_kvm_frame *fr,
-			   uint32_t count, uint8_t *const *bufs)
+/*
+ * Receives into the checked frames of a read (@fr, the tender's copy of
+ * the array), writing each frame's results into the guest's array @out;
+ * frames filled, or -HZ_E*. A frame's data may overwrite the guest's
+ * array: nothing here reads that array again.
+ */
+static int64_t net_receive(struct hz_device *d, const struct hz_kvm_frame *fr,
+			   struct hz_kvm_frame *out, uint32_t count,
+			   uint8_t *const *bufs)
 {
 	int64_t done = 0;
 
@@ -329,9 +335,9 @@ static int64_t net_receive(struct hz_device *d, struct hz_kvm_frame *fr,
 		if (n == 0)
 			break;
 		hz_pcap_frame(d, bufs[i], (size_t)n);
-		fr[i].len = (uint64_t)n;
-		fr[i].gso_size = 0;
-		fr[i].flags = csum_ok ? HZ_KVM_FRAME_CSUM_OK : 0;
+		out[i].len = (uint64_t)n;
+		out[i].gso_size = 0;
+		out[i].flags = csum_ok ? HZ_KVM_FRAME_CSUM_OK : 0;
 		done++;
 	}
 	return done ? done : -HZ_EAGAIN;
@@ -341,6 +347,7 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 {
 	struct hz_device *d = net_device(vm, io->handle);
 	uint8_t *bufs[HZ_KVM_FRAMES_MAX];
+	struct hz_kvm_frame copy[HZ_KVM_FRAMES_MAX];
 	struct hz_kvm_frame *fr;
 
 	if (!d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
@@ -356,14 +363,19 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 			    "or outside %sguest memory",
 			    (unsigned long long)io->frames, io->count,
 			    write ? "" : "writable ");
-	/* One vCPU, stopped during the call: the array cannot change. */
-	int rc = net_frames_check(vm, d, fr, io->count, write, bufs);
+	/*
+	 * The array is read once, here: a read's frames land in guest memory
+	 * one after another, and one may overwrite the array (a later
+	 * frame's buf or cap, say), so only this copy is checked and used.
+	 */
+	memcpy(copy, fr, fr_len);
+	int rc = net_frames_check(vm, d, copy, io->count, write, bufs);
 	if (rc < 0)
 		io->ret = rc;
 	else if (write)
-		io->ret = net_send(d, fr, io->count, bufs);
+		io->ret = net_send(d, copy, io->count, bufs);
 	else
-		io->ret = net_receive(d, fr, io->count, bufs);
+		io->ret = net_receive(d, copy, fr, io->count, bufs);
 }
 
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)

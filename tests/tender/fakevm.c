@@ -23,9 +23,12 @@ void hz_tender_exit(int status)
 void fakevm_init(struct hz_vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->mem = mmap(NULL, FAKEVM_MEM, PROT_READ | PROT_WRITE,
+	/* A page no one may touch follows guest memory, as in haze-kvm's
+	 * layout: an access past the end faults here too, not silently. */
+	vm->mem = mmap(NULL, FAKEVM_MEM + FAKEVM_GUARD, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED)
+	if (vm->mem == MAP_FAILED ||
+	    mprotect(vm->mem + FAKEVM_MEM, FAKEVM_GUARD, PROT_NONE) < 0)
 		abort();
 	vm->mem_size = FAKEVM_MEM;
 	vm->notify_fd = -1;
@@ -42,7 +45,7 @@ void fakevm_release(struct hz_vm *vm)
 	for (unsigned i = 0; i < vm->ndev; i++)
 		if (vm->dev[i].slirp)
 			hz_slirp_free(vm->dev[i].slirp);
-	munmap(vm->mem, vm->mem_size);
+	munmap(vm->mem, vm->mem_size + FAKEVM_GUARD);
 	vm->mem = NULL;
 }
 

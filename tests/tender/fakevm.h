@@ -13,13 +13,17 @@
 /* Guest memory of a fake VM: enough for an image area and a heap. */
 #define FAKEVM_MEM (32u << 20)
 
+/* Bytes of PROT_NONE mapping right after a fake VM's guest memory. */
+#define FAKEVM_GUARD 4096u
+
 /* Guest address where the fake VM's heap (guest-writable) begins. */
 #define FAKEVM_HEAP HZ_KVM_SMALL_PAGE_LIMIT
 
 /*
  * Sets up @vm with FAKEVM_MEM bytes of guest memory and no devices: the
  * image area holds one read-only page at HZ_KVM_IMAGE_BASE (rodata) and
- * nothing else, so addresses from FAKEVM_HEAP up are guest-writable.
+ * nothing else, so addresses from FAKEVM_HEAP up are guest-writable;
+ * FAKEVM_GUARD bytes that fault on any access follow guest memory.
  * Aborts the test process if memory cannot be had.
  */
 void fakevm_init(struct hz_vm *vm);

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -736,6 +737,53 @@ static void coalesced_frames_reach_the_guest(void **state)
 }
 
 /*
+ * A read's frames land in guest memory one after another; one that lands
+ * on the frame array itself must not change what the tender checked. Here
+ * frame 0 is received into the array, its bytes rewriting frame 1's cap
+ * from 16 to 4096: frame 1 (1500 bytes) is still held to the 16 bytes
+ * that were checked, so it is dropped and counted, and nothing past
+ * those 16 bytes is written.
+ */
+static void frames_landing_on_the_array_change_nothing_checked(void **state)
+{
+	static struct hz_vm vm;
+	uint8_t f[1500];
+	struct virtio_net_hdr plain = {0};
+	const uint64_t small = BUFS_GPA + 0x8000;
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	add_socket_nic(&vm, sp);
+	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
+	struct hz_kvm_frame *fr = net_write_args(&vm, 2);
+	fr[0].buf = FRAMES_GPA;
+	fr[0].cap = 64;
+	fr[1].buf = small;
+	fr[1].cap = 16;
+	memset(fakevm_ptr(&vm, small), 0x5a, 4096);
+
+	/* Frame 0: 64 bytes, those at offset 32 + 8 becoming fr[1].cap. */
+	uint64_t lie = 4096;
+	memset(f, 0x41, sizeof(f));
+	memcpy(f + sizeof(struct hz_kvm_frame) +
+		   offsetof(struct hz_kvm_frame, cap),
+	       &lie, sizeof(lie));
+	tap_delivers(sp[1], &plain, f, 64);
+	tap_delivers(sp[1], &plain, f, sizeof(f));
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_READ, ARG_GPA), -1);
+	assert_int_equal(io->ret, 1);
+	assert_int_equal(fr[0].len, 64);
+	assert_int_equal(vm.dev[0].rx_oversize, 1);
+	const uint8_t *b = fakevm_ptr(&vm, small);
+	for (unsigned i = 16; i < 4096; i++)
+		assert_int_equal(b[i], 0x5a);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
+/*
  * --trace counts hypercalls by kind and the frames each net call moved,
  * and prints them with frames per VM exit (the run loop counts exits;
  * here they are set as it would have).
@@ -1372,6 +1420,8 @@ int main(void)
 	    cmocka_unit_test(sandbox_lets_notices_through),
 	    cmocka_unit_test(segmentation_passes_through),
 	    cmocka_unit_test(coalesced_frames_reach_the_guest),
+	    cmocka_unit_test(
+		frames_landing_on_the_array_change_nothing_checked),
 	    cmocka_unit_test(guest_avx_only_where_cpuid_offers_it),
 	};
 	return HARNESS_RUN("tender", tests);
