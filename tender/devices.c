@@ -103,7 +103,11 @@ void hz_console_write(struct hz_vm *vm, const void *data, uint64_t len)
 	}
 	vm->console_refill_ns = now;
 	uint64_t n = len < vm->console_tokens ? len : vm->console_tokens;
-	if (n > 0 && vm->console_dropped) {
+	/* Said at most once a second: a guest that keeps asking for more
+	 * than the bucket holds must not flood stderr instead. */
+	if (n > 0 && vm->console_dropped &&
+	    now - vm->console_notice_ns >= 1000000000ull) {
+		vm->console_notice_ns = now;
 		hz_tender_log("console: %llu bytes dropped over the rate "
 			      "limit (%llu bytes/s)",
 			      (unsigned long long)vm->console_dropped,

@@ -4,6 +4,7 @@
  * loader, the sandbox) get them too. Nothing here allocates: messages
  * are printed under seccomp, after a blocked or malformed call.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,14 @@
 #include <unistd.h>
 
 #include "tender.h"
+
+void hz_tender_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+
+	/* Cannot fail for SIGPIPE with SIG_IGN. */
+	sigaction(SIGPIPE, &sa, NULL);
+}
 
 void hz_tender_log(const char *fmt, ...)
 {

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 	unsigned nkeep = 0;
 	int i;
 
+	hz_tender_signals();
 	vm.t_start_ns = hz_tender_now();
 	vm.notify_fd = -1;
 	vm.kvm_fd = -1;

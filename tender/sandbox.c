@@ -83,22 +83,44 @@ static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask,
 				     .datum_b = value};
 }
 
+/* The highest descriptor @vm holds (devices, captures, KVM, --notify,
+ * gdb's connection, the image), or -1. */
+static int highest_held(const struct hz_vm *vm)
+{
+	int top = -1;
+	int fds[] = {vm->kvm_fd,    vm->vm_fd,	  vm->vcpu_fd,
+		     vm->notify_fd, vm->image.fd, vm->gdb ? vm->gdb->fd : -1};
+
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] > top)
+			top = fds[i];
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		if (vm->dev[i].fd > top)
+			top = vm->dev[i].fd;
+		if (vm->dev[i].pcap_fd > top)
+			top = vm->dev[i].pcap_fd;
+	}
+	return top;
+}
+
 /*
  * Makes every descriptor number up to the highest one open a used one
  * (holes are filled with /dev/null), so that each descriptor opened from
- * now on, libslirp's sockets, is numbered above it. Returns that number,
- * or -1.
+ * now on, libslirp's sockets, is numbered above it; then lets at most
+ * HZ_SLIRP_SOCKETS_MAX more be opened. The highest is the highest found
+ * below the descriptor limit or held by @vm, whichever is higher (one
+ * held past the limit cannot be fenced: -1). Returns that number, or -1.
  */
-static int fence_descriptors(void)
+static int fence_descriptors(const struct hz_vm *vm)
 {
 	struct rlimit rl;
-	int top = -1;
+	int top = highest_held(vm);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -1;
 	int limit = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
 	for (int fd = 0; fd < limit; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
+		if (fcntl(fd, F_GETFD) >= 0 && fd > top)
 			top = fd;
 	for (;;) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -106,9 +128,18 @@ static int fence_descriptors(void)
 			return -1;
 		if (fd > top) {
 			close(fd);
-			return top;
+			break;
 		}
 	}
+	/* A guest opens a host socket per flow: bounded, whatever limit
+	 * the tender inherited (it can only be lowered). */
+	rlim_t cap = (rlim_t)top + 1 + HZ_SLIRP_SOCKETS_MAX;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap) {
+		rl.rlim_cur = cap;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -1;
+	}
+	return top;
 }
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -242,7 +273,7 @@ int hz_sandbox_enter(struct hz_vm *vm)
 		}
 	}
 	if (user_net) {
-		int fence = fence_descriptors();
+		int fence = fence_descriptors(vm);
 		if (fence < 0) {
 			hz_tender_log("sandbox: cannot fence descriptors: %s",
 				      strerror(errno));
@@ -250,27 +281,33 @@ int hz_sandbox_enter(struct hz_vm *vm)
 			return -1;
 		}
 		/*
-		 * Unfiltered: socket calls (they fail on anything but a
-		 * socket), the allocator's memory calls, GLib's clocks.
+		 * Unfiltered: accepting (only a listening socket accepts,
+		 * and the forwarded ports' listeners, made before the
+		 * fence, are libslirp's), calls that only read a socket's
+		 * names and options, the allocator's memory calls, GLib's
+		 * clocks.
 		 */
 		static const int unfiltered[] = {
-		    SCMP_SYS(connect),	    SCMP_SYS(bind),
-		    SCMP_SYS(listen),	    SCMP_SYS(accept),
-		    SCMP_SYS(accept4),	    SCMP_SYS(getsockname),
-		    SCMP_SYS(getpeername),  SCMP_SYS(setsockopt),
-		    SCMP_SYS(getsockopt),   SCMP_SYS(sendto),
-		    SCMP_SYS(recvfrom),	    SCMP_SYS(sendmsg),
-		    SCMP_SYS(recvmsg),	    SCMP_SYS(shutdown),
-		    SCMP_SYS(brk),	    SCMP_SYS(munmap),
-		    SCMP_SYS(mremap),	    SCMP_SYS(madvise),
-		    SCMP_SYS(gettimeofday), SCMP_SYS(getpid),
-		    SCMP_SYS(poll),	    SCMP_SYS(clock_nanosleep),
+		    SCMP_SYS(accept),	       SCMP_SYS(accept4),
+		    SCMP_SYS(getsockname),     SCMP_SYS(getpeername),
+		    SCMP_SYS(getsockopt),      SCMP_SYS(brk),
+		    SCMP_SYS(munmap),	       SCMP_SYS(mremap),
+		    SCMP_SYS(madvise),	       SCMP_SYS(gettimeofday),
+		    SCMP_SYS(getpid),	       SCMP_SYS(poll),
+		    SCMP_SYS(clock_nanosleep),
 		};
 		rc |= allow_calls(ctx, unfiltered, ARRAY_LEN(unfiltered), -1);
-		/* Descriptor calls reach slirp's descriptors only. */
+		/*
+		 * Calls that move data or change a descriptor reach slirp's
+		 * descriptors only (above the fence), never the tender's
+		 * own sockets: --notify's, gdb's, a socket on stdio.
+		 */
 		static const int fd_calls[] = {
-		    SCMP_SYS(close), SCMP_SYS(read),   SCMP_SYS(write),
-		    SCMP_SYS(readv), SCMP_SYS(writev),
+		    SCMP_SYS(close),	SCMP_SYS(read),	      SCMP_SYS(write),
+		    SCMP_SYS(readv),	SCMP_SYS(writev),     SCMP_SYS(connect),
+		    SCMP_SYS(bind),	SCMP_SYS(setsockopt), SCMP_SYS(sendto),
+		    SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),    SCMP_SYS(recvmsg),
+		    SCMP_SYS(shutdown),
 		};
 		rc |= allow_calls(ctx, fd_calls, ARRAY_LEN(fd_calls), fence);
 		/* Internet stream and datagram sockets only. */

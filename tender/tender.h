@@ -41,6 +41,9 @@
  * and what is over is dropped and counted (docs/kvm.md).
  */
 #define HZ_PCAP_LIMIT (256ull << 20)
+/* Host sockets libslirp may hold open for a guest's flows at once (a
+ * user NIC): past it a new flow's socket fails, as on a full host. */
+#define HZ_SLIRP_SOCKETS_MAX 4096
 #define HZ_CONSOLE_RATE (4ull << 20)
 #define HZ_CONSOLE_BURST (16ull << 20)
 #define HZ_TENDER_IMAGE_MAX (HZ_KVM_SMALL_PAGE_LIMIT - HZ_KVM_IMAGE_BASE)
@@ -164,6 +167,7 @@ struct hz_vm {
 	struct hz_image image;
 	/* The console's rate limit: a token bucket of bytes. */
 	uint64_t console_tokens, console_refill_ns, console_dropped;
+	uint64_t console_notice_ns; /* when a drop was last said */
 	unsigned ndev;
 	struct hz_device dev[HZ_KVM_DEVICE_MAX];
 	struct hz_gdb_link *gdb; /* --gdb, while gdb is attached; else NULL */
@@ -208,6 +212,13 @@ void hz_console_write(struct hz_vm *vm, const void *data, uint64_t len);
 
 /* Ends the VM for a malformed hypercall (fail closed, status 253). */
 HZ_NORETURN HZ_PRINTF(1, 2) void hz_bad_call(const char *fmt, ...);
+
+/*
+ * Makes a write to a reader or peer that is gone (stdout's reader, a host
+ * socket libslirp writes to, gdb's connection) fail with EPIPE rather
+ * than end the tender with SIGPIPE. Called first thing by main.
+ */
+void hz_tender_signals(void);
 
 /* Prints "haze-kvm: ..." to stderr without allocating (safe under seccomp). */
 HZ_PRINTF(1, 2) void hz_tender_log(const char *fmt, ...);

@@ -945,6 +945,12 @@ static void console_is_rate_limited(void **state)
 	if (rc == -1)
 		rc = fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA);
 	off_t after = file_size(out);
+	/* A guest that always asks for more than the bucket holds: each
+	 * call gets a refill's few bytes and drops the rest; the drops are
+	 * said at most once a second, not once a call. */
+	con->len = 1u << 20;
+	for (unsigned i = 0; i < 20000 && rc == -1; i++)
+		rc = fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA);
 	dup2(saved_out, 1);
 	dup2(saved_err, 2);
 	close(saved_out);
@@ -956,12 +962,55 @@ static void console_is_rate_limited(void **state)
 	assert_true(burst <= (off_t)(HZ_CONSOLE_BURST + HZ_CONSOLE_RATE / 10));
 	assert_true(after - burst >= (off_t)(HZ_CONSOLE_RATE / 10));
 	assert_true(after - burst <= (off_t)HZ_CONSOLE_RATE);
-	char msg[256] = {0};
+	static char msg[64 << 10];
 	assert_true(pread(err, msg, sizeof(msg) - 1, 0) > 0);
 	assert_non_null(strstr(msg, "bytes dropped over the rate limit"));
+	unsigned lines = 0;
+	for (const char *p = msg; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	assert_in_range(lines, 1, 3);
 	close(out);
 	close(err);
 	fakevm_release(&vm);
+}
+
+/*
+ * Console output to a reader that is gone fails with EPIPE and the
+ * tender goes on: after hz_tender_signals, SIGPIPE no longer ends it
+ * (nor does a libslirp send to a peer that reset, the same signal).
+ */
+static void console_to_a_closed_reader_is_survived(void **state)
+{
+	(void)state;
+	for (int ignore = 0; ignore < 2; ignore++) {
+		int p[2], status;
+		assert_int_equal(pipe(p), 0);
+		close(p[0]); /* no reader anywhere, before the child writes */
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			static struct hz_vm vm;
+			signal(SIGPIPE, SIG_DFL);
+			if (ignore)
+				hz_tender_signals();
+			dup2(p[1], 1);
+			fakevm_init(&vm);
+			struct hz_kvm_console *con = fakevm_ptr(&vm, ARG_GPA);
+			*con = (struct hz_kvm_console){.data = BUFS_GPA,
+						       .len = 100};
+			fakevm_call(&vm, HZ_KVM_CALL_CONSOLE, ARG_GPA);
+			_exit(7);
+		}
+		close(p[1]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (ignore) {
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 7);
+		} else { /* the check itself: without it, SIGPIPE ends it */
+			assert_true(WIFSIGNALED(status));
+			assert_int_equal(WTERMSIG(status), SIGPIPE);
+		}
+	}
 }
 
 /* A capture stops at its limit, says so once, and the VM goes on. */
@@ -1221,14 +1270,16 @@ static void only_kept_descriptors_survive(void **state)
 
 /* What a child in the sandbox tries (run_sandboxed). */
 enum attempt {
-	TRY_RAW_SOCKET,	 /* fails with EPERM; the child goes on */
-	TRY_STREAM,	 /* a slirp-style socket: allowed, closed */
-	TRY_SLIRP_FLOW,	 /* a guest flow and a forwarded connection */
-	TRY_MAP_SHARED,	 /* killed */
-	TRY_CLOSE_VCPU,	 /* killed */
-	TRY_WRITE_IMAGE, /* killed */
-	TRY_DUP,	 /* killed */
-	TRY_NOTIFY,	 /* READY's notice written past the fence */
+	TRY_RAW_SOCKET,	  /* fails with EPERM; the child goes on */
+	TRY_STREAM,	  /* a slirp-style socket: allowed, closed */
+	TRY_SLIRP_FLOW,	  /* a guest flow and a forwarded connection */
+	TRY_MAP_SHARED,	  /* killed */
+	TRY_CLOSE_VCPU,	  /* killed */
+	TRY_WRITE_IMAGE,  /* killed */
+	TRY_DUP,	  /* killed */
+	TRY_SEND_BELOW,	  /* sendto on a socket below the fence: killed */
+	TRY_MANY_SOCKETS, /* at most HZ_SLIRP_SOCKETS_MAX, then EMFILE */
+	TRY_NOTIFY,	  /* READY's notice written past the fence */
 };
 
 /* The pipe a sandboxed child writes its notices on (TRY_NOTIFY). */
@@ -1255,9 +1306,13 @@ static int run_sandboxed(enum attempt what)
 	if (pid == 0) {
 		static struct hz_vm vm;
 		uint16_t port;
-		int sink = loopback_udp(&port);
+		int below = loopback_udp(&port); /* one of the tender's own */
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+		struct rlimit rl;
+		if (what == TRY_MANY_SOCKETS) /* as if the host allowed many */
+			allow_descriptors(1 << 16);
+		getrlimit(RLIMIT_NOFILE, &rl); /* a call the filter refuses */
 		fakevm_init(&vm);
 		vm.vcpu_fd = devnull;  /* stand-ins: the filter looks at */
 		vm.image.fd = devnull; /* numbers only */
@@ -1277,11 +1332,14 @@ static int run_sandboxed(enum attempt what)
 			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 			r = fd <= devnull ? 12 : close(fd) == 0 ? 0 : 13;
 			break;
-		case TRY_SLIRP_FLOW:
+		case TRY_SLIRP_FLOW: {
+			/* The test's sink, made past the fence as slirp's. */
+			int sink = loopback_udp(&port);
 			open_flows(&vm, 20, port);
 			(void)hz_devices_wait(&vm, 1000000, 1);
 			r = drain(sink, 50) == 20 ? 0 : 14;
 			break;
+		}
 		case TRY_MAP_SHARED:
 			mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1301,6 +1359,30 @@ static int run_sandboxed(enum attempt what)
 			fd = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
 			r = 18;
 			break;
+		case TRY_SEND_BELOW: {
+			struct sockaddr_in a = {.sin_family = AF_INET,
+						.sin_port = htons(port),
+						.sin_addr.s_addr =
+						    htonl(INADDR_LOOPBACK)};
+			if (sendto(below, "x", 1, 0, (struct sockaddr *)&a,
+				   sizeof(a)) < 0) {
+				/* refused by the filter, not the kernel */
+			}
+			r = 21;
+			break;
+		}
+		case TRY_MANY_SOCKETS: {
+			unsigned n = 0;
+			while (socket(AF_INET, SOCK_DGRAM, 0) >= 0)
+				n++;
+			r = errno != EMFILE	       ? 22
+			    : n > HZ_SLIRP_SOCKETS_MAX ? 23
+			    : rl.rlim_max >= (1 << 16) &&
+				    n < HZ_SLIRP_SOCKETS_MAX - 64
+				? 24
+				: 0;
+			break;
+		}
 		case TRY_NOTIFY:
 			r = fakevm_call(&vm, HZ_KVM_CALL_READY, 0) == -1 ? 0
 									 : 20;
@@ -1315,7 +1397,9 @@ static int run_sandboxed(enum attempt what)
 
 /*
  * With a user NIC, the sandbox let any socket type through (SOCK_RAW as
- * root), shared mappings, and write and close on any descriptor. Now raw
+ * root), shared mappings, write and close on any descriptor, and socket
+ * calls on the tender's own sockets, and as many host sockets as the
+ * inherited limit allowed. Now raw
  * sockets fail with EPERM, libslirp's own work still goes through, and
  * the rest ends the tender with its bad-call status.
  */
@@ -1329,6 +1413,8 @@ static void sandbox_holds_with_user_networking(void **state)
 	assert_int_equal(run_sandboxed(TRY_CLOSE_VCPU), HZ_KVM_EXIT_BADCALL);
 	assert_int_equal(run_sandboxed(TRY_WRITE_IMAGE), HZ_KVM_EXIT_BADCALL);
 	assert_int_equal(run_sandboxed(TRY_DUP), HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(run_sandboxed(TRY_SEND_BELOW), HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(run_sandboxed(TRY_MANY_SOCKETS), 0);
 }
 
 /* --notify's descriptor is written under the filter, fence and all. */
@@ -1411,6 +1497,7 @@ int main(void)
 	    cmocka_unit_test(malformed_calls_end_the_vm),
 	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),
 	    cmocka_unit_test(console_is_rate_limited),
+	    cmocka_unit_test(console_to_a_closed_reader_is_survived),
 	    cmocka_unit_test(pcap_stops_at_its_limit),
 	    cmocka_unit_test(sandbox_holds_with_user_networking),
 	    cmocka_unit_test(notices_are_written_once_in_order),
