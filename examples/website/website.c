@@ -49,6 +49,7 @@ HZ_MANIFEST(
 HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 HZ_LOG_SOURCE(website_log, "website");
+static HZ_COUNTER(c_no_memory, "website", "stream_no_memory");
 
 #define CHUNK (16u * 1024) /* tar store reads per write */
 /* --site-memory: an archive up to this many MiB is served from memory. */
@@ -167,17 +168,26 @@ static int path_to_key(const char *path, char key[HZ_KV_KEY_MAX + 1], bool *dir)
 
 /* --- conditional and range requests --------------------------------------- */
 
-/* Whether the If-None-Match list @inm names @etag (weak comparison). */
-static bool etag_listed(const char *inm, const char *etag)
+/*
+ * Whether the list @v (If-None-Match, If-Match) names @etag, or is "*":
+ * by weak comparison (W/ ignored on both sides), or @strong (an entity
+ * tag matches only if neither is weak; RFC 9110, 8.8.3.2).
+ */
+static bool etag_listed(const char *v, const char *etag, bool strong)
 {
 	const char *item;
 	size_t len;
-	const char *e = strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+	bool weak = strncmp(etag, "W/", 2) == 0;
+	const char *e = weak ? etag + 2 : etag;
 
-	if (strcmp(inm, "*") == 0)
+	if (strcmp(v, "*") == 0)
 		return true;
-	while (hz_http_list_next(&inm, &item, &len)) {
+	if (strong && weak)
+		return false;
+	while (hz_http_list_next(&v, &item, &len)) {
 		if (len >= 2 && strncmp(item, "W/", 2) == 0) {
+			if (strong)
+				continue;
 			item += 2;
 			len -= 2;
 		}
@@ -185,6 +195,24 @@ static bool etag_listed(const char *inm, const char *etag)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Whether a precondition of the request fails for the representation
+ * (@etag, @mtime, -1 unknown): answer 412. If-Match by strong comparison,
+ * else If-Unmodified-Since (ignored when not a date; RFC 9110, 13.2.2).
+ */
+static bool precondition_failed(const struct hz_http_request *r,
+				const char *etag, int64_t mtime)
+{
+	const char *im = hz_http_request_header(r, "If-Match");
+	const char *ius = hz_http_request_header(r, "If-Unmodified-Since");
+	uint64_t since;
+
+	if (im != NULL)
+		return !etag_listed(im, etag, true);
+	return ius != NULL && hz_http_date_parse(ius, &since) == 0 &&
+	       mtime >= 0 && (uint64_t)mtime > since;
 }
 
 /* Whether the client's cached copy is current: answer 304. */
@@ -196,7 +224,7 @@ static bool not_modified(const struct hz_http_request *r, const char *etag,
 	uint64_t since;
 
 	if (inm != NULL)
-		return etag_listed(inm, etag);
+		return etag_listed(inm, etag, false);
 	return ims != NULL && hz_http_date_parse(ims, &since) == 0 &&
 	       mtime >= 0 && (uint64_t)mtime <= since;
 }
@@ -226,8 +254,8 @@ enum range_kind { RANGE_NONE, RANGE_ONE, RANGE_UNSATISFIABLE };
 static enum range_kind parse_range(const char *v, uint64_t size,
 				   uint64_t *first, uint64_t *last)
 {
-	if (v == NULL || strncmp(v, "bytes=", 6) != 0)
-		return RANGE_NONE;
+	if (v == NULL || strncasecmp(v, "bytes=", 6) != 0)
+		return RANGE_NONE; /* range units are case-insensitive */
 	v += 6;
 	const char *dash = strchr(v, '-');
 	if (dash == NULL || strchr(v, ',') != NULL)
@@ -328,12 +356,18 @@ static int send_entry(struct site *site, struct hz_http_request *r,
 		return hz_http_respond(r, status, h, n,
 				       (const uint8_t *)bytes + first,
 				       (size_t)len);
-	int rc = hz_http_stream_begin(r, status, h, n, (int64_t)len);
-	if (rc < 0 || r->method == HZ_HTTP_HEAD)
+	if (r->method == HZ_HTTP_HEAD) {
+		int rc = hz_http_stream_begin(r, status, h, n, (int64_t)len);
 		return rc < 0 ? rc : hz_http_stream_end(r);
+	}
+	/* The buffer before the head: short of memory, a 503 the client
+	 * can retry, not a 200 whose body never comes. */
 	uint8_t *buf = hz_malloc(CHUNK);
-	if (buf == NULL)
-		return -HZ_ENOMEM;
+	if (buf == NULL) {
+		hz_counter_inc(&c_no_memory);
+		return hz_http_respond_status(r, 503);
+	}
+	int rc = hz_http_stream_begin(r, status, h, n, (int64_t)len);
 	for (uint64_t off = first; off <= last && rc == 0;) {
 		uint64_t want = last + 1 - off < CHUNK ? last + 1 - off : CHUNK;
 		ssize_t got =
@@ -383,6 +417,8 @@ static int serve_entry(struct site *site, struct hz_http_request *r,
 				 : send_entry(site, r, e, coding, status, h, n,
 					      0, size - 1);
 	h[n++] = (struct hz_http_header){"Accept-Ranges", "bytes"};
+	if (precondition_failed(r, etag, e->mtime))
+		return hz_http_respond(r, 412, h, n, NULL, 0);
 	if (not_modified(r, etag, e->mtime))
 		return hz_http_respond(r, 304, h, n, NULL, 0);
 	if (size == 0)
@@ -678,7 +714,11 @@ static int accept_tls(void *ctx, uint64_t deadline, struct hz_flow **out)
 		r = hz_tls_server(tcp, ep->site->tls, out);
 		if (r == 0)
 			return 0;
-		/* The TCP flow is freed; take the next connection. */
+		/* The TCP flow is freed. Short of memory, the server makes
+		 * room (counted there, not said per connection); else take
+		 * the next connection. */
+		if (r == -HZ_ENOMEM)
+			return r;
 		HZ_WARN(&website_log, "no TLS flow: %s", hz_strerror(r));
 	}
 }

@@ -387,7 +387,10 @@ struct hz_http_server_config {
 	uint64_t header_timeout_ns; /* first byte to end of head: 10 s */
 	uint64_t idle_timeout_ns;   /* keep-alive wait for a request: 30 s */
 	uint64_t io_timeout_ns;	    /* any body read or write: 30 s */
-	size_t fiber_stack;	    /* per connection: 64 KiB */
+	/* A request body gets io_timeout, then 1 s more per this many
+	 * bytes received (bytes/s): 1024. */
+	uint32_t body_min_rate;
+	size_t fiber_stack; /* per connection: 64 KiB */
 };
 
 #define HZ_HTTP_MAX_CONNS_DEFAULT 1024u
@@ -395,6 +398,7 @@ struct hz_http_server_config {
 #define HZ_HTTP_IDLE_TIMEOUT_DEFAULT (30ull * 1000000000ull)
 #define HZ_HTTP_IO_TIMEOUT_DEFAULT (30ull * 1000000000ull)
 #define HZ_HTTP_FIBER_STACK_DEFAULT (64u * 1024)
+#define HZ_HTTP_BODY_MIN_RATE_DEFAULT 1024u
 
 /* A server, owned by the caller. Fields are private. */
 struct hz_http_server {
@@ -407,13 +411,20 @@ struct hz_http_server {
 	struct hz_http_conn *all;
 	struct hz_http_conn *idle_head, *idle_tail; /* oldest first */
 	struct hz_waitq changed; /* a connection or accept loop ended */
+	/* Servers with an accept loop running share the heap: when it is
+	 * short, any of them may give up an idle connection for another. */
+	struct hz_http_server *running_next;
 };
 
 /* Prepares @s to serve as @cfg says (copied; handler required). */
 void hz_http_server_init(struct hz_http_server *s,
 			 const struct hz_http_server_config *cfg);
 
-/* Takes the next connection: 0 and *out, or a negative code. */
+/*
+ * Takes the next connection: 0 and *out, or a negative code; -HZ_ENOMEM
+ * when the heap could not hold what the connection needed (a TLS flow,
+ * say): the server then makes room before it accepts again.
+ */
 typedef int (*hz_http_accept_fn)(void *ctx, uint64_t deadline,
 				 struct hz_flow **out);
 
@@ -422,8 +433,12 @@ typedef int (*hz_http_accept_fn)(void *ctx, uint64_t deadline,
  * serves each in a fiber of its own, until hz_http_server_stop. At the
  * connection limit it stops accepting (connections wait in the
  * listener's backlog) after closing the longest-idle keep-alive
- * connection, if any, to make room. 0 once stopped, or the accept
- * function's code if it fails for good (-HZ_ECLOSED, -HZ_EINVAL).
+ * connection, if any, to make room. When the heap, not the limit, is
+ * short (a connection or its accept needs memory there is not), it makes
+ * room the same way, or closes a connection that has said nothing for a
+ * second, and waits, rather than drop the new one. 0 once stopped, or
+ * the accept function's code if it fails for good (-HZ_ECLOSED,
+ * -HZ_EINVAL).
  */
 HZ_MUST_CHECK
 int hz_http_server_run(struct hz_http_server *s, hz_http_accept_fn accept,

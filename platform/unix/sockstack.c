@@ -251,11 +251,14 @@ static int flow_read(struct hz_flow *fl, struct hz_view *out, uint64_t deadline)
 		return r;
 	if (f->eof)
 		return 0;
-	r = hz_pbuf_alloc(NULL, READ_CHUNK, &v);
-	if (r < 0)
-		return hz_errmsg_set(
-		    &f->err, r, "TCP %s: no buffer to read into", f->sk.peer);
+	/* The buffer is let go while the read waits: an idle connection
+	 * (a keep-alive one, or one that never speaks) holds none. */
 	for (;;) {
+		r = hz_pbuf_alloc(NULL, READ_CHUNK, &v);
+		if (r < 0)
+			return hz_errmsg_set(&f->err, r,
+					     "TCP %s: no buffer to read into",
+					     f->sk.peer);
 		ssize_t n = recv(f->sk.fd, hz_view_data(&v), v.len, 0);
 
 		if (n > 0) {
@@ -268,12 +271,14 @@ static int flow_read(struct hz_flow *fl, struct hz_view *out, uint64_t deadline)
 			f->eof = true;
 			break;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = flow_fail(f, from_errno(errno), strerror(errno));
+		int e = errno;
+		if (e != EAGAIN && e != EINTR) {
+			r = flow_fail(f, from_errno(e), strerror(e));
 			break;
 		}
+		hz_view_release(&v);
+		if (e == EINTR)
+			continue;
 		r = sock_wait(&f->sk.readers, deadline);
 		if (r < 0)
 			break;

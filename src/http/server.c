@@ -27,6 +27,8 @@
 
 /* How often an accept loop looks at the stop flag. */
 #define ACCEPT_POLL (100 * HZ_NS_PER_MS)
+/* A connection silent this long may make room when memory is short. */
+#define SILENT_RECLAIM HZ_NS_PER_S
 /* Pause after a failed accept (no memory, no descriptors). */
 #define ACCEPT_ERROR_PAUSE (10 * HZ_NS_PER_MS)
 /* Room for a response head: status line, fields, framing. */
@@ -52,6 +54,7 @@ static HZ_COUNTER(c_refused, "http", "conn_refused");
 static HZ_COUNTER(c_no_memory, "http", "conn_no_memory");
 static HZ_COUNTER(c_limit_waits, "http", "conn_limit_waits");
 static HZ_COUNTER(c_reclaimed, "http", "conn_reclaimed_idle");
+static HZ_COUNTER(c_memory_waits, "http", "conn_memory_waits");
 static HZ_COUNTER(c_idle_timeout, "http", "conn_idle_timeout");
 static HZ_COUNTER(c_header_timeout, "http", "conn_header_timeout");
 static HZ_COUNTER(c_io_timeout, "http", "conn_io_timeout");
@@ -75,7 +78,8 @@ struct hz_http_conn {
 	struct hz_flow *flow;
 	struct hz_http_conn *next, *prev;	    /* srv->all */
 	struct hz_http_conn *idle_next, *idle_prev; /* srv idle list */
-	bool idle;	  /* waiting for a request's first byte */
+	uint64_t idle_since; /* monotonic: when it joined the idle list */
+	bool idle;	     /* waiting for a request's first byte */
 	bool served;	  /* answered a request: may be reclaimed when idle */
 	bool interrupted; /* its flow was closed under it (stop, reclaim) */
 	unsigned closers; /* fibers inside that close */
@@ -89,6 +93,9 @@ struct hz_http_conn {
 	const uint8_t *body_ptr;
 	size_t body_left; /* body bytes parsed, not yet given */
 	bool body_done;
+	/* Monotonic: when the body must have come by, at the server's
+	 * minimum rate (0 until the body is first read). */
+	uint64_t body_deadline;
 	struct hz_http_parser parser;
 	struct hz_http_request req;
 	/* the exchange */
@@ -127,6 +134,7 @@ static void idle_enter(struct hz_http_conn *c)
 	struct hz_http_server *s = c->srv;
 
 	c->idle = true;
+	c->idle_since = hz_now();
 	c->idle_next = NULL;
 	c->idle_prev = s->idle_tail;
 	if (s->idle_tail != NULL)
@@ -408,12 +416,28 @@ static void refuse(struct hz_http_conn *c, int status, const char *why)
 /* --- the request body ----------------------------------------------------- */
 
 /*
+ * When the next read of the body must end: io_timeout from now, but no
+ * later than the body's own deadline, which starts io_timeout after the
+ * body is first read and moves on by 1 s per body_min_rate bytes that
+ * come. A body sent a byte at a time (each within io_timeout) would hold
+ * its connection for ever without it.
+ */
+static uint64_t body_read_deadline(struct hz_http_conn *c)
+{
+	uint64_t io = hz_now() + c->srv->cfg.io_timeout_ns;
+
+	return io < c->body_deadline ? io : c->body_deadline;
+}
+
+/*
  * Gives the next piece of body (at most @max bytes) in place: its length
  * and *@p, 0 at the end of the body, or a negative code (the connection
  * is then failed, and a refusal sent if no response began).
  */
 static ssize_t body_next(struct hz_http_conn *c, const uint8_t **p, size_t max)
 {
+	if (c->body_deadline == 0)
+		c->body_deadline = hz_now() + c->srv->cfg.io_timeout_ns;
 	for (;;) {
 		struct hz_http_event ev;
 		int r;
@@ -426,6 +450,8 @@ static ssize_t body_next(struct hz_http_conn *c, const uint8_t **p, size_t max)
 			c->body_left -= n;
 			c->body_received += n;
 			hz_counter_add(&c_body_received, n);
+			c->body_deadline += (uint64_t)n * HZ_NS_PER_S /
+					    c->srv->cfg.body_min_rate;
 			return (ssize_t)n;
 		}
 		if (c->body_done)
@@ -442,7 +468,7 @@ static ssize_t body_next(struct hz_http_conn *c, const uint8_t **p, size_t max)
 			       hz_http_parser_error(&c->parser));
 			return conn_fail(c, r);
 		} else if (r == HZ_HTTP_EV_MORE) {
-			r = read_more(c, hz_now() + c->srv->cfg.io_timeout_ns);
+			r = read_more(c, body_read_deadline(c));
 			if (r == 0) {
 				hz_counter_inc(&c_truncated);
 				return conn_fail(c, -HZ_ECONNRESET);
@@ -675,6 +701,7 @@ static void exchange_reset(struct hz_http_conn *c)
 	c->no_body = c->close_after = c->force_close = false;
 	c->body_done = false;
 	c->body_left = 0;
+	c->body_deadline = 0;
 	c->bytes_sent = c->body_sent = c->body_received = 0;
 	c->start_ns = c->in_time;
 	c->start_wall = hz_platform_clock_wall() - (hz_now() - c->in_time);
@@ -778,10 +805,14 @@ static void linger(struct hz_http_conn *c)
 static void conn_free(struct hz_http_conn *c)
 {
 	hz_view_release(&c->in);
-	hz_flow_free(c->flow);
+	if (c->flow != NULL)
+		hz_flow_free(c->flow);
 	hz_free(c->buf);
 	hz_free(c);
 }
+
+/* Wakes the accept loops, other than @s's, waiting for memory. */
+static void wake_paused(struct hz_http_server *s);
 
 static void conn_fiber(void *arg)
 {
@@ -811,6 +842,7 @@ static void conn_fiber(void *arg)
 		s->closing--;
 	conn_free(c);
 	hz_waitq_wake_all(&s->changed);
+	wake_paused(s);
 }
 
 /* --- the server ----------------------------------------------------------- */
@@ -830,32 +862,28 @@ void hz_http_server_init(struct hz_http_server *s,
 		s->cfg.idle_timeout_ns = HZ_HTTP_IDLE_TIMEOUT_DEFAULT;
 	if (s->cfg.io_timeout_ns == 0)
 		s->cfg.io_timeout_ns = HZ_HTTP_IO_TIMEOUT_DEFAULT;
+	if (s->cfg.body_min_rate == 0)
+		s->cfg.body_min_rate = HZ_HTTP_BODY_MIN_RATE_DEFAULT;
 	if (s->cfg.fiber_stack == 0)
 		s->cfg.fiber_stack = HZ_HTTP_FIBER_STACK_DEFAULT;
 }
 
-int hz_http_server_serve(struct hz_http_server *s, struct hz_flow *flow)
+/*
+ * Serves @flow in a fiber of its own: 0, or -HZ_ENOMEM with @flow still
+ * the caller's (the heap could not hold the connection).
+ */
+static int conn_start(struct hz_http_server *s, struct hz_flow *flow)
 {
 	size_t nfields = s->cfg.limits.max_fields;
 	size_t bufsize = hz_http_parser_buf_size(&s->cfg.limits);
 	struct hz_http_conn *c;
 
-	if (s->stopping || load(s) >= s->cfg.max_conns) {
-		hz_counter_inc(&c_refused);
-		hz_flow_free(flow);
-		return -HZ_EAGAIN;
-	}
 	c = hz_calloc(1, sizeof(*c) + nfields * sizeof(c->fields[0]));
-	if (c != NULL) {
-		c->buf = hz_malloc(bufsize);
-		if (c->buf == NULL) {
-			hz_free(c);
-			c = NULL;
-		}
-	}
-	if (c == NULL) {
-		hz_counter_inc(&c_no_memory);
-		hz_flow_free(flow);
+	if (c == NULL)
+		return -HZ_ENOMEM;
+	c->buf = hz_malloc(bufsize);
+	if (c->buf == NULL) {
+		hz_free(c);
 		return -HZ_ENOMEM;
 	}
 	c->srv = s;
@@ -863,7 +891,7 @@ int hz_http_server_serve(struct hz_http_server *s, struct hz_flow *flow)
 	hz_http_parser_init(&c->parser, HZ_HTTP_PARSE_REQUEST, &s->cfg.limits,
 			    c->buf, bufsize, c->fields, nfields);
 	if (hz_fiber_spawn("http", conn_fiber, c, s->cfg.fiber_stack) < 0) {
-		hz_counter_inc(&c_no_memory);
+		c->flow = NULL; /* still the caller's */
 		conn_free(c);
 		return -HZ_ENOMEM;
 	}
@@ -876,16 +904,47 @@ int hz_http_server_serve(struct hz_http_server *s, struct hz_flow *flow)
 	return 0;
 }
 
+int hz_http_server_serve(struct hz_http_server *s, struct hz_flow *flow)
+{
+	int r;
+
+	if (s->stopping || load(s) >= s->cfg.max_conns) {
+		hz_counter_inc(&c_refused);
+		hz_flow_free(flow);
+		return -HZ_EAGAIN;
+	}
+	r = conn_start(s, flow);
+	if (r < 0) {
+		hz_counter_inc(&c_no_memory);
+		hz_flow_free(flow);
+	}
+	return r;
+}
+
 /*
  * The longest-idle connection that has served a request, which may be
- * closed to make room at the limit; NULL if none.
+ * closed to make room at the limit; NULL if none. With @short_of_memory,
+ * also one that has said nothing for SILENT_RECLAIM since it came: when
+ * the heap is the limit, a silent connection must not keep out one that
+ * would speak (a browser's unused preconnection just opens another).
  */
-static struct hz_http_conn *reclaimable(struct hz_http_server *s)
+static struct hz_http_conn *reclaimable_when(struct hz_http_server *s,
+					     bool short_of_memory)
 {
+	uint64_t now = hz_now();
+
 	for (struct hz_http_conn *c = s->idle_head; c != NULL; c = c->idle_next)
-		if (c->served && !c->interrupted)
+		if (!c->interrupted &&
+		    (c->served || (short_of_memory &&
+				   now - c->idle_since >= SILENT_RECLAIM)))
 			return c;
 	return NULL;
+}
+
+/* The longest-idle served connection, to close at the limit; or NULL. */
+static struct hz_http_conn *reclaimable(struct hz_http_server *s)
+{
+	return reclaimable_when(s, false);
 }
 
 /* Waits (a poll at a time) for a slot, reclaiming one if it can. */
@@ -908,12 +967,121 @@ static void wait_for_slot(struct hz_http_server *s)
 	}
 }
 
+/* The servers whose accept loops run (one heap, one list). */
+static struct hz_http_server *running;
+
+static void running_add(struct hz_http_server *s)
+{
+	s->running_next = running;
+	running = s;
+}
+
+static void wake_paused(struct hz_http_server *s)
+{
+	for (struct hz_http_server *o = running; o != NULL; o = o->running_next)
+		if (o != s && o->paused)
+			hz_waitq_wake_all(&o->changed);
+}
+
+static void running_remove(struct hz_http_server *s)
+{
+	for (struct hz_http_server **p = &running; *p != NULL;
+	     p = &(*p)->running_next)
+		if (*p == s) {
+			*p = s->running_next;
+			return;
+		}
+}
+
+/*
+ * Closes the longest-idle connection that has been served, or has said
+ * nothing for SILENT_RECLAIM, of any running server (they share the heap:
+ * the HTTPS server of a site may need what its HTTP server's idle
+ * connections hold). Whether there was one.
+ */
+static bool reclaim_one(void)
+{
+	struct hz_http_conn *c = NULL;
+
+	for (struct hz_http_server *o = running; o != NULL;
+	     o = o->running_next) {
+		struct hz_http_conn *oc = reclaimable_when(o, true);
+		if (oc != NULL && (c == NULL || oc->idle_since < c->idle_since))
+			c = oc;
+	}
+	if (c == NULL)
+		return false;
+	hz_counter_inc(&c_reclaimed);
+	conn_interrupt(c);
+	return true;
+}
+
+/*
+ * Whether the heap is nearly full: less than a sixteenth free. A new
+ * connection needs more than its own start (a TLS flow, read buffers, a
+ * handshake's), so room is kept ahead of the next.
+ */
+static bool heap_low(void)
+{
+	struct hz_mem_stats st;
+
+	hz_mem_stats(&st);
+	return st.free_pages < st.heap_pages / 16;
+}
+
+/* The heap is short: reclaims a connection and waits a poll at most for
+ * one to end. */
+static void make_room(struct hz_http_server *s)
+{
+	int r;
+
+	if (!s->paused)
+		hz_counter_inc(&c_memory_waits);
+	s->paused = true;
+	(void)reclaim_one(); /* with none, waiting is all there is */
+	r = hz_waitq_wait(&s->changed, hz_now() + ACCEPT_POLL);
+	(void)r; /* woken or not, look again */
+}
+
+/*
+ * Serves @f, accepted at a free slot. When the heap cannot hold another
+ * connection, memory is the limit: as at max_conns, the longest-idle
+ * connection that has been served, or has said nothing for
+ * SILENT_RECLAIM, is closed to make room, or, with none,
+ * the server waits (accepting nothing more) for one to end; the new
+ * connection is dropped (counted) only if no room comes within the
+ * header timeout, or the server stops.
+ */
+static void serve_accepted(struct hz_http_server *s, struct hz_flow *f)
+{
+	uint64_t give_up = hz_now() + s->cfg.header_timeout_ns;
+	int r;
+
+	if (s->stopping) {
+		/* A refusal is counted and frees the flow. */
+		r = hz_http_server_serve(s, f);
+		return;
+	}
+	while ((r = conn_start(s, f)) == -HZ_ENOMEM) {
+		if (s->stopping || hz_now() >= give_up) {
+			hz_counter_inc(&c_no_memory);
+			hz_flow_free(f);
+			return;
+		}
+		make_room(s);
+	}
+	s->paused = false;
+	if (heap_low())
+		(void)reclaim_one(); /* room ahead; none to close is fine */
+}
+
 int hz_http_server_run(struct hz_http_server *s, hz_http_accept_fn accept,
 		       void *ctx)
 {
 	int ret = 0;
 
-	s->runners++;
+	if (s->runners++ == 0)
+		running_add(s);
 	while (!s->stopping) {
 		struct hz_flow *f;
 		int r;
@@ -932,16 +1100,20 @@ int hz_http_server_run(struct hz_http_server *s, hz_http_accept_fn accept,
 			ret = r;
 			break;
 		}
+		if (r == -HZ_ENOMEM) {
+			make_room(s);
+			continue;
+		}
 		if (r < 0) {
 			hz_counter_inc(&c_accept_errors);
 			hz_sleep_ns(ACCEPT_ERROR_PAUSE);
 			continue;
 		}
 		wait_for_slot(s);
-		/* A refusal (stopping) is counted and frees the flow. */
-		r = hz_http_server_serve(s, f);
+		serve_accepted(s, f);
 	}
-	s->runners--;
+	if (--s->runners == 0)
+		running_remove(s);
 	hz_waitq_wake_all(&s->changed);
 	return ret;
 }

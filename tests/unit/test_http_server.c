@@ -860,6 +860,57 @@ static void slowloris_gets_408(void **state)
 	assert_int_equal(harness_run_fibers(slowloris_main, NULL), 0);
 }
 
+/*
+ * A body that keeps coming, a byte at a time, each well within
+ * io_timeout, but slower than body_min_rate: 408 once the body's own
+ * deadline (io_timeout, plus 1 s per body_min_rate bytes) passes. A body
+ * at the rate or faster is read whole (the other tests' bodies).
+ */
+static int slow_body_main(void *arg)
+{
+	struct hz_http_server_config sc = {.io_timeout_ns = 300 * MS,
+					   .body_min_rate = 100};
+	struct fixture *f = fixture_up(&sc);
+	uint64_t timeouts = harness_counter("http", "conn_io_timeout"), t0;
+	struct hz_flow *flow = raw_connect(f);
+	char buf[512];
+	bool eof;
+
+	(void)arg;
+	REQUIRE(flow != NULL);
+	t0 = hz_now();
+	REQUIRE(raw_send(flow, "POST /echo HTTP/1.1\r\nHost: a\r\n"
+			       "Content-Length: 1000\r\n\r\n"));
+	/* 25 bytes/s against 100: each byte buys 10 ms and costs 40, so
+	 * the body is late after about 400 ms; the reads stay within
+	 * io_timeout for ever, and without the body's deadline the 408
+	 * would come only 300 ms after the last byte (3.3 s). */
+	buf[0] = '\0';
+	for (unsigned i = 0; i < 75 && buf[0] == '\0'; i++) {
+		if (!raw_send(flow, "x"))
+			break;
+		raw_read(flow, buf, sizeof(buf), hz_now() + 40 * MS, &eof);
+	}
+	if (buf[0] == '\0')
+		raw_read(flow, buf, sizeof(buf), hz_now() + 5 * SECOND, &eof);
+	HARNESS_CHECK(strncmp(buf, "HTTP/1.1 408 Request Timeout\r\n", 30) ==
+		      0);
+	HARNESS_CHECK_GE(hz_now() - t0, 300 * MS);
+	HARNESS_CHECK_LT(hz_now() - t0, 2 * SECOND);
+	HARNESS_CHECK(harness_counter("http", "conn_io_timeout") ==
+		      timeouts + 1);
+out:
+	flow_free(flow);
+	fixture_down(f);
+	return 0;
+}
+
+static void slow_body_gets_408(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(slow_body_main, NULL), 0);
+}
+
 static int idle_main(void *arg)
 {
 	struct hz_http_server_config sc = {.idle_timeout_ns = 300 * MS};
@@ -966,6 +1017,112 @@ static void connection_limit(void **state)
 {
 	(void)state;
 	assert_int_equal(harness_run_fibers(limit_main, NULL), 0);
+}
+
+/* The heap held by hog(), freed by unhog(). */
+static void *hog_blocks[4096];
+static unsigned hog_count;
+
+/*
+ * Takes the heap in 16 KiB blocks, then pages, then gives back every
+ * other one of the last 24 blocks: room for a TCP connection's rings and
+ * a request, none for an HTTP connection's 64 KiB fiber stack.
+ */
+static void hog(void)
+{
+	unsigned blocks;
+
+	hog_count = 0;
+	while (hog_count < 4096 &&
+	       (hog_blocks[hog_count] = hz_malloc(16 * 1024)) != NULL)
+		hog_count++;
+	blocks = hog_count;
+	while (hog_count < 4096 &&
+	       (hog_blocks[hog_count] = hz_malloc(4096)) != NULL)
+		hog_count++;
+	for (unsigned i = blocks > 24 ? blocks - 24 : 0; i < blocks; i += 2) {
+		hz_free(hog_blocks[i]);
+		hog_blocks[i] = NULL;
+	}
+}
+
+static void unhog(void)
+{
+	for (unsigned i = 0; i < hog_count; i++)
+		hz_free(hog_blocks[i]);
+	hog_count = 0;
+}
+
+/*
+ * When the heap, not max_conns, is the limit, a new connection is not
+ * accepted and dropped: the longest-idle served connection makes room,
+ * else one that has said nothing for a second (such connections held a
+ * site: ~300 of them filled a 32 MiB heap and every new client was
+ * dropped at once), and the new one is served.
+ */
+static int memory_limit_main(void *arg)
+{
+	struct fixture *f = fixture_up(NULL);
+	struct hz_http_client *c[3] = {client_new(), client_new(),
+				       client_new()};
+	struct hz_http_client_response res;
+	uint64_t reclaimed = harness_counter("http", "conn_reclaimed_idle");
+	uint64_t waits = harness_counter("http", "conn_memory_waits");
+	uint64_t dropped = harness_counter("http", "conn_no_memory");
+	struct hz_flow *quiet = NULL;
+	char body[64];
+	bool eof;
+
+	(void)arg;
+	REQUIRE(hz_http_client_open(c[0], &f->client, "http://10.0.0.2/",
+				    hz_now() + 5 * SECOND) == 0);
+	REQUIRE(fetch(c[0], "GET", "/hello", NULL, 0, &res, body,
+		      sizeof(body)) == 0);
+	hog();
+	REQUIRE(hz_http_client_open(c[1], &f->client, "http://10.0.0.2/",
+				    hz_now() + 5 * SECOND) == 0);
+	HARNESS_CHECK(fetch(c[1], "GET", "/hello", NULL, 0, &res, body,
+			    sizeof(body)) == 0);
+	HARNESS_CHECK(res.status == 200);
+	HARNESS_CHECK(harness_counter("http", "conn_memory_waits") > waits);
+	HARNESS_CHECK(harness_counter("http", "conn_reclaimed_idle") ==
+		      reclaimed + 1);
+	HARNESS_CHECK(fetch(c[0], "GET", "/hello", NULL, 0, &res, body,
+			    sizeof(body)) < 0);
+	unhog();
+	hz_http_client_close(c[1]);
+	WAIT_FOR(hz_http_server_connections(&f->srv) == 0);
+
+	/* A connection that never asks anything, a second on: it goes. */
+	quiet = raw_connect(f);
+	REQUIRE(quiet != NULL);
+	WAIT_FOR(hz_http_server_connections(&f->srv) == 1);
+	hz_sleep_ns(1100 * MS);
+	hog();
+	REQUIRE(hz_http_client_open(c[2], &f->client, "http://10.0.0.2/",
+				    hz_now() + 5 * SECOND) == 0);
+	HARNESS_CHECK(fetch(c[2], "GET", "/hello", NULL, 0, &res, body,
+			    sizeof(body)) == 0);
+	HARNESS_CHECK(res.status == 200);
+	HARNESS_CHECK(
+	    raw_read(quiet, body, sizeof(body), hz_now() + SECOND, &eof) == 0);
+	HARNESS_CHECK(eof);
+	HARNESS_CHECK(harness_counter("http", "conn_reclaimed_idle") ==
+		      reclaimed + 2);
+	HARNESS_CHECK(harness_counter("http", "conn_no_memory") == dropped);
+out:
+	unhog();
+	flow_free(quiet);
+	for (int i = 0; i < 3; i++)
+		client_free(c[i]);
+	fixture_down(f);
+	return 0;
+}
+
+static void memory_limit_reclaims(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(memory_limit_main, NULL), 0);
 }
 
 /* --- graceful stop -------------------------------------------------------- */
@@ -1298,8 +1455,10 @@ int main(void)
 	    HARNESS_TEST(http_1_0),
 	    HARNESS_TEST(unread_bodies_drained_or_closed),
 	    HARNESS_TEST(slowloris_gets_408),
+	    HARNESS_TEST(slow_body_gets_408),
 	    HARNESS_TEST(idle_keep_alive_times_out),
 	    HARNESS_TEST(connection_limit),
+	    HARNESS_TEST(memory_limit_reclaims),
 	    HARNESS_TEST(graceful_stop),
 	    HARNESS_TEST(stop_deadline_cuts),
 	    HARNESS_TEST(refusals_on_the_wire),

@@ -8,7 +8,7 @@
 # on Haze's TCP/IP over a tap in a network namespace; kvm: the image
 # under haze-kvm on the same tap (tests/website/lib.sh). Each mode checks
 # keep-alive, HEAD, Range (206, 416), If-None-Match and If-Modified-Since
-# (304), gzip, the 404 page, a directory's redirect and index.html, path
+# (304), If-Match and If-Unmodified-Since (412), gzip, the 404 page, a directory's redirect and index.html, path
 # escapes refused, 405 with Allow, HTTPS verified against the test CA and
 # HSTS, one access-log line per request agreeing with the metrics page,
 # wrk for 10 s without an error, pipelined requests answered in order,
@@ -140,6 +140,18 @@ expect "If-Modified-Since its Last-Modified ($lastmod) is 304" "$code" ims 304 \
 	eval '[ ! -s "$tmp/ims.b" ]'
 code=$(fetch ims2 -H "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT" "$U/")
 expect "If-Modified-Since 1994 is 200" "$code" ims2 200 same ims2 index.html
+code=$(fetch im -H "If-Match: $etag" "$U/")
+expect "If-Match with its ETag is 200" "$code" im 200 same im index.html
+code=$(fetch im2 -H 'If-Match: "not-it"' -r 0-9 "$U/")
+expect "If-Match with another ETag is 412, with a Range too (no mixed versions)" \
+	"$code" im2 412 eval '[ ! -s "$tmp/im2.b" ]'
+code=$(fetch ius -H "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT" "$U/")
+expect "If-Unmodified-Since 1994 is 412" "$code" ius 412 eval '[ ! -s "$tmp/ius.b" ]'
+code=$(fetch ius2 -H "If-Unmodified-Since: $lastmod" "$U/")
+expect "If-Unmodified-Since its Last-Modified is 200" "$code" ius2 200 same ius2 index.html
+code=$(fetch rangecase -H "Range: Bytes=0-9" "$U/")
+expect "Range: Bytes=0-9 (units are case-insensitive) is 206" "$code" rangecase 206 \
+	eval '[ "$(field rangecase Content-Range)" = "bytes 0-9/$size" ]'
 
 code=$(fetch gz -H "Accept-Encoding: gzip" "$U/")
 expect "Accept-Encoding: gzip gets Content-Encoding: gzip, smaller, decompressing to index.html" \
