@@ -472,13 +472,21 @@ static int redirect(struct site *site, struct hz_http_request *r, bool tls,
 static int redirect_https(struct site *site, struct hz_http_request *r)
 {
 	const char *host = hz_http_request_header(r, "Host");
+	size_t hlen = host != NULL ? strlen(host) : 0;
 	char location[HZ_KV_KEY_MAX + 300];
 	size_t hl;
 
+	/* An absolute-form target's host stands for Host (RFC 9112, 3.2.2). */
+	if (r->head->authority != NULL) {
+		host = r->head->authority;
+		hlen = r->head->authority_len;
+	}
 	if (host == NULL)
 		return hz_http_respond_status(r, 400);
 	/* The host without its port; only what a host name may hold. */
-	hl = strcspn(host, ":");
+	hl = strcspn(host, ":/");
+	if (hl > hlen)
+		hl = hlen;
 	if (host[0] == '[' || hl == 0 || hl > 253 ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789.-") < hl ||

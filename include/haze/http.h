@@ -103,6 +103,10 @@ struct hz_http_head {
 	const char *method_name; /* "GET" */
 	const char *target;	 /* as sent: "/a?b", "http://h/a", "*" */
 	const char *path;	 /* origin-form part of target: "/a?b" */
+	/* absolute-form target (http or https only): its host[:port], not
+	 * NUL-ended, which stands for the Host field; else NULL, 0 */
+	const char *authority;
+	size_t authority_len;
 	/* status line */
 	int status;	    /* 100..999 */
 	const char *reason; /* may be empty */

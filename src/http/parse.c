@@ -14,6 +14,7 @@
  * reading would let two parsers disagree on where a message ends.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "haze/assert.h"
 #include "haze/http.h"
@@ -327,13 +328,23 @@ static int target_form(struct hz_http_parser *p, char *target, size_t n)
 	if (i == 0 || i == n || target[i] != ':' || (target[0] | 0x20) < 'a' ||
 	    (target[0] | 0x20) > 'z')
 		return bad(p, "malformed request target");
-	h->path = "/";
-	if (i + 2 < n && target[i + 1] == '/' && target[i + 2] == '/') {
-		char *slash = memchr(target + i + 3, '/', n - i - 3);
-
-		if (slash != NULL)
-			h->path = slash;
-	}
+	/* An origin serves http and https URIs only, each with a host
+	 * (RFC 9110, 4.2), which stands for Host (RFC 9112, 3.2.2). */
+	if (!((i == 4 && strncasecmp(target, "http", 4) == 0) ||
+	      (i == 5 && strncasecmp(target, "https", 5) == 0)))
+		return bad(p, "absolute-form target of another scheme than "
+			      "http or https");
+	if (i + 3 > n || target[i + 1] != '/' || target[i + 2] != '/')
+		return bad(p, "absolute-form target without a host");
+	char *auth = target + i + 3;
+	char *slash = memchr(auth, '/', n - i - 3);
+	size_t alen = slash != NULL ? (size_t)(slash - auth) : n - i - 3;
+	if (alen == 0 || memchr(auth, '?', alen) != NULL ||
+	    memchr(auth, '@', alen) != NULL)
+		return bad(p, "absolute-form target without a host");
+	h->authority = auth;
+	h->authority_len = alen;
+	h->path = slash != NULL ? slash : "/";
 	return 0;
 }
 

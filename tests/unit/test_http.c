@@ -77,8 +77,11 @@ static void log_event(struct log *lg, const struct hz_http_parser *p,
 			log_add(lg, "STATUS 1.%d %d [%s]\n", h->version,
 				h->status, h->reason);
 		else
-			log_add(lg, "REQUEST %s %s 1.%d path=%s\n",
-				h->method_name, h->target, h->version, h->path);
+			log_add(lg, "REQUEST %s %s 1.%d path=%s%s%.*s\n",
+				h->method_name, h->target, h->version, h->path,
+				h->authority != NULL ? " authority=" : "",
+				(int)h->authority_len,
+				h->authority != NULL ? h->authority : "");
 		break;
 	case HZ_HTTP_EV_FIELD:
 	case HZ_HTTP_EV_TRAILER:
@@ -310,7 +313,7 @@ static const struct vector rfc_examples[] = {
      "GET http://www.example.org/pub/WWW/TheProject.html HTTP/1.1\r\n"
      "Host: www.example.org\r\n\r\n",
      "REQUEST GET http://www.example.org/pub/WWW/TheProject.html 1.1 "
-     "path=/pub/WWW/TheProject.html\n"
+     "path=/pub/WWW/TheProject.html authority=www.example.org\n"
      "FIELD Host: [www.example.org]\n"
      "HEADERS none keep\n"
      "DONE\n",
@@ -344,7 +347,8 @@ static const struct vector rfc_examples[] = {
     {"asterisk-form from absolute", REQ,
      "OPTIONS http://www.example.org:8001 HTTP/1.1\r\n"
      "Host: www.example.org:8001\r\n\r\n",
-     "REQUEST OPTIONS http://www.example.org:8001 1.1 path=/\n"
+     "REQUEST OPTIONS http://www.example.org:8001 1.1 path=/ "
+     "authority=www.example.org:8001\n"
      "FIELD Host: [www.example.org:8001]\n"
      "HEADERS none keep\n"
      "DONE\n",
@@ -895,6 +899,24 @@ static const struct vector malformed[] = {
      E400("malformed request target"), NULL, false, 0},
     {"relative target", REQ, "GET a/b HTTP/1.1\r\n" H "\r\n",
      E400("malformed request target"), NULL, false, 0},
+    {"absolute-form of another scheme", REQ,
+     "GET mailto:a@b HTTP/1.1\r\n" H "\r\n",
+     E400("absolute-form target of another scheme than http or https"), NULL,
+     false, 0},
+    {"absolute-form without a host", REQ, "GET http:///a HTTP/1.1\r\n" H "\r\n",
+     E400("absolute-form target without a host"), NULL, false, 0},
+    {"absolute-form, no //", REQ, "GET http:a HTTP/1.1\r\n" H "\r\n",
+     E400("absolute-form target without a host"), NULL, false, 0},
+    {"absolute-form, user information", REQ,
+     "GET https://u@h/ HTTP/1.1\r\n" H "\r\n",
+     E400("absolute-form target without a host"), NULL, false, 0},
+    {"absolute-form, HTTPS in capitals", REQ,
+     "GET HTTPS://h:8443 HTTP/1.1\r\n" H "\r\n",
+     "REQUEST GET HTTPS://h:8443 1.1 path=/ authority=h:8443\n"
+     "FIELD Host: [a]\n"
+     "HEADERS none keep\n"
+     "DONE\n",
+     NULL, false, 0},
     {"asterisk with GET", REQ, "GET * HTTP/1.1\r\n" H "\r\n",
      E400("asterisk-form target is for OPTIONS"), NULL, false, 0},
     {"CONNECT to a path", REQ, "CONNECT /a HTTP/1.1\r\n" H "\r\n",

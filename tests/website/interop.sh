@@ -307,6 +307,12 @@ if site_start "$tmp/redirect.log" --redirect-https --hsts 600 --quiet; then
 	expect "--redirect-https: plain HTTP is 301 to $loc, without HSTS" "$code" \
 		redir 301 eval '[ "$(field redir Location)" = "$loc" ] &&
 		[ -z "$(field redir Strict-Transport-Security)" ]'
+	# An absolute-form target's host stands for Host (RFC 9112, 3.2.2).
+	loc2=https://www.example.org$([ "$site_https" = 443 ] || echo ":$site_https")/docs/
+	code=$(fetch absform --request-target "http://www.example.org/docs/" \
+		-H "Host: other.example" "$site_url/")
+	expect "--redirect-https: an absolute-form target's host, not Host, names the redirect ($loc2)" \
+		"$code" absform 301 eval '[ "$(field absform Location)" = "$loc2" ]'
 	code=$(fetch follow -L --cacert "$SITE_CERTS/ca.pem" \
 		--resolve "localhost:$site_http:$site_host" \
 		--resolve "$site_resolve" "http://localhost:$site_http/docs/")
