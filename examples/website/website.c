@@ -643,8 +643,14 @@ static void handle(struct hz_http_request *r, struct site *site, bool tls)
 		char index[HZ_KV_KEY_MAX + 1];
 		snprintf(index, sizeof(index), "%s/index.html", key);
 		if (hz_kv_lookup(site->kv, index, &e) == 0) {
-			char location[HZ_KV_KEY_MAX + 4];
-			snprintf(location, sizeof(location), "/%s/", key);
+			/* The query goes along (as nginx's does); one too
+			 * long for the Location is dropped, not cut. */
+			char location[HZ_KV_KEY_MAX + 1024];
+			const char *q = strchr(r->path, '?');
+			if (q == NULL ||
+			    strlen(key) + strlen(q) + 3 > sizeof(location))
+				q = "";
+			snprintf(location, sizeof(location), "/%s/%s", key, q);
 			rc = redirect(site, r, tls, location);
 		} else {
 			rc = serve_404(site, r, tls);

@@ -168,6 +168,9 @@ expect "a missing page is 404 with 404.html" "$code" missing 404 same missing 40
 code=$(fetch dir "$U/docs")
 expect "a directory without its / is 301 to /docs/" "$code" dir 301 \
 	eval '[ "$(field dir Location)" = /docs/ ]'
+code=$(fetch dirq "$U/docs?lang=en")
+expect "a directory with a query is 301 to /docs/?lang=en, the query kept" \
+	"$code" dirq 301 eval '[ "$(field dirq Location)" = "/docs/?lang=en" ]'
 code=$(fetch dirindex "$U/docs/")
 expect "/docs/ is docs/index.html" "$code" dirindex 200 same dirindex docs/index.html
 code=$(fetch css "$U/css/site.css")
