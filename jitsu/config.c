@@ -346,6 +346,11 @@ static int service(struct jitsu *j, const struct cursor *c, const char *raw)
 	if (!in_zone(name, j->zone))
 		return refuse(c, "service %s: outside the zone %s", raw,
 			      j->zone);
+	if (strncmp(name, "ns.", 3) == 0 && strcmp(name + 3, j->zone) == 0)
+		return refuse(c,
+			      "service %s: the zone's name server has that "
+			      "name",
+			      name);
 	for (size_t i = 0; i < j->nsvc; i++)
 		if (strcmp(j->svc[i].name, name) == 0)
 			return refuse(c, "service %s: named twice (line %u)",
@@ -395,11 +400,13 @@ static int check(struct jitsu *j, struct cursor *c)
 				      s->name, s->image);
 		if (s->addr.s_addr == 0)
 			return refuse(c, "service %s: no address", s->name);
+		uint32_t host = s->addr.s_addr & ~mask;
 		if ((s->addr.s_addr & mask) != (j->bridge_addr.s_addr & mask) ||
-		    s->addr.s_addr == j->bridge_addr.s_addr)
+		    s->addr.s_addr == j->bridge_addr.s_addr ||
+		    (j->prefix_len < 31 && (host == 0 || host == ~mask)))
 			return refuse(c,
 				      "service %s: address %s: not a free "
-				      "address in the bridge's network",
+				      "host address in the bridge's network",
 				      s->name, inet_ntoa(s->addr));
 		for (size_t k = 0; k < i; k++)
 			if (j->svc[k].addr.s_addr == s->addr.s_addr)
@@ -466,7 +473,12 @@ int jitsu_config_load(struct jitsu *j, FILE *f, const char *path,
 		c.line++;
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		else if (!feof(f)) {
+		else if (len + 1 < sizeof(line) && !feof(f)) {
+			/* fgets stopped at neither a newline nor a full
+			 * buffer: the line holds a NUL byte. */
+			r = refuse(&c, "a NUL byte in the line");
+			break;
+		} else if (!feof(f)) {
 			r = refuse(&c, "line longer than %d bytes",
 				   JITSU_LINE_MAX);
 			break;

@@ -26,12 +26,21 @@
 #define TCP_OUT_MAX (256u * 1024)
 #define TCP_IDLE_NS 10000000000ull
 #define PARKED_MAX 1024
+/* Queries one TCP connection may have waiting at once: one client cannot
+ * fill the table for everyone. (A UDP source may be a resolver serving
+ * many: it is held to the rate limit instead, charged when it parks.) */
+#define PARKED_PER_CLIENT 16
+/* The longest query kept while its service boots: EDNS padding (RFC
+ * 8467) and cookies fit; a longer one gets SERVFAIL, counted. */
+#define PARKED_QUERY_MAX 1232
 #define FORWARDS_MAX 1024
 #define FORWARD_NS 5000000000ull
-#define ZONE_TEXT_MAX (1u << 20)
 #define ZONE_BUDGET (16u << 20)
 
 HZ_COUNTER(c_parked_full, "jitsu", "drop_parked_full");
+HZ_COUNTER(c_parked_client, "jitsu", "drop_parked_client_full");
+HZ_COUNTER(c_parked_long, "jitsu", "drop_parked_query_too_long");
+HZ_COUNTER(c_forward_rrl, "jitsu", "forward_rate_limited");
 HZ_COUNTER(c_forward_full, "jitsu", "drop_forward_full");
 HZ_COUNTER(c_forward_stray, "jitsu", "drop_upstream_stray");
 HZ_COUNTER(c_tcp_full, "jitsu", "drop_tcp_clients_full");
@@ -46,8 +55,9 @@ struct tcp_client {
 	size_t have;
 	uint8_t *out;
 	size_t out_len, out_off;
-	uint64_t deadline; /* closed if idle until then */
+	uint64_t deadline; /* closed if no whole query came by then */
 	unsigned parked;   /* its queries waiting for a service */
+	bool rd_closed;	   /* the client half-closed: nothing more to read */
 };
 
 /* Where an answer goes: a UDP peer, or a TCP client. */
@@ -62,7 +72,7 @@ struct parked {
 	bool used;
 	struct jitsu_service *svc;
 	struct origin to;
-	uint8_t q[512];
+	uint8_t q[PARKED_QUERY_MAX];
 	size_t len;
 	uint64_t deadline;
 };
@@ -101,29 +111,56 @@ static int listen_on(int type, const struct sockaddr_in *a,
 	return fd;
 }
 
-int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
+int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
+		     struct hz_errmsg *err)
 {
-	char *text = malloc(ZONE_TEXT_MAX);
-	size_t len;
+	char why[sizeof(err->text)];
 	int r;
 
+	*len = jitsu_zone_text(j, text, cap);
+	if (*len >= cap)
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "%s: the zone is over %zu "
+				     "bytes",
+				     j->config_path, cap);
+	r = hz_dns_zone_load(&j->zone_db, ZONE_BUDGET, NULL, text, *len, err);
+	if (r < 0) {
+		/* The library's message, copied: it becomes part of ours. */
+		snprintf(why, sizeof(why), "%s", hz_errmsg_text(err));
+		return hz_errmsg_set(err, r, "%s: %s", j->config_path, why);
+	}
+	/* A record line giving a service a second address would send some
+	 * clients elsewhere: each service's A question has one answer. */
+	for (size_t i = 0; i < j->nsvc; i++) {
+		const struct jitsu_service *sv = &j->svc[i];
+		struct hz_dns_server probe = {.zone = &j->zone_db};
+		static uint8_t q[12 + HZ_DNS_NAME_MAX + 4], out[65535];
+		int n;
+
+		memset(q, 0, 12);
+		hz_put16(q + 4, 1);
+		memcpy(q + 12, sv->wire, sv->wire_len);
+		hz_put16(q + 12 + sv->wire_len, HZ_DNS_TYPE_A);
+		hz_put16(q + 14 + sv->wire_len, 1);
+		n = hz_dns_server_answer(&probe, q, 16 + sv->wire_len, 0,
+					 HZ_DNS_TCP, 0, out, sizeof(out));
+		if (n < 12 || hz_get16(out + 6) != 1) {
+			hz_dns_zone_release(&j->zone_db);
+			return hz_errmsg_set(err, -HZ_EINVAL,
+					     "%s: line %u: service %s: a "
+					     "record line gives it another "
+					     "address too",
+					     j->config_path, sv->line,
+					     sv->name);
+		}
+	}
+	return 0;
+}
+
+int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
+{
 	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++)
 		clients[i].fd = -1;
-	if (text == NULL)
-		return hz_errmsg_set(err, -HZ_ENOMEM, "out of memory");
-	len = jitsu_zone_text(j, text, ZONE_TEXT_MAX);
-	if (len >= ZONE_TEXT_MAX) {
-		free(text);
-		return hz_errmsg_set(err, -HZ_EINVAL,
-				     "%s: the zone is over %u "
-				     "bytes",
-				     j->config_path, ZONE_TEXT_MAX);
-	}
-	r = hz_dns_zone_load(&j->zone_db, ZONE_BUDGET, NULL, text, len, err);
-	free(text);
-	if (r < 0)
-		return hz_errmsg_set(err, r, "%s: %s", j->config_path,
-				     hz_errmsg_text(err));
 	hz_dns_rrl_init(&j->rrl, j->rrl_rate, j->rrl_burst, 0);
 	j->server.zone = &j->zone_db;
 	j->server.rrl = &j->rrl;
@@ -206,33 +243,56 @@ static void reply(struct jitsu *j, const struct origin *to, const uint8_t *m,
 	client_flush(c);
 }
 
+/* Answers @q from the zone and sends it to @to; @charged: its rate-limit
+ * token was taken when it parked. */
+static void answer_as(struct jitsu *j, const uint8_t *q, size_t len,
+		      const struct origin *to, bool charged)
+{
+	uint8_t out[65535];
+	struct hz_dns_server srv = j->server;
+	int n;
+
+	if (charged)
+		srv.rrl = NULL;
+	n = hz_dns_server_answer(&srv, q, len, ntohl(to->peer.sin_addr.s_addr),
+				 to->tcp ? HZ_DNS_TCP : HZ_DNS_UDP, jitsu_now(),
+				 out, sizeof(out));
+
+	if (n > 0)
+		reply(j, to, out, (size_t)n);
+}
+
 /* Answers @q from the zone and sends it to @to. */
 static void answer(struct jitsu *j, const uint8_t *q, size_t len,
 		   const struct origin *to)
 {
-	uint8_t out[65535];
-	int n = hz_dns_server_answer(
-	    &j->server, q, len, ntohl(to->peer.sin_addr.s_addr),
-	    to->tcp ? HZ_DNS_TCP : HZ_DNS_UDP, jitsu_now(), out, sizeof(out));
+	answer_as(j, q, len, to, false);
+}
 
-	if (n > 0)
-		reply(j, to, out, (size_t)n);
+/*
+ * Sends a response of just the question to @q (@qn its question) to @to:
+ * QR, the query's opcode and RD, and @tc; RCODE @rcode.
+ */
+static void bare_reply(struct jitsu *j, const uint8_t *q,
+		       const struct hz_dns_question *qn,
+		       const struct origin *to, bool tc, uint8_t rcode)
+{
+	uint8_t out[12 + HZ_DNS_NAME_MAX + 4];
+	size_t qlen = 12 + qn->name_len + 4;
+
+	memcpy(out, q, qlen);
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x79) | (tc ? 0x02 : 0));
+	out[3] = rcode;
+	hz_put16(out + 4, 1);
+	memset(out + 6, 0, 6);
+	reply(j, to, out, qlen);
 }
 
 /* Sends SERVFAIL for @q (@qn its question) to @to. */
 static void servfail(struct jitsu *j, const uint8_t *q,
 		     const struct hz_dns_question *qn, const struct origin *to)
 {
-	uint8_t out[12 + HZ_DNS_NAME_MAX + 4];
-	size_t qlen = 12 + qn->name_len + 4;
-
-	memcpy(out, q, qlen);
-	/* QR, the query's opcode and RD; RCODE 2; just the question. */
-	out[2] = (uint8_t)(0x80 | (q[2] & 0x79));
-	out[3] = 2;
-	hz_put16(out + 4, 1);
-	memset(out + 6, 0, 6);
-	reply(j, to, out, qlen);
+	bare_reply(j, q, qn, to, false, 2);
 }
 
 /* Sends @q upstream under a fresh id, to be relayed back to @to. */
@@ -261,14 +321,23 @@ static void forward(struct jitsu *j, uint8_t *q, size_t len,
 	hz_put16(q, f->client_id);
 }
 
-/* Parks @q for service @s; false when there is no room. */
+/* Parks @q for service @s; false when there is no room, the query is
+ * too long, or its TCP client has PARKED_PER_CLIENT waiting (counted). */
 static bool park(struct jitsu *j, struct jitsu_service *s, const uint8_t *q,
 		 size_t len, const struct origin *to)
 {
+	if (len > PARKED_QUERY_MAX) {
+		hz_counter_inc(&c_parked_long);
+		return false;
+	}
+	if (to->tcp && to->client->parked >= PARKED_PER_CLIENT) {
+		hz_counter_inc(&c_parked_client);
+		return false;
+	}
 	for (size_t i = 0; i < PARKED_MAX; i++) {
 		struct parked *p = &parked[i];
 
-		if (p->used || len > sizeof(p->q))
+		if (p->used)
 			continue;
 		p->used = true;
 		p->svc = s;
@@ -282,6 +351,35 @@ static bool park(struct jitsu *j, struct jitsu_service *s, const uint8_t *q,
 	}
 	hz_counter_inc(&c_parked_full);
 	return false;
+}
+
+/*
+ * Whether query @q names its service so that the answer has records:
+ * opcode QUERY, a question the zone answers NOERROR with an answer
+ * (an A or ANY question, EDNS version 0, the message well formed).
+ * A query the server refuses (another class, opcode or EDNS version, a
+ * malformed message) or answers without an address boots nothing.
+ */
+static bool summons(const struct jitsu *j, const uint8_t *q, size_t len)
+{
+	static uint8_t out[65535];
+	struct hz_dns_server probe = j->server;
+	int n;
+
+	probe.rrl = NULL; /* the real answer takes its token */
+	n = hz_dns_server_answer(&probe, q, len, 0, HZ_DNS_TCP, jitsu_now(),
+				 out, sizeof(out));
+	return n >= 12 && (out[2] & 0x78) == 0 && (out[3] & 0x0f) == 0 &&
+	       hz_get16(out + 6) > 0;
+}
+
+/* The rate limiter's verdict on a query from @to (TCP: always pass). */
+static enum hz_dns_rrl_verdict rate(struct jitsu *j, const struct origin *to,
+				    uint64_t now)
+{
+	if (to->tcp)
+		return HZ_DNS_RRL_PASS;
+	return hz_dns_rrl_take(&j->rrl, ntohl(to->peer.sin_addr.s_addr), now);
 }
 
 /* One query from @to: summon, park, forward or answer. */
@@ -299,19 +397,36 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 	}
 	if (!hz_dns_zone_contains(&j->zone_db, qn.name, qn.name_len) &&
 	    j->up_fd >= 0) {
-		forward(j, q, len, to);
+		/* Rate-limited as the zone's answers are: a relayed answer
+		 * can be far larger than the query (reflection). */
+		enum hz_dns_rrl_verdict v = rate(j, to, now);
+		if (v == HZ_DNS_RRL_PASS)
+			forward(j, q, len, to);
+		else if (v == HZ_DNS_RRL_SLIP)
+			bare_reply(j, q, &qn, to, true, 0);
+		if (v != HZ_DNS_RRL_PASS)
+			hz_counter_inc(&c_forward_rrl);
 		return;
 	}
 	s = jitsu_find(j, qn.name, qn.name_len);
+	if (s != NULL && s->state != SVC_READY && s->state != SVC_BOOTING &&
+	    !summons(j, q, len)) {
+		answer(j, q, len, to); /* refused, or nothing to wait for */
+		return;
+	}
 	if (s != NULL) {
 		if (s->state == SVC_STOPPED) {
-			jitsu_make_room(j, s);
-			if (jitsu_start(j, s, now) < 0) {
+			/* max-running counts booting ones too: with every
+			 * slot booting, nothing can go for this one. */
+			if (!jitsu_make_room(j, s) ||
+			    jitsu_start(j, s, now) < 0) {
 				servfail(j, q, &qn, to);
 				return;
 			}
-		} else if (s->state == SVC_STOPPING) {
-			/* Started again as soon as it is gone. */
+		} else if (s->state == SVC_STOPPING ||
+			   s->state == SVC_BACKOFF) {
+			/* Started again as soon as it is gone, or its
+			 * backoff is over. */
 			s->summoned = now;
 		}
 		bool addr_q =
@@ -319,7 +434,13 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 		if (s->state != SVC_READY && addr_q &&
 		    (j->answer == JITSU_ANSWER_READY ||
 		     s->state != SVC_BOOTING)) {
-			if (!park(j, s, q, len, to))
+			/* A UDP source is held to the rate limit before it
+			 * takes a slot of the table, not after. */
+			enum hz_dns_rrl_verdict v = rate(j, to, now);
+			if (v == HZ_DNS_RRL_SLIP)
+				bare_reply(j, q, &qn, to, true, 0);
+			else if (v == HZ_DNS_RRL_PASS &&
+				 !park(j, s, q, len, to))
 				servfail(j, q, &qn, to);
 			return;
 		}
@@ -339,7 +460,7 @@ void jitsu_dns_release(struct jitsu *j, struct jitsu_service *s, bool ok)
 		if (p->to.tcp)
 			p->to.client->parked--;
 		if (ok)
-			answer(j, p->q, p->len, &p->to);
+			answer_as(j, p->q, p->len, &p->to, !p->to.tcp);
 		else if (hz_dns_question_read(p->q, p->len, &qn) == 0)
 			servfail(j, p->q, &qn, &p->to);
 	}
@@ -433,13 +554,13 @@ void jitsu_dns_tcp(struct jitsu *j, int fd)
 		 * what is parked for it is still answered. */
 		if (n == 0 && c->parked > 0) {
 			shutdown(fd, SHUT_RD);
+			c->rd_closed = true; /* polled no more for reading */
 			return;
 		}
 		client_close(c);
 		return;
 	}
 	c->have += (size_t)n;
-	c->deadline = jitsu_now() + TCP_IDLE_NS;
 	for (;;) {
 		size_t start;
 		int len = hz_dns_tcp_frame(c->in, c->have, &start);
@@ -452,6 +573,9 @@ void jitsu_dns_tcp(struct jitsu *j, int fd)
 		}
 		if (len == 0)
 			return;
+		/* A whole query, not a byte, buys the client more time: one
+		 * trickling a byte at a time is closed when it runs out. */
+		c->deadline = jitsu_now() + TCP_IDLE_NS;
 		query(j, c->in + start, (size_t)len, &to);
 		if (c->fd < 0)
 			return;
@@ -473,7 +597,7 @@ size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
 			fds[n++] = (struct pollfd){
 			    .fd = clients[i].fd,
 			    .events =
-				(short)(POLLIN |
+				(short)((clients[i].rd_closed ? 0 : POLLIN) |
 					(clients[i].out_len ? POLLOUT : 0))};
 	return n;
 }
@@ -481,6 +605,7 @@ size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
 uint64_t jitsu_dns_tick(struct jitsu *j, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
+	unsigned late[JITSU_SERVICES_MAX] = {0};
 
 	for (size_t i = 0; i < PARKED_MAX; i++) {
 		struct parked *p = &parked[i];
@@ -492,14 +617,20 @@ uint64_t jitsu_dns_tick(struct jitsu *j, uint64_t now)
 			next = p->deadline < next ? p->deadline : next;
 			continue;
 		}
-		jitsu_log("%s: not ready in %u ms: SERVFAIL", p->svc->name,
-			  j->boot_timeout_ms);
+		late[p->svc - j->svc]++;
 		p->used = false;
 		if (p->to.tcp)
 			p->to.client->parked--;
 		if (hz_dns_question_read(p->q, p->len, &qn) == 0)
 			servfail(j, p->q, &qn, &p->to);
 	}
+	/* One line per service, however many queries waited for it. */
+	for (size_t i = 0; i < j->nsvc; i++)
+		if (late[i] > 0)
+			jitsu_log("%s: not ready in %u ms: SERVFAIL to %u "
+				  "quer%s",
+				  j->svc[i].name, j->boot_timeout_ms, late[i],
+				  late[i] == 1 ? "y" : "ies");
 	for (size_t i = 0; i < FORWARDS_MAX; i++)
 		if (forwards[i].used && now >= forwards[i].deadline)
 			forwards[i].used = false;

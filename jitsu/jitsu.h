@@ -29,6 +29,7 @@
 #define JITSU_ARGS_MAX 64
 #define JITSU_RECORDS_MAX 256
 #define JITSU_LINE_MAX 1024
+#define JITSU_ZONE_TEXT_MAX (1u << 20)
 
 enum jitsu_target { JITSU_UNIX, JITSU_KVM };
 
@@ -99,7 +100,8 @@ struct jitsu_service {
 	uint64_t last_active_ns; /* when it last sent a frame */
 	bool measuring;		 /* watching the tap for request/response */
 	bool logged;		 /* this summon's timings were logged */
-	uint64_t summoned;	 /* asked for while stopping: start when gone */
+	uint64_t summoned; /* asked for while stopping or in backoff: start */
+	bool was_ready;	   /* SVC_BACKOFF: it crashed while serving */
 	struct jitsu_timings t;
 };
 
@@ -227,9 +229,13 @@ void jitsu_timings_log(struct jitsu *j, struct jitsu_service *s);
 /* Idle stops, kill deadlines and backoff restarts due at @now. */
 void jitsu_tick(struct jitsu *j, uint64_t now);
 
-/* Makes room under max-running before @s starts, stopping the least
- * recently active. */
-void jitsu_make_room(struct jitsu *j, const struct jitsu_service *s);
+/*
+ * Makes room under max-running before @s starts, stopping the least
+ * recently active ready service; false when the running ones are all
+ * still booting (they count against max-running too) and none can go.
+ */
+HZ_MUST_CHECK
+bool jitsu_make_room(struct jitsu *j, const struct jitsu_service *s);
 
 /* Writes the state file so a restarted daemon adopts the services. */
 void jitsu_state_save(const struct jitsu *j);
@@ -246,7 +252,16 @@ struct jitsu_service *jitsu_find(struct jitsu *j, const uint8_t *name,
 
 /* --- dns.c --- */
 
-/* Loads the zone and opens the DNS sockets. 0, or -1 with @err set. */
+/*
+ * Writes the zone's master-file text into @text (@cap bytes; its length
+ * in *@len) and loads it into @j->zone_db, before the host is touched: a
+ * bad record is a configuration error. 0, or -1 with @err set.
+ */
+HZ_MUST_CHECK
+int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
+		     struct hz_errmsg *err);
+
+/* Opens the DNS sockets for the built zone. 0, or -1 with @err set. */
 HZ_MUST_CHECK
 int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err);
 

@@ -116,6 +116,15 @@ static int run(struct jitsu *j)
 	int sfd;
 	uint64_t next_tick = 0;
 
+	static char zone[JITSU_ZONE_TEXT_MAX];
+	size_t zone_len;
+
+	/* The zone is the configuration's too: refused (status 2) before
+	 * the host is touched. */
+	if (jitsu_zone_build(j, zone, sizeof(zone), &zone_len, &err) < 0) {
+		jitsu_log("%s", hz_errmsg_text(&err));
+		return 2;
+	}
 	if (jitsu_check_reach(j, &err) < 0) {
 		jitsu_log("%s", hz_errmsg_text(&err));
 		return 1;
@@ -271,17 +280,15 @@ int main(int argc, char **argv)
 	if (mode == NULL)
 		return run(&J);
 	if (strcmp(mode, "--check") == 0) {
-		static char zone[1u << 20];
-		size_t len = jitsu_zone_text(&J, zone, sizeof(zone));
-		struct hz_dns_zone z;
+		static char zone[JITSU_ZONE_TEXT_MAX];
+		size_t len;
 
-		if (hz_dns_zone_load(&z, 16u << 20, NULL, zone, len, &err) <
-		    0) {
-			fprintf(stderr, "haze-jitsu: %s: %s\n", config,
+		if (jitsu_zone_build(&J, zone, sizeof(zone), &len, &err) < 0) {
+			fprintf(stderr, "haze-jitsu: %s\n",
 				hz_errmsg_text(&err));
 			return 2;
 		}
-		hz_dns_zone_release(&z);
+		hz_dns_zone_release(&J.zone_db);
 		fwrite(zone, 1, len, stdout);
 		return 0;
 	}

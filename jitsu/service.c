@@ -370,8 +370,12 @@ void jitsu_reap(struct jitsu *j, struct jitsu_service *s)
 		s->crashes++;
 		s->state = SVC_BACKOFF;
 		s->restart_at = now + s->backoff_ms * 1000000ull;
-		jitsu_log("%s: %s unasked (crash %u); restarting in %llu ms",
-			  s->name, how, s->crashes,
+		s->was_ready = was == SVC_READY;
+		s->summoned = 0;
+		jitsu_log("%s: %s unasked (crash %u); %s in %llu ms", s->name,
+			  how, s->crashes,
+			  s->was_ready ? "restarting"
+				       : "started again if asked for",
 			  (unsigned long long)s->backoff_ms);
 		if (was == SVC_BOOTING)
 			jitsu_dns_release(j, s, false);
@@ -447,7 +451,19 @@ static void activity(struct jitsu_service *s, uint64_t now)
 	}
 }
 
-void jitsu_make_room(struct jitsu *j, const struct jitsu_service *s)
+/* Services booting or ready: what max-running counts. */
+static size_t running_count(const struct jitsu *j)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->nsvc; i++)
+		if (j->svc[i].state == SVC_BOOTING ||
+		    j->svc[i].state == SVC_READY)
+			n++;
+	return n;
+}
+
+bool jitsu_make_room(struct jitsu *j, const struct jitsu_service *s)
 {
 	uint64_t now = jitsu_now();
 
@@ -469,10 +485,38 @@ void jitsu_make_room(struct jitsu *j, const struct jitsu_service *s)
 			     o->last_active_ns < lru->last_active_ns))
 				lru = o;
 		}
-		if (running < j->max_running || lru == NULL)
-			return;
+		if (running < j->max_running)
+			return true;
+		if (lru == NULL)
+			return false;
 		jitsu_stop(j, lru, "making room: least recently used");
 	}
+}
+
+/*
+ * @s's backoff is over: it starts again if asked for meanwhile (or it
+ * was serving when it crashed), else waits, stopped, for a query. Only
+ * an asked-for start may stop another service to make room; one that
+ * finds none tries again in a second.
+ */
+static void backoff_over(struct jitsu *j, struct jitsu_service *s, uint64_t now)
+{
+	bool asked = s->summoned != 0;
+
+	if (!asked && !s->was_ready) {
+		s->state = SVC_STOPPED;
+		jitsu_log("%s: not restarted: nothing asked for it", s->name);
+		jitsu_state_save(j);
+		return;
+	}
+	if (asked ? !jitsu_make_room(j, s)
+		  : running_count(j) >= j->max_running) {
+		s->restart_at = now + 1000000000ull;
+		return;
+	}
+	s->summoned = 0;
+	if (jitsu_start(j, s, 0) < 0)
+		s->restart_at = now + BACKOFF_MAX_MS * 1000000ull;
 }
 
 void jitsu_tick(struct jitsu *j, uint64_t now)
@@ -495,12 +539,14 @@ void jitsu_tick(struct jitsu *j, uint64_t now)
 			else
 				kill(s->pid, SIGKILL);
 			s->stop_deadline = UINT64_MAX;
+		} else if (s->state == SVC_BOOTING &&
+			   now - s->started_ns >=
+			       (uint64_t)j->boot_timeout_ms * 1000000ull) {
+			/* Its queries had SERVFAIL; it holds a slot of
+			 * max-running and would boot for ever. */
+			jitsu_stop(j, s, "not ready in boot-timeout");
 		} else if (s->state == SVC_BACKOFF && now >= s->restart_at) {
-			jitsu_make_room(j, s);
-			if (jitsu_start(j, s, 0) < 0) {
-				s->restart_at =
-				    now + BACKOFF_MAX_MS * 1000000ull;
-			}
+			backoff_over(j, s, now);
 		}
 	}
 }
@@ -568,9 +614,14 @@ void jitsu_state_adopt(struct jitsu *j)
 			jitsu_stop(j, s, "it was stopping");
 		s->started_ns = s->last_active_ns = jitsu_now();
 		s->last_rx = jitsu_tap_rx_frames(s);
-		/* A booting one sends no notices now: take it as ready. */
-		s->state = s->state == SVC_STOPPING ? SVC_STOPPING : SVC_READY;
 		jitsu_log("%s: adopted (pid %d)", s->name, pid);
+		/* A booting one's notices went to the daemon before: whether
+		 * it is ready cannot be known, and taking it as ready would
+		 * send clients to a host that may never answer. */
+		if (s->state == SVC_BOOTING)
+			jitsu_stop(j, s,
+				   "it was booting: its readiness is "
+				   "unknown");
 	}
 	fclose(f);
 	jitsu_state_save(j);

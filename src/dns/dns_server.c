@@ -113,6 +113,20 @@ static bool parse_question(const uint8_t *m, size_t len, struct query *q)
 	return true;
 }
 
+/* Whether an OPT's RDATA (@len bytes) is whole options, none running
+ * past it (RFC 6891, 6.1.2: code, length, then that many bytes). */
+static bool options_fit(const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		if (len - off < 4 || hz_get16(p + off + 2) > len - off - 4)
+			return false;
+		off += 4 + hz_get16(p + off + 2);
+	}
+	return true;
+}
+
 /* Walks the other sections for an OPT; false if malformed (FORMERR). */
 static bool parse_rest(const uint8_t *m, size_t len, struct query *q)
 {
@@ -138,6 +152,8 @@ static bool parse_rest(const uint8_t *m, size_t len, struct query *q)
 		}
 		off += 10;
 		if (off + rdlen > len)
+			return false;
+		if (type == HZ_DNS_TYPE_OPT && !options_fit(m + off, rdlen))
 			return false;
 		off += rdlen;
 	}

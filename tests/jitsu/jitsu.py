@@ -219,6 +219,40 @@ def check_refusals(tmp):
                 re.search(pattern, err) is not None)
         if not report(good, "refused with one line naming it: " + what):
             diag("status %d, stderr: %s" % (r.returncode, err))
+    # Refusals that need more than a service's settings: each one line,
+    # status 2, the file named once.
+    texts = [
+        ("a service named as the zone's name server",
+         [dict(website(0), name="ns")], "",
+         r":\d+: service ns\.jitsu\.test: the zone's name server has that "
+         r"name"),
+        ("the network's own address", [dict(website(0), address=NET + ".0")],
+         "", r"address 10\.199\.7\.0: not a free host address"),
+        ("the broadcast address", [dict(website(0), address=NET + ".255")],
+         "", r"address 10\.199\.7\.255: not a free host address"),
+        ("a record giving a service a second address", [website(0)],
+         "record www0 IN A %s.99" % NET,
+         r"good\.conf: line \d+: service www0\.jitsu\.test: a record line "
+         r"gives it another address too"),
+        ("a bad record line, its message whole", [website(0)],
+         "record x IN A 10.0.0",
+         r"^haze-jitsu: [^ ]*good\.conf: zone line \d+: bad IPv4 address "
+         r"'10\.0\.0'$"),
+    ]
+    for what, services, extra, pattern in texts:
+        config(path, services, extra=extra)
+        r = subprocess.run([JITSU, "--check", path], capture_output=True)
+        err = r.stderr.decode(errors="replace").strip()
+        good = (r.returncode == 2 and len(err.splitlines()) == 1 and
+                err.count("good.conf") == 1 and
+                re.search(pattern, err) is not None)
+        if not report(good, "refused with one line naming it: " + what):
+            diag("status %d, stderr: %s" % (r.returncode, err))
+    with open(path, "wb") as f:
+        f.write(b"zone %s\nbridge a\0b 10.0.0.1/24\n" % ZONE.encode())
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and b"good.conf:2: a NUL byte in the line"
+           in r.stderr, "a NUL byte is refused as such, with its line")
     with open(path, "w") as f:
         f.write("zone %s\nbogus 1\n" % ZONE)
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
@@ -514,6 +548,230 @@ def daemon_checks(d, port, kvm):
            "SIGTERM stops every service, then the daemon (status 0)")
 
 
+def script(tmp, name, body):
+    """An executable shell script @name in @tmp: a service's image."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n%s\n" % body)
+    os.chmod(path, 0o755)
+    return path
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of process @pid, in seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tcp_frame(m):
+    return struct.pack(">H", len(m)) + m
+
+
+def tcp_answers(sock, n, timeout):
+    """Up to @n framed answers from @sock within @timeout s: their rcodes."""
+    sock.settimeout(0.1)
+    buf, out, end = b"", [], time.time() + timeout
+    while len(out) < n and time.time() < end:
+        try:
+            b = sock.recv(65535)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not b:
+            break
+        buf += b
+        while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+            ln = struct.unpack(">H", buf[:2])[0]
+            out.append(parse(buf[2:2 + ln])[2])
+            buf = buf[2 + ln:]
+    return out
+
+
+def check_hostile(tmp):
+    """Clients and services that misbehave: queries the server refuses,
+    a half-closed TCP client, every slot booting, services that never get
+    ready or crash at once, a client parking a thousand queries, a long
+    query, a daemon restarted while a service boots."""
+    port = free_port()
+    hang = script(tmp, "hang.sh", "exec sleep 600")
+    crash = script(tmp, "crash.sh", "exit 1")
+    svc = [website(0, idle=0)]
+    for i, (name, image) in enumerate((("hang1", hang), ("hang2", hang),
+                                       ("crash", crash))):
+        svc.append({"name": name, "target": "unix", "image": image,
+                    "address": "%s.%d" % (NET, 31 + i), "idle": 0})
+    path = os.path.join(tmp, "hostile.conf")
+    config(path, svc, dns_port=port, state=os.path.join(tmp, "hostile-state"),
+           extra="max-running 2\nboot-timeout 1500")
+    d = Daemon(path)
+    st = lambda name: d.status().get("%s.%s" % (name, ZONE), {})
+    try:
+        if not report(d.wait_serving(port), "a daemon for hostile clients "
+                      "starts"):
+            diag(d.text())
+            return
+        # Meanwhile a TCP client trickles a frame a byte a second: bytes
+        # that never make a query must not keep it open past 10 s.
+        trickle = {"closed_after": None}
+
+        def trickler():
+            t0 = time.time()
+            k = socket.create_connection(("127.0.0.1", port))
+            k.settimeout(1.0)
+            try:
+                k.sendall(b"\xff\xff")
+                while time.time() - t0 < 20:
+                    try:
+                        if k.recv(1) == b"":
+                            break
+                    except socket.timeout:
+                        k.sendall(b"x")
+            except OSError:
+                pass
+            trickle["closed_after"] = time.time() - t0
+            k.close()
+        tr = threading.Thread(target=trickler, daemon=True)
+        tr.start()
+        # Queries the server refuses boot nothing.
+        ch = bytearray(query("www0." + ZONE))
+        ch[-1] = 3  # class CH
+        notify = bytearray(query("www0." + ZONE))
+        notify[2] = 0x20  # opcode NOTIFY
+        codes = [parse(udp_ask(port, bytes(m)) or b"\0" * 12)[2]
+                 for m in (ch, notify)]
+        time.sleep(0.3)
+        report(codes == [5, 4] and st("www0").get("state") == "stopped",
+               "class CH (REFUSED) and NOTIFY (NOTIMP) for a service boot "
+               "nothing (%s, %s)" % (codes, st("www0").get("state")))
+
+        # A TCP client half-closes after a query for a service that never
+        # gets ready; a second such service takes the other slot.
+        t = socket.create_connection(("127.0.0.1", port))
+        t.sendall(tcp_frame(query("hang1." + ZONE)))
+        t.shutdown(socket.SHUT_WR)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(query("hang2." + ZONE), ("127.0.0.1", port))
+        time.sleep(0.2)
+        t0 = time.time()
+        r = udp_ask(port, query("www0." + ZONE), 1.0)
+        report(r is not None and parse(r)[2] == 2 and time.time() - t0 < 0.5
+               and st("www0").get("state") == "stopped",
+               "max-running 2 with both slots booting: a third service gets "
+               "SERVFAIL at once and is not started")
+        c0 = cpu_seconds(d.p.pid)
+        time.sleep(1.0)
+        cpu = cpu_seconds(d.p.pid) - c0
+        report(cpu < 0.3, "a half-closed TCP client waiting for its answer "
+               "costs the daemon no busy loop (%.2f s of CPU in 1 s)" % cpu)
+        got = tcp_answers(t, 1, 3.0)
+        t.close()
+        report(got == [2], "... and gets its SERVFAIL at the boot timeout "
+               "(%s)" % got)
+        stopped = wait_for(lambda: st("hang1").get("state") == "stopped" and
+                           st("hang2").get("state") == "stopped", 8)
+        report(stopped and "hang1.jitsu.test: stopping (not ready in "
+               "boot-timeout)" in d.text(),
+               "services not ready in the boot timeout are stopped, their "
+               "slots free (%s, %s)" % (st("hang1").get("state"),
+                                        st("hang2").get("state")))
+        u.close()
+
+        # A query with 500 bytes of EDNS padding waits like any other.
+        pad = struct.pack(">HH", 12, 500) + b"\0" * 500
+        q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 1)
+        q += qname("www0." + ZONE) + struct.pack(">HH", 1, 1)
+        q += b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(pad)) + pad
+        r = udp_ask(port, q, 20)
+        report(r is not None and parse(r)[3] == ["%s.10" % NET],
+               "a %d-byte query (EDNS padding) waits for its service and "
+               "gets the address" % len(q))
+
+        # A service that crashes at start: SERVFAIL, and no restart that
+        # nobody asked for.
+        r = udp_ask(port, query("crash." + ZONE), 5)
+        time.sleep(1.5)
+        report(r is not None and parse(r)[2] == 2 and
+               st("crash").get("state") == "stopped" and
+               st("crash").get("crashes") == 1,
+               "a service crashing at start: SERVFAIL, then stopped, not "
+               "restarted unasked (%s, %s crashes)"
+               % (st("crash").get("state"), st("crash").get("crashes")))
+
+        # One TCP client parking a thousand queries gets 16 parked.
+        t = socket.create_connection(("127.0.0.1", port))
+        t.sendall(b"".join(tcp_frame(query("hang1." + ZONE, qid=i))
+                           for i in range(1000)))
+        got = tcp_answers(t, 1000 - 16, 3.0)
+        report(len(got) == 1000 - 16 and set(got) == {2},
+               "one TCP client sending 1,000 queries for a booting service: "
+               "16 wait, the rest get SERVFAIL at once (%d)" % len(got))
+        r = udp_ask(port, query("www0." + ZONE), 5)
+        report(r is not None and parse(r)[3] == ["%s.10" % NET],
+               "... and another client is still answered")
+        t.close()
+
+        tr.join(25)
+        after = trickle["closed_after"]
+        report(after is not None and 9 < after < 13,
+               "a TCP client trickling a byte a second is closed after the "
+               "10 s idle time (%s s)" % ("%.1f" % after if after else "-"))
+
+        # A daemon restarted while a service boots stops that service.
+        wait_for(lambda: st("hang1").get("state") == "stopped", 5)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(query("hang2." + ZONE), ("127.0.0.1", port))
+        wait_for(lambda: st("hang2").get("state") == "booting", 3)
+        pid = st("hang2").get("pid")
+        d.stop(signal.SIGQUIT)
+        d2 = Daemon(path)
+        d.p = d2.p
+        d.wait_serving(port)
+        report(pid and wait_for(lambda: not alive(pid), 8) and
+               "it was booting: its readiness is unknown" in d.text(),
+               "a new daemon stops a service it adopts while booting, "
+               "rather than send clients to it")
+        u.close()
+    finally:
+        d.stop()
+
+
+def check_forward_limit(tmp):
+    """Queries relayed upstream are held to the rate limit."""
+    port = free_port()
+    up = Upstream()
+    path = os.path.join(tmp, "rrl.conf")
+    config(path, [website(0)], dns_port=port, upstream=up.port,
+           state=os.path.join(tmp, "rrl-state"), extra="rate-limit 5")
+    d = Daemon(path)
+    try:
+        if not report(d.wait_serving(port, 10), "a daemon with rate-limit 5 "
+                      "and an upstream starts"):
+            diag(d.text())
+            return
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        for i in range(60):
+            s.sendto(query("n%d.example.org" % i, qid=i), ("127.0.0.1", port))
+        answered = truncated = 0
+        try:
+            while True:
+                m = s.recv(4096)
+                if parse(m)[3]:
+                    answered += 1
+                elif parse(m)[1] & 0x200:
+                    truncated += 1
+        except socket.timeout:
+            pass
+        s.close()
+        report(answered <= 15 and answered + truncated < 60,
+               "60 queries relayed upstream from one source at once: %d "
+               "relayed, %d answered TC=1, the rest dropped"
+               % (answered, truncated))
+    finally:
+        d.stop()
+
+
 def check_room(tmp):
     """max-running 2 with three services: the least recently used stops."""
     port = free_port()
@@ -679,6 +937,8 @@ def main():
                 check_unreachable(tmp)
                 check_daemon(tmp)
                 check_room(tmp)
+                check_hostile(tmp)
+                check_forward_limit(tmp)
             finally:
                 subprocess.run([JITSU, "--teardown", os.path.join(tmp, "jitsu.conf")],
                                capture_output=True)

@@ -1111,6 +1111,28 @@ static void edns_errors(void **state)
 	f.qlen++;
 	ask_over(&f, HZ_DNS_UDP);
 	assert_int_equal(RCODE(&f), HZ_DNS_FORMERR);
+	/* Options in the OPT's RDATA: whole ones answer (a cookie, a
+	 * padding of none), one whose length runs past the RDATA is
+	 * FORMERR (RFC 6891 6.1.2), as is a stray byte after the last. */
+	for (int k = 0; k < 3; k++) {
+		static const uint8_t whole[] = {0, 10, 0, 8, 1, 2,  3, 4,
+						5, 6,  7, 8, 0, 12, 0, 0};
+		static const uint8_t past[] = {0, 12, 0, 9, 0, 0, 0, 0};
+		static const uint8_t stray[] = {0, 12, 0, 0, 7};
+		const uint8_t *rd = k == 0 ? whole : k == 1 ? past : stray;
+		size_t rdlen = k == 0	? sizeof(whole)
+			       : k == 1 ? sizeof(past)
+					: sizeof(stray);
+		query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
+		add_opt(&f, 1232, 0);
+		hz_put16(f.q + f.qlen - 2, (uint16_t)rdlen);
+		memcpy(f.q + f.qlen, rd, rdlen);
+		f.qlen += rdlen;
+		ask_over(&f, HZ_DNS_UDP);
+		assert_int_equal(RCODE(&f), k == 0 ? 0 : HZ_DNS_FORMERR);
+		if (k == 0)
+			assert_int_equal(f.p.an, 2); /* www has two A records */
+	}
 	/* A question of 120 labels (more than the compression table). */
 	memset(f.q, 0, 12);
 	hz_put16(f.q, 0x1234);
