@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,13 @@ struct cursor {
 	const char *path;
 	unsigned line;
 	struct hz_errmsg *err;
+	unsigned seen[16]; /* the line each global setting was given on */
+};
+
+/* The global settings, each to be given once. */
+static const char *const globals[] = {
+    "bridge", "zone",	     "dns", "upstream",	  "user",	  "state",
+    "tender", "max-running", "ttl", "rate-limit", "boot-timeout", "answer",
 };
 
 HZ_PRINTF(2, 3)
@@ -193,10 +201,20 @@ static int record(struct jitsu *j, const struct cursor *c, const char *text)
 }
 
 /* One global setting: @w[0] the key, @n words in all. */
-static int global(struct jitsu *j, const struct cursor *c, char **w, size_t n)
+static int global(struct jitsu *j, struct cursor *c, char **w, size_t n)
 {
 	const char *k = w[0];
 	uint32_t v;
+
+	/* Given twice, one would silently win: which was meant? */
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++) {
+		if (strcmp(k, globals[i]) != 0)
+			continue;
+		if (c->seen[i] != 0)
+			return refuse(c, "%s given twice (line %u)", k,
+				      c->seen[i]);
+		c->seen[i] = c->line;
+	}
 
 	if (strcmp(k, "bridge") == 0) {
 		char *slash;
@@ -219,10 +237,6 @@ static int global(struct jitsu *j, const struct cursor *c, char **w, size_t n)
 	if (n != 2)
 		return refuse(c, "%s wants one value", k);
 	if (strcmp(k, "zone") == 0) {
-		/* Services already read are named in the first one. */
-		if (j->zone[0] != '\0')
-			return refuse(c, "zone %s: the zone is given twice",
-				      w[1]);
 		if (!dns_name(w[1], j->zone, sizeof(j->zone)))
 			return refuse(c, "zone %s: not a DNS name", w[1]);
 	} else if (strcmp(k, "dns") == 0) {
@@ -382,6 +396,8 @@ static int check(struct jitsu *j, struct cursor *c)
 		return refuse(c, "no bridge (bridge NAME A.B.C.D/N)");
 	if (j->state_dir[0] == '\0')
 		return refuse(c, "no state directory (state PATH)");
+	if (j->user[0] != '\0' && getpwnam(j->user) == NULL)
+		return refuse(c, "user %s: no such user", j->user);
 	for (size_t i = 0; i < j->nsvc; i++) {
 		struct jitsu_service *s = &j->svc[i];
 		struct stat st;
@@ -426,6 +442,13 @@ static int check(struct jitsu *j, struct cursor *c)
 					      "a tender (tender PATH)",
 					      j->svc[i].name);
 			}
+	for (size_t i = 0; i < j->nsvc; i++)
+		if (j->svc[i].target == JITSU_KVM &&
+		    access(j->tender, X_OK) < 0) {
+			c->line = 0;
+			return refuse(c, "tender %s: %s", j->tender,
+				      strerror(errno));
+		}
 	return 0;
 }
 
@@ -455,7 +478,7 @@ void jitsu_config_free(struct jitsu *j)
 int jitsu_config_load(struct jitsu *j, FILE *f, const char *path,
 		      struct hz_errmsg *err)
 {
-	struct cursor c = {path, 0, err};
+	struct cursor c = {.path = path, .err = err};
 	char line[JITSU_LINE_MAX + 2];
 	struct jitsu_service *cur = NULL;
 	int r = 0;

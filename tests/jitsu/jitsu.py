@@ -153,8 +153,12 @@ def http_get(addr, timeout=10.0):
 def config(path, services, extra="", dns_port=53, state=None, upstream=None):
     lines = ["# written by tests/jitsu/jitsu.py", "zone %s" % ZONE,
              "dns 127.0.0.1:%d" % dns_port, "bridge %s %s.1/24" % (BRIDGE, NET),
-             "state %s" % (state or os.path.dirname(path) + "/state"),
-             "user nobody", "rate-limit 100000", "boot-timeout 20000"]
+             "state %s" % (state or os.path.dirname(path) + "/state")]
+    # Each setting once (a second is refused): @extra's win.
+    for k, v in (("user", "nobody"), ("rate-limit", "100000"),
+                 ("boot-timeout", "20000")):
+        if not re.search(r"^%s " % k, extra, re.M):
+            lines.append("%s %s" % (k, v))
     if upstream:
         lines.append("upstream 127.0.0.1:%d" % upstream)
     if os.path.exists(TENDER):
@@ -248,6 +252,15 @@ def check_refusals(tmp):
                 re.search(pattern, err) is not None)
         if not report(good, "refused with one line naming it: " + what):
             diag("status %d, stderr: %s" % (r.returncode, err))
+    config(path, [website(0)], extra="dns 127.0.0.1:5353")
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and re.search(rb"good\.conf:\d+: dns given twice "
+                                           rb"\(line 3\)", r.stderr),
+           "a setting given twice is refused, naming both lines")
+    config(path, [website(0)], extra="user no-such-user-here")
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and b"user no-such-user-here: no such user"
+           in r.stderr, "a user that does not exist is refused by --check")
     with open(path, "wb") as f:
         f.write(b"zone %s\nbridge a\0b 10.0.0.1/24\n" % ZONE.encode())
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
