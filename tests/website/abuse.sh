@@ -29,18 +29,8 @@ mode=direct
 netns_unusable >/dev/null && mode=socket
 site_need $mode
 end_if_missing
-site_mode $mode || {
-	not_ok "$mode: make the namespace and tap"
-	done_testing
-	exit 1
-}
 log=$tmp/site.log
-if ! site_start "$log" --metrics /metrics --quiet; then
-	not_ok "the website starts ($mode stack)"
-	diag "$(cat "$log")"
-	done_testing
-	exit 1
-fi
+site_up $mode "$log" --metrics /metrics --quiet
 ok "the website starts on the $mode stack, heap $SITE_MEM MiB"
 
 # metrics FILE: the metrics page into FILE.

@@ -26,18 +26,8 @@ netns_unusable >/dev/null && mode=socket
 site_need $mode
 need chromium chromium
 end_if_missing
-site_mode $mode || {
-	not_ok "$mode: make the namespace and tap"
-	done_testing
-	exit 1
-}
 log=$tmp/site.log
-if ! site_start "$log"; then
-	not_ok "the website starts ($mode stack)"
-	diag "$(cat "$log")"
-	done_testing
-	exit 1
-fi
+site_up $mode "$log"
 ok "the website starts on the $mode stack"
 diag "$(chromium --version 2>/dev/null)"
 

@@ -5,6 +5,8 @@
 #                        runs it, and where clients reach it
 #   site_start LOG ARGS  starts it with the application's ARGS, waits for
 #                        its "HTTP on port" line (its log in LOG)
+#   site_up MODE LOG ARGS  site_mode, then site_start; either failing is
+#                        reported, the plan ended and the suite exits 1
 #   site_stop            stops it (SIGTERM), waits for it
 #   client CMD...        runs a client where it reaches the site: in the
 #                        namespace for direct and kvm, here for socket
@@ -129,6 +131,22 @@ site_start() {
 }
 
 # site_stop: stops the website started last.
+site_up() {
+	su_mode=$1
+	shift
+	site_mode "$su_mode" || {
+		not_ok "$su_mode: set up the site (ports, TLS tar; namespace and tap)"
+		done_testing
+		exit 1
+	}
+	if ! site_start "$@"; then
+		not_ok "the website starts ($su_mode stack)"
+		diag "$(cat "$1")"
+		done_testing
+		exit 1
+	fi
+}
+
 site_stop() {
 	[ -n "$site_pid" ] || return 0
 	kill "$site_pid" 2>/dev/null

@@ -22,18 +22,8 @@ trap 'exit 1' HUP INT TERM PIPE
 
 site_need socket
 end_if_missing
-site_mode socket || {
-	not_ok "socket: ports and the TLS tar"
-	done_testing
-	exit 1
-}
 log=$tmp/site.log
-if ! site_start "$log" --metrics /metrics --quiet; then
-	not_ok "the website starts (socket stack, heap $SITE_MEM MiB)"
-	diag "$(cat "$log")"
-	done_testing
-	exit 1
-fi
+site_up socket "$log" --metrics /metrics --quiet
 ok "the website starts on the socket stack, heap $SITE_MEM MiB"
 
 mkfifo "$tmp/hold.in"
