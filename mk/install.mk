@@ -125,7 +125,8 @@ install: $(HZ_INSTALL_PCS) $(HZ_INSTALL_BINS) \
 		$(hz_dest)/lib/haze/kvm/include \
 		$(hz_dest)/share/haze/tools/crunch $(hz_dest)/share/haze/src/kv \
 		$(foreach t,$(HZ_INSTALL_TARGETS),$(hz_dest)/lib/haze/$(t))
-	$(Q)install -m 755 tools/haze/haze.py $(hz_dest)/bin/haze
+	$(Q)sed 's/@HZ_VERSION@/$(HZ_VERSION)/' tools/haze/haze.py \
+		>$(hz_dest)/bin/haze && chmod 755 $(hz_dest)/bin/haze
 	$(Q)install -m 755 $(HZ_INSTALL_BINS) $(hz_dest)/bin/
 	$(Q)install -m 644 tools/haze/haze.1 $(hz_dest)/share/man/man1/haze.1
 	$(Q)install -m 644 $(HZ_INSTALL_HEADERS) $(hz_dest)/include/haze/

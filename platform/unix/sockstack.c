@@ -412,14 +412,19 @@ static int flow_new(struct sockstack *ss, int fd, struct hz_flow **out)
 
 /* --- the STACK operations ------------------------------------------------- */
 
-static int stack_fail(struct sockstack *ss, int code, const char *what,
+/*
+ * Records why @what on @a failed: the host's @e (errno; 0 for none) in
+ * the host's words when there is one ("Address already in use" says more
+ * than the code it maps to), else @code's. Returns @code.
+ */
+static int stack_fail(struct sockstack *ss, int code, int e, const char *what,
 		      const struct hz_sockaddr *a)
 {
 	char ip[HZ_IPV4_STRLEN];
 
-	return hz_errmsg_set(
-	    &ss->err, code, "%s %s:%u: %s", what, hz_ipv4_format(a->addr, ip),
-	    a->port, code == -HZ_EIO ? strerror(errno) : hz_strerror(code));
+	return hz_errmsg_set(&ss->err, code, "%s %s:%u: %s", what,
+			     hz_ipv4_format(a->addr, ip), a->port,
+			     e != 0 ? strerror(e) : hz_strerror(code));
 }
 
 static int tcp_connect(struct hz_stack *s, const struct hz_sockaddr *dst,
@@ -428,20 +433,22 @@ static int tcp_connect(struct hz_stack *s, const struct hz_sockaddr *dst,
 	struct sockstack *ss = (struct sockstack *)s;
 	struct sockaddr_in sa = to_sin(dst);
 	struct sock_flow *f;
-	int fd, r, soerr = 0;
+	int fd, r, e = 0, soerr = 0;
 	socklen_t len = sizeof(soerr);
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return stack_fail(ss, from_errno(errno), "TCP connect", dst);
+		return stack_fail(ss, from_errno(errno), errno, "TCP connect",
+				  dst);
 	r = flow_new(ss, fd, out);
 	if (r < 0)
-		return stack_fail(ss, r, "TCP connect", dst);
+		return stack_fail(ss, r, 0, "TCP connect", dst);
 	f = (struct sock_flow *)*out;
 	addr_format(&sa, f->sk.peer, sizeof(f->sk.peer));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EINPROGRESS) {
-			r = from_errno(errno);
+			e = errno;
+			r = from_errno(e);
 			goto fail;
 		}
 		r = sock_wait(&f->sk.writers, deadline);
@@ -450,7 +457,7 @@ static int tcp_connect(struct hz_stack *s, const struct hz_sockaddr *dst,
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 			soerr = errno;
 		if (soerr != 0) {
-			errno = soerr;
+			e = soerr;
 			r = from_errno(soerr);
 			goto fail;
 		}
@@ -459,7 +466,7 @@ static int tcp_connect(struct hz_stack *s, const struct hz_sockaddr *dst,
 fail:
 	flow_free(*out);
 	*out = NULL;
-	return stack_fail(ss, r, "TCP connect to", dst);
+	return stack_fail(ss, r, e, "TCP connect to", dst);
 }
 
 static int tcp_listen(struct hz_stack *s, const struct hz_sockaddr *local,
@@ -472,18 +479,18 @@ static int tcp_listen(struct hz_stack *s, const struct hz_sockaddr *local,
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return stack_fail(ss, from_errno(errno), "TCP listen on",
+		return stack_fail(ss, from_errno(errno), errno, "TCP listen on",
 				  local);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, (int)(backlog > 4096 ? 4096 : backlog)) < 0) {
-		r = from_errno(errno);
+		int e = errno;
 		close(fd);
-		return stack_fail(ss, r, "TCP listen on", local);
+		return stack_fail(ss, from_errno(e), e, "TCP listen on", local);
 	}
 	l = sock_new(ss, fd, sizeof(*l), offsetof(struct hz_listener, sk), &r);
 	if (l == NULL)
-		return stack_fail(ss, r, "TCP listen on", local);
+		return stack_fail(ss, r, 0, "TCP listen on", local);
 	*out = l;
 	return 0;
 }
@@ -551,15 +558,16 @@ static int udp_open(struct hz_stack *s, const struct hz_sockaddr *local,
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return stack_fail(ss, from_errno(errno), "UDP open", local);
+		return stack_fail(ss, from_errno(errno), errno, "UDP open",
+				  local);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = from_errno(errno);
+		int e = errno;
 		close(fd);
-		return stack_fail(ss, r, "UDP bind", local);
+		return stack_fail(ss, from_errno(e), e, "UDP bind", local);
 	}
 	u = sock_new(ss, fd, sizeof(*u), offsetof(struct hz_udp_sock, sk), &r);
 	if (u == NULL)
-		return stack_fail(ss, r, "UDP open", local);
+		return stack_fail(ss, r, 0, "UDP open", local);
 	*out = u;
 	return 0;
 }
@@ -576,7 +584,7 @@ static int udp_sendto(struct hz_udp_sock *u, const struct hz_sockaddr *dst,
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
-			return stack_fail(u->sk.ss, from_errno(errno),
+			return stack_fail(u->sk.ss, from_errno(errno), errno,
 					  "UDP send to", dst);
 		if (sock_wait(&u->sk.writers, HZ_DEADLINE_NEVER) < 0)
 			return -HZ_ETIMEDOUT;
@@ -705,7 +713,7 @@ static int udp_send_batch(struct hz_udp_sock *u, const struct hz_udp_msg *msgs,
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent < 0 && errno != EAGAIN)
-			return stack_fail(u->sk.ss, from_errno(errno),
+			return stack_fail(u->sk.ss, from_errno(errno), errno,
 					  "UDP send to", &msgs[0].peer);
 		if (sock_wait(&u->sk.writers, HZ_DEADLINE_NEVER) < 0)
 			return -HZ_ETIMEDOUT;

@@ -533,12 +533,40 @@ refuses "a build outside an application" 2 '^haze build: no Makefile in ' \
 	. build
 refuses "an unknown command" 2 '^haze: frobnicate: unknown command' \
 	. frobnicate
+refuses "a misspelt command, with a suggestion" 2 \
+	'^haze: bulid: unknown command .*; did you mean build?$' . bulid
+twice=$(free_port)
+refuses "a host port forwarded twice" 2 \
+	"^haze run: -p $twice:7007: host port $twice is forwarded twice$" \
+	app-echo run -t virtio -p "$twice:7007" -p "$twice:7008"
+haze_in app-hello run --help >"$out" 2>&1
+rc=$?
+check "haze run --help prints the usage, exit 0" \
+	eval '[ $rc -eq 0 ] && grep -q "^usage: haze new" "$out"'
+haze_in . --version >"$out" 2>&1
+check "haze --version names the installed version ($(cat "$out"))" \
+	grep -q '^haze [0-9][0-9.]*$' "$out"
+# A dropped error does not compile in an application either.
+printf '%s\n' '#include <haze/haze.h>' '#include <haze/kv.h>' \
+	'void dropped(void);' 'void dropped(void)' '{' \
+	'	struct hz_kv *kv;' '	hz_kv_static_open(NULL, &kv);' '}' \
+	>"$work/app-hello/dropped.c"
+haze_in app-hello build >"$out" 2>&1
+rc=$?
+rm -f "$work/app-hello/dropped.c"
+check "a dropped must-check result stops haze build (exit $rc)" \
+	eval '[ $rc -eq 1 ] && grep -q "unused-result" "$out"'
 refuses "inspect without an image" 2 '^haze inspect: expected one IMAGE$' \
 	. inspect
 if [ -n "$kvm_why" ]; then
 	refuses "kvm without /dev/kvm" 1 "^haze run: -t kvm: $kvm_why" \
 		app-hello run -t kvm
 fi
+touch "$work/app-hello/main.c"
+haze_in app-hello run -n >"$out" 2>&1
+check "haze run warns when the image is older than a source" \
+	grep -q '^haze run: warning: main.c is newer than build/unix/' "$out"
+haze_in app-hello build >/dev/null 2>&1
 make -s --no-print-directory O="$O" install PREFIX=relative/dir >"$out" 2>&1
 rc=$?
 if [ "$rc" -ne 0 ] &&

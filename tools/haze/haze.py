@@ -18,6 +18,7 @@ tutorial docs/using.md.
 Every refusal is one line on stderr naming the command and what is wrong,
 and a non-zero status: 2 for bad input, 1 for a failure.
 """
+import difflib
 import errno
 import hashlib
 import os
@@ -67,6 +68,8 @@ NOTE_KVM_TRAPS = 0x485A4B54  # "HZKT"
 GNU_BUILD_ID = 3
 XEN_PVH_ENTRY = 18  # XEN_ELFNOTE_PHYS32_ENTRY: the virtio target's entry
 MANIFEST_VERSION = 1
+# Haze's version, written in by make install (mk/install.mk).
+VERSION = "@HZ_VERSION@"
 MANIFEST_MAX = 16
 DEVICE_NAME_MAX = 32
 MANIFEST_DESC_SIZE = 8 + MANIFEST_MAX * (8 + DEVICE_NAME_MAX)
@@ -212,8 +215,16 @@ def need_app_dir(cmd):
                       "application's directory (haze new NAME makes one)")
 
 
+def need_tool(tool, package, cmd):
+    """Refuses @cmd when @tool is not on PATH, naming its Debian package."""
+    if shutil.which(tool) is None:
+        raise Failed(f"{cmd}: {tool} is not installed (install the Debian "
+                     f"package {package})")
+
+
 def make_var(var, cmd):
     """The value of Makefile variable @var, asked of make itself."""
+    need_tool("make", "make", cmd)
     r = subprocess.run(["make", "--no-print-directory", "-s",
                         f"print-{var}"], capture_output=True, text=True)
     value = r.stdout.strip()
@@ -223,11 +234,9 @@ def make_var(var, cmd):
     return value
 
 
-def pkg_config_has(pkg):
-    pc = shutil.which("pkg-config")
-    if pc is None:
-        return False
-    return subprocess.run([pc, "--exists", pkg]).returncode == 0
+def pkg_config_has(pkg, cmd):
+    need_tool("pkg-config", "pkg-config", cmd)
+    return subprocess.run(["pkg-config", "--exists", pkg]).returncode == 0
 
 
 def cmd_build(args):
@@ -235,7 +244,8 @@ def cmd_build(args):
     if rest:
         raise Refused(f"haze build: {rest[0]}: unknown argument")
     need_app_dir("haze build")
-    if not pkg_config_has(target.pkg):
+    need_tool("make", "make", "haze build")
+    if not pkg_config_has(target.pkg, "haze build"):
         raise Failed(f"haze build: -t {target.name}: pkg-config knows no "
                      f"{target.pkg} (set PKG_CONFIG_PATH to "
                      "PREFIX/lib/pkgconfig of Haze's make install)")
@@ -333,20 +343,36 @@ def parse_binding(opt, value):
     return name, spec
 
 
-def port_free(port):
-    """Whether 127.0.0.1:@port can be listened on (where slirp binds)."""
+def port_busy(port):
+    """Why 127.0.0.1:@port cannot be listened on (where slirp binds), or
+    None."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         s.listen(1)
-        return True
+        return None
     except OSError as e:
-        if e.errno in (errno.EADDRINUSE, errno.EACCES):
-            return False
+        if e.errno == errno.EADDRINUSE:
+            return "is in use"
+        if e.errno == errno.EACCES:
+            return "needs root (a port below 1024)"
         raise
     finally:
         s.close()
+
+
+def newer_sources(image):
+    """A source of the application here (C files, headers, the Makefile,
+    site/) newer than @image, or None."""
+    built = os.stat(image).st_mtime
+    paths = [p for p in Path(".").glob("*.[ch]")] + [Path("Makefile")]
+    if Path("site").is_dir():
+        paths += [p for p in Path("site").rglob("*") if p.is_file()]
+    for p in paths:
+        if p.stat().st_mtime > built:
+            return str(p)
+    return None
 
 
 def kvm_unusable():
@@ -369,6 +395,10 @@ def cmd_run(args):
     if not Path(image).is_file():
         raise Refused(f"haze run: {image}: no such image: build it with "
                       f"haze build -t {t.name}")
+    newer = newer_sources(image)
+    if newer:
+        print(f"haze run: warning: {newer} is newer than {image} (haze "
+              f"build -t {t.name} rebuilds it)", file=sys.stderr)
     try:
         info = inspect_image(image)
     except NotHaze as e:
@@ -394,9 +424,13 @@ def cmd_run(args):
             raise Refused(f"haze run: -p {hp}:{gp}: on the unix target the "
                           "application listens on the host's own ports: "
                           f"use -p {gp}:{gp} or have it listen on {hp}")
-        if not port_free(hp):
+        if [p[0] for p in o.ports].count(hp) > 1:
+            raise Refused(f"haze run: -p {hp}:{gp}: host port {hp} is "
+                          "forwarded twice")
+        why = port_busy(hp)
+        if why:
             raise Refused(f"haze run: -p {hp}:{gp}: port {hp} on 127.0.0.1 "
-                          "is in use")
+                          f"{why}")
     if o.ports and o.nets:
         raise Refused(f"haze run: -p {o.ports[0][0]}:{o.ports[0][1]}: with "
                       "--net, forwards are the network's business (kvm: "
@@ -405,13 +439,15 @@ def cmd_run(args):
         raise Refused(f"haze run: --gdb {o.gdb}: the unix target is a "
                       "Linux process: run it under gdb itself (gdb --args "
                       f"{image} ...), see docs/using.md")
-    if o.gdb and not port_free(o.gdb):
+    why = port_busy(o.gdb) if o.gdb else None
+    if why:
         raise Refused(f"haze run: --gdb {o.gdb}: port {o.gdb} on 127.0.0.1 "
-                      "is in use")
+                      f"{why}")
     if t.needs_kvm and not o.dry_run:
         why = kvm_unusable()
         if why:
-            raise Failed(f"haze run: -t {t.name}: {why}")
+            raise Failed(f"haze run: -t {t.name}: {why} (-t virtio runs "
+                         "the same application under QEMU without KVM)")
     argv = run_argv_unix(o, image, nics) if not t.runner else \
         run_argv_tender(o, image, nics)
     if o.dry_run:
@@ -729,15 +765,22 @@ def main(argv):
               "--help)", file=sys.stderr)
         return 2
     cmd = argv[1]
-    if cmd in ("-h", "--help", "help"):
-        print(USAGE.format(targets="; ".join(
-            f"{t.name}: {t.about}" for t in TARGETS.values())))
+    own = argv[2:argv.index("--")] if "--" in argv else argv[2:]
+    if cmd in ("--version", "-V"):
+        print("haze " + (VERSION if not VERSION.startswith("@") else
+                         "(run from Haze's source tree, not installed)"))
         return 0
-    if cmd not in COMMANDS:
+    if cmd not in COMMANDS and cmd not in ("-h", "--help", "help"):
+        close = difflib.get_close_matches(cmd, COMMANDS, 1)
         print(f"haze: {cmd}: unknown command (new, build, run, inspect, "
-              "crunch)", file=sys.stderr)
+              "crunch)" + (f"; did you mean {close[0]}?" if close else ""),
+              file=sys.stderr)
         return 2
     try:
+        if cmd in ("-h", "--help", "help") or "-h" in own or "--help" in own:
+            print(USAGE.format(targets="\n         ".join(
+                f"{t.name}: {t.about}" for t in TARGETS.values())))
+            return 0
         return COMMANDS[cmd](argv[2:])
     except Refused as e:
         print(e, file=sys.stderr)
