@@ -18,6 +18,9 @@
 
 #include "jitsu/jitsu.h"
 
+/* The mailbox the zone's SOA names, below the zone. */
+#define SOA_MAILBOX "hostmaster"
+
 /* A parse in progress: where it is, for messages. */
 struct cursor {
 	const char *path;
@@ -239,6 +242,13 @@ static int global(struct jitsu *j, struct cursor *c, char **w, size_t n)
 	if (strcmp(k, "zone") == 0) {
 		if (!dns_name(w[1], j->zone, sizeof(j->zone)))
 			return refuse(c, "zone %s: not a DNS name", w[1]);
+		/* The SOA names hostmaster.ZONE: that must be a name too. */
+		size_t most = HZ_DNS_TEXT_MAX - 1 - strlen(SOA_MAILBOX ".");
+		if (strlen(j->zone) > most)
+			return refuse(c,
+				      "zone: %zu characters, at most %zu "
+				      "(its SOA names " SOA_MAILBOX ".ZONE)",
+				      strlen(j->zone), most);
 	} else if (strcmp(k, "dns") == 0) {
 		if (!endpoint(w[1], &j->dns_addr))
 			return refuse(c, "dns %s: not A.B.C.D:PORT", w[1]);
@@ -549,7 +559,7 @@ size_t jitsu_zone_text(const struct jitsu *j, char *buf, size_t cap)
 		o += k > 0 ? (size_t)k : 0;                                \
 	} while (0)
 	EMIT("$ORIGIN %s.\n$TTL %u\n", j->zone, j->ttl);
-	EMIT("@ IN SOA ns hostmaster 1 3600 600 86400 %u\n", j->ttl);
+	EMIT("@ IN SOA ns " SOA_MAILBOX " 1 3600 600 86400 %u\n", j->ttl);
 	EMIT("@ IN NS ns\n");
 	EMIT("ns IN A %s\n", inet_ntoa(j->dns_addr.sin_addr));
 	for (size_t i = 0; i < j->nsvc; i++)

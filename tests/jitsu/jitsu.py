@@ -266,6 +266,16 @@ def check_refusals(tmp):
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
     report(r.returncode == 2 and b"good.conf:2: a NUL byte in the line"
            in r.stderr, "a NUL byte is refused as such, with its line")
+    # 4 labels of 60: a name, but hostmaster.ZONE, which its SOA names,
+    # would not be.
+    long_zone = ".".join(["a" * 60] * 4)
+    with open(path, "w") as f:
+        f.write("zone %s\ndns 127.0.0.1:53\nbridge %s %s.1/24\nstate /tmp\n"
+                % (long_zone, BRIDGE, NET))
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and b"good.conf:1: zone: 243 characters, at "
+           b"most 242 (its SOA names hostmaster.ZONE)" in r.stderr,
+           "a zone too long for its SOA's hostmaster name is refused")
     with open(path, "w") as f:
         f.write("zone %s\nbogus 1\n" % ZONE)
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
