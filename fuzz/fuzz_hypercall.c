@@ -19,12 +19,13 @@
  * frames could reach other hosts. A frame queued on the tap begins with
  * the virtio-net header the tender reads first.
  *
- * A net call's argument can instead be laid out by the harness (selector
- * bit 4): a frame array of its own whose buffers may overlap the array,
- * each other, or the end of memory. Then the call may change guest memory
- * only inside the buffers, the array's result fields and the argument's
- * ret, as the array said before the call: the tender must check and use
- * one reading of it, however the frames it receives rewrite it.
+ * A net call's argument, or a yield's receive buffers, can instead be laid
+ * out by the harness (selector bit 4): a frame array of its own whose
+ * buffers may overlap the array, each other, or the end of memory. Then
+ * the call may change guest memory only inside the buffers, the array's
+ * result fields and the argument's results, as the array said before the
+ * call: the tender must check and use one reading of it, however the
+ * frames it receives rewrite it.
  */
 #include <fcntl.h>
 #include <stddef.h>
@@ -35,7 +36,7 @@
 
 #include "tests/tender/fakevm.h"
 
-#define ARG_SIZE 64
+#define ARG_SIZE 80 /* the largest argument: a yield */
 #define STEP (4 + ARG_SIZE)
 #define DISK_SIZE (64u << 10)
 
@@ -104,7 +105,8 @@ static uint64_t arg_address(uint8_t sel)
  * step's argument bytes), buffers inside the watched memory or at its
  * end; records in @fr what the array says.
  */
-static unsigned layout_net(const uint8_t *s, struct hz_kvm_frame *fr)
+static unsigned layout_net(unsigned call, const uint8_t *s,
+			   struct hz_kvm_frame *fr)
 {
 	unsigned n = 1 + s[0] % 4;
 	struct hz_kvm_net_io io = {.handle = 0, .count = n, .frames = FRAMES};
@@ -122,16 +124,34 @@ static unsigned layout_net(const uint8_t *s, struct hz_kvm_frame *fr)
 		fr[i] = (struct hz_kvm_frame){
 		    .buf = buf, .cap = cap, .len = cap > 60 ? 60 : cap};
 	}
-	memcpy(fakevm_ptr(&vm, FAKEVM_HEAP), &io, sizeof(io));
+	if (call == HZ_KVM_CALL_YIELD) { /* a poll posting them */
+		struct hz_kvm_yield y = {.interest = 1, .rx = io};
+		memcpy(fakevm_ptr(&vm, FAKEVM_HEAP), &y, sizeof(y));
+	} else {
+		memcpy(fakevm_ptr(&vm, FAKEVM_HEAP), &io, sizeof(io));
+	}
 	memcpy(fakevm_ptr(&vm, FRAMES), fr, n * sizeof(*fr));
 	return n;
 }
 
-/* Whether guest address @a may change in a net call of @n frames @fr. */
-static bool may_change(uint64_t a, const struct hz_kvm_frame *fr, unsigned n)
+/* Whether @a lies in the 8-byte result at offset @off of the argument. */
+static bool in_result(uint64_t a, size_t off)
 {
-	if (a >= FAKEVM_HEAP + offsetof(struct hz_kvm_net_io, ret) &&
-	    a < FAKEVM_HEAP + sizeof(struct hz_kvm_net_io))
+	return a >= FAKEVM_HEAP + off && a < FAKEVM_HEAP + off + 8;
+}
+
+/*
+ * Whether guest address @a may change in net call @call (a yield posting
+ * them, or a read or write) of @n frames @fr.
+ */
+static bool may_change(unsigned call, uint64_t a, const struct hz_kvm_frame *fr,
+		       unsigned n)
+{
+	if (call == HZ_KVM_CALL_YIELD
+		? in_result(a, offsetof(struct hz_kvm_yield, ready)) ||
+		      in_result(a, offsetof(struct hz_kvm_yield, tx.ret)) ||
+		      in_result(a, offsetof(struct hz_kvm_yield, rx.ret))
+		: in_result(a, offsetof(struct hz_kvm_net_io, ret)))
 		return true;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t e = FRAMES + i * sizeof(*fr);
@@ -145,12 +165,14 @@ static bool may_change(uint64_t a, const struct hz_kvm_frame *fr, unsigned n)
 }
 
 /* Traps if memory in [@lo, @hi) changed from @before where it may not. */
-static void check_changes(uint64_t lo, uint64_t hi, const uint8_t *before,
-			  const struct hz_kvm_frame *fr, unsigned n)
+static void check_changes(unsigned call, uint64_t lo, uint64_t hi,
+			  const uint8_t *before, const struct hz_kvm_frame *fr,
+			  unsigned n)
 {
 	const uint8_t *now = fakevm_ptr(&vm, lo);
 	for (uint64_t a = lo; a < hi; a++)
-		if (now[a - lo] != before[a - lo] && !may_change(a, fr, n))
+		if (now[a - lo] != before[a - lo] &&
+		    !may_change(call, a, fr, n))
 			__builtin_trap();
 }
 
@@ -187,25 +209,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *arg = fakevm_ptr(&vm, gpa);
 		bool writable = hz_guest_ptr_writable(&vm, gpa, ARG_SIZE);
 		bool own = (s[2] & 4) && (call == HZ_KVM_CALL_NET_READ ||
-					  call == HZ_KVM_CALL_NET_WRITE);
+					  call == HZ_KVM_CALL_NET_WRITE ||
+					  call == HZ_KVM_CALL_YIELD);
 		struct hz_kvm_frame fr[4];
 		unsigned nfr = 0;
 		if (own) {
 			gpa = FAKEVM_HEAP;
-			nfr = layout_net(s + 4, fr);
+			nfr = layout_net(call, s + 4, fr);
 			memcpy(watch, fakevm_ptr(&vm, WATCH_LO), sizeof(watch));
 			memcpy(tail, fakevm_ptr(&vm, TAIL), sizeof(tail));
 		} else if (writable) {
 			memcpy(arg, s + 4, ARG_SIZE);
 		}
 		/* A yield polls: a wait would stall the fuzzer. */
-		if (call == HZ_KVM_CALL_YIELD && writable)
+		if (call == HZ_KVM_CALL_YIELD && writable && !own)
 			memset(arg + offsetof(struct hz_kvm_yield, timeout_ns),
 			       0, sizeof(uint64_t)); /* maybe misaligned */
 		int status = fakevm_call(&vm, call, gpa);
 		if (own) {
-			check_changes(WATCH_LO, WATCH_HI, watch, fr, nfr);
-			check_changes(TAIL, FAKEVM_MEM, tail, fr, nfr);
+			check_changes(call, WATCH_LO, WATCH_HI, watch, fr, nfr);
+			check_changes(call, TAIL, FAKEVM_MEM, tail, fr, nfr);
 		}
 		/* The tender must never write read-only guest memory. */
 		if (!readonly_intact())

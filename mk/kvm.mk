@@ -106,5 +106,5 @@ all: kvm
 
 # --- tests ------------------------------------------------------------------
 
-TEST_SUITES += tests/kvm/run.py
+TEST_SUITES += tests/kvm/run.py tests/kvm/emulated.sh
 TEST_DEPS += $(TENDER) $(SANDBOX_PROBE) $(KVM_TEST_IMAGES) $(KVM_EXAMPLES) $(KVM_TEST_APPS)

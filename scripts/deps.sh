@@ -7,7 +7,7 @@ PKGS="gcc make clang clang-format libclang-rt-14-dev libc6-dev libcmocka-dev
 pkg-config python3 iproute2 git nftables dnsmasq-base iputils-ping curl openssl
 libbearssl-dev nettle-dev libgmp-dev libslirp-dev libseccomp-dev wrk chromium fonts-dejavu-core tmux
 nsd dnsperf bind9-dnsutils qemu-system-x86 gdb man-db libvirt-clients
-liblwip-dev"
+liblwip-dev busybox-static cpio kmod"
 
 missing=""
 for p in $PKGS; do

@@ -347,22 +347,19 @@ static int64_t net_receive(struct hz_device *d, const struct hz_kvm_frame *fr,
 	return done ? done : -HZ_EAGAIN;
 }
 
-void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
+int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write,
+		 struct hz_net_batch *b)
 {
-	struct hz_device *d = net_device(vm, io->handle);
-	uint8_t *bufs[HZ_KVM_FRAMES_MAX];
-	struct hz_kvm_frame copy[HZ_KVM_FRAMES_MAX];
-	struct hz_kvm_frame *fr;
-
-	if (!d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
+	b->d = net_device(vm, io->handle);
+	if (!b->d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
 		io->ret = -HZ_EINVAL;
-		return;
+		return -1;
 	}
 	/* A read writes each frame's length back into the array. */
 	uint64_t fr_len = (uint64_t)io->count * sizeof(struct hz_kvm_frame);
-	fr = write ? hz_guest_ptr(vm, io->frames, fr_len)
-		   : hz_guest_ptr_writable(vm, io->frames, fr_len);
-	if (io->frames % 8 || !fr)
+	b->out = write ? hz_guest_ptr(vm, io->frames, fr_len)
+		       : hz_guest_ptr_writable(vm, io->frames, fr_len);
+	if (io->frames % 8 || !b->out)
 		hz_bad_call("net: frame array 0x%llx (%u frames) misaligned "
 			    "or outside %sguest memory",
 			    (unsigned long long)io->frames, io->count,
@@ -372,14 +369,29 @@ void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
 	 * one after another, and one may overwrite the array (a later
 	 * frame's buf or cap, say), so only this copy is checked and used.
 	 */
-	memcpy(copy, fr, fr_len);
-	int rc = net_frames_check(vm, d, copy, io->count, write, bufs);
-	if (rc < 0)
+	memcpy(b->fr, b->out, fr_len);
+	int rc = net_frames_check(vm, b->d, b->fr, io->count, write, b->bufs);
+	if (rc < 0) {
 		io->ret = rc;
-	else if (write)
-		io->ret = net_send(d, copy, io->count, bufs);
+		return -1;
+	}
+	return 0;
+}
+
+void hz_net_move(struct hz_kvm_net_io *io, bool write, struct hz_net_batch *b)
+{
+	if (write)
+		io->ret = net_send(b->d, b->fr, io->count, b->bufs);
 	else
-		io->ret = net_receive(d, copy, fr, io->count, bufs);
+		io->ret = net_receive(b->d, b->fr, b->out, io->count, b->bufs);
+}
+
+void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
+{
+	struct hz_net_batch b;
+
+	if (hz_net_check(vm, io, write, &b) == 0)
+		hz_net_move(io, write, &b);
 }
 
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call)

@@ -161,6 +161,7 @@ struct hz_vm {
 		uint64_t calls[HZ_KVM_CALL_COUNT_];
 		uint64_t frames_read, frames_written;
 		uint64_t yield_tx; /* yields that carried frames to send */
+		uint64_t yield_rx; /* yields that brought frames back */
 		uint64_t next_ns;
 	} st;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
@@ -268,6 +269,25 @@ HZ_MUST_CHECK int hz_devices_open(struct hz_vm *vm);
 
 /* Handles a net read or write hypercall. */
 void hz_net_io(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write);
+
+/* A net call's frames, checked and copied out of guest memory. */
+struct hz_net_batch {
+	struct hz_device *d;
+	struct hz_kvm_frame *out; /* the guest's array: a read's results */
+	struct hz_kvm_frame fr[HZ_KVM_FRAMES_MAX]; /* the copy that is used */
+	uint8_t *bufs[HZ_KVM_FRAMES_MAX];	   /* the frames, host side */
+};
+
+/*
+ * Checks net call @io into @b, before it has any effect: 0, or -1 with
+ * io->ret set (an error value the guest sees). Ends the VM for a
+ * malformed call (abi.h).
+ */
+int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write,
+		 struct hz_net_batch *b);
+
+/* Moves the frames of a call hz_net_check passed; sets io->ret. */
+void hz_net_move(struct hz_kvm_net_io *io, bool write, struct hz_net_batch *b);
 
 /* Handles a block hypercall (@call is READ, WRITE or FLUSH). */
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call);

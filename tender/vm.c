@@ -605,7 +605,8 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 
 	hz_tender_log("trace: exits=%llu yield=%llu console=%llu net_read=%llu "
 		      "frames_read=%llu net_write=%llu frames_written=%llu "
-		      "yield_tx=%llu block=%llu frames_per_exit=%.2f",
+		      "yield_tx=%llu yield_rx=%llu block=%llu "
+		      "frames_per_exit=%.2f",
 		      (unsigned long long)vm->st.exits,
 		      (unsigned long long)c[HZ_KVM_CALL_YIELD],
 		      (unsigned long long)c[HZ_KVM_CALL_CONSOLE],
@@ -614,6 +615,7 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 		      (unsigned long long)c[HZ_KVM_CALL_NET_WRITE],
 		      (unsigned long long)vm->st.frames_written,
 		      (unsigned long long)vm->st.yield_tx,
+		      (unsigned long long)vm->st.yield_rx,
 		      (unsigned long long)(c[HZ_KVM_CALL_BLOCK_READ] +
 					   c[HZ_KVM_CALL_BLOCK_WRITE] +
 					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
@@ -639,10 +641,10 @@ static void trace_tick(struct hz_vm *vm)
 	hz_vm_trace_counts(vm);
 }
 
-/* Does net call @io (a write if @write), counting the frames it moved. */
-static void net_call(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write)
+/* Counts the frames net call @io (a write if @write) moved. */
+static void net_count(struct hz_vm *vm, const struct hz_kvm_net_io *io,
+		      bool write)
 {
-	hz_net_io(vm, io, write);
 	if (io->ret > 0)
 		*(write ? &vm->st.frames_written : &vm->st.frames_read) +=
 		    (uint64_t)io->ret;
@@ -667,14 +669,31 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	}
 	case HZ_KVM_CALL_YIELD: {
 		struct hz_kvm_yield a;
+		struct hz_net_batch tx, rx;
 		get_arg(vm, gpa, &a, sizeof(a), "yield", ARG_INOUT);
-		/* The guest's staged frames go before it waits. */
+		/* Both batches are checked before anything moves: a malformed
+		 * one ends the VM with nothing sent or waited for. */
 		a.tx.ret = 0;
+		a.rx.ret = 0;
+		bool send =
+		    a.tx.count > 0 && hz_net_check(vm, &a.tx, true, &tx) == 0;
+		bool recv =
+		    a.rx.count > 0 && hz_net_check(vm, &a.rx, false, &rx) == 0;
+		/* The guest's staged frames go before it waits. */
 		if (a.tx.count > 0) {
-			net_call(vm, &a.tx, true);
+			if (send)
+				hz_net_move(&a.tx, true, &tx);
+			net_count(vm, &a.tx, true);
 			vm->st.yield_tx++;
 		}
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
+		/* What arrived for the posted buffers comes back with it. */
+		if (recv && a.rx.handle < 64 &&
+		    (a.ready & 1ull << a.rx.handle)) {
+			hz_net_move(&a.rx, false, &rx);
+			net_count(vm, &a.rx, false);
+			vm->st.yield_rx++;
+		}
 		put_arg(vm, gpa, &a, sizeof(a));
 		trace_tick(vm);
 		return;
@@ -683,7 +702,8 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 	case HZ_KVM_CALL_NET_WRITE: {
 		struct hz_kvm_net_io a;
 		get_arg(vm, gpa, &a, sizeof(a), "net", ARG_INOUT);
-		net_call(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
+		hz_net_io(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
+		net_count(vm, &a, call == HZ_KVM_CALL_NET_WRITE);
 		put_arg(vm, gpa, &a, sizeof(a));
 		return;
 	}

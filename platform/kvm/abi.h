@@ -62,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 6
+#define HZ_KVM_ABI_VERSION 7
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
@@ -204,14 +204,24 @@ struct hz_kvm_net_io {
  * frames the guest wrote since its last call, staged in its memory, leave
  * with the call that waits instead of costing a NET_WRITE exit of their
  * own. tx is checked and sent exactly as a NET_WRITE (tx.ret: frames sent
- * or -HZ_E*; a malformed one ends the VM before anything is sent or
- * waited for); tx.count 0 sends nothing and leaves tx.ret 0.
+ * or -HZ_E*); tx.count 0 sends nothing and leaves tx.ret 0.
+ *
+ * It may also post buffers to receive into (rx.count > 0): when the wait
+ * ends with rx.handle ready, the tender reads into them exactly as a
+ * NET_READ would (rx.ret: frames filled, fewer than rx.count once the
+ * device's queue is empty, or -HZ_E*), so the frames that woke the guest
+ * come back with the yield, not with a NET_READ exit of their own. rx
+ * not ready, or rx.count 0, receives nothing and leaves rx.ret 0.
+ *
+ * Both are checked before anything is sent or waited for: a malformed
+ * one ends the VM with no effect.
  */
 struct hz_kvm_yield {
 	uint64_t timeout_ns;	 /* in: 0 = poll, UINT64_MAX = forever */
 	uint64_t interest;	 /* in: bit h = wait for and report handle h */
 	uint64_t ready;		 /* out: bit h = handle h readable */
 	struct hz_kvm_net_io tx; /* in/out: frames to send first */
+	struct hz_kvm_net_io rx; /* in/out: buffers to receive into after */
 };
 
 #define HZ_KVM_BLOCK_IO_MAX (1u << 20) /* bytes per call */

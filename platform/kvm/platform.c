@@ -84,6 +84,70 @@ static bool stage_frames(hz_handle_t h, const struct hz_frame *frames, size_t n)
 	return true;
 }
 
+/*
+ * Receive buffers posted with each yield or poll (hz_kvm_yield.rx), for
+ * the first NIC acquired: the frames that wake the loop come back with
+ * the call that waited, and the read that follows hands them out from
+ * here with a copy instead of a NET_READ exit. Each slot holds the
+ * largest frame the device may hand (a coalesced 64 KiB one too), so
+ * nothing is ever cut. Bulk receive (a frame above STAGE_SLOT in the last
+ * read) stops posting: its large frames are read straight into the
+ * stack's buffers, with the exit that saves the copy.
+ */
+#define RX_SLOTS 8u
+#define RX_SLOT (14u + 65535u + 1u) /* HZ_TAP_RX_MAX, rounded to 16 */
+static struct {
+	hz_handle_t handle; /* -1 until a NIC is acquired */
+	uint32_t cap;	    /* bytes a slot takes: the device's largest */
+	uint32_t n, next;   /* frames the last call brought; handed out */
+	bool full;	    /* it filled every slot: more may wait */
+	bool bulk;	    /* the last read brought a large frame */
+	struct hz_kvm_frame kf[RX_SLOTS];
+	_Alignas(64) uint8_t buf[RX_SLOTS][RX_SLOT];
+} rx = {.handle = -1};
+
+/* Delivered frames a reader's buffer was too small for. */
+static HZ_COUNTER(rx_drop, "kvm", "net_rx_posted_drop");
+
+/* Notes whether read @frames hold a large one (bulk receive). */
+static void rx_note(const struct hz_frame *frames, int n)
+{
+	rx.bulk = false;
+	for (int i = 0; i < n; i++)
+		if (frames[i].len > STAGE_SLOT)
+			rx.bulk = true;
+}
+
+/* Whether the yield with @interest posts receive buffers. */
+static bool rx_post(hz_ready_set_t interest)
+{
+	if (rx.handle < 0 || rx.bulk || !(interest & 1ull << rx.handle))
+		return false;
+	for (uint32_t i = 0; i < RX_SLOTS; i++)
+		rx.kf[i] = (struct hz_kvm_frame){
+		    .buf = (uint64_t)(uintptr_t)rx.buf[i], .cap = rx.cap};
+	return true;
+}
+
+/* Hands out up to @n delivered frames into @frames; how many. */
+static int rx_take(struct hz_frame *frames, size_t n)
+{
+	int k = 0;
+
+	while ((size_t)k < n && rx.next < rx.n) {
+		const struct hz_kvm_frame *s = &rx.kf[rx.next++];
+		if (s->len > frames[k].cap) {
+			hz_counter_inc(&rx_drop);
+			continue;
+		}
+		memcpy(frames[k].buf, rx.buf[s - rx.kf], s->len);
+		frames[k].len = s->len;
+		frames[k].csum_ok = s->flags & HZ_KVM_FRAME_CSUM_OK;
+		k++;
+	}
+	return k;
+}
+
 /* ns = tsc * mult >> 32; mult fits 64 bits for any TSC above 0.23 Hz. */
 static uint64_t clock_mult;
 
@@ -114,17 +178,32 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
 {
 	struct hz_kvm_yield a = {.interest = interest, .tx = stage_io()};
+	/* Frames delivered and not yet read: the yield is a poll. */
+	bool left = rx.next < rx.n && (interest & 1ull << rx.handle);
 
-	if (deadline == UINT64_MAX) {
+	if (!left && rx_post(interest))
+		a.rx = (struct hz_kvm_net_io){
+		    .handle = (uint32_t)rx.handle,
+		    .count = RX_SLOTS,
+		    .frames = (uint64_t)(uintptr_t)rx.kf,
+		};
+	if (deadline == UINT64_MAX && !left) {
 		a.timeout_ns = UINT64_MAX;
-	} else if (deadline) {
+	} else if (deadline && !left) {
 		uint64_t now = hz_platform_clock_monotonic();
 		a.timeout_ns = deadline > now ? deadline - now : 0;
 	}
 	hz_kvm_call(HZ_KVM_CALL_YIELD, &a);
 	if (a.tx.count > 0)
 		stage_sent(a.tx.ret, a.tx.count);
+	if (a.rx.count > 0) {
+		rx.n = a.rx.ret > 0 ? (uint32_t)a.rx.ret : 0;
+		rx.next = 0;
+		rx.full = rx.n == RX_SLOTS;
+	}
 	*ready = a.ready;
+	if (rx.next < rx.n && (interest & 1ull << rx.handle))
+		*ready |= 1ull << rx.handle;
 }
 
 void hz_platform_ready(void)
@@ -172,6 +251,12 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 	/* Taps segment and coalesce TCP through the tender (abi.h). */
 	info->gso_max = hz_kvm_boot_info.devices[i].gso_max;
 	info->rx_max = hz_kvm_boot_info.devices[i].rx_max;
+	uint32_t most =
+	    info->rx_max > info->mtu + 14u ? info->rx_max : info->mtu + 14u;
+	if (rx.handle < 0 && most <= RX_SLOT) {
+		rx.handle = i;
+		rx.cap = most;
+	}
 	return 0;
 }
 
@@ -229,9 +314,25 @@ static int net_batches(unsigned call, hz_handle_t h, struct hz_frame *frames,
 
 int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 {
+	int k = 0, r;
+
 	if (!device(h, HZ_DEVICE_KIND_NET) || n == 0)
 		return -HZ_EINVAL;
-	return net_batches(HZ_KVM_CALL_NET_READ, h, frames, n);
+	if (h == rx.handle && rx.next < rx.n) {
+		k = rx_take(frames, n);
+		/* The yield found the queue empty behind them: no exit. */
+		if ((size_t)k == n || rx.next < rx.n || !rx.full) {
+			rx_note(frames, k);
+			return k > 0 ? k : -HZ_EAGAIN;
+		}
+	}
+	r = net_batches(HZ_KVM_CALL_NET_READ, h, frames + k, n - (size_t)k);
+	if (r < 0 && k == 0)
+		return r;
+	k += r > 0 ? r : 0;
+	if (h == rx.handle)
+		rx_note(frames, k);
+	return k;
 }
 
 int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,

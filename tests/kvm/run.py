@@ -134,6 +134,12 @@ def test_hello():
 
 
 def test_sleep():
+    if os.environ.get("HAZE_KVM_EMULATED"):
+        # tests/kvm/nested.sh: the guest's time is emulated, its TSC
+        # read a hundred times slower than on hardware.
+        report(True, "", skip="the CPU is emulated (tests/kvm/nested.sh): "
+               "the guest's sleep is not timed")
+        return
     start = time.monotonic()
     rc, out = run([image("sleep")])
     took = time.monotonic() - start
@@ -490,6 +496,7 @@ BADCALLS = [
     ("net-frames-range", ["net"], "net: frame array"),
     ("net-frames-rodata", ["net"], "net: frame array"),
     ("yield-tx-range", ["net"], "net: frame array"),
+    ("yield-rx-text", ["net"], "net: frame 0 at 0x"),
     ("block-read-bootpage", ["block"], "block: buffer 0x1000+512 outside "
      "writable guest memory"),
     ("block-read-pagetables", ["block"], "block: buffer 0x3000+512 outside "

@@ -595,6 +595,126 @@ static void tap_delivers(int fd, const struct virtio_net_hdr *h,
 	assert_int_equal(sendmsg(fd, &m, 0), (ssize_t)(sizeof(*h) + len));
 }
 
+/* The kernel's side of the tap sends string @s as a plain frame. */
+static void kernel_sends(int fd, const char *s)
+{
+	struct virtio_net_hdr plain = {0};
+
+	tap_delivers(fd, &plain, (const uint8_t *)s, strlen(s));
+}
+
+/* Guest address of a yield's receive frame array, apart from the tx one. */
+#define RX_FRAMES_GPA (FAKEVM_HEAP + 0x2000)
+#define RX_BUFS_GPA (FAKEVM_HEAP + 0x30000)
+
+/* Posts @n receive buffers of @cap bytes at RX_FRAMES_GPA; the array. */
+static struct hz_kvm_frame *rx_post(struct hz_vm *vm, unsigned n, uint64_t cap)
+{
+	struct hz_kvm_frame *fr = fakevm_ptr(vm, RX_FRAMES_GPA);
+
+	for (unsigned i = 0; i < n; i++)
+		fr[i] = (struct hz_kvm_frame){.buf = RX_BUFS_GPA + i * 2048,
+					      .cap = cap};
+	return fr;
+}
+
+/*
+ * A yield posting receive buffers gets back the frames that ended its
+ * wait, read as a NET_READ would; fewer than posted says the queue is
+ * empty. Nothing ready, nothing read; a malformed rx ends the VM before
+ * the staged frames go or the wait begins.
+ */
+static void yield_receives_into_posted_buffers(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+
+	(void)state;
+	fakevm_init(&vm);
+	add_socket_nic(&vm, sp);
+	struct hz_kvm_yield *y = fakevm_ptr(&vm, ARG_GPA);
+	const struct hz_kvm_net_io rx4 = {
+	    .handle = 0, .count = 4, .frames = RX_FRAMES_GPA};
+
+	/* Two frames wait: both come back with the yield, in order. */
+	kernel_sends(sp[1], "first frame, 20 byte");
+	kernel_sends(sp[1], "second frame of 24 bytes");
+	struct hz_kvm_frame *fr = rx_post(&vm, 4, 2048);
+	*y = (struct hz_kvm_yield){.interest = 1, .rx = rx4};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->ready, 1);
+	assert_int_equal(y->rx.ret, 2);
+	assert_int_equal(fr[0].len, 20);
+	assert_int_equal(fr[1].len, 24);
+	assert_memory_equal(fakevm_ptr(&vm, RX_BUFS_GPA), "first frame", 11);
+	assert_memory_equal(fakevm_ptr(&vm, RX_BUFS_GPA + 2048), "second", 6);
+	assert_int_equal(vm.st.yield_rx, 1);
+	assert_int_equal(vm.st.frames_read, 2);
+
+	/* Nothing waits: a poll, nothing read, rx.ret 0 whatever it held. */
+	rx_post(&vm, 4, 2048);
+	*y = (struct hz_kvm_yield){.interest = 1, .rx = rx4};
+	y->rx.ret = 77;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->ready, 0);
+	assert_int_equal(y->rx.ret, 0);
+	assert_int_equal(vm.st.yield_rx, 1);
+
+	/* A frame waits on a device the yield did not ask about: kept. */
+	kernel_sends(sp[1], "0123456789abcdef");
+	*y = (struct hz_kvm_yield){.interest = 0, .rx = rx4};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->rx.ret, 0);
+	assert_int_equal(frames_out(sp[0]), 1);
+
+	/* Staged frames and posted buffers in one yield: both done. */
+	net_write_args(&vm, 2);
+	rx_post(&vm, 4, 2048);
+	kernel_sends(sp[1], "0123456789abcdef");
+	*y = (struct hz_kvm_yield){
+	    .interest = 1, .tx = {.count = 2, .frames = FRAMES_GPA}, .rx = rx4};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->tx.ret, 2);
+	assert_int_equal(y->rx.ret, 1);
+	assert_int_equal(frames_out(sp[1]), 2);
+
+	/* An unknown device, or too many buffers: an error value. */
+	*y = (struct hz_kvm_yield){.interest = 1, .rx = rx4};
+	y->rx.handle = 9;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->rx.ret, -HZ_EINVAL);
+	*y = (struct hz_kvm_yield){.interest = 1, .rx = rx4};
+	y->rx.count = HZ_KVM_FRAMES_MAX + 1;
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA), -1);
+	assert_int_equal(y->rx.ret, -HZ_EINVAL);
+
+	/* A buffer in read-only memory ends the VM before anything: the
+	 * staged frames stay unsent and the waiting frame unread, even
+	 * with a wait of forever. */
+	net_write_args(&vm, 2);
+	rx_post(&vm, 4, 2048)[2].buf = HZ_KVM_IMAGE_BASE;
+	kernel_sends(sp[1], "0123456789abcdef");
+	*y = (struct hz_kvm_yield){.timeout_ns = UINT64_MAX,
+				   .interest = 1,
+				   .tx = {.count = 2, .frames = FRAMES_GPA},
+				   .rx = rx4};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	assert_int_equal(frames_out(sp[1]), 0);
+	assert_int_equal(frames_out(sp[0]), 1);
+
+	/* The array past the end of memory: the same. */
+	*y = (struct hz_kvm_yield){
+	    .timeout_ns = UINT64_MAX,
+	    .interest = 1,
+	    .rx = {.count = 2, .frames = FAKEVM_MEM - 16}};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_YIELD, ARG_GPA),
+			 HZ_KVM_EXIT_BADCALL);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(&vm);
+}
+
 /*
  * A frame the guest asks to have segmented reaches the tap with the
  * virtio-net header that has the kernel cut it; a batch with one frame
@@ -1493,6 +1613,7 @@ int main(void)
 	    cmocka_unit_test(symbols_cost_a_few_reads),
 	    cmocka_unit_test(bad_frame_sends_nothing),
 	    cmocka_unit_test(yield_sends_staged_frames_first),
+	    cmocka_unit_test(yield_receives_into_posted_buffers),
 	    cmocka_unit_test(trace_counts_calls_and_frames),
 	    cmocka_unit_test(malformed_calls_end_the_vm),
 	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),

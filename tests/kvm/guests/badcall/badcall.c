@@ -101,6 +101,17 @@ static bool bad_call(const char *name)
 			   .count = 2,
 			   .frames = hz_kvm_boot_info.mem_size - 16}};
 		hz_kvm_call(HZ_KVM_CALL_YIELD, &y);
+	} else if (strcmp(name, "yield-rx-text") == 0) {
+		/* A buffer to receive into in .text: refused before the wait
+		 * (forever) begins, whether or not a frame ever comes. */
+		static struct hz_kvm_frame rx;
+		rx = (struct hz_kvm_frame){.buf = text_address(), .cap = 1514};
+		struct hz_kvm_yield y = {
+		    .timeout_ns = UINT64_MAX,
+		    .rx = {.handle = (uint32_t)acquire("net0", true),
+			   .count = 1,
+			   .frames = (uint64_t)(uintptr_t)&rx}};
+		hz_kvm_call(HZ_KVM_CALL_YIELD, &y);
 	} else if (strcmp(name, "block-read-bootpage") == 0) {
 		block_read(HZ_KVM_GDT); /* GDT, IDT, TSS, canary */
 	} else if (strcmp(name, "block-read-pagetables") == 0) {
