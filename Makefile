@@ -63,3 +63,14 @@ test-build: $(TEST_DEPS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)O=$(O) CC=$(CC) tests/run $(TEST_SUITES)
+
+# The suites that run guests under haze-kvm, all of them, inside the
+# emulated machine of tests/kvm/nested.sh (which has a /dev/kvm where
+# this one may not): slower than make test's share, some minutes.
+KVM_SUITES := tests/kvm/run.py tests/net/interop_kvm.sh \
+	tests/website/interop_kvm.sh tests/kv/apps.sh tests/layers/images.sh \
+	tests/jitsu/jitsu.py tests/gdb/run.py
+.PHONY: test-kvm-emulated
+test-kvm-emulated: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)O=$(O) tests/kvm/nested.sh env CC=$(CC) tests/run $(KVM_SUITES)

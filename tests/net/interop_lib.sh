@@ -93,7 +93,8 @@ curl_tls() {
 
 # serve_file PORT FILE SECONDS: a Linux server in the namespace that sends
 # FILE to the first client to connect within SECONDS, and closes; its pid
-# in $server.
+# in $server. Returns once it listens (up to 10 s: Python starts slowly on
+# an emulated CPU).
 serve_file() {
 	ip netns exec $ns /usr/bin/python3 -c '
 import socket, sys
@@ -103,6 +104,10 @@ data = open(sys.argv[2], "rb").read()
 c, _ = s.accept(); c.sendall(data); c.close()
 ' "$1" "$2" "$3" &
 	server=$!
+	for _ in $(seq 100); do
+		ip netns exec $ns ss -Hltn "sport = :$1" | grep -q . && return
+		sleep 0.1
+	done
 }
 
 # download STACK LABEL SECONDS: the unikernel (tests/apps/fetch, on STACK)
@@ -110,7 +115,6 @@ c, _ = s.accept(); c.sendall(data); c.close()
 # and CRC-32 compared with want.
 download() {
 	serve_file 5001 "$tmp/data" "$3"
-	sleep 0.3
 	unikernel fetch --stack "$1" $host 5001
 	wait $pid
 	rc=$?
