@@ -293,7 +293,9 @@ class Daemon:
         self.p = subprocess.Popen([JITSU, path], stdout=self.log,
                                   stderr=subprocess.STDOUT)
 
-    def wait_serving(self, port, timeout=10):
+    def wait_serving(self, port, timeout=60):
+        # Returns as soon as it answers: the bound is for slow machines
+        # (an emulated CPU under tests/kvm/nested.sh takes over 10 s).
         end = time.time() + timeout
         while time.time() < end:
             if self.p.poll() is not None:

@@ -43,11 +43,20 @@ mkdir -p "$dir"
 # Debian's kernel, unpacked here once: the image and its modules, with
 # the module index its package's scripts would have made.
 if ! ls "$dir"/kernel/boot/vmlinuz-*-amd64 >/dev/null 2>&1; then
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
-	[ -n "$pkg" ] || skip "apt knows no linux-image-amd64"
+	kernel_pkg() {
+		apt-cache depends linux-image-amd64 2>/dev/null |
+			sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1
+	}
+	pkg=$(kernel_pkg)
+	[ -n "$pkg" ] || { apt-get update -qq && pkg=$(kernel_pkg); }
+	[ -n "$pkg" ] || {
+		echo "nested: apt knows no linux-image-amd64" >&2
+		exit 1
+	}
 	rm -rf "$dir/kernel" "$dir"/*.deb
-	(cd "$dir" && apt-get download -q "$pkg" >"$dir/download.log" 2>&1) || {
+	# Package lists may be stale: updated once when the download fails.
+	(cd "$dir" && { apt-get download -q "$pkg" || { apt-get update -qq &&
+		apt-get download -q "$pkg"; }; } >"$dir/download.log" 2>&1) || {
 		echo "nested: apt-get download $pkg failed:" >&2
 		cat "$dir/download.log" >&2
 		exit 1
