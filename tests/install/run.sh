@@ -203,13 +203,17 @@ for t in hello echo website; do
 		[ "$target" = kvm ] && image=build/kvm/$app.hz
 		[ "$target" = virtio ] && image=build/virtio/$app.virtio
 		if haze_in "$app" build -t "$target" >"$out" 2>&1 &&
-			[ -x "$work/$app/$image" ]; then
+			[ -x "$work/$app/$image" ] &&
+			grep -qx "haze: built $image ($target)" "$out"; then
 			ok "$app: haze build -t $target makes $image"
 		else
 			not_ok "$app: haze build -t $target makes $image"
 			diag "$(tail -n 20 "$out")"
 			continue
 		fi
+		haze_in "$app" build -t "$target" >"$out" 2>&1
+		check "$app: haze build -t $target again says $image is up to date" \
+			grep -qx "haze: $image is up to date ($target)" "$out"
 		haze_in "$app" inspect "$image" >"$out" 2>&1
 		check "$app: haze inspect calls $image a $target image" \
 			grep -q "^target:   $target" "$out"

@@ -8,6 +8,8 @@
 #   tests/kvm/nested.sh [--smp N] COMMAND...   (from the project's root)
 #
 # The command's output is printed and its exit status is this script's.
+# Its temporary files go to a tmpfs of the VM's own (TMPDIR=/run/tmp);
+# the host's /tmp stays visible, as a checkout there must be.
 # HAZE_KVM_EMULATED=1 is set for it: guests run a hundred times slower
 # than on hardware, so what holds there is behaviour and exit counts,
 # never time. The kernel is Debian's linux-image-amd64, unpacked under
@@ -115,10 +117,9 @@ for a in "$@"; do
 done >"$job.cmd"
 cat >"$job" <<EOF
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root O='$O' HAZE_KVM_EMULATED=1
+export HOME=/root O='$O' HAZE_KVM_EMULATED=1 TMPDIR=/run/tmp
 mount -t tmpfs tmpfs /run
-mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/shm /run/tmp && mount -t tmpfs tmpfs /dev/shm
 ip link set lo up
 cd '$top'
 rc=0

@@ -249,13 +249,27 @@ def cmd_build(args):
         raise Failed(f"haze build: -t {target.name}: pkg-config knows no "
                      f"{target.pkg} (set PKG_CONFIG_PATH to "
                      "PREFIX/lib/pkgconfig of Haze's make install)")
+    image = make_var(target.image_var, "haze build")
+    before = image_stamp(image)
     r = subprocess.run(["make", "--no-print-directory", target.name])
     if r.returncode != 0:
         raise Failed(f"haze build: -t {target.name}: make failed "
                      f"(status {r.returncode})")
-    image = make_var(target.image_var, "haze build")
-    print(f"haze: built {image} ({target.name})")
+    if before is not None and image_stamp(image) == before:
+        print(f"haze: {image} is up to date ({target.name})")
+    else:
+        print(f"haze: built {image} ({target.name})")
     return 0
+
+
+def image_stamp(path):
+    """What tells a rebuilt @path from the same one: its modification
+    time and inode; None when there is none yet."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
 
 
 # --- haze run -------------------------------------------------------------------
