@@ -10,6 +10,7 @@ $O/host/tender/.
 import ctypes
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -647,13 +648,19 @@ def test_kvm_fd():
     open the node itself (run as nobody); a descriptor that is not KVM's
     is refused before boot."""
     hello = image("hello")
+    # nobody may not reach the build tree (a checkout in a directory of
+    # mode 0700): the tender and the image run from a copy it can reach.
+    reach = tempfile.mkdtemp()
+    os.chmod(reach, 0o755)
+    tender = shutil.copy(HAZE_KVM, reach)
+    guest = shutil.copy(hello, reach)
     kvm = os.open("/dev/kvm", os.O_RDWR)
     try:
         def as_nobody():
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
-        p = subprocess.run([HAZE_KVM, "--kvm-fd", str(kvm), hello],
+        p = subprocess.run([tender, "--kvm-fd", str(kvm), guest],
                            pass_fds=[kvm], capture_output=True, timeout=20,
                            preexec_fn=as_nobody if os.geteuid() == 0
                            else None)
@@ -664,6 +671,7 @@ def test_kvm_fd():
             show(out)
     finally:
         os.close(kvm)
+        shutil.rmtree(reach)
     expect("--kvm-fd naming a descriptor that is not /dev/kvm is refused",
            ["--kvm-fd", "1", hello], EXIT_USAGE, "--kvm-fd 1: not /dev/kvm")
     expect("--kvm-fd that is no number is refused",

@@ -172,6 +172,13 @@ static void add_socket_nic(struct hz_vm *vm, int sp[2])
 	add_fd_nic(vm, sp[0]);
 }
 
+/* A fresh fake VM in @vm whose one NIC is a new socket pair @sp. */
+static void socket_nic_vm(struct hz_vm *vm, int sp[2])
+{
+	fakevm_init(vm);
+	add_socket_nic(vm, sp);
+}
+
 /* Sends @n guest UDP flows (one source port each) to 127.0.0.1:@port. */
 static void open_flows(struct hz_vm *vm, unsigned n, uint16_t port)
 {
@@ -448,8 +455,7 @@ static void bad_frame_sends_nothing(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
+	socket_nic_vm(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 
 	/* A good call: all five go out. */
@@ -498,8 +504,7 @@ static void yield_sends_staged_frames_first(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
+	socket_nic_vm(&vm, sp);
 	struct hz_kvm_yield *y = fakevm_ptr(&vm, ARG_GPA);
 
 	/* Three staged frames go, and a frame waiting is reported. */
@@ -630,8 +635,7 @@ static void yield_receives_into_posted_buffers(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
+	socket_nic_vm(&vm, sp);
 	struct hz_kvm_yield *y = fakevm_ptr(&vm, ARG_GPA);
 	const struct hz_kvm_net_io rx4 = {
 	    .handle = 0, .count = 4, .frames = RX_FRAMES_GPA};
@@ -873,8 +877,7 @@ static void frames_landing_on_the_array_change_nothing_checked(void **state)
 	int sp[2];
 
 	(void)state;
-	fakevm_init(&vm);
-	add_socket_nic(&vm, sp);
+	socket_nic_vm(&vm, sp);
 	struct hz_kvm_net_io *io = fakevm_ptr(&vm, ARG_GPA);
 	struct hz_kvm_frame *fr = net_write_args(&vm, 2);
 	fr[0].buf = FRAMES_GPA;
