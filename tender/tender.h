@@ -283,8 +283,8 @@ struct hz_net_batch {
  * io->ret set (an error value the guest sees). Ends the VM for a
  * malformed call (abi.h).
  */
-int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write,
-		 struct hz_net_batch *b);
+HZ_MUST_CHECK int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io,
+			       bool write, struct hz_net_batch *b);
 
 /* Moves the frames of a call hz_net_check passed; sets io->ret. */
 void hz_net_move(struct hz_kvm_net_io *io, bool write, struct hz_net_batch *b);

@@ -687,9 +687,9 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 			vm->st.yield_tx++;
 		}
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
-		/* What arrived for the posted buffers comes back with it. */
-		if (recv && a.rx.handle < 64 &&
-		    (a.ready & 1ull << a.rx.handle)) {
+		/* What arrived for the posted buffers comes back with it
+		 * (hz_net_check passed: rx.handle names a device). */
+		if (recv && (a.ready & 1ull << a.rx.handle)) {
 			hz_net_move(&a.rx, false, &rx);
 			net_count(vm, &a.rx, false);
 			vm->st.yield_rx++;

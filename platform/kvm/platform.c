@@ -100,7 +100,6 @@ static struct {
 	hz_handle_t handle; /* -1 until a NIC is acquired */
 	uint32_t cap;	    /* bytes a slot takes: the device's largest */
 	uint32_t n, next;   /* frames the last call brought; handed out */
-	bool full;	    /* it filled every slot: more may wait */
 	bool bulk;	    /* the last read brought a large frame */
 	struct hz_kvm_frame kf[RX_SLOTS];
 	_Alignas(64) uint8_t buf[RX_SLOTS][RX_SLOT];
@@ -135,14 +134,14 @@ static int rx_take(struct hz_frame *frames, size_t n)
 	int k = 0;
 
 	while ((size_t)k < n && rx.next < rx.n) {
-		const struct hz_kvm_frame *s = &rx.kf[rx.next++];
-		if (s->len > frames[k].cap) {
+		uint32_t i = rx.next++;
+		if (rx.kf[i].len > frames[k].cap) {
 			hz_counter_inc(&rx_drop);
 			continue;
 		}
-		memcpy(frames[k].buf, rx.buf[s - rx.kf], s->len);
-		frames[k].len = s->len;
-		frames[k].csum_ok = s->flags & HZ_KVM_FRAME_CSUM_OK;
+		memcpy(frames[k].buf, rx.buf[i], rx.kf[i].len);
+		frames[k].len = rx.kf[i].len;
+		frames[k].csum_ok = rx.kf[i].flags & HZ_KVM_FRAME_CSUM_OK;
 		k++;
 	}
 	return k;
@@ -187,9 +186,11 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		    .count = RX_SLOTS,
 		    .frames = (uint64_t)(uintptr_t)rx.kf,
 		};
-	if (deadline == UINT64_MAX && !left) {
+	if (left) {
+		a.timeout_ns = 0;
+	} else if (deadline == UINT64_MAX) {
 		a.timeout_ns = UINT64_MAX;
-	} else if (deadline && !left) {
+	} else if (deadline) {
 		uint64_t now = hz_platform_clock_monotonic();
 		a.timeout_ns = deadline > now ? deadline - now : 0;
 	}
@@ -199,7 +200,6 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 	if (a.rx.count > 0) {
 		rx.n = a.rx.ret > 0 ? (uint32_t)a.rx.ret : 0;
 		rx.next = 0;
-		rx.full = rx.n == RX_SLOTS;
 	}
 	*ready = a.ready;
 	if (rx.next < rx.n && (interest & 1ull << rx.handle))
@@ -320,8 +320,9 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 		return -HZ_EINVAL;
 	if (h == rx.handle && rx.next < rx.n) {
 		k = rx_take(frames, n);
-		/* The yield found the queue empty behind them: no exit. */
-		if ((size_t)k == n || rx.next < rx.n || !rx.full) {
+		/* Unless they filled every slot, the yield found the host's
+		 * queue empty behind them: no exit. */
+		if ((size_t)k == n || rx.next < rx.n || rx.n < RX_SLOTS) {
 			rx_note(frames, k);
 			return k > 0 ? k : -HZ_EAGAIN;
 		}

@@ -264,7 +264,7 @@ def cmd_build(args):
 
 def image_stamp(path):
     """What tells a rebuilt @path from the same one: its modification
-    time and inode; None when there is none yet."""
+    time, inode and size; None when there is none yet."""
     try:
         st = os.stat(path)
     except OSError:
