@@ -28,7 +28,7 @@ TENDER := $(O)/host/tender/haze-kvm
 
 $(TENDER): $(call objs,host,$(TENDER_SRCS))
 	$(MSG) LD $@
-	$(Q)$(CC) -o $@ $^ -lseccomp -ldl
+	$(Q)$(CC) -o $@ $^ -lseccomp -ldl -lpthread
 
 # The real sandbox for a made-up VM, for tests/kvm/run.py to try refused
 # system calls against (tests/kvm/sandbox_probe.c).

@@ -212,12 +212,8 @@ static struct hz_device *net_device(struct hz_vm *vm, uint32_t h)
 	return &vm->dev[h];
 }
 
-/*
- * Receives one frame into @buf and sets *@csum_ok (platform.h); its
- * length, 0 if none, -1 on failure, -2 when one was dropped (counted).
- */
-static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
-			bool *csum_ok)
+ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
+		    bool *csum_ok)
 {
 	struct hz_tap_rx rx = {0};
 	ssize_t n;
@@ -246,13 +242,10 @@ static ssize_t net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
 	return n;
 }
 
-/*
- * Whether write frame @f (at @buf) is one @d can send: 0, -HZ_EMSGSIZE
- * for a length Ethernet (or the device's gso_max) does not allow, or
- * -HZ_EINVAL for flags set or a gso_size the device cannot honour.
- */
-static int net_write_check(const struct hz_device *d,
-			   const struct hz_kvm_frame *f, const uint8_t *buf)
+/* -HZ_EMSGSIZE for a length Ethernet (or the device's gso_max) does not
+ * allow, -HZ_EINVAL for flags set or a gso_size it cannot honour. */
+int hz_net_write_check(const struct hz_device *d, const struct hz_kvm_frame *f,
+		       const uint8_t *buf)
 {
 	if (f->flags != 0)
 		return -HZ_EINVAL;
@@ -288,7 +281,7 @@ static int net_frames_check(struct hz_vm *vm, const struct hz_device *d,
 				    (unsigned long long)len,
 				    write ? "" : "writable ");
 		if (write && rc == 0)
-			rc = net_write_check(d, &fr[i], bufs[i]);
+			rc = hz_net_write_check(d, &fr[i], bufs[i]);
 	}
 	return rc;
 }
@@ -332,7 +325,7 @@ static int64_t net_receive(struct hz_device *d, const struct hz_kvm_frame *fr,
 		bool csum_ok = false;
 		ssize_t n;
 		do
-			n = net_recv(d, bufs[i], fr[i].cap, &csum_ok);
+			n = hz_net_recv(d, bufs[i], fr[i].cap, &csum_ok);
 		while (n == -2); /* dropped and counted: try the next */
 		if (n < 0)
 			return done ? done : -HZ_EIO;
@@ -351,7 +344,9 @@ int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io, bool write,
 		 struct hz_net_batch *b)
 {
 	b->d = net_device(vm, io->handle);
-	if (!b->d || io->count == 0 || io->count > HZ_KVM_FRAMES_MAX) {
+	/* A NIC with rings is served by them alone (abi.h). */
+	if (!b->d || b->d->ring.active || io->count == 0 ||
+	    io->count > HZ_KVM_FRAMES_MAX) {
 		io->ret = -HZ_EINVAL;
 		return -1;
 	}
@@ -452,7 +447,10 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 	int idx[HZ_KVM_DEVICE_MAX];
 	uint64_t ready = 0;
 
-	_Static_assert(HZ_POLL_MAX > HZ_KVM_DEVICE_MAX,
+	int wake = -1; /* the slot of the I/O thread's wake_fd */
+	uint64_t ringed = 0;
+
+	_Static_assert(HZ_POLL_MAX > HZ_KVM_DEVICE_MAX + 1,
 		       "no room for slirp's descriptors beside the taps");
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
@@ -460,6 +458,16 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound || d->slirp ||
 		    !(interest & 1ull << i))
 			continue;
+		/* A NIC with rings: the I/O thread wakes the wait. */
+		if (d->ring.active) {
+			ringed |= 1ull << i;
+			if (wake < 0) {
+				wake = (int)n;
+				fds[n++] = (struct pollfd){.fd = vm->wake_fd,
+							   .events = POLLIN};
+			}
+			continue;
+		}
 		idx[i] = (int)n;
 		fds[n++] = (struct pollfd){.fd = d->fd, .events = POLLIN};
 	}
@@ -479,6 +487,11 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 	};
 	bool forever = timeout_ns >= (1ull << 62);
 	int rc = ppoll(fds, n, forever ? NULL : &ts, NULL);
+	if (wake >= 0 && rc > 0 && (fds[wake].revents & POLLIN)) {
+		uint64_t v;
+		if (read(vm->wake_fd, &v, sizeof(v)) == sizeof(v))
+			ready |= ringed;
+	}
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
 		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)

@@ -4,8 +4,8 @@
  *   haze-kvm [--mem MIB] [--net NAME=tap:IFACE] [--net NAME=tapfd:FD]
  *            [--net NAME=user[,host-loopback][,hostfwd=tcp:H-:G...]]
  *            [--block NAME=PATH] [--pcap NAME=FILE] [--trace]
- *            [--notify FD] [--no-host-entropy] [--gdb PORT]
- *            [--kvm-fd FD] IMAGE [ARGS...]
+ *            [--notify FD] [--no-host-entropy] [--no-net-rings]
+ *            [--gdb PORT] [--kvm-fd FD] IMAGE [ARGS...]
  *
  * This file parses the command line, binds host resources to the devices
  * of the image's manifest (refusing a missing, unknown or duplicate
@@ -42,8 +42,8 @@ static HZ_NORETURN void usage(const char *why)
 		"                [--block NAME=PATH] [--pcap NAME=FILE] "
 		"[--trace]\n"
 		"                [--notify FD] [--no-host-entropy] "
-		"[--gdb PORT]\n"
-		"                [--kvm-fd FD] IMAGE [ARGS...]\n");
+		"[--no-net-rings]\n"
+		"                [--gdb PORT] [--kvm-fd FD] IMAGE [ARGS...]\n");
 	exit(HZ_KVM_EXIT_USAGE);
 }
 
@@ -238,6 +238,10 @@ int main(int argc, char **argv)
 			vm.no_host_entropy = true;
 			continue;
 		}
+		if (strcmp(a, "--no-net-rings") == 0) {
+			vm.no_rings = true;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			usage(NULL);
 		if (strcmp(a, "--mem") != 0 && strcmp(a, "--net") != 0 &&
@@ -337,6 +341,9 @@ int main(int argc, char **argv)
 		return HZ_KVM_EXIT_USAGE;
 	/* gdb is accepted outside the sandbox, then only read and written. */
 	if (gdb_fd >= 0 && hz_gdb_attach(&vm, &gdb_link, gdb_fd) < 0)
+		return HZ_KVM_EXIT_USAGE;
+	/* The I/O thread starts before the sandbox, which covers it. */
+	if (hz_rings_start(&vm) < 0)
 		return HZ_KVM_EXIT_USAGE;
 	if (hz_sandbox_enter(&vm) < 0)
 		return HZ_KVM_EXIT_USAGE;

@@ -249,6 +249,15 @@ int hz_sandbox_enter(struct hz_vm *vm)
 	if (vm->notify_fd >= 0 && vm->notify_fd != 1 && vm->notify_fd != 2)
 		rc |= allow_fd(ctx, SCMP_SYS(write), vm->notify_fd);
 	rc |= allow_fd(ctx, SCMP_SYS(pread64), vm->image.fd); /* symbols */
+	/* Net rings: the I/O thread and the vCPU wake each other. The
+	 * filter covers the thread too (TSYNC: it was started first). */
+	if (vm->rings) {
+		rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+		rc |= allow_fd(ctx, SCMP_SYS(read), vm->kick_fd);
+		rc |= allow_fd(ctx, SCMP_SYS(write), vm->kick_fd);
+		rc |= allow_fd(ctx, SCMP_SYS(read), vm->wake_fd);
+		rc |= allow_fd(ctx, SCMP_SYS(write), vm->wake_fd);
+	}
 	static const int always[] = {
 	    SCMP_SYS(ppoll),	 SCMP_SYS(clock_gettime),
 	    SCMP_SYS(getrandom), SCMP_SYS(exit_group),

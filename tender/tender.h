@@ -81,6 +81,25 @@ struct hz_net_binding {
 	uint16_t fwd_host[HZ_HOSTFWD_MAX], fwd_guest[HZ_HOSTFWD_MAX];
 };
 
+/*
+ * A NIC's net rings (abi.h), once the guest has set them up: host
+ * pointers to both rings, checked then, and the tender's own state,
+ * which nothing in guest memory changes. After setup only the I/O
+ * thread (tender/ring.c) touches the rest; `active` is published last.
+ */
+struct hz_ring {
+	bool active;
+	struct hz_kvm_ring *tx, *rx;
+	uint32_t entries;
+	uint32_t tx_done, rx_done; /* the tender's own `done` of each */
+	bool tx_blocked;	   /* the tap's queue was full: wait POLLOUT */
+	bool rx_failed;		   /* the tap failed a read: stop reading */
+	/* Counts, written by the I/O thread, read by --trace: frames
+	 * moved, tx frames refused (net_write_check) or failed by the
+	 * host, and rx reads that failed. */
+	uint64_t tx_frames, rx_frames, tx_refused, tx_failed, rx_errors;
+};
+
 /* One device of the manifest, bound to a host resource. */
 struct hz_device {
 	uint32_t kind;
@@ -104,6 +123,7 @@ struct hz_device {
 	 * full queue (libslirp's), and refused for an offload header that
 	 * lies (by hz_tap_refusal). */
 	uint64_t rx_oversize, rx_overflow, rx_refused[HZ_TAP_RX_NREFUSALS];
+	struct hz_ring ring;
 	/* block */
 	const char *path;
 	uint64_t capacity;
@@ -165,6 +185,14 @@ struct hz_vm {
 		uint64_t next_ns;
 	} st;
 	bool no_host_entropy; /* the entropy call answers -HZ_ENOTSUP */
+	/* Net rings (tender/ring.c): served unless --no-net-rings, for tap
+	 * NICs; the I/O thread sleeps on kick_fd (NET_KICK, an ioeventfd
+	 * where KVM has one) and wakes the guest's yield through wake_fd.
+	 * Its counts: kicks seen, wakes made, sleeps. */
+	bool no_rings, rings;
+	int kick_fd, wake_fd;
+	bool kick_in_kernel; /* NET_KICK is an ioeventfd */
+	uint64_t ring_kicks, ring_wakes, ring_sleeps;
 	struct hz_image image;
 	/* The console's rate limit: a token bucket of bytes. */
 	uint64_t console_tokens, console_refill_ns, console_dropped;
@@ -288,6 +316,50 @@ HZ_MUST_CHECK int hz_net_check(struct hz_vm *vm, struct hz_kvm_net_io *io,
 
 /* Moves the frames of a call hz_net_check passed; sets io->ret. */
 void hz_net_move(struct hz_kvm_net_io *io, bool write, struct hz_net_batch *b);
+
+/*
+ * Receives one frame of @d into @buf (at most @cap bytes) and sets
+ * *@csum_ok: its length, 0 if none waits, -1 if the host failed, -2 if
+ * one was dropped (too large or refused; counted).
+ */
+ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
+		    bool *csum_ok);
+
+/*
+ * Whether frame @f (at @buf) is one @d can send: 0, -HZ_EMSGSIZE or
+ * -HZ_EINVAL (abi.h).
+ */
+int hz_net_write_check(const struct hz_device *d, const struct hz_kvm_frame *f,
+		       const uint8_t *buf);
+
+/* --- net rings (ring.c) ------------------------------------------------ */
+
+/* Handles NET_RINGS: checks @a and starts serving its NIC's rings. */
+void hz_net_rings(struct hz_vm *vm, struct hz_kvm_net_rings *a);
+
+/* Handles NET_KICK where it reaches the tender: wakes the I/O thread. */
+void hz_net_kick(struct hz_vm *vm);
+
+/*
+ * Sends what the guest posted on @d's tx ring, in order, until the ring
+ * is empty or the tap's queue full; descriptors done.
+ */
+unsigned hz_ring_tx(struct hz_vm *vm, struct hz_device *d);
+
+/* Fills the buffers posted on @d's rx ring while frames wait; how many. */
+unsigned hz_ring_rx(struct hz_vm *vm, struct hz_device *d);
+
+/*
+ * Whether the I/O thread may sleep: sets every ring's tender_wait, then
+ * looks again; false (and the flags cleared) if work came meanwhile.
+ */
+bool hz_rings_may_sleep(struct hz_vm *vm);
+
+/*
+ * Makes the eventfds and, if any NIC may have rings, starts the I/O
+ * thread (before the sandbox, which covers it). 0 or -1 with a message.
+ */
+HZ_MUST_CHECK int hz_rings_start(struct hz_vm *vm);
 
 /* Handles a block hypercall (@call is READ, WRITE or FLUSH). */
 void hz_block_io(struct hz_vm *vm, struct hz_kvm_block_io *io, unsigned call);

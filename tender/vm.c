@@ -202,6 +202,13 @@ static int write_boot_info(struct hz_vm *vm, int argc, char **argv)
 	bi->abi_version = HZ_KVM_ABI_VERSION;
 	/* --notify's guest and main notices come from the trace mark. */
 	bi->flags = vm->trace || vm->notify_fd >= 0 ? HZ_KVM_BOOT_TRACE : 0;
+	/* Rings are served for tap NICs (tender/ring.c). */
+	for (unsigned i = 0; i < vm->ndev && !vm->no_rings; i++)
+		if (vm->dev[i].kind == HZ_DEVICE_KIND_NET && vm->dev[i].bound &&
+		    !vm->dev[i].slirp)
+			vm->rings = true;
+	if (vm->rings)
+		bi->flags |= HZ_KVM_BOOT_RINGS;
 	bi->mem_size = vm->mem_size;
 	bi->heap_start = vm->image.end;
 	bi->heap_size = vm->mem_size - vm->image.end;
@@ -598,6 +605,31 @@ static void trace_drops(const struct hz_device *d)
 	hz_tender_log("trace: net %s dropped %s", d->name, line);
 }
 
+/* --trace: what the I/O thread did (counts it keeps as it goes). */
+static void trace_rings(const struct hz_vm *vm)
+{
+	uint64_t tx = 0, rx = 0, refused = 0, failed = 0;
+
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct hz_ring *r = &vm->dev[i].ring;
+		tx += __atomic_load_n(&r->tx_frames, __ATOMIC_RELAXED);
+		rx += __atomic_load_n(&r->rx_frames, __ATOMIC_RELAXED);
+		refused += __atomic_load_n(&r->tx_refused, __ATOMIC_RELAXED);
+		failed += __atomic_load_n(&r->tx_failed, __ATOMIC_RELAXED) +
+			  __atomic_load_n(&r->rx_errors, __ATOMIC_RELAXED);
+	}
+	hz_tender_log("trace: rings tx=%llu rx=%llu refused=%llu failed=%llu "
+		      "kicks=%llu wakes=%llu sleeps=%llu",
+		      (unsigned long long)tx, (unsigned long long)rx,
+		      (unsigned long long)refused, (unsigned long long)failed,
+		      (unsigned long long)__atomic_load_n(&vm->ring_kicks,
+							  __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&vm->ring_wakes,
+							  __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&vm->ring_sleeps,
+							  __ATOMIC_RELAXED));
+}
+
 void hz_vm_trace_counts(const struct hz_vm *vm)
 {
 	const uint64_t *c = vm->st.calls;
@@ -621,6 +653,8 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
 		      vm->st.exits ? (double)frames / (double)vm->st.exits
 				   : 0.0);
+	if (vm->rings)
+		trace_rings(vm);
 	for (unsigned i = 0; i < vm->ndev; i++)
 		trace_drops(&vm->dev[i]);
 }
@@ -782,6 +816,17 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 		hz_notify(vm->notify_fd, "main", vm->t_main_ns);
 		return;
 	}
+	case HZ_KVM_CALL_NET_RINGS: {
+		struct hz_kvm_net_rings a;
+		get_arg(vm, gpa, &a, sizeof(a), "net rings", ARG_INOUT);
+		hz_net_rings(vm, &a);
+		put_arg(vm, gpa, &a, sizeof(a));
+		return;
+	}
+	case HZ_KVM_CALL_NET_KICK:
+		/* Nothing is read: the call is the message (abi.h). */
+		hz_net_kick(vm);
+		return;
 	case HZ_KVM_CALL_READY:
 		/* Nothing is read from the guest: the call is the message. */
 		if (!vm->told_ready) {

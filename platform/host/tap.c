@@ -153,26 +153,16 @@ int hz_tap_adopt(int fd, struct hz_errmsg *err)
 static int gso_header(const uint8_t *f, size_t len, size_t gso_size,
 		      struct virtio_net_hdr *h)
 {
-	size_t ihl, doff, hdr;
+	struct hz_gso_layout l;
 
-	if (len < ETH_HLEN + 40 || len > ETH_HLEN + HZ_TAP_GSO_MAX ||
-	    hz_get16(f + 12) != 0x0800 || (f[14] >> 4) != 4)
-		return -EINVAL;
-	ihl = (size_t)(f[14] & 15) * 4;
-	if (ihl < 20 || hz_get16(f + 16) != len - ETH_HLEN || f[23] != 6 ||
-	    (hz_get16(f + 20) & 0x3fff) != 0 || ETH_HLEN + ihl + 20 > len)
-		return -EINVAL;
-	doff = (size_t)(f[ETH_HLEN + ihl + 12] >> 4) * 4;
-	hdr = ETH_HLEN + ihl + doff;
-	if (doff < 20 || hdr > len || gso_size == 0 || gso_size > 0xffff ||
-	    len - hdr <= gso_size)
+	if (hz_gso_layout(f, len, gso_size, HZ_TAP_GSO_MAX, &l) < 0)
 		return -EINVAL;
 	*h = (struct virtio_net_hdr){
 	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
 	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-	    .hdr_len = (uint16_t)hdr,
+	    .hdr_len = l.hdr_len,
 	    .gso_size = (uint16_t)gso_size,
-	    .csum_start = (uint16_t)(ETH_HLEN + ihl),
+	    .csum_start = l.csum_start,
 	    .csum_offset = 16,
 	};
 	return 0;

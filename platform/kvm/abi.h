@@ -62,7 +62,7 @@
 #include <stdint.h>
 #endif
 
-#define HZ_KVM_ABI_VERSION 7
+#define HZ_KVM_ABI_VERSION 8
 #define HZ_KVM_NOTE_ABI 0x485a4b31   /* "HZK1" */
 #define HZ_KVM_NOTE_TRAPS 0x485a4b54 /* "HZKT": struct hz_kvm_traps */
 #define HZ_KVM_VECTORS 32	     /* exception vectors with an entry point */
@@ -109,7 +109,9 @@
 #define HZ_KVM_CALL_FAULT 10	  /* struct hz_kvm_fault */
 #define HZ_KVM_CALL_MAIN 11	  /* struct hz_kvm_mark: main is called */
 #define HZ_KVM_CALL_READY 12	  /* none (address ignored): see below */
-#define HZ_KVM_CALL_COUNT_ 13
+#define HZ_KVM_CALL_NET_RINGS 13  /* struct hz_kvm_net_rings */
+#define HZ_KVM_CALL_NET_KICK 14	  /* none (address ignored): net rings */
+#define HZ_KVM_CALL_COUNT_ 15
 
 /*
  * READY tells the tender, once, that the application is ready for work
@@ -138,6 +140,8 @@
 /* The guest reports reaching main (MAIN): asked for by --trace and
  * --notify alike. */
 #define HZ_KVM_BOOT_TRACE 0x1u
+/* NET_RINGS is served (for tap NICs; see struct hz_kvm_ring). */
+#define HZ_KVM_BOOT_RINGS 0x2u
 
 #ifndef __ASSEMBLER__
 struct hz_kvm_device {
@@ -222,6 +226,71 @@ struct hz_kvm_yield {
 	uint64_t ready;		 /* out: bit h = handle h readable */
 	struct hz_kvm_net_io tx; /* in/out: frames to send first */
 	struct hz_kvm_net_io rx; /* in/out: buffers to receive into after */
+};
+
+/*
+ * Net rings (NET_RINGS): a NIC's frames move through two rings in guest
+ * memory, served by an I/O thread of the tender while the guest runs,
+ * so a busy guest exits only to wait or to wake a sleeping tender.
+ *
+ * Each ring is a header and @entries descriptors (a power of two, at
+ * most HZ_KVM_RING_MAX); descriptor i, counted from 0 for ever (indices
+ * wrap at 2^32), lives at desc[i % entries]. The guest fills descriptors
+ * and then advances `posted`; the tender moves descriptors [done, posted)
+ * in order and then advances `done`. The tx ring's descriptors are
+ * frames to send (buf, len, gso_size, flags 0, as a NET_WRITE's); the rx
+ * ring's are buffers (buf, cap) the tender fills, writing len and flags
+ * back into the descriptor before `done` passes it. A tx frame the
+ * device cannot send (net_write_check's reasons) is skipped and counted,
+ * not sent.
+ *
+ * The tender trusts nothing in a ring: it keeps its own `done`, reads
+ * `posted` once per pass and each descriptor once (a copy, which is what
+ * it checks and uses), and ends the VM (BADCALL) when posted runs more
+ * than @entries ahead of done or a descriptor's buffer lies outside
+ * guest memory (writable guest memory, for rx). What the guest writes to
+ * `done`, or to a descriptor the tender holds, changes nothing it does.
+ *
+ * Waking (the other side may be asleep): the tender sets tender_wait
+ * before it sleeps (tx: for anything; rx: for want of buffers) and
+ * checks `posted` again after; the guest, after advancing `posted`,
+ * makes a NET_KICK call if it sees tender_wait. The guest sets
+ * guest_wait before a yield that waits on the NIC and checks `done`
+ * again after; the tender, after advancing `done`, wakes that yield
+ * (the NIC's bit in `ready`) if it sees guest_wait. Each side makes its
+ * store, then a full barrier, then its load, so one of the two sees the
+ * other. On KVM NET_KICK is an ioeventfd where the host offers one: the
+ * kernel wakes the I/O thread without returning to the tender.
+ *
+ * A NIC with rings is served by them alone: NET_READ, NET_WRITE and a
+ * yield's tx or rx naming it answer -HZ_EINVAL.
+ */
+#define HZ_KVM_RING_MAX 256u
+struct hz_kvm_ring {
+	uint32_t posted;     /* guest: descriptors posted, ever */
+	uint32_t guest_wait; /* guest: 1 = wake my yield when done moves */
+	uint32_t pad0[14];
+	uint32_t done;	      /* tender: descriptors done, ever */
+	uint32_t tender_wait; /* tender: 1 = asleep until a NET_KICK */
+	uint32_t pad1[14];
+	struct hz_kvm_frame desc[]; /* @entries of them */
+};
+
+/*
+ * Sets up @handle's rings: @tx and @rx are 64-byte aligned guest
+ * addresses of rings of @entries descriptors each, in writable guest
+ * memory and apart. The guest may post rx buffers first; both rings'
+ * `done` start at 0. ret: 0; -HZ_ENOTSUP where the tender does not serve
+ * rings for that NIC (a user NIC, --net-rings=off); -HZ_EEXIST if it has
+ * them already; -HZ_EINVAL for a bad handle, entry count, or a ring with
+ * more than @entries posted. A ring outside writable memory, misaligned
+ * or overlapping the other ends the VM.
+ */
+struct hz_kvm_net_rings {
+	uint32_t handle;  /* in */
+	uint32_t entries; /* in: per ring, a power of two <= RING_MAX */
+	uint64_t tx, rx;  /* in: guest addresses of the rings */
+	int64_t ret;	  /* out */
 };
 
 #define HZ_KVM_BLOCK_IO_MAX (1u << 20) /* bytes per call */

@@ -10,7 +10,9 @@
 
 #include "haze/log.h"
 #include "haze/manifest.h"
+#include "haze/mem.h"
 #include "haze/platform.h"
+#include "haze/wire.h"
 #include "kvm.h"
 
 /*
@@ -147,6 +149,219 @@ static int rx_take(struct hz_frame *frames, size_t n)
 	return k;
 }
 
+/*
+ * Net rings (abi.h, NET_RINGS), for the first NIC acquired where the
+ * tender serves them: frames written are copied into the tx ring's byte
+ * area and posted, received ones are copied out of buffers posted on the
+ * rx ring, and the tender's I/O thread moves both while the guest runs.
+ * Neither costs an exit unless the thread sleeps (a NET_KICK) or the
+ * guest has nothing to do (its yield). Where the tender offers no rings,
+ * or memory for them is short, the NIC keeps the calls above.
+ *
+ * Descriptor j of the rx ring always uses buffer j % RING_RX_BUFS: the
+ * buffers are taken in the order posted and each is posted again as it
+ * is taken, so RING_RX_BUFS are outstanding at once.
+ */
+#define RING_N 64u
+#define RING_RX_BUFS 8u
+#define RING_TX_BYTES (256u << 10)
+#define RING_TX_WAIT_NS 10000000ull /* a full tx ring waits this long */
+static struct {
+	hz_handle_t handle; /* -1: no rings */
+	struct hz_kvm_ring *tx, *rx;
+	uint8_t *txbuf, *rxbuf;
+	uint32_t rx_cap;	      /* bytes of each rx buffer */
+	uint32_t tx_posted, tx_freed; /* descriptors posted; given back */
+	uint64_t tx_head, tx_tail;    /* txbuf bytes taken; given back */
+	uint64_t tx_end[RING_N];      /* tx_head once each was taken */
+	uint32_t rx_posted, rx_taken;
+} ring = {.handle = -1};
+
+/* Received frames a reader's buffer was too small for (rings). */
+static HZ_COUNTER(ring_rx_drop, "kvm", "net_ring_rx_drop");
+
+/* Posts @posted on ring @r, then kicks the tender if it sleeps. */
+static void ring_post(struct hz_kvm_ring *r, uint32_t posted)
+{
+	uint64_t none = 0;
+
+	__atomic_store_n(&r->posted, posted, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&r->tender_wait, __ATOMIC_RELAXED))
+		hz_kvm_call(HZ_KVM_CALL_NET_KICK, &none);
+}
+
+/* The tender's `done` of @r, if it lies within [@from, @to]; else @from. */
+static uint32_t ring_done(struct hz_kvm_ring *r, uint32_t from, uint32_t to)
+{
+	uint32_t done = __atomic_load_n(&r->done, __ATOMIC_ACQUIRE);
+
+	return done - from <= to - from ? done : from;
+}
+
+/* Posts rx descriptor @j on its buffer (not yet published). */
+static void ring_rx_give(uint32_t j)
+{
+	ring.rx->desc[j % RING_N] = (struct hz_kvm_frame){
+	    .buf = (uint64_t)(uintptr_t)(ring.rxbuf +
+					 (size_t)(j % RING_RX_BUFS) *
+					     ring.rx_cap),
+	    .cap = ring.rx_cap};
+}
+
+/* Sets up rings for NIC @h, whose largest frame is @most bytes. */
+static void ring_setup(hz_handle_t h, uint32_t most)
+{
+	uint32_t cap = (most + 63u) & ~63u;
+	size_t size = 2 * 4096 + RING_TX_BYTES + (size_t)RING_RX_BUFS * cap;
+	uint8_t *mem;
+
+	if (!(hz_kvm_boot_info.flags & HZ_KVM_BOOT_RINGS) || ring.handle >= 0 ||
+	    !(mem = hz_malloc(size))) /* page-aligned at this size */
+		return;
+	memset(mem, 0, 2 * 4096);
+	ring.tx = (struct hz_kvm_ring *)mem;
+	ring.rx = (struct hz_kvm_ring *)(mem + 4096);
+	ring.txbuf = mem + 2 * 4096;
+	ring.rxbuf = ring.txbuf + RING_TX_BYTES;
+	ring.rx_cap = cap;
+	for (uint32_t j = 0; j < RING_RX_BUFS; j++)
+		ring_rx_give(j);
+	ring.rx->posted = ring.rx_posted = RING_RX_BUFS;
+	struct hz_kvm_net_rings a = {
+	    .handle = (uint32_t)h,
+	    .entries = RING_N,
+	    .tx = (uint64_t)(uintptr_t)ring.tx,
+	    .rx = (uint64_t)(uintptr_t)ring.rx,
+	};
+	_Static_assert(sizeof(struct hz_kvm_ring) + RING_N * sizeof(
+						      struct hz_kvm_frame) <=
+			   4096,
+		       "a ring outgrows its page");
+	hz_kvm_call(HZ_KVM_CALL_NET_RINGS, &a);
+	if (a.ret != 0) {
+		hz_free(mem);
+		ring = (__typeof__(ring)){.handle = -1};
+		return;
+	}
+	ring.handle = h;
+}
+
+/* Gives back the tx space of frames the tender is done with. */
+static void ring_tx_reclaim(void)
+{
+	uint32_t done = ring_done(ring.tx, ring.tx_freed, ring.tx_posted);
+
+	for (; ring.tx_freed != done; ring.tx_freed++)
+		ring.tx_tail = ring.tx_end[ring.tx_freed % RING_N];
+}
+
+/* Copies frame @f onto the tx ring; false if the ring or its bytes are full. */
+static bool ring_tx_put(const struct hz_frame *f)
+{
+	uint64_t len = (f->len + 63u) & ~(uint64_t)63u;
+	uint64_t pos = ring.tx_head % RING_TX_BYTES;
+	/* A frame never wraps: the end of the area is skipped instead. */
+	uint64_t skip = pos + len > RING_TX_BYTES ? RING_TX_BYTES - pos : 0;
+
+	if (ring.tx_posted - ring.tx_freed == RING_N ||
+	    ring.tx_head + skip + len - ring.tx_tail > RING_TX_BYTES)
+		return false;
+	uint8_t *p = ring.txbuf + (skip ? 0 : pos);
+	memcpy(p, f->buf, f->len);
+	ring.tx_head += skip + len;
+	ring.tx->desc[ring.tx_posted % RING_N] = (struct hz_kvm_frame){
+	    .buf = (uint64_t)(uintptr_t)p,
+	    .len = f->len,
+	    .gso_size = (uint32_t)f->gso_size};
+	ring.tx_end[ring.tx_posted % RING_N] = ring.tx_head;
+	ring.tx_posted++;
+	return true;
+}
+
+/*
+ * Waits, at most @timeout_ns, for the tender to finish a tx descriptor
+ * (a yield that only the ring wakes); whether it did.
+ */
+static bool ring_tx_wait(uint64_t timeout_ns)
+{
+	uint32_t freed = ring.tx_freed;
+	struct hz_kvm_yield a = {
+	    .timeout_ns = timeout_ns, .interest = 1ull << ring.handle};
+
+	__atomic_store_n(&ring.tx->guest_wait, 1u, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ring_done(ring.tx, freed, ring.tx_posted) == freed)
+		hz_kvm_call(HZ_KVM_CALL_YIELD, &a);
+	__atomic_store_n(&ring.tx->guest_wait, 0u, __ATOMIC_RELAXED);
+	ring_tx_reclaim();
+	return ring.tx_freed != freed;
+}
+
+/* Writes @n frames through the tx ring; how many it took. */
+static int ring_write(const struct hz_frame *frames, size_t n)
+{
+	size_t k = 0;
+
+	for (;;) {
+		ring_tx_reclaim();
+		while (k < n && ring_tx_put(&frames[k]))
+			k++;
+		ring_post(ring.tx, ring.tx_posted);
+		/* Full: the tender is sending; what does not fit after a
+		 * wait is the caller's to count (netdev's tx_full). */
+		if (k == n || !ring_tx_wait(RING_TX_WAIT_NS))
+			return (int)k;
+	}
+}
+
+/* Whether the rx ring holds frames not yet read. */
+static bool ring_rx_ready(void)
+{
+	return ring_done(ring.rx, ring.rx_taken, ring.rx_posted) !=
+	       ring.rx_taken;
+}
+
+/* Reads up to @n frames off the rx ring, posting their buffers again. */
+static int ring_read(struct hz_frame *frames, size_t n)
+{
+	uint32_t done = ring_done(ring.rx, ring.rx_taken, ring.rx_posted);
+	int k = 0;
+
+	if (done == ring.rx_taken)
+		return -HZ_EAGAIN;
+	while ((size_t)k < n && ring.rx_taken != done) {
+		const struct hz_kvm_frame *d =
+		    &ring.rx->desc[ring.rx_taken % RING_N];
+		const uint8_t *buf =
+		    ring.rxbuf +
+		    (size_t)(ring.rx_taken % RING_RX_BUFS) * ring.rx_cap;
+		if (d->len > frames[k].cap || d->len > ring.rx_cap) {
+			hz_counter_inc(&ring_rx_drop);
+		} else {
+			memcpy(frames[k].buf, buf, d->len);
+			frames[k].len = d->len;
+			frames[k].csum_ok = d->flags & HZ_KVM_FRAME_CSUM_OK;
+			k++;
+		}
+		ring.rx_taken++;
+		ring_rx_give(ring.rx_posted++);
+	}
+	ring_post(ring.rx, ring.rx_posted);
+	return k > 0 ? k : -HZ_EAGAIN;
+}
+
+/* Waits until the tender has sent every posted frame, or 100 ms. */
+static void ring_tx_drain(void)
+{
+	for (int i = 0; ring.handle >= 0 && i < 10; i++) {
+		ring_tx_reclaim();
+		if (ring.tx_freed == ring.tx_posted)
+			return;
+		ring_tx_wait(RING_TX_WAIT_NS);
+	}
+}
+
 /* ns = tsc * mult >> 32; mult fits 64 bits for any TSC above 0.23 Hz. */
 static uint64_t clock_mult;
 
@@ -179,6 +394,14 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 	struct hz_kvm_yield a = {.interest = interest, .tx = stage_io()};
 	/* Frames delivered and not yet read: the yield is a poll. */
 	bool left = rx.next < rx.n && (interest & 1ull << rx.handle);
+	bool ringed = ring.handle >= 0 && (interest & 1ull << ring.handle);
+
+	/* Rings: asked to be woken, then looked at again (abi.h). */
+	if (ringed) {
+		__atomic_store_n(&ring.rx->guest_wait, 1u, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		left = left || ring_rx_ready();
+	}
 
 	if (!left && rx_post(interest))
 		a.rx = (struct hz_kvm_net_io){
@@ -204,6 +427,12 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 	*ready = a.ready;
 	if (rx.next < rx.n && (interest & 1ull << rx.handle))
 		*ready |= 1ull << rx.handle;
+	if (ringed) {
+		__atomic_store_n(&ring.rx->guest_wait, 0u, __ATOMIC_RELAXED);
+		*ready &= ~(1ull << ring.handle);
+		if (ring_rx_ready())
+			*ready |= 1ull << ring.handle;
+	}
 }
 
 void hz_platform_ready(void)
@@ -253,7 +482,8 @@ int hz_platform_net_acquire(const char *name, hz_handle_t *h,
 	info->rx_max = hz_kvm_boot_info.devices[i].rx_max;
 	uint32_t most =
 	    info->rx_max > info->mtu + 14u ? info->rx_max : info->mtu + 14u;
-	if (rx.handle < 0 && most <= RX_SLOT) {
+	ring_setup(i, most);
+	if (ring.handle != i && rx.handle < 0 && most <= RX_SLOT) {
 		rx.handle = i;
 		rx.cap = most;
 	}
@@ -318,6 +548,8 @@ int hz_platform_net_read(hz_handle_t h, struct hz_frame *frames, size_t n)
 
 	if (!device(h, HZ_DEVICE_KIND_NET) || n == 0)
 		return -HZ_EINVAL;
+	if (h == ring.handle)
+		return ring_read(frames, n);
 	if (h == rx.handle && rx.next < rx.n) {
 		k = rx_take(frames, n);
 		/* Unless they filled every slot, the yield found the host's
@@ -345,12 +577,17 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 	for (size_t i = 0; i < n; i++) {
 		const struct hz_frame *f = &frames[i];
 		size_t max = f->gso_size > 0 ? d->gso_max : d->mtu;
+		struct hz_gso_layout l;
 		if (f->gso_size > 0 &&
-		    (d->gso_max == 0 || f->gso_size > 0xffff))
+		    (d->gso_max == 0 ||
+		     hz_gso_layout(f->buf, f->len, f->gso_size, d->gso_max,
+				   &l) < 0))
 			return -HZ_EINVAL;
 		if (f->len > max + 14u)
 			return -HZ_EMSGSIZE;
 	}
+	if (h == ring.handle)
+		return ring_write(frames, n);
 	if (stage_frames(h, frames, n))
 		return (int)n;
 	stage_flush(); /* what was written first leaves first */
@@ -443,6 +680,7 @@ void hz_platform_exit(int status)
 	struct hz_kvm_exit a = {status};
 
 	stage_flush();
+	ring_tx_drain();
 	for (;;)
 		hz_kvm_call(HZ_KVM_CALL_EXIT, &a);
 }

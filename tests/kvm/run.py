@@ -504,7 +504,7 @@ BADCALLS = [
      "writable guest memory"),
     ("entropy-text", [], "entropy: buffer 0x"),
     ("yield-arg-rodata", [], "yield: argument at 0x"),
-    ("unknown-call", [], "unknown call 13"),
+    ("unknown-call", [], "unknown call 15"),
     ("misaligned-arg", [], "exit: argument at 0x"),
     ("hypercall-load", [], "load of 4 bytes from the hypercall page"),
     ("hypercall-store64", [], "store of 8 bytes at hypercall offset 0x40"),

@@ -22,10 +22,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/ioctl.h>
@@ -137,6 +139,14 @@ static unsigned drain(int fd, int ms)
 		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
 			n++;
 	return n;
+}
+
+/* Whether @fd has something to read (an eventfd's count, a frame). */
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
 }
 
 /* Gives @vm a user NIC (libslirp) as device 0. */
@@ -717,6 +727,387 @@ static void yield_receives_into_posted_buffers(void **state)
 	close(sp[0]);
 	close(sp[1]);
 	fakevm_release(&vm);
+}
+
+/* --- net rings (ABI 8) -------------------------------------------------- */
+
+/* Guest addresses of a fake VM's rings, their frames and buffers. */
+#define RING_TX_GPA (FAKEVM_HEAP + 0x4000)
+#define RING_RX_GPA (FAKEVM_HEAP + 0x6000)
+#define RING_BUFS_GPA (FAKEVM_HEAP + 0x40000)
+#define RING_N 8u
+
+/* The fake VM's ring at @gpa. */
+static struct hz_kvm_ring *ring_at(struct hz_vm *vm, uint64_t gpa)
+{
+	return fakevm_ptr(vm, gpa);
+}
+
+/* Asks for rings of @entries at @tx and @rx on NIC 0; the call's ret. */
+static int64_t rings_call(struct hz_vm *vm, uint32_t entries, uint64_t tx,
+			  uint64_t rx, int *status)
+{
+	struct hz_kvm_net_rings *a = fakevm_ptr(vm, ARG_GPA);
+
+	*a = (struct hz_kvm_net_rings){
+	    .handle = 0, .entries = entries, .tx = tx, .rx = rx, .ret = 77};
+	*status = fakevm_call(vm, HZ_KVM_CALL_NET_RINGS, ARG_GPA);
+	return a->ret;
+}
+
+/* A fake VM whose NIC 0 (socket pair @sp) has rings of RING_N. */
+static void ring_vm(struct hz_vm *vm, int sp[2])
+{
+	int status;
+
+	socket_nic_vm(vm, sp);
+	vm->rings = true;
+	vm->kick_fd = eventfd(0, EFD_NONBLOCK);
+	vm->wake_fd = eventfd(0, EFD_NONBLOCK);
+	assert_true(vm->kick_fd >= 0 && vm->wake_fd >= 0);
+	memset(fakevm_ptr(vm, RING_TX_GPA), 0, 0x4000);
+	assert_int_equal(rings_call(vm, RING_N, RING_TX_GPA, RING_RX_GPA,
+				    &status),
+			 0);
+	assert_int_equal(status, -1);
+	/* Setting up woke the I/O thread to take the NIC in. */
+	assert_true(readable(vm->kick_fd));
+}
+
+/* Closes what ring_vm opened. */
+static void ring_vm_release(struct hz_vm *vm, int sp[2])
+{
+	close(vm->kick_fd);
+	close(vm->wake_fd);
+	close(sp[0]);
+	close(sp[1]);
+	fakevm_release(vm);
+}
+
+/* Posts tx frame @i (@len bytes of @i at RING_BUFS_GPA + i * 4096). */
+static void ring_tx_post(struct hz_vm *vm, uint32_t i, uint64_t len)
+{
+	struct hz_kvm_ring *tx = ring_at(vm, RING_TX_GPA);
+	uint64_t buf = RING_BUFS_GPA + (uint64_t)(i % RING_N) * 4096;
+
+	memset(fakevm_ptr(vm, buf), (int)(i & 0xff), len);
+	tx->desc[i % RING_N] = (struct hz_kvm_frame){.buf = buf, .len = len};
+	tx->posted = i + 1;
+}
+
+/* Posts rx buffers up to descriptor @upto (2048 bytes each). */
+static void ring_rx_post(struct hz_vm *vm, uint32_t from, uint32_t upto)
+{
+	struct hz_kvm_ring *rx = ring_at(vm, RING_RX_GPA);
+
+	for (uint32_t i = from; i < upto; i++)
+		rx->desc[i % RING_N] = (struct hz_kvm_frame){
+		    .buf = RING_BUFS_GPA + 0x10000 + (i % RING_N) * 2048,
+		    .cap = 2048};
+	rx->posted = upto;
+}
+
+/*
+ * NET_RINGS checks what it is given: an error value for what a guest
+ * may get wrong, the end of the VM for rings it cannot own.
+ */
+static void rings_setup_is_checked(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2], status;
+
+	(void)state;
+	socket_nic_vm(&vm, sp);
+	vm.kick_fd = eventfd(0, EFD_NONBLOCK);
+	vm.wake_fd = eventfd(0, EFD_NONBLOCK);
+	/* Not served (--no-net-rings, or no tap): ENOTSUP. */
+	assert_int_equal(rings_call(&vm, 8, RING_TX_GPA, RING_RX_GPA, &status),
+			 -HZ_ENOTSUP);
+	vm.rings = true;
+	/* Entry counts that are no power of two, or too many: EINVAL. */
+	static const uint32_t bad_n[] = {0, 3, HZ_KVM_RING_MAX * 2};
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(rings_call(&vm, bad_n[i], RING_TX_GPA,
+					    RING_RX_GPA, &status),
+				 -HZ_EINVAL);
+	struct hz_kvm_net_rings *a = fakevm_ptr(&vm, ARG_GPA);
+	*a = (struct hz_kvm_net_rings){
+	    .handle = 5, .entries = 8, .tx = RING_TX_GPA, .rx = RING_RX_GPA};
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_RINGS, ARG_GPA), -1);
+	assert_int_equal(a->ret, -HZ_EINVAL);
+	/* More posted than the ring holds: EINVAL. */
+	ring_at(&vm, RING_RX_GPA)->posted = 9;
+	assert_int_equal(rings_call(&vm, 8, RING_TX_GPA, RING_RX_GPA, &status),
+			 -HZ_EINVAL);
+	ring_at(&vm, RING_RX_GPA)->posted = 0;
+	/* Rings it cannot own end the VM: misaligned, overlapping, in
+	 * read-only memory, past the end of memory. */
+	static const uint64_t bad[][2] = {
+	    {RING_TX_GPA + 8, RING_RX_GPA},
+	    {RING_TX_GPA, RING_TX_GPA + 64},
+	    {RING_TX_GPA + 256, RING_TX_GPA},
+	    {HZ_KVM_IMAGE_BASE, RING_RX_GPA},
+	    {RING_TX_GPA, FAKEVM_MEM - 64},
+	    {RING_TX_GPA, UINT64_MAX - 63},
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t ret = rings_call(&vm, 8, bad[i][0], bad[i][1], &status);
+		assert_int_equal(status, HZ_KVM_EXIT_BADCALL);
+		assert_int_equal(ret, 77); /* nothing written back */
+		assert_false(vm.dev[0].ring.active);
+	}
+	/* A good one; then a second is EEXIST. */
+	assert_int_equal(rings_call(&vm, 8, RING_TX_GPA, RING_RX_GPA, &status),
+			 0);
+	assert_true(vm.dev[0].ring.active);
+	assert_int_equal(rings_call(&vm, 8, RING_TX_GPA + 0x8000,
+				    RING_RX_GPA + 0x8000, &status),
+			 -HZ_EEXIST);
+	/* The NIC is the rings' alone: a NET_WRITE is refused. */
+	net_write_args(&vm, 1);
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
+	assert_int_equal(((struct hz_kvm_net_io *)fakevm_ptr(&vm, ARG_GPA))->ret,
+			 -HZ_EINVAL);
+	assert_int_equal(frames_out(sp[1]), 0);
+	/* A user NIC has no rings. */
+	static struct hz_vm user;
+	fakevm_init(&user);
+	add_user_nic(&user, false);
+	user.rings = true;
+	assert_int_equal(rings_call(&user, 8, RING_TX_GPA, RING_RX_GPA,
+				    &status),
+			 -HZ_ENOTSUP);
+	fakevm_release(&user);
+	ring_vm_release(&vm, sp);
+}
+
+/*
+ * Frames posted on the tx ring go out in order, one the device cannot
+ * send is skipped and counted; buffers posted on the rx ring are filled
+ * with what the tap has, lengths written back, and a yield waiting on
+ * the NIC is woken through wake_fd.
+ */
+static void rings_move_frames(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+	uint8_t got[2048];
+
+	(void)state;
+	ring_vm(&vm, sp);
+	struct hz_kvm_ring *tx = ring_at(&vm, RING_TX_GPA);
+	struct hz_kvm_ring *rx = ring_at(&vm, RING_RX_GPA);
+
+	/* tx: three frames, the middle one too long for Ethernet. */
+	ring_tx_post(&vm, 0, 60);
+	ring_tx_post(&vm, 1, 1515);
+	ring_tx_post(&vm, 2, 100);
+	assert_int_equal(hz_ring_tx(&vm, &vm.dev[0]), 3);
+	assert_int_equal(tx->done, 3);
+	assert_int_equal(vm.dev[0].ring.tx_frames, 2);
+	assert_int_equal(vm.dev[0].ring.tx_refused, 1);
+	assert_int_equal(recv(sp[1], got, sizeof(got), MSG_DONTWAIT),
+			 sizeof(struct virtio_net_hdr) + 60);
+	assert_int_equal(got[sizeof(struct virtio_net_hdr)], 0);
+	assert_int_equal(recv(sp[1], got, sizeof(got), MSG_DONTWAIT),
+			 sizeof(struct virtio_net_hdr) + 100);
+	assert_int_equal(got[sizeof(struct virtio_net_hdr)], 2);
+	assert_int_equal(frames_out(sp[1]), 0);
+	/* Nothing new: nothing moves, however `done` was scribbled on. */
+	tx->done = 0;
+	assert_int_equal(hz_ring_tx(&vm, &vm.dev[0]), 0);
+	assert_int_equal(frames_out(sp[1]), 0);
+
+	/* rx: four buffers, two frames waiting, a yield waiting. */
+	ring_rx_post(&vm, 0, 4);
+	kernel_sends(sp[1], "first frame, 20 byte");
+	kernel_sends(sp[1], "second frame of 24 bytes");
+	rx->guest_wait = 1;
+	assert_false(readable(vm.wake_fd));
+	assert_int_equal(hz_ring_rx(&vm, &vm.dev[0]), 2);
+	assert_int_equal(rx->done, 2);
+	assert_int_equal(rx->desc[0].len, 20);
+	assert_int_equal(rx->desc[1].len, 24);
+	assert_memory_equal(fakevm_ptr(&vm, rx->desc[1].buf), "second", 6);
+	assert_true(readable(vm.wake_fd));
+	/* The yield sees the NIC ready through wake_fd. */
+	kernel_sends(sp[1], "0123456789abcdef");
+	assert_int_equal(hz_devices_wait(&vm, 0, 1), 1);
+	assert_false(readable(vm.wake_fd));
+	/* Two buffers left: the third frame fills one. */
+	rx->guest_wait = 0;
+	assert_int_equal(hz_ring_rx(&vm, &vm.dev[0]), 1);
+	assert_int_equal(rx->desc[2].len, 16);
+	assert_false(readable(vm.wake_fd)); /* nobody waited */
+	/* No frame waiting: nothing, and the last buffer stays posted. */
+	assert_int_equal(hz_ring_rx(&vm, &vm.dev[0]), 0);
+	assert_int_equal(rx->done, 3);
+	ring_vm_release(&vm, sp);
+}
+
+/*
+ * The I/O thread sleeps only when nothing is posted, and then asks to be
+ * kicked: on tx always, on rx only without a buffer to fill. NET_KICK
+ * wakes it.
+ */
+static void rings_sleep_and_kick(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+
+	(void)state;
+	ring_vm(&vm, sp);
+	struct hz_kvm_ring *tx = ring_at(&vm, RING_TX_GPA);
+	struct hz_kvm_ring *rx = ring_at(&vm, RING_RX_GPA);
+	uint64_t v;
+
+	assert_int_equal(read(vm.kick_fd, &v, sizeof(v)), sizeof(v));
+	assert_true(hz_rings_may_sleep(&vm));
+	assert_int_equal(tx->tender_wait, 1);
+	assert_int_equal(rx->tender_wait, 1); /* no buffers posted */
+	ring_rx_post(&vm, 0, 2);
+	assert_true(hz_rings_may_sleep(&vm));
+	assert_int_equal(rx->tender_wait, 0); /* the tap is polled */
+	/* A frame posted before the flag was seen: no sleep, no flags. */
+	ring_tx_post(&vm, 0, 60);
+	assert_false(hz_rings_may_sleep(&vm));
+	assert_int_equal(tx->tender_wait, 0);
+	/* The guest's kick reaches the thread's eventfd. */
+	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_KICK, ARG_GPA), -1);
+	assert_true(readable(vm.kick_fd));
+	ring_vm_release(&vm, sp);
+}
+
+/* What a hostile ring test runs: one pass of the I/O thread. */
+static void ring_pass(struct hz_vm *vm, void *arg)
+{
+	(void)arg;
+	hz_ring_tx(vm, &vm->dev[0]);
+	hz_ring_rx(vm, &vm->dev[0]);
+}
+
+/* Changes the tx ring's descriptors under the tender, until told. */
+struct flipper {
+	struct hz_kvm_frame *desc;
+	volatile bool stop;
+};
+
+static void *flip(void *arg)
+{
+	struct flipper *f = arg;
+	static const uint64_t bufs[] = {RING_BUFS_GPA, FAKEVM_MEM - 8,
+					UINT64_MAX - 4};
+	static const uint64_t lens[] = {60, 1 << 20, UINT64_MAX, 14};
+
+	for (unsigned i = 0; !f->stop; i++) {
+		struct hz_kvm_frame *d = &f->desc[i % RING_N];
+		__atomic_store_n(&d->buf, bufs[i % 3], __ATOMIC_RELAXED);
+		__atomic_store_n(&d->len, lens[i % 4], __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * A hostile guest's rings: posted far ahead of done, or backwards;
+ * buffers outside (writable) guest memory; a descriptor changed while
+ * the tender reads it. Each ends the VM or is a frame like any other;
+ * the tender never touches memory outside the guest's (the fake VM's
+ * guard page and ASan would say) and survives every one.
+ */
+static void rings_refuse_a_hostile_guest(void **state)
+{
+	static struct hz_vm vm;
+	int sp[2];
+
+	(void)state;
+	ring_vm(&vm, sp);
+	struct hz_kvm_ring *tx = ring_at(&vm, RING_TX_GPA);
+	struct hz_kvm_ring *rx = ring_at(&vm, RING_RX_GPA);
+
+	/* posted more than the entries ahead, or behind (it wraps). */
+	static const uint32_t posted[] = {RING_N + 1, UINT32_MAX, 1u << 31};
+	for (unsigned i = 0; i < 3; i++) {
+		tx->posted = posted[i];
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL),
+				 HZ_KVM_EXIT_BADCALL);
+		assert_int_equal(frames_out(sp[1]), 0);
+		tx->posted = 0;
+		rx->posted = posted[i];
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL),
+				 HZ_KVM_EXIT_BADCALL);
+		rx->posted = 0;
+	}
+	/* A full ring is fine: RING_N frames go. */
+	for (uint32_t i = 0; i < RING_N; i++)
+		ring_tx_post(&vm, i, 60);
+	assert_int_equal(fakevm_run(&vm, ring_pass, NULL), -1);
+	assert_int_equal(frames_out(sp[1]), RING_N);
+	/* tx frames outside memory end the VM; those before went. */
+	static const uint64_t tx_bad[][2] = {
+	    {FAKEVM_MEM - 8, 60}, {RING_BUFS_GPA, UINT64_MAX}, {UINT64_MAX, 2}};
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t at = tx->posted;
+		ring_tx_post(&vm, at, 60);
+		ring_tx_post(&vm, at + 1, 60);
+		tx->desc[(at + 1) % RING_N].buf = tx_bad[i][0];
+		tx->desc[(at + 1) % RING_N].len = tx_bad[i][1];
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL),
+				 HZ_KVM_EXIT_BADCALL);
+		assert_int_equal(frames_out(sp[1]), 1);
+		/* The tender's own done stayed at the bad descriptor. */
+		assert_int_equal(vm.dev[0].ring.tx_done, at + 1);
+		tx->desc[(at + 1) % RING_N].buf = RING_BUFS_GPA;
+		tx->desc[(at + 1) % RING_N].len = 60;
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL), -1);
+		assert_int_equal(frames_out(sp[1]), 1);
+	}
+	/* rx buffers in read-only memory, the page tables, or past the
+	 * end: the VM ends before a frame is taken off the tap. */
+	static const uint64_t rx_bad[] = {HZ_KVM_IMAGE_BASE, HZ_KVM_PAGE_TABLES,
+					  FAKEVM_MEM - 100, HZ_KVM_BOOT_INFO};
+	for (unsigned i = 0; i < 4; i++) {
+		uint32_t at = rx->posted;
+		ring_rx_post(&vm, at, at + 1);
+		rx->desc[at % RING_N].buf = rx_bad[i];
+		kernel_sends(sp[1], "a frame for a bad buffer");
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL),
+				 HZ_KVM_EXIT_BADCALL);
+		assert_true(readable(sp[0])); /* the frame still waits */
+		rx->desc[at % RING_N].buf = RING_BUFS_GPA + 0x10000;
+		assert_int_equal(fakevm_run(&vm, ring_pass, NULL), -1);
+		assert_int_equal(vm.dev[0].ring.rx_done, at + 1);
+	}
+	/* A descriptor changed while the tender reads it, thousands of
+	 * times: each pass sends a frame it checked or ends the VM. */
+	struct flipper fl = {.desc = tx->desc};
+	pthread_t t;
+	unsigned ended = 0, sent = 0;
+	/* The tender's thousands of messages go nowhere meanwhile. */
+	int err = dup(2), null = open("/dev/null", O_WRONLY);
+	assert_true(err >= 0 && null >= 0 && dup2(null, 2) == 2);
+	assert_int_equal(pthread_create(&t, NULL, flip, &fl), 0);
+	for (unsigned i = 0; i < 20000; i++) {
+		tx->posted = vm.dev[0].ring.tx_done + 1;
+		int st = fakevm_run(&vm, ring_pass, NULL);
+		if (st == HZ_KVM_EXIT_BADCALL) {
+			ended++;
+			vm.dev[0].ring.tx_done = tx->posted; /* skip it */
+		} else {
+			assert_int_equal(st, -1);
+		}
+		sent += frames_out(sp[1]);
+	}
+	fl.stop = true;
+	pthread_join(t, NULL);
+	dup2(err, 2);
+	close(err);
+	close(null);
+	assert_true(ended > 0 && sent > 0);
+	print_message("# %u passes ended the VM, %u frames sent, %llu "
+		      "refused\n",
+		      ended, sent,
+		      (unsigned long long)vm.dev[0].ring.tx_refused);
+	ring_vm_release(&vm, sp);
 }
 
 /*
@@ -1617,6 +2008,10 @@ int main(void)
 	    cmocka_unit_test(bad_frame_sends_nothing),
 	    cmocka_unit_test(yield_sends_staged_frames_first),
 	    cmocka_unit_test(yield_receives_into_posted_buffers),
+	    cmocka_unit_test(rings_setup_is_checked),
+	    cmocka_unit_test(rings_move_frames),
+	    cmocka_unit_test(rings_sleep_and_kick),
+	    cmocka_unit_test(rings_refuse_a_hostile_guest),
 	    cmocka_unit_test(trace_counts_calls_and_frames),
 	    cmocka_unit_test(malformed_calls_end_the_vm),
 	    cmocka_unit_test(page_tables_are_never_written_for_the_guest),
