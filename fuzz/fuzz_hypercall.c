@@ -19,6 +19,13 @@
  * frames could reach other hosts. A frame queued on the tap begins with
  * the virtio-net header the tender reads first.
  *
+ * Net rings (ABI 8) are served: NET_RINGS with selector bit 8 sets up
+ * rings of the harness's own at RINGS (entries from the argument's first
+ * byte), and a step past the last call number (a "ring pass") writes its
+ * argument bytes over the tx or rx ring, header or descriptors, at an
+ * offset the step picks, then runs one pass of the I/O thread over both
+ * rings, as a guest rewriting its rings at any moment would meet it.
+ *
  * A net call's argument, or a yield's receive buffers, can instead be laid
  * out by the harness (selector bit 4): a frame array of its own whose
  * buffers may overlap the array, each other, or the end of memory. Then
@@ -29,6 +36,7 @@
  */
 #include <fcntl.h>
 #include <stddef.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -70,6 +78,11 @@ static void setup(void)
 				       .pcap_fd = -1,
 				       .capacity = DISK_SIZE};
 	memcpy(vm.dev[1].name, "disk", 5);
+	vm.rings = true;
+	vm.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vm.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (vm.kick_fd < 0 || vm.wake_fd < 0)
+		__builtin_trap();
 	memset(fakevm_ptr(&vm, HZ_KVM_IMAGE_BASE), 0xa5, 4096);
 	/* The guest's console output goes nowhere. */
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -132,6 +145,46 @@ static unsigned layout_net(unsigned call, const uint8_t *s,
 	}
 	memcpy(fakevm_ptr(&vm, FRAMES), fr, n * sizeof(*fr));
 	return n;
+}
+
+/* The harness's own rings (selector bit 8), a page each. */
+#define RINGS (FAKEVM_HEAP + 0x8000)
+#define RING_PASS (HZ_KVM_CALL_COUNT_ + 1)
+
+/* Lays out a NET_RINGS call at FAKEVM_HEAP for rings at RINGS. */
+static void layout_rings(const uint8_t *s)
+{
+	struct hz_kvm_net_rings a = {.handle = 0,
+				     .entries = 1u << (s[0] % 8),
+				     .tx = RINGS,
+				     .rx = RINGS + 0x2000};
+
+	memset(fakevm_ptr(&vm, RINGS), 0, 0x4000);
+	memcpy(fakevm_ptr(&vm, FAKEVM_HEAP), &a, sizeof(a));
+}
+
+/* One pass of the I/O thread (fakevm_run's shape). */
+static void ring_pass(struct hz_vm *v, void *arg)
+{
+	(void)arg;
+	hz_ring_tx(v, &v->dev[0]);
+	hz_ring_rx(v, &v->dev[0]);
+}
+
+/* Writes step @s's argument bytes over a ring, then runs a pass. */
+static int ring_step(const uint8_t *s)
+{
+	struct hz_ring *r = &vm.dev[0].ring;
+
+	if (!r->active)
+		return -1;
+	uint8_t *ring = (uint8_t *)((s[1] & 1) ? r->rx : r->tx);
+	size_t bytes = sizeof(struct hz_kvm_ring) +
+		       r->entries * sizeof(struct hz_kvm_frame);
+	size_t at = ((size_t)s[3] * 8) % bytes;
+	size_t k = bytes - at < ARG_SIZE ? bytes - at : ARG_SIZE;
+	memcpy(ring + at, s + 4, k);
+	return fakevm_run(&vm, ring_pass, NULL);
 }
 
 /* Whether @a lies in the 8-byte result at offset @off of the argument. */
@@ -199,9 +252,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (recv(tap[0], junk, sizeof(junk), 0) >= 0 ||
 	       recv(tap[1], junk, sizeof(junk), 0) >= 0)
 		; /* nothing left over from the last input */
+	vm.dev[0].ring = (struct hz_ring){0}; /* no rings from the last */
 	for (size_t off = 0; off + STEP <= size; off += STEP) {
 		const uint8_t *s = data + off;
-		unsigned call = s[0] % (HZ_KVM_CALL_COUNT_ + 1);
+		unsigned call = s[0] % (HZ_KVM_CALL_COUNT_ + 2);
+		if (call == RING_PASS) {
+			int st = ring_step(s);
+			if (!readonly_intact())
+				__builtin_trap();
+			while (recv(tap[1], junk, sizeof(junk), 0) >= 0)
+				;
+			if (st >= 0)
+				break;
+			continue;
+		}
 		uint64_t gpa = arg_address(s[1]);
 		if (s[2] & 1) /* a frame waits on the tap */
 			(void)send(tap[1], s + 4, 14 + s[3] % 50, 0);
@@ -213,7 +277,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  call == HZ_KVM_CALL_YIELD);
 		struct hz_kvm_frame fr[4];
 		unsigned nfr = 0;
-		if (own) {
+		if (call == HZ_KVM_CALL_NET_RINGS && (s[2] & 8)) {
+			gpa = FAKEVM_HEAP;
+			layout_rings(s + 4);
+		} else if (own) {
 			gpa = FAKEVM_HEAP;
 			nfr = layout_net(call, s + 4, fr);
 			memcpy(watch, fakevm_ptr(&vm, WATCH_LO), sizeof(watch));

@@ -486,6 +486,18 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 	    .tv_nsec = (long)(timeout_ns % 1000000000ull),
 	};
 	bool forever = timeout_ns >= (1ull << 62);
+	/* A wake left from frames the guest has read is dropped; what it
+	 * has not seen makes the wait a poll (abi.h). */
+	if (wake >= 0) {
+		uint64_t v;
+		if (read(vm->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			hz_tender_log("net rings: wake: %s", strerror(errno));
+		ready |= hz_rings_unseen(vm, ringed);
+		if (ready) {
+			ts = (struct timespec){0};
+			forever = false;
+		}
+	}
 	int rc = ppoll(fds, n, forever ? NULL : &ts, NULL);
 	if (wake >= 0 && rc > 0 && (fds[wake].revents & POLLIN)) {
 		uint64_t v;

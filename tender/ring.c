@@ -158,7 +158,8 @@ unsigned hz_ring_rx(struct hz_vm *vm, struct hz_device *d)
 		hz_pcap_frame(d, buf, (size_t)n);
 		/* The results go into the guest's descriptor, which only
 		 * the guest reads again. */
-		struct hz_kvm_frame *g = &r->rx->desc[r->rx_done & (r->entries - 1)];
+		struct hz_kvm_frame *g =
+		    &r->rx->desc[r->rx_done & (r->entries - 1)];
 		STORE(&g->len, (uint64_t)n);
 		STORE(&g->flags, csum_ok ? HZ_KVM_FRAME_CSUM_OK : 0u);
 		r->rx_done++;
@@ -229,6 +230,41 @@ static bool ringed(struct hz_device *d)
 	       __atomic_load_n(&d->ring.active, __ATOMIC_ACQUIRE);
 }
 
+/* Whether the guest waits on @ring with `done` past what it saw. */
+static bool unseen(struct hz_kvm_ring *ring)
+{
+	return LOAD(&ring->guest_wait) &&
+	       LOAD(&ring->done) != LOAD(&ring->guest_seen);
+}
+
+uint64_t hz_rings_unseen(struct hz_vm *vm, uint64_t nics)
+{
+	uint64_t ready = 0;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if ((nics & 1ull << i) && ringed(d) &&
+		    (unseen(d->ring.rx) || unseen(d->ring.tx)))
+			ready |= 1ull << i;
+	}
+	return ready;
+}
+
+void hz_rings_yield(struct hz_vm *vm)
+{
+	/* Only a hint is read here (the thread checks what it moves):
+	 * a sleeping thread and frames posted past what it did. */
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if (ringed(d) && LOAD(&d->ring.tx->tender_wait) &&
+		    LOAD(&d->ring.tx->posted) != LOAD(&d->ring.tx->done)) {
+			hz_net_kick(vm);
+			return;
+		}
+	}
+}
+
 bool hz_rings_may_sleep(struct hz_vm *vm)
 {
 	bool work = false;
@@ -295,15 +331,15 @@ static void *io_thread(void *arg)
 			    LOAD(&d->ring.rx->posted) != d->ring.rx_done)
 				ev |= POLLIN;
 			if (ev)
-				fds[n++] = (struct pollfd){.fd = d->fd,
-							   .events = ev};
+				fds[n++] =
+				    (struct pollfd){.fd = d->fd, .events = ev};
 		}
 		if (!sleep)
 			continue;
 		COUNT(&vm->ring_sleeps, 1);
 		if (ppoll(fds, n, NULL, NULL) < 0 && errno != EINTR)
-			hz_tender_die(HZ_KVM_EXIT_BADCALL, "net rings: poll: %s",
-				      strerror(errno));
+			hz_tender_die(HZ_KVM_EXIT_BADCALL,
+				      "net rings: poll: %s", strerror(errno));
 		for (unsigned i = 0; i < vm->ndev; i++) {
 			struct hz_device *d = &vm->dev[i];
 			if (!ringed(d))

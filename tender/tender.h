@@ -341,6 +341,15 @@ void hz_net_rings(struct hz_vm *vm, struct hz_kvm_net_rings *a);
 void hz_net_kick(struct hz_vm *vm);
 
 /*
+ * Of NICs @nics, those whose guest waits on a ring whose `done` moved
+ * past what it saw (abi.h): its yield must not sleep.
+ */
+uint64_t hz_rings_unseen(struct hz_vm *vm, uint64_t nics);
+
+/* At a yield: wakes the I/O thread if it sleeps with tx frames posted. */
+void hz_rings_yield(struct hz_vm *vm);
+
+/*
  * Sends what the guest posted on @d's tx ring, in order, until the ring
  * is empty or the tap's queue full; descriptors done.
  */

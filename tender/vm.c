@@ -635,9 +635,16 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 	const uint64_t *c = vm->st.calls;
 	uint64_t frames = vm->st.frames_read + vm->st.frames_written;
 
+	/* Frames through net rings moved without an exit of their own. */
+	for (unsigned i = 0; i < vm->ndev; i++)
+		frames += __atomic_load_n(&vm->dev[i].ring.tx_frames,
+					  __ATOMIC_RELAXED) +
+			  __atomic_load_n(&vm->dev[i].ring.rx_frames,
+					  __ATOMIC_RELAXED);
+
 	hz_tender_log("trace: exits=%llu yield=%llu console=%llu net_read=%llu "
 		      "frames_read=%llu net_write=%llu frames_written=%llu "
-		      "yield_tx=%llu yield_rx=%llu block=%llu "
+		      "yield_tx=%llu yield_rx=%llu net_kick=%llu block=%llu "
 		      "frames_per_exit=%.2f",
 		      (unsigned long long)vm->st.exits,
 		      (unsigned long long)c[HZ_KVM_CALL_YIELD],
@@ -648,6 +655,7 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 		      (unsigned long long)vm->st.frames_written,
 		      (unsigned long long)vm->st.yield_tx,
 		      (unsigned long long)vm->st.yield_rx,
+		      (unsigned long long)c[HZ_KVM_CALL_NET_KICK],
 		      (unsigned long long)(c[HZ_KVM_CALL_BLOCK_READ] +
 					   c[HZ_KVM_CALL_BLOCK_WRITE] +
 					   c[HZ_KVM_CALL_BLOCK_FLUSH]),
@@ -720,6 +728,9 @@ void hz_vm_dispatch(struct hz_vm *vm, unsigned call, uint64_t gpa)
 			net_count(vm, &a.tx, true);
 			vm->st.yield_tx++;
 		}
+		/* Frames left on a tx ring for this exit to send. */
+		if (vm->rings)
+			hz_rings_yield(vm);
 		a.ready = hz_devices_wait(vm, a.timeout_ns, a.interest);
 		/* What arrived for the posted buffers comes back with it
 		 * (hz_net_check passed: rx.handle names a device). */

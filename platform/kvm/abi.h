@@ -254,12 +254,18 @@ struct hz_kvm_yield {
  * Waking (the other side may be asleep): the tender sets tender_wait
  * before it sleeps (tx: for anything; rx: for want of buffers) and
  * checks `posted` again after; the guest, after advancing `posted`,
- * makes a NET_KICK call if it sees tender_wait. The guest sets
+ * makes a NET_KICK call if it sees tender_wait, or leaves the kick to
+ * its next yield: a yield first wakes a sleeping I/O thread for every
+ * tx ring with frames posted, so the frames of a busy round go with the
+ * exit the round ends with anyway. The guest sets
  * guest_wait before a yield that waits on the NIC and checks `done`
  * again after; the tender, after advancing `done`, wakes that yield
  * (the NIC's bit in `ready`) if it sees guest_wait. Each side makes its
  * store, then a full barrier, then its load, so one of the two sees the
- * other. On KVM NET_KICK is an ioeventfd where the host offers one: the
+ * other. A yield that waits on the NIC returns at once while `done` differs
+ * from guest_seen on a ring with guest_wait set, so a wake meant for
+ * frames the guest has already read never ends a later wait early.
+ * On KVM NET_KICK is an ioeventfd where the host offers one: the
  * kernel wakes the I/O thread without returning to the tender.
  *
  * A NIC with rings is served by them alone: NET_READ, NET_WRITE and a
@@ -269,7 +275,8 @@ struct hz_kvm_yield {
 struct hz_kvm_ring {
 	uint32_t posted;     /* guest: descriptors posted, ever */
 	uint32_t guest_wait; /* guest: 1 = wake my yield when done moves */
-	uint32_t pad0[14];
+	uint32_t guest_seen; /* guest: the done it saw, with guest_wait */
+	uint32_t pad0[13];
 	uint32_t done;	      /* tender: descriptors done, ever */
 	uint32_t tender_wait; /* tender: 1 = asleep until a NET_KICK */
 	uint32_t pad1[14];

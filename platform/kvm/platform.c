@@ -180,14 +180,18 @@ static struct {
 /* Received frames a reader's buffer was too small for (rings). */
 static HZ_COUNTER(ring_rx_drop, "kvm", "net_ring_rx_drop");
 
-/* Posts @posted on ring @r, then kicks the tender if it sleeps. */
-static void ring_post(struct hz_kvm_ring *r, uint32_t posted)
+/*
+ * Posts @posted on ring @r, then kicks the tender if it sleeps and
+ * @now: otherwise the loop's next yield or poll (within 50 us while
+ * fibers are busy) wakes it, as it sent ABI 6's staged frames.
+ */
+static void ring_post(struct hz_kvm_ring *r, uint32_t posted, bool now)
 {
 	uint64_t none = 0;
 
 	__atomic_store_n(&r->posted, posted, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&r->tender_wait, __ATOMIC_RELAXED))
+	if (now && __atomic_load_n(&r->tender_wait, __ATOMIC_RELAXED))
 		hz_kvm_call(HZ_KVM_CALL_NET_KICK, &none);
 }
 
@@ -203,9 +207,9 @@ static uint32_t ring_done(struct hz_kvm_ring *r, uint32_t from, uint32_t to)
 static void ring_rx_give(uint32_t j)
 {
 	ring.rx->desc[j % RING_N] = (struct hz_kvm_frame){
-	    .buf = (uint64_t)(uintptr_t)(ring.rxbuf +
-					 (size_t)(j % RING_RX_BUFS) *
-					     ring.rx_cap),
+	    .buf =
+		(uint64_t)(uintptr_t)(ring.rxbuf +
+				      (size_t)(j % RING_RX_BUFS) * ring.rx_cap),
 	    .cap = ring.rx_cap};
 }
 
@@ -234,8 +238,8 @@ static void ring_setup(hz_handle_t h, uint32_t most)
 	    .tx = (uint64_t)(uintptr_t)ring.tx,
 	    .rx = (uint64_t)(uintptr_t)ring.rx,
 	};
-	_Static_assert(sizeof(struct hz_kvm_ring) + RING_N * sizeof(
-						      struct hz_kvm_frame) <=
+	_Static_assert(sizeof(struct hz_kvm_ring) +
+			       RING_N * sizeof(struct hz_kvm_frame) <=
 			   4096,
 		       "a ring outgrows its page");
 	hz_kvm_call(HZ_KVM_CALL_NET_RINGS, &a);
@@ -270,10 +274,10 @@ static bool ring_tx_put(const struct hz_frame *f)
 	uint8_t *p = ring.txbuf + (skip ? 0 : pos);
 	memcpy(p, f->buf, f->len);
 	ring.tx_head += skip + len;
-	ring.tx->desc[ring.tx_posted % RING_N] = (struct hz_kvm_frame){
-	    .buf = (uint64_t)(uintptr_t)p,
-	    .len = f->len,
-	    .gso_size = (uint32_t)f->gso_size};
+	ring.tx->desc[ring.tx_posted % RING_N] =
+	    (struct hz_kvm_frame){.buf = (uint64_t)(uintptr_t)p,
+				  .len = f->len,
+				  .gso_size = (uint32_t)f->gso_size};
 	ring.tx_end[ring.tx_posted % RING_N] = ring.tx_head;
 	ring.tx_posted++;
 	return true;
@@ -286,9 +290,10 @@ static bool ring_tx_put(const struct hz_frame *f)
 static bool ring_tx_wait(uint64_t timeout_ns)
 {
 	uint32_t freed = ring.tx_freed;
-	struct hz_kvm_yield a = {
-	    .timeout_ns = timeout_ns, .interest = 1ull << ring.handle};
+	struct hz_kvm_yield a = {.timeout_ns = timeout_ns,
+				 .interest = 1ull << ring.handle};
 
+	__atomic_store_n(&ring.tx->guest_seen, freed, __ATOMIC_RELAXED);
 	__atomic_store_n(&ring.tx->guest_wait, 1u, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (ring_done(ring.tx, freed, ring.tx_posted) == freed)
@@ -307,7 +312,11 @@ static int ring_write(const struct hz_frame *frames, size_t n)
 		ring_tx_reclaim();
 		while (k < n && ring_tx_put(&frames[k]))
 			k++;
-		ring_post(ring.tx, ring.tx_posted);
+		/* Kicked at once only when half full: a batch per exit. */
+		ring_post(ring.tx, ring.tx_posted,
+			  k < n ||
+			      ring.tx_posted - ring.tx_freed >= RING_N / 2 ||
+			      ring.tx_head - ring.tx_tail >= RING_TX_BYTES / 2);
 		/* Full: the tender is sending; what does not fit after a
 		 * wait is the caller's to count (netdev's tx_full). */
 		if (k == n || !ring_tx_wait(RING_TX_WAIT_NS))
@@ -347,7 +356,8 @@ static int ring_read(struct hz_frame *frames, size_t n)
 		ring.rx_taken++;
 		ring_rx_give(ring.rx_posted++);
 	}
-	ring_post(ring.rx, ring.rx_posted);
+	/* The tender asks for this kick only when it had no buffer left. */
+	ring_post(ring.rx, ring.rx_posted, true);
 	return k > 0 ? k : -HZ_EAGAIN;
 }
 
@@ -398,6 +408,8 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 
 	/* Rings: asked to be woken, then looked at again (abi.h). */
 	if (ringed) {
+		__atomic_store_n(&ring.rx->guest_seen, ring.rx_taken,
+				 __ATOMIC_RELAXED);
 		__atomic_store_n(&ring.rx->guest_wait, 1u, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		left = left || ring_rx_ready();

@@ -477,6 +477,16 @@ def test_tap():
                                 image("nettap")])
 
 
+def test_tap_no_rings():
+    """The same exchange without net rings (--no-net-rings): the NIC's
+    frames move through NET_READ, NET_WRITE and the yield (ABI 7's
+    calls), which a user NIC and a tender that offers no rings use."""
+    tap_exchange("net frames exchanged over a tap without net rings",
+                 lambda iface: [HAZE_KVM, "--no-net-rings",
+                                "--net", "service=tap:" + iface,
+                                image("nettap")])
+
+
 def test_tap_unix():
     """The same guest on the unix target, whose taps offer the same
     offloads: runs without /dev/kvm, so the test's two sides are checked
@@ -684,7 +694,7 @@ def main():
     TAP.guard("test_tap_unix", test_tap_unix)
     tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block,
              test_net2, test_user_hostfwd, test_echo_user, test_tap,
-             test_faults, test_badcalls, test_sandbox, test_refusals,
+             test_tap_no_rings, test_faults, test_badcalls, test_sandbox, test_refusals,
              test_kvm_fd]
     if why:
         for t in tests:  # one skip per group of tests

@@ -766,9 +766,8 @@ static void ring_vm(struct hz_vm *vm, int sp[2])
 	vm->wake_fd = eventfd(0, EFD_NONBLOCK);
 	assert_true(vm->kick_fd >= 0 && vm->wake_fd >= 0);
 	memset(fakevm_ptr(vm, RING_TX_GPA), 0, 0x4000);
-	assert_int_equal(rings_call(vm, RING_N, RING_TX_GPA, RING_RX_GPA,
-				    &status),
-			 0);
+	assert_int_equal(
+	    rings_call(vm, RING_N, RING_TX_GPA, RING_RX_GPA, &status), 0);
 	assert_int_equal(status, -1);
 	/* Setting up woke the I/O thread to take the NIC in. */
 	assert_true(readable(vm->kick_fd));
@@ -843,12 +842,9 @@ static void rings_setup_is_checked(void **state)
 	/* Rings it cannot own end the VM: misaligned, overlapping, in
 	 * read-only memory, past the end of memory. */
 	static const uint64_t bad[][2] = {
-	    {RING_TX_GPA + 8, RING_RX_GPA},
-	    {RING_TX_GPA, RING_TX_GPA + 64},
-	    {RING_TX_GPA + 256, RING_TX_GPA},
-	    {HZ_KVM_IMAGE_BASE, RING_RX_GPA},
-	    {RING_TX_GPA, FAKEVM_MEM - 64},
-	    {RING_TX_GPA, UINT64_MAX - 63},
+	    {RING_TX_GPA + 8, RING_RX_GPA},   {RING_TX_GPA, RING_TX_GPA + 64},
+	    {RING_TX_GPA + 256, RING_TX_GPA}, {HZ_KVM_IMAGE_BASE, RING_RX_GPA},
+	    {RING_TX_GPA, FAKEVM_MEM - 64},   {RING_TX_GPA, UINT64_MAX - 63},
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ret = rings_call(&vm, 8, bad[i][0], bad[i][1], &status);
@@ -866,17 +862,18 @@ static void rings_setup_is_checked(void **state)
 	/* The NIC is the rings' alone: a NET_WRITE is refused. */
 	net_write_args(&vm, 1);
 	assert_int_equal(fakevm_call(&vm, HZ_KVM_CALL_NET_WRITE, ARG_GPA), -1);
-	assert_int_equal(((struct hz_kvm_net_io *)fakevm_ptr(&vm, ARG_GPA))->ret,
-			 -HZ_EINVAL);
+	assert_int_equal(
+	    ((struct hz_kvm_net_io *)fakevm_ptr(&vm, ARG_GPA))->ret,
+	    -HZ_EINVAL);
 	assert_int_equal(frames_out(sp[1]), 0);
 	/* A user NIC has no rings. */
 	static struct hz_vm user;
 	fakevm_init(&user);
 	add_user_nic(&user, false);
 	user.rings = true;
-	assert_int_equal(rings_call(&user, 8, RING_TX_GPA, RING_RX_GPA,
-				    &status),
-			 -HZ_ENOTSUP);
+	assert_int_equal(
+	    rings_call(&user, 8, RING_TX_GPA, RING_RX_GPA, &status),
+	    -HZ_ENOTSUP);
 	fakevm_release(&user);
 	ring_vm_release(&vm, sp);
 }
@@ -934,6 +931,15 @@ static void rings_move_frames(void **state)
 	kernel_sends(sp[1], "0123456789abcdef");
 	assert_int_equal(hz_devices_wait(&vm, 0, 1), 1);
 	assert_false(readable(vm.wake_fd));
+	/* A wake for frames the guest has seen ends no wait: dropped. */
+	rx->guest_seen = 2;
+	uint64_t one = 1;
+	assert_int_equal(write(vm.wake_fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(hz_devices_wait(&vm, 1000000, 1), 0);
+	assert_false(readable(vm.wake_fd));
+	/* done past what it saw: the wait is a poll, ready at once. */
+	rx->guest_seen = 1;
+	assert_int_equal(hz_devices_wait(&vm, UINT64_MAX, 1), 1);
 	/* Two buffers left: the third frame fills one. */
 	rx->guest_wait = 0;
 	assert_int_equal(hz_ring_rx(&vm, &vm.dev[0]), 1);
