@@ -50,6 +50,32 @@ static void desc_read(const struct hz_ring *r, struct hz_kvm_ring *ring,
 }
 
 /*
+ * Reads the next descriptor of @d's tx ring (@tx) or rx ring once into
+ * @f and returns its buffer: a tx frame's bytes in guest memory, an rx
+ * buffer's in writable guest memory. Ends the VM for one outside.
+ */
+static uint8_t *desc_buf(struct hz_vm *vm, struct hz_device *d, bool tx,
+			 struct hz_kvm_frame *f)
+{
+	struct hz_ring *r = &d->ring;
+	uint32_t i = tx ? r->tx_done : r->rx_done;
+	uint64_t len;
+	uint8_t *buf;
+
+	desc_read(r, tx ? r->tx : r->rx, i, f);
+	len = tx ? f->len : f->cap;
+	buf = tx ? hz_guest_ptr(vm, f->buf, len)
+		 : hz_guest_ptr_writable(vm, f->buf, len);
+	if (!buf)
+		hz_bad_call("net %s: %s descriptor %u: buffer at 0x%llx+%llu "
+			    "outside %sguest memory",
+			    d->name, tx ? "tx" : "rx", i,
+			    (unsigned long long)f->buf, (unsigned long long)len,
+			    tx ? "" : "writable ");
+	return buf;
+}
+
+/*
  * The guest's `posted` of @ring (@what, for the message), read once:
  * ends the VM if it runs more than the ring's entries ahead of @done.
  */
@@ -92,14 +118,7 @@ unsigned hz_ring_tx(struct hz_vm *vm, struct hz_device *d)
 	r->tx_blocked = false;
 	while (r->tx_done != posted) {
 		struct hz_kvm_frame f;
-		desc_read(r, r->tx, r->tx_done, &f);
-		const uint8_t *buf = hz_guest_ptr(vm, f.buf, f.len);
-		if (!buf)
-			hz_bad_call("net %s: tx descriptor %u: frame at "
-				    "0x%llx+%llu outside guest memory",
-				    d->name, r->tx_done,
-				    (unsigned long long)f.buf,
-				    (unsigned long long)f.len);
+		const uint8_t *buf = desc_buf(vm, d, true, &f);
 		/* The check reads the frame's headers, which the guest may
 		 * change under it: the kernel checks them again (tap.h). */
 		if (hz_net_write_check(d, &f, buf) < 0) {
@@ -136,14 +155,7 @@ unsigned hz_ring_rx(struct hz_vm *vm, struct hz_device *d)
 		bool csum_ok = false;
 		ssize_t n;
 
-		desc_read(r, r->rx, r->rx_done, &f);
-		uint8_t *buf = hz_guest_ptr_writable(vm, f.buf, f.cap);
-		if (!buf)
-			hz_bad_call("net %s: rx descriptor %u: buffer at "
-				    "0x%llx+%llu outside writable guest memory",
-				    d->name, r->rx_done,
-				    (unsigned long long)f.buf,
-				    (unsigned long long)f.cap);
+		uint8_t *buf = desc_buf(vm, d, false, &f);
 		do
 			n = hz_net_recv(d, buf, f.cap, &csum_ok);
 		while (n == -2); /* dropped and counted: the next */
