@@ -2,6 +2,7 @@
 # bench/tcp: Haze's TCP against Linux's, in the same run.
 #
 #   bench/tcp/run.sh [unix|kvm]     (root: namespaces, veth, tap)
+#   KVM_FLAGS=--no-net-rings bench/tcp/run.sh kvm   (haze-kvm's flags)
 #
 # The same echo application (examples/echo: discard, chargen, echo) serves
 # both sides: once on Haze's direct stack behind a tap, once on the host
@@ -118,8 +119,9 @@ unix)
 		--net service=tap:$tap -- $spec >"$tmp/haze.out" 2>&1 &
 	;;
 kvm)
+	# KVM_FLAGS: more haze-kvm flags (--no-net-rings: ABI 7's calls).
 	# shellcheck disable=SC2086
-	ip netns exec $nsh "$O/host/tender/haze-kvm" --mem 512 \
+	ip netns exec $nsh "$O/host/tender/haze-kvm" --mem 512 ${KVM_FLAGS:-} \
 		--net service=tap:$tap "$O/kvm/examples/echo/echo.hz" $spec \
 		>"$tmp/haze.out" 2>&1 &
 	;;
