@@ -417,34 +417,53 @@ def in_netns(ns, fn, *args):
     return threading.Thread(target=body)
 
 
-def tap_exchange(what, command):
-    """Runs the nettap guest, COMMAND(IFACE) being its argv bound to tap
-    IFACE, against the host's peers on a new tap in a namespace of its own
-    (the guest's TCP frames stay there): pongs for its pings, and both
-    offloads. One TAP result."""
+def tap_netns(what):
+    """Makes a namespace with a tap in it, up; (ns, iface), or None after
+    reporting WHAT skipped (what the machine cannot have) or failed. The
+    caller deletes the namespace (ip netns del NS)."""
     # Only what the machine cannot have skips; ip (iproute2) is installed
     # by make test, so a missing one is a failure.
     why = tap_skip_reason()
     if why:
-        return report(True, what, skip=why)
+        report(True, what, skip=why)
+        return None
     ns = "hzkvmn%d" % os.getpid()
     iface = "hzkvmt%d" % (os.getpid() % 10000)
     try:
         made = subprocess.run(["ip", "netns", "add", ns],
                               stderr=subprocess.PIPE)
     except OSError as e:
-        return report(False, "%s: cannot run ip (%s): install the Debian "
-                      "package iproute2" % (what, e.strerror))
+        report(False, "%s: cannot run ip (%s): install the Debian "
+               "package iproute2" % (what, e.strerror))
+        return None
     err = made.stderr.decode(errors="replace").strip()
     if made.returncode != 0 and "not permitted" in err:
-        return report(True, what, skip="cannot make a namespace: " + err)
+        report(True, what, skip="cannot make a namespace: " + err)
+        return None
     if made.returncode != 0:
-        return report(False, "%s: cannot make a namespace: %s" % (what, err))
+        report(False, "%s: cannot make a namespace: %s" % (what, err))
+        return None
     try:
         subprocess.run(["ip", "-n", ns, "tuntap", "add", "dev", iface,
                         "mode", "tap"], check=True)
         subprocess.run(["ip", "-n", ns, "link", "set", iface, "up"],
                        check=True)
+    except subprocess.CalledProcessError:
+        subprocess.run(["ip", "netns", "del", ns])
+        raise
+    return ns, iface
+
+
+def tap_exchange(what, command):
+    """Runs the nettap guest, COMMAND(IFACE) being its argv bound to tap
+    IFACE, against the host's peers on a new tap in a namespace of its own
+    (the guest's TCP frames stay there): pongs for its pings, and both
+    offloads. One TAP result."""
+    made = tap_netns(what)
+    if not made:
+        return
+    ns, iface = made
+    try:
         stop, seen, gso = threading.Event(), [], []
         peers = [in_netns(ns, pong_sender, iface, stop, seen),
                  in_netns(ns, offload_peer, iface, stop, gso)]
@@ -519,6 +538,38 @@ BADCALLS = [
     ("hypercall-load", [], "load of 4 bytes from the hypercall page"),
     ("hypercall-store64", [], "store of 8 bytes at hypercall offset 0x40"),
 ]
+
+
+# Broken net rings badcall makes on a tap NIC: the I/O thread (or, for
+# rings-overlap, the set-up call) ends the VM, under the real sandbox.
+RING_BADCALLS = [
+    ("rings-overlap", "net rings: tx 0x"),
+    ("ring-rx-text", "net net0: rx descriptor 0: buffer at 0x"),
+    ("ring-tx-range", "net net0: tx descriptor 0: buffer at 0x"),
+    ("ring-posted-ahead", "net net0: tx ring posted 65 with 0 done, more "
+     "than its 64 entries"),
+]
+
+
+def test_ring_badcalls():
+    made = tap_netns("a broken net ring stops the VM")
+    if not made:
+        return
+    ns, iface = made
+    try:
+        for case, needle in RING_BADCALLS:
+            rc, out = run_argv(["ip", "netns", "exec", ns, HAZE_KVM,
+                                "--net", "net0=tap:" + iface,
+                                image("badcall"), case], 20)
+            ok = (rc == EXIT_BADCALL
+                  and "guest stopped: bad hypercall: " + needle in out
+                  and "bad hypercall was accepted" not in out)
+            if not report(ok, "a broken net ring (%s) stops the VM" % case):
+                print("# expected status %d and %r; got %d:"
+                      % (EXIT_BADCALL, needle, rc))
+                show(out)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
 
 
 def test_badcalls():
@@ -694,7 +745,8 @@ def main():
     TAP.guard("test_tap_unix", test_tap_unix)
     tests = [test_hello, test_sleep, test_crypto, test_entropy, test_block,
              test_net2, test_user_hostfwd, test_echo_user, test_tap,
-             test_tap_no_rings, test_faults, test_badcalls, test_sandbox, test_refusals,
+             test_tap_no_rings, test_faults, test_badcalls,
+             test_ring_badcalls, test_sandbox, test_refusals,
              test_kvm_fd]
     if why:
         for t in tests:  # one skip per group of tests

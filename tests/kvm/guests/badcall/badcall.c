@@ -2,7 +2,8 @@
  * Guest test: makes the malformed hypercall named by its first argument;
  * the tender must stop the VM (fail closed, status 253) before doing
  * anything, so reaching the line after the call is a failure. The
- * cases that need a device run with it bound (tests/kvm/run.py).
+ * cases that need a device run with it bound (tests/kvm/run.py); the
+ * net ring cases need net0 on a tap, whose rings the tender serves.
  */
 #include <string.h>
 
@@ -144,9 +145,74 @@ static bool bad_call(const char *name)
 	return true;
 }
 
+/*
+ * Net rings of this guest's own, for net0 bound to a tap (device 0): the
+ * platform's are not set up, since net0 is never acquired here. 64
+ * descriptors each, page-aligned.
+ */
+#define RING_N 64u
+static _Alignas(4096) uint8_t ring_mem[2][4096];
+static _Alignas(64) uint8_t ring_buf[4096];
+
+/* Sets up the rings at @tx and @rx on net0; exits 1 if refused. */
+static void rings(void *tx, void *rx)
+{
+	struct hz_kvm_net_rings a = {.handle = 0,
+				     .entries = RING_N,
+				     .tx = (uint64_t)(uintptr_t)tx,
+				     .rx = (uint64_t)(uintptr_t)rx};
+	hz_kvm_call(HZ_KVM_CALL_NET_RINGS, &a);
+	if (a.ret != 0) {
+		hz_printf("net rings refused: %s\n", hz_strerror((int)a.ret));
+		hz_platform_exit(1);
+	}
+}
+
+/*
+ * The ring cases: the I/O thread finds the broken ring on its own and
+ * ends the VM; the guest kicks it and waits up to 5 s.
+ */
+static bool bad_ring(const char *name)
+{
+	struct hz_kvm_ring *tx = (struct hz_kvm_ring *)ring_mem[0];
+	struct hz_kvm_ring *rx = (struct hz_kvm_ring *)ring_mem[1];
+	uint64_t none = 0;
+
+	if (strcmp(name, "rings-overlap") == 0) {
+		rings(tx, (uint8_t *)tx + 64); /* ends the VM at once */
+		return true;
+	}
+	if (strcmp(name, "ring-rx-text") == 0) {
+		rx->desc[0] =
+		    (struct hz_kvm_frame){.buf = text_address(), .cap = 2048};
+		rx->posted = 1;
+		rings(tx, rx);
+	} else if (strcmp(name, "ring-tx-range") == 0) {
+		rings(tx, rx);
+		tx->desc[0] = (struct hz_kvm_frame){
+		    .buf = hz_kvm_boot_info.mem_size - 16, .len = 60};
+		__atomic_store_n(&tx->posted, 1u, __ATOMIC_RELEASE);
+	} else if (strcmp(name, "ring-posted-ahead") == 0) {
+		rings(tx, rx);
+		memset(ring_buf, 0, sizeof(ring_buf));
+		for (uint32_t i = 0; i < RING_N; i++)
+			tx->desc[i] = (struct hz_kvm_frame){
+			    .buf = (uint64_t)(uintptr_t)ring_buf, .len = 60};
+		__atomic_store_n(&tx->posted, RING_N + 1, __ATOMIC_RELEASE);
+	} else {
+		return false;
+	}
+	hz_kvm_call(HZ_KVM_CALL_NET_KICK, &none);
+	for (int i = 0; i < 50; i++) {
+		struct hz_kvm_yield y = {.timeout_ns = 100000000ull};
+		hz_kvm_call(HZ_KVM_CALL_YIELD, &y);
+	}
+	return true;
+}
+
 int hz_main(int argc, char **argv)
 {
-	if (argc != 2 || !bad_call(argv[1])) {
+	if (argc != 2 || !(bad_call(argv[1]) || bad_ring(argv[1]))) {
 		hz_printf("usage: badcall CASE\n");
 		return 2;
 	}
