@@ -551,12 +551,49 @@ RING_BADCALLS = [
 ]
 
 
+def rings_sandboxed(ns, iface):
+    """examples/echo on tap IFACE (in namespace NS) runs two threads, the
+    vCPU's and the net rings' I/O thread, and the seccomp filter covers
+    both (the thread starts before the filter, which is synced to it)."""
+    what = "net rings' I/O thread and the vCPU are both under seccomp"
+    echo = os.path.join(O, "kvm/examples/echo/echo.hz")
+    p = subprocess.Popen(["ip", "netns", "exec", ns, HAZE_KVM, "--net",
+                          "service=tap:" + iface, echo, "--stack",
+                          "direct:service,ip=10.78.0.2/24"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    modes = {}
+    try:
+        # ip netns exec execs haze-kvm: the same process.
+        for _ in range(250):
+            modes = {}
+            try:
+                for t in os.listdir("/proc/%d/task" % p.pid):
+                    status = open("/proc/%d/task/%s/status"
+                                  % (p.pid, t)).read()
+                    modes[t] = [l for l in status.splitlines()
+                                if l.startswith("Seccomp:")]
+            except OSError:
+                pass
+            if len(modes) == 2 and all(m == ["Seccomp:\t2"]
+                                       for m in modes.values()):
+                break
+            time.sleep(0.02)
+    finally:
+        p.kill()
+        err = p.communicate()[1].decode(errors="replace")
+    if not report(len(modes) == 2 and all(m == ["Seccomp:\t2"]
+                                          for m in modes.values()), what):
+        print("# threads and their Seccomp lines: %r" % modes)
+        show(err)
+
+
 def test_ring_badcalls():
     made = tap_netns("a broken net ring stops the VM")
     if not made:
         return
     ns, iface = made
     try:
+        rings_sandboxed(ns, iface)
         for case, needle in RING_BADCALLS:
             rc, out = run_argv(["ip", "netns", "exec", ns, HAZE_KVM,
                                 "--net", "net0=tap:" + iface,
