@@ -398,9 +398,37 @@ uint64_t hz_platform_clock_wall(void)
 	return hz_kvm_boot_info.wall_ns + hz_platform_clock_monotonic();
 }
 
+/*
+ * Answers a yield without an exit where rings make one pointless: only
+ * the ringed NIC is waited on, nothing is staged for another, and frames
+ * already wait on the rx ring or the yield is only a poll. The exit
+ * would have woken a sleeping I/O thread for the tx ring's frames
+ * (hz_rings_yield): that is a NET_KICK here, made only when it sleeps.
+ * Whether it answered (*@ready set).
+ */
+static bool ring_yield_inline(uint64_t deadline, hz_ready_set_t interest,
+			      hz_ready_set_t *ready)
+{
+	hz_ready_set_t bit = 1ull << ring.handle;
+	bool frames;
+
+	if (ring.handle < 0 || interest != bit || stage.n > 0)
+		return false;
+	frames = ring_rx_ready();
+	if (!frames && deadline != 0)
+		return false;
+	ring_tx_reclaim();
+	if (ring.tx_freed != ring.tx_posted)
+		ring_post(ring.tx, ring.tx_posted, true);
+	*ready = frames ? bit : 0;
+	return true;
+}
+
 void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 		       hz_ready_set_t *ready)
 {
+	if (ring_yield_inline(deadline, interest, ready))
+		return;
 	struct hz_kvm_yield a = {.interest = interest, .tx = stage_io()};
 	/* Frames delivered and not yet read: the yield is a poll. */
 	bool left = rx.next < rx.n && (interest & 1ull << rx.handle);
