@@ -126,7 +126,7 @@ unsigned hz_ring_tx(struct hz_vm *vm, struct hz_device *d)
 		} else {
 			ssize_t w = hz_tap_write(d->fd, buf, f.len, f.gso_size);
 			if (w == -EAGAIN) {
-				r->tx_blocked = true; /* sent when it drains */
+				r->tx_blocked = true; /* sent after a pause */
 				break;
 			}
 			if (w < 0) {
@@ -316,7 +316,11 @@ static void *io_thread(void *arg)
 {
 	struct hz_vm *vm = arg;
 	struct pollfd fds[HZ_KVM_DEVICE_MAX + 1];
+	/* A tap that refused a frame for want of kernel memory (ENOBUFS)
+	 * still polls writable: it is tried again after a pause. */
+	const struct timespec retry = {.tv_nsec = 1000000};
 
+	hz_tender_io_thread = true;
 	for (;;) {
 		unsigned moved = 0;
 		for (unsigned i = 0; i < vm->ndev; i++)
@@ -327,29 +331,28 @@ static void *io_thread(void *arg)
 			continue;
 		/*
 		 * Nothing to do: sleep until the guest kicks, a tap has a
-		 * frame for a posted buffer, or a full tap drains. A ring
-		 * with buffers still posted needs no kick to be refilled:
-		 * the tap is polled for it.
+		 * frame for a posted buffer, or a refused frame is due
+		 * again. A ring with buffers still posted needs no kick to
+		 * be refilled: the tap is polled for it.
 		 */
-		bool sleep = hz_rings_may_sleep(vm);
+		bool sleep = hz_rings_may_sleep(vm), blocked = false;
 		unsigned n = 0;
 		fds[n++] = (struct pollfd){.fd = vm->kick_fd, .events = POLLIN};
 		for (unsigned i = 0; i < vm->ndev && sleep; i++) {
 			struct hz_device *d = &vm->dev[i];
 			if (!ringed(d))
 				continue;
-			short ev = d->ring.tx_blocked ? POLLOUT : 0;
+			blocked |= d->ring.tx_blocked;
 			if (!d->ring.rx_failed &&
 			    LOAD(&d->ring.rx->posted) != d->ring.rx_done)
-				ev |= POLLIN;
-			if (ev)
-				fds[n++] =
-				    (struct pollfd){.fd = d->fd, .events = ev};
+				fds[n++] = (struct pollfd){.fd = d->fd,
+							   .events = POLLIN};
 		}
 		if (!sleep)
 			continue;
 		COUNT(&vm->ring_sleeps, 1);
-		if (ppoll(fds, n, NULL, NULL) < 0 && errno != EINTR)
+		if (ppoll(fds, n, blocked ? &retry : NULL, NULL) < 0 &&
+		    errno != EINTR)
 			hz_tender_die(HZ_KVM_EXIT_BADCALL,
 				      "net rings: poll: %s", strerror(errno));
 		for (unsigned i = 0; i < vm->ndev; i++) {

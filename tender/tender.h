@@ -92,7 +92,7 @@ struct hz_ring {
 	struct hz_kvm_ring *tx, *rx;
 	uint32_t entries;
 	uint32_t tx_done, rx_done; /* the tender's own `done` of each */
-	bool tx_blocked;	   /* the tap's queue was full: wait POLLOUT */
+	bool tx_blocked;	   /* the tap refused for want of memory */
 	bool rx_failed;		   /* the tap failed a read: stop reading */
 	/* Counts, written by the I/O thread, read by --trace: frames
 	 * moved, tx frames refused (net_write_check) or failed by the
@@ -226,6 +226,9 @@ void *hz_guest_ptr_writable(const struct hz_vm *vm, uint64_t gpa, uint64_t len);
  * to the harness instead (tender/exit.c is left out of them).
  */
 HZ_NORETURN void hz_tender_exit(int status);
+
+/* Set on the net rings' I/O thread, whose end is an exit_group(2). */
+extern _Thread_local bool hz_tender_io_thread;
 
 /*
  * Prints --trace's counts line: VM exits, hypercalls of each kind, frames

@@ -175,16 +175,32 @@ bool hz_tap_gso_ok(const void *frame, size_t len, size_t gso_size)
 	return gso_header(frame, len, gso_size, &h) == 0;
 }
 
+/* Bytes of a segmented frame's headers at most: Ethernet, IPv4, TCP. */
+#define GSO_HEAD_MAX (14u + 60u + 60u)
+
 ssize_t hz_tap_write(int fd, const void *frame, size_t len, size_t gso_size)
 {
 	struct virtio_net_hdr h = {0};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)frame, len}};
+	uint8_t head[GSO_HEAD_MAX];
+	size_t k = 0;
 	ssize_t r;
 
-	if (gso_size > 0 && gso_header(frame, len, gso_size, &h) < 0)
-		return -EINVAL;
+	/*
+	 * A segmented frame's headers are checked and sent from a copy: the
+	 * frame may be in memory a guest changes as it runs (haze-kvm's net
+	 * rings), and the kernel must get the headers that were checked.
+	 */
+	if (gso_size > 0) {
+		k = len < sizeof(head) ? len : sizeof(head);
+		memcpy(head, frame, k);
+		if (gso_header(head, len, gso_size, &h) < 0)
+			return -EINVAL;
+	}
+	struct iovec iov[3] = {{&h, sizeof(h)},
+			       {head, k},
+			       {(uint8_t *)(uintptr_t)frame + k, len - k}};
 	do
-		r = writev(fd, iov, 2);
+		r = writev(fd, iov, 3);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == ENOBUFS ? -EAGAIN : -errno;

@@ -13,6 +13,8 @@
 
 static jmp_buf *exit_jmp;
 
+_Thread_local bool hz_tender_io_thread;
+
 void hz_tender_exit(int status)
 {
 	if (exit_jmp)
