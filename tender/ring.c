@@ -277,6 +277,18 @@ void hz_rings_yield(struct hz_vm *vm)
 	}
 }
 
+/* Clears every ring's tender_wait: the I/O thread is awake. */
+static void rings_awake(struct hz_vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		struct hz_device *d = &vm->dev[i];
+		if (!ringed(d))
+			continue;
+		STORE(&d->ring.tx->tender_wait, 0u);
+		STORE(&d->ring.rx->tender_wait, 0u);
+	}
+}
+
 bool hz_rings_may_sleep(struct hz_vm *vm)
 {
 	bool work = false;
@@ -301,13 +313,7 @@ bool hz_rings_may_sleep(struct hz_vm *vm)
 			work = true;
 	}
 	if (work)
-		for (unsigned i = 0; i < vm->ndev; i++) {
-			struct hz_device *d = &vm->dev[i];
-			if (!ringed(d))
-				continue;
-			STORE(&d->ring.tx->tender_wait, 0u);
-			STORE(&d->ring.rx->tender_wait, 0u);
-		}
+		rings_awake(vm);
 	return !work;
 }
 
@@ -355,13 +361,7 @@ static void *io_thread(void *arg)
 		    errno != EINTR)
 			hz_tender_die(HZ_KVM_EXIT_BADCALL,
 				      "net rings: poll: %s", strerror(errno));
-		for (unsigned i = 0; i < vm->ndev; i++) {
-			struct hz_device *d = &vm->dev[i];
-			if (!ringed(d))
-				continue;
-			STORE(&d->ring.tx->tender_wait, 0u);
-			STORE(&d->ring.rx->tender_wait, 0u);
-		}
+		rings_awake(vm);
 		uint64_t kicks;
 		if ((fds[0].revents & POLLIN) &&
 		    read(vm->kick_fd, &kicks, sizeof(kicks)) == sizeof(kicks))
