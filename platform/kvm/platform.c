@@ -164,7 +164,7 @@ static int rx_take(struct hz_frame *frames, size_t n)
  */
 #define RING_N 64u
 #define RING_RX_BUFS 8u
-#define RING_TX_BYTES (256u << 10)
+#define RING_TX_BYTES (512u << 10)
 #define RING_TX_WAIT_NS 10000000ull /* a full tx ring waits this long */
 static struct {
 	hz_handle_t handle; /* -1: no rings */
