@@ -221,7 +221,7 @@ ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
 	if (d->slirp) {
 		n = hz_slirp_output(d->slirp, buf, cap);
 		if (n == -2)
-			d->rx_oversize++; /* too large for the guest buffer */
+			hz_drop_count(&d->rx_oversize); /* too large */
 		return n;
 	}
 	if (d->rx_offload)
@@ -231,11 +231,11 @@ ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
 	if (n < 0)
 		return -1;
 	if ((size_t)n > cap) {
-		d->rx_oversize++;
+		hz_drop_count(&d->rx_oversize);
 		return -2;
 	}
 	if (rx.refused != HZ_TAP_RX_OK) {
-		d->rx_refused[rx.refused]++;
+		hz_drop_count(&d->rx_refused[rx.refused]);
 		return -2;
 	}
 	*csum_ok = rx.csum_ok;

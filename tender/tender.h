@@ -100,6 +100,23 @@ struct hz_ring {
 	uint64_t tx_frames, rx_frames, tx_refused, tx_failed, rx_errors;
 };
 
+/*
+ * Counts a dropped frame in @c: a device's drop counts are written by
+ * whichever thread serves it (the vCPU's, or the net rings' I/O
+ * thread) and read by --trace on the vCPU's, so both go through
+ * relaxed atomics.
+ */
+static inline void hz_drop_count(uint64_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+/* Reads a drop count written by hz_drop_count. */
+static inline uint64_t hz_drop_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
 /* One device of the manifest, bound to a host resource. */
 struct hz_device {
 	uint32_t kind;

@@ -589,19 +589,21 @@ static void trace_drops(const struct hz_device *d)
 {
 	char line[512];
 	size_t n = 0;
-	uint64_t all = d->rx_oversize + d->rx_overflow;
+	uint64_t oversize = hz_drop_read(&d->rx_oversize);
+	uint64_t refused[HZ_TAP_RX_NREFUSALS];
+	uint64_t all = oversize + d->rx_overflow;
 
 	for (unsigned r = 0; r < HZ_TAP_RX_NREFUSALS; r++)
-		all += d->rx_refused[r];
+		all += refused[r] = hz_drop_read(&d->rx_refused[r]);
 	if (d->kind != HZ_DEVICE_KIND_NET || all == 0)
 		return;
 	n += (size_t)snprintf(line, sizeof(line), "oversize=%llu overflow=%llu",
-			      (unsigned long long)d->rx_oversize,
+			      (unsigned long long)oversize,
 			      (unsigned long long)d->rx_overflow);
 	for (unsigned r = 1; r < HZ_TAP_RX_NREFUSALS && n < sizeof(line); r++)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
 				      hz_tap_refusal_name[r],
-				      (unsigned long long)d->rx_refused[r]);
+				      (unsigned long long)refused[r]);
 	hz_tender_log("trace: net %s dropped %s", d->name, line);
 }
 
