@@ -619,12 +619,16 @@ int hz_platform_net_write(hz_handle_t h, const struct hz_frame *frames,
 		size_t max = f->gso_size > 0 ? d->gso_max : d->mtu;
 		struct hz_gso_layout l;
 		if (f->gso_size > 0 &&
-		    (d->gso_max == 0 ||
-		     hz_gso_layout(f->buf, f->len, f->gso_size, d->gso_max,
-				   &l) < 0))
+		    (d->gso_max == 0 || f->gso_size > 0xffff))
 			return -HZ_EINVAL;
 		if (f->len > max + 14u)
 			return -HZ_EMSGSIZE;
+		/* As the tender checks it (net_write_check): a frame too
+		 * long is EMSGSIZE above, one it cannot segment EINVAL. */
+		if (f->gso_size > 0 &&
+		    hz_gso_layout(f->buf, f->len, f->gso_size, d->gso_max, &l) <
+			0)
+			return -HZ_EINVAL;
 	}
 	if (h == ring.handle)
 		return ring_write(frames, n);
