@@ -130,6 +130,23 @@ static bool rx_post(hz_ready_set_t interest)
 	return true;
 }
 
+/*
+ * Copies frame @kf, received into the platform's buffer @buf, into the
+ * reader's @f; false, counted in @drop, if @f is too small for it.
+ */
+static bool deliver(struct hz_frame *f, const struct hz_kvm_frame *kf,
+		    const uint8_t *buf, struct hz_counter *drop)
+{
+	if (kf->len > f->cap) {
+		hz_counter_inc(drop);
+		return false;
+	}
+	memcpy(f->buf, buf, kf->len);
+	f->len = kf->len;
+	f->csum_ok = kf->flags & HZ_KVM_FRAME_CSUM_OK;
+	return true;
+}
+
 /* Hands out up to @n delivered frames into @frames; how many. */
 static int rx_take(struct hz_frame *frames, size_t n)
 {
@@ -137,14 +154,8 @@ static int rx_take(struct hz_frame *frames, size_t n)
 
 	while ((size_t)k < n && rx.next < rx.n) {
 		uint32_t i = rx.next++;
-		if (rx.kf[i].len > frames[k].cap) {
-			hz_counter_inc(&rx_drop);
-			continue;
-		}
-		memcpy(frames[k].buf, rx.buf[i], rx.kf[i].len);
-		frames[k].len = rx.kf[i].len;
-		frames[k].csum_ok = rx.kf[i].flags & HZ_KVM_FRAME_CSUM_OK;
-		k++;
+		if (deliver(&frames[k], &rx.kf[i], rx.buf[i], &rx_drop))
+			k++;
 	}
 	return k;
 }
@@ -195,6 +206,18 @@ static void ring_post(struct hz_kvm_ring *r, uint32_t posted, bool now)
 		hz_kvm_call(HZ_KVM_CALL_NET_KICK, &none);
 }
 
+/*
+ * Asks the tender to wake the next yield once @r's `done` passes @seen,
+ * then fences, so the caller's next look at `done` cannot miss a move
+ * the tender made without seeing the request (abi.h).
+ */
+static void ring_ask_wake(struct hz_kvm_ring *r, uint32_t seen)
+{
+	__atomic_store_n(&r->guest_seen, seen, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->guest_wait, 1u, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 /* The tender's `done` of @r, if it lies within [@from, @to]; else @from. */
 static uint32_t ring_done(struct hz_kvm_ring *r, uint32_t from, uint32_t to)
 {
@@ -203,14 +226,17 @@ static uint32_t ring_done(struct hz_kvm_ring *r, uint32_t from, uint32_t to)
 	return done - from <= to - from ? done : from;
 }
 
+/* The rx buffer descriptor @j uses. */
+static uint8_t *ring_rx_buf(uint32_t j)
+{
+	return ring.rxbuf + (size_t)(j % RING_RX_BUFS) * ring.rx_cap;
+}
+
 /* Posts rx descriptor @j on its buffer (not yet published). */
 static void ring_rx_give(uint32_t j)
 {
 	ring.rx->desc[j % RING_N] = (struct hz_kvm_frame){
-	    .buf =
-		(uint64_t)(uintptr_t)(ring.rxbuf +
-				      (size_t)(j % RING_RX_BUFS) * ring.rx_cap),
-	    .cap = ring.rx_cap};
+	    .buf = (uint64_t)(uintptr_t)ring_rx_buf(j), .cap = ring.rx_cap};
 }
 
 /* Sets up rings for NIC @h, whose largest frame is @most bytes. */
@@ -293,9 +319,7 @@ static bool ring_tx_wait(uint64_t timeout_ns)
 	struct hz_kvm_yield a = {.timeout_ns = timeout_ns,
 				 .interest = 1ull << ring.handle};
 
-	__atomic_store_n(&ring.tx->guest_seen, freed, __ATOMIC_RELAXED);
-	__atomic_store_n(&ring.tx->guest_wait, 1u, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ring_ask_wake(ring.tx, freed);
 	if (ring_done(ring.tx, freed, ring.tx_posted) == freed)
 		hz_kvm_call(HZ_KVM_CALL_YIELD, &a);
 	__atomic_store_n(&ring.tx->guest_wait, 0u, __ATOMIC_RELAXED);
@@ -340,19 +364,14 @@ static int ring_read(struct hz_frame *frames, size_t n)
 	if (done == ring.rx_taken)
 		return -HZ_EAGAIN;
 	while ((size_t)k < n && ring.rx_taken != done) {
-		const struct hz_kvm_frame *d =
-		    &ring.rx->desc[ring.rx_taken % RING_N];
-		const uint8_t *buf =
-		    ring.rxbuf +
-		    (size_t)(ring.rx_taken % RING_RX_BUFS) * ring.rx_cap;
-		if (d->len > frames[k].cap || d->len > ring.rx_cap) {
+		/* Read once: the length checked is the length copied. */
+		struct hz_kvm_frame d = ring.rx->desc[ring.rx_taken % RING_N];
+		/* A length past the buffer is the tender's lie: dropped. */
+		if (d.len > ring.rx_cap)
 			hz_counter_inc(&ring_rx_drop);
-		} else {
-			memcpy(frames[k].buf, buf, d->len);
-			frames[k].len = d->len;
-			frames[k].csum_ok = d->flags & HZ_KVM_FRAME_CSUM_OK;
+		else if (deliver(&frames[k], &d, ring_rx_buf(ring.rx_taken),
+				 &ring_rx_drop))
 			k++;
-		}
 		ring.rx_taken++;
 		ring_rx_give(ring.rx_posted++);
 	}
@@ -436,10 +455,7 @@ void hz_platform_yield(uint64_t deadline, hz_ready_set_t interest,
 
 	/* Rings: asked to be woken, then looked at again (abi.h). */
 	if (ringed) {
-		__atomic_store_n(&ring.rx->guest_seen, ring.rx_taken,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&ring.rx->guest_wait, 1u, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		ring_ask_wake(ring.rx, ring.rx_taken);
 		left = left || ring_rx_ready();
 	}
 
