@@ -187,18 +187,19 @@ int hz_devices_open(struct hz_vm *vm)
 		d->mac[0] = (uint8_t)((d->mac[0] & 0xfe) | 0x02); /* local */
 		if (d->pcap_path && pcap_open(d) < 0)
 			return -1;
-		if (d->net.backend == HZ_NET_TAPFD) {
-			d->fd = d->net.tapfd; /* checked when bound */
-			d->gso_max = HZ_TAP_GSO_MAX;
-		} else if (d->net.backend == HZ_NET_TAP) {
-			if (tap_open(d) < 0)
-				return -1;
-			d->gso_max = HZ_TAP_GSO_MAX;
-		} else {
+		if (d->net.backend == HZ_NET_USER) {
 			d->slirp = hz_slirp_new(vm, d);
 			if (!d->slirp)
 				return -1;
+			continue;
 		}
+		if (d->net.backend == HZ_NET_TAPFD)
+			d->fd = d->net.tapfd; /* checked when bound */
+		else if (tap_open(d) < 0)
+			return -1;
+		d->gso_max = HZ_TAP_GSO_MAX;
+		/* Taps are served net rings (tender/ring.c). */
+		vm->rings = !vm->no_rings;
 	}
 	return 0;
 }
@@ -221,7 +222,7 @@ ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
 	if (d->slirp) {
 		n = hz_slirp_output(d->slirp, buf, cap);
 		if (n == -2)
-			hz_drop_count(&d->rx_oversize); /* too large */
+			hz_count_add(&d->rx_oversize, 1); /* too large */
 		return n;
 	}
 	if (d->rx_offload)
@@ -231,11 +232,11 @@ ssize_t hz_net_recv(struct hz_device *d, uint8_t *buf, size_t cap,
 	if (n < 0)
 		return -1;
 	if ((size_t)n > cap) {
-		hz_drop_count(&d->rx_oversize);
+		hz_count_add(&d->rx_oversize, 1);
 		return -2;
 	}
 	if (rx.refused != HZ_TAP_RX_OK) {
-		hz_drop_count(&d->rx_refused[rx.refused]);
+		hz_count_add(&d->rx_refused[rx.refused], 1);
 		return -2;
 	}
 	*csum_ok = rx.csum_ok;
@@ -489,9 +490,7 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 	/* A wake left from frames the guest has read is dropped; what it
 	 * has not seen makes the wait a poll (abi.h). */
 	if (wake >= 0) {
-		uint64_t v;
-		if (read(vm->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			hz_tender_log("net rings: wake: %s", strerror(errno));
+		hz_eventfd_take(vm->wake_fd);
 		ready |= hz_rings_unseen(vm, ringed);
 		if (ready) {
 			ts = (struct timespec){0};
@@ -499,11 +498,9 @@ uint64_t hz_devices_wait(struct hz_vm *vm, uint64_t timeout_ns,
 		}
 	}
 	int rc = ppoll(fds, n, forever ? NULL : &ts, NULL);
-	if (wake >= 0 && rc > 0 && (fds[wake].revents & POLLIN)) {
-		uint64_t v;
-		if (read(vm->wake_fd, &v, sizeof(v)) == sizeof(v))
-			ready |= ringed;
-	}
+	if (wake >= 0 && rc > 0 && (fds[wake].revents & POLLIN) &&
+	    hz_eventfd_take(vm->wake_fd))
+		ready |= ringed;
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		struct hz_device *d = &vm->dev[i];
 		if (d->kind != HZ_DEVICE_KIND_NET || !d->bound)

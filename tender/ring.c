@@ -27,7 +27,6 @@
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define COUNT(p, n) __atomic_store_n((p), LOAD(p) + (n), __ATOMIC_RELAXED)
 
 /* Bytes of a ring of @entries descriptors. */
 static uint64_t ring_bytes(uint32_t entries)
@@ -91,13 +90,30 @@ static uint32_t posted_read(const struct hz_device *d, struct hz_kvm_ring *ring,
 	return posted;
 }
 
-/* Wakes the guest's yield (wake_fd). */
-static void wake(struct hz_vm *vm)
+/* Adds one to eventfd @fd; whether it could. */
+static bool eventfd_add(int fd)
 {
 	uint64_t one = 1;
 
-	if (write(vm->wake_fd, &one, sizeof(one)) == sizeof(one))
-		COUNT(&vm->ring_wakes, 1);
+	return write(fd, &one, sizeof(one)) == sizeof(one);
+}
+
+uint64_t hz_eventfd_take(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		return v;
+	if (errno != EAGAIN)
+		hz_tender_log("net rings: eventfd: %s", strerror(errno));
+	return 0;
+}
+
+/* Wakes the guest's yield (wake_fd). */
+static void wake(struct hz_vm *vm)
+{
+	if (eventfd_add(vm->wake_fd))
+		hz_count_add(&vm->ring_wakes, 1);
 }
 
 /* Publishes @done on @ring, then wakes the guest if it waits on it. */
@@ -122,7 +138,7 @@ unsigned hz_ring_tx(struct hz_vm *vm, struct hz_device *d)
 		/* The check reads the frame's headers, which the guest may
 		 * change under it: the kernel checks them again (tap.h). */
 		if (hz_net_write_check(d, &f, buf) < 0) {
-			COUNT(&r->tx_refused, 1);
+			hz_count_add(&r->tx_refused, 1);
 		} else {
 			ssize_t w = hz_tap_write(d->fd, buf, f.len, f.gso_size);
 			if (w == -EAGAIN) {
@@ -130,10 +146,10 @@ unsigned hz_ring_tx(struct hz_vm *vm, struct hz_device *d)
 				break;
 			}
 			if (w < 0) {
-				COUNT(&r->tx_failed, 1);
+				hz_count_add(&r->tx_failed, 1);
 			} else {
 				hz_pcap_frame(d, buf, f.len);
-				COUNT(&r->tx_frames, 1);
+				hz_count_add(&r->tx_frames, 1);
 			}
 		}
 		r->tx_done++;
@@ -162,7 +178,7 @@ unsigned hz_ring_rx(struct hz_vm *vm, struct hz_device *d)
 		if (n < 0) {
 			/* A tap that fails is not read again (or poll would
 			 * spin on it); the guest sees no more frames. */
-			COUNT(&r->rx_errors, 1);
+			hz_count_add(&r->rx_errors, 1);
 			r->rx_failed = true;
 		}
 		if (n <= 0)
@@ -176,7 +192,7 @@ unsigned hz_ring_rx(struct hz_vm *vm, struct hz_device *d)
 		STORE(&g->flags, csum_ok ? HZ_KVM_FRAME_CSUM_OK : 0u);
 		r->rx_done++;
 		moved++;
-		COUNT(&r->rx_frames, 1);
+		hz_count_add(&r->rx_frames, 1);
 	}
 	if (moved)
 		publish(vm, r->rx, r->rx_done);
@@ -229,9 +245,7 @@ void hz_net_rings(struct hz_vm *vm, struct hz_kvm_net_rings *a)
 
 void hz_net_kick(struct hz_vm *vm)
 {
-	uint64_t one = 1;
-
-	if (vm->rings && write(vm->kick_fd, &one, sizeof(one)) < 0)
+	if (vm->rings && !eventfd_add(vm->kick_fd))
 		hz_tender_log("net rings: kick: %s", strerror(errno));
 }
 
@@ -356,21 +370,23 @@ static void *io_thread(void *arg)
 		}
 		if (!sleep)
 			continue;
-		COUNT(&vm->ring_sleeps, 1);
+		hz_count_add(&vm->ring_sleeps, 1);
 		if (ppoll(fds, n, blocked ? &retry : NULL, NULL) < 0 &&
 		    errno != EINTR)
 			hz_tender_die(HZ_KVM_EXIT_BADCALL,
 				      "net rings: poll: %s", strerror(errno));
 		rings_awake(vm);
-		uint64_t kicks;
-		if ((fds[0].revents & POLLIN) &&
-		    read(vm->kick_fd, &kicks, sizeof(kicks)) == sizeof(kicks))
-			COUNT(&vm->ring_kicks, kicks);
+		if (fds[0].revents & POLLIN)
+			hz_count_add(&vm->ring_kicks,
+				     hz_eventfd_take(vm->kick_fd));
 	}
 	return NULL;
 }
 
-/* Makes NET_KICK's slot an ioeventfd on kick_fd, where KVM offers it. */
+/*
+ * Makes NET_KICK's slot an ioeventfd on kick_fd, where KVM offers it;
+ * where it does not, the kick reaches the tender (hz_net_kick).
+ */
 static void kick_in_kernel(struct hz_vm *vm)
 {
 	struct kvm_ioeventfd ioev = {
@@ -379,8 +395,8 @@ static void kick_in_kernel(struct hz_vm *vm)
 	    .fd = vm->kick_fd,
 	};
 
-	if (vm->vm_fd > 0 && ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev) == 0)
-		vm->kick_in_kernel = true;
+	if (vm->vm_fd > 0)
+		(void)ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev); /* optional */
 }
 
 int hz_rings_start(struct hz_vm *vm)

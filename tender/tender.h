@@ -101,18 +101,18 @@ struct hz_ring {
 };
 
 /*
- * Counts a dropped frame in @c: a device's drop counts are written by
- * whichever thread serves it (the vCPU's, or the net rings' I/O
- * thread) and read by --trace on the vCPU's, so both go through
- * relaxed atomics.
+ * Adds @n to count @c. A count the net rings' I/O thread may write (its
+ * own, and a device's drops, which whichever thread serves the device
+ * counts) is read by --trace on the vCPU's thread: both sides go
+ * through relaxed atomics.
  */
-static inline void hz_drop_count(uint64_t *c)
+static inline void hz_count_add(uint64_t *c, uint64_t n)
 {
-	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
 }
 
-/* Reads a drop count written by hz_drop_count. */
-static inline uint64_t hz_drop_read(const uint64_t *c)
+/* Reads a count kept with hz_count_add. */
+static inline uint64_t hz_count_read(const uint64_t *c)
 {
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
@@ -208,7 +208,6 @@ struct hz_vm {
 	 * Its counts: kicks seen, wakes made, sleeps. */
 	bool no_rings, rings;
 	int kick_fd, wake_fd;
-	bool kick_in_kernel; /* NET_KICK is an ioeventfd */
 	uint64_t ring_kicks, ring_wakes, ring_sleeps;
 	struct hz_image image;
 	/* The console's rate limit: a token bucket of bytes. */
@@ -356,6 +355,12 @@ int hz_net_write_check(const struct hz_device *d, const struct hz_kvm_frame *f,
 
 /* Handles NET_RINGS: checks @a and starts serving its NIC's rings. */
 void hz_net_rings(struct hz_vm *vm, struct hz_kvm_net_rings *a);
+
+/*
+ * Takes the count of eventfd @fd (the rings' kick_fd or wake_fd): it,
+ * or 0 if there was none (a failure is logged).
+ */
+uint64_t hz_eventfd_take(int fd);
 
 /* Handles NET_KICK where it reaches the tender: wakes the I/O thread. */
 void hz_net_kick(struct hz_vm *vm);

@@ -202,11 +202,7 @@ static int write_boot_info(struct hz_vm *vm, int argc, char **argv)
 	bi->abi_version = HZ_KVM_ABI_VERSION;
 	/* --notify's guest and main notices come from the trace mark. */
 	bi->flags = vm->trace || vm->notify_fd >= 0 ? HZ_KVM_BOOT_TRACE : 0;
-	/* Rings are served for tap NICs (tender/ring.c). */
-	for (unsigned i = 0; i < vm->ndev && !vm->no_rings; i++)
-		if (vm->dev[i].kind == HZ_DEVICE_KIND_NET && vm->dev[i].bound &&
-		    !vm->dev[i].slirp)
-			vm->rings = true;
+	/* Tap NICs have net rings (hz_devices_open decides). */
 	if (vm->rings)
 		bi->flags |= HZ_KVM_BOOT_RINGS;
 	bi->mem_size = vm->mem_size;
@@ -589,12 +585,12 @@ static void trace_drops(const struct hz_device *d)
 {
 	char line[512];
 	size_t n = 0;
-	uint64_t oversize = hz_drop_read(&d->rx_oversize);
+	uint64_t oversize = hz_count_read(&d->rx_oversize);
 	uint64_t refused[HZ_TAP_RX_NREFUSALS];
 	uint64_t all = oversize + d->rx_overflow;
 
 	for (unsigned r = 0; r < HZ_TAP_RX_NREFUSALS; r++)
-		all += refused[r] = hz_drop_read(&d->rx_refused[r]);
+		all += refused[r] = hz_count_read(&d->rx_refused[r]);
 	if (d->kind != HZ_DEVICE_KIND_NET || all == 0)
 		return;
 	n += (size_t)snprintf(line, sizeof(line), "oversize=%llu overflow=%llu",
@@ -607,42 +603,47 @@ static void trace_drops(const struct hz_device *d)
 	hz_tender_log("trace: net %s dropped %s", d->name, line);
 }
 
-/* --trace: what the I/O thread did (counts it keeps as it goes). */
-static void trace_rings(const struct hz_vm *vm)
+/* What the net rings' I/O thread did, over every NIC. */
+struct ring_sums {
+	uint64_t tx, rx, refused, failed;
+};
+
+/* Sums the counts the I/O thread keeps as it goes. */
+static struct ring_sums ring_sums(const struct hz_vm *vm)
 {
-	uint64_t tx = 0, rx = 0, refused = 0, failed = 0;
+	struct ring_sums s = {0};
 
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		const struct hz_ring *r = &vm->dev[i].ring;
-		tx += __atomic_load_n(&r->tx_frames, __ATOMIC_RELAXED);
-		rx += __atomic_load_n(&r->rx_frames, __ATOMIC_RELAXED);
-		refused += __atomic_load_n(&r->tx_refused, __ATOMIC_RELAXED);
-		failed += __atomic_load_n(&r->tx_failed, __ATOMIC_RELAXED) +
-			  __atomic_load_n(&r->rx_errors, __ATOMIC_RELAXED);
+		s.tx += hz_count_read(&r->tx_frames);
+		s.rx += hz_count_read(&r->rx_frames);
+		s.refused += hz_count_read(&r->tx_refused);
+		s.failed +=
+		    hz_count_read(&r->tx_failed) + hz_count_read(&r->rx_errors);
 	}
+	return s;
+}
+
+/* --trace: what the I/O thread did (@s), and its kicks, wakes, sleeps. */
+static void trace_rings(const struct hz_vm *vm, const struct ring_sums *s)
+{
 	hz_tender_log("trace: rings tx=%llu rx=%llu refused=%llu failed=%llu "
 		      "kicks=%llu wakes=%llu sleeps=%llu",
-		      (unsigned long long)tx, (unsigned long long)rx,
-		      (unsigned long long)refused, (unsigned long long)failed,
-		      (unsigned long long)__atomic_load_n(&vm->ring_kicks,
-							  __ATOMIC_RELAXED),
-		      (unsigned long long)__atomic_load_n(&vm->ring_wakes,
-							  __ATOMIC_RELAXED),
-		      (unsigned long long)__atomic_load_n(&vm->ring_sleeps,
-							  __ATOMIC_RELAXED));
+		      (unsigned long long)s->tx, (unsigned long long)s->rx,
+		      (unsigned long long)s->refused,
+		      (unsigned long long)s->failed,
+		      (unsigned long long)hz_count_read(&vm->ring_kicks),
+		      (unsigned long long)hz_count_read(&vm->ring_wakes),
+		      (unsigned long long)hz_count_read(&vm->ring_sleeps));
 }
 
 void hz_vm_trace_counts(const struct hz_vm *vm)
 {
 	const uint64_t *c = vm->st.calls;
-	uint64_t frames = vm->st.frames_read + vm->st.frames_written;
-
+	struct ring_sums rings = ring_sums(vm);
 	/* Frames through net rings moved without an exit of their own. */
-	for (unsigned i = 0; i < vm->ndev; i++)
-		frames += __atomic_load_n(&vm->dev[i].ring.tx_frames,
-					  __ATOMIC_RELAXED) +
-			  __atomic_load_n(&vm->dev[i].ring.rx_frames,
-					  __ATOMIC_RELAXED);
+	uint64_t frames =
+	    vm->st.frames_read + vm->st.frames_written + rings.tx + rings.rx;
 
 	hz_tender_log("trace: exits=%llu yield=%llu console=%llu net_read=%llu "
 		      "frames_read=%llu net_write=%llu frames_written=%llu "
@@ -664,7 +665,7 @@ void hz_vm_trace_counts(const struct hz_vm *vm)
 		      vm->st.exits ? (double)frames / (double)vm->st.exits
 				   : 0.0);
 	if (vm->rings)
-		trace_rings(vm);
+		trace_rings(vm, &rings);
 	for (unsigned i = 0; i < vm->ndev; i++)
 		trace_drops(&vm->dev[i]);
 }
