@@ -10,7 +10,10 @@
  *              handshake in memory, the client sends application data,
  *              and the rest of the input is XORed over those records
  *              (bytes beyond them are appended): corrupted, cut and
- *              injected records after the handshake.
+ *              injected records after the handshake. The server's
+ *              reads are cut by the input's length (its remainder
+ *              modulo 8 picks 1-16,413 bytes, or all at once), so
+ *              records arrive whole, several to a read, or in pieces.
  *
  * The server reads until the end or a failure, then writes, shuts down
  * and is freed. Nothing may crash or leak, and every failure is named.
@@ -292,6 +295,12 @@ static void established(const uint8_t *data, size_t size)
 			cs->queue[cs->qlen++] = data[i];
 	}
 	cs->pending = false; /* then the end */
+	{
+		static const size_t cuts[] = {QUEUE_CAP, 1,   5,    7,
+					      29,	 100, 4096, 16413};
+
+		cs->chunk = cuts[size % 8];
+	}
 	serve(server);
 	{
 		struct hz_view v;

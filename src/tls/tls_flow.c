@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "haze/assert.h"
+#include "haze/log.h"
 #include "haze/mem.h"
 #include "haze/platform.h"
 #include "haze/random.h"
 #include "haze/sched.h"
+#include "haze/wire.h"
 #include "tls/tls_gcm.h"
 #include "tls/tls_int.h"
 
@@ -26,6 +28,11 @@
 #define TLS_GATHER_MAX 1024
 /* Seed bytes injected into each engine's PRNG. */
 #define TLS_SEED_BYTES 32
+/* A record's header: type, version, length of what follows. */
+#define TLS_HDR 5
+#define TLS_APP_DATA 23
+/* The longest record payload the engine's input buffer takes. */
+#define TLS_RECORD_MAX (BR_SSL_BUFSIZE_INPUT - TLS_HDR)
 /* How long close() waits to hand the close_notify to the lower flow. */
 #define TLS_CLOSE_WAIT (1ull * HZ_NS_PER_S)
 /* Days from 0000-01-01 (proleptic Gregorian) to 1970-01-01. */
@@ -40,6 +47,12 @@ static const uint16_t tls_suites[] = {
     BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 };
+
+/* After the handshake: records decrypted where they arrived, records
+ * gathered from pieces first, and records handed to the engine. */
+static HZ_COUNTER(rec_in_place, "tls", "records_in_place");
+static HZ_COUNTER(rec_gathered, "tls", "records_gathered");
+static HZ_COUNTER(rec_engine, "tls", "records_to_engine");
 
 struct tls_flow;
 
@@ -82,6 +95,18 @@ struct tls_flow {
 	unsigned char stage[TLS_GATHER_MAX];
 	br_x509_minimal_context x509; /* client */
 	struct sni_policy policy;     /* server */
+	/*
+	 * After the handshake, records are read whole by this file
+	 * (gather_record): the header's first hdr_have bytes while it is
+	 * incomplete, then the record (header and payload) in rec, of which
+	 * rec_have bytes have arrived and rec_fed went to the engine.
+	 * Application data the flow decrypted itself waits in plain.
+	 */
+	unsigned char hdr[TLS_HDR];
+	size_t hdr_have;
+	struct hz_view rec;
+	size_t rec_have, rec_fed;
+	struct hz_view plain;
 	/* Client: the session ID offered for resumption, if any. */
 	unsigned char offered_id[32];
 	size_t offered_len;
@@ -235,8 +260,35 @@ static int send_records(struct tls_flow *tf, uint64_t deadline)
 	return (size_t)w < len ? -HZ_ETIMEDOUT : 0;
 }
 
-/* Reads from the lower flow into the engine's record buffer. */
-static int recv_records(struct tls_flow *tf, uint64_t deadline)
+/*
+ * What a read of the lower flow that gave no bytes (@n: its end, or a
+ * code) means for the session: 0 is never returned.
+ */
+static int lower_ended(struct tls_flow *tf, int n)
+{
+	if (n == -HZ_ETIMEDOUT)
+		return n; /* not an error of the flow */
+	if (n < 0)
+		return fail_lower(tf, n);
+	if (!tf->handshake_done)
+		return fail(tf, -HZ_ECONNRESET,
+			    "TLS: the peer closed the connection during the "
+			    "handshake");
+	if (tf->shut)
+		return fail(tf, -HZ_ECONNRESET,
+			    "TLS: the peer closed the connection without "
+			    "answering our close_notify");
+	return fail(tf, -HZ_ETLS,
+		    "TLS: the peer closed the connection without close_notify "
+		    "(the data may be truncated)");
+}
+
+/*
+ * During the handshake: reads from the lower flow into the engine's
+ * record buffer, as much as it asks for (it asks for one record's header,
+ * then its payload, so it ends the handshake at a record's boundary).
+ */
+static int recv_handshake(struct tls_flow *tf, uint64_t deadline)
 {
 	size_t len;
 	unsigned char *buf = br_ssl_engine_recvrec_buf(tf->eng, &len);
@@ -252,21 +304,217 @@ static int recv_records(struct tls_flow *tf, uint64_t deadline)
 		br_ssl_engine_recvrec_ack(tf->eng, (size_t)n);
 		return 0;
 	}
-	if (n == -HZ_ETIMEDOUT)
-		return (int)n; /* not an error of the flow */
-	if (n < 0)
-		return fail_lower(tf, (int)n);
+	return lower_ended(tf, (int)n);
+}
+
+/* The payload length a record header gives. */
+static size_t record_len(const uint8_t *hdr)
+{
+	return hz_get16(hdr + 3);
+}
+
+static bool record_whole(const struct tls_flow *tf)
+{
+	return tf->rec.pb != NULL && tf->rec_have == tf->rec.len;
+}
+
+static void record_drop(struct tls_flow *tf)
+{
+	hz_view_release(&tf->rec);
+	tf->rec_have = tf->rec_fed = 0;
+}
+
+/* Leaves the bytes of @v (consumed) after its first @used for the next
+ * read of the lower flow. */
+static void keep_rest(struct tls_flow *tf, struct hz_view *v, size_t used)
+{
+	if (used < v->len && hz_view_pull(v, used) == 0) {
+		HZ_ASSERT(tf->lower->unread.pb == NULL);
+		tf->lower->unread = *v;
+		*v = (struct hz_view){0};
+	}
+	hz_view_release(v);
+}
+
+/*
+ * Takes the bytes of @v (consumed) towards the record in hand: when the
+ * whole record is in @v, it stays there (a view of it); otherwise it is
+ * gathered into a buffer of its own. A record longer than the engine
+ * takes is kept as its header alone, which the engine refuses. 0, or
+ * -HZ_ENOMEM with the header kept for the next try.
+ */
+static int take_bytes(struct tls_flow *tf, struct hz_view *v)
+{
+	const uint8_t *d = hz_view_data(v);
+	size_t off = 0, k, len;
+
+	if (tf->rec.pb == NULL) {
+		if (tf->hdr_have == 0 && v->len >= TLS_HDR) {
+			len = record_len(d);
+			if (len <= TLS_RECORD_MAX && TLS_HDR + len <= v->len) {
+				int r =
+				    hz_view_sub(v, 0, TLS_HDR + len, &tf->rec);
+
+				HZ_ASSERT(r == 0); /* inside @v */
+				hz_counter_inc(&rec_in_place);
+				tf->rec_have = tf->rec.len;
+				keep_rest(tf, v, tf->rec.len);
+				return 0;
+			}
+		}
+		k = TLS_HDR - tf->hdr_have;
+		k = k < v->len ? k : v->len;
+		memcpy(tf->hdr + tf->hdr_have, d, k);
+		tf->hdr_have += k;
+		off = k;
+		if (tf->hdr_have < TLS_HDR) {
+			hz_view_release(v);
+			return 0;
+		}
+		len = record_len(tf->hdr);
+		if (hz_pbuf_alloc(NULL,
+				  TLS_HDR + (len <= TLS_RECORD_MAX ? len : 0),
+				  &tf->rec) < 0) {
+			keep_rest(tf, v, off);
+			return hz_errmsg_set(
+			    &tf->err, -HZ_ENOMEM,
+			    "TLS: no buffer for a record of %zu bytes", len);
+		}
+		memcpy(hz_view_data(&tf->rec), tf->hdr, TLS_HDR);
+		tf->rec_have = TLS_HDR;
+		tf->hdr_have = 0;
+		hz_counter_inc(&rec_gathered);
+	}
+	k = tf->rec.len - tf->rec_have;
+	k = k < v->len - off ? k : v->len - off;
+	memcpy(hz_view_data(&tf->rec) + tf->rec_have, d + off, k);
+	tf->rec_have += k;
+	keep_rest(tf, v, off + k);
+	return 0;
+}
+
+/* Reads the lower flow until a whole record is in hand. 0 or a code. */
+static int gather_record(struct tls_flow *tf, uint64_t deadline)
+{
+	while (!record_whole(tf)) {
+		struct hz_view v;
+		int n, r;
+
+		tf->receiving = true;
+		n = hz_flow_read(tf->lower, &v, deadline);
+		tf->receiving = false;
+		hz_waitq_wake_all(&tf->io_waiters);
+		if (n > 0 && (tf->fatal != 0 || tf->closed)) {
+			hz_view_release(&v);
+			return check(tf);
+		}
+		if (n <= 0)
+			return lower_ended(tf, n);
+		r = take_bytes(tf, &v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Whether the record in hand is application data this file decrypts
+ * itself: the engine has read none of it, holds no earlier data unread,
+ * is not closing, and would take the record.
+ */
+static bool decrypts_here(struct tls_flow *tf)
+{
+	const uint8_t *h = hz_view_data(&tf->rec);
+	const br_sslrec_in_class **in = &tf->eng->in.vtable;
+
+	return tf->rec_fed == 0 && !tf->shut && h[0] == TLS_APP_DATA &&
+	       tf->eng->application_data == 1 &&
+	       hz_get16(h + 1) == tf->eng->version_in &&
+	       !(br_ssl_engine_current_state(tf->eng) & BR_SSL_RECVAPP) &&
+	       (*in)->check_length(in, tf->rec.len - TLS_HDR);
+}
+
+/* Gives the engine what it takes of the record in hand. 0 or a code. */
+static int feed_engine(struct tls_flow *tf)
+{
+	const uint8_t *d = hz_view_data(&tf->rec);
+
+	if (tf->rec_fed == 0)
+		hz_counter_inc(&rec_engine);
+	while (tf->rec_fed < tf->rec.len &&
+	       (br_ssl_engine_current_state(tf->eng) & BR_SSL_RECVREC)) {
+		size_t room, k;
+		unsigned char *buf = br_ssl_engine_recvrec_buf(tf->eng, &room);
+
+		k = tf->rec.len - tf->rec_fed;
+		k = k < room ? k : room;
+		memcpy(buf, d + tf->rec_fed, k);
+		br_ssl_engine_recvrec_ack(tf->eng, k);
+		tf->rec_fed += k;
+	}
+	if (tf->rec_fed < tf->rec.len)
+		return 0; /* the rest when the engine asks again */
+	if (tf->rec.len == TLS_HDR && record_len(d) > 0 &&
+	    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
+		size_t len = record_len(d);
+
+		record_drop(tf);
+		return fail(tf, -HZ_ETLS,
+			    "TLS: the peer sent a record of %zu bytes, longer "
+			    "than %u",
+			    len, (unsigned)TLS_RECORD_MAX);
+	}
+	record_drop(tf);
+	return 0;
+}
+
+/*
+ * Decrypts the application data record in hand where it lies (in the
+ * lower flow's buffer, or the one it was gathered in); its plaintext
+ * becomes tf->plain, a view of the same buffer.
+ */
+static int decrypt_record(struct tls_flow *tf)
+{
+	uint8_t *h = hz_view_data(&tf->rec);
+	size_t len = tf->rec.len - TLS_HDR;
+	const br_sslrec_in_class **in = &tf->eng->in.vtable;
+	unsigned char *p = (*in)->decrypt(in, TLS_APP_DATA, hz_get16(h + 1),
+					  h + TLS_HDR, &len);
+
+	if (p == NULL) /* as the engine: no alert, the session ends */
+		return fail(tf, -HZ_ETLS, "TLS: %s",
+			    tls_br_error_text(BR_ERR_BAD_MAC));
+	if (len > 0) {
+		int r = hz_view_sub(&tf->rec, (size_t)(p - h), len, &tf->plain);
+
+		HZ_ASSERT(r ==
+			  0); /* BearSSL's plaintext is inside the record */
+	}
+	record_drop(tf);
+	return 0;
+}
+
+/*
+ * Brings in records. During the handshake the engine reads them; after
+ * it, this file reads each record whole and decrypts application data
+ * itself when a reader waits for it (@want), in place, with no copy
+ * into or out of the engine: the engine keeps the keys and sequence
+ * numbers (its record contexts, fields of the engine's context) and
+ * sees every other record, so it still answers alerts, refuses
+ * renegotiation and closes.
+ */
+static int recv_records(struct tls_flow *tf, unsigned want, uint64_t deadline)
+{
+	int r;
+
 	if (!tf->handshake_done)
-		return fail(tf, -HZ_ECONNRESET,
-			    "TLS: the peer closed the connection during the "
-			    "handshake");
-	if (tf->shut)
-		return fail(tf, -HZ_ECONNRESET,
-			    "TLS: the peer closed the connection without "
-			    "answering our close_notify");
-	return fail(tf, -HZ_ETLS,
-		    "TLS: the peer closed the connection without close_notify "
-		    "(the data may be truncated)");
+		return recv_handshake(tf, deadline);
+	r = gather_record(tf, deadline);
+	if (r != 0)
+		return r;
+	if (want == BR_SSL_RECVAPP && decrypts_here(tf))
+		return decrypt_record(tf);
+	return feed_engine(tf);
 }
 
 /*
@@ -291,6 +539,8 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 
 		if (tf->fatal != 0 || tf->closed)
 			return check(tf);
+		if (reader && tf->plain.pb != NULL)
+			return 0;
 		if (st & BR_SSL_CLOSED)
 			return engine_closed(tf);
 		if (send)
@@ -298,7 +548,7 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 		else if (st & want)
 			return 0;
 		else if ((st & BR_SSL_RECVREC) && !tf->receiving)
-			r = recv_records(tf, deadline);
+			r = recv_records(tf, want, deadline);
 		else if (tf->sending || tf->receiving || out)
 			r = hz_waitq_wait(&tf->io_waiters, deadline);
 		else
@@ -444,6 +694,11 @@ static int tls_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
 	r = pump(tf, BR_SSL_RECVAPP, deadline);
 	if (r != 0)
 		return r == 1 ? 0 : r;
+	if (tf->plain.pb != NULL) {
+		*out = tf->plain;
+		tf->plain = (struct hz_view){0};
+		return (int)out->len;
+	}
 	buf = br_ssl_engine_recvapp_buf(tf->eng, &len);
 	r = hz_pbuf_alloc(NULL, len, out);
 	if (r < 0)
@@ -568,6 +823,8 @@ static void tls_close(struct hz_flow *f)
 		(void)flush_records(tf, hz_now() + TLS_CLOSE_WAIT);
 	}
 	tf->closed = true;
+	hz_view_release(&tf->plain);
+	record_drop(tf);
 	hz_flow_close(tf->lower);
 }
 

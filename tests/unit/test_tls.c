@@ -6,6 +6,9 @@
  * with a message naming the reason; a
  * reset of the lower flow surfacing as -HZ_ECONNRESET naming both layers;
  * handshake timeouts; PEM refusals; no entropy; allocation failures.
+ * After the handshake the flow reads records itself: data intact however
+ * the lower flow cuts them, decrypted in place when a record arrives
+ * whole; a tampered record and one too long end the session, named.
  *
  * Certificates are made fresh by tests/tls/mkcerts.sh (openssl) in a
  * temporary directory when the suite starts.
@@ -72,7 +75,9 @@ static struct hz_tls_config *client_config(void)
 struct pipe_dir {
 	uint8_t buf[PIPE_CAP];
 	size_t head, len;
-	bool shut;		 /* the writer shut down: EOF after the data */
+	uint64_t written; /* bytes ever written */
+	uint64_t flip_at; /* if not 0: byte flip_at - 1 arrives inverted */
+	bool shut;	  /* the writer shut down: EOF after the data */
 	struct hz_waitq readers; /* wait for data */
 	struct hz_waitq writers; /* wait for room */
 };
@@ -83,6 +88,7 @@ struct pipe_end {
 	struct hz_flow flow;
 	struct pipe *p;
 	struct pipe_dir *in, *out;
+	const struct hz_pbuf *last_pb; /* of the last read (not a reference) */
 	bool closed;
 	struct hz_errmsg err;
 };
@@ -91,6 +97,7 @@ struct pipe {
 	struct pipe_dir dir[2];
 	struct pipe_end end[2];
 	bool reset;
+	size_t chunk; /* most bytes a read gives; 0: 4096 */
 	int ends_alive;
 	unsigned partial_writes; /* writes cut short by their deadline */
 };
@@ -126,10 +133,12 @@ static int pipe_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
 		if (r < 0)
 			return r;
 	}
-	n = d->len < 4096 ? d->len : 4096;
+	n = e->p->chunk != 0 ? e->p->chunk : 4096;
+	n = d->len < n ? d->len : n;
 	r = hz_pbuf_alloc(NULL, n, out);
 	if (r < 0)
 		return r;
+	e->last_pb = out->pb;
 	first = PIPE_CAP - d->head < n ? PIPE_CAP - d->head : n;
 	memcpy(hz_view_data(out), d->buf + d->head, first);
 	memcpy(hz_view_data(out) + first, d->buf, n - first);
@@ -174,8 +183,13 @@ static ssize_t pipe_writev(struct hz_flow *f, const struct hz_iov *iov,
 			}
 			k = left < room ? left : room;
 			tail = (d->head + d->len) % PIPE_CAP;
-			for (size_t j = 0; j < k; j++)
-				d->buf[(tail + j) % PIPE_CAP] = p[j];
+			for (size_t j = 0; j < k; j++) {
+				bool flip = d->written + j + 1 == d->flip_at;
+
+				d->buf[(tail + j) % PIPE_CAP] =
+				    p[j] ^ (flip ? 0xff : 0);
+			}
+			d->written += k;
 			d->len += k;
 			p += k;
 			left -= k;
@@ -1184,6 +1198,216 @@ static int faulty_main(void *arg)
 	return 0;
 }
 
+/* --- records read by the flow itself, after the handshake ---------------- */
+
+/* Client writer fiber: ss->size bytes of stream 9 in writes of many sizes. */
+static void varied_writer(void *arg)
+{
+	static const size_t sizes[] = {1, 7, 1000, 16384, 16385, 40000, 3};
+	static uint8_t buf[40000];
+	struct session *ss = arg;
+	uint64_t off = 0;
+
+	for (size_t k = 0; off < ss->size; k++) {
+		size_t n = sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
+		ssize_t w;
+
+		n = ss->size - off < n ? ss->size - off : n;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = stream_byte(9, off + i);
+		w = hz_flow_write(ss->client.flow, buf, n, HZ_DEADLINE_NEVER);
+		HARNESS_CHECK(w == (ssize_t)n);
+		if (w < 0)
+			break;
+		off += n;
+	}
+	ss->client.bytes = off;
+	side_finish(&ss->client);
+}
+
+/* What cut_main saw: reads, and those whose bytes were where they came. */
+struct cut_result {
+	struct session *ss;
+	uint64_t got, reads, in_place;
+	bool intact;
+};
+
+/* Echoes stream 9 through the server and reads it back, counting. */
+static int cut_main(void *arg)
+{
+	struct cut_result *cr = arg;
+	struct session *ss = cr->ss;
+	struct hz_view v;
+
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
+	HARNESS_CHECK(hz_fiber_spawn("writer", varied_writer, ss, TLS_STACK) ==
+		      0);
+	cr->intact = true;
+	while (cr->got < ss->size) {
+		int n = hz_flow_read(ss->client.flow, &v,
+				     hz_now() + 30 * HZ_NS_PER_S);
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			if (hz_view_data(&v)[i] != stream_byte(9, cr->got + i))
+				cr->intact = false;
+		cr->reads++;
+		/* The pipe's last buffer: decrypted where it arrived. */
+		if (v.pb == ss->pipe->end[1].last_pb)
+			cr->in_place++;
+		cr->got += (uint64_t)n;
+		hz_view_release(&v);
+	}
+	side_join(&ss->client);
+	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == 0);
+	side_join(&ss->server);
+	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
+		      0);
+	return 0;
+}
+
+/*
+ * However the lower flow cuts the records (a byte at a time, through the
+ * header, whole records several to a read), the data arrives intact; a
+ * record that arrives whole in one buffer is decrypted there and read
+ * from there, with no copy.
+ */
+static void records_arrive_intact_however_cut(void **state)
+{
+	static const size_t chunks[] = {1, 3, 5, 29, 4096, 16413, 65536};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		struct session ss = {.size = 300000};
+		struct cut_result cr = {.ss = &ss};
+
+		session_open(&ss, "ec", NULL, "localhost");
+		ss.pipe->chunk = chunks[i];
+		assert_int_equal(harness_run_fibers(cut_main, &cr), 0);
+		assert_string_equal(ss.server.err, "");
+		assert_int_equal(ss.server.bytes, ss.size);
+		assert_int_equal(cr.got, ss.size);
+		assert_true(cr.intact);
+		print_message("# reads of %zu bytes: %llu of %llu reads in "
+			      "place\n",
+			      chunks[i], (unsigned long long)cr.in_place,
+			      (unsigned long long)cr.reads);
+		/* The smallest record (1 byte of data) takes 30 bytes. */
+		if (chunks[i] < 30)
+			assert_int_equal(cr.in_place, 0);
+		if (chunks[i] == 65536)
+			assert_true(cr.in_place * 2 > cr.reads);
+		session_close(&ss);
+	}
+}
+
+/* Client side of a tampered or oversized exchange: what each side saw. */
+struct tamper {
+	struct session *ss;
+	uint64_t flip; /* byte of the client's next record to invert, or 0 */
+	bool oversize; /* else: the client sends a record too long */
+	int client_read;
+	char client_err[200];
+};
+
+static int tamper_main(void *arg)
+{
+	struct tamper *t = arg;
+	struct session *ss = t->ss;
+	struct pipe_dir *to_server = &ss->pipe->dir[0];
+	struct hz_view v;
+
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
+	/* One good record first: the session works. */
+	HARNESS_CHECK(
+	    hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) == 4);
+	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
+		      4);
+	hz_view_release(&v);
+	if (t->oversize) {
+		/* Straight onto the wire: a header announcing 16,896 bytes. */
+		static const uint8_t hdr[] = {23, 3, 3, 0x42, 0x00};
+
+		HARNESS_CHECK(hz_flow_write(&ss->pipe->end[1].flow, hdr,
+					    sizeof(hdr), 0) == sizeof(hdr));
+	} else {
+		static uint8_t big[1000];
+
+		to_server->flip_at = to_server->written + t->flip;
+		HARNESS_CHECK(hz_flow_write(ss->client.flow, big, sizeof(big),
+					    HZ_DEADLINE_NEVER) == sizeof(big));
+	}
+	/* The server fails; closing its flow then drops the connection. */
+	side_join(&ss->server);
+	hz_flow_close(ss->server.flow);
+	t->client_read =
+	    hz_flow_read(ss->client.flow, &v, hz_now() + 5 * HZ_NS_PER_S);
+	if (t->client_read > 0)
+		hz_view_release(&v);
+	snprintf(t->client_err, sizeof(t->client_err), "%s",
+		 hz_flow_error(ss->client.flow));
+	return 0;
+}
+
+/*
+ * A record changed on the way, whether it arrived whole in one buffer or
+ * in pieces, fails the server's read with the engine's reason (BearSSL
+ * sends no alert for a record that fails, and closing the flow then sends
+ * no close_notify); the bytes before it were delivered.
+ */
+static void tampered_record_ends_the_session(void **state)
+{
+	static const size_t chunks[] = {7, 4096};
+	/* In the explicit nonce, the ciphertext, the tag. */
+	static const uint64_t flips[] = {6, 200, 1029};
+	static const char truncated[] =
+	    "TLS: the peer closed the connection without close_notify (the "
+	    "data may be truncated)";
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 3; j++) {
+			struct session ss = {0};
+			struct tamper t = {.ss = &ss, .flip = flips[j]};
+
+			session_open(&ss, "ec", NULL, "localhost");
+			ss.pipe->chunk = chunks[i];
+			assert_int_equal(harness_run_fibers(tamper_main, &t),
+					 0);
+			assert_int_equal(ss.server.bytes, 4);
+			assert_string_equal(ss.server.err,
+					    "TLS: record failed authentication "
+					    "(bad MAC or tag)");
+			assert_true(t.client_read < 0);
+			assert_string_equal(t.client_err, truncated);
+			session_close(&ss);
+		}
+}
+
+/* A record longer than the suite allows is refused by its header alone. */
+static void oversized_record_is_refused(void **state)
+{
+	struct session ss = {0};
+	struct tamper t = {.ss = &ss, .oversize = true};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(harness_run_fibers(tamper_main, &t), 0);
+	assert_int_equal(ss.server.bytes, 4);
+	assert_string_equal(ss.server.err,
+			    "TLS: record with an impossible length");
+	assert_true(t.client_read < 0);
+	assert_non_null(strstr(t.client_err, "without close_notify"));
+	session_close(&ss);
+}
+
 static void flows_survive_allocation_failures(void **state)
 {
 	bool whole = false;
@@ -1263,6 +1487,9 @@ int main(void)
 	    HARNESS_TEST(pem_refusals_are_named),
 	    HARNESS_TEST(config_survives_allocation_failures),
 	    HARNESS_TEST(flows_survive_allocation_failures),
+	    HARNESS_TEST(records_arrive_intact_however_cut),
+	    HARNESS_TEST(tampered_record_ends_the_session),
+	    HARNESS_TEST(oversized_record_is_refused),
 	};
 	return CERTS_RUN("tls", tests);
 }
