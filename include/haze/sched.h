@@ -142,6 +142,11 @@ void hz_device_wake(hz_handle_t h);
  * the loop polls or blocks: how devices batch. A NIC queues the frames a
  * round produces and sends them with one call (one VM exit) when the
  * round ends. Embed a struct hz_defer; queueing it never allocates.
+ *
+ * A round runs each runnable fiber once; then, at most twice more, the
+ * fibers that pass woke or spawned run (with any that yielded), so what
+ * they do in answer (a reply to data just read, a close at its end)
+ * joins the round's deferred work.
  */
 struct hz_defer {
 	void (*fn)(struct hz_defer *d);

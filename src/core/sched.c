@@ -73,6 +73,7 @@ static struct {
 	struct hz_fiber *runq_tail;
 	struct hz_fiber *all;
 	struct hz_defer *deferred; /* to run when this round ends */
+	unsigned woken;		   /* fibers woken or spawned in this pass */
 	struct hz_waitq device_waiters[HZ_HANDLE_MAX];
 	hz_ready_set_t device_waited;
 	struct hz_sched_stats stats;
@@ -364,6 +365,7 @@ int hz_fiber_spawn(const char *name, void (*fn)(void *arg), void *arg,
 	if (f == NULL)
 		return -HZ_ENOMEM;
 	runq_push(f);
+	S.woken++;
 	return 0;
 }
 
@@ -497,6 +499,7 @@ bool hz_waitq_wake_one(struct hz_waitq *q)
 	f->wake_result = 0;
 	hz_timer_cancel(&f->timer);
 	runq_push(f);
+	S.woken++;
 	return true;
 }
 
@@ -612,6 +615,16 @@ static void main_fiber(void *arg)
 	mc->done = true;
 }
 
+/*
+ * A round of fibers: each runnable fiber runs once; then, at most
+ * ROUND_PASSES - 1 times, once more while the pass woke or spawned some
+ * (a reader given data, a connection's new fiber), so that what they do
+ * in answer (a reply, a close) joins the round's deferred output; then
+ * the deferred work. The limit keeps fibers that wake each other from
+ * holding the output back.
+ */
+#define ROUND_PASSES 3
+
 /* Runs each fiber that is runnable now, once. */
 static void run_runnable(void)
 {
@@ -668,7 +681,12 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 		return -HZ_ENOMEM;
 	for (;;) {
 		hz_timers_run(hz_now());
-		run_runnable();
+		for (int pass = 0; pass < ROUND_PASSES; pass++) {
+			S.woken = 0;
+			run_runnable();
+			if (S.woken == 0)
+				break;
+		}
 		run_deferred();
 		if (mc.done)
 			break;

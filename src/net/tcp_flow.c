@@ -376,10 +376,8 @@ static void window_update_after_read(struct tcp_conn *c)
 	if (!tcp_state_synced(c->state) || c->state == TCPS_TIME_WAIT)
 		return;
 	if (adv < half && space / 2 >= adv &&
-	    space - adv >= (mss < half ? mss : half)) {
-		c->ack_now = true;
-		tcp_output(c);
-	}
+	    space - adv >= (mss < half ? mss : half))
+		tcp_ack_soon(c); /* with the reader's reply, if it makes one */
 }
 
 static int flow_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)

@@ -1005,7 +1005,6 @@ static enum tcp_verdict step_fin(struct tcp_conn *c, struct tcp_seg *s)
 		c->fin_rcvd = true;
 		c->rcv_nxt++;
 	}
-	c->ack_now = true;
 	hz_waitq_wake_all(&c->rwait);
 	switch (c->state) {
 	case TCPS_ESTABLISHED:
@@ -1023,6 +1022,9 @@ static enum tcp_verdict step_fin(struct tcp_conn *c, struct tcp_seg *s)
 	default:
 		break;
 	}
+	/* After the state's change (TIME_WAIT cancels what was queued):
+	 * with the application's own FIN if it closes in this round. */
+	tcp_ack_soon(c);
 	return TCP_CONTINUE;
 }
 

@@ -151,6 +151,7 @@ struct tcp_conn {
 	/* Delayed ACK and what output must send. */
 	uint8_t unacked_segs;
 	bool ack_now, ack_delayed;
+	bool ack_round; /* an ACK owed when the round ends (tcp_ack_soon) */
 
 	/* Options set by the application. */
 	bool nodelay;
@@ -346,6 +347,12 @@ void tcp_rtt_sample(struct tcp_conn *c, uint64_t rtt_ns);
 
 /* Arms the delayed-ACK timer. */
 void tcp_delack_arm(struct tcp_conn *c);
+
+/*
+ * Owes the peer an ACK by the end of this round of fibers, not at once:
+ * what the application answers in the round (data, a FIN) carries it.
+ */
+void tcp_ack_soon(struct tcp_conn *c);
 
 /* Re-arms the keepalive (or idle) timer after traffic. */
 void tcp_keep_rearm(struct tcp_conn *c);

@@ -287,6 +287,7 @@ static void send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 	o.wnd = tcp_rcv_window_field(c, (flags & TH_SYN) != 0);
 	c->last_ack_sent = c->rcv_nxt;
 	c->ack_now = false;
+	c->ack_round = false;
 	c->unacked_segs = 0;
 	hz_timer_cancel(&c->t_delack);
 	if (c->tcp != NULL)

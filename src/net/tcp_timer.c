@@ -229,10 +229,21 @@ static void keep_fire(struct hz_timer *t)
 	}
 }
 
-/* Autocork: what the round's writes queued goes out now, together. */
+/* The round ends: what its writes queued goes out now, together, with
+ * an ACK owed if nothing else carried one. */
 static void output_deferred(struct hz_defer *d)
 {
-	tcp_output(CONN_OF(d, d_output));
+	struct tcp_conn *c = CONN_OF(d, d_output);
+
+	if (c->ack_round)
+		c->ack_now = true;
+	tcp_output(c);
+}
+
+void tcp_ack_soon(struct tcp_conn *c)
+{
+	c->ack_round = true;
+	hz_defer_queue(&c->d_output);
 }
 
 void tcp_timers_init(struct tcp_conn *c)

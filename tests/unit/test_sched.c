@@ -211,18 +211,19 @@ static int defer_main(void *arg)
 	hz_defer_init(&df.run, deferred_fn);
 	hz_defer_init(&df.cancelled, cancelled_fn);
 	hz_defer_queue(&df.cancelled);
-	/* A fiber spawned now first runs in the next round. */
+	/* A fiber spawned now first runs after this fiber yields. */
 	if (hz_fiber_spawn("worker", defer_worker, NULL, 0) < 0)
 		return -HZ_ENOMEM;
 	hz_defer_cancel(&df.cancelled);
 	hz_defer_cancel(&df.cancelled); /* not queued: harmless */
 	hz_fiber_yield();
-	/* Round two: the worker has run and deferred, but the round has
-	 * not ended, so nothing ran yet. */
+	/* The worker has run and deferred in the same round (its second
+	 * pass: it was spawned in the first), which has not ended, so
+	 * nothing ran yet. */
 	HARNESS_CHECK(df.fiber_steps == 2);
 	HARNESS_CHECK(df.ran == 0);
 	hz_fiber_yield();
-	/* Round two ended: the deferral ran once, after the worker's steps. */
+	/* That round ended: the deferral ran once, after the worker's steps. */
 	HARNESS_CHECK(df.ran == 1);
 	HARNESS_CHECK(df.steps_seen == 2);
 	hz_defer_queue(
@@ -239,6 +240,86 @@ static void defer_runs_once_when_the_round_ends(void **state)
 	assert_int_equal(harness_run_fibers(defer_main, NULL), 0);
 	assert_int_equal(df.ran, 2);
 	assert_int_equal(df.cancelled_ran, 0);
+}
+
+/*
+ * Fibers a round wakes answer in the same round, before its deferred
+ * work (a reader given data replies, and the reply carries the ACK);
+ * fibers that wake each other for ever do not hold it back.
+ */
+struct answer {
+	struct hz_defer d;
+	struct hz_waitq q, ping, pong;
+	bool answered, answered_before_deferred, deferred_ran, stop;
+	unsigned volleys, volleys_at_deferred;
+};
+
+static struct answer an;
+
+static void answer_deferred(struct hz_defer *d)
+{
+	(void)d;
+	an.deferred_ran = true;
+	an.answered_before_deferred = an.answered;
+	an.volleys_at_deferred = an.volleys;
+}
+
+static void answerer(void *arg)
+{
+	(void)arg;
+	HARNESS_CHECK(hz_waitq_wait(&an.q, HZ_DEADLINE_NEVER) == 0);
+	an.answered = true;
+}
+
+/* Ping-pong: wakes the other side and waits for it, until told to stop. */
+static void volley(void *arg)
+{
+	bool ping = arg != NULL;
+
+	while (!an.stop) {
+		an.volleys++;
+		hz_waitq_wake_all(ping ? &an.pong : &an.ping);
+		if (hz_waitq_wait(ping ? &an.ping : &an.pong,
+				  hz_now() + HZ_NS_PER_S) != 0)
+			break;
+	}
+	hz_waitq_wake_all(ping ? &an.pong : &an.ping);
+}
+
+static int answer_main(void *arg)
+{
+	(void)arg;
+	hz_defer_init(&an.d, answer_deferred);
+	if (hz_fiber_spawn("answerer", answerer, NULL, 0) < 0)
+		return -HZ_ENOMEM;
+	hz_fiber_yield(); /* the answerer waits */
+	hz_defer_queue(&an.d);
+	hz_waitq_wake_all(&an.q);
+	hz_sleep_ns(HZ_NS_PER_MS); /* past the round's end */
+	HARNESS_CHECK(an.deferred_ran);
+	HARNESS_CHECK(an.answered_before_deferred);
+
+	/* Two fibers waking each other: the deferred work still runs. */
+	an.deferred_ran = false;
+	if (hz_fiber_spawn("ping", volley, &an, 0) < 0 ||
+	    hz_fiber_spawn("pong", volley, NULL, 0) < 0)
+		return -HZ_ENOMEM;
+	hz_defer_queue(&an.d);
+	hz_sleep_ns(HZ_NS_PER_MS);
+	HARNESS_CHECK(an.deferred_ran);
+	HARNESS_CHECK(an.volleys_at_deferred <= 6); /* three passes */
+	HARNESS_CHECK(an.volleys > an.volleys_at_deferred);
+	an.stop = true;
+	hz_sleep_ns(HZ_NS_PER_MS);
+	return 0;
+}
+
+static void woken_fibers_answer_before_the_round_ends(void **state)
+{
+	(void)state;
+	memset(&an, 0, sizeof(an));
+	assert_int_equal(harness_run_fibers(answer_main, NULL), 0);
+	assert_true(an.volleys > 0);
 }
 
 /* --- sleeping ------------------------------------------------------------- */
@@ -868,6 +949,7 @@ int main(void)
 	    HARNESS_TEST(waitq_ping_pong_alternates),
 	    HARNESS_TEST(yield_is_round_robin),
 	    HARNESS_TEST(defer_runs_once_when_the_round_ends),
+	    HARNESS_TEST(woken_fibers_answer_before_the_round_ends),
 	    HARNESS_TEST(sleep_is_accurate),
 	    HARNESS_TEST(sleepers_wake_in_deadline_order),
 	    HARNESS_TEST(wait_times_out_and_leaves_queue),

@@ -504,6 +504,7 @@ static bool drive(struct us *u, const char *state)
 	if (strcmp(state, "CLOSE_WAIT") == 0 ||
 	    strcmp(state, "LAST_ACK") == 0) {
 		peer(u, FIN | ACK, 1001, u->iss + 1, NULL, 0);
+		hz_fiber_yield(); /* the FIN's ACK goes when the round ends */
 		o = pop(u);
 		HARNESS_CHECK_EQ(o.ack, 1002);
 		u->peer_nxt = 1002;
@@ -523,6 +524,7 @@ static bool drive(struct us *u, const char *state)
 		return true;
 	if (strcmp(state, "CLOSING") == 0) {
 		peer(u, FIN | ACK, 1001, u->iss + 1, NULL, 0);
+		hz_fiber_yield();
 		o = pop(u);
 		HARNESS_CHECK_EQ(o.ack, 1002);
 		u->peer_nxt = 1002;
@@ -532,6 +534,7 @@ static bool drive(struct us *u, const char *state)
 	if (strcmp(state, "FIN_WAIT_2") == 0)
 		return true;
 	peer(u, FIN | ACK, 1001, u->iss + 2, NULL, 0); /* TIME_WAIT */
+	hz_fiber_yield();
 	o = pop(u);
 	HARNESS_CHECK_EQ(o.ack, 1002);
 	u->peer_nxt = 1002;
@@ -889,8 +892,9 @@ static int do_time_wait_syn(void *arg)
 	o = pop(&u);
 	HARNESS_CHECK_EQ(o.flags, ACK);
 	HARNESS_CHECK_EQ(o.ack, 1002);
-	/* A FIN retransmitted: ACKed again. */
+	/* A FIN retransmitted: ACKed again, when the round ends. */
 	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	hz_fiber_yield();
 	o = pop(&u);
 	HARNESS_CHECK_EQ(o.ack, 1002);
 	/* A new incarnation (higher ISN): a SYN-ACK, a new connection. */
@@ -907,6 +911,68 @@ static void time_wait_new_syn(void **state)
 {
 	(void)state;
 	assert_int_equal(run_main(do_time_wait_syn), 0);
+}
+
+/*
+ * An ACK the application's answer can carry waits for the end of the
+ * round: the peer's FIN is acknowledged by our own FIN when the
+ * application closes in the same round (one segment, not two), else by
+ * an ACK when the round ends; a read that opens the window sends the
+ * update with the reply the reader writes.
+ */
+static int do_ack_with_answer(void *arg)
+{
+	struct us u;
+	struct out o;
+	char buf[4];
+
+	(void)arg;
+	us_init(&u);
+	if (!establish(&u))
+		return us_abandon(&u);
+	/* The peer's byte, read: the window update waits for the reply. */
+	peer(&u, ACK | PSH, 1001, u.iss + 1, "x", 1);
+	HARNESS_CHECK_EQ(hz_flow_read_copy(u.f, buf, sizeof(buf), 0), 1);
+	expect_silence(&u);
+	HARNESS_CHECK_EQ(hz_flow_write(u.f, "x", 1, 0), 1);
+	o = pop(&u);
+	HARNESS_CHECK_EQ(o.len, 1);
+	HARNESS_CHECK_EQ(o.ack, 1002);
+	expect_silence(&u);
+	hz_fiber_yield();
+	expect_silence(&u); /* the reply carried it: nothing more owed */
+	peer(&u, ACK, 1002, u.iss + 2, NULL, 0);
+	/* The peer's FIN, then our close in the same round: one FIN-ACK. */
+	peer(&u, FIN | ACK, 1002, u.iss + 2, NULL, 0);
+	expect_silence(&u);
+	HARNESS_CHECK_EQ(hz_flow_read_copy(u.f, buf, sizeof(buf), 0), 0);
+	HARNESS_CHECK_EQ(hz_flow_shutdown(u.f), 0);
+	o = pop(&u);
+	HARNESS_CHECK_EQ(o.flags & (FIN | ACK), FIN | ACK);
+	HARNESS_CHECK_EQ(o.ack, 1003);
+	hz_fiber_yield();
+	expect_silence(&u);
+	us_fini(&u);
+
+	/* A FIN nobody answers in the round: a plain ACK when it ends. */
+	us_init(&u);
+	if (!establish(&u))
+		return us_abandon(&u);
+	peer(&u, FIN | ACK, 1001, u.iss + 1, NULL, 0);
+	expect_silence(&u);
+	hz_fiber_yield();
+	o = pop(&u);
+	HARNESS_CHECK_EQ(o.flags, ACK);
+	HARNESS_CHECK_EQ(o.ack, 1002);
+	expect_silence(&u);
+	us_fini(&u);
+	return 0;
+}
+
+static void acks_ride_with_the_answer(void **state)
+{
+	(void)state;
+	assert_int_equal(run_main(do_ack_with_answer), 0);
 }
 
 /* --- more transitions ----------------------------------------------------- */
@@ -926,6 +992,7 @@ static int do_transitions(void *arg)
 	o = pop(&u);
 	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(u.f), "FIN_WAIT_1");
 	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	hz_fiber_yield();
 	o = pop(&u);
 	HARNESS_CHECK_EQ(o.flags, ACK);
 	HARNESS_CHECK_EQ(o.ack, 1002);
@@ -944,6 +1011,7 @@ static int do_transitions(void *arg)
 	o = pop(&u);
 	u.iss = o.seq;
 	peer(&u, ACK | FIN, 1001, u.iss + 1, "hi", 2);
+	hz_fiber_yield();
 	o = pop(&u);
 	HARNESS_CHECK_EQ(o.ack, 1004);
 	if (!HARNESS_CHECK_EQ(hz_tcp_accept_on(u.l, 0, &u.f), 0))
@@ -2255,6 +2323,7 @@ int main(void)
 	    HARNESS_TEST(paws_rejects_old),
 	    HARNESS_TEST(time_wait_new_syn),
 	    HARNESS_TEST(more_transitions),
+	    HARNESS_TEST(acks_ride_with_the_answer),
 	    HARNESS_TEST(retransmissions_run_out),
 	    HARNESS_TEST(simultaneous_open_syn_received),
 	    HARNESS_TEST(nagle_and_nodelay),
