@@ -48,10 +48,11 @@ static const uint16_t tls_suites[] = {
     BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 };
 
-/* After the handshake: records decrypted where they arrived, records
- * gathered from pieces first, and records handed to the engine. */
-static HZ_COUNTER(rec_in_place, "tls", "records_in_place");
-static HZ_COUNTER(rec_gathered, "tls", "records_gathered");
+/* After the handshake: application data records decrypted where they
+ * arrived, or after being gathered from pieces; records (of any type)
+ * handed to the engine whole. */
+static HZ_COUNTER(rec_in_place, "tls", "records_opened_in_place");
+static HZ_COUNTER(rec_gathered, "tls", "records_opened_gathered");
 static HZ_COUNTER(rec_engine, "tls", "records_to_engine");
 
 struct tls_flow;
@@ -99,13 +100,15 @@ struct tls_flow {
 	 * After the handshake, records are read whole by this file
 	 * (gather_record): the header's first hdr_have bytes while it is
 	 * incomplete, then the record (header and payload) in rec, of which
-	 * rec_have bytes have arrived and rec_fed went to the engine.
-	 * Application data the flow decrypted itself waits in plain.
+	 * rec_have bytes have arrived and rec_fed went to the engine
+	 * (rec_copied: it was gathered from pieces into a buffer of its
+	 * own). Application data the flow decrypted itself waits in plain.
 	 */
 	unsigned char hdr[TLS_HDR];
 	size_t hdr_have;
 	struct hz_view rec;
 	size_t rec_have, rec_fed;
+	bool rec_copied;
 	struct hz_view plain;
 	/* Client: the session ID offered for resumption, if any. */
 	unsigned char offered_id[32];
@@ -337,30 +340,73 @@ static void keep_rest(struct tls_flow *tf, struct hz_view *v, size_t used)
 }
 
 /*
+ * Refuses a header the engine would refuse, as it would (BearSSL sends
+ * no alert for these): a version other than the session's, a length the
+ * record layer cannot hold, a type TLS 1.2 does not have. 0 or a code.
+ */
+static int check_header(struct tls_flow *tf, const uint8_t *h)
+{
+	const br_sslrec_in_class **in = &tf->eng->in.vtable;
+	size_t len = record_len(h);
+	int err = BR_ERR_OK;
+
+	if (hz_get16(h + 1) != tf->eng->version_in)
+		err = BR_ERR_BAD_VERSION;
+	else if (len > TLS_RECORD_MAX || !(*in)->check_length(in, len))
+		err = BR_ERR_BAD_LENGTH;
+	else if (h[0] < 20 || h[0] > TLS_APP_DATA)
+		err = BR_ERR_UNKNOWN_TYPE;
+	if (err == BR_ERR_OK)
+		return 0;
+	return fail(tf, -HZ_ETLS, "TLS: %s", tls_br_error_text(err));
+}
+
+/*
+ * Gives the record whose header is in tf->hdr a buffer of its own, to
+ * gather it in. 0, or -HZ_ENOMEM with the header kept for the next try.
+ */
+static int start_record(struct tls_flow *tf)
+{
+	size_t size = TLS_HDR + record_len(tf->hdr);
+
+	if (hz_pbuf_alloc(NULL, size, &tf->rec) < 0)
+		return hz_errmsg_set(&tf->err, -HZ_ENOMEM,
+				     "TLS: no buffer for a record of %zu bytes",
+				     size);
+	memcpy(hz_view_data(&tf->rec), tf->hdr, TLS_HDR);
+	tf->rec_have = TLS_HDR;
+	tf->rec_copied = true;
+	tf->hdr_have = 0;
+	return 0;
+}
+
+/*
  * Takes the bytes of @v (consumed) towards the record in hand: when the
  * whole record is in @v, it stays there (a view of it); otherwise it is
- * gathered into a buffer of its own. A record longer than the engine
- * takes is kept as its header alone, which the engine refuses. 0, or
- * -HZ_ENOMEM with the header kept for the next try.
+ * gathered into a buffer of its own. Each header is checked as soon as
+ * it is whole. 0 or a code.
  */
 static int take_bytes(struct tls_flow *tf, struct hz_view *v)
 {
 	const uint8_t *d = hz_view_data(v);
-	size_t off = 0, k, len;
+	size_t off = 0, k;
+	int r;
 
 	if (tf->rec.pb == NULL) {
-		if (tf->hdr_have == 0 && v->len >= TLS_HDR) {
-			len = record_len(d);
-			if (len <= TLS_RECORD_MAX && TLS_HDR + len <= v->len) {
-				int r =
-				    hz_view_sub(v, 0, TLS_HDR + len, &tf->rec);
-
-				HZ_ASSERT(r == 0); /* inside @v */
-				hz_counter_inc(&rec_in_place);
-				tf->rec_have = tf->rec.len;
-				keep_rest(tf, v, tf->rec.len);
-				return 0;
+		if (tf->hdr_have == 0 && v->len >= TLS_HDR &&
+		    TLS_HDR + record_len(d) <= v->len) {
+			r = check_header(tf, d);
+			if (r < 0) {
+				hz_view_release(v);
+				return r;
 			}
+			r = hz_view_sub(v, 0, TLS_HDR + record_len(d),
+					&tf->rec);
+			HZ_ASSERT(r == 0); /* inside @v */
+			tf->rec_have = tf->rec.len;
+			tf->rec_copied = false;
+			keep_rest(tf, v, tf->rec.len);
+			return 0;
 		}
 		k = TLS_HDR - tf->hdr_have;
 		k = k < v->len ? k : v->len;
@@ -371,19 +417,13 @@ static int take_bytes(struct tls_flow *tf, struct hz_view *v)
 			hz_view_release(v);
 			return 0;
 		}
-		len = record_len(tf->hdr);
-		if (hz_pbuf_alloc(NULL,
-				  TLS_HDR + (len <= TLS_RECORD_MAX ? len : 0),
-				  &tf->rec) < 0) {
+		r = check_header(tf, tf->hdr);
+		if (r == 0)
+			r = start_record(tf);
+		if (r < 0) {
 			keep_rest(tf, v, off);
-			return hz_errmsg_set(
-			    &tf->err, -HZ_ENOMEM,
-			    "TLS: no buffer for a record of %zu bytes", len);
+			return r;
 		}
-		memcpy(hz_view_data(&tf->rec), tf->hdr, TLS_HDR);
-		tf->rec_have = TLS_HDR;
-		tf->hdr_have = 0;
-		hz_counter_inc(&rec_gathered);
 	}
 	k = tf->rec.len - tf->rec_have;
 	k = k < v->len - off ? k : v->len - off;
@@ -400,6 +440,13 @@ static int gather_record(struct tls_flow *tf, uint64_t deadline)
 		struct hz_view v;
 		int n, r;
 
+		/* A header whose buffer was refused: try again first. */
+		if (tf->rec.pb == NULL && tf->hdr_have == TLS_HDR) {
+			r = start_record(tf);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		tf->receiving = true;
 		n = hz_flow_read(tf->lower, &v, deadline);
 		tf->receiving = false;
@@ -419,19 +466,16 @@ static int gather_record(struct tls_flow *tf, uint64_t deadline)
 
 /*
  * Whether the record in hand is application data this file decrypts
- * itself: the engine has read none of it, holds no earlier data unread,
- * is not closing, and would take the record.
+ * itself: the engine has read none of it, holds no earlier data unread
+ * and is not closing. (Its header passed check_header.)
  */
 static bool decrypts_here(struct tls_flow *tf)
 {
 	const uint8_t *h = hz_view_data(&tf->rec);
-	const br_sslrec_in_class **in = &tf->eng->in.vtable;
 
 	return tf->rec_fed == 0 && !tf->shut && h[0] == TLS_APP_DATA &&
 	       tf->eng->application_data == 1 &&
-	       hz_get16(h + 1) == tf->eng->version_in &&
-	       !(br_ssl_engine_current_state(tf->eng) & BR_SSL_RECVAPP) &&
-	       (*in)->check_length(in, tf->rec.len - TLS_HDR);
+	       !(br_ssl_engine_current_state(tf->eng) & BR_SSL_RECVAPP);
 }
 
 /* Gives the engine what it takes of the record in hand. 0 or a code. */
@@ -452,19 +496,8 @@ static int feed_engine(struct tls_flow *tf)
 		br_ssl_engine_recvrec_ack(tf->eng, k);
 		tf->rec_fed += k;
 	}
-	if (tf->rec_fed < tf->rec.len)
-		return 0; /* the rest when the engine asks again */
-	if (tf->rec.len == TLS_HDR && record_len(d) > 0 &&
-	    !(br_ssl_engine_current_state(tf->eng) & BR_SSL_CLOSED)) {
-		size_t len = record_len(d);
-
-		record_drop(tf);
-		return fail(tf, -HZ_ETLS,
-			    "TLS: the peer sent a record of %zu bytes, longer "
-			    "than %u",
-			    len, (unsigned)TLS_RECORD_MAX);
-	}
-	record_drop(tf);
+	if (tf->rec_fed == tf->rec.len)
+		record_drop(tf); /* else the rest when the engine asks again */
 	return 0;
 }
 
@@ -481,14 +514,19 @@ static int decrypt_record(struct tls_flow *tf)
 	unsigned char *p = (*in)->decrypt(in, TLS_APP_DATA, hz_get16(h + 1),
 					  h + TLS_HDR, &len);
 
-	if (p == NULL) /* as the engine: no alert, the session ends */
+	if (p == NULL) {
+		/* As the engine: no alert, the session ends. The record may
+		 * hold plaintext that did not authenticate: wiped. */
+		memset(h, 0, tf->rec.len);
+		record_drop(tf);
 		return fail(tf, -HZ_ETLS, "TLS: %s",
 			    tls_br_error_text(BR_ERR_BAD_MAC));
+	}
+	hz_counter_inc(tf->rec_copied ? &rec_gathered : &rec_in_place);
 	if (len > 0) {
 		int r = hz_view_sub(&tf->rec, (size_t)(p - h), len, &tf->plain);
 
-		HZ_ASSERT(r ==
-			  0); /* BearSSL's plaintext is inside the record */
+		HZ_ASSERT(r == 0); /* the plaintext is inside the record */
 	}
 	record_drop(tf);
 	return 0;
@@ -525,7 +563,10 @@ static int recv_records(struct tls_flow *tf, unsigned want, uint64_t deadline)
  * sends records and one receives (the engine has one buffer for each);
  * the others wait for them. A reader leaves sending to a writer if there
  * is one: a reader stuck sending to a peer that is itself stuck sending
- * to us would never read again.
+ * to us would never read again. After the handshake a writer waits for
+ * another fiber's sending rather than read: only the engine's own
+ * answers could need what comes in, and reading would hold the writer
+ * until a whole record arrived.
  */
 static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 {
@@ -547,7 +588,8 @@ static int pump(struct tls_flow *tf, unsigned want, uint64_t deadline)
 			r = send_records(tf, deadline);
 		else if (st & want)
 			return 0;
-		else if ((st & BR_SSL_RECVREC) && !tf->receiving)
+		else if ((st & BR_SSL_RECVREC) && !tf->receiving &&
+			 (reader || !tf->handshake_done || !tf->sending))
 			r = recv_records(tf, want, deadline);
 		else if (tf->sending || tf->receiving || out)
 			r = hz_waitq_wait(&tf->io_waiters, deadline);

@@ -8,7 +8,8 @@
  * handshake timeouts; PEM refusals; no entropy; allocation failures.
  * After the handshake the flow reads records itself: data intact however
  * the lower flow cuts them, decrypted in place when a record arrives
- * whole; a tampered record and one too long end the session, named.
+ * whole; a tampered record and a bad header end the session, named; a
+ * record buffer refused is a read's -HZ_ENOMEM, and the next read goes on.
  *
  * Certificates are made fresh by tests/tls/mkcerts.sh (openssl) in a
  * temporary directory when the suite starts.
@@ -427,28 +428,39 @@ static void session_close(struct session *ss)
 	hz_tls_config_free(ss->ccfg);
 }
 
-/* Client writer fiber: ss->size bytes of stream 7. */
-static void bulk_writer(void *arg)
+/*
+ * The client writes ss->size bytes of stream @seed, in writes of the
+ * @n sizes in turn (at most 40,000 bytes), then says it is done.
+ */
+static void write_stream(struct session *ss, uint32_t seed, const size_t *sizes,
+			 size_t n)
 {
-	struct session *ss = arg;
-	static uint8_t buf[10000];
+	static uint8_t buf[40000];
 	uint64_t off = 0;
 
-	while (off < ss->size) {
-		size_t n =
-		    ss->size - off < sizeof(buf) ? ss->size - off : sizeof(buf);
+	for (size_t k = 0; off < ss->size; k++) {
+		size_t len = sizes[k % n];
 		ssize_t w;
 
-		for (size_t i = 0; i < n; i++)
-			buf[i] = stream_byte(7, off + i);
-		w = hz_flow_write(ss->client.flow, buf, n, HZ_DEADLINE_NEVER);
-		HARNESS_CHECK(w == (ssize_t)n);
+		len = ss->size - off < len ? ss->size - off : len;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = stream_byte(seed, off + i);
+		w = hz_flow_write(ss->client.flow, buf, len, HZ_DEADLINE_NEVER);
+		HARNESS_CHECK(w == (ssize_t)len);
 		if (w < 0)
 			break;
-		off += n;
+		off += len;
 	}
 	ss->client.bytes = off;
 	side_finish(&ss->client);
+}
+
+/* Client writer fiber: ss->size bytes of stream 7. */
+static void bulk_writer(void *arg)
+{
+	static const size_t size = 10000;
+
+	write_stream(arg, 7, &size, 1);
 }
 
 /* --- tests ---------------------------------------------------------------- */
@@ -1204,25 +1216,8 @@ static int faulty_main(void *arg)
 static void varied_writer(void *arg)
 {
 	static const size_t sizes[] = {1, 7, 1000, 16384, 16385, 40000, 3};
-	static uint8_t buf[40000];
-	struct session *ss = arg;
-	uint64_t off = 0;
 
-	for (size_t k = 0; off < ss->size; k++) {
-		size_t n = sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
-		ssize_t w;
-
-		n = ss->size - off < n ? ss->size - off : n;
-		for (size_t i = 0; i < n; i++)
-			buf[i] = stream_byte(9, off + i);
-		w = hz_flow_write(ss->client.flow, buf, n, HZ_DEADLINE_NEVER);
-		HARNESS_CHECK(w == (ssize_t)n);
-		if (w < 0)
-			break;
-		off += n;
-	}
-	ss->client.bytes = off;
-	side_finish(&ss->client);
+	write_stream(arg, 9, sizes, sizeof(sizes) / sizeof(sizes[0]));
 }
 
 /* What cut_main saw: reads, and those whose bytes were where they came. */
@@ -1308,8 +1303,8 @@ static void records_arrive_intact_however_cut(void **state)
 /* Client side of a tampered or oversized exchange: what each side saw. */
 struct tamper {
 	struct session *ss;
-	uint64_t flip; /* byte of the client's next record to invert, or 0 */
-	bool oversize; /* else: the client sends a record too long */
+	uint64_t flip;	    /* byte of the client's next record to invert */
+	const uint8_t *hdr; /* else: a record header sent raw */
 	int client_read;
 	char client_err[200];
 };
@@ -1331,12 +1326,10 @@ static int tamper_main(void *arg)
 	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
 		      4);
 	hz_view_release(&v);
-	if (t->oversize) {
-		/* Straight onto the wire: a header announcing 16,896 bytes. */
-		static const uint8_t hdr[] = {23, 3, 3, 0x42, 0x00};
-
-		HARNESS_CHECK(hz_flow_write(&ss->pipe->end[1].flow, hdr,
-					    sizeof(hdr), 0) == sizeof(hdr));
+	if (t->hdr != NULL) {
+		/* Straight onto the wire, past the client's TLS. */
+		HARNESS_CHECK(
+		    hz_flow_write(&ss->pipe->end[1].flow, t->hdr, 5, 0) == 5);
 	} else {
 		static uint8_t big[1000];
 
@@ -1391,20 +1384,121 @@ static void tampered_record_ends_the_session(void **state)
 		}
 }
 
-/* A record longer than the suite allows is refused by its header alone. */
-static void oversized_record_is_refused(void **state)
+/*
+ * A header the engine would refuse is refused as soon as it is whole,
+ * with the engine's reason: a record longer than the suite allows, one
+ * too short to hold its nonce and tag, another version, an unknown type.
+ */
+static void bad_headers_are_refused(void **state)
+{
+	static const struct {
+		uint8_t hdr[5];
+		const char *err;
+	} cases[] = {
+	    {{23, 3, 3, 0x42, 0x00}, "TLS: record with an impossible length"},
+	    {{23, 3, 3, 0x00, 0x10}, "TLS: record with an impossible length"},
+	    {{23, 3, 1, 0x00, 0x40},
+	     "TLS: record with the wrong protocol "
+	     "version"},
+	    {{24, 3, 3, 0x00, 0x40}, "TLS: record of an unknown type"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct session ss = {0};
+		struct tamper t = {.ss = &ss, .hdr = cases[i].hdr};
+
+		session_open(&ss, "ec", NULL, "localhost");
+		assert_int_equal(harness_run_fibers(tamper_main, &t), 0);
+		assert_int_equal(ss.server.bytes, 4);
+		assert_string_equal(ss.server.err, cases[i].err);
+		assert_true(t.client_read < 0);
+		assert_non_null(strstr(t.client_err, "without close_notify"));
+		session_close(&ss);
+	}
+}
+
+/* The server of nomem_main: what its reads gave. */
+struct nomem {
+	struct session *ss;
+	int first;     /* the read with an allocation refused */
+	char err[200]; /* its message */
+	uint64_t got;  /* bytes the later reads gave */
+	bool intact;
+};
+
+static void nomem_server(void *arg)
+{
+	struct nomem *nm = arg;
+	struct session *ss = nm->ss;
+	struct hz_view v;
+
+	HARNESS_CHECK(hz_tls_handshake(ss->server.flow, HZ_DEADLINE_NEVER) ==
+		      0);
+	/* Until the client's 1,000 bytes (one record) wait in the pipe. */
+	while (ss->pipe->dir[0].len < 1029)
+		hz_sleep_ns(HZ_NS_PER_MS);
+	/* A pbuf is two allocations (its record, its pages): the pipe's
+	 * 7-byte read takes the first two, the record's buffer, once its
+	 * header is whole, the next. */
+	hz_mem_fail_nth(3);
+	nm->first = hz_flow_read(ss->server.flow, &v, HZ_DEADLINE_NEVER);
+	hz_mem_fail_nth(0);
+	if (nm->first > 0)
+		hz_view_release(&v);
+	snprintf(nm->err, sizeof(nm->err), "%s",
+		 hz_flow_error(ss->server.flow));
+	nm->intact = true;
+	while (nm->got < 1000) {
+		int n = hz_flow_read(ss->server.flow, &v, HZ_DEADLINE_NEVER);
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			if (hz_view_data(&v)[i] != stream_byte(3, nm->got + i))
+				nm->intact = false;
+		nm->got += (uint64_t)n;
+		hz_view_release(&v);
+	}
+	side_finish(&ss->server);
+}
+
+static int nomem_main(void *arg)
+{
+	struct nomem *nm = arg;
+	struct session *ss = nm->ss;
+	uint8_t buf[1000];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = stream_byte(3, i);
+	HARNESS_CHECK(hz_fiber_spawn("server", nomem_server, nm, TLS_STACK) ==
+		      0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
+	HARNESS_CHECK(hz_flow_write(ss->client.flow, buf, sizeof(buf),
+				    HZ_DEADLINE_NEVER) == sizeof(buf));
+	side_join(&ss->server);
+	return 0;
+}
+
+/*
+ * No memory for a record arriving in pieces: the read says so, and the
+ * next one takes the record up where it was, nothing lost.
+ */
+static void record_buffer_refused_then_resumed(void **state)
 {
 	struct session ss = {0};
-	struct tamper t = {.ss = &ss, .oversize = true};
+	struct nomem nm = {.ss = &ss};
 
 	(void)state;
 	session_open(&ss, "ec", NULL, "localhost");
-	assert_int_equal(harness_run_fibers(tamper_main, &t), 0);
-	assert_int_equal(ss.server.bytes, 4);
-	assert_string_equal(ss.server.err,
-			    "TLS: record with an impossible length");
-	assert_true(t.client_read < 0);
-	assert_non_null(strstr(t.client_err, "without close_notify"));
+	ss.pipe->chunk = 7;
+	assert_int_equal(harness_run_fibers(nomem_main, &nm), 0);
+	assert_int_equal(nm.first, -HZ_ENOMEM);
+	assert_string_equal(nm.err,
+			    "TLS: no buffer for a record of 1029 bytes");
+	assert_int_equal(nm.got, 1000);
+	assert_true(nm.intact);
 	session_close(&ss);
 }
 
@@ -1489,7 +1583,8 @@ int main(void)
 	    HARNESS_TEST(flows_survive_allocation_failures),
 	    HARNESS_TEST(records_arrive_intact_however_cut),
 	    HARNESS_TEST(tampered_record_ends_the_session),
-	    HARNESS_TEST(oversized_record_is_refused),
+	    HARNESS_TEST(bad_headers_are_refused),
+	    HARNESS_TEST(record_buffer_refused_then_resumed),
 	};
 	return CERTS_RUN("tls", tests);
 }
