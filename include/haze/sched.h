@@ -144,7 +144,7 @@ void hz_device_wake(hz_handle_t h);
  * round ends. Embed a struct hz_defer; queueing it never allocates.
  *
  * A round runs each runnable fiber once; then, at most twice more, the
- * fibers that pass woke or spawned run (with any that yielded), so what
+ * fibers the last pass woke or spawned (not those that yielded), so what
  * they do in answer (a reply to data just read, a close at its end)
  * joins the round's deferred work.
  */
@@ -152,10 +152,17 @@ struct hz_defer {
 	void (*fn)(struct hz_defer *d);
 	struct hz_defer *next;
 	bool queued;
+	bool last; /* hz_defer_init_last */
 };
 
 /* Prepares @d to call @fn when it runs. */
 void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d));
+
+/*
+ * Prepares @d, which sends what other deferred work makes (a NIC's
+ * flush), to run after all of it, whatever the order of queueing.
+ */
+void hz_defer_init_last(struct hz_defer *d, void (*fn)(struct hz_defer *d));
 
 /* Queues @d to run at the end of this round; harmless if already queued. */
 void hz_defer_queue(struct hz_defer *d);

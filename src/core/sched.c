@@ -58,6 +58,7 @@ struct hz_fiber {
 	size_t stack_size; /* usable bytes */
 	bool guarded;	   /* run's first page is inaccessible */
 	enum fiber_state state;
+	bool woken;	       /* queued by a wake or a spawn, not a yield */
 	struct hz_fiber *next; /* run queue or wait queue link */
 	struct hz_fiber *all_next;
 	struct hz_waitq *waiting_on;
@@ -72,8 +73,9 @@ static struct {
 	struct hz_fiber *runq_head;
 	struct hz_fiber *runq_tail;
 	struct hz_fiber *all;
-	struct hz_defer *deferred; /* to run when this round ends */
-	unsigned woken;		   /* fibers woken or spawned in this pass */
+	struct hz_defer *deferred;	/* to run when this round ends */
+	struct hz_defer *deferred_last; /* then these (hz_defer_init_last) */
+	unsigned woken; /* fibers woken or spawned in this pass */
 	struct hz_waitq device_waiters[HZ_HANDLE_MAX];
 	hz_ready_set_t device_waited;
 	struct hz_sched_stats stats;
@@ -365,6 +367,7 @@ int hz_fiber_spawn(const char *name, void (*fn)(void *arg), void *arg,
 	if (f == NULL)
 		return -HZ_ENOMEM;
 	runq_push(f);
+	f->woken = true;
 	S.woken++;
 	return 0;
 }
@@ -499,6 +502,7 @@ bool hz_waitq_wake_one(struct hz_waitq *q)
 	f->wake_result = 0;
 	hz_timer_cancel(&f->timer);
 	runq_push(f);
+	f->woken = true;
 	S.woken++;
 	return true;
 }
@@ -564,19 +568,32 @@ void hz_defer_init(struct hz_defer *d, void (*fn)(struct hz_defer *d))
 	*d = (struct hz_defer){.fn = fn};
 }
 
+void hz_defer_init_last(struct hz_defer *d, void (*fn)(struct hz_defer *d))
+{
+	*d = (struct hz_defer){.fn = fn, .last = true};
+}
+
+/* The list @d is queued on. */
+static struct hz_defer **defer_list(const struct hz_defer *d)
+{
+	return d->last ? &S.deferred_last : &S.deferred;
+}
+
 void hz_defer_queue(struct hz_defer *d)
 {
+	struct hz_defer **list = defer_list(d);
+
 	HZ_ASSERT(d->fn != NULL);
 	if (d->queued)
 		return;
 	d->queued = true;
-	d->next = S.deferred;
-	S.deferred = d;
+	d->next = *list;
+	*list = d;
 }
 
 void hz_defer_cancel(struct hz_defer *d)
 {
-	struct hz_defer **pp = &S.deferred;
+	struct hz_defer **pp = defer_list(d);
 
 	if (!d->queued)
 		return;
@@ -586,13 +603,21 @@ void hz_defer_cancel(struct hz_defer *d)
 	d->queued = false;
 }
 
-/* Runs the work deferred during the round that just ended. */
+/*
+ * Runs the work deferred during the round that just ended: the ordinary
+ * kind first, all of it (what it queues too), then the last kind, one at
+ * a time, going back to the ordinary kind whenever that queued more.
+ */
 static void run_deferred(void)
 {
-	while (S.deferred != NULL) {
-		struct hz_defer *d = S.deferred;
+	for (;;) {
+		struct hz_defer **list =
+		    S.deferred != NULL ? &S.deferred : &S.deferred_last;
+		struct hz_defer *d = *list;
 
-		S.deferred = d->next;
+		if (d == NULL)
+			return;
+		*list = d->next;
 		d->queued = false;
 		d->fn(d);
 	}
@@ -617,25 +642,46 @@ static void main_fiber(void *arg)
 
 /*
  * A round of fibers: each runnable fiber runs once; then, at most
- * ROUND_PASSES - 1 times, once more while the pass woke or spawned some
- * (a reader given data, a connection's new fiber), so that what they do
- * in answer (a reply, a close) joins the round's deferred output; then
- * the deferred work. The limit keeps fibers that wake each other from
- * holding the output back.
+ * ROUND_PASSES - 1 times, the fibers the last pass woke or spawned (a
+ * reader given data, a connection's new fiber), so that what they do in
+ * answer (a reply, a close) joins the round's deferred output; then the
+ * deferred work. Fibers that yielded wait for the next round, and the
+ * limit keeps fibers that wake each other from holding the output back.
  */
 #define ROUND_PASSES 3
 
-/* Runs each fiber that is runnable now, once. */
-static void run_runnable(void)
+/*
+ * Runs once each fiber that is runnable now, or with @woken_only only
+ * those a wake or a spawn queued; the others keep their place, ahead of
+ * fibers queued meanwhile.
+ */
+static void run_runnable(bool woken_only)
 {
 	struct hz_fiber *last = S.runq_tail, *f;
+	struct hz_fiber *kept = NULL, *kept_tail = NULL;
 	bool was_last = false;
 
 	while (!was_last && (f = runq_pop()) != NULL) {
 		was_last = f == last;
+		if (woken_only && !f->woken) {
+			f->next = NULL;
+			if (kept_tail != NULL)
+				kept_tail->next = f;
+			else
+				kept = f;
+			kept_tail = f;
+			continue;
+		}
+		f->woken = false;
 		switch_to_fiber(f);
 		if (f->state == FIBER_DONE)
 			fiber_destroy(f);
+	}
+	if (kept != NULL) {
+		kept_tail->next = S.runq_head;
+		S.runq_head = kept;
+		if (S.runq_tail == NULL)
+			S.runq_tail = kept_tail;
 	}
 }
 
@@ -683,7 +729,7 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 		hz_timers_run(hz_now());
 		for (int pass = 0; pass < ROUND_PASSES; pass++) {
 			S.woken = 0;
-			run_runnable();
+			run_runnable(pass > 0);
 			if (S.woken == 0)
 				break;
 		}

@@ -274,7 +274,7 @@ int hz_netdev_open(const char *name, struct hz_budget *budget,
 	if (d == NULL)
 		return -HZ_ENOMEM;
 	d->net.ops = &netdev_ops;
-	hz_defer_init(&d->flush, tx_flush_deferred);
+	hz_defer_init_last(&d->flush, tx_flush_deferred);
 	memcpy(d->net.mac.b, info.mac, HZ_ETH_ALEN);
 	d->net.mtu = info.mtu;
 	d->net.gso_max = info.gso_max;

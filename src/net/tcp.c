@@ -332,7 +332,11 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 		 * fill TCP's budget with rings of finished connections. Unread
 		 * data stays for the application to read, unless it closed.
 		 */
+		bool owed = c->ack_round;
+
 		tcp_timers_cancel(c);
+		if (owed) /* the ACK of a FIN, owed by this round's end */
+			tcp_ack_soon(c);
 		tcp_timewait_arm(c);
 		tcp_sb_free(c);
 		if (!c->user_holds)

@@ -1022,8 +1022,7 @@ static enum tcp_verdict step_fin(struct tcp_conn *c, struct tcp_seg *s)
 	default:
 		break;
 	}
-	/* After the state's change (TIME_WAIT cancels what was queued):
-	 * with the application's own FIN if it closes in this round. */
+	/* With the application's own FIN if it closes in this round. */
 	tcp_ack_soon(c);
 	return TCP_CONTINUE;
 }
