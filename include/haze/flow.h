@@ -61,7 +61,7 @@ struct hz_flow_ops {
 /* Implementations embed this first and zero it at creation. */
 struct hz_flow {
 	const struct hz_flow_ops *ops;
-	struct hz_view unread; /* left over by hz_flow_read_copy */
+	struct hz_view unread; /* given back by hz_flow_unread */
 };
 
 /* Gives the next received bytes as a view; count, 0 at end, or error. */
@@ -100,6 +100,12 @@ static inline const char *hz_flow_error(const struct hz_flow *f)
 HZ_MUST_CHECK
 ssize_t hz_flow_write(struct hz_flow *f, const void *buf, size_t len,
 		      uint64_t deadline);
+
+/*
+ * Gives back what follows the first @used bytes of @v (consumed), a view
+ * just read from @f: @f's next read returns it first.
+ */
+void hz_flow_unread(struct hz_flow *f, struct hz_view *v, size_t used);
 
 /*
  * Copies up to @cap received bytes into @buf (bytes beyond @cap stay

@@ -1,9 +1,11 @@
 /*
  * What every FLOW shares, whatever implements it: bytes left over by a
- * copying read wait in the flow's `unread` view and come first.
+ * reader that took part of a view (a copying read, TLS's record reader)
+ * wait in the flow's `unread` view and come first.
  */
 #include <string.h>
 
+#include "haze/assert.h"
 #include "haze/flow.h"
 
 int hz_flow_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
@@ -38,15 +40,18 @@ ssize_t hz_flow_read_copy(struct hz_flow *f, void *buf, size_t cap,
 		return r;
 	n = v.len < cap ? v.len : cap;
 	memcpy(buf, hz_view_data(&v), n);
-	if (n < v.len) {
-		r = hz_view_pull(&v, n);
-		if (r == 0) {
-			f->unread = v;
-			return (ssize_t)n;
-		}
-	}
-	hz_view_release(&v);
+	hz_flow_unread(f, &v, n);
 	return (ssize_t)n;
+}
+
+void hz_flow_unread(struct hz_flow *f, struct hz_view *v, size_t used)
+{
+	if (used < v->len && hz_view_pull(v, used) == 0) {
+		HZ_ASSERT(f->unread.pb == NULL); /* only after a read of it */
+		f->unread = *v;
+		*v = (struct hz_view){0};
+	}
+	hz_view_release(v);
 }
 
 void hz_flow_close(struct hz_flow *f)

@@ -327,18 +327,6 @@ static void record_drop(struct tls_flow *tf)
 	tf->rec_have = tf->rec_fed = 0;
 }
 
-/* Leaves the bytes of @v (consumed) after its first @used for the next
- * read of the lower flow. */
-static void keep_rest(struct tls_flow *tf, struct hz_view *v, size_t used)
-{
-	if (used < v->len && hz_view_pull(v, used) == 0) {
-		HZ_ASSERT(tf->lower->unread.pb == NULL);
-		tf->lower->unread = *v;
-		*v = (struct hz_view){0};
-	}
-	hz_view_release(v);
-}
-
 /*
  * Refuses a header the engine would refuse, as it would (BearSSL sends
  * no alert for these): a version other than the session's, a length the
@@ -405,7 +393,7 @@ static int take_bytes(struct tls_flow *tf, struct hz_view *v)
 			HZ_ASSERT(r == 0); /* inside @v */
 			tf->rec_have = tf->rec.len;
 			tf->rec_copied = false;
-			keep_rest(tf, v, tf->rec.len);
+			hz_flow_unread(tf->lower, v, tf->rec.len);
 			return 0;
 		}
 		k = TLS_HDR - tf->hdr_have;
@@ -421,7 +409,7 @@ static int take_bytes(struct tls_flow *tf, struct hz_view *v)
 		if (r == 0)
 			r = start_record(tf);
 		if (r < 0) {
-			keep_rest(tf, v, off);
+			hz_flow_unread(tf->lower, v, off);
 			return r;
 		}
 	}
@@ -429,7 +417,7 @@ static int take_bytes(struct tls_flow *tf, struct hz_view *v)
 	k = k < v->len - off ? k : v->len - off;
 	memcpy(hz_view_data(&tf->rec) + tf->rec_have, d + off, k);
 	tf->rec_have += k;
-	keep_rest(tf, v, off + k);
+	hz_flow_unread(tf->lower, v, off + k);
 	return 0;
 }
 
