@@ -13,7 +13,11 @@
  *              injected records after the handshake. The server's
  *              reads are cut by the input's length (its remainder
  *              modulo 8 picks 1-16,413 bytes, or all at once), so
- *              records arrive whole, several to a read, or in pieces.
+ *              records arrive whole, several to a read, or in pieces;
+ *              its next bit has the server's lower flow lend room, so
+ *              the server's answers (a "bye" to each read) are sealed
+ *              in place (hz_flow_reserve). What the client reads back
+ *              must be those answers.
  *
  * The server reads until the end or a failure, then writes, shuts down
  * and is freed. Nothing may crash or leak, and every failure is named.
@@ -107,6 +111,34 @@ static ssize_t replay_writev(struct hz_flow *f, const struct hz_iov *iov,
 	return (ssize_t)total;
 }
 
+/* Lends the room after the peer's queue (or a scratch page): records are
+ * sealed there. */
+static ssize_t replay_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
+			      uint64_t deadline)
+{
+	static uint8_t scratch[QUEUE_CAP];
+	struct replay *r = (struct replay *)f, *p = r->peer;
+
+	(void)min;
+	(void)deadline;
+	if (r->closed)
+		return -HZ_ECLOSED;
+	if (p == NULL || p->qlen == QUEUE_CAP) {
+		*buf = scratch;
+		return QUEUE_CAP;
+	}
+	*buf = p->queue + p->qlen;
+	return (ssize_t)(QUEUE_CAP - p->qlen);
+}
+
+static void replay_commit(struct hz_flow *f, size_t len)
+{
+	struct replay *p = ((struct replay *)f)->peer;
+
+	if (p != NULL && p->qlen < QUEUE_CAP)
+		p->qlen += len;
+}
+
 static int replay_shutdown(struct hz_flow *f)
 {
 	return ((struct replay *)f)->closed ? -HZ_ECLOSED : 0;
@@ -136,6 +168,18 @@ static const char *replay_error(const struct hz_flow *f)
 static const struct hz_flow_ops replay_ops = {
     .read = replay_read,
     .writev = replay_writev,
+    .shutdown = replay_shutdown,
+    .close = replay_close,
+    .free = replay_free,
+    .error_message = replay_error,
+};
+
+/* The same, lending room: the server's records sealed in place. */
+static const struct hz_flow_ops replay_lending_ops = {
+    .read = replay_read,
+    .writev = replay_writev,
+    .reserve = replay_reserve,
+    .commit = replay_commit,
     .shutdown = replay_shutdown,
     .close = replay_close,
     .free = replay_free,
@@ -212,13 +256,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* Reads the server until the end or a failure, then answers and ends. */
-static void serve(struct hz_flow *tls)
+static void serve(struct hz_flow *tls, bool answer)
 {
 	struct hz_view v;
 	int n;
 
-	while ((n = hz_flow_read(tls, &v, 0)) > 0)
+	while ((n = hz_flow_read(tls, &v, 0)) > 0) {
 		hz_view_release(&v);
+		/* @answer: each read answered with a "bye" at once. */
+		if (answer && hz_flow_write(tls, "bye", 3, 0) != 3)
+			break;
+	}
 	if (n < 0 && n != -HZ_ETIMEDOUT &&
 	    strncmp(hz_flow_error(tls), "TLS: ", 5) != 0)
 		abort(); /* every failure is named */
@@ -249,7 +297,7 @@ static void raw(const uint8_t *data, size_t size)
 	lower->left = size - 1;
 	if (hz_tls_server(&lower->flow, cfg, &tls) != 0)
 		abort();
-	serve(tls);
+	serve(tls, false);
 	hz_flow_free(tls);
 }
 
@@ -301,13 +349,24 @@ static void established(const uint8_t *data, size_t size)
 
 		cs->chunk = cuts[size % 8];
 	}
-	serve(server);
+	/* The next bit of the length: the server seals its records where
+	 * its lower flow lends room, or the engine does. */
+	if ((size / 8) % 2 == 1)
+		cs->flow.ops = &replay_lending_ops;
+	serve(server, true);
 	{
 		struct hz_view v;
+		size_t got = 0;
 		int n;
 
-		while ((n = hz_flow_read(client, &v, 0)) > 0)
+		/* What the client reads is the server's answers, intact. */
+		while ((n = hz_flow_read(client, &v, 0)) > 0) {
+			for (int i = 0; i < n; i++)
+				if (hz_view_data(&v)[i] != "bye"[(got + i) % 3])
+					abort();
+			got += (size_t)n;
 			hz_view_release(&v);
+		}
 		if (n < 0 && n != -HZ_ETIMEDOUT &&
 		    strncmp(hz_flow_error(client), "TLS: ", 5) != 0)
 			abort();

@@ -34,6 +34,7 @@
 #ifndef HAZE_FLOW_H
 #define HAZE_FLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,6 +53,10 @@ struct hz_flow_ops {
 	int (*read)(struct hz_flow *f, struct hz_view *out, uint64_t deadline);
 	ssize_t (*writev)(struct hz_flow *f, const struct hz_iov *iov, size_t n,
 			  uint64_t deadline);
+	/* Optional (NULL where the flow keeps no send buffer to lend). */
+	ssize_t (*reserve)(struct hz_flow *f, size_t min, uint8_t **buf,
+			   uint64_t deadline);
+	void (*commit)(struct hz_flow *f, size_t len);
 	int (*shutdown)(struct hz_flow *f);
 	void (*close)(struct hz_flow *f);
 	void (*free)(struct hz_flow *f);
@@ -75,6 +80,41 @@ static inline ssize_t hz_flow_writev(struct hz_flow *f,
 				     uint64_t deadline)
 {
 	return f->ops->writev(f, iov, n, deadline);
+}
+
+/*
+ * Lends room at the end of @f's send buffer, for a layer that builds its
+ * bytes where they will be sent (TLS seals records there) instead of
+ * copying them in with writev. Waits, as writev does for room, until
+ * @min bytes are free in all (or the whole buffer is, if @min is more
+ * than it holds); then *buf is the free room that follows the buffered
+ * data without wrapping, and its length is returned: more than 0, and
+ * less than @min where the buffer wraps. -HZ_ENOTSUP if @f lends none;
+ * -HZ_ETIMEDOUT at the deadline; or the flow's error. Nothing is sent
+ * until hz_flow_commit, which must come before the fiber next waits.
+ */
+HZ_MUST_CHECK
+static inline ssize_t hz_flow_reserve(struct hz_flow *f, size_t min,
+				      uint8_t **buf, uint64_t deadline)
+{
+	if (f->ops->reserve == NULL)
+		return -HZ_ENOTSUP;
+	return f->ops->reserve(f, min, buf, deadline);
+}
+
+/*
+ * Sends the first @len bytes of the room the last hz_flow_reserve lent,
+ * as a write of them would (0: lends it back unused).
+ */
+static inline void hz_flow_commit(struct hz_flow *f, size_t len)
+{
+	f->ops->commit(f, len);
+}
+
+/* Whether @f lends room to build bytes in place (hz_flow_reserve). */
+static inline bool hz_flow_lends(const struct hz_flow *f)
+{
+	return f->ops->reserve != NULL;
 }
 
 /* Ends our direction of the flow; reads continue. 0 or error. */

@@ -28,7 +28,9 @@ void tcp_sb_drop(struct tcp_conn *c, uint32_t n)
 	HZ_ASSERT(n <= c->sb_len);
 	c->sb_seq += n;
 	c->sb_len -= n;
-	c->sb_head = c->sb_cap != 0 ? (c->sb_head + n) % c->sb_cap : 0;
+	/* An empty ring starts again at its base: all of it contiguous. */
+	c->sb_head =
+	    c->sb_cap != 0 && c->sb_len != 0 ? (c->sb_head + n) % c->sb_cap : 0;
 }
 
 void tcp_sb_copy(const struct tcp_conn *c, uint32_t seq, uint8_t *dst,
@@ -56,6 +58,15 @@ static uint32_t sb_append(struct tcp_conn *c, const uint8_t *p, size_t len)
 	memcpy(c->sb, p + first, n - first);
 	c->sb_len += n;
 	return n;
+}
+
+/* The free room that follows the ring's data without wrapping. */
+static uint32_t sb_contiguous(const struct tcp_conn *c)
+{
+	uint32_t end = c->sb_head + c->sb_len;
+
+	return end < c->sb_cap ? c->sb_cap - end
+			       : c->sb_head - (end - c->sb_cap);
 }
 
 /* The send ring starts small and doubles, up to the tuned send buffer. */
@@ -489,6 +500,54 @@ out:
 	return (ssize_t)total;
 }
 
+/*
+ * Lends the free room after the ring's data for bytes built in place
+ * (TLS seals records there), once @min bytes are free in all or the
+ * ring, at its largest, is empty: as writev, it grows the ring or waits
+ * for ACKs meanwhile. The room lent is contiguous, so it may be less
+ * than @min where the ring wraps.
+ */
+static ssize_t flow_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
+			    uint64_t deadline)
+{
+	struct tcp_conn *c = conn_of(f);
+
+	for (;;) {
+		int r = can_write(c);
+
+		if (r == 0 && sb_ensure(c) != 0)
+			r = hz_errmsg_set(&c->err, -HZ_ENOMEM,
+					  "TCP: no memory for the send buffer");
+		if (r != 0)
+			return r;
+		if (c->sb_cap - c->sb_len < min && sb_grow(c))
+			continue;
+		if (c->sb_cap - c->sb_len >= min || c->sb_len == 0) {
+			*buf = c->sb + (c->sb_head + c->sb_len) % c->sb_cap;
+			return (ssize_t)sb_contiguous(c);
+		}
+		tcp_output(c); /* the room comes back as it is ACKed */
+		r = park(&c->wwait, deadline);
+		if (r != 0)
+			return r;
+	}
+}
+
+/* Sends the first @len bytes of the room flow_reserve lent. */
+static void flow_commit(struct hz_flow *f, size_t len)
+{
+	struct tcp_conn *c = conn_of(f);
+
+	HZ_ASSERT(len <= sb_contiguous(c));
+	if (len == 0)
+		return;
+	c->sb_len += (uint32_t)len;
+	if (autocork(c))
+		hz_defer_queue(&c->d_output);
+	else
+		tcp_output(c);
+}
+
 static int flow_shutdown(struct hz_flow *f)
 {
 	struct tcp_conn *c = conn_of(f);
@@ -552,6 +611,8 @@ static const char *flow_error(const struct hz_flow *f)
 static const struct hz_flow_ops tcp_flow_ops = {
     .read = flow_read,
     .writev = flow_writev,
+    .reserve = flow_reserve,
+    .commit = flow_commit,
     .shutdown = flow_shutdown,
     .close = flow_close,
     .free = flow_free,

@@ -33,6 +33,12 @@
 #define TLS_APP_DATA 23
 /* The longest record payload the engine's input buffer takes. */
 #define TLS_RECORD_MAX (BR_SSL_BUFSIZE_INPUT - TLS_HDR)
+/*
+ * Where the lower flow's send buffer wraps, a record sealed in the room
+ * before the wrap must hold at least this much plaintext; a shorter room
+ * leaves the record to the engine (sealed in its buffer, then copied).
+ */
+#define TLS_SEAL_MIN 2048
 /* How long close() waits to hand the close_notify to the lower flow. */
 #define TLS_CLOSE_WAIT (1ull * HZ_NS_PER_S)
 /* Days from 0000-01-01 (proleptic Gregorian) to 1970-01-01. */
@@ -54,6 +60,10 @@ static const uint16_t tls_suites[] = {
 static HZ_COUNTER(rec_in_place, "tls", "records_opened_in_place");
 static HZ_COUNTER(rec_gathered, "tls", "records_opened_gathered");
 static HZ_COUNTER(rec_engine, "tls", "records_to_engine");
+/* Application data records sealed where the lower flow sends them, or
+ * by the engine in its buffer and copied down. */
+static HZ_COUNTER(rec_sealed, "tls", "records_sealed_in_place");
+static HZ_COUNTER(rec_sealed_engine, "tls", "records_sealed_by_engine");
 
 struct tls_flow;
 
@@ -739,49 +749,205 @@ static int tls_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
 	return (int)len;
 }
 
-/* Copies @iov[0..n) into the engine, then sends it all; count in *total. */
+/* The failure of a write to a session the peer closed. */
+static int peer_closed_write(struct tls_flow *tf)
+{
+	return hz_errmsg_set(&tf->err, -HZ_ECLOSED,
+			     "TLS: the peer closed the session (close_notify); "
+			     "nothing more can be sent");
+}
+
+/* What a writev has still to take of its vector. */
+struct wcursor {
+	const struct hz_iov *iov;
+	size_t n, i, off; /* at byte off of iov[i] */
+	size_t left;
+};
+
+/* Copies up to @cap bytes of @w into @dst, taking them; the count. */
+static size_t wcursor_take(struct wcursor *w, unsigned char *dst, size_t cap)
+{
+	size_t done = 0;
+
+	while (done < cap && w->i < w->n) {
+		size_t k = w->iov[w->i].len - w->off;
+
+		if (k > cap - done)
+			k = cap - done;
+		if (k > 0) /* an empty piece may have no base */
+			memcpy(dst + done,
+			       (const unsigned char *)w->iov[w->i].base +
+				   w->off,
+			       k);
+		done += k;
+		w->off += k;
+		if (w->off == w->iov[w->i].len) {
+			w->i++;
+			w->off = 0;
+		}
+	}
+	w->left -= done;
+	return done;
+}
+
+/*
+ * Whether the engine's output side is idle: no record in its buffer and
+ * no application data gathered for one. (Its offsets: oxa == oxc while
+ * a record's payload is empty, and oxb > oxa while one may be written.)
+ */
+static bool engine_out_idle(const br_ssl_engine_context *eng)
+{
+	return eng->oxa == eng->oxc && eng->oxb > eng->oxa;
+}
+
+/*
+ * Whether the next record may be sealed where the lower flow sends it:
+ * the lower flow lends room, the handshake is over, and the engine has
+ * nothing of its own to send before it (its records use the same
+ * sequence numbers), nor a fiber that sends them.
+ */
+static bool seals_here(struct tls_flow *tf)
+{
+	unsigned st = br_ssl_engine_current_state(tf->eng);
+
+	return tf->handshake_done && !tf->shut && !tf->sending &&
+	       tf->fatal == 0 && !tf->closed && hz_flow_lends(tf->lower) &&
+	       tf->eng->application_data == 1 && tf->stage_len == 0 &&
+	       (st & BR_SSL_SENDAPP) &&
+	       !(st & (BR_SSL_SENDREC | BR_SSL_CLOSED)) &&
+	       engine_out_idle(tf->eng);
+}
+
+/* What the suite adds to a record's plaintext: header, nonce, tag. */
+static size_t seal_overhead(struct tls_flow *tf)
+{
+	const br_sslrec_out_class *const *out = &tf->eng->out.vtable;
+	size_t a = TLS_HDR, b = TLS_HDR + 1024;
+
+	(*out)->max_plaintext(out, &a, &b);
+	return TLS_HDR + 1024 - (b - a);
+}
+
+/*
+ * Seals the next record of @w in the room the lower flow lends (TCP's
+ * send ring), where it will be sent from: the plaintext is copied there
+ * once and encrypted in place by the engine's record context, which
+ * keeps the keys and sequence numbers. 1 when sealed (its plaintext
+ * counted in *total), 0 when the room before the lower buffer wraps is
+ * too short for a record worth making (the engine makes this one),
+ * -HZ_EAGAIN when the engine queued records of its own meanwhile (they
+ * go first), or a negative code.
+ */
+static int seal_record(struct tls_flow *tf, struct wcursor *w,
+		       uint64_t deadline, size_t *total)
+{
+	const br_sslrec_out_class **out = &tf->eng->out.vtable;
+	size_t frag = tf->eng->max_frag_len;
+	size_t want = w->left < frag ? w->left : frag;
+	size_t over = seal_overhead(tf);
+	size_t a = TLS_HDR, b, n, taken;
+	uint8_t *buf;
+	unsigned char *rec;
+	ssize_t room;
+
+	tf->sending = true;
+	room = hz_flow_reserve(tf->lower, over + want, &buf, deadline);
+	tf->sending = false;
+	hz_waitq_wake_all(&tf->io_waiters);
+	if (room == -HZ_ETIMEDOUT)
+		return (int)room;
+	if (room < 0 && tf->eng->shutdown_recv) {
+		tf->peer_closed = true; /* as send_records */
+		return peer_closed_write(tf);
+	}
+	if (room < 0)
+		return fail_lower(tf, (int)room);
+	if (!seals_here(tf)) {
+		int r = check(tf);
+
+		hz_flow_commit(tf->lower, 0);
+		return r < 0 ? r : -HZ_EAGAIN;
+	}
+	if ((size_t)room < over + (want < TLS_SEAL_MIN ? want : TLS_SEAL_MIN)) {
+		hz_flow_commit(tf->lower, 0);
+		return 0;
+	}
+	b = (size_t)room;
+	(*out)->max_plaintext((const br_sslrec_out_class *const *)out, &a, &b);
+	if (b - a > frag)
+		b = a + frag;
+	taken = wcursor_take(w, buf + a, b - a);
+	n = taken;
+	rec = (*out)->encrypt(out, TLS_APP_DATA, tf->eng->version_out, buf + a,
+			      &n);
+	HZ_ASSERT(rec == buf && n <= (size_t)room);
+	hz_flow_commit(tf->lower, n);
+	hz_counter_inc(&rec_sealed);
+	*total += taken;
+	return 1;
+}
+
+/* Has the engine seal the application data gathered in its buffer. */
+static void engine_seal(struct tls_flow *tf)
+{
+	if (tf->eng->oxa > tf->eng->oxc) /* payload gathered */
+		hz_counter_inc(&rec_sealed_engine);
+	br_ssl_engine_flush(tf->eng, 0);
+}
+
+/*
+ * Seals @iov[0..n) into records and sends them; count in *total. After
+ * the handshake, over a flow that lends room (TCP), each record is
+ * sealed where it will be sent from (seal_record); otherwise, and where
+ * that room is too short, the engine seals in its own buffer and the
+ * records are copied down.
+ */
 static int tls_write_all(struct tls_flow *tf, const struct hz_iov *iov,
 			 size_t n, uint64_t deadline, size_t *total)
 {
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *p = iov[i].base;
-		size_t left = iov[i].len;
+	struct wcursor w = {.iov = iov, .n = n};
 
-		while (left > 0) {
-			unsigned char *buf;
-			size_t room;
-			int r = pump(tf, BR_SSL_SENDAPP, deadline);
+	for (size_t i = 0; i < n; i++)
+		w.left += iov[i].len;
+	while (w.left > 0) {
+		unsigned char *buf;
+		size_t cap, room;
+		bool one = false; /* the engine seals one record, here */
+		int r;
 
-			if (r == 1)
-				return hz_errmsg_set(
-				    &tf->err, -HZ_ECLOSED,
-				    "TLS: the peer closed the "
-				    "session (close_notify); "
-				    "nothing more can be sent");
+		if (seals_here(tf)) {
+			r = seal_record(tf, &w, deadline, total);
+			if (r == 1 || r == -HZ_EAGAIN)
+				continue;
 			if (r == -HZ_ETIMEDOUT && *total > 0)
 				return 0; /* a partial write */
 			if (r < 0)
 				return r;
-			buf = br_ssl_engine_sendapp_buf(tf->eng, &room);
-			if (room > left)
-				room = left;
-			memcpy(buf, p, room);
-			br_ssl_engine_sendapp_ack(tf->eng, room);
-			p += room;
-			left -= room;
-			*total += room;
+			one = true;
 		}
+		r = pump(tf, BR_SSL_SENDAPP, deadline);
+		if (r == 1)
+			return peer_closed_write(tf);
+		if (r == -HZ_ETIMEDOUT && *total > 0)
+			return 0; /* a partial write */
+		if (r < 0)
+			return r;
+		buf = br_ssl_engine_sendapp_buf(tf->eng, &cap);
+		room = wcursor_take(&w, buf, cap);
+		br_ssl_engine_sendapp_ack(tf->eng, room);
+		*total += room;
+		if (room == cap)
+			hz_counter_inc(&rec_sealed_engine); /* it was full */
+		else if (one)
+			engine_seal(tf);
 	}
 	/*
 	 * Records a passing deadline leaves unsent stay queued: the next
 	 * call on the flow, or its close, sends them.
 	 */
-	br_ssl_engine_flush(tf->eng, 0);
+	engine_seal(tf);
 	if (flush_records(tf, deadline) == 1)
-		return hz_errmsg_set(
-		    &tf->err, -HZ_ECLOSED,
-		    "TLS: the peer closed the session "
-		    "(close_notify); nothing more can be sent");
+		return peer_closed_write(tf);
 	return check(tf);
 }
 

@@ -9,7 +9,8 @@
 # 100 MiB downloaded by the unikernel intact; both again with nftables
 # dropping 2 % of packets; an address from dnsmasq's DHCP server; 1,000
 # concurrent connections to the echo server; curl and openssl s_client
-# complete verified TLS handshakes with the tls-echo unikernel.
+# complete verified TLS handshakes with the tls-echo unikernel, and echo
+# 256 KiB through it in each of its five suites.
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
@@ -123,6 +124,30 @@ else
 		not_ok "openssl s_client against the unikernel"
 		diag "$(tail -n 8 "$tmp/sc.out")"
 	fi
+	# Every suite, 256 KiB echoed: records opened and sealed in place
+	# in TCP's buffers (AES-GCM's nonce and ChaCha20's none).
+	seq -f "line %g of the suite check, long enough to fill records" \
+		1 4500 >"$tmp/lines"
+	for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
+		"ECDHE-ECDSA-AES256-GCM-SHA384 localhost" \
+		"ECDHE-ECDSA-CHACHA20-POLY1305 localhost" \
+		"ECDHE-RSA-AES128-GCM-SHA256 rsa.haze.test" \
+		"ECDHE-RSA-CHACHA20-POLY1305 rsa.haze.test"; do
+		set -- $spec
+		(
+			cat "$tmp/lines"
+			sleep 2
+		) | ip netns exec $ns timeout 20 openssl s_client -quiet \
+			-nocommands -connect $guest:4433 -servername "$2" \
+			-CAfile "$certs/ca.pem" -verify_return_error -tls1_2 \
+			-cipher "$1" >"$tmp/suite.out" 2>"$tmp/suite.err"
+		if grep '^line' "$tmp/suite.out" | cmp -s - "$tmp/lines"; then
+			ok "openssl s_client: $1 with SNI $2, 256 KiB echoed intact"
+		else
+			not_ok "openssl s_client: $1 with SNI $2, 256 KiB echoed"
+			diag "$(grep -c '^line' "$tmp/suite.out") lines back; $(tail -n 3 "$tmp/suite.err")"
+		fi
+	done
 	# A TCP reset under a TLS session reaches the unikernel's TLS flow
 	# as a reset naming both layers.
 	reset_msg="connection ended: TLS: TCP 10.77.0.1:[0-9]*: reset by peer"

@@ -101,6 +101,7 @@ struct pipe {
 	size_t chunk; /* most bytes a read gives; 0: 4096 */
 	int ends_alive;
 	unsigned partial_writes; /* writes cut short by their deadline */
+	unsigned lent;		 /* rooms lent by hz_flow_reserve */
 };
 
 static int pipe_check(struct pipe_end *e)
@@ -149,6 +150,19 @@ static int pipe_read(struct hz_flow *f, struct hz_view *out, uint64_t deadline)
 	return (int)n;
 }
 
+/* Takes in the @k bytes just put after @d's data (inverting the byte
+ * flip_at names, if among them) and wakes the readers. */
+static void pipe_landed(struct pipe_dir *d, size_t k)
+{
+	if (d->flip_at > d->written && d->flip_at <= d->written + k)
+		d->buf[(d->head + d->len + (d->flip_at - d->written - 1)) %
+		       PIPE_CAP] ^= 0xff;
+	d->written += k;
+	d->len += k;
+	if (k > 0)
+		hz_waitq_wake_all(&d->readers);
+}
+
 static ssize_t pipe_writev(struct hz_flow *f, const struct hz_iov *iov,
 			   size_t n, uint64_t deadline)
 {
@@ -162,7 +176,7 @@ static ssize_t pipe_writev(struct hz_flow *f, const struct hz_iov *iov,
 		size_t left = iov[i].len;
 
 		while (left > 0) {
-			size_t room, tail, k;
+			size_t room, tail, first, k;
 
 			r = pipe_check(e);
 			if (r < 0)
@@ -184,21 +198,53 @@ static ssize_t pipe_writev(struct hz_flow *f, const struct hz_iov *iov,
 			}
 			k = left < room ? left : room;
 			tail = (d->head + d->len) % PIPE_CAP;
-			for (size_t j = 0; j < k; j++) {
-				bool flip = d->written + j + 1 == d->flip_at;
-
-				d->buf[(tail + j) % PIPE_CAP] =
-				    p[j] ^ (flip ? 0xff : 0);
-			}
-			d->written += k;
-			d->len += k;
+			first = PIPE_CAP - tail < k ? PIPE_CAP - tail : k;
+			memcpy(d->buf + tail, p, first);
+			memcpy(d->buf, p + first, k - first);
+			pipe_landed(d, k);
 			p += k;
 			left -= k;
 			total += k;
-			hz_waitq_wake_all(&d->readers);
 		}
 	}
 	return (ssize_t)total;
+}
+
+/*
+ * A lending pipe (hz_flow_reserve): once @min bytes are free, the room
+ * after the data up to the end of the buffer, where it wraps.
+ */
+static ssize_t pipe_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
+			    uint64_t deadline)
+{
+	struct pipe_end *e = (struct pipe_end *)f;
+	struct pipe_dir *d = e->out;
+	size_t tail;
+	int r;
+
+	for (;;) {
+		r = pipe_check(e);
+		if (r < 0)
+			return r;
+		if (d->shut)
+			return hz_errmsg_set(&e->err, -HZ_ECLOSED,
+					     "pipe: write after shutdown");
+		if (PIPE_CAP - d->len >= min || d->len == 0)
+			break;
+		r = hz_waitq_wait(&d->writers, deadline);
+		if (r < 0)
+			return r;
+	}
+	tail = (d->head + d->len) % PIPE_CAP;
+	*buf = d->buf + tail;
+	e->p->lent++;
+	return (ssize_t)(d->head + d->len < PIPE_CAP ? PIPE_CAP - tail
+						     : d->head - tail);
+}
+
+static void pipe_commit(struct hz_flow *f, size_t len)
+{
+	pipe_landed(((struct pipe_end *)f)->out, len);
 }
 
 static int pipe_shutdown(struct hz_flow *f)
@@ -244,6 +290,17 @@ static const char *pipe_error(const struct hz_flow *f)
 static const struct hz_flow_ops pipe_ops = {
     .read = pipe_read,
     .writev = pipe_writev,
+    .shutdown = pipe_shutdown,
+    .close = pipe_close,
+    .free = pipe_free,
+    .error_message = pipe_error,
+};
+
+static const struct hz_flow_ops pipe_lending_ops = {
+    .read = pipe_read,
+    .writev = pipe_writev,
+    .reserve = pipe_reserve,
+    .commit = pipe_commit,
     .shutdown = pipe_shutdown,
     .close = pipe_close,
     .free = pipe_free,
@@ -399,6 +456,7 @@ struct session {
 	uint64_t size; /* bytes each way */
 	bool alpn;     /* configure ALPN names */
 	bool implicit; /* the client's first write does the handshake */
+	bool lends;    /* the pipe lends room: records sealed in place */
 };
 
 static void session_open(struct session *ss, const char *server_chain,
@@ -415,6 +473,8 @@ static void session_open(struct session *ss, const char *server_chain,
 		assert_int_equal(hz_tls_config_set_alpn(ss->scfg, salpn, 2), 0);
 	}
 	ss->pipe = pipe_new(&a, &b);
+	if (ss->lends)
+		a->ops = b->ops = &pipe_lending_ops;
 	assert_int_equal(hz_tls_server(a, ss->scfg, &ss->server.flow), 0);
 	assert_int_equal(hz_tls_client(b, ss->ccfg, sni, &ss->client.flow), 0);
 	ss->client.name = sni;
@@ -952,9 +1012,9 @@ static int deadline_main(void *arg)
 }
 
 /* Runs the deadline test with writes of @chunk; partial lower writes. */
-static unsigned deadline_run(size_t size, size_t chunk)
+static unsigned deadline_run(size_t size, size_t chunk, bool lends)
 {
-	struct session ss = {0};
+	struct session ss = {.lends = lends};
 	unsigned partial;
 
 	dl = (struct deadline_writes){.size = size, .chunk = chunk};
@@ -974,9 +1034,21 @@ static unsigned deadline_run(size_t size, size_t chunk)
 static void write_deadlines_keep_the_stream_intact(void **state)
 {
 	(void)state;
-	assert_true(deadline_run(3u << 20, 40000) > 1);
+	assert_true(deadline_run(3u << 20, 40000, false) > 1);
 	assert_true(dl.short_writes > 0);
-	assert_true(deadline_run(1u << 20, 200) > 1);
+	assert_true(deadline_run(1u << 20, 200, false) > 1);
+}
+
+/*
+ * The same over a pipe that lends room: records sealed in place go whole
+ * (a deadline cuts a write between records), and the stream stays intact.
+ */
+static void sealed_writes_meet_deadlines_intact(void **state)
+{
+	(void)state;
+	deadline_run(3u << 20, 40000, true);
+	assert_true(dl.short_writes > 0);
+	deadline_run(1u << 20, 200, true);
 }
 
 struct silent {
@@ -1269,15 +1341,15 @@ static int cut_main(void *arg)
  * However the lower flow cuts the records (a byte at a time, through the
  * header, whole records several to a read), the data arrives intact; a
  * record that arrives whole in one buffer is decrypted there and read
- * from there, with no copy.
+ * from there, with no copy. @lends: over a pipe that lends room, where
+ * records are sealed.
  */
-static void records_arrive_intact_however_cut(void **state)
+static void cut_run(bool lends)
 {
 	static const size_t chunks[] = {1, 3, 5, 29, 4096, 16413, 65536};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
-		struct session ss = {.size = 300000};
+		struct session ss = {.size = 300000, .lends = lends};
 		struct cut_result cr = {.ss = &ss};
 
 		session_open(&ss, "ec", NULL, "localhost");
@@ -1298,6 +1370,207 @@ static void records_arrive_intact_however_cut(void **state)
 			assert_true(cr.in_place * 2 > cr.reads);
 		session_close(&ss);
 	}
+}
+
+static void records_arrive_intact_however_cut(void **state)
+{
+	uint64_t sealed = harness_counter("tls", "records_sealed_in_place");
+
+	(void)state;
+	cut_run(false);
+	/* The pipe lends no room: the engine sealed every record. */
+	assert_int_equal(harness_counter("tls", "records_sealed_in_place"),
+			 sealed);
+}
+
+/* Records sealed where the lower flow lends room (most of them; the engine
+ * seals one where the room before the buffer's wrap is short): read back
+ * intact however cut. */
+static void records_sealed_where_they_are_sent(void **state)
+{
+	uint64_t sealed = harness_counter("tls", "records_sealed_in_place");
+	uint64_t engine = harness_counter("tls", "records_sealed_by_engine");
+
+	(void)state;
+	cut_run(true);
+	sealed = harness_counter("tls", "records_sealed_in_place") - sealed;
+	engine = harness_counter("tls", "records_sealed_by_engine") - engine;
+	print_message("# %llu records sealed in place, %llu by the engine\n",
+		      (unsigned long long)sealed, (unsigned long long)engine);
+	assert_true(sealed > 0);
+	assert_true(sealed > 4 * engine);
+}
+
+/* A server writer that meets the client's close_notify, and the client. */
+struct closing {
+	struct session *ss;
+	uint64_t wrote; /* bytes the server's writes took */
+	ssize_t last;	/* its last write */
+	char err[200];	/* and its message */
+	bool writing;	/* the writer has not ended */
+	uint64_t got;	/* bytes the client read */
+	bool intact;	/* all of them as written */
+	int end;	/* the client's last read (0: a clean end) */
+	char end_err[200];
+};
+
+/* Server: writes stream 5 until a write fails. */
+static void closing_writer(void *arg)
+{
+	struct closing *c = arg;
+	static uint8_t buf[40000];
+	struct hz_flow *f = c->ss->server.flow;
+
+	for (;;) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = stream_byte(5, c->wrote + i);
+		c->last = hz_flow_write(f, buf, sizeof(buf),
+					hz_now() + 10 * HZ_NS_PER_S);
+		if (c->last <= 0)
+			break;
+		c->wrote += (uint64_t)c->last;
+	}
+	snprintf(c->err, sizeof(c->err), "%s", hz_flow_error(f));
+	c->writing = false;
+}
+
+/* Server: reads (the client's close_notify) until the end. */
+static void closing_reader(void *arg)
+{
+	struct closing *c = arg;
+	struct hz_view v;
+
+	while (hz_flow_read(c->ss->server.flow, &v,
+			    hz_now() + 10 * HZ_NS_PER_S) > 0)
+		hz_view_release(&v);
+	side_finish(&c->ss->server);
+}
+
+static int closing_main(void *arg)
+{
+	struct closing *c = arg;
+	struct session *ss = c->ss;
+	struct hz_flow *f = ss->client.flow;
+	struct hz_view v;
+
+	c->writing = true;
+	c->intact = true;
+	HARNESS_CHECK(hz_fiber_spawn("writer", closing_writer, c, TLS_STACK) ==
+		      0);
+	HARNESS_CHECK(hz_tls_handshake(f, HZ_DEADLINE_NEVER) == 0);
+	HARNESS_CHECK(hz_fiber_spawn("reader", closing_reader, c, TLS_STACK) ==
+		      0);
+	/* The pipe fills: the server's writer waits for room. */
+	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	HARNESS_CHECK(hz_flow_shutdown(f) == 0);
+	/* The server's reader gets the close_notify; the engine's answer
+	 * waits for the writer's turn. */
+	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	while ((c->end = hz_flow_read(f, &v, hz_now() + 10 * HZ_NS_PER_S)) >
+	       0) {
+		for (int i = 0; i < c->end; i++)
+			if (hz_view_data(&v)[i] != stream_byte(5, c->got + i))
+				c->intact = false;
+		c->got += (uint64_t)c->end;
+		hz_view_release(&v);
+	}
+	snprintf(c->end_err, sizeof(c->end_err), "%s", hz_flow_error(f));
+	while (c->writing)
+		hz_sleep_ns(HZ_NS_PER_MS);
+	side_join(&ss->server);
+	return 0;
+}
+
+/*
+ * A record the engine makes while a writer waits for room to seal one
+ * in (here the answer to the peer's close_notify) goes first: both use
+ * the engine's sequence numbers. The client's session ends cleanly; the
+ * server's writer learns the peer closed.
+ */
+static void engine_records_go_before_sealed_ones(void **state)
+{
+	struct session ss = {.lends = true};
+	struct closing c = {.ss = &ss};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(harness_run_fibers(closing_main, &c), 0);
+	print_message("# the server wrote %llu bytes; the client read %llu, "
+		      "then %d (%s); the writer: %zd (%s)\n",
+		      (unsigned long long)c.wrote, (unsigned long long)c.got,
+		      c.end, c.end_err, c.last, c.err);
+	/* After its own close_notify the client's engine drops what data
+	 * comes (BearSSL keeps no half-open session), but decrypts it: a
+	 * record out of sequence would fail it, not end it cleanly. */
+	assert_true(c.wrote > 0);
+	assert_int_equal(c.end, 0);
+	assert_true(c.intact);
+	assert_int_equal(c.last, -HZ_ECLOSED);
+	assert_non_null(strstr(c.err, "close_notify"));
+	session_close(&ss);
+}
+
+/* One write of a header and a body (and an empty piece): one record. */
+static int two_pieces_main(void *arg)
+{
+	struct session *ss = arg;
+	/* A header, an empty piece (no base), a body. */
+	const struct hz_iov iov[3] = {
+	    {"HTTP/1.1 200 OK\r\n\r\n", 19}, {NULL, 0}, {"hello", 5}};
+	uint64_t before = harness_counter("tls", "records_sealed_in_place");
+	struct hz_view v;
+	int n;
+
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(hz_tls_handshake(ss->client.flow, HZ_DEADLINE_NEVER) ==
+		      0);
+	HARNESS_CHECK(
+	    hz_flow_writev(ss->client.flow, iov, 3, HZ_DEADLINE_NEVER) == 24);
+	HARNESS_CHECK(harness_counter("tls", "records_sealed_in_place") ==
+		      before + 1);
+	n = hz_flow_read(ss->client.flow, &v, hz_now() + 10 * HZ_NS_PER_S);
+	/* The echo: the server read it as one record, sealed it as one. */
+	HARNESS_CHECK(n == 24);
+	if (n > 0) {
+		HARNESS_CHECK(memcmp(hz_view_data(&v),
+				     "HTTP/1.1 200 OK\r\n\r\nhello", 24) == 0);
+		hz_view_release(&v);
+	}
+	HARNESS_CHECK(harness_counter("tls", "records_sealed_in_place") ==
+		      before + 2);
+	/* The client's pipe, empty, wraps 40 bytes on: too short a room
+	 * for the record (53 bytes), so the engine seals it. */
+	ss->pipe->dir[0].head = PIPE_CAP - 40;
+	before = harness_counter("tls", "records_sealed_by_engine");
+	HARNESS_CHECK(
+	    hz_flow_writev(ss->client.flow, iov, 3, HZ_DEADLINE_NEVER) == 24);
+	HARNESS_CHECK(harness_counter("tls", "records_sealed_by_engine") ==
+		      before + 1);
+	n = hz_flow_read(ss->client.flow, &v, hz_now() + 10 * HZ_NS_PER_S);
+	HARNESS_CHECK(n == 24);
+	if (n > 0) {
+		HARNESS_CHECK(memcmp(hz_view_data(&v),
+				     "HTTP/1.1 200 OK\r\n\r\nhello", 24) == 0);
+		hz_view_release(&v);
+	}
+	HARNESS_CHECK(hz_flow_shutdown(ss->client.flow) == 0);
+	side_join(&ss->server);
+	return 0;
+}
+
+/*
+ * The pieces of one write go into one record sealed in place; where the
+ * lower buffer wraps too soon, the engine seals the record instead.
+ */
+static void pieces_of_a_write_share_a_record(void **state)
+{
+	struct session ss = {.lends = true};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(harness_run_fibers(two_pieces_main, &ss), 0);
+	session_close(&ss);
 }
 
 /* Client side of a tampered or oversized exchange: what each side saw. */
@@ -1350,8 +1623,9 @@ static int tamper_main(void *arg)
 }
 
 /*
- * A record changed on the way, whether it arrived whole in one buffer or
- * in pieces, fails the server's read with the engine's reason (BearSSL
+ * A record changed on the way (sealed by the engine, or in place where
+ * the pipe lends room), whether it arrived whole in one buffer or in
+ * pieces, fails the server's read with the engine's reason (BearSSL
  * sends no alert for a record that fails, and closing the flow then sends
  * no close_notify); the bytes before it were delivered.
  */
@@ -1365,13 +1639,13 @@ static void tampered_record_ends_the_session(void **state)
 	    "data may be truncated)";
 
 	(void)state;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 4; i++)
 		for (size_t j = 0; j < 3; j++) {
-			struct session ss = {0};
+			struct session ss = {.lends = i >= 2};
 			struct tamper t = {.ss = &ss, .flip = flips[j]};
 
 			session_open(&ss, "ec", NULL, "localhost");
-			ss.pipe->chunk = chunks[i];
+			ss.pipe->chunk = chunks[i % 2];
 			assert_int_equal(harness_run_fibers(tamper_main, &t),
 					 0);
 			assert_int_equal(ss.server.bytes, 4);
@@ -1585,6 +1859,10 @@ int main(void)
 	    HARNESS_TEST(tampered_record_ends_the_session),
 	    HARNESS_TEST(bad_headers_are_refused),
 	    HARNESS_TEST(record_buffer_refused_then_resumed),
+	    HARNESS_TEST(records_sealed_where_they_are_sent),
+	    HARNESS_TEST(sealed_writes_meet_deadlines_intact),
+	    HARNESS_TEST(engine_records_go_before_sealed_ones),
+	    HARNESS_TEST(pieces_of_a_write_share_a_record),
 	};
 	return CERTS_RUN("tls", tests);
 }
