@@ -541,6 +541,12 @@ static void trim_front(struct tcp_conn *c, struct tcp_seg *s)
 		return;
 	if (todrop > s->len || (todrop == s->len && !(s->flags & TH_FIN))) {
 		/* Entirely old: a duplicate, or a keepalive/window probe. */
+		if ((s->flags & TH_FIN) && c->state == TCPS_TIME_WAIT &&
+		    s->seq + s->len + 1 == c->rcv_nxt)
+			/* The peer's FIN again (our ACK of it was lost):
+			 * the ACK goes again and the 2 MSL start over
+			 * (RFC 9293 3.10.7.4, as BSD's and Linux's). */
+			tcp_timewait_arm(c);
 		hz_counter_inc(&dup_segs);
 		s->flags &= (uint8_t)~TH_FIN;
 		c->ack_now = true;

@@ -1024,6 +1024,30 @@ static int do_transitions(void *arg)
 	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(u.f), "CLOSED");
 	us_fini(&u);
 
+	/* The peer's FIN again 60 ms into TIME_WAIT (our ACK was lost):
+	 * ACKed again, and the 2 MSL start over from it. */
+	us_init(&u);
+	if (!establish(&u))
+		return us_abandon(&u);
+	HARNESS_CHECK_EQ(hz_flow_shutdown(u.f), 0);
+	o = pop(&u);
+	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(u.f), "TIME_WAIT");
+	t0 = hz_now();
+	hz_sleep_ns(60 * HZ_NS_PER_MS);
+	peer(&u, FIN | ACK, 1001, u.iss + 2, NULL, 0);
+	hz_fiber_yield();
+	o = pop(&u);
+	HARNESS_CHECK_EQ(o.flags, ACK);
+	HARNESS_CHECK_EQ(o.ack, 1002);
+	hz_timers_run(t0 + 140 * HZ_NS_PER_MS); /* past the first 2 MSL */
+	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(u.f), "TIME_WAIT");
+	hz_timers_run(t0 + 300 * HZ_NS_PER_MS);
+	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(u.f), "CLOSED");
+	us_fini(&u);
+
 	/* SYN_RECEIVED -> ESTABLISHED -> CLOSE_WAIT in one segment. */
 	us_init(&u);
 	peer(&u, SYN, 1000, 0, NULL, 0);
