@@ -14,6 +14,7 @@
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
+. tests/tls/suites.sh
 . tests/net/interop_lib.sh
 
 O=${O:-build}
@@ -128,12 +129,8 @@ else
 	# in TCP's buffers (AES-GCM's nonce and ChaCha20's none).
 	seq -f "line %g of the suite check, long enough to fill records" \
 		1 4500 >"$tmp/lines"
-	for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
-		"ECDHE-ECDSA-AES256-GCM-SHA384 localhost" \
-		"ECDHE-ECDSA-CHACHA20-POLY1305 localhost" \
-		"ECDHE-RSA-AES128-GCM-SHA256 rsa.haze.test" \
-		"ECDHE-RSA-CHACHA20-POLY1305 rsa.haze.test"; do
-		set -- $spec
+	for spec in $TLS_SUITES; do
+		set -- "${spec%%:*}" "${spec#*:}"
 		(
 			cat "$tmp/lines"
 			sleep 2

@@ -10,6 +10,7 @@
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
+. tests/tls/suites.sh
 
 O=${O:-build}
 echo_app=$O/unix/examples/tls-echo/tls-echo
@@ -92,12 +93,8 @@ else
 fi
 
 # Each AEAD suite and both certificate types (SNI picks the RSA chain).
-for spec in "ECDHE-ECDSA-AES128-GCM-SHA256 localhost" \
-	"ECDHE-ECDSA-AES256-GCM-SHA384 localhost" \
-	"ECDHE-ECDSA-CHACHA20-POLY1305 localhost" \
-	"ECDHE-RSA-AES128-GCM-SHA256 rsa.haze.test" \
-	"ECDHE-RSA-CHACHA20-POLY1305 rsa.haze.test"; do
-	set -- $spec
+for spec in $TLS_SUITES; do
+	set -- "${spec%%:*}" "${spec#*:}"
 	echo ping >"$tmp/ping"
 	: >"$tmp/suite.out"
 	feed "$tmp/ping" "$tmp/suite.out" | timeout 20 openssl s_client -nocommands -connect 127.0.0.1:"$echo_port" \

@@ -527,6 +527,30 @@ static void zw_writer(void *arg)
 	z->done = true;
 }
 
+/*
+ * Reads @size bytes of the zero-window stream from @f, checking each
+ * (@nap: a 1 ms nap now and then, a slow reader); how many came.
+ */
+static size_t zw_read(struct hz_flow *f, size_t size, bool nap)
+{
+	uint8_t buf[4096];
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n =
+		    hz_flow_read_copy(f, buf, sizeof(buf), sim_in_ms(2000));
+
+		if (!HARNESS_CHECK_GT(n, 0))
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			HARNESS_CHECK_EQ(buf[i], zw_byte(got + (size_t)i));
+		got += (size_t)n;
+		if (nap && got % 7 == 0)
+			sim_sleep_ms(1);
+	}
+	return got;
+}
+
 static bool count_zero_windows(struct sim *s, int from, hz_ipv4_t dst,
 			       const struct hz_view *v, void *arg)
 {
@@ -580,9 +604,7 @@ static int do_zero_window(void *arg)
 	struct hz_tcp_tuning tu;
 	struct zw z = {.size = 400000};
 	uint64_t probes = sim_counter("persist_probes");
-	uint8_t buf[4096];
-	size_t got = 0;
-	ssize_t n;
+	size_t got;
 
 	(void)arg;
 	memset(&p, 0, sizeof(p));
@@ -615,14 +637,7 @@ static int do_zero_window(void *arg)
 	HARNESS_CHECK_GT(z.zero_windows, 0);
 	HARNESS_CHECK_GT(sim_counter("persist_probes"), probes);
 	/* The application reads: the window opens, the transfer ends. */
-	while (got < z.size) {
-		n = hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(2000));
-		if (!HARNESS_CHECK_GT(n, 0))
-			break;
-		for (ssize_t i = 0; i < n; i++)
-			HARNESS_CHECK_EQ(buf[i], zw_byte(got + (size_t)i));
-		got += (size_t)n;
-	}
+	got = zw_read(p.b, z.size, false);
 	while (!z.done && got == z.size)
 		sim_sleep_ms(1);
 	HARNESS_CHECK_EQ(z.rc, (ssize_t)z.size);
@@ -685,7 +700,6 @@ static int do_send_ring_lends(void *arg)
 	struct pair p;
 	struct lender l = {.size = 300000, .min = 5000, .wait_ms = 5000};
 	uint8_t buf[4096], *room;
-	size_t got = 0;
 	ssize_t n;
 
 	(void)arg;
@@ -712,16 +726,7 @@ static int do_send_ring_lends(void *arg)
 	 * grows; every byte arrives in order. */
 	l.f = p.a;
 	HARNESS_CHECK_EQ(hz_fiber_spawn("lender", lending_writer, &l, 0), 0);
-	while (got < l.size) {
-		n = hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(2000));
-		if (!HARNESS_CHECK_GT(n, 0))
-			break;
-		for (ssize_t i = 0; i < n; i++)
-			HARNESS_CHECK_EQ(buf[i], zw_byte(got + (size_t)i));
-		got += (size_t)n;
-		if (got % 7 == 0)
-			sim_sleep_ms(1);
-	}
+	HARNESS_CHECK_EQ(zw_read(p.b, l.size, true), l.size);
 	while (!l.finished)
 		sim_sleep_ms(1);
 	HARNESS_CHECK_EQ(l.rc, 0);
