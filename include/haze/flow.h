@@ -86,12 +86,13 @@ static inline ssize_t hz_flow_writev(struct hz_flow *f,
  * Lends room at the end of @f's send buffer, for a layer that builds its
  * bytes where they will be sent (TLS seals records there) instead of
  * copying them in with writev. Waits, as writev does for room, until
- * @min bytes are free in all (or the whole buffer is, if @min is more
- * than it holds); then *buf is the free room that follows the buffered
- * data without wrapping, and its length is returned: more than 0, and
- * less than @min where the buffer wraps. -HZ_ENOTSUP if @f lends none;
- * -HZ_ETIMEDOUT at the deadline; or the flow's error. Nothing is sent
- * until hz_flow_commit, which must come before the fiber next waits.
+ * @min bytes are free in all (a flow may ask less of a small buffer: TCP
+ * at most half of it); then *buf is the free room that follows the
+ * buffered data without wrapping, and its length is returned: more than
+ * 0, and less than @min where the buffer wraps. -HZ_ENOTSUP if @f lends
+ * none; -HZ_ETIMEDOUT at the deadline; or the flow's error. Nothing is
+ * sent until hz_flow_commit, which must come before the fiber next waits
+ * and before any other call on @f.
  */
 HZ_MUST_CHECK
 static inline ssize_t hz_flow_reserve(struct hz_flow *f, size_t min,

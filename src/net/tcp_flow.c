@@ -502,10 +502,11 @@ out:
 
 /*
  * Lends the free room after the ring's data for bytes built in place
- * (TLS seals records there), once @min bytes are free in all or the
- * ring, at its largest, is empty: as writev, it grows the ring or waits
- * for ACKs meanwhile. The room lent is contiguous, so it may be less
- * than @min where the ring wraps.
+ * (TLS seals records there), once @min bytes are free in all (at most
+ * half the send buffer, so a small buffer is refilled as ACKs come, as
+ * writev does), or the ring is empty and cannot grow: as writev, it
+ * grows the ring or waits for ACKs meanwhile. The room lent is
+ * contiguous, so it may be less than @min where the ring wraps.
  */
 static ssize_t flow_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
 			    uint64_t deadline)
@@ -520,6 +521,10 @@ static ssize_t flow_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
 					  "TCP: no memory for the send buffer");
 		if (r != 0)
 			return r;
+		if (min > c->tcp->tune.sndbuf / 2)
+			min = c->tcp->tune.sndbuf / 2;
+		if (min == 0)
+			min = 1;
 		if (c->sb_cap - c->sb_len < min && sb_grow(c))
 			continue;
 		if (c->sb_cap - c->sb_len >= min || c->sb_len == 0) {
@@ -538,7 +543,8 @@ static void flow_commit(struct hz_flow *f, size_t len)
 {
 	struct tcp_conn *c = conn_of(f);
 
-	HZ_ASSERT(len <= sb_contiguous(c));
+	/* Nothing came between: no write, shutdown or close (flow.h). */
+	HZ_ASSERT(len <= sb_contiguous(c) && !c->fin_queued && !c->user_closed);
 	if (len == 0)
 		return;
 	c->sb_len += (uint32_t)len;

@@ -662,7 +662,10 @@ struct lender {
 	struct hz_flow *f;
 	size_t size, done, min;
 	uint64_t wait_ms;
-	unsigned short_rooms; /* rooms less than asked: the ring wrapped */
+	unsigned lent;		/* rooms lent */
+	unsigned short_rooms;	/* rooms less than asked: the ring wrapped */
+	size_t cap;		/* if not 0: the ring's size, and */
+	unsigned partial_rooms; /* rooms lent less than it (not empty) */
 	ssize_t rc;
 	bool finished;
 };
@@ -683,8 +686,11 @@ static void lending_writer(void *arg)
 			l->rc = room < 0 ? room : -HZ_EINVAL;
 			break;
 		}
+		l->lent++;
 		if ((size_t)room < want)
 			l->short_rooms++;
+		if ((size_t)room < l->cap)
+			l->partial_rooms++;
 		if ((size_t)room > want)
 			room = (ssize_t)want;
 		for (ssize_t i = 0; i < room; i++)
@@ -705,9 +711,10 @@ static int do_send_ring_lends(void *arg)
 	(void)arg;
 	if (!pair_open(&p, 12))
 		return pair_abandon(&p);
-	/* A first piece: the empty ring lends all of itself. */
+	/* A first piece: the empty ring (16 KiB at first) lends all of
+	 * itself. */
 	n = hz_flow_reserve(p.a, 100, &room, sim_in_ms(1000));
-	HARNESS_CHECK_GE(n, 100);
+	HARNESS_CHECK_EQ(n, 16384);
 	if (n < 100)
 		return pair_abandon(&p);
 	memcpy(room, "lent", 4);
@@ -721,6 +728,14 @@ static int do_send_ring_lends(void *arg)
 	HARNESS_CHECK_EQ(
 	    hz_flow_read_copy(p.b, buf, sizeof(buf), sim_in_ms(100)),
 	    -HZ_ETIMEDOUT);
+	/* Its 4 bytes acknowledged, the ring starts again at its base and
+	 * lends all of itself; asked for more than it holds, it grows. */
+	HARNESS_CHECK_EQ(hz_flow_reserve(p.a, 100, &room, sim_in_ms(1000)),
+			 16384);
+	hz_flow_commit(p.a, 0);
+	HARNESS_CHECK_GE(hz_flow_reserve(p.a, 20000, &room, sim_in_ms(1000)),
+			 20000);
+	hz_flow_commit(p.a, 0);
 
 	/* A stream built in place, read slowly: the ring fills, wraps and
 	 * grows; every byte arrives in order. */
@@ -751,6 +766,44 @@ static int do_send_ring_lends(void *arg)
 	return 0;
 }
 
+/* A small send buffer: a reservation asks at most half of it. */
+static int do_send_ring_small(void *arg)
+{
+	struct pair p;
+	struct hz_tcp_tuning tu;
+	struct lender l = {
+	    .size = 200000, .min = 16413, .wait_ms = 5000, .cap = 8192};
+	uint8_t *room;
+
+	(void)arg;
+	if (!pair_open(&p, 13))
+		return pair_abandon(&p);
+	sim_fast_tuning(&tu);
+	tu.sndbuf = 8192;
+	hz_tcp_tune(p.sim.tcp[0], &tu);
+	/* More than the buffer holds: the empty ring lends all of it. */
+	HARNESS_CHECK_EQ(hz_flow_reserve(p.a, 16413, &room, sim_in_ms(1000)),
+			 8192);
+	hz_flow_commit(p.a, 0);
+	/* A stream asking 16,413 bytes a time gets 4 KiB and more as ACKs
+	 * come, never waiting for the whole ring to drain. */
+	l.f = p.a;
+	HARNESS_CHECK_EQ(hz_fiber_spawn("lender", lending_writer, &l, 0), 0);
+	HARNESS_CHECK_EQ(zw_read(p.b, l.size, false), l.size);
+	while (!l.finished)
+		sim_sleep_ms(1);
+	HARNESS_CHECK_EQ(l.rc, 0);
+	HARNESS_CHECK_EQ(l.done, l.size);
+	/* Most rooms came with data still in flight (47 of 47 here; a
+	 * reservation that waited for the ring to drain gets 1 of 24). */
+	printf("# 8 KiB send buffer: %u of %u rooms lent with data in "
+	       "flight\n",
+	       l.partial_rooms, l.lent);
+	HARNESS_CHECK_GE(l.partial_rooms, 10);
+	pair_close(&p);
+	return 0;
+}
+
 /*
  * A writer that builds its bytes in the send ring (hz_flow_reserve, as
  * TLS seals records there) sends them as a write would: in order, the
@@ -761,6 +814,7 @@ static void send_ring_lends_room(void **state)
 {
 	(void)state;
 	run(do_send_ring_lends, NULL);
+	run(do_send_ring_small, NULL);
 }
 
 /* --- SYN flood ------------------------------------------------------------ */

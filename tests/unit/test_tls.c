@@ -102,6 +102,7 @@ struct pipe {
 	int ends_alive;
 	unsigned partial_writes; /* writes cut short by their deadline */
 	unsigned lent;		 /* rooms lent by hz_flow_reserve */
+	size_t lent_room;	 /* the last one's bytes, until commit */
 };
 
 static int pipe_check(struct pipe_end *e)
@@ -238,13 +239,18 @@ static ssize_t pipe_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
 	tail = (d->head + d->len) % PIPE_CAP;
 	*buf = d->buf + tail;
 	e->p->lent++;
-	return (ssize_t)(d->head + d->len < PIPE_CAP ? PIPE_CAP - tail
-						     : d->head - tail);
+	e->p->lent_room =
+	    d->head + d->len < PIPE_CAP ? PIPE_CAP - tail : d->head - tail;
+	return (ssize_t)e->p->lent_room;
 }
 
 static void pipe_commit(struct hz_flow *f, size_t len)
 {
-	pipe_landed(((struct pipe_end *)f)->out, len);
+	struct pipe_end *e = (struct pipe_end *)f;
+
+	HARNESS_CHECK(len <= e->p->lent_room);
+	e->p->lent_room = 0;
+	pipe_landed(e->out, len);
 }
 
 static int pipe_shutdown(struct hz_flow *f)
@@ -957,6 +963,10 @@ struct deadline_writes {
 	size_t size;  /* bytes in all */
 	size_t chunk; /* bytes per write */
 	unsigned short_writes;
+	/* Once a deadline cut a lower write (small records gathered and
+	 * sent in one write: the stage), the pipe starts lending room. */
+	bool lend_after_cut;
+	bool lent; /* it did */
 };
 
 static struct deadline_writes dl;
@@ -988,6 +998,12 @@ static void deadline_writer(void *arg)
 			break;
 		dl.short_writes += (size_t)w < n;
 		off += (uint64_t)w; /* a short count: the rest goes again */
+		if (dl.lend_after_cut && !dl.lent &&
+		    ss->pipe->partial_writes > 0) {
+			ss->pipe->end[0].flow.ops = &pipe_lending_ops;
+			ss->pipe->end[1].flow.ops = &pipe_lending_ops;
+			dl.lent = true;
+		}
 	}
 	HARNESS_CHECK(
 	    hz_flow_write(ss->client.flow, buf, 0, HZ_DEADLINE_NEVER) == 0);
@@ -1016,8 +1032,10 @@ static unsigned deadline_run(size_t size, size_t chunk, bool lends)
 {
 	struct session ss = {.lends = lends};
 	unsigned partial;
+	bool after_cut = dl.lend_after_cut;
 
-	dl = (struct deadline_writes){.size = size, .chunk = chunk};
+	dl = (struct deadline_writes){
+	    .size = size, .chunk = chunk, .lend_after_cut = after_cut};
 	session_open(&ss, "ec", NULL, "localhost");
 	assert_int_equal(harness_run_fibers(deadline_main, &ss), 0);
 	partial = ss.pipe->partial_writes;
@@ -1045,10 +1063,21 @@ static void write_deadlines_keep_the_stream_intact(void **state)
  */
 static void sealed_writes_meet_deadlines_intact(void **state)
 {
+	uint64_t sealed = harness_counter("tls", "records_sealed_in_place");
+
 	(void)state;
+	dl.lend_after_cut = false;
 	deadline_run(3u << 20, 40000, true);
 	assert_true(dl.short_writes > 0);
 	deadline_run(1u << 20, 200, true);
+	assert_true(harness_counter("tls", "records_sealed_in_place") >
+		    sealed + 1000);
+	/* Small records the engine sealed, half sent when a deadline cut
+	 * their write, go before the first record sealed in place. */
+	dl.lend_after_cut = true;
+	deadline_run(1u << 20, 200, false);
+	assert_true(dl.lent);
+	dl.lend_after_cut = false;
 }
 
 struct silent {
@@ -1398,7 +1427,9 @@ static void records_sealed_where_they_are_sent(void **state)
 	print_message("# %llu records sealed in place, %llu by the engine\n",
 		      (unsigned long long)sealed, (unsigned long long)engine);
 	assert_true(sealed > 0);
-	assert_true(sealed > 4 * engine);
+	/* A record is cut to end at the wrap where 2 KiB fit (none in
+	 * these runs went to the engine; always, it would be about 60). */
+	assert_true(sealed > 20 * engine);
 }
 
 /* A server writer that meets the client's close_notify, and the client. */
