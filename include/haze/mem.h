@@ -34,6 +34,12 @@ HZ_MALLOC void *hz_pages_alloc(unsigned order);
 /* Returns pages from hz_pages_alloc to the heap. NULL is ignored. */
 void hz_pages_free(void *p);
 
+/*
+ * Keeps the first 2^@order pages of run @p (from hz_pages_alloc, of order
+ * @order or more) and returns the rest of it to the heap.
+ */
+void hz_pages_shrink(void *p, unsigned order);
+
 /* Returns the smallest order whose run holds @bytes. */
 unsigned hz_pages_order(size_t bytes);
 

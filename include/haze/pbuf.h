@@ -73,6 +73,15 @@ HZ_MUST_CHECK
 int hz_view_sub(const struct hz_view *v, size_t off, size_t len,
 		struct hz_view *out);
 
+/*
+ * Gives back the pages of @v's pbuf that lie past the view's end, as
+ * whole halves of its run (so the pbuf keeps the smallest power of two of
+ * pages that holds the view's end; its budget is credited), for a frame
+ * read into a buffer much larger than it: the frame costs what a copy of
+ * it would, without the copy. @v must be the pbuf's only reference.
+ */
+void hz_pbuf_shrink(struct hz_view *v);
+
 /* Drops the view's reference (freeing the pbuf on the last) and empties it. */
 void hz_view_release(struct hz_view *v);
 

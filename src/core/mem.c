@@ -264,6 +264,21 @@ void hz_pages_free(void *p)
 	pages_give(i, meta(i)->order);
 }
 
+void hz_pages_shrink(void *p, unsigned order)
+{
+	uint32_t i = page_index(p);
+	unsigned o = meta(i)->order;
+
+	HZ_ASSERT(meta(i)->state == PAGE_PAGES && order <= o);
+	/* Undoes pages_take's splits: the upper halves go back, largest
+	 * first; their buddies (the kept run) are in use, so none merges. */
+	while (o > order) {
+		o--;
+		pages_give(i + (1u << o), o);
+	}
+	meta(i)->order = (uint8_t)order;
+}
+
 /* --- slabs and hz_malloc -------------------------------------------------- */
 
 static unsigned slab_class(size_t size)

@@ -45,6 +45,21 @@ undo_charge:
 	return -HZ_ENOMEM;
 }
 
+void hz_pbuf_shrink(struct hz_view *v)
+{
+	struct hz_pbuf *pb = v->pb;
+	unsigned order = hz_pages_order((size_t)v->off + v->len);
+	size_t cap = (size_t)HZ_PAGE_SIZE << order;
+
+	HZ_ASSERT(pb != NULL && pb->refs == 1);
+	if (cap >= pb->cap)
+		return;
+	hz_pages_shrink(pb->data, order);
+	if (pb->budget != NULL)
+		hz_budget_release(pb->budget, pb->cap - cap);
+	pb->cap = (uint32_t)cap;
+}
+
 void hz_view_clone(const struct hz_view *v, struct hz_view *out)
 {
 	HZ_ASSERT(v->pb != NULL && v->pb->refs > 0);

@@ -35,10 +35,11 @@
 
 #define NETDEV_BATCH 32
 /* Receive offload: 64 KiB spares (an order-4 block, headroom included),
- * fewer of them; frames up to half that are copied out. */
+ * fewer of them; frames that fit a page with headroom are copied out,
+ * larger ones keep their spare, shrunk to the pages they need. */
 #define NETDEV_BATCH_LARGE 8
 #define NETDEV_RX_LARGE 65536u
-#define NETDEV_COPYBREAK (NETDEV_RX_LARGE / 2 - HZ_PBUF_HEADROOM)
+#define NETDEV_COPYBREAK (HZ_PAGE_SIZE - HZ_PBUF_HEADROOM)
 
 struct netdev {
 	struct hz_net net; /* first: the device is a NET */
@@ -60,6 +61,8 @@ HZ_LOG_SOURCE(netdev_log, "netdev");
 HZ_COUNTER(rx_nomem, "netdev", "rx_drop_nomem");
 static HZ_COUNTER(rx_large, "netdev", "rx_large_frames");
 static HZ_COUNTER(rx_copied, "netdev", "rx_copybreak_frames");
+/* Frames kept in their large spare, its pages past them given back. */
+static HZ_COUNTER(rx_shrunk, "netdev", "rx_frames_spare_shrunk");
 static HZ_COUNTER(rx_skipped, "netdev", "rx_reads_skipped_drained");
 HZ_COUNTER(tx_full, "netdev", "tx_drop_host_full");
 HZ_COUNTER(tx_error, "netdev", "tx_drop_error");
@@ -94,14 +97,18 @@ static size_t fill_spares(struct netdev *d, size_t n)
 }
 
 /*
- * Gives in @out the frame @f read into spare @i: the spare
- * itself (then emptied), or, for a small frame in a large spare, a copy
- * in a pbuf of its own size (the spare stays for the next read).
+ * Gives in @out the frame @f read into spare @i: the spare itself (then
+ * emptied), or, for a frame of a page or less in a large spare, a copy
+ * in a pbuf of its own size (the spare stays for the next read). A large
+ * spare given away keeps only the pages its frame needs (a 20 KiB frame
+ * 32 KiB of the 64): the memory a copy would take, without the copy.
  */
 static void frame_take(struct netdev *d, size_t i, const struct hz_frame *f,
 		       struct hz_view *out)
 {
-	if (d->rx_buf >= NETDEV_RX_LARGE && f->len <= NETDEV_COPYBREAK &&
+	bool large = d->rx_buf >= NETDEV_RX_LARGE;
+
+	if (large && f->len <= NETDEV_COPYBREAK &&
 	    hz_pbuf_alloc(d->budget, f->len, out) == 0) {
 		memcpy(hz_view_data(out), f->buf, f->len);
 		hz_counter_inc(&rx_copied);
@@ -111,6 +118,13 @@ static void frame_take(struct netdev *d, size_t i, const struct hz_frame *f,
 		out->len = (uint32_t)f->len;
 		if (f->len > (size_t)d->net.mtu + HZ_ETH_HLEN)
 			hz_counter_inc(&rx_large);
+		if (large) {
+			uint32_t cap = out->pb->cap;
+
+			hz_pbuf_shrink(out);
+			if (out->pb->cap < cap)
+				hz_counter_inc(&rx_shrunk);
+		}
 	}
 	out->pb->csum_ok = f->csum_ok;
 }

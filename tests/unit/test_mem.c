@@ -111,6 +111,43 @@ static void pages_split_and_coalesce(void **state)
 	assert_heap_whole();
 }
 
+/*
+ * A run shrunk keeps its first pages, contents and all, and gives the
+ * rest back: the heap has them free at once, a run of their size can be
+ * taken from them, and freeing the kept part coalesces the whole again.
+ */
+static void pages_shrink_gives_back_the_rest(void **state)
+{
+	size_t heap_pages = stats().heap_pages;
+	unsigned char *p, *q;
+
+	(void)state;
+	p = hz_pages_alloc(4);
+	assert_non_null(p);
+	memset(p, 0x5a, 16 * HZ_PAGE_SIZE);
+	assert_int_equal(stats().free_pages, heap_pages - 16);
+	hz_pages_shrink(p, 1);
+	assert_int_equal(stats().free_pages, heap_pages - 2);
+	for (size_t k = 0; k < 2 * HZ_PAGE_SIZE; k++)
+		if (p[k] != 0x5a)
+			fail_msg("kept byte %zu changed", k);
+	/* The largest half given back is a run of 8 pages again. */
+	q = hz_pages_alloc(3);
+	assert_true(q == p + 8 * HZ_PAGE_SIZE);
+	hz_pages_free(q);
+	hz_pages_shrink(p, 1); /* the same order: nothing changes */
+	assert_int_equal(stats().free_pages, heap_pages - 2);
+	hz_pages_shrink(p, 0);
+	assert_int_equal(stats().free_pages, heap_pages - 1);
+	hz_pages_free(p);
+	assert_heap_whole();
+	/* And the 16 pages are one run of order 4 again. */
+	q = hz_pages_alloc(4);
+	assert_true(q == p);
+	hz_pages_free(q);
+	assert_heap_whole();
+}
+
 static void pages_order_rounds_up(void **state)
 {
 	(void)state;
@@ -543,6 +580,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(pages_split_and_coalesce),
 	    HARNESS_TEST(pages_order_rounds_up),
+	    HARNESS_TEST(pages_shrink_gives_back_the_rest),
 	    HARNESS_TEST(peak_pages_is_the_high_water),
 	    HARNESS_TEST(pages_exhaustion_returns_null),
 	    HARNESS_TEST(malloc_every_size_usable_and_distinct),

@@ -212,6 +212,43 @@ static void large_pbufs_span_pages(void **state)
 	}
 }
 
+/*
+ * A pbuf shrunk to its view keeps the smallest run of pages that holds
+ * the view's end, its bytes intact, and the budget is credited the rest;
+ * one already that small is left alone.
+ */
+static void shrink_keeps_what_the_view_needs(void **state)
+{
+	static const struct {
+		size_t len, cap; /* the view's length; cap after */
+	} cases[] = {{20000, 32768},
+		     {8192 - HZ_PBUF_HEADROOM, 8192},
+		     {100, 4096},
+		     {40000, 65536}};
+	struct hz_budget b = HZ_BUDGET_INIT("pbuf", 1 << 20);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hz_view v;
+		uint8_t *d;
+
+		assert_int_equal(
+		    hz_pbuf_alloc(&b, 65536 - HZ_PBUF_HEADROOM, &v), 0);
+		assert_int_equal(v.pb->cap, 65536);
+		d = hz_view_data(&v);
+		for (size_t k = 0; k < cases[i].len; k++)
+			d[k] = (uint8_t)(k * 13);
+		assert_int_equal(hz_view_trim(&v, cases[i].len), 0);
+		hz_pbuf_shrink(&v);
+		assert_int_equal(v.pb->cap, cases[i].cap);
+		assert_int_equal(b.used, cases[i].cap);
+		for (size_t k = 0; k < cases[i].len; k++)
+			assert_int_equal(d[k], (uint8_t)(k * 13));
+		hz_view_release(&v);
+		assert_int_equal(b.used, 0);
+	}
+}
+
 static void budget_charged_until_last_release(void **state)
 {
 	/* Room for exactly two one-page pbufs. */
@@ -294,6 +331,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    HARNESS_TEST(data_is_page_aligned_after_headroom),
+	    HARNESS_TEST(shrink_keeps_what_the_view_needs),
 	    HARNESS_TEST(push_uses_exactly_the_headroom),
 	    HARNESS_TEST(pull_and_trim_bounds),
 	    HARNESS_TEST(sub_checks_range_and_shares_bytes),
