@@ -40,6 +40,13 @@ void hz_pages_free(void *p);
  */
 void hz_pages_shrink(void *p, unsigned order);
 
+/*
+ * How many runs of 2^@order pages the heap could give now: its free runs
+ * of that order or larger, in runs of that size. (Free pages in smaller
+ * runs, which a fragmented heap holds, do not count.)
+ */
+size_t hz_pages_free_at(unsigned order);
+
 /* Returns the smallest order whose run holds @bytes. */
 unsigned hz_pages_order(size_t bytes);
 

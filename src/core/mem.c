@@ -49,6 +49,7 @@ struct heap {
 	uint32_t npages; /* managed pages */
 	struct page_meta *meta;
 	uint32_t free_head[MAX_ORDER + 1];
+	uint32_t free_runs[MAX_ORDER + 1];   /* runs on each free list */
 	uint32_t slab_partial[SLAB_CLASSES]; /* slabs with a free object */
 	size_t free_pages;
 	size_t peak_pages; /* most pages allocated at once */
@@ -123,12 +124,14 @@ static void free_run_add(uint32_t i, unsigned order)
 	meta(i)->state = PAGE_FREE;
 	meta(i)->order = (uint8_t)order;
 	list_push(&heap.free_head[order], i);
+	heap.free_runs[order]++;
 	heap.free_pages += (size_t)1 << order;
 }
 
 static void free_run_take(uint32_t i, unsigned order)
 {
 	list_remove(&heap.free_head[order], i);
+	heap.free_runs[order]--;
 	meta(i)->state = PAGE_UNUSED;
 	heap.free_pages -= (size_t)1 << order;
 }
@@ -153,7 +156,7 @@ int hz_mem_init(uintptr_t start, size_t size)
 	heap.base = start + (meta_pages << HZ_PAGE_SHIFT);
 	heap.npages = (uint32_t)(total - meta_pages);
 	for (unsigned o = 0; o <= MAX_ORDER; o++)
-		heap.free_head[o] = NONE;
+		heap.free_head[o] = NONE; /* free_runs: zeroed above */
 	for (unsigned c = 0; c < SLAB_CLASSES; c++)
 		heap.slab_partial[c] = NONE;
 
@@ -262,6 +265,15 @@ void hz_pages_free(void *p)
 	HZ_ASSERT(meta(i)->state == PAGE_PAGES);
 	HZ_ASSERT(((uintptr_t)p & (HZ_PAGE_SIZE - 1)) == 0);
 	pages_give(i, meta(i)->order);
+}
+
+size_t hz_pages_free_at(unsigned order)
+{
+	size_t n = 0;
+
+	for (unsigned o = order; o <= MAX_ORDER; o++)
+		n += (size_t)heap.free_runs[o] << (o - order);
+	return n;
 }
 
 void hz_pages_shrink(void *p, unsigned order)

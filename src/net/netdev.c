@@ -7,11 +7,13 @@
  *
  * On a device with receive offload (hz_net_info.rx_max) each spare is a
  * 64 KiB pbuf, so a coalesced TCP/IPv4 frame of up to 64 KiB arrives in
- * one piece and stays there up to the application. A frame of at most
- * half that is copied into a pbuf of its own size and the spare kept
- * (copybreak): a queued ACK or small segment pins a page or a few, not
- * 64 KiB, and what TCP charges for it stays near its size. Fewer spares
- * are kept (NETDEV_BATCH_LARGE): 512 KiB per device rather than 128 KiB.
+ * one piece and stays there up to the application. A frame that fits a
+ * page is copied into a pbuf of its own and the spare kept (copybreak);
+ * a larger one keeps its spare, which gives back the pages past it, so a
+ * queued segment pins about its size, not 64 KiB, and what TCP charges
+ * for it stays near its size; while the heap is short of 64 KiB runs
+ * larger frames are copied too (spares_plenty). Fewer spares are kept
+ * (NETDEV_BATCH_LARGE): 512 KiB per device rather than 128 KiB.
  *
  * A read that comes back short found the host's queue empty: until the
  * loop has asked the platform for readiness again (a yield or a poll),
@@ -39,6 +41,7 @@
  * larger ones keep their spare, shrunk to the pages they need. */
 #define NETDEV_BATCH_LARGE 8
 #define NETDEV_RX_LARGE 65536u
+#define NETDEV_RX_ORDER 4 /* its run: 2^4 pages */
 #define NETDEV_COPYBREAK (HZ_PAGE_SIZE - HZ_PBUF_HEADROOM)
 
 struct netdev {
@@ -63,6 +66,8 @@ static HZ_COUNTER(rx_large, "netdev", "rx_large_frames");
 static HZ_COUNTER(rx_copied, "netdev", "rx_copybreak_frames");
 /* Frames kept in their large spare, its pages past them given back. */
 static HZ_COUNTER(rx_shrunk, "netdev", "rx_frames_spare_shrunk");
+/* Larger frames copied all the same: the heap was short of 64 KiB runs. */
+static HZ_COUNTER(rx_scarce, "netdev", "rx_copied_runs_scarce");
 static HZ_COUNTER(rx_skipped, "netdev", "rx_reads_skipped_drained");
 HZ_COUNTER(tx_full, "netdev", "tx_drop_host_full");
 HZ_COUNTER(tx_error, "netdev", "tx_drop_error");
@@ -97,21 +102,44 @@ static size_t fill_spares(struct netdev *d, size_t n)
 }
 
 /*
+ * Whether the heap has 64 KiB runs to spare: a quarter of it at least.
+ * A shrunk spare holds a few of its pages but takes the whole 64 KiB run
+ * out of service while the frame is held (its halves given back cannot
+ * merge), so frames held for long would, shrunk, leave no run for the
+ * next spare while most of the heap is free; copies pack into the
+ * smaller runs instead.
+ */
+static bool spares_plenty(void)
+{
+	struct hz_mem_stats st;
+	size_t floor_runs;
+
+	hz_mem_stats(&st);
+	floor_runs = st.heap_pages / 4 >> NETDEV_RX_ORDER;
+	if (floor_runs < 2 * NETDEV_BATCH_LARGE)
+		floor_runs = 2 * NETDEV_BATCH_LARGE;
+	return hz_pages_free_at(NETDEV_RX_ORDER) >= floor_runs;
+}
+
+/*
  * Gives in @out the frame @f read into spare @i: the spare itself (then
  * emptied), or, for a frame of a page or less in a large spare, a copy
  * in a pbuf of its own size (the spare stays for the next read). A large
  * spare given away keeps only the pages its frame needs (a 20 KiB frame
- * 32 KiB of the 64): the memory a copy would take, without the copy.
+ * 32 KiB of the 64): the memory a copy would take, without the copy, as
+ * long as the heap has 64 KiB runs to spare; otherwise larger frames are
+ * copied too (netdev.rx_copied_runs_scarce).
  */
 static void frame_take(struct netdev *d, size_t i, const struct hz_frame *f,
 		       struct hz_view *out)
 {
 	bool large = d->rx_buf >= NETDEV_RX_LARGE;
 
-	if (large && f->len <= NETDEV_COPYBREAK &&
+	if (large && (f->len <= NETDEV_COPYBREAK || !spares_plenty()) &&
 	    hz_pbuf_alloc(d->budget, f->len, out) == 0) {
 		memcpy(hz_view_data(out), f->buf, f->len);
-		hz_counter_inc(&rx_copied);
+		hz_counter_inc(f->len <= NETDEV_COPYBREAK ? &rx_copied
+							  : &rx_scarce);
 	} else {
 		*out = d->spare[i];
 		d->spare[i] = (struct hz_view){0};

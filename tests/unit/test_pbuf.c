@@ -224,7 +224,12 @@ static void shrink_keeps_what_the_view_needs(void **state)
 	} cases[] = {{20000, 32768},
 		     {8192 - HZ_PBUF_HEADROOM, 8192},
 		     {100, 4096},
-		     {40000, 65536}};
+		     {40000, 65536},
+		     /* The view starts past the headroom: its end, 8,228,
+		      * needs a third page; one byte into a third page
+		      * keeps it too. */
+		     {8100, 16384},
+		     {8193 - HZ_PBUF_HEADROOM, 16384}};
 	struct hz_budget b = HZ_BUDGET_INIT("pbuf", 1 << 20);
 
 	(void)state;
