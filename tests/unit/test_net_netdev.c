@@ -177,12 +177,28 @@ static void a_drained_device_is_not_read_again_until_polled(void **state)
 	hz_unix_unbind_all();
 }
 
-/* Opens a packet socket on the tap's host side; its index in *to. */
-static int raw_socket(struct sockaddr_ll *to)
+/*
+ * Opens net0 (*n) and a packet socket on the tap's host side (its
+ * address in *to), and writes the header of the frames it will send
+ * into @frame; the socket, or -1 (checks said why).
+ */
+static int raw_open(struct sockaddr_ll *to, struct hz_net **n, uint8_t *frame)
 {
+	int fd;
+
 	*to = (struct sockaddr_ll){.sll_family = AF_PACKET, .sll_halen = 6};
 	to->sll_ifindex = (int)if_nametoindex(TAP);
-	return to->sll_ifindex > 0 ? socket(AF_PACKET, SOCK_RAW, 0) : -1;
+	fd = to->sll_ifindex > 0 ? socket(AF_PACKET, SOCK_RAW, 0) : -1;
+	if (!HARNESS_CHECK(fd >= 0))
+		return -1;
+	if (!HARNESS_CHECK_EQ(hz_netdev_open("net0", NULL, n), 0)) {
+		close(fd);
+		return -1;
+	}
+	memset(frame, 0xff, 6);
+	memcpy(frame + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	hz_put16(frame + 12, 0x88b5); /* local experimental */
+	return fd;
 }
 
 /*
@@ -206,22 +222,15 @@ static int spare_main(void *arg)
 	int fd, got;
 
 	(void)arg;
-	fd = raw_socket(&to);
-	if (!HARNESS_CHECK(fd >= 0))
+	fd = raw_open(&to, &n, frame);
+	if (fd < 0)
 		return -1;
-	if (!HARNESS_CHECK_EQ(hz_netdev_open("net0", NULL, &n), 0)) {
-		close(fd);
-		return -1;
-	}
 	while ((got = hz_net_read(n, v, 8)) > 0) /* what link-up sent */
 		for (int i = 0; i < got; i++)
 			hz_view_release(&v[i]);
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		bool seen = false;
 
-		memset(frame, 0xff, 6);
-		memcpy(frame + 6, "\x02\x00\x00\x00\x00\x01", 6);
-		hz_put16(frame + 12, 0x88b5); /* local experimental */
 		for (size_t i = 14; i < sizes[k]; i++)
 			frame[i] = (uint8_t)(i * 7 + k);
 		HARNESS_CHECK_EQ(sendto(fd, frame, sizes[k], 0,
@@ -275,16 +284,9 @@ static int held_main(void *arg)
 	int fd, got = 0;
 
 	(void)arg;
-	fd = raw_socket(&to);
-	if (!HARNESS_CHECK(fd >= 0))
+	fd = raw_open(&to, &n, frame);
+	if (fd < 0)
 		return -1;
-	if (!HARNESS_CHECK_EQ(hz_netdev_open("net0", NULL, &n), 0)) {
-		close(fd);
-		return -1;
-	}
-	memset(frame, 0xff, 6);
-	memcpy(frame + 6, "\x02\x00\x00\x00\x00\x01", 6);
-	hz_put16(frame + 12, 0x88b5);
 	while (nheld + 8 < HELD_MAX && got >= 0) {
 		HARNESS_CHECK_EQ(sendto(fd, frame, sizeof(frame), 0,
 					(struct sockaddr *)&to, sizeof(to)),

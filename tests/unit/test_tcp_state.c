@@ -701,6 +701,19 @@ static void lending_writer(void *arg)
 	l->finished = true;
 }
 
+/* Runs @l from A in a fiber of its own while B reads the stream (@nap:
+ * slowly); checks every byte was lent, sent and read. */
+static void lend_stream(struct pair *p, struct lender *l, bool nap)
+{
+	l->f = p->a;
+	HARNESS_CHECK_EQ(hz_fiber_spawn("lender", lending_writer, l, 0), 0);
+	HARNESS_CHECK_EQ(zw_read(p->b, l->size, nap), l->size);
+	while (!l->finished)
+		sim_sleep_ms(1);
+	HARNESS_CHECK_EQ(l->rc, 0);
+	HARNESS_CHECK_EQ(l->done, l->size);
+}
+
 static int do_send_ring_lends(void *arg)
 {
 	struct pair p;
@@ -739,13 +752,7 @@ static int do_send_ring_lends(void *arg)
 
 	/* A stream built in place, read slowly: the ring fills, wraps and
 	 * grows; every byte arrives in order. */
-	l.f = p.a;
-	HARNESS_CHECK_EQ(hz_fiber_spawn("lender", lending_writer, &l, 0), 0);
-	HARNESS_CHECK_EQ(zw_read(p.b, l.size, true), l.size);
-	while (!l.finished)
-		sim_sleep_ms(1);
-	HARNESS_CHECK_EQ(l.rc, 0);
-	HARNESS_CHECK_EQ(l.done, l.size);
+	lend_stream(&p, &l, true);
 	HARNESS_CHECK_GT(l.short_rooms, 0);
 
 	/* No reader: the window and then the ring fill, and a reservation
@@ -787,13 +794,7 @@ static int do_send_ring_small(void *arg)
 	hz_flow_commit(p.a, 0);
 	/* A stream asking 16,413 bytes a time gets 4 KiB and more as ACKs
 	 * come, never waiting for the whole ring to drain. */
-	l.f = p.a;
-	HARNESS_CHECK_EQ(hz_fiber_spawn("lender", lending_writer, &l, 0), 0);
-	HARNESS_CHECK_EQ(zw_read(p.b, l.size, false), l.size);
-	while (!l.finished)
-		sim_sleep_ms(1);
-	HARNESS_CHECK_EQ(l.rc, 0);
-	HARNESS_CHECK_EQ(l.done, l.size);
+	lend_stream(&p, &l, false);
 	/* Most rooms came with data still in flight (47 of 47 here; a
 	 * reservation that waited for the ring to drain gets 1 of 24). */
 	printf("# 8 KiB send buffer: %u of %u rooms lent with data in "
