@@ -46,12 +46,18 @@ void tcp_sb_copy(const struct tcp_conn *c, uint32_t seq, uint8_t *dst,
 	memcpy(dst + first, c->sb, len - first);
 }
 
+/* Where the ring's next byte goes. */
+static uint32_t sb_tail(const struct tcp_conn *c)
+{
+	return (c->sb_head + c->sb_len) % c->sb_cap;
+}
+
 /* Appends up to @len bytes of @p to the ring; how many fit. */
 static uint32_t sb_append(struct tcp_conn *c, const uint8_t *p, size_t len)
 {
 	uint32_t room = c->sb_cap - c->sb_len;
 	uint32_t n = len < room ? (uint32_t)len : room;
-	uint32_t pos = (c->sb_head + c->sb_len) % c->sb_cap;
+	uint32_t pos = sb_tail(c);
 	uint32_t first = c->sb_cap - pos < n ? c->sb_cap - pos : n;
 
 	memcpy(c->sb + pos, p, first);
@@ -453,6 +459,26 @@ static int can_write(struct tcp_conn *c)
 	return 0;
 }
 
+/* Whether the connection takes data now, its send ring allocated. */
+static int writable(struct tcp_conn *c)
+{
+	int r = can_write(c);
+
+	if (r == 0 && sb_ensure(c) != 0)
+		r = hz_errmsg_set(&c->err, -HZ_ENOMEM,
+				  "TCP: no memory for the send buffer");
+	return r;
+}
+
+/* Sends what a write put in the ring: now, or with the round's end. */
+static void output_written(struct tcp_conn *c)
+{
+	if (autocork(c))
+		hz_defer_queue(&c->d_output);
+	else
+		tcp_output(c);
+}
+
 static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 			   size_t n, uint64_t deadline)
 {
@@ -466,11 +492,7 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 		while (done < iov[i].len) {
 			uint32_t k;
 
-			r = can_write(c);
-			if (r == 0 && sb_ensure(c) != 0)
-				r = hz_errmsg_set(&c->err, -HZ_ENOMEM,
-						  "TCP: no memory for the "
-						  "send buffer");
+			r = writable(c);
 			if (r != 0)
 				return r;
 			k = sb_append(c, (const uint8_t *)iov[i].base + done,
@@ -493,10 +515,7 @@ static ssize_t flow_writev(struct hz_flow *f, const struct hz_iov *iov,
 		}
 	}
 out:
-	if (autocork(c))
-		hz_defer_queue(&c->d_output);
-	else
-		tcp_output(c);
+	output_written(c);
 	return (ssize_t)total;
 }
 
@@ -514,11 +533,8 @@ static ssize_t flow_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
 	struct tcp_conn *c = conn_of(f);
 
 	for (;;) {
-		int r = can_write(c);
+		int r = writable(c);
 
-		if (r == 0 && sb_ensure(c) != 0)
-			r = hz_errmsg_set(&c->err, -HZ_ENOMEM,
-					  "TCP: no memory for the send buffer");
 		if (r != 0)
 			return r;
 		if (min > c->tcp->tune.sndbuf / 2)
@@ -528,7 +544,7 @@ static ssize_t flow_reserve(struct hz_flow *f, size_t min, uint8_t **buf,
 		if (c->sb_cap - c->sb_len < min && sb_grow(c))
 			continue;
 		if (c->sb_cap - c->sb_len >= min || c->sb_len == 0) {
-			*buf = c->sb + (c->sb_head + c->sb_len) % c->sb_cap;
+			*buf = c->sb + sb_tail(c);
 			return (ssize_t)sb_contiguous(c);
 		}
 		tcp_output(c); /* the room comes back as it is ACKed */
@@ -548,10 +564,7 @@ static void flow_commit(struct hz_flow *f, size_t len)
 	if (len == 0)
 		return;
 	c->sb_len += (uint32_t)len;
-	if (autocork(c))
-		hz_defer_queue(&c->d_output);
-	else
-		tcp_output(c);
+	output_written(c);
 }
 
 static int flow_shutdown(struct hz_flow *f)
