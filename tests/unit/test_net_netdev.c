@@ -316,22 +316,26 @@ static int held_main(void *arg)
 	return 0;
 }
 
+/* Runs @fn over a new tap whose MTU takes frames of up to 65,000 bytes
+ * whole from the host's side. */
+static void run_on_wide_tap(int (*fn)(void *))
+{
+	tap_up();
+	assert_int_equal(system("ip link set " TAP " mtu 65000"), 0);
+	assert_int_equal(harness_run_fibers(fn, NULL), 0);
+	hz_unix_unbind_all();
+}
+
 static void held_frames_do_not_stop_receiving(void **state)
 {
 	(void)state;
-	tap_up();
-	assert_int_equal(system("ip link set " TAP " mtu 65000"), 0);
-	assert_int_equal(harness_run_fibers(held_main, NULL), 0);
-	hz_unix_unbind_all();
+	run_on_wide_tap(held_main);
 }
 
 static void frames_keep_only_the_pages_they_need(void **state)
 {
 	(void)state;
-	tap_up();
-	assert_int_equal(system("ip link set " TAP " mtu 65000"), 0);
-	assert_int_equal(harness_run_fibers(spare_main, NULL), 0);
-	hz_unix_unbind_all();
+	run_on_wide_tap(spare_main);
 }
 
 int main(void)
