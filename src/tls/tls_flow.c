@@ -216,6 +216,25 @@ static bool output_pending(struct tls_flow *tf)
 }
 
 /*
+ * What a write or a reservation on the lower flow that failed with @code
+ * means: 1 when the peer had said close_notify (a clean end: whatever
+ * was to go has nowhere to go, and a deadline that passed meanwhile does
+ * not change that), -HZ_ETIMEDOUT when the deadline passed (not an error
+ * of the flow), else the lower flow's failure, which ends the session.
+ */
+static int lower_write_failed(struct tls_flow *tf, int code)
+{
+	/* shutdown_recv is a field of the context; no function tells it. */
+	if (tf->eng->shutdown_recv) {
+		tf->peer_closed = true;
+		return 1;
+	}
+	if (code == -HZ_ETIMEDOUT)
+		return code;
+	return fail_lower(tf, code);
+}
+
+/*
  * Hands the engine's outgoing records to the lower flow. 0, 1 (clean
  * end, see below) or a negative code; -HZ_ETIMEDOUT if the deadline
  * passed with part of them sent, the rest kept for the next call.
@@ -246,20 +265,8 @@ static int send_records(struct tls_flow *tf, uint64_t deadline)
 	w = hz_flow_write(tf->lower, buf, len, deadline);
 	tf->sending = false;
 	hz_waitq_wake_all(&tf->io_waiters);
-	if (w < 0 && tf->eng->shutdown_recv) {
-		/*
-		 * The peer said close_notify and went: our answer has
-		 * nowhere to go, which is a clean end, not a failure.
-		 * (shutdown_recv is a field of the context; no function
-		 * tells it.)
-		 */
-		tf->peer_closed = true;
-		return 1;
-	}
-	if (w == -HZ_ETIMEDOUT)
-		return (int)w; /* nothing went; not an error of the flow */
 	if (w < 0)
-		return fail_lower(tf, (int)w);
+		return lower_write_failed(tf, (int)w);
 	if (tf->fatal != 0 || tf->closed)
 		return check(tf);
 	if (tf->stage_len > 0) {
@@ -854,14 +861,11 @@ static int seal_record(struct tls_flow *tf, struct wcursor *w,
 	room = hz_flow_reserve(tf->lower, over + want, &buf, deadline);
 	tf->sending = false;
 	hz_waitq_wake_all(&tf->io_waiters);
-	if (room == -HZ_ETIMEDOUT)
-		return (int)room;
-	if (room < 0 && tf->eng->shutdown_recv) {
-		tf->peer_closed = true; /* as send_records */
-		return peer_closed_write(tf);
+	if (room < 0) {
+		int r = lower_write_failed(tf, (int)room);
+
+		return r == 1 ? peer_closed_write(tf) : r;
 	}
-	if (room < 0)
-		return fail_lower(tf, (int)room);
 	if (!seals_here(tf)) {
 		int r = check(tf);
 

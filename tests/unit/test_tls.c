@@ -1443,6 +1443,10 @@ struct closing {
 	bool intact;	/* all of them as written */
 	int end;	/* the client's last read (0: a clean end) */
 	char end_err[200];
+	uint64_t write_ns; /* each write's deadline, from its start (10 s) */
+	uint64_t quiet_ns; /* the client's wait before its close (20 ms) */
+	bool timed_out;	   /* a write of the server's timed out */
+	bool read_late;	   /* the client reads once the writer has ended */
 };
 
 /* Server: writes stream 5 until a write fails. */
@@ -1456,7 +1460,11 @@ static void closing_writer(void *arg)
 		for (size_t i = 0; i < sizeof(buf); i++)
 			buf[i] = stream_byte(5, c->wrote + i);
 		c->last = hz_flow_write(f, buf, sizeof(buf),
-					hz_now() + 10 * HZ_NS_PER_S);
+					hz_now() + (c->write_ns != 0
+							? c->write_ns
+							: 10 * HZ_NS_PER_S));
+		if (c->last == -HZ_ETIMEDOUT)
+			c->timed_out = true;
 		if (c->last <= 0)
 			break;
 		c->wrote += (uint64_t)c->last;
@@ -1492,11 +1500,13 @@ static int closing_main(void *arg)
 	HARNESS_CHECK(hz_fiber_spawn("reader", closing_reader, c, TLS_STACK) ==
 		      0);
 	/* The pipe fills: the server's writer waits for room. */
-	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	hz_sleep_ns(c->quiet_ns != 0 ? c->quiet_ns : 20 * HZ_NS_PER_MS);
 	HARNESS_CHECK(hz_flow_shutdown(f) == 0);
 	/* The server's reader gets the close_notify; the engine's answer
 	 * waits for the writer's turn. */
 	hz_sleep_ns(20 * HZ_NS_PER_MS);
+	while (c->read_late && c->writing)
+		hz_sleep_ns(HZ_NS_PER_MS);
 	while ((c->end = hz_flow_read(f, &v, hz_now() + 10 * HZ_NS_PER_S)) >
 	       0) {
 		for (int i = 0; i < c->end; i++)
@@ -1538,6 +1548,36 @@ static void engine_records_go_before_sealed_ones(void **state)
 	assert_true(c.intact);
 	assert_int_equal(c.last, -HZ_ECLOSED);
 	assert_non_null(strstr(c.err, "close_notify"));
+	session_close(&ss);
+}
+
+/*
+ * A writer whose wait for room ends at its deadline after the peer's
+ * close_notify came is told the peer closed, not that time ran out (as
+ * a writer is whose records the engine holds): the first write fills
+ * the pipe and returns at its deadline with part taken, the second waits
+ * with nothing taken, and the client closes during that wait and reads
+ * only once the writer has ended.
+ */
+static void writer_timing_out_after_close_notify(void **state)
+{
+	struct session ss = {.lends = true};
+	struct closing c = {.ss = &ss,
+			    .write_ns = 300 * HZ_NS_PER_MS,
+			    .quiet_ns = 450 * HZ_NS_PER_MS,
+			    .read_late = true};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(harness_run_fibers(closing_main, &c), 0);
+	print_message("# the server wrote %llu bytes; the writer: %zd (%s)\n",
+		      (unsigned long long)c.wrote, c.last, c.err);
+	assert_true(c.wrote > 0);
+	assert_false(c.timed_out);
+	assert_int_equal(c.last, -HZ_ECLOSED);
+	assert_non_null(strstr(c.err, "close_notify"));
+	assert_int_equal(c.end, 0);
+	assert_true(c.intact);
 	session_close(&ss);
 }
 
@@ -1891,6 +1931,7 @@ int main(void)
 	    HARNESS_TEST(records_sealed_where_they_are_sent),
 	    HARNESS_TEST(sealed_writes_meet_deadlines_intact),
 	    HARNESS_TEST(engine_records_go_before_sealed_ones),
+	    HARNESS_TEST(writer_timing_out_after_close_notify),
 	    HARNESS_TEST(pieces_of_a_write_share_a_record),
 	};
 	return CERTS_RUN("tls", tests);
