@@ -155,11 +155,28 @@ static void dn_append(void *ctx, const void *src, size_t len)
 	pem_append(ctx, src, len);
 }
 
+/* The largest RSA modulus BearSSL's engines take: 4096 bits. */
+#define TLS_RSA_MAX 512
+
 /* What the leaf certificate tells before its chain is used. */
 struct leaf_info {
 	int key_type;
 	uint32_t days, seconds; /* start of validity */
+	int curve;		/* EC: its curve */
+	/* Its public key: an EC point, or an RSA modulus (no leading 0). */
+	size_t pub_len;
+	unsigned char pub[TLS_RSA_MAX];
 };
+
+/* @len bytes of @p without their leading zero bytes; *len updated. */
+static const unsigned char *unpadded(const unsigned char *p, size_t *len)
+{
+	while (*len > 0 && *p == 0) {
+		p++;
+		(*len)--;
+	}
+	return p;
+}
 
 /* Decodes certificate @der into *li. 0 or failure. */
 static int leaf_decode(struct hz_tls_config *cfg, const unsigned char *der,
@@ -178,6 +195,27 @@ static int leaf_decode(struct hz_tls_config *cfg, const unsigned char *der,
 				     "TLS: %s: malformed certificate (%s)",
 				     what, tls_br_error_text(err));
 	li->key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		size_t n = pk->key.rsa.nlen;
+		const unsigned char *m = unpadded(pk->key.rsa.n, &n);
+
+		if (n > sizeof(li->pub))
+			return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+					     "TLS: %s: an RSA key of more "
+					     "than 4096 bits",
+					     what);
+		memcpy(li->pub, m, n);
+		li->pub_len = n;
+	} else {
+		if (pk->key.ec.qlen > sizeof(li->pub))
+			return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+					     "TLS: %s: malformed certificate "
+					     "(EC point of %zu bytes)",
+					     what, pk->key.ec.qlen);
+		li->curve = pk->key.ec.curve;
+		memcpy(li->pub, pk->key.ec.q, pk->key.ec.qlen);
+		li->pub_len = pk->key.ec.qlen;
+	}
 	/* BearSSL has no accessor for the dates; the fields are public. */
 	li->days = dc.notbefore_days;
 	li->seconds = dc.notbefore_seconds;
@@ -356,6 +394,63 @@ static const char *key_type_name(int t)
 	return t == BR_KEYTYPE_RSA ? "RSA" : t == BR_KEYTYPE_EC ? "EC" : "?";
 }
 
+static const char *curve_name(int curve)
+{
+	switch (curve) {
+	case BR_EC_secp256r1:
+		return "P-256";
+	case BR_EC_secp384r1:
+		return "P-384";
+	case BR_EC_secp521r1:
+		return "P-521";
+	default:
+		return "another curve";
+	}
+}
+
+/*
+ * Whether @c's private key is the one whose public key the leaf
+ * certificate @li carries: its public point computed again (EC), or its
+ * modulus (RSA, p times q). 0, or -HZ_EINVAL naming the difference: a
+ * server given another key would fail every handshake.
+ */
+static int key_matches(struct hz_tls_config *cfg, const struct tls_chain *c,
+		       const struct leaf_info *li)
+{
+	unsigned char buf[TLS_RSA_MAX + BR_EC_KBUF_PUB_MAX_SIZE];
+	const unsigned char *p = buf;
+	size_t n;
+
+	if (c->key_type == BR_KEYTYPE_EC) {
+		if (c->key.ec.curve != li->curve)
+			return hz_errmsg_set(
+			    &cfg->err, -HZ_EINVAL,
+			    "TLS: the certificate's key is on %s but the "
+			    "private key on %s",
+			    curve_name(li->curve), curve_name(c->key.ec.curve));
+		n = br_ec_compute_pub(&tls_ec, NULL, buf, &c->key.ec);
+		if (n == 0)
+			return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+					     "TLS: private key: not a valid "
+					     "key of %s",
+					     curve_name(c->key.ec.curve));
+	} else {
+		n = br_rsa_compute_modulus_get_default()(NULL, &c->key.rsa);
+		if (n == 0 || n > TLS_RSA_MAX)
+			return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+					     "TLS: private key: not a valid "
+					     "RSA key of at most 4096 bits");
+		n = br_rsa_compute_modulus_get_default()(buf, &c->key.rsa);
+		p = unpadded(buf, &n);
+	}
+	if (n != li->pub_len || memcmp(p, li->pub, n) != 0)
+		return hz_errmsg_set(&cfg->err, -HZ_EINVAL,
+				     "TLS: the private key does not match the "
+				     "certificate (its public key is "
+				     "another)");
+	return 0;
+}
+
 int hz_tls_config_add_chain(struct hz_tls_config *cfg, const void *chain_pem,
 			    size_t chain_len, const void *key_pem,
 			    size_t key_len)
@@ -400,6 +495,8 @@ int hz_tls_config_add_chain(struct hz_tls_config *cfg, const void *chain_pem,
 				  "private key is %s",
 				  key_type_name(li.key_type),
 				  key_type_name(c->key_type));
+	if (r == 0)
+		r = key_matches(cfg, c, &li);
 	if (r == 0 &&
 	    leaf_names(c, c->certs[0].data, c->certs[0].data_len, &li) < 0)
 		r = hz_errmsg_set(&cfg->err, -HZ_ENOMEM,

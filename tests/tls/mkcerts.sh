@@ -76,4 +76,9 @@ leaf rsa rsa ca "$from" "$to" "DNS:rsa.haze.test"
 leaf expired ec ca 20200101000000Z 20210101000000Z "DNS:localhost"
 leaf wrongname ec ca "$from" "$to" "DNS:other.example"
 leaf rogue ec rogue-ca "$from" "$to" "DNS:localhost"
+# Keys that match no certificate: another RSA key, a P-384 key.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	-out other-rsa.key 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
+	-out p384.key 2>/dev/null
 rm -f index.txt* serial* ./*.cnf ./0*.pem

@@ -1194,6 +1194,20 @@ static void no_random_source_no_session(void **state)
 	hz_tls_config_free(cfg);
 }
 
+/* Adds chain @cert with key @key to server config @s: refused, saying @why. */
+static void key_refused(struct hz_tls_config *s, const char *cert,
+			const char *key, const char *why)
+{
+	struct pem c = pem_load(cert), k = pem_load(key);
+
+	assert_int_equal(
+	    hz_tls_config_add_chain(s, c.data, c.len, k.data, k.len),
+	    -HZ_EINVAL);
+	assert_string_equal(hz_tls_config_error(s), why);
+	pem_drop(&c);
+	pem_drop(&k);
+}
+
 static void pem_refusals_are_named(void **state)
 {
 	struct hz_tls_config *s, *c;
@@ -1212,6 +1226,15 @@ static void pem_refusals_are_named(void **state)
 	assert_string_equal(hz_tls_config_error(s),
 			    "TLS: the certificate's key is EC but the private "
 			    "key is RSA");
+	key_refused(s, "ec.pem", "expired.key",
+		    "TLS: the private key does not match the certificate (its "
+		    "public key is another)");
+	key_refused(s, "rsa.pem", "other-rsa.key",
+		    "TLS: the private key does not match the certificate (its "
+		    "public key is another)");
+	key_refused(s, "ec.pem", "p384.key",
+		    "TLS: the certificate's key is on P-256 but the private "
+		    "key on P-384");
 	assert_int_equal(hz_tls_config_add_chain(s, bad, sizeof(bad) - 1,
 						 eckey.data, eckey.len),
 			 -HZ_EINVAL);
