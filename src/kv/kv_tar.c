@@ -696,7 +696,8 @@ static int scan_header(struct kv_tar *t, struct scan *s, uint64_t off,
 		if (r == 0)
 			r = refuse(t, off,
 				   "'%s' is a %s link; only files and "
-				   "directories are served (tar -h follows "
+				   "directories are served (tar -h "
+				   "--hard-dereference stores files, not "
 				   "links)",
 				   kv_show(shown, s->name, name_len),
 				   type == '1' ? "hard" : "symbolic");
@@ -726,9 +727,10 @@ static int scan(struct kv_tar *t, struct scan *s)
 
 	if (t->src.capacity == 0)
 		return hz_errmsg_set(&t->err, -HZ_EINVAL,
-				     "kv %s: the device is empty, no tar "
+				     "kv %s: the device is empty or shorter "
+				     "than one sector (%u bytes): no tar "
 				     "archive on it",
-				     t->name);
+				     t->name, (unsigned)t->src.sector_size);
 	for (;;) {
 		if (t->src.capacity - off < BLOCK)
 			return refuse(t, off,

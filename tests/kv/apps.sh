@@ -140,7 +140,19 @@ echo data >"$tmp/links/file"
 ln -s file "$tmp/links/link"
 tarx -cf "$tmp/site.tar" -C "$tmp/links" file link
 refused "a symbolic link is refused" \
-	"kv site: 'link' is a symbolic link; only files and directories are served (tar -h follows links) at offset 1024"
+	"kv site: 'link' is a symbolic link; only files and directories are served (tar -h --hard-dereference stores files, not links) at offset 1024"
+# What the message advises works: with -h alone, GNU tar stores the
+# link's target the second time as a hard link to the first.
+tarx -h -cf "$tmp/site.tar" -C "$tmp/links" file link
+refused "tar -h alone stores a second name as a hard link, refused" \
+	"kv site: 'link' is a hard link; only files and directories are served (tar -h --hard-dereference stores files, not links) at offset 1024"
+tarx -h --hard-dereference -cf "$tmp/site.tar" -C "$tmp/links" file link
+"$app" --block site="$tmp/site.tar" tar >"$tmp/out" 2>&1
+check "tar -h --hard-dereference stores both names as files" \
+	grep -q "^kvcheck: 2 entries$" "$tmp/out"
+printf 'not a tar file at all\n' >"$tmp/site.tar"
+refused "a file shorter than a sector is refused, saying so" \
+	"kv site: the device is empty or shorter than one sector (512 bytes): no tar archive on it"
 
 # Under haze-kvm, the same image format's guest over the same archive.
 if ! { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then

@@ -971,10 +971,12 @@ static void tar_refuses_corrupt(void **state)
 	(void)state;
 	/* Nothing at all, or nothing but a partial block. */
 	refused(&b, NULL, -HZ_EINVAL,
-		"kv t: the device is empty, no tar archive on it");
+		"kv t: the device is empty or shorter than one sector "
+		"(512 bytes): no tar archive on it");
 	tb_grow(&b, 100);
 	refused(&b, NULL, -HZ_EINVAL,
-		"kv t: the device is empty, no tar archive on it");
+		"kv t: the device is empty or shorter than one sector "
+		"(512 bytes): no tar archive on it");
 	tb_free(&b);
 
 	/* A header's byte changed. */
@@ -1112,11 +1114,11 @@ static void tar_refuses_corrupt(void **state)
 			const char *msg;
 		} types[] = {
 		    {'1', "kv t: 'second' is a hard link; only files and "
-			  "directories are served (tar -h follows links) at "
-			  "offset 1024"},
+			  "directories are served (tar -h --hard-dereference "
+			  "stores files, not links) at offset 1024"},
 		    {'2', "kv t: 'second' is a symbolic link; only files and "
-			  "directories are served (tar -h follows links) at "
-			  "offset 1024"},
+			  "directories are served (tar -h --hard-dereference "
+			  "stores files, not links) at offset 1024"},
 		    {'3', "kv t: entry of type '3' (not a file) at offset "
 			  "1024"},
 		    {'6', "kv t: entry of type '6' (not a file) at offset "
