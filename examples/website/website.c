@@ -961,6 +961,12 @@ int hz_main(int argc, char **argv)
 			return usage();
 		}
 	}
+	if (tls_dev == NULL && (site.redirect_https || site.hsts != 0)) {
+		hz_printf("website: %s needs --tls DEVICE (a certificate and "
+			  "key to serve HTTPS with)\n",
+			  site.redirect_https ? "--redirect-https" : "--hsts");
+		return 1;
+	}
 	if (site.http_port == site.https_port && tls_dev != NULL) {
 		hz_printf("website: --http and --https both name port %u\n",
 			  site.http_port);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The website refuses bad input at start: a missing or corrupt archive, a
 # certificate that does not parse or does not match its key, a port that
-# is not a port, a session count out of range. Each gets one line naming
+# is not a port, a session count out of range, HTTPS options without
+# --tls. Each gets one line naming
 # the thing and exit status 1, before anything is served (the HTTP port
 # must not answer). A good start is the control: the same command with
 # good input serves (from memory; with --site-memory 0, from the device).
@@ -38,6 +39,7 @@ tls_tar() {
 }
 tls_tar good "$CERTS/ec.pem" "$CERTS/ec.key"
 tls_tar mismatch "$CERTS/ec.pem" "$CERTS/rsa.key"
+tls_tar otherkey "$CERTS/ec.pem" "$CERTS/expired.key"
 printf 'not a certificate\n' >"$tmp/junk.pem"
 tls_tar garbled "$tmp/junk.pem" "$CERTS/ec.key"
 head -c 4096 /dev/urandom >"$tmp/corrupt.tar"
@@ -85,6 +87,15 @@ refused "a TLS archive whose certificate does not parse" "--tls tls" \
 refused "a certificate that does not match its key" "--tls tls" \
 	--block "tls=$tmp/mismatch.tar" -- --stack socket --http "$PORT" \
 	--https "$SPORT" --tls tls
+refused "a certificate given another key of its type and curve" \
+	"the private key does not match the certificate" \
+	--block "tls=$tmp/otherkey.tar" -- --stack socket --http "$PORT" \
+	--https "$SPORT" --tls tls
+refused "--redirect-https without --tls" \
+	"--redirect-https needs --tls DEVICE" \
+	-- --stack socket --http "$PORT" --redirect-https
+refused "--hsts without --tls" "--hsts needs --tls DEVICE" \
+	-- --stack socket --http "$PORT" --hsts 600
 refused "a TLS archive without key.pem" "no key.pem" \
 	--block "tls=$tmp/certonly.tar" -- --stack socket --http "$PORT" \
 	--https "$SPORT" --tls tls
