@@ -703,10 +703,15 @@ static void access_log(const struct hz_http_access *a, void *arg)
 	for (int i = 0; i < 12; i++)
 		if (memcmp(date + 8, mon[i], 3) == 0)
 			month = i;
-	hz_printf("- - - [%.2s/%s/%.4s:%.8s +0000] \"%s %s HTTP/1.%d\" %d "
-		  "%llu %llu\n",
-		  date + 5, mon[month], date + 12, date + 17, a->method,
-		  a->target, a->version, a->status,
+	hz_printf("- - - [%.2s/%s/%.4s:%.8s +0000] \"", date + 5, mon[month],
+		  date + 12, date + 17);
+	/* No request line parsed (a refusal of bytes that were none): "-",
+	 * as the common log format writes it, not a version never sent. */
+	if (a->head == NULL)
+		hz_printf("-");
+	else
+		hz_printf("%s %s HTTP/1.%d", a->method, a->target, a->version);
+	hz_printf("\" %d %llu %llu\n", a->status,
 		  (unsigned long long)a->body_sent, (unsigned long long)us);
 }
 

@@ -162,6 +162,16 @@ def pipeline(host, port, site):
                len(extra), closed))
 
 
+def badline(host, port):
+    """A request line of another HTTP version: 505, then the close."""
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n")
+        got, _, _ = read_responses(s, [False])
+    report(len(got) == 1 and got[0].status == 505,
+           "a request line of HTTP/2.0 is answered 505 (%s)" % (
+               got[0].status if got else "no response"))
+
+
 def conns(host, port, site, n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n + 64:
@@ -237,6 +247,8 @@ def conns(host, port, site, n):
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "pipeline":
         pipeline(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "badline":
+        badline(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) >= 6 and sys.argv[1] == "conns":
         conns(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     else:

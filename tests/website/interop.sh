@@ -223,9 +223,14 @@ reqs=$((reqs + 5))
 client_tap "$MODE" 2 client /usr/bin/python3 tests/website/httpcheck.py \
 	pipeline "$site_host" "$site_http" "$SITE_DIR"
 
+# --- a request line that is not HTTP/1.x ----------------------------------
+reqs=$((reqs + 1))
+client_tap "$MODE" 1 client /usr/bin/python3 tests/website/httpcheck.py \
+	badline "$site_host" "$site_http"
+
 # --- the access log and the metrics page -----------------------------------------
 sleep 0.2
-clf='^- - - \[[0-3][0-9]/[A-Z][a-z][a-z]/20[0-9][0-9]:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] \+0000\] "[A-Z]+ /[^ ]* HTTP/1\.[01]" [1-5][0-9][0-9] [0-9]+ [0-9]+$'
+clf='^- - - \[[0-3][0-9]/[A-Z][a-z][a-z]/20[0-9][0-9]:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] \+0000\] "([A-Z]+ /[^ ]* HTTP/1\.[01]|-)" [1-5][0-9][0-9] [0-9]+ [0-9]+$'
 grep -E "$clf" "$log" >"$tmp/access"
 lines=$(wc -l <"$tmp/access")
 reqs=$((reqs + $(wc -l <"$tmp/fetched")))
@@ -234,6 +239,12 @@ if [ "$lines" -eq "$reqs" ]; then
 else
 	not_ok "$MODE: one access-log line per request ($lines, want $reqs)"
 	diag "$(grep -v -E "$clf" "$log" | tail -n 5)"
+fi
+if grep -q '"-" 505 ' "$tmp/access"; then
+	ok "$MODE: the request line it could not read is logged as \"-\", not given a version"
+else
+	not_ok "$MODE: the HTTP/2.0 request line's access-log line"
+	diag "$(grep ' 505 ' "$log")"
 fi
 css_size=$(stat -c %s "$SITE_DIR/css/site.css")
 if grep -q "\"GET /css/site.css HTTP/1.1\" 200 $css_size [0-9]*\$" "$tmp/access"; then
