@@ -518,7 +518,7 @@ int hz_main(int argc, char **argv)
 	srv.dns = (struct hz_dns_server){.zone = &srv.zone, .rrl = &srv.rrl};
 	if (hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &srv.stack, &err) <
 	    0) {
-		hz_printf("dns: --stack %s: %s\n", spec, hz_errmsg_text(&err));
+		hz_printf("dns: %s\n", hz_errmsg_text(&err));
 		return 1;
 	}
 	if (hz_udp_open(srv.stack, &addr, &srv.udp) < 0 ||

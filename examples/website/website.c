@@ -984,8 +984,7 @@ int hz_main(int argc, char **argv)
 		return 1;
 	if (hz_stack_open(spec, hz_now() + 30 * HZ_NS_PER_S, &site.stack,
 			  &err) < 0) {
-		hz_printf("website: --stack %s: %s\n", spec,
-			  hz_errmsg_text(&err));
+		hz_printf("website: %s\n", hz_errmsg_text(&err));
 		return 1;
 	}
 	if (listen_on(&site, site.http_port, &http.listener) < 0)

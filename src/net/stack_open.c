@@ -107,6 +107,12 @@ static int open_direct(const char *spec, uint64_t deadline,
 	if (r < 0)
 		return r;
 	r = hz_netdev_open(d.net, NULL, &net);
+	if (r == -HZ_ENOENT)
+		return hz_errmsg_set(err, r,
+				     "stack %s: no NIC '%s' is bound to the "
+				     "unikernel (bind one where it starts: "
+				     "--net %s=tap:IF)",
+				     spec, d.net, d.net);
 	if (r < 0)
 		return hz_errmsg_set(err, r, "stack %s: NIC '%s': %s", spec,
 				     d.net, hz_strerror(r));

@@ -99,6 +99,11 @@ refused "--hsts without --tls" "--hsts needs --tls DEVICE" \
 refused "a TLS archive without key.pem" "no key.pem" \
 	--block "tls=$tmp/certonly.tar" -- --stack socket --http "$PORT" \
 	--https "$SPORT" --tls tls
+refused "a direct stack on a NIC nothing is bound to" \
+	"stack direct:service: no NIC 'service' is bound to the unikernel (bind one where it starts: --net service=tap:IF)" \
+	-- --stack direct:service --http "$PORT"
+refused "a stack of no known kind" "unknown stack 'bogus' (socket, direct:NET" \
+	-- --stack bogus --http "$PORT"
 refused "--http 0" "--http 0: not a port" -- --stack socket --http 0
 refused "--http 70000" "--http 70000: not a port" -- --stack socket \
 	--http 70000
