@@ -769,8 +769,11 @@ int hz_sched_run(int (*fn)(void *arg), void *arg)
 		S.stats.yields++;
 		wake_devices(ready);
 	}
-	/* hz_main returned without ever waiting: it was ready, and done. */
-	if (!told_ready && mc.done)
+	/* hz_main returned without ever waiting: it was ready, and done;
+	 * unless it failed, which it did before it could take any work
+	 * (a bad option): no ready, so a host waiting for one (haze-jitsu)
+	 * sees a failed start, not a service that came up and went. */
+	if (!told_ready && mc.done && mc.status == 0)
 		hz_platform_ready();
 	result = mc.status;
 	abandon_fibers();

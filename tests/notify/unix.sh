@@ -2,7 +2,8 @@
 # --notify and tapfd: on the unix target, without root. The website on the
 # socket stack writes start, guest, main and ready on an inherited pipe, in
 # order, and its HTTP port takes a connection the moment ready arrives; a
-# reader that goes away does not kill it (tests/notify/notify.py). Bad
+# reader that goes away does not kill it (tests/notify/notify.py); one
+# that fails before its first wait writes no ready. Bad
 # --notify and tapfd descriptors are refused with one line, exit 2, before
 # anything is opened. The inherited tap itself is tests/notify/tapfd.sh.
 set -u
@@ -10,17 +11,44 @@ set -u
 
 O=${O:-build}
 site=$O/unix/examples/website/website
+hello=$O/unix/tests/kvm/guests/hello/hello
 out=$(mktemp)
 trap 'rm -f "$out" "$out.file"' EXIT
 : >"$out.file"
 need /usr/bin/python3 python3
 built "$site"
+built "$hello"
 end_if_missing
 
 port=$(/usr/bin/python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 client_tap "notify" 5 /usr/bin/python3 tests/notify/notify.py 127.0.0.1 \
 	"$port" "$site" --notify NOTIFY_FD -- --stack socket --http "$port"
+
+# events PROG ARGS...: runs PROG --notify 3 ARGS...; its status in rc, the
+# events it wrote in got, on one line.
+events() {
+	ev_bin=$1
+	shift
+	"$ev_bin" --notify 3 "$@" 3>"$out.file" >"$out" 2>&1
+	rc=$?
+	got=$(cut -d' ' -f1 "$out.file" | tr '\n' ' ')
+}
+events "$site" -- --stack bogus
+if [ "$rc" -eq 1 ] && [ "$got" = "start guest main " ]; then
+	ok "a unikernel failing before its first wait writes no ready ($got)"
+else
+	not_ok "a unikernel failing before its first wait writes no ready (exit $rc, events: $got)"
+	diag "$(cat "$out")"
+fi
+events "$hello"
+if [ "$rc" -eq 0 ] && [ "$got" = "start guest main ready " ]; then
+	ok "one returning 0 without a wait writes ready as it returns ($got)"
+else
+	not_ok "one returning 0 without a wait writes ready (exit $rc, events: $got)"
+	diag "$(cat "$out")"
+fi
+: >"$out.file"
 
 # refused DESC PATTERN COMMAND...: exit 2 and one line holding PATTERN.
 refused() {
