@@ -3,7 +3,8 @@
  * config.c): the input is a configuration file. It is either refused with
  * a message naming the file, or accepted whole: then every service has a
  * name in the zone, a distinct address in the bridge's network and an
- * image, and the zone text built from it parses.
+ * image, and the zone text built from it parses, or, if a record is
+ * refused, the line the zone parser names is that record's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +43,22 @@ static void check_accepted(void)
 	if (len >= sizeof(text))
 		return;
 	/* Extra records may be refused by the zone parser; the generated
-	 * part never is. */
-	if (hz_dns_zone_load(&z, 16u << 20, NULL, text, len, &err) == 0)
+	 * part never is, and the line it names is a record's, which
+	 * jitsu_zone_line_source finds in the configuration. */
+	if (hz_dns_zone_load(&z, 16u << 20, NULL, text, len, &err) == 0) {
 		hz_dns_zone_release(&z);
-	else if (j.nrecords == 0)
-		abort();
+	} else {
+		unsigned zline;
+		bool is_record;
+
+		if (j.nrecords == 0)
+			abort();
+		if (sscanf(hz_errmsg_text(&err), "zone line %u:", &zline) ==
+			1 &&
+		    (jitsu_zone_line_source(&j, zline, &is_record) == 0 ||
+		     !is_record))
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -44,8 +44,21 @@ static int refuse(const struct cursor *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	/* Line 0: a fault of the whole file (a setting missing). */
+	if (c->line == 0)
+		return hz_errmsg_set(c->err, -HZ_EINVAL, "%s: %s", c->path,
+				     what);
 	return hz_errmsg_set(c->err, -HZ_EINVAL, "%s:%u: %s", c->path, c->line,
 			     what);
+}
+
+/* The index in globals[] of setting @k; -1 if not one. */
+static int global_index(const char *k)
+{
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++)
+		if (strcmp(k, globals[i]) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* Splits @s into words in place: spaces separate, "..." groups. */
@@ -188,17 +201,48 @@ static int config_relative(const struct cursor *c, const char *path, char *out,
 	return 0;
 }
 
-/* An extra record of the zone: @text, a master-file line. */
-static int record(struct jitsu *j, const struct cursor *c, const char *text)
+/*
+ * Ends @text where its comment starts: a '#' where a word would start
+ * (at the start or after a space or tab), outside a quoted string, as
+ * split() treats the other lines. A '#' inside a word or a TXT string
+ * ("a # b", with \" escaping a quote) is the record's.
+ */
+static void strip_comment(char *text)
 {
+	bool quoted = false;
+
+	for (char *p = text; *p; p++) {
+		if (quoted && *p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '#' &&
+			 (p == text || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+}
+
+/* An extra record of the zone: @text, a master-file line and perhaps a
+ * comment. */
+static int record(struct jitsu *j, const struct cursor *c, char *text)
+{
+	size_t n;
+
+	strip_comment(text);
 	while (*text == ' ' || *text == '\t')
 		text++;
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		text[--n] = '\0';
 	if (*text == '\0')
 		return refuse(c, "record wants a master-file line");
 	if (j->nrecords == JITSU_RECORDS_MAX)
 		return refuse(c, "more than %d records", JITSU_RECORDS_MAX);
 	if ((j->records[j->nrecords] = strdup(text)) == NULL)
 		return refuse(c, "out of memory");
+	j->record_line[j->nrecords] = c->line;
 	j->nrecords++;
 	return 0;
 }
@@ -210,14 +254,11 @@ static int global(struct jitsu *j, struct cursor *c, char **w, size_t n)
 	uint32_t v;
 
 	/* Given twice, one would silently win: which was meant? */
-	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++) {
-		if (strcmp(k, globals[i]) != 0)
-			continue;
-		if (c->seen[i] != 0)
-			return refuse(c, "%s given twice (line %u)", k,
-				      c->seen[i]);
-		c->seen[i] = c->line;
-	}
+	int g = global_index(k);
+	if (g >= 0 && c->seen[g] != 0)
+		return refuse(c, "%s given twice (line %u)", k, c->seen[g]);
+	if (g >= 0)
+		c->seen[g] = c->line;
 
 	if (strcmp(k, "bridge") == 0) {
 		char *slash;
@@ -406,6 +447,7 @@ static int check(struct jitsu *j, struct cursor *c)
 		return refuse(c, "no bridge (bridge NAME A.B.C.D/N)");
 	if (j->state_dir[0] == '\0')
 		return refuse(c, "no state directory (state PATH)");
+	c->line = c->seen[global_index("user")];
 	if (j->user[0] != '\0' && getpwnam(j->user) == NULL)
 		return refuse(c, "user %s: no such user", j->user);
 	for (size_t i = 0; i < j->nsvc; i++) {
@@ -455,7 +497,7 @@ static int check(struct jitsu *j, struct cursor *c)
 	for (size_t i = 0; i < j->nsvc; i++)
 		if (j->svc[i].target == JITSU_KVM &&
 		    access(j->tender, X_OK) < 0) {
-			c->line = 0;
+			c->line = c->seen[global_index("tender")];
 			return refuse(c, "tender %s: %s", j->tender,
 				      strerror(errno));
 		}
@@ -548,6 +590,9 @@ int jitsu_config_load(struct jitsu *j, FILE *f, const char *path,
 	return r < 0 ? r : check(j, &c);
 }
 
+/* The lines jitsu_zone_text writes before the services' A records. */
+#define ZONE_HEAD_LINES 5
+
 size_t jitsu_zone_text(const struct jitsu *j, char *buf, size_t cap)
 {
 	size_t o = 0;
@@ -558,6 +603,7 @@ size_t jitsu_zone_text(const struct jitsu *j, char *buf, size_t cap)
 		k = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__); \
 		o += k > 0 ? (size_t)k : 0;                                \
 	} while (0)
+	/* ZONE_HEAD_LINES lines, then one a service, then one a record. */
 	EMIT("$ORIGIN %s.\n$TTL %u\n", j->zone, j->ttl);
 	EMIT("@ IN SOA ns " SOA_MAILBOX " 1 3600 600 86400 %u\n", j->ttl);
 	EMIT("@ IN NS ns\n");
@@ -569,4 +615,21 @@ size_t jitsu_zone_text(const struct jitsu *j, char *buf, size_t cap)
 		EMIT("%s\n", j->records[i]);
 #undef EMIT
 	return o;
+}
+
+unsigned jitsu_zone_line_source(const struct jitsu *j, unsigned zline,
+				bool *is_record)
+{
+	*is_record = false;
+	if (zline <= ZONE_HEAD_LINES)
+		return 0;
+	zline -= ZONE_HEAD_LINES + 1;
+	if (zline < j->nsvc)
+		return j->svc[zline].line;
+	zline -= (unsigned)j->nsvc;
+	if (zline < j->nrecords) {
+		*is_record = true;
+		return j->record_line[zline];
+	}
+	return 0;
 }

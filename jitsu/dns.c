@@ -8,6 +8,10 @@
  * question is then parked until the service says it is ready, unless the
  * configuration answers at once; other questions are answered at once.
  * A service that fails to boot gets its parked queries SERVFAIL.
+ *
+ * A query relayed upstream goes the way it came: over UDP under a fresh
+ * id, or, from a TCP client, over a TCP connection of its own (an answer
+ * too large for UDP comes whole only so).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +38,8 @@
  * 8467) and cookies fit; a longer one gets SERVFAIL, counted. */
 #define PARKED_QUERY_MAX 1232
 #define FORWARDS_MAX 1024
+/* Of those, relayed over TCP at once: each holds a socket. */
+#define TCP_FORWARDS_MAX 64
 #define FORWARD_NS 5000000000ull
 #define ZONE_BUDGET (16u << 20)
 
@@ -43,6 +49,8 @@ HZ_COUNTER(c_parked_long, "jitsu", "drop_parked_query_too_long");
 HZ_COUNTER(c_forward_rrl, "jitsu", "forward_rate_limited");
 HZ_COUNTER(c_forward_full, "jitsu", "drop_forward_full");
 HZ_COUNTER(c_forward_stray, "jitsu", "drop_upstream_stray");
+HZ_COUNTER(c_forward_tcp_full, "jitsu", "drop_forward_tcp_full");
+HZ_COUNTER(c_forward_tcp_failed, "jitsu", "forward_tcp_failed");
 HZ_COUNTER(c_tcp_full, "jitsu", "drop_tcp_clients_full");
 HZ_COUNTER(c_tcp_bad, "jitsu", "drop_tcp_bad_frame");
 HZ_COUNTER(c_tcp_slow, "jitsu", "drop_tcp_slow_reader");
@@ -77,12 +85,19 @@ struct parked {
 	uint64_t deadline;
 };
 
-/* A query forwarded upstream under a new id. */
+/* A query forwarded upstream: over UDP under a new id, or over TCP. */
 struct forward {
 	bool used;
 	uint16_t id, client_id;
 	struct origin to;
 	uint64_t deadline;
+	/* Over TCP, the connection's own (-1: over UDP). */
+	int fd;
+	uint8_t *q; /* the query, framed: 2 + qlen bytes */
+	size_t qlen, sent;
+	uint8_t alen_buf[2]; /* the answer's length, as it arrives */
+	uint8_t *a;	     /* the answer: alen bytes */
+	size_t alen, have;   /* have: of the 2 + alen framed bytes */
 };
 
 static struct tcp_client clients[TCP_CLIENTS_MAX];
@@ -111,10 +126,79 @@ static int listen_on(int type, const struct sockaddr_in *a,
 	return fd;
 }
 
+/* The number of A records @zone answers for service @sv's name. */
+static unsigned addresses_of(struct hz_dns_zone *zone,
+			     const struct jitsu_service *sv)
+{
+	struct hz_dns_server probe = {.zone = zone};
+	static uint8_t q[12 + HZ_DNS_NAME_MAX + 4], out[65535];
+	int n;
+
+	memset(q, 0, 12);
+	hz_put16(q + 4, 1);
+	memcpy(q + 12, sv->wire, sv->wire_len);
+	hz_put16(q + 12 + sv->wire_len, HZ_DNS_TYPE_A);
+	hz_put16(q + 14 + sv->wire_len, 1);
+	n = hz_dns_server_answer(&probe, q, 16 + sv->wire_len, 0, HZ_DNS_TCP, 0,
+				 out, sizeof(out));
+	return n < 12 ? 0 : hz_get16(out + 6);
+}
+
+/*
+ * The configuration line of the record that gives @sv a second address:
+ * the zone is built again with the records up to each in turn (a record
+ * may leave its owner to the one before it). 0 if none is found alone.
+ */
+static unsigned second_address_line(struct jitsu *j,
+				    const struct jitsu_service *sv, char *text,
+				    size_t cap)
+{
+	size_t all = j->nrecords;
+	unsigned line = 0;
+
+	for (size_t k = 1; k <= all && line == 0; k++) {
+		struct hz_dns_zone z;
+		struct hz_errmsg ignored = {0};
+		size_t len;
+
+		j->nrecords = k;
+		len = jitsu_zone_text(j, text, cap);
+		if (len < cap && hz_dns_zone_load(&z, ZONE_BUDGET, NULL, text,
+						  len, &ignored) == 0) {
+			if (addresses_of(&z, sv) != 1)
+				line = j->record_line[k - 1];
+			hz_dns_zone_release(&z);
+		}
+	}
+	j->nrecords = all;
+	return line;
+}
+
+/*
+ * Restates the zone parser's "zone line N: WHAT" in the configuration's
+ * terms: the file and the line of the record (or service) it came from.
+ */
+static int zone_refusal(const struct jitsu *j, int r, struct hz_errmsg *err)
+{
+	char why[sizeof(err->text)];
+	unsigned zline, line;
+	bool is_record;
+	int at = 0;
+
+	/* The library's message, copied: it becomes part of ours. */
+	snprintf(why, sizeof(why), "%s", hz_errmsg_text(err));
+	if (sscanf(why, "zone line %u: %n", &zline, &at) != 1 || at == 0)
+		return hz_errmsg_set(err, r, "%s: %s", j->config_path, why);
+	line = jitsu_zone_line_source(j, zline, &is_record);
+	if (line == 0)
+		return hz_errmsg_set(err, r, "%s: %s", j->config_path, why);
+	return hz_errmsg_set(err, r, "%s:%u: %s: %s", j->config_path, line,
+			     is_record ? "record" : "service", why + at);
+}
+
 int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
 		     struct hz_errmsg *err)
 {
-	char why[sizeof(err->text)];
 	int r;
 
 	*len = jitsu_zone_text(j, text, cap);
@@ -124,35 +208,26 @@ int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
 				     "bytes",
 				     j->config_path, cap);
 	r = hz_dns_zone_load(&j->zone_db, ZONE_BUDGET, NULL, text, *len, err);
-	if (r < 0) {
-		/* The library's message, copied: it becomes part of ours. */
-		snprintf(why, sizeof(why), "%s", hz_errmsg_text(err));
-		return hz_errmsg_set(err, r, "%s: %s", j->config_path, why);
-	}
+	if (r < 0)
+		return zone_refusal(j, r, err);
 	/* A record line giving a service a second address would send some
 	 * clients elsewhere: each service's A question has one answer. */
 	for (size_t i = 0; i < j->nsvc; i++) {
 		const struct jitsu_service *sv = &j->svc[i];
-		struct hz_dns_server probe = {.zone = &j->zone_db};
-		static uint8_t q[12 + HZ_DNS_NAME_MAX + 4], out[65535];
-		int n;
+		unsigned line;
 
-		memset(q, 0, 12);
-		hz_put16(q + 4, 1);
-		memcpy(q + 12, sv->wire, sv->wire_len);
-		hz_put16(q + 12 + sv->wire_len, HZ_DNS_TYPE_A);
-		hz_put16(q + 14 + sv->wire_len, 1);
-		n = hz_dns_server_answer(&probe, q, 16 + sv->wire_len, 0,
-					 HZ_DNS_TCP, 0, out, sizeof(out));
-		if (n < 12 || hz_get16(out + 6) != 1) {
-			hz_dns_zone_release(&j->zone_db);
-			return hz_errmsg_set(err, -HZ_EINVAL,
-					     "%s: line %u: service %s: a "
-					     "record line gives it another "
-					     "address too",
-					     j->config_path, sv->line,
-					     sv->name);
-		}
+		if (addresses_of(&j->zone_db, sv) == 1)
+			continue;
+		hz_dns_zone_release(&j->zone_db);
+		line = second_address_line(j, sv, text, cap);
+		/* The caller prints the zone only when it was built. */
+		*len = 0;
+		if (line == 0)
+			line = sv->line;
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "%s:%u: service %s (line %u): a record "
+				     "line gives it a second address",
+				     j->config_path, line, sv->name, sv->line);
 	}
 	return 0;
 }
@@ -161,6 +236,8 @@ int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
 {
 	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++)
 		clients[i].fd = -1;
+	for (size_t i = 0; i < FORWARDS_MAX; i++)
+		forwards[i].fd = -1;
 	hz_dns_rrl_init(&j->rrl, j->rrl_rate, j->rrl_burst, 0);
 	j->server.zone = &j->zone_db;
 	j->server.rrl = &j->rrl;
@@ -181,14 +258,26 @@ int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
 	return 0;
 }
 
+/* Frees forward slot @f, closing its TCP connection if it has one. */
+static void forward_free(struct forward *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->q);
+	free(f->a);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+}
+
 static void client_close(struct tcp_client *c)
 {
 	for (size_t i = 0; i < PARKED_MAX; i++)
 		if (parked[i].used && parked[i].to.client == c)
 			parked[i].used = false;
 	for (size_t i = 0; i < FORWARDS_MAX; i++)
-		if (forwards[i].used && forwards[i].to.client == c)
-			forwards[i].used = false;
+		if (forwards[i].used && forwards[i].to.tcp &&
+		    forwards[i].to.client == c)
+			forward_free(&forwards[i]);
 	close(c->fd);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -312,13 +401,138 @@ static void forward(struct jitsu *j, uint8_t *q, size_t len,
 	/* A random id, so an off-path forger must guess it. */
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		return;
-	*f = (struct forward){true, id, hz_get16(q), *to,
-			      jitsu_now() + FORWARD_NS};
+	*f = (struct forward){.used = true,
+			      .id = id,
+			      .client_id = hz_get16(q),
+			      .to = *to,
+			      .deadline = jitsu_now() + FORWARD_NS,
+			      .fd = -1};
 	hz_put16(q, id);
 	(void)!sendto(j->up_fd, q, len, 0,
 		      (const struct sockaddr *)&j->upstream,
 		      sizeof(j->upstream));
 	hz_put16(q, f->client_id);
+}
+
+/*
+ * Relays @q (@qn its question), from TCP client @to, upstream over a TCP
+ * connection of its own, the answer to go back whole; SERVFAIL when
+ * TCP_FORWARDS_MAX are out already or the connection cannot be made.
+ */
+static void forward_tcp(struct jitsu *j, const uint8_t *q, size_t len,
+			const struct hz_dns_question *qn,
+			const struct origin *to)
+{
+	struct forward *f = NULL;
+	size_t over_tcp = 0;
+	int fd;
+
+	for (size_t i = 0; i < FORWARDS_MAX; i++) {
+		if (forwards[i].used && forwards[i].fd >= 0)
+			over_tcp++;
+		else if (!forwards[i].used && f == NULL)
+			f = &forwards[i];
+	}
+	if (f == NULL || over_tcp >= TCP_FORWARDS_MAX) {
+		hz_counter_inc(&c_forward_tcp_full);
+		servfail(j, q, qn, to);
+		return;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    (connect(fd, (const struct sockaddr *)&j->upstream,
+		     sizeof(j->upstream)) < 0 &&
+	     errno != EINPROGRESS) ||
+	    (f->q = malloc(2 + len)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		hz_counter_inc(&c_forward_tcp_failed);
+		servfail(j, q, qn, to);
+		return;
+	}
+	/* The connection is the query's alone: its id needs no change. */
+	f->used = true;
+	f->client_id = f->id = hz_get16(q);
+	f->to = *to;
+	f->deadline = jitsu_now() + FORWARD_NS;
+	f->fd = fd;
+	hz_dns_tcp_prefix(f->q, len);
+	memcpy(f->q + 2, q, len);
+	f->qlen = len;
+}
+
+/* The TCP relay of @f failed or timed out: SERVFAIL to its client. */
+static void forward_tcp_fail(struct jitsu *j, struct forward *f)
+{
+	struct hz_dns_question qn;
+	struct origin to = f->to;
+	uint8_t *framed = f->q;
+	size_t len = f->qlen;
+
+	hz_counter_inc(&c_forward_tcp_failed);
+	/* Taken out of the slot first: servfail may close the client,
+	 * which frees the client's forwards. */
+	f->q = NULL;
+	forward_free(f);
+	if (hz_dns_question_read(framed + 2, len, &qn) == 0)
+		servfail(j, framed + 2, &qn, &to);
+	free(framed);
+}
+
+/* Moves @f's TCP relay on: sends the query, then reads the answer and
+ * relays it to the client. */
+static void forward_tcp_io(struct jitsu *j, struct forward *f)
+{
+	ssize_t n;
+
+	while (f->sent < 2 + f->qlen) {
+		n = send(f->fd, f->q + f->sent, 2 + f->qlen - f->sent,
+			 MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			forward_tcp_fail(j, f);
+			return;
+		}
+		f->sent += (size_t)n;
+	}
+	for (;;) {
+		uint8_t *at =
+		    f->have < 2 ? f->alen_buf + f->have : f->a + (f->have - 2);
+		size_t want = f->have < 2 ? 2 - f->have : 2 + f->alen - f->have;
+
+		n = recv(f->fd, at, want, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			forward_tcp_fail(j, f);
+			return;
+		}
+		f->have += (size_t)n;
+		if (f->have == 2) {
+			f->alen = hz_get16(f->alen_buf);
+			if (f->alen < 12 || (f->a = malloc(f->alen)) == NULL) {
+				forward_tcp_fail(j, f);
+				return;
+			}
+		}
+		if (f->have >= 2 && f->have == 2 + f->alen)
+			break;
+	}
+	if (hz_get16(f->a) != f->client_id) {
+		forward_tcp_fail(j, f);
+		return;
+	}
+	/* Taken out of the slot first: reply may close the client, which
+	 * frees the client's forwards. */
+	uint8_t *a = f->a;
+	size_t alen = f->alen;
+	struct origin to = f->to;
+
+	f->a = NULL;
+	forward_free(f);
+	reply(j, &to, a, alen);
+	free(a);
 }
 
 /* Parks @q for service @s; false when there is no room, the query is
@@ -400,7 +614,9 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 		/* Rate-limited as the zone's answers are: a relayed answer
 		 * can be far larger than the query (reflection). */
 		enum hz_dns_rrl_verdict v = rate(j, to, now);
-		if (v == HZ_DNS_RRL_PASS)
+		if (v == HZ_DNS_RRL_PASS && to->tcp)
+			forward_tcp(j, q, len, &qn, to);
+		else if (v == HZ_DNS_RRL_PASS)
 			forward(j, q, len, to);
 		else if (v == HZ_DNS_RRL_SLIP)
 			bare_reply(j, q, &qn, to, true, 0);
@@ -414,8 +630,15 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 		answer(j, q, len, to); /* refused, or nothing to wait for */
 		return;
 	}
+	if (s != NULL && s->state != SVC_READY &&
+	    (j->stopping || (s->state == SVC_FAILED && now < s->restart_at))) {
+		/* Nothing starts while the daemon stops; a service that
+		 * failed to start is not tried again within its backoff. */
+		servfail(j, q, &qn, to);
+		return;
+	}
 	if (s != NULL) {
-		if (s->state == SVC_STOPPED) {
+		if (s->state == SVC_STOPPED || s->state == SVC_FAILED) {
 			/* max-running counts booting ones too: with every
 			 * slot booting, nothing can go for this one. */
 			if (!jitsu_make_room(j, s) ||
@@ -544,6 +767,11 @@ void jitsu_dns_tcp(struct jitsu *j, int fd)
 	for (size_t i = 0; i < TCP_CLIENTS_MAX && c == NULL; i++)
 		if (clients[i].fd == fd)
 			c = &clients[i];
+	for (size_t i = 0; i < FORWARDS_MAX && c == NULL; i++)
+		if (forwards[i].used && forwards[i].fd == fd) {
+			forward_tcp_io(j, &forwards[i]);
+			return;
+		}
 	if (c == NULL || !client_flush(c))
 		return;
 	n = recv(fd, c->in + c->have, sizeof(c->in) - c->have, 0);
@@ -599,6 +827,14 @@ size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
 			    .events =
 				(short)((clients[i].rd_closed ? 0 : POLLIN) |
 					(clients[i].out_len ? POLLOUT : 0))};
+	for (size_t i = 0; i < FORWARDS_MAX && n < cap; i++) {
+		const struct forward *f = &forwards[i];
+
+		if (f->used && f->fd >= 0)
+			fds[n++] = (struct pollfd){
+			    .fd = f->fd,
+			    .events = f->sent < 2 + f->qlen ? POLLOUT : POLLIN};
+	}
 	return n;
 }
 
@@ -631,9 +867,16 @@ uint64_t jitsu_dns_tick(struct jitsu *j, uint64_t now)
 				  "quer%s",
 				  j->svc[i].name, j->boot_timeout_ms, late[i],
 				  late[i] == 1 ? "y" : "ies");
-	for (size_t i = 0; i < FORWARDS_MAX; i++)
-		if (forwards[i].used && now >= forwards[i].deadline)
-			forwards[i].used = false;
+	for (size_t i = 0; i < FORWARDS_MAX; i++) {
+		struct forward *f = &forwards[i];
+
+		if (!f->used || now < f->deadline)
+			continue;
+		if (f->fd >= 0)
+			forward_tcp_fail(j, f); /* its client waits */
+		else
+			f->used = false; /* a UDP client asks again */
+	}
 	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++) {
 		struct tcp_client *c = &clients[i];
 

@@ -45,7 +45,10 @@ enum jitsu_state {
 	SVC_BOOTING,  /* started, not yet ready */
 	SVC_READY,    /* serving */
 	SVC_STOPPING, /* asked to stop, not yet gone */
-	SVC_BACKOFF,  /* crashed; restarts at restart_at */
+	SVC_BACKOFF,  /* crashed while serving; restarts at restart_at */
+	SVC_FAILED,   /* ended before it was ready, or crashed CRASH_LOOP_MAX
+			 times in a row: started again only by a query, not
+			 before restart_at */
 };
 
 /* When each stage of one summon happened (CLOCK_MONOTONIC ns; 0: not). */
@@ -93,15 +96,15 @@ struct jitsu_service {
 	bool own_child; /* forked by this daemon: waitpid gives its status */
 	uint64_t started_ns;
 	uint64_t stop_deadline; /* SIGKILL after this while stopping */
-	uint64_t restart_at;	/* SVC_BACKOFF: when to start again */
+	uint64_t restart_at;	/* SVC_BACKOFF, SVC_FAILED: not before */
 	uint64_t backoff_ms;
 	unsigned crashes;
+	unsigned crash_run;	 /* crashes since a run lasted a minute */
 	uint64_t last_rx;	 /* frames the guest had sent, last look */
 	uint64_t last_active_ns; /* when it last sent a frame */
 	bool measuring;		 /* watching the tap for request/response */
 	bool logged;		 /* this summon's timings were logged */
 	uint64_t summoned; /* asked for while stopping or in backoff: start */
-	bool was_ready;	   /* SVC_BACKOFF: it crashed while serving */
 	struct jitsu_timings t;
 };
 
@@ -125,7 +128,8 @@ struct jitsu {
 	uint32_t rrl_rate, rrl_burst;
 	uint32_t boot_timeout_ms;
 	enum jitsu_answer answer;
-	char *records[JITSU_RECORDS_MAX]; /* extra master-file lines */
+	char *records[JITSU_RECORDS_MAX];	 /* extra master-file lines */
+	unsigned record_line[JITSU_RECORDS_MAX]; /* each one's, in the file */
 	size_t nrecords;
 	struct jitsu_service svc[JITSU_SERVICES_MAX];
 	size_t nsvc;
@@ -162,6 +166,14 @@ void jitsu_config_free(struct jitsu *j);
 
 /* Builds the zone's master-file text into @buf (@cap bytes); its length. */
 size_t jitsu_zone_text(const struct jitsu *j, char *buf, size_t cap);
+
+/*
+ * The line of the configuration that line @zline of jitsu_zone_text's
+ * text came from (a service's or a record's; *@is_record says which),
+ * or 0 for the lines the daemon writes itself (SOA, NS).
+ */
+unsigned jitsu_zone_line_source(const struct jitsu *j, unsigned zline,
+				bool *is_record);
 
 /* --- host.c --- */
 
@@ -274,7 +286,8 @@ void jitsu_dns_accept(struct jitsu *j);
 /* Relays what waits on the upstream socket to the clients that asked. */
 void jitsu_dns_upstream(struct jitsu *j);
 
-/* Serves the TCP client on pollfd slot @fd. */
+/* Serves the TCP client on descriptor @fd, or moves on the query relayed
+ * upstream over TCP on it. */
 void jitsu_dns_tcp(struct jitsu *j, int fd);
 
 /* Answers the queries parked for @s (it became ready, or failed). */

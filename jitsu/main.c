@@ -26,7 +26,10 @@
 #include "jitsu/jitsu.h"
 
 #define TICK_NS 1000000000ull
-#define POLL_MAX (8 + 4 * JITSU_SERVICES_MAX + 64)
+/* The signal, the DNS sockets and TCP clients (64), the TCP relays (64),
+ * four a service. */
+#define POLL_DNS_MAX (8 + 64 + 64)
+#define POLL_MAX (1 + POLL_DNS_MAX + 4 * JITSU_SERVICES_MAX)
 
 static struct jitsu J;
 
@@ -86,7 +89,7 @@ static bool any_live(const struct jitsu *j)
 	return false;
 }
 
-/* Takes a signal; false when the loop is to end. */
+/* Takes a signal; false when the daemon is to end at once (SIGQUIT). */
 static bool on_signal(struct jitsu *j, int sfd)
 {
 	struct signalfd_siginfo si;
@@ -101,11 +104,13 @@ static bool on_signal(struct jitsu *j, int sfd)
 		    !j->stopping) {
 			jitsu_log("stopping every service");
 			j->stopping = true;
+			/* Those in backoff or failed have no process: they
+			 * are stopped at once, and not started again. */
 			for (size_t i = 0; i < j->nsvc; i++)
 				jitsu_stop(j, &j->svc[i], "the daemon stops");
 		}
 	}
-	return !(j->stopping && !any_live(j));
+	return true;
 }
 
 static int run(struct jitsu *j)
@@ -165,15 +170,16 @@ static int run(struct jitsu *j)
 	if (j->timings_fd < 0)
 		jitsu_log("%s: %s", path, strerror(errno));
 	jitsu_state_adopt(j);
-	jitsu_log("serving %s on %s:%u (UDP and TCP), %zu services, bridge %s",
+	jitsu_log("serving %s on %s:%u (UDP and TCP), %zu service%s, bridge %s",
 		  j->zone, inet_ntoa(j->dns_addr.sin_addr),
-		  ntohs(j->dns_addr.sin_port), j->nsvc, j->bridge);
+		  ntohs(j->dns_addr.sin_port), j->nsvc, j->nsvc == 1 ? "" : "s",
+		  j->bridge);
 	for (;;) {
 		static struct pollfd fds[POLL_MAX];
 		static struct slot slots[POLL_MAX];
 		uint64_t now = jitsu_now(), deadline;
 		size_t n = 0, ndns;
-		int timeout;
+		struct timespec timeout;
 
 		if (now >= next_tick) {
 			jitsu_tick(j, now);
@@ -184,7 +190,7 @@ static int run(struct jitsu *j)
 			deadline = next_tick;
 		fds[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		slots[n++].kind = SLOT_SIGNAL;
-		ndns = jitsu_dns_pollfds(j, fds + n, 8 + 64);
+		ndns = jitsu_dns_pollfds(j, fds + n, POLL_DNS_MAX);
 		for (size_t i = 0; i < ndns; i++)
 			slots[n++].kind = SLOT_DNS;
 		for (size_t i = 0; i < j->nsvc; i++) {
@@ -208,10 +214,10 @@ static int run(struct jitsu *j)
 				slots[n++].svc = s;
 			}
 		}
-		timeout = deadline <= now
-			      ? 0
-			      : (int)((deadline - now + 999999) / 1000000);
-		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+		uint64_t wait = deadline <= now ? 0 : deadline - now;
+		timeout.tv_sec = (time_t)(wait / 1000000000u);
+		timeout.tv_nsec = (long)(wait % 1000000000u);
+		if (ppoll(fds, n, &timeout, NULL) < 0 && errno != EINTR) {
 			jitsu_log("poll: %s", strerror(errno));
 			return 1;
 		}
@@ -257,6 +263,9 @@ static int run(struct jitsu *j)
 			}
 		}
 		if (j->stopping && !any_live(j)) {
+			for (size_t i = 0; i < j->nsvc; i++)
+				jitsu_stop(j, &j->svc[i], "the daemon stops");
+			jitsu_state_save(j);
 			jitsu_log("every service stopped");
 			return 0;
 		}

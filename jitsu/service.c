@@ -25,12 +25,15 @@ extern char **environ;
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define STABLE_NS 60000000000ull /* running this long forgives crashes */
-#define TAP_FD 3		 /* in the child */
+/* Crashes in a row (no run lasting STABLE_NS) after which a service that
+ * was serving is not restarted unasked either: it is failed. */
+#define CRASH_LOOP_MAX 5
+#define TAP_FD 3 /* in the child */
 #define NOTIFY_FD 4
 #define KVM_FD 5 /* target kvm: haze-kvm --kvm-fd */
 
-static const char *const state_names[] = {"stopped", "booting", "ready",
-					  "stopping", "backoff"};
+static const char *const state_names[] = {"stopped",  "booting", "ready",
+					  "stopping", "backoff", "failed"};
 
 static int pidfd_open(pid_t pid)
 {
@@ -259,6 +262,16 @@ int jitsu_start(struct jitsu *j, struct jitsu_service *s, uint64_t query_ns)
 
 void jitsu_stop(struct jitsu *j, struct jitsu_service *s, const char *why)
 {
+	if (s->state == SVC_BACKOFF || s->state == SVC_FAILED) {
+		/* No process: its restart, or its wait for a query, ends. */
+		jitsu_log("%s: stopped (%s; it was in %s)", s->name, why,
+			  state_names[s->state]);
+		s->state = SVC_STOPPED;
+		s->summoned = 0;
+		jitsu_dns_release(j, s, false);
+		jitsu_state_save(j);
+		return;
+	}
 	if (s->state != SVC_BOOTING && s->state != SVC_READY)
 		return;
 	jitsu_log("%s: stopping (%s)", s->name, why);
@@ -359,27 +372,61 @@ void jitsu_reap(struct jitsu *j, struct jitsu_service *s)
 			s->summoned = 0;
 			if (jitsu_start(j, s, q) < 0)
 				jitsu_dns_release(j, s, false);
-		}
-	} else {
-		if (now - s->started_ns > STABLE_NS)
-			s->backoff_ms = 0;
-		s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS
-				: s->backoff_ms * 2 > BACKOFF_MAX_MS
-				    ? BACKOFF_MAX_MS
-				    : s->backoff_ms * 2;
-		s->crashes++;
-		s->state = SVC_BACKOFF;
-		s->restart_at = now + s->backoff_ms * 1000000ull;
-		s->was_ready = was == SVC_READY;
-		s->summoned = 0;
-		jitsu_log("%s: %s unasked (crash %u); %s in %llu ms", s->name,
-			  how, s->crashes,
-			  s->was_ready ? "restarting"
-				       : "started again if asked for",
-			  (unsigned long long)s->backoff_ms);
-		if (was == SVC_BOOTING)
+		} else if (j->stopping) {
 			jitsu_dns_release(j, s, false);
+		}
+		jitsu_state_save(j);
+		return;
 	}
+	/* Ended unasked: a crash. Runs shorter than STABLE_NS add up. */
+	if (now - s->started_ns > STABLE_NS)
+		s->backoff_ms = s->crash_run = 0;
+	s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS
+			: s->backoff_ms * 2 > BACKOFF_MAX_MS
+			    ? BACKOFF_MAX_MS
+			    : s->backoff_ms * 2;
+	s->crashes++;
+	s->crash_run++;
+	s->restart_at = now + s->backoff_ms * 1000000ull;
+	s->summoned = 0;
+	if (was == SVC_BOOTING) {
+		/* It never got ready (a unikernel failing at start writes
+		 * no ready notice): it cannot start as configured.
+		 * Restarting it unasked would only fail again. */
+		s->state = SVC_FAILED;
+		jitsu_log("%s: failed to start: %s before it was ready (crash "
+			  "%u, %u in a row; its log: %s/%s.log); not started "
+			  "again until a query asks for it, in %llu ms at the "
+			  "earliest",
+			  s->name, how, s->crashes, s->crash_run, j->state_dir,
+			  s->name, (unsigned long long)s->backoff_ms);
+		jitsu_dns_release(j, s, false);
+	} else if (s->crash_run >= CRASH_LOOP_MAX) {
+		s->state = SVC_FAILED;
+		jitsu_log("%s: %s unasked (crash %u): %u crashes in a row, "
+			  "none after a minute's run: failed, not restarted "
+			  "until a query asks for it",
+			  s->name, how, s->crashes, s->crash_run);
+	} else {
+		s->state = SVC_BACKOFF;
+		jitsu_log("%s: %s unasked (crash %u); restarting in %llu ms",
+			  s->name, how, s->crashes,
+			  (unsigned long long)s->backoff_ms);
+	}
+	jitsu_state_save(j);
+}
+
+/* @s is up: it said ready (it waits for work). */
+static void promote(struct jitsu *j, struct jitsu_service *s, uint64_t now)
+{
+	s->state = SVC_READY;
+	/* What it sent while booting (its ARP announcement) is not use;
+	 * activity counts from here. */
+	s->last_rx = jitsu_tap_rx_frames(s);
+	s->last_active_ns = now;
+	jitsu_log("%s: ready in %.3f ms", s->name,
+		  (double)(s->t.ready - s->t.spawn) / 1e6);
+	jitsu_dns_release(j, s, true);
 	jitsu_state_save(j);
 }
 
@@ -400,15 +447,7 @@ static void notice_line(struct jitsu *j, struct jitsu_service *s,
 		s->t.main = ns;
 	else if (strcmp(ev, "ready") == 0 && s->state == SVC_BOOTING) {
 		s->t.ready = ns;
-		s->state = SVC_READY;
-		/* What it sent while booting (its ARP announcement) is not
-		 * use; activity counts from here. */
-		s->last_rx = jitsu_tap_rx_frames(s);
-		s->last_active_ns = jitsu_now();
-		jitsu_log("%s: ready in %.3f ms", s->name,
-			  (double)(ns - s->t.spawn) / 1e6);
-		jitsu_dns_release(j, s, true);
-		jitsu_state_save(j);
+		promote(j, s, jitsu_now());
 	}
 }
 
@@ -494,21 +533,14 @@ bool jitsu_make_room(struct jitsu *j, const struct jitsu_service *s)
 }
 
 /*
- * @s's backoff is over: it starts again if asked for meanwhile (or it
- * was serving when it crashed), else waits, stopped, for a query. Only
- * an asked-for start may stop another service to make room; one that
- * finds none tries again in a second.
+ * @s, which crashed while serving, is due to start again. Only a start a
+ * query asked for may stop another service to make room; one that finds
+ * none tries again in a second.
  */
 static void backoff_over(struct jitsu *j, struct jitsu_service *s, uint64_t now)
 {
 	bool asked = s->summoned != 0;
 
-	if (!asked && !s->was_ready) {
-		s->state = SVC_STOPPED;
-		jitsu_log("%s: not restarted: nothing asked for it", s->name);
-		jitsu_state_save(j);
-		return;
-	}
 	if (asked ? !jitsu_make_room(j, s)
 		  : running_count(j) >= j->max_running) {
 		s->restart_at = now + 1000000000ull;
@@ -545,7 +577,8 @@ void jitsu_tick(struct jitsu *j, uint64_t now)
 			/* Its queries had SERVFAIL; it holds a slot of
 			 * max-running and would boot for ever. */
 			jitsu_stop(j, s, "not ready in boot-timeout");
-		} else if (s->state == SVC_BACKOFF && now >= s->restart_at) {
+		} else if (s->state == SVC_BACKOFF && now >= s->restart_at &&
+			   !j->stopping) {
 			backoff_over(j, s, now);
 		}
 	}

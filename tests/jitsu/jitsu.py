@@ -240,17 +240,21 @@ def check_refusals(tmp):
          "", r"address 10\.199\.7\.0: not a free host address"),
         ("the broadcast address", [dict(website(0), address=NET + ".255")],
          "", r"address 10\.199\.7\.255: not a free host address"),
-        ("a record giving a service a second address", [website(0)],
-         "record www0 IN A %s.99" % NET,
-         r"good\.conf: line \d+: service www0\.jitsu\.test: a record line "
-         r"gives it another address too"),
-        ("a bad record line, its message whole", [website(0)],
+        ("a record giving a service a second address, at the record's "
+         "line", [website(0)],
+         "record txt IN TXT x\nrecord www0 IN A %s.99" % NET,
+         r"good\.conf:{record}: service www0\.jitsu\.test \(line \d+\): "
+         r"a record line gives it a second address"),
+        ("a bad record line, at its line in the file, the parser's message "
+         "whole", [website(0)],
          "record x IN A 10.0.0",
-         r"^haze-jitsu: [^ ]*good\.conf: zone line \d+: bad IPv4 address "
+         r"^haze-jitsu: [^ ]*good\.conf:{record}: record: bad IPv4 address "
          r"'10\.0\.0'$"),
     ]
     for what, services, extra, pattern in texts:
         config(path, services, extra=extra)
+        pattern = pattern.replace("{record}", str(line_of(path, "record "
+                                                          "www0 IN A", "record x")))
         r = subprocess.run([JITSU, "--check", path], capture_output=True)
         err = r.stderr.decode(errors="replace").strip()
         good = (r.returncode == 2 and len(err.splitlines()) == 1 and
@@ -265,8 +269,19 @@ def check_refusals(tmp):
            "a setting given twice is refused, naming both lines")
     config(path, [website(0)], extra="user no-such-user-here")
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
-    report(r.returncode == 2 and b"user no-such-user-here: no such user"
-           in r.stderr, "a user that does not exist is refused by --check")
+    want = "good.conf:%d: user no-such-user-here: no such user" % line_of(
+        path, "user no-such")
+    if not report(r.returncode == 2 and want.encode() in r.stderr,
+                  "a user that does not exist is refused by --check, at "
+                  "its line"):
+        diag("want %r, stderr: %s" % (want, r.stderr.decode()))
+    with open(path, "w") as f:
+        f.write("dns 127.0.0.1:53\n")
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 2 and r.stderr.endswith(b"good.conf: no zone\n"),
+           "a setting missing from the whole file names no line (%s)"
+           % r.stderr.decode().strip())
+    check_comments(tmp, path)
     with open(path, "wb") as f:
         f.write(b"zone %s\nbridge a\0b 10.0.0.1/24\n" % ZONE.encode())
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
@@ -287,6 +302,56 @@ def check_refusals(tmp):
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
     report(r.returncode == 2 and b"good.conf:2: unknown setting bogus" in r.stderr,
            "an unknown setting is refused with its line")
+
+
+def line_of(path, *starts):
+    """The number of the first line of @path starting with one of @starts."""
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if line.startswith(starts):
+                return i
+    return 0
+
+
+def check_comments(tmp, path):
+    """'#' comments end record lines as they end every other line, but a
+    '#' in a quoted TXT string or inside a word is the record's; the
+    example configuration of docs/jitsu.md passes --check as written."""
+    config(path, [website(0)], extra="\n".join([
+        'record txt IN TXT "hello"  # a note',
+        'record txt2 IN TXT "a # b" c#d # a note',
+        'record txt3 IN TXT "say \\"#\\" #" # a note',
+        "record mail IN MX 10 mx        # any master-file line"]))
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    out = r.stdout.decode()
+    want = ['txt IN TXT "hello"', 'txt2 IN TXT "a # b" c#d',
+            'txt3 IN TXT "say \\"#\\" #"', "mail IN MX 10 mx"]
+    lines = out.splitlines()
+    if not report(r.returncode == 0 and all(w in lines for w in want) and
+                  "note" not in out,
+                  "a '#' comment ends a record line, not a '#' in a quoted "
+                  "string or inside a word"):
+        diag("status %d: %s%s" % (r.returncode, r.stderr.decode(), out))
+    # The example of docs/jitsu.md, its image where its relative path
+    # says (next to a directory holding the configuration).
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "../../docs/jitsu.md")
+    text = open(docs).read()
+    m = re.search(r"## The configuration.*?```\n(.*?)```", text, re.S)
+    conf_dir = os.path.join(tmp, "docs-example", "etc")
+    image = os.path.join(tmp, "docs-example", "build/unix/examples/website")
+    os.makedirs(conf_dir, exist_ok=True)
+    os.makedirs(image, exist_ok=True)
+    shutil.copy(WEBSITE, os.path.join(image, "website"))
+    example = os.path.join(conf_dir, "jitsu.conf")
+    with open(example, "w") as f:
+        f.write(m.group(1) if m else "")
+    r = subprocess.run([JITSU, "--check", example], capture_output=True)
+    if not report(m is not None and r.returncode == 0 and
+                  b"mail IN MX 10 mx\n" in r.stdout,
+                  "the example configuration of docs/jitsu.md passes "
+                  "--check"):
+        diag("status %d: %s" % (r.returncode, r.stderr.decode()))
 
 
 # --- the daemon -----------------------------------------------------------
@@ -354,23 +419,58 @@ def wait_for(cond, timeout, step=0.1):
 
 
 class Upstream(threading.Thread):
-    """A resolver that answers every query with A 192.0.2.1."""
+    """A resolver, over UDP and TCP, that answers every query with A
+    192.0.2.1, but a name starting "many." with MANY addresses: too many
+    for 512 bytes, so over UDP without EDNS that answer is TC=1 and
+    empty, as a real server's would be."""
+    MANY = 60
 
     def __init__(self):
         super().__init__(daemon=True)
+        self.port = free_port()
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
-        self.port = self.s.getsockname()[1]
+        self.s.bind(("127.0.0.1", self.port))
+        self.t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.t.bind(("127.0.0.1", self.port))
+        self.t.listen(16)
+        threading.Thread(target=self.run_tcp, daemon=True).start()
         self.start()
+
+    def answer(self, m, tcp):
+        end = skip_name(m, 12) + 4
+        many = m[13:18].lower() == b"many\x03" or m[12:17].lower() == b"\x04many"
+        addrs = (["198.51.100.%d" % (i + 1) for i in range(self.MANY)]
+                 if many else ["192.0.2.1"])
+        rrs = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) +
+                       socket.inet_aton(a) for a in addrs)
+        if not tcp and end + len(rrs) > 512 and m[10:12] == b"\0\0":
+            return m[:2] + b"\x83\x80" + b"\0\x01\0\0\0\0\0\0" + m[12:end]
+        return (m[:2] + b"\x81\x80" + struct.pack(">HHHH", 1, len(addrs), 0, 0)
+                + m[12:end] + rrs)
 
     def run(self):
         while True:
             m, peer = self.s.recvfrom(4096)
-            end = skip_name(m, 12) + 4
-            r = m[:2] + b"\x81\x80" + b"\0\x01\0\x01\0\0\0\0" + m[12:end]
-            r += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4)
-            r += socket.inet_aton("192.0.2.1")
-            self.s.sendto(r, peer)
+            self.s.sendto(self.answer(m, False), peer)
+
+    def run_tcp(self):
+        while True:
+            c, _ = self.t.accept()
+            try:
+                c.settimeout(5)
+                buf = b""
+                while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
+                    b = c.recv(4096)
+                    if not b:
+                        break
+                    buf += b
+                r = self.answer(buf[2:], True)
+                c.sendall(struct.pack(">H", len(r)) + r)
+            except OSError:
+                pass
+            finally:
+                c.close()
 
 
 def check_not_a_bridge(tmp):
@@ -476,6 +576,28 @@ def daemon_checks(d, port, kvm):
                          timeout=30).stdout
     report(out.strip() == "192.0.2.1",
            "a name outside the zone is answered by the upstream")
+    # Too large for UDP: over TCP, relayed over TCP, whole.
+    out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tcp",
+                          "+noedns", "many.example.org"], capture_output=True,
+                         text=True, timeout=30).stdout
+    flags = re.search(r"flags: ([a-z ]*);", out)
+    got = re.findall(r"^many\.example\.org\.\s+\d+\s+IN\s+A\s+198\.51\.100\.",
+                     out, re.M)
+    if not report(flags and "tc" not in flags.group(1).split() and
+                  len(got) == Upstream.MANY,
+                  "over TCP, an upstream answer too large for UDP is relayed "
+                  "whole, without TC (%d records of %d)"
+                  % (len(got), Upstream.MANY)):
+        diag(out)
+    out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+noedns",
+                          "+ignore", "many.example.org"], capture_output=True,
+                         text=True, timeout=30).stdout
+    flags = re.search(r"flags: ([a-z ]*);", out)
+    report(flags and "tc" in flags.group(1).split(),
+           "... and over UDP without EDNS it is relayed truncated (TC=1)")
+    report(re.search(r"serving jitsu\.test on .*, %d services, bridge"
+                     % (N + (1 if kvm else 0)), d.text()),
+           "the start line counts the services")
     r = udp_ask(port, query("nothere." + ZONE))
     report(r is not None and parse(r)[2] == 3, "an unknown name: NXDOMAIN")
 
@@ -724,9 +846,9 @@ def check_hostile(tmp):
         r = udp_ask(port, query("crash." + ZONE), 5)
         time.sleep(1.5)
         report(r is not None and parse(r)[2] == 2 and
-               st("crash").get("state") == "stopped" and
+               st("crash").get("state") == "failed" and
                st("crash").get("crashes") == 1,
-               "a service crashing at start: SERVFAIL, then stopped, not "
+               "a service crashing at start: SERVFAIL, then failed, not "
                "restarted unasked (%s, %s crashes)"
                % (st("crash").get("state"), st("crash").get("crashes")))
 
@@ -768,6 +890,97 @@ def check_hostile(tmp):
         d.stop()
 
 
+def check_failing(tmp):
+    """Services that cannot start or keep crashing: the website with a bad
+    --stack (its hz_main returns at once, and the runtime then says ready
+    all the same), one that says ready and ends 0.3 s later, every time;
+    then SIGTERM while a service waits in its backoff."""
+    port = free_port()
+    flap = script(tmp, "flap.sh",
+                  "python3 -c 'import os, time; os.write(4, b\"ready %d\\n\" "
+                  "% time.monotonic_ns())'\nsleep 0.3\nexit 1")
+    svc = [dict(website(0), name="badstack", args="--stack bogus"),
+           {"name": "flap", "target": "unix", "image": flap,
+            "address": "%s.41" % NET, "idle": 0},
+           {"name": "flap2", "target": "unix", "image": flap,
+            "address": "%s.42" % NET, "idle": 0}]
+    path = os.path.join(tmp, "failing.conf")
+    config(path, svc, dns_port=port, state=os.path.join(tmp, "failing-state"))
+    d = Daemon(path)
+    st = lambda name: d.status().get("%s.%s" % (name, ZONE), {})
+    try:
+        if not report(d.wait_serving(port), "a daemon of failing services "
+                      "starts"):
+            diag(d.text())
+            return
+        # Each query after the backoff starts it again, and each fails:
+        # five tries of the race between its ready notice and its end.
+        codes, crashes = [], []
+        for k in range(5):
+            r = udp_ask(port, query("badstack." + ZONE), 5)
+            codes.append(parse(r)[2] if r else None)
+            if k == 4:
+                # Within its backoff (now 1.6 s) a query gets SERVFAIL at
+                # once and starts nothing.
+                t0 = time.time()
+                r = udp_ask(port, query("badstack." + ZONE), 5)
+                quick = (r is not None and parse(r)[2] == 2 and
+                         time.time() - t0 < 0.5)
+            time.sleep(0.1 * 2 ** k + 0.3)
+            crashes.append(st("badstack").get("crashes"))
+        ok = (codes == [2] * 5 and crashes == [1, 2, 3, 4, 5] and
+              st("badstack").get("state") == "failed")
+        if not report(ok, "a service that ends at start although it said "
+                      "ready: SERVFAIL each time it is asked for, never an "
+                      "address (%s), one start a query (%s crashes)"
+                      % (codes, crashes)):
+            diag(d.text())
+        log = open(os.path.join(tmp, "failing-state",
+                                "badstack.%s.log" % ZONE)).read()
+        report("badstack.jitsu.test: failed to start: exited with status 1 "
+               "before it was ready" in d.text() and "unknown stack 'bogus'"
+               in log and "badstack.jitsu.test: ready" not in d.text(),
+               "... its failure logged, naming its log, which says why")
+        report(quick and crashes[-1] == 5,
+               "... a query within its backoff gets SERVFAIL at once and "
+               "starts nothing")
+        time.sleep(2.0)
+        report(st("badstack").get("state") == "failed" and
+               st("badstack").get("crashes") == 5,
+               "... and nothing restarts it unasked (%s, %s crashes)"
+               % (st("badstack").get("state"), st("badstack").get("crashes")))
+
+        # Ready, then a crash 0.3 s later, again and again: restarted four
+        # times, then failed.
+        addrs = resolve(port, "flap." + ZONE, 5)
+        failed = wait_for(lambda: st("flap").get("state") == "failed", 12,
+                          0.2)
+        time.sleep(1.5)
+        report(addrs == ["%s.41" % NET] and failed and
+               st("flap").get("crashes") == 5 and
+               "flap.jitsu.test: exited with status 1 unasked (crash 5): 5 "
+               "crashes in a row" in d.text(),
+               "a service crashing soon after each start is restarted four "
+               "times, then failed, not restarted (%s, %s crashes)"
+               % (st("flap").get("state"), st("flap").get("crashes")))
+
+        # SIGTERM while a service waits in its backoff.
+        resolve(port, "flap2." + ZONE, 5)
+        backoff = wait_for(lambda: st("flap2").get("state") == "backoff", 5,
+                           0.01)
+        rc = d.stop()
+        states = {k: v["state"] for k, v in d.status().items()}
+        if not report(backoff and rc == 0 and
+                      set(states.values()) == {"stopped"} and
+                      d.text().rstrip().endswith("every service stopped"),
+                      "SIGTERM with a service in backoff: every service "
+                      "stopped, so says the state file"):
+            diag(states)
+            diag("\n".join(d.text().splitlines()[-6:]))
+    finally:
+        d.stop()
+
+
 def check_forward_limit(tmp):
     """Queries relayed upstream are held to the rate limit."""
     port = free_port()
@@ -800,6 +1013,8 @@ def check_forward_limit(tmp):
                "60 queries relayed upstream from one source at once: %d "
                "relayed, %d answered TC=1, the rest dropped"
                % (answered, truncated))
+        report(", 1 service, bridge" in d.text(),
+               "the start line says 1 service, in the singular")
     finally:
         d.stop()
 
@@ -970,6 +1185,7 @@ def main():
                 check_daemon(tmp)
                 check_room(tmp)
                 check_hostile(tmp)
+                check_failing(tmp)
                 check_forward_limit(tmp)
             finally:
                 subprocess.run([JITSU, "--teardown", os.path.join(tmp, "jitsu.conf")],
