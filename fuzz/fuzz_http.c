@@ -7,8 +7,8 @@
  * promises (strings NUL-terminated with their lengths, body bytes inside
  * the input, nothing used beyond what was given, errors sticky). The
  * input as text also goes through hz_http_date_parse (what it accepts
- * formats back to a date that parses to the same time) and
- * hz_http_url_parse.
+ * formats back to a date that parses to the same time),
+ * hz_http_url_parse, and hz_http_path_name with hz_http_dir_location.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +144,44 @@ static void run(uint8_t mode, const uint8_t *in, size_t len, size_t at,
 	}
 }
 
+/*
+ * A request path as a file name keeps its promises: a name with no ".."
+ * segment, no empty segment, no control byte, DEL or backslash, not
+ * starting with '/', with room for "/" and the index after a file's; and the
+ * Location of such a name, as a path, gives the same name back.
+ */
+static void path_checks(const char *s)
+{
+	static const char index[] = "index.html";
+	char name[64], again[64], loc[3 * 64 + 2];
+	bool dir, dir2;
+	size_t n;
+
+	if (hz_http_path_name(s, index, name, sizeof(name), &dir) != 0)
+		return;
+	n = strlen(name);
+	/* A file's name leaves room for "/" index after it; a directory's
+	 * is its index's. */
+	if (n == 0 || (!dir && n + sizeof(index) + 1 > sizeof(name)) ||
+	    name[0] == '/' || name[n - 1] == '/' || strstr(name, "//") != NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool seg = i == 0 || name[i - 1] == '/';
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			abort();
+		if (seg && c == '.' && name[i + 1] == '.' &&
+		    (name[i + 2] == '/' || name[i + 2] == '\0'))
+			abort();
+	}
+	if (dir || hz_http_dir_location(name, "", loc, sizeof(loc)) != 0)
+		return;
+	if (hz_http_path_name(loc, index, again, sizeof(again), &dir2) != 0 ||
+	    !dir2 || strncmp(again, name, n) != 0 || again[n] != '/')
+		abort();
+}
+
 static void text_checks(const uint8_t *data, size_t size)
 {
 	char s[256];
@@ -167,6 +205,7 @@ static void text_checks(const uint8_t *data, size_t size)
 	} else if (why == NULL || why[0] == '\0') {
 		abort();
 	}
+	path_checks(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

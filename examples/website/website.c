@@ -92,80 +92,6 @@ struct endpoint {
 	bool tls;
 };
 
-/* --- paths ---------------------------------------------------------------- */
-
-/* The value of hex digit @c, or -1. */
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Turns the request path @path (origin form, a query after '?') into a
- * store key in @key: percent-decoded, empty and "." segments dropped,
- * "/" and a trailing "/" meaning index.html. *dir says the path ended in
- * '/'. 0, or -HZ_EINVAL for what is refused: no leading '/', a ".."
- * segment, an encoded '/' or '\', a NUL or control byte, a bad escape,
- * a key too long.
- */
-static int path_to_key(const char *path, char key[HZ_KV_KEY_MAX + 1], bool *dir)
-{
-	size_t n = 0, seg = 0;
-
-	if (path[0] != '/')
-		return -HZ_EINVAL;
-	*dir = false;
-	for (const char *p = path + 1;; p++) {
-		char c = *p;
-		bool end = c == '\0' || c == '?' || c == '#';
-		if (end || c == '/') {
-			size_t len = n - seg;
-			if (len == 2 && key[seg] == '.' && key[seg + 1] == '.')
-				return -HZ_EINVAL;
-			if (len == 0 || (len == 1 && key[seg] == '.'))
-				n = seg; /* drop the segment */
-			else if (!end)
-				key[n++] = '/';
-			seg = n;
-			if (end) {
-				*dir = p[-1] == '/';
-				break;
-			}
-			continue;
-		}
-		if (c == '%') {
-			int hi = hex(p[1]), lo = hi < 0 ? -1 : hex(p[2]);
-			if (lo < 0)
-				return -HZ_EINVAL;
-			c = (char)(hi << 4 | lo);
-			p += 2;
-			if (c == '/' || c == '\\')
-				return -HZ_EINVAL;
-		}
-		if ((unsigned char)c < 0x20 || c == 0x7f || c == '\\')
-			return -HZ_EINVAL;
-		if (n >= HZ_KV_KEY_MAX - sizeof("index.html"))
-			return -HZ_EINVAL;
-		key[n++] = c;
-	}
-	if (n > 0 && key[n - 1] == '/')
-		n--;
-	if (n == 0 || *dir) {
-		if (n > 0)
-			key[n++] = '/';
-		memcpy(key + n, "index.html", sizeof("index.html"));
-	} else {
-		key[n] = '\0';
-	}
-	return 0;
-}
-
 /* --- conditional and range requests --------------------------------------- */
 
 /*
@@ -633,25 +559,27 @@ static void handle(struct hz_http_request *r, struct site *site, bool tls)
 			   strcspn(r->path, "?")) == 0 &&
 		   site->metrics_path[strcspn(r->path, "?")] == '\0') {
 		rc = serve_metrics(site, r);
-	} else if (path_to_key(r->path, key, &dir) < 0) {
+	} else if (hz_http_path_name(r->path, "index.html", key, sizeof(key),
+				     &dir) < 0) {
 		rc = hz_http_respond_status(r, 400);
 	} else if (hz_kv_lookup(site->kv, key, &e) == 0) {
 		rc = serve_entry(site, r, &e, 200, tls);
-	} else if (!dir && strlen(key) + sizeof("/index.html") <= sizeof(key)) {
-		/* A directory named without its '/': send the client there,
-		 * so that its relative links resolve. */
+	} else if (!dir) {
+		/* A directory named without its '/' (the name leaves room
+		 * for "/index.html"): send the client there, so that its
+		 * relative links resolve. */
 		char index[HZ_KV_KEY_MAX + 1];
-		snprintf(index, sizeof(index), "%s/index.html", key);
-		if (hz_kv_lookup(site->kv, index, &e) == 0) {
+		int k = snprintf(index, sizeof(index), "%s/index.html", key);
+		if (k > 0 && (size_t)k < sizeof(index) &&
+		    hz_kv_lookup(site->kv, index, &e) == 0) {
 			/* The query goes along (as nginx's does); one too
 			 * long for the Location is dropped, not cut. */
-			char location[HZ_KV_KEY_MAX + 1024];
+			char location[3 * HZ_KV_KEY_MAX + 1024];
 			const char *q = strchr(r->path, '?');
-			if (q == NULL ||
-			    strlen(key) + strlen(q) + 3 > sizeof(location))
-				q = "";
-			snprintf(location, sizeof(location), "/%s/%s", key, q);
-			rc = redirect(site, r, tls, location);
+			rc = hz_http_dir_location(key, q != NULL ? q : "",
+						  location, sizeof(location));
+			if (rc == 0)
+				rc = redirect(site, r, tls, location);
 		} else {
 			rc = serve_404(site, r, tls);
 		}

@@ -339,6 +339,34 @@ int hz_http_date_parse(const char *s, uint64_t *unix_seconds);
 /* Returns the standard reason phrase of @status ("Not Found"), or "". */
 const char *hz_http_reason(int status);
 
+/* --- request paths as file names ----------------------------------------- */
+
+/*
+ * The name of the file a request path asks a static site for: @path
+ * ("/docs/my%20file.txt?q=1") with its query and fragment cut, escapes
+ * decoded, and empty and "." segments dropped, into @name (@cap bytes):
+ * "docs/my file.txt". A path ending in '/' (or "/" itself) names @index
+ * in that directory ("docs/index.html"), and sets *@dir. The name always
+ * leaves room for "/" @index after it, so a caller may look for a
+ * directory named without its '/'. -HZ_EINVAL for a path no file can
+ * have: no leading '/', a ".." segment (escaped or not), an escaped '/',
+ * a backslash, a control byte or DEL, a bad escape; -HZ_ENOSPC for a
+ * name too long for @cap.
+ */
+HZ_MUST_CHECK
+int hz_http_path_name(const char *path, const char *index, char *name,
+		      size_t cap, bool *dir);
+
+/*
+ * The Location that sends a directory named without its '/' to its path
+ * with one: "/" @name "/" percent-encoded (all but letters, digits and
+ * "-._~/"), then @query ("?..." or "", left out when it does not fit),
+ * into @out (@cap bytes). 0, or -HZ_ENOSPC.
+ */
+HZ_MUST_CHECK
+int hz_http_dir_location(const char *name, const char *query, char *out,
+			 size_t cap);
+
 /* --- the server ----------------------------------------------------------- */
 
 struct hz_http_conn;

@@ -68,7 +68,7 @@ static bool is_ws(uint8_t c)
 	return (cls[c] & C_WS) != 0;
 }
 
-static int hex_value(uint8_t c)
+int http_hex_value(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -762,7 +762,7 @@ static int chunk_byte(struct hz_http_parser *p, uint8_t c)
 		return bad_framing(p, "chunk size line too long");
 	switch (p->state) {
 	case PS_CHUNK_SIZE:
-		d = hex_value(c);
+		d = http_hex_value(c);
 		if (d >= 0) {
 			if (p->remaining > (UINT64_MAX >> 4))
 				return bad_framing(p,

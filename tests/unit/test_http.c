@@ -1355,6 +1355,122 @@ static void urls(void **state)
  * What the serialiser writes, the parser reads back: heads with every
  * framing, and a chunked body written with hz_http_chunk_head.
  */
+/* Request paths as file names: decoded, refused, with the index. */
+static void path_names(void **state)
+{
+	static const struct {
+		const char *path, *name; /* NULL: refused */
+		bool dir;
+	} cases[] = {
+	    {"/", "index.html", true},
+	    {"/a.txt", "a.txt", false},
+	    {"/docs/", "docs/index.html", true},
+	    {"/docs", "docs", false},
+	    {"/my%20file.txt?q=1#f", "my file.txt", false},
+	    {"/%C3%BCn%C3%AF.txt", "\xc3\xbcn\xc3\xaf.txt", false},
+	    {"//a///b/./c", "a/b/c", false},
+	    {"/a/.", "a", false},
+	    {"/a/./", "a/index.html", true},
+	    {"/a..b.txt", "a..b.txt", false},
+	    {"/...", "...", false},
+	    {"/%2E%2Ex", "..x", false},
+	    {"/?/x", "index.html", true},
+	    {"/..", NULL, false},
+	    {"/a/../b", NULL, false},
+	    {"/%2e%2e/etc", NULL, false},
+	    {"/.%2E/", NULL, false},
+	    {"/a%2fb", NULL, false},
+	    {"/a%5cb", NULL, false},
+	    {"/a\\b", NULL, false},
+	    {"/a%00b", NULL, false},
+	    {"/a%7f", NULL, false},
+	    {"/a%1", NULL, false},
+	    {"/a%g0", NULL, false},
+	    {"a.txt", NULL, false},
+	    {"", NULL, false},
+	};
+	char name[32];
+	bool dir;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = hz_http_path_name(cases[i].path, "index.html", name,
+					  sizeof(name), &dir);
+
+		if (cases[i].name == NULL) {
+			if (r != -HZ_EINVAL)
+				fail_msg("%s: %d, want -HZ_EINVAL",
+					 cases[i].path, r);
+			continue;
+		}
+		if (r != 0 || strcmp(name, cases[i].name) != 0 ||
+		    dir != cases[i].dir)
+			fail_msg("%s: %d '%s' dir %d, want '%s' dir %d",
+				 cases[i].path, r, r == 0 ? name : "", dir,
+				 cases[i].name, cases[i].dir);
+	}
+	/* The name leaves room for "/index.html": 32 - 12 = 20 bytes. */
+	assert_int_equal(hz_http_path_name("/aaaaaaaaaaaaaaaaaaaa",
+					   "index.html", name, sizeof(name),
+					   &dir),
+			 0);
+	assert_int_equal(hz_http_path_name("/aaaaaaaaaaaaaaaaaaaaa",
+					   "index.html", name, sizeof(name),
+					   &dir),
+			 -HZ_ENOSPC);
+	assert_int_equal(hz_http_path_name("/aaaaaaaaaa/bbbbbbbbbb",
+					   "index.html", name, sizeof(name),
+					   &dir),
+			 -HZ_ENOSPC);
+	assert_int_equal(hz_http_path_name("/", "index.html", name, 11, &dir),
+			 -HZ_ENOSPC);
+	/* The longest name, and the same as a directory, or with a "."
+	 * after it (each dropped before the name is measured). */
+	assert_int_equal(hz_http_path_name("/aaaaaaaaaaaaaaaaaaaa/",
+					   "index.html", name, sizeof(name),
+					   &dir),
+			 0);
+	assert_string_equal(name, "aaaaaaaaaaaaaaaaaaaa/index.html");
+	assert_int_equal(hz_http_path_name("/aaaaaaaaaaaaaaaaaaaa/.",
+					   "index.html", name, sizeof(name),
+					   &dir),
+			 0);
+	assert_string_equal(name, "aaaaaaaaaaaaaaaaaaaa");
+}
+
+/* Where a directory named without its '/' is sent. */
+static void dir_locations(void **state)
+{
+	char loc[32];
+
+	(void)state;
+	assert_int_equal(hz_http_dir_location("docs", "", loc, sizeof(loc)), 0);
+	assert_string_equal(loc, "/docs/");
+	assert_int_equal(
+	    hz_http_dir_location("a b/\xc3\xbc", "?x=1", loc, sizeof(loc)), 0);
+	assert_string_equal(loc, "/a%20b/%C3%BC/?x=1");
+	assert_int_equal(hz_http_dir_location("a-._~z", "", loc, sizeof(loc)),
+			 0);
+	assert_string_equal(loc, "/a-._~z/");
+	/* A query that does not fit is left out, not cut. */
+	assert_int_equal(hz_http_dir_location("docs",
+					      "?0123456789012345678901234", loc,
+					      sizeof(loc)),
+			 0);
+	assert_string_equal(loc, "/docs/");
+	/* A name that does not fit is refused. */
+	assert_int_equal(
+	    hz_http_dir_location("%%%%%%%%%%", "", loc, sizeof(loc)),
+	    -HZ_ENOSPC);
+	assert_int_equal(hz_http_dir_location("aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+					      "", loc, sizeof(loc)),
+			 0);
+	assert_int_equal(strlen(loc), 31);
+	assert_int_equal(hz_http_dir_location("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+					      "", loc, sizeof(loc)),
+			 -HZ_ENOSPC);
+}
+
 static void write_then_parse(void **state)
 {
 	static const struct hz_http_header h[] = {{"X-A", "1"}, {"X-B", ""}};
@@ -1408,6 +1524,8 @@ int main(void)
 	    cmocka_unit_test(dates),
 	    cmocka_unit_test(reasons),
 	    cmocka_unit_test(urls),
+	    cmocka_unit_test(path_names),
+	    cmocka_unit_test(dir_locations),
 	    cmocka_unit_test(write_then_parse),
 	};
 
