@@ -134,8 +134,8 @@ static int tap_open(struct hz_device *d)
 
 	d->fd = hz_tap_open(d->net.iface);
 	if (d->fd < 0) {
-		hz_tender_log("--net %s: tap %s: %s", d->name, d->net.iface,
-			      strerror(-d->fd));
+		hz_tender_log("--net %s: tap %s: %s%s", d->name, d->net.iface,
+			      strerror(-d->fd), hz_tap_open_hint(d->fd));
 		return -1;
 	}
 	r = hz_tap_set_offload(d->fd, true);

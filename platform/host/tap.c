@@ -369,3 +369,17 @@ ssize_t hz_tap_read_offload(int fd, void *buf, size_t cap, struct hz_tap_rx *rx)
 			csum_at_transport(buf, len, &h)));
 	return (ssize_t)len;
 }
+
+const char *hz_tap_open_hint(int err)
+{
+	if (err == -EACCES) /* opening /dev/net/tun */
+		return " (/dev/net/tun is not readable and writable by this "
+		       "user: run as root, or change its mode)";
+	if (err == -EPERM) /* attaching */
+		return " (attaching a tap needs root or CAP_NET_ADMIN, or a "
+		       "tap made for this user: ip tuntap add dev IF mode tap "
+		       "user USER)";
+	if (err == -ENOENT || err == -ENODEV)
+		return " (no /dev/net/tun: load the tun module)";
+	return "";
+}

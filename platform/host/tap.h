@@ -54,6 +54,10 @@ struct hz_tap_rx {
 /* Opens tap @ifname, non-blocking, with headers. The fd, or -errno. */
 int hz_tap_open(const char *ifname);
 
+/* What to do about hz_tap_open's failure -@err: a hint starting with a
+ * space, to follow strerror's text, or "" when there is none. */
+const char *hz_tap_open_hint(int err);
+
 /* Attaches @fd, an open /dev/net/tun, to tap @ifname as hz_tap_open
  * does; 0, or -errno. A daemon that gave up root keeps such a descriptor
  * to take a tap back later. */

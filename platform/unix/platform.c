@@ -126,8 +126,9 @@ int hz_unix_bind_tap(const char *name, const char *ifname,
 				     "tap interface name '%s' is too long",
 				     ifname);
 	if (fd < 0)
-		return hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s",
-				     ifname, strerror(-fd));
+		return hz_errmsg_set(err, -HZ_EIO, "attach to tap %s: %s%s",
+				     ifname, strerror(-fd),
+				     hz_tap_open_hint(fd));
 	r = hz_tap_set_offload(fd, true);
 	if (r < 0) {
 		close(fd);

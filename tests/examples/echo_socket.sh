@@ -54,4 +54,28 @@ refuses() {
 }
 refuses "$echo_app" -- --stack socket --echo-port 70x
 refuses "$tls_app" -- --stack socket --port 65536
+
+# A tap this user may not attach: refused (exit 2) saying what to do.
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
+	skip "a tap refused to a user without the right says why" \
+		"needs root to run echo as nobody"
+else
+	# A copy nobody can reach: the build tree may lie under a
+	# directory only root may enter (mktemp -d's).
+	pub=$(mktemp -d)
+	chmod 755 "$pub"
+	cp "$echo_app" "$pub/echo"
+	msg=$(su nobody -s /bin/sh -c \
+		"'$pub/echo' --net service=tap:hzdenied0 -- --stack direct:service" 2>&1)
+	rc=$?
+	rm -rf "$pub"
+	if [ "$rc" -eq 2 ] && printf '%s' "$msg" | grep -q \
+		-e "not readable and writable by this user: run as root" \
+		-e "needs root or CAP_NET_ADMIN, or a tap made for this user"; then
+		ok "a tap refused to a user without the right says why: ${msg##*: }"
+	else
+		not_ok "a tap refused to a user without the right says why (exit $rc)"
+		diag "$msg"
+	fi
+fi
 done_testing
