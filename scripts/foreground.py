@@ -8,8 +8,12 @@ terminal, becomes the terminal's foreground group: Ctrl-C then reaches it
 alone, not make, so `make run` ends with status 0. Once PORT answers HTTP
 on 127.0.0.1 it prints the URLs and the time from start to that first
 answer. Without a terminal, SIGINT or SIGTERM to this process is passed
-on to the unikernel. Exits 0 when the unikernel stopped on an interrupt,
-its own status otherwise.
+on to the unikernel as the same signal; one that has not stopped it
+within GRACE_S seconds is followed by SIGKILL. The unikernel starts with
+SIGINT and SIGTERM at their defaults, even where this process inherited
+them ignored (`make run &` from a script: a background job's SIGINT is
+ignored). Exits 0 when the unikernel stopped on an interrupt, its own
+status otherwise.
 """
 import os
 import signal
@@ -17,6 +21,8 @@ import socket
 import subprocess
 import sys
 import time
+
+GRACE_S = 5  # from a forwarded signal to SIGKILL
 
 
 def answers(port):
@@ -28,6 +34,21 @@ def answers(port):
             return s.recv(16).startswith(b"HTTP/1.1 ")
     except OSError:
         return False
+
+
+def wait_bounded(child, interrupted):
+    """Waits for @child; SIGKILL once GRACE_S have passed since the first
+    signal passed on (@interrupted) did not stop it. Its status."""
+    while True:
+        try:
+            return child.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            pass
+        if interrupted and time.monotonic() - interrupted[0][1] > GRACE_S:
+            print("haze: the unikernel did not stop within %d s of the "
+                  "signal: killed" % GRACE_S, file=sys.stderr)
+            child.kill()
+            return child.wait()
 
 
 def main():
@@ -42,25 +63,33 @@ def main():
     except OSError:
         tty = None
     start = time.monotonic()
-    child = subprocess.Popen(cmd, process_group=0)
-    interrupted = []
+    child = None
+    interrupted = []  # (signal, when) of each one to pass on
 
     def forward(sig, frame):
-        interrupted.append(sig)
-        try:
-            os.kill(child.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
+        interrupted.append((sig, time.monotonic()))
+        if child is not None:
+            try:
+                os.kill(child.pid, sig)
+            except ProcessLookupError:
+                pass
 
+    # Caught before the child starts: exec resets a caught signal to its
+    # default, where an ignored one (inherited SIG_IGN) would stay
+    # ignored in the unikernel, and the interrupt passed on would be lost.
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    child = subprocess.Popen(cmd, process_group=0)
+    for sig, _ in interrupted:  # arrived while it started
+        os.kill(child.pid, sig)
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     if tty is not None:
         try:
             os.tcsetpgrp(tty, child.pid)
         except OSError:
             pass  # not our terminal: signals are forwarded instead
-    while child.poll() is None:
+    # Until it answers, or is told to stop: then the wait is bounded.
+    while child.poll() is None and not interrupted:
         if answers(port):
             ms = (time.monotonic() - start) * 1000
             urls = ["http://localhost:%d/" % port]
@@ -74,7 +103,7 @@ def main():
             sys.stdout.flush()
             break
         time.sleep(0.02)
-    rc = child.wait()
+    rc = wait_bounded(child, interrupted)
     if tty is not None:
         try:
             os.tcsetpgrp(tty, os.getpgrp())

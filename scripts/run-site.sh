@@ -14,7 +14,8 @@
 #
 # Ctrl-C stops the unikernel and `make run` exits 0: scripts/foreground.py
 # makes the unikernel's process group the terminal's foreground one, so
-# the interrupt reaches it and not make.
+# the interrupt reaches it and not make. Without a terminal (`make run &`
+# in a script), SIGTERM or SIGINT to foreground.py stops it the same way.
 set -u
 
 O=${O:-build}

@@ -8,7 +8,11 @@
 # line with pkg-config, gdb on a unix build and through `haze run -t virtio
 # --gdb`, `haze inspect` on every example image (build ids included) and
 # on corrupt ones, every refusal with its message, DESTDIR staging and
-# `make uninstall`.
+# `make uninstall`. Also: the website template serving every file of its
+# site (names to decode, /dir to /dir/, ".." refused), compiled in and
+# from a tar on a block device (unix and virtio); the runtime's --log
+# kept first; scripts/foreground.py (`make run`) stopped by SIGTERM when
+# started in the background of a script; README's echo without root.
 set -u
 . tests/tap.sh
 . tests/net/lib.sh
@@ -23,6 +27,7 @@ need pkg-config pkg-config
 need man man-db
 need gdb gdb
 need curl curl
+need ip iproute2
 need /usr/bin/python3 python3
 need qemu-system-x86_64 qemu-system-x86
 built "$O/unix/libhaze.a"
@@ -289,6 +294,159 @@ dry_run "unix with --net leaves the stack to the application" \
 	"$work/app-echo/build/unix/app-echo --net service=tap:tap9 -- --stack direct:service" \
 	app-echo --net service=tap:tap9 -- --stack direct:service
 
+# The runtime's options stay first, before the socket stack haze adds:
+# after it, the application would take them for its own and refuse them.
+dry_run "unix keeps the runtime's --log first, before the socket stack" \
+	"$work/app-echo/build/unix/app-echo -- --log=debug --stack socket --port $hp" \
+	app-echo -- --log=debug --port "$hp"
+dry_run "haze run --log=SPEC is the runtime's --log, first (unix)" \
+	"$work/app-echo/build/unix/app-echo -- --log=tcp:debug --stack socket --port $hp" \
+	app-echo --log=tcp:debug -- --port "$hp"
+dry_run "haze run --log SPEC is the runtime's --log, first (kvm)" \
+	"$prefix/bin/haze-kvm --net service=user build/kvm/app-echo.hz --log=debug --port 7" \
+	app-echo -t kvm --log debug -- --port 7
+hp=$(free_port)
+(cd "$work/app-echo" && exec env -i HOME="$tmp" \
+	PATH="$prefix/bin:/usr/bin:/bin" \
+	haze run -p "$hp:$hp" -- --log=debug --port "$hp") >"$out.log" 2>&1 &
+log_pid=$!
+pids="$pids $log_pid"
+if wait_port "$hp" && echo_ok "$hp"; then
+	ok "haze run -- --log=debug: the runtime takes it, and echo serves"
+else
+	not_ok "haze run -- --log=debug: the runtime takes it, and echo serves"
+	diag "$(tail -n 5 "$out.log")"
+fi
+stop "$log_pid"
+
+# --- the website template: every file of site/, and a site on a block device --
+
+# site_check PORT DIR: every file under DIR is served at its path,
+# percent-encoded, with its bytes; a directory with an index.html, named
+# without its '/', is a 301 to the same with it; "/" is index.html; a
+# ".." segment, escaped or not, or an escaped '/' is refused with 400; a
+# name not there is 404.
+site_check() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import http.client, os, sys, urllib.parse
+port, root = int(sys.argv[1]), sys.argv[2]
+bad, n = [], 0
+
+def get(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    got = r.status, r.getheader("Location"), r.read()
+    c.close()
+    return got
+
+def content(*p):
+    with open(os.path.join(root, *p), "rb") as f:
+        return f.read()
+
+for d, _, files in os.walk(root):
+    rel = os.path.relpath(d, root)
+    base = "" if rel == "." else rel + "/"
+    for f in files:
+        n += 1
+        path = "/" + urllib.parse.quote(base + f)
+        status, _, body = get(path)
+        if status != 200 or body != content(d, f):
+            bad.append(f"{path}: {status}")
+    if base and "index.html" in files:
+        path = "/" + urllib.parse.quote(base[:-1])
+        status, loc, _ = get(path)
+        if status != 301 or loc != path + "/":
+            bad.append(f"{path}: {status} to {loc}, not 301 to {path}/")
+status, _, body = get("/")
+if status != 200 or body != content("index.html"):
+    bad.append(f"/: {status}")
+for path in ("/../index.html", "/%2e%2e/index.html", "/.%2E/index.html",
+             "/sub/%2E%2E/index.html", "/sub/..", "/sub%2findex.html"):
+    status, _, _ = get(path)
+    if status != 400:
+        bad.append(f"{path}: {status}, not 400")
+status, _, _ = get("/no-such-file")
+if status != 404:
+    bad.append(f"/no-such-file: {status}, not 404")
+print(f"{n} files")
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+PY
+}
+
+# wait_http PORT: waits up to 60 s for an HTTP answer on 127.0.0.1:PORT
+# (a guest's forward listens before the guest does).
+wait_http() {
+	n=0
+	until curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; do
+		[ $n -ge 120 ] && return 1
+		sleep 0.5
+		n=$((n + 1))
+	done
+}
+
+# web_serve DESC SITE ARGS...: haze run ARGS in app-website on a free
+# port, then site_check against the directory SITE.
+web_serve() {
+	ws_desc=$1 ws_site=$2
+	shift 2
+	ws_port=$(free_port)
+	(cd "$work/app-website" && exec env -i HOME="$tmp" \
+		PATH="$prefix/bin:/usr/bin:/bin" \
+		haze run -p "$ws_port:$ws_port" "$@" --port "$ws_port") \
+		>"$out.web" 2>&1 &
+	ws_pid=$!
+	pids="$pids $ws_pid"
+	if ! wait_http "$ws_port"; then
+		not_ok "website template: $ws_desc: serves"
+		diag "$(cat "$out.web")"
+	elif site_check "$ws_port" "$ws_site" >"$out" 2>&1; then
+		ok "website template: $ws_desc: every file at its encoded path ($(head -n 1 "$out")), /dir 301 to /dir/, '..' refused"
+	else
+		not_ok "website template: $ws_desc: every file at its encoded path, /dir 301, '..' refused"
+		diag "$(cat "$out")"
+	fi
+	stop "$ws_pid"
+}
+
+# Names a server must decode (a space, UTF-8), a directory's index, and
+# ".." inside a name, which is not a ".." segment.
+/usr/bin/python3 - "$work/app-website/site" <<'PY'
+import os, sys
+site = sys.argv[1]
+os.makedirs(os.path.join(site, "sub"), exist_ok=True)
+for name, text in (("my file.txt", "a space\n"),
+                   ("\u00fcn\u00ef\u00a9\u00f8d\u00e9.txt", "utf-8\n"),
+                   ("sub/index.html", "<h1>sub</h1>\n"),
+                   ("a..b.txt", "dots\n")):
+    with open(os.path.join(site, name), "w") as f:
+        f.write(text)
+PY
+if haze_in app-website build >"$out" 2>&1; then
+	web_serve "the compiled site/" "$work/app-website/site" --
+	# The same site and one file more, as a tar on the block device
+	# `site`: what docs/using.md gives for a site too large to compile.
+	cp -R "$work/app-website/site" "$tmp/tarsite"
+	printf 'only in the archive\n' >"$tmp/tarsite/only-in-tar.txt"
+	tar -C "$tmp/tarsite" -cf "$tmp/site.tar" .
+	web_serve "--site site, a tar on --block site" "$tmp/tarsite" \
+		--block "site=$tmp/site.tar" -- --site site
+	# Where a large site must go: the virtio image ends below 16 MiB.
+	if haze_in app-website build -t virtio >"$out" 2>&1; then
+		web_serve "virtio: --site site, a tar on --block site" \
+			"$tmp/tarsite" -t virtio --block "site=$tmp/site.tar" \
+			-- --site site
+	else
+		not_ok "website template: haze build -t virtio with more files in site/"
+		diag "$(tail -n 20 "$out")"
+	fi
+else
+	not_ok "website template: haze build with more files in site/"
+	diag "$(tail -n 20 "$out")"
+fi
+
 # --- a plain cc line ---------------------------------------------------------------
 
 # shellcheck disable=SC2016 # expanded by the inner sh
@@ -535,6 +693,16 @@ refuses "an option meant for the application" 2 '^haze run: --port: unknown opti
 	app-echo run --port 80
 refuses "a build outside an application" 2 '^haze build: no Makefile in ' \
 	. build
+(cd "$work" && env_run haze new nosrc) >/dev/null 2>&1
+rm -f "$work/nosrc/main.c"
+refuses "a build with no C file" 2 \
+	"^haze build: no C sources in $work/nosrc: an application is the .c files beside its Makefile" \
+	nosrc build
+(cd "$work/nosrc" && env_run make -s --no-print-directory) >"$out" 2>&1
+rc=$?
+# shellcheck disable=SC2016 # expanded by eval
+check "make with no C file says so in one line (exit $rc): $(cat "$out")" \
+	eval '[ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -q "no C sources in" "$out"'
 refuses "an unknown command" 2 '^haze: frobnicate: unknown command' \
 	. frobnicate
 refuses "a misspelt command, with a suggestion" 2 \
@@ -580,6 +748,157 @@ if [ "$rc" -ne 0 ] &&
 else
 	not_ok "make install refuses a relative PREFIX in one line (exit $rc)"
 	diag "$(cat "$out")"
+fi
+
+# --- make run in the background: scripts/foreground.py ---------------------------
+
+# A `make run &` from a script: sh starts a background job with SIGINT
+# ignored, and the unikernel must still stop when foreground.py is told
+# to (SIGTERM), rather than leave foreground.py waiting and the site up.
+# setsid: no terminal, as in a script run from cron or CI.
+# fg_start PORT LOG COMMAND...: foreground.py over COMMAND, in the
+# background of a non-interactive sh; its pid in $fg_pid.
+fg_start() {
+	fg_port=$1 fg_log=$2
+	shift 2
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	setsid sh -c '"$@" >"$0" 2>&1 & echo $! >"$0.pid"; wait' "$fg_log" \
+		/usr/bin/python3 "$tree/scripts/foreground.py" "$fg_port" -- "$@" &
+	pids="$pids $!"
+	n=0
+	until [ -s "$fg_log.pid" ] || [ $n -ge 50 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	fg_pid=$(cat "$fg_log.pid" 2>/dev/null)
+	pids="$pids $fg_pid"
+}
+# fg_stops PID SECONDS: whether PID ends within SECONDS.
+fg_stops() {
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $n -ge $(($2 * 10)) ] && return 1
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+# fg_reap PID: kills PID's children and PID, if still there.
+fg_reap() {
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		kill -KILL "$c" 2>/dev/null
+	done
+	kill -KILL "$1" 2>/dev/null
+}
+hp=$(free_port)
+fg_start "$hp" "$tmp/fg.log" "$O/unix/examples/website/website" -- \
+	--stack socket --http "$hp" --quiet
+if [ -n "$fg_pid" ] && wait_port "$hp"; then
+	web_pid=$(tr -d " " <"/proc/$fg_pid/task/$fg_pid/children")
+	grep SigIgn "/proc/$web_pid/status" >"$out" 2>&1
+	kill -TERM "$fg_pid"
+	if fg_stops "$fg_pid" 10 && ! kill -0 "$web_pid" 2>/dev/null &&
+		grep -q '^haze: stopped$' "$tmp/fg.log"; then
+		ok "foreground.py started in the background of a script: SIGTERM stops the unikernel and it, 'haze: stopped'"
+	else
+		not_ok "foreground.py started in the background of a script: SIGTERM stops the unikernel and it"
+		diag "the unikernel's $(cat "$out")" "$(cat "$tmp/fg.log")"
+		fg_reap "$fg_pid"
+	fi
+else
+	not_ok "foreground.py serves the website in the background of a script"
+	diag "$(cat "$tmp/fg.log")"
+	[ -n "$fg_pid" ] && fg_reap "$fg_pid"
+fi
+# A unikernel that does not stop on the signal is killed after a while.
+hp=$(free_port)
+fg_start "$hp" "$tmp/fg2.log" /usr/bin/python3 -c '
+import http.server, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])),
+                       http.server.SimpleHTTPRequestHandler).serve_forever()' "$hp"
+if [ -n "$fg_pid" ] && wait_port "$hp"; then
+	kill -TERM "$fg_pid"
+	if fg_stops "$fg_pid" 15 &&
+		grep -q 'did not stop within [0-9]* s of the signal: killed' "$tmp/fg2.log"; then
+		ok "foreground.py kills a unikernel that ignores the signal, after its grace"
+	else
+		not_ok "foreground.py kills a unikernel that ignores the signal, after its grace"
+		diag "$(tail -n 5 "$tmp/fg2.log")"
+		fg_reap "$fg_pid"
+	fi
+else
+	not_ok "foreground.py runs a server in the background of a script"
+	diag "$(tail -n 5 "$tmp/fg2.log")"
+	[ -n "$fg_pid" ] && fg_reap "$fg_pid"
+fi
+
+# --- README's commands --------------------------------------------------------------
+
+# The "no tap, no root" echo of README, as written there, run as a user
+# who is not root (nobody, in a network namespace of its own, so that its
+# fixed ports are free), or as the user this is when not root.
+readme_echo=$(/usr/bin/python3 - "$tree/README.md" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+m = re.search(r"^build/unix/examples/echo/echo -- --stack socket.*$", text, re.M)
+print(" ".join(m.group(0).split()) if m else "")
+PY
+)
+if [ -z "$readme_echo" ]; then
+	not_ok "README names an echo command on the socket stack"
+else
+	# As root, a network namespace of our own: its ports below 1024 need
+	# root, as on any machine, and README's fixed ports are free in it.
+	in_ns=""
+	[ "$(id -u)" -eq 0 ] && in_ns="unshare --net"
+	$in_ns /usr/bin/python3 - "$O" "$readme_echo" >"$out" 2>&1 <<'PY'
+import os, shlex, shutil, socket, subprocess, sys, tempfile, time
+argv = shlex.split(sys.argv[2])
+argv[0] = os.path.join(sys.argv[1], argv[0][len("build/"):])
+port = int(argv[argv.index("--echo-port") + 1])
+if os.getuid() == 0:
+    # A copy nobody can reach: the build tree may lie under a directory
+    # only root may enter (mktemp -d's).
+    pub = tempfile.mkdtemp()
+    os.chmod(pub, 0o755)
+    argv[0] = shutil.copy(argv[0], os.path.join(pub, "echo"))
+def drop():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+if os.getuid() == 0:  # in the namespace: run it as nobody
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    p = subprocess.Popen(argv, preexec_fn=drop, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+else:
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+ok = False
+for _ in range(100):
+    if p.poll() is not None:
+        break
+    try:
+        s = socket.create_connection(("127.0.0.1", port), 1)
+        s.sendall(b"readme\n")
+        ok = s.recv(64) == b"readme\n"
+        s.close()
+        break
+    except OSError:
+        time.sleep(0.05)
+p.kill()
+print(p.communicate()[0].decode(errors="replace").strip())
+if os.getuid() == 0:
+    shutil.rmtree(pub)
+sys.exit(0 if ok else 1)
+PY
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "README's echo on the socket stack runs without root and echoes: $readme_echo"
+	else
+		not_ok "README's echo on the socket stack runs without root: $readme_echo"
+		diag "$(cat "$out")"
+	fi
 fi
 
 # --- DESTDIR and uninstall ---------------------------------------------------------

@@ -4,7 +4,8 @@
     haze new NAME [--template hello|echo|website]
     haze build [-t TARGET]
     haze run [-t TARGET] [-n] [-p HOST:GUEST]... [--net NAME=SPEC]...
-             [--block NAME=PATH]... [--mem MIB] [--gdb PORT] [-- ARGS...]
+             [--block NAME=PATH]... [--mem MIB] [--gdb PORT] [--log=SPEC]
+             [-- ARGS...]
     haze inspect IMAGE
     haze crunch [-n NAME] [-o FILE] DIR
 
@@ -30,7 +31,7 @@ import stat
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -234,6 +235,18 @@ def make_var(var, cmd):
     return value
 
 
+def need_sources(cmd):
+    """Refuses @cmd where the Makefile's SRCS (every C file beside it, in
+    the templates' Makefile) is empty: make would compile nothing and
+    fail in the linker, naming a file it could not write."""
+    r = subprocess.run(["make", "--no-print-directory", "-s",
+                        "print-SRCS"], capture_output=True, text=True)
+    if r.returncode == 0 and not r.stdout.strip():
+        raise Refused(f"{cmd}: no C sources in {os.getcwd()}: an "
+                      "application is the .c files beside its Makefile "
+                      "(one of them defines hz_main)")
+
+
 def pkg_config_has(pkg, cmd):
     need_tool("pkg-config", "pkg-config", cmd)
     return subprocess.run(["pkg-config", "--exists", pkg]).returncode == 0
@@ -250,6 +263,7 @@ def cmd_build(args):
                      f"{target.pkg} (set PKG_CONFIG_PATH to "
                      "PREFIX/lib/pkgconfig of Haze's make install)")
     image = make_var(target.image_var, "haze build")
+    need_sources("haze build")
     before = image_stamp(image)
     r = subprocess.run(["make", "--no-print-directory", target.name])
     if r.returncode != 0:
@@ -284,6 +298,20 @@ class RunOptions:
     app_args: list
     dry_run: bool = False
     gdb: int = 0      # --gdb PORT: the runner waits for gdb there
+    runtime: list = field(default_factory=list)  # --log=SPEC: the runtime's
+
+
+# Options of Haze's runtime (src/core/runtime.c): they must come first
+# among the application's arguments, where the runtime takes them.
+RUNTIME_OPTIONS = ("--log=",)
+
+
+def split_runtime(args):
+    """The runtime's options leading @args, and the rest."""
+    n = 0
+    while n < len(args) and args[n].startswith(RUNTIME_OPTIONS):
+        n += 1
+    return args[:n], args[n:]
 
 
 def parse_run(args):
@@ -292,7 +320,9 @@ def parse_run(args):
     while i < len(args):
         a = args[i]
         if a == "--":
-            o.app_args = args[i + 1:]
+            # Runtime options given first after -- stay first.
+            given, o.app_args = split_runtime(args[i + 1:])
+            o.runtime += given
             break
         if a in ("-n", "--dry-run"):
             o.dry_run = True
@@ -300,10 +330,10 @@ def parse_run(args):
             continue
         opt, value = a, None
         if a.startswith("--") and "=" in a and a.split("=")[0] in (
-                "--target", "--net", "--block", "--mem", "--gdb"):
+                "--target", "--net", "--block", "--mem", "--gdb", "--log"):
             opt, value = a.split("=", 1)
         if opt not in ("-t", "--target", "-p", "--net", "--block", "--mem",
-                       "--gdb"):
+                       "--gdb", "--log"):
             raise Refused(f"haze run: {a}: unknown option (the "
                           "application's arguments go after --)")
         if value is None:
@@ -314,6 +344,11 @@ def parse_run(args):
         i += 1
         if opt in ("-t", "--target"):
             o.target = target_of(value, "haze run")
+        elif opt == "--log":
+            if not value:
+                raise Refused("haze run: --log needs a value (--log=debug, "
+                              "--log=tcp:debug,arp:warn)")
+            o.runtime.append(f"--log={value}")
         elif opt == "-p":
             o.ports.append(parse_port_pair(value))
         elif opt == "--gdb":
@@ -478,8 +513,10 @@ def run_argv_unix(o, image, nics):
     """The unix image's own options, then the runtime's and app's args.
 
     Without --net, an application with a NIC is given `--stack socket`
-    first among its arguments (the convention of Haze's examples and
-    templates): TCP/UDP on the host's sockets, no tap, no root.
+    first among its own arguments (the convention of Haze's examples and
+    templates): TCP/UDP on the host's sockets, no tap, no root. The
+    runtime's options (--log=SPEC) come before it, where the runtime
+    takes them; after it, the application would.
     """
     argv = [os.path.abspath(image)]
     if o.mem:
@@ -489,6 +526,7 @@ def run_argv_unix(o, image, nics):
     for name, path in o.blocks:
         argv += ["--block", f"{name}={path}"]
     argv.append("--")
+    argv += o.runtime
     if nics and not o.nets:
         argv += ["--stack", "socket"]
     return argv + o.app_args
@@ -521,7 +559,7 @@ def run_argv_tender(o, image, nics):
         argv += ["--net", f"{name}={spec}"]
     for name, path in o.blocks:
         argv += ["--block", f"{name}={path}"]
-    return argv + [image] + o.app_args
+    return argv + [image] + o.runtime + o.app_args
 
 
 # --- haze inspect ---------------------------------------------------------------
@@ -758,7 +796,7 @@ usage: haze new NAME [--template hello|echo|website]
        haze build [-t TARGET]
        haze run [-t TARGET] [-n] [-p HOST:GUEST]... [--net NAME=SPEC]...
                 [--block NAME=PATH]... [--mem MIB] [--gdb PORT]
-                [-- ARGS...]
+                [--log=SPEC] [-- ARGS...]
        haze inspect IMAGE
        haze crunch [-n NAME] [-o FILE] DIR
 targets: {targets}
