@@ -40,6 +40,7 @@ void hz_tcp_tuning_default(struct hz_tcp_tuning *tu)
 	    .keep_intvl_ns = 75 * HZ_NS_PER_S,
 	    .fin_wait_2_ns = 60 * HZ_NS_PER_S,
 	    .keep_probes = 9,
+	    .orphan_probes = 8,
 	    .sndbuf = 4096u << 10,
 	    .rcvbuf = 256u << 10,
 	    .tso = true,

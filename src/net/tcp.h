@@ -96,10 +96,16 @@ struct hz_tcp_tuning {
 	uint64_t keep_intvl_ns;	    /* between keepalive probes; 75 s */
 	uint64_t fin_wait_2_ns;	    /* orphaned FIN_WAIT_2 lifetime; 60 s */
 	uint32_t keep_probes;	    /* unanswered probes before reset; 9 */
-	uint32_t sndbuf;	    /* most send buffer bytes; 4 MiB */
-	uint32_t rcvbuf;	    /* receive window bytes; 256 KiB */
-	bool tso;      /* bursts the device segments, where it can; true */
-	bool autocork; /* writes go out at the end of the round; true */
+	/* Zero-window probes after which a connection the application has
+	 * closed is reset, however the peer answers them: a peer keeping
+	 * its window shut would hold the send buffer for ever (RFC 1122
+	 * 4.2.2.17 keeps a connection while probes are answered; Linux too
+	 * gives up on orphans, tcp_orphan_retries); 8 */
+	uint32_t orphan_probes;
+	uint32_t sndbuf; /* most send buffer bytes; 4 MiB */
+	uint32_t rcvbuf; /* receive window bytes; 256 KiB */
+	bool tso;	 /* bursts the device segments, where it can; true */
+	bool autocork;	 /* writes go out at the end of the round; true */
 };
 
 /* Fills @tu with the default tunables. */

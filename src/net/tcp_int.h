@@ -40,6 +40,7 @@
 #define TCP_SYN_REXMT_MAX 6 /* SYN or SYN-ACK retransmissions */
 #define TCP_RTO_MAX_NS (60 * HZ_NS_PER_S)
 #define TCP_PERSIST_MIN_NS (200 * HZ_NS_PER_MS)
+
 #define TCP_PTO_MIN_NS (10 * HZ_NS_PER_MS)    /* a loss probe waits at least */
 #define TCP_WC_DELACK_NS (200 * HZ_NS_PER_MS) /* RFC 8985 WCDelAckT */
 #define TCP_HASH_BUCKETS 1024u

@@ -13,6 +13,7 @@ static HZ_COUNTER(conn_timeouts, "tcp", "conn_timeouts");
 static HZ_COUNTER(keep_probes, "tcp", "keepalive_probes");
 static HZ_COUNTER(keep_drops, "tcp", "keepalive_drops");
 static HZ_COUNTER(persist_probes, "tcp", "persist_probes");
+static HZ_COUNTER(orphans_shut_out, "tcp", "orphans_window_shut_aborted");
 static HZ_COUNTER(delacks, "tcp", "delayed_acks");
 static HZ_COUNTER(loss_probes, "tcp", "loss_probes");
 
@@ -100,9 +101,18 @@ void tcp_persist_arm(struct tcp_conn *c)
 	hz_timer_arm(&c->t_rexmt, after(d));
 }
 
+static void conn_timed_out(struct tcp_conn *c, const char *why);
+
 /* The persist timer fired: probe the zero window and back off. */
 static void persist_fire(struct tcp_conn *c)
 {
+	if (!c->user_holds && c->snd_wnd == 0 &&
+	    c->persist_shift >= c->tcp->tune.orphan_probes) {
+		hz_counter_inc(&orphans_shut_out);
+		conn_timed_out(c, "the peer kept its window shut after the "
+				  "application closed");
+		return;
+	}
 	hz_counter_inc(&persist_probes);
 	if (c->persist_shift < 16)
 		c->persist_shift++;

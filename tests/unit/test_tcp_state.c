@@ -653,6 +653,70 @@ static void zero_window(void **state)
 	run(do_zero_window, NULL);
 }
 
+/*
+ * A connection the application closed with data unsent, whose peer keeps
+ * its window shut (answering every probe): reset after orphan_probes
+ * probes, not kept for ever with its send buffer.
+ */
+static int do_orphan_zero_window(void *arg)
+{
+	struct pair p;
+	struct hz_tcp_tuning ta, tb;
+	static uint8_t big[100000];
+	uint64_t aborted = sim_counter("orphans_window_shut_aborted");
+	uint64_t probes = sim_counter("persist_probes");
+	ssize_t w;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	sim_fast_tuning(&ta);
+	ta.orphan_probes = 2;
+	sim_fast_tuning(&tb);
+	tb.rcvbuf = 16384; /* B's window fills at once; B never reads */
+	{
+		struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
+
+		sim_init(&p.sim, 11);
+		hz_tcp_tune(p.sim.tcp[0], &ta);
+		hz_tcp_tune(p.sim.tcp[1], &tb);
+		HARNESS_CHECK_EQ(hz_tcp_listen_on(p.sim.tcp[1], &la, 8, &p.l),
+				 0);
+		HARNESS_CHECK_EQ(hz_fiber_spawn("accept", accept_fiber, &p, 0),
+				 0);
+		HARNESS_CHECK_EQ(
+		    hz_tcp_connect_on(p.sim.tcp[0], &dst, sim_in_ms(500), &p.a),
+		    0);
+		while (!p.accepted)
+			hz_fiber_yield();
+	}
+	if (p.a == NULL || p.b == NULL)
+		return pair_abandon(&p);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = zw_byte(i);
+	w = hz_flow_write(p.a, big, sizeof(big), sim_in_ms(300));
+	HARNESS_CHECK_GT(w, 16384);
+	/* A's application goes: its FIN waits behind the unsent data. */
+	hz_flow_free(p.a);
+	p.a = NULL;
+	sim_sleep_ms(100);
+	HARNESS_CHECK_EQ(sim_counter("orphans_window_shut_aborted"), aborted);
+	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(p.b), "ESTABLISHED");
+	/* Probes at 200 ms, 200 ms and more, each answered: then the
+	 * reset. */
+	HARNESS_CHECK(wait_state(p.b, "CLOSED", 5000));
+	HARNESS_CHECK_EQ(sim_counter("orphans_window_shut_aborted"),
+			 aborted + 1);
+	HARNESS_CHECK_GE(sim_counter("persist_probes") - probes, 2);
+	pair_close(&p);
+	return 0;
+}
+
+static void orphan_zero_window(void **state)
+{
+	(void)state;
+	run(do_orphan_zero_window, NULL);
+}
+
 /* --- the send ring lent to a writer that builds in place ------------------ */
 
 /* The lending writer: size bytes of the zero-window stream, each piece
@@ -1014,6 +1078,7 @@ int main(void)
 	    HARNESS_TEST(rto_backoff),
 	    HARNESS_TEST(keepalive),
 	    HARNESS_TEST(zero_window),
+	    HARNESS_TEST(orphan_zero_window),
 	    HARNESS_TEST(send_ring_lends_room),
 	    HARNESS_TEST(syn_flood_cookies),
 	    HARNESS_TEST(unlisten_wakes_accept),
