@@ -95,9 +95,17 @@ static bool rx_batch(struct hz_ipstack *s)
 	if (n == -HZ_EAGAIN)
 		return false;
 	if (n < 0) {
+		/* Said once a second at most: the read is tried again
+		 * every RX_ERROR_PAUSE_NS while it lasts. */
+		uint64_t now = hz_now();
+
 		hz_counter_inc(&st_rx_error);
-		HZ_WARN(&ip_log, "%s: receive: %s", s->name,
-			s->net->ops->error_message(s->net));
+		if (s->rx_error_said == 0 ||
+		    now - s->rx_error_said >= HZ_NS_PER_S) {
+			HZ_WARN(&ip_log, "%s: receive: %s", s->name,
+				s->net->ops->error_message(s->net));
+			s->rx_error_said = now;
+		}
 		hz_sleep_ns(RX_ERROR_PAUSE_NS);
 		return true;
 	}

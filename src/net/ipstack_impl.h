@@ -186,7 +186,8 @@ struct hz_ipstack {
 	/* fibers */
 	bool stopping;
 	bool rx_running;
-	struct hz_waitq joins; /* destroy waits here for fibers to end */
+	uint64_t rx_error_said; /* when a receive error was last logged */
+	struct hz_waitq joins;	/* destroy waits here for fibers to end */
 
 	uint64_t rng;
 	uint16_t ip_id;

@@ -182,7 +182,10 @@ static int netdev_read(struct hz_net *n, struct hz_view *out, size_t max)
 		max = d->rx_batch;
 	ready = fill_spares(d, max);
 	if (ready == 0)
-		return -HZ_ENOMEM;
+		return hz_errmsg_set(&d->err, -HZ_ENOMEM,
+				     "net %s: no memory for receive buffers "
+				     "(frames wait in the host's queue)",
+				     d->name);
 	for (size_t i = 0; i < ready; i++)
 		f[i] = (struct hz_frame){.buf = hz_view_data(&d->spare[i]),
 					 .cap = d->spare[i].len};
