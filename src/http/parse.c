@@ -297,7 +297,9 @@ static int parse_version(struct hz_http_parser *p, const char *s, size_t n)
 	return 0;
 }
 
-/* Checks @target's form against the method (RFC 9112 section 3.2). */
+/* Checks @target's form against the method (RFC 9112 section 3.2). The
+ * @n bytes of @target end in a NUL with the version after it, which is
+ * read already: one byte of it may be taken. */
 static int target_form(struct hz_http_parser *p, char *target, size_t n)
 {
 	struct hz_http_head *h = &p->head;
@@ -336,15 +338,28 @@ static int target_form(struct hz_http_parser *p, char *target, size_t n)
 			      "http or https");
 	if (i + 3 > n || target[i + 1] != '/' || target[i + 2] != '/')
 		return bad(p, "absolute-form target without a host");
+	/* The authority ends at '/', '?' or '#' (RFC 3986, 3.2). */
 	char *auth = target + i + 3;
-	char *slash = memchr(auth, '/', n - i - 3);
-	size_t alen = slash != NULL ? (size_t)(slash - auth) : n - i - 3;
-	if (alen == 0 || memchr(auth, '?', alen) != NULL ||
-	    memchr(auth, '@', alen) != NULL)
+	size_t rest = n - i - 3, alen = strcspn(auth, "/?#");
+	if (alen == 0)
 		return bad(p, "absolute-form target without a host");
+	if (memchr(auth, '@', alen) != NULL)
+		return bad(p, "absolute-form target with user information");
 	h->authority = auth;
 	h->authority_len = alen;
-	h->path = slash != NULL ? slash : "/";
+	if (alen == rest) {
+		h->path = "/";
+	} else if (auth[alen] == '/') {
+		h->path = auth + alen;
+	} else {
+		/* "http://host?q": an empty path, which stands for "/"
+		 * (RFC 9112, 3.2.2). The query moves one byte on, over the
+		 * target's end and the version already read, for it. */
+		char *q = auth + alen;
+		memmove(q + 1, q, (size_t)(target + n - q) + 1);
+		*q = '/';
+		h->path = q;
+	}
 	return 0;
 }
 

@@ -318,6 +318,15 @@ static const struct vector rfc_examples[] = {
      "HEADERS none keep\n"
      "DONE\n",
      NULL, false, 0},
+    {"absolute-form, a query after the host", REQ,
+     "GET http://www.example.org?a=1 HTTP/1.1\r\n"
+     "Host: www.example.org\r\n\r\n",
+     "REQUEST GET http://www.example.org/?a=1 1.1 "
+     "path=/?a=1 authority=www.example.org\n"
+     "FIELD Host: [www.example.org]\n"
+     "HEADERS none keep\n"
+     "DONE\n",
+     NULL, false, 0},
     {"absolute-form as origin-form", REQ,
      "GET /pub/WWW/TheProject.html HTTP/1.1\r\n"
      "Host: www.example.org\r\n\r\n",
@@ -909,7 +918,7 @@ static const struct vector malformed[] = {
      E400("absolute-form target without a host"), NULL, false, 0},
     {"absolute-form, user information", REQ,
      "GET https://u@h/ HTTP/1.1\r\n" H "\r\n",
-     E400("absolute-form target without a host"), NULL, false, 0},
+     E400("absolute-form target with user information"), NULL, false, 0},
     {"absolute-form, HTTPS in capitals", REQ,
      "GET HTTPS://h:8443 HTTP/1.1\r\n" H "\r\n",
      "REQUEST GET HTTPS://h:8443 1.1 path=/ authority=h:8443\n"
