@@ -59,6 +59,9 @@ struct hz_flow_ops {
 	void (*commit)(struct hz_flow *f, size_t len);
 	int (*shutdown)(struct hz_flow *f);
 	void (*close)(struct hz_flow *f);
+	/* Optional (NULL where close is all there is): close at once, what
+	 * is unsent dropped. */
+	void (*abort)(struct hz_flow *f);
 	void (*free)(struct hz_flow *f);
 	const char *(*error_message)(const struct hz_flow *f);
 };
@@ -127,6 +130,15 @@ static inline int hz_flow_shutdown(struct hz_flow *f)
 
 /* Ends the flow; idempotent. Later calls give -HZ_ECLOSED. */
 void hz_flow_close(struct hz_flow *f);
+
+/*
+ * Ends the flow at once, dropping what is still unsent (TCP: a reset, and
+ * its buffers freed now rather than once the peer has read them; TLS: no
+ * close_notify), for a server shedding a connection to free memory. Also
+ * after hz_flow_close. Later calls give -HZ_ECLOSED. A flow that has no
+ * such end is closed.
+ */
+void hz_flow_abort(struct hz_flow *f);
 
 /* Releases the flow object, closing it first if needed. Exactly once. */
 void hz_flow_free(struct hz_flow *f);

@@ -61,6 +61,15 @@ void hz_flow_close(struct hz_flow *f)
 	f->ops->close(f);
 }
 
+void hz_flow_abort(struct hz_flow *f)
+{
+	hz_view_release(&f->unread);
+	if (f->ops->abort != NULL)
+		f->ops->abort(f);
+	else
+		f->ops->close(f);
+}
+
 void hz_flow_free(struct hz_flow *f)
 {
 	hz_view_release(&f->unread);

@@ -12,6 +12,7 @@
 #include "net/tcp_int.h"
 
 static HZ_COUNTER(rcv_nomem, "tcp", "drop_receive_no_memory");
+static HZ_COUNTER(aborted_by_user, "tcp", "aborted_by_application");
 static HZ_COUNTER(rcv_dup, "tcp", "receive_duplicate_bytes");
 static HZ_COUNTER(ofo_segs, "tcp", "receive_out_of_order");
 static HZ_COUNTER(ofo_pruned, "tcp", "receive_out_of_order_pruned");
@@ -612,6 +613,21 @@ static void flow_close(struct hz_flow *f)
 	tcp_wake_all(c);
 }
 
+static void flow_abort(struct hz_flow *f)
+{
+	struct tcp_conn *c = conn_of(f);
+
+	c->user_closed = true;
+	if (c->tcp == NULL || c->state == TCPS_CLOSED) {
+		tcp_wake_all(c);
+		return;
+	}
+	hz_counter_inc(&aborted_by_user);
+	if (tcp_state_synced(c->state) && c->state != TCPS_TIME_WAIT)
+		tcp_send_rst_conn(c); /* what it had unsent is dropped */
+	tcp_conn_closed(c);
+}
+
 static void flow_free(struct hz_flow *f)
 {
 	struct tcp_conn *c = conn_of(f);
@@ -634,6 +650,7 @@ static const struct hz_flow_ops tcp_flow_ops = {
     .commit = flow_commit,
     .shutdown = flow_shutdown,
     .close = flow_close,
+    .abort = flow_abort,
     .free = flow_free,
     .error_message = flow_error,
 };

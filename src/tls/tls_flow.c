@@ -1028,6 +1028,16 @@ static void tls_close(struct hz_flow *f)
 	hz_flow_close(tf->lower);
 }
 
+static void tls_abort(struct hz_flow *f)
+{
+	struct tls_flow *tf = tls_of(f);
+
+	tf->closed = true; /* no close_notify: what is unsent is dropped */
+	hz_view_release(&tf->plain);
+	record_drop(tf);
+	hz_flow_abort(tf->lower);
+}
+
 static void tls_free(struct hz_flow *f)
 {
 	struct tls_flow *tf = tls_of(f);
@@ -1052,6 +1062,7 @@ static const struct hz_flow_ops tls_flow_ops = {
     .writev = tls_writev,
     .shutdown = tls_shutdown,
     .close = tls_close,
+    .abort = tls_abort,
     .free = tls_free,
     .error_message = tls_error,
 };

@@ -36,12 +36,28 @@ static void accept_fiber(void *arg)
  * Opens A -> B:80 with B listening; both flows established. Returns
  * false, the checks having said why, if either flow is missing.
  */
+static bool pair_open_tuned(struct pair *p, uint64_t seed,
+			    const struct hz_tcp_tuning *ta,
+			    const struct hz_tcp_tuning *tb);
+
 static bool pair_open(struct pair *p, uint64_t seed)
+{
+	return pair_open_tuned(p, seed, NULL, NULL);
+}
+
+/* As pair_open, A's and B's TCP tuned as @ta and @tb (NULL: as made). */
+static bool pair_open_tuned(struct pair *p, uint64_t seed,
+			    const struct hz_tcp_tuning *ta,
+			    const struct hz_tcp_tuning *tb)
 {
 	struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
 
 	memset(p, 0, sizeof(*p));
 	sim_init(&p->sim, seed);
+	if (ta != NULL)
+		hz_tcp_tune(p->sim.tcp[0], ta);
+	if (tb != NULL)
+		hz_tcp_tune(p->sim.tcp[1], tb);
 	HARNESS_CHECK_EQ(hz_tcp_listen_on(p->sim.tcp[1], &la, 8, &p->l), 0);
 	HARNESS_CHECK_EQ(hz_fiber_spawn("accept", accept_fiber, p, 0), 0);
 	p->lport = (uint16_t)(40000 + seed);
@@ -607,26 +623,10 @@ static int do_zero_window(void *arg)
 	size_t got;
 
 	(void)arg;
-	memset(&p, 0, sizeof(p));
 	/* B's window: 16 KiB, so it fills at once. */
 	sim_fast_tuning(&tu);
 	tu.rcvbuf = 16384;
-	{
-		struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
-
-		sim_init(&p.sim, 10);
-		hz_tcp_tune(p.sim.tcp[1], &tu);
-		HARNESS_CHECK_EQ(hz_tcp_listen_on(p.sim.tcp[1], &la, 8, &p.l),
-				 0);
-		HARNESS_CHECK_EQ(hz_fiber_spawn("accept", accept_fiber, &p, 0),
-				 0);
-		HARNESS_CHECK_EQ(
-		    hz_tcp_connect_on(p.sim.tcp[0], &dst, sim_in_ms(500), &p.a),
-		    0);
-		while (!p.accepted)
-			hz_fiber_yield();
-	}
-	if (p.a == NULL || p.b == NULL)
+	if (!pair_open_tuned(&p, 10, NULL, &tu))
 		return pair_abandon(&p);
 	p.sim.filter = count_zero_windows;
 	p.sim.filter_arg = &z;
@@ -668,28 +668,11 @@ static int do_orphan_zero_window(void *arg)
 	ssize_t w;
 
 	(void)arg;
-	memset(&p, 0, sizeof(p));
 	sim_fast_tuning(&ta);
 	ta.orphan_probes = 2;
 	sim_fast_tuning(&tb);
 	tb.rcvbuf = 16384; /* B's window fills at once; B never reads */
-	{
-		struct hz_sockaddr la = {0, 80}, dst = {SIM_B, 80};
-
-		sim_init(&p.sim, 11);
-		hz_tcp_tune(p.sim.tcp[0], &ta);
-		hz_tcp_tune(p.sim.tcp[1], &tb);
-		HARNESS_CHECK_EQ(hz_tcp_listen_on(p.sim.tcp[1], &la, 8, &p.l),
-				 0);
-		HARNESS_CHECK_EQ(hz_fiber_spawn("accept", accept_fiber, &p, 0),
-				 0);
-		HARNESS_CHECK_EQ(
-		    hz_tcp_connect_on(p.sim.tcp[0], &dst, sim_in_ms(500), &p.a),
-		    0);
-		while (!p.accepted)
-			hz_fiber_yield();
-	}
-	if (p.a == NULL || p.b == NULL)
+	if (!pair_open_tuned(&p, 11, &ta, &tb))
 		return pair_abandon(&p);
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = zw_byte(i);
@@ -715,6 +698,49 @@ static void orphan_zero_window(void **state)
 {
 	(void)state;
 	run(do_orphan_zero_window, NULL);
+}
+
+/*
+ * hz_flow_abort with data unsent (the peer's window shut): a reset at
+ * once, the peer's flow ended by it, later calls -HZ_ECLOSED; where
+ * hz_flow_close would have waited for the peer to read it all.
+ */
+static int do_abort_unsent(void *arg)
+{
+	struct pair p;
+	struct hz_tcp_tuning tb;
+	static uint8_t big[100000];
+	uint64_t aborted = sim_counter("aborted_by_application");
+	uint8_t c;
+
+	(void)arg;
+	sim_fast_tuning(&tb);
+	tb.rcvbuf = 16384;
+	if (!pair_open_tuned(&p, 12, NULL, &tb))
+		return pair_abandon(&p);
+	HARNESS_CHECK_GT(hz_flow_write(p.a, big, sizeof(big), sim_in_ms(100)),
+			 16384);
+	hz_flow_abort(p.a);
+	HARNESS_CHECK_EQ(sim_counter("aborted_by_application"), aborted + 1);
+	HARNESS_CHECK_STR_EQ(hz_tcp_flow_state(p.a), "CLOSED");
+	HARNESS_CHECK_EQ(hz_flow_write(p.a, big, 1, sim_in_ms(10)),
+			 -HZ_ECLOSED);
+	/* B: what came before the reset, then the reset. */
+	HARNESS_CHECK(wait_state(p.b, "CLOSED", 500));
+	while (hz_flow_read_copy(p.b, &c, 1, sim_in_ms(100)) > 0)
+		;
+	HARNESS_CHECK_EQ(hz_flow_read_copy(p.b, &c, 1, sim_in_ms(100)),
+			 -HZ_ECONNRESET);
+	hz_flow_abort(p.a); /* again: nothing more */
+	HARNESS_CHECK_EQ(sim_counter("aborted_by_application"), aborted + 1);
+	pair_close(&p);
+	return 0;
+}
+
+static void abort_unsent(void **state)
+{
+	(void)state;
+	run(do_abort_unsent, NULL);
 }
 
 /* --- the send ring lent to a writer that builds in place ------------------ */
@@ -1079,6 +1105,7 @@ int main(void)
 	    HARNESS_TEST(keepalive),
 	    HARNESS_TEST(zero_window),
 	    HARNESS_TEST(orphan_zero_window),
+	    HARNESS_TEST(abort_unsent),
 	    HARNESS_TEST(send_ring_lends_room),
 	    HARNESS_TEST(syn_flood_cookies),
 	    HARNESS_TEST(unlisten_wakes_accept),

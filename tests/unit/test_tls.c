@@ -729,6 +729,46 @@ static void lower_reset_names_both_layers(void **state)
 	session_close(&ss);
 }
 
+static int abort_main(void *arg)
+{
+	struct session *ss = arg;
+	struct hz_view v;
+	uint64_t written;
+
+	HARNESS_CHECK(
+	    hz_fiber_spawn("server", echo_server, &ss->server, TLS_STACK) == 0);
+	HARNESS_CHECK(
+	    hz_flow_write(ss->client.flow, "ping", 4, HZ_DEADLINE_NEVER) == 4);
+	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, HZ_DEADLINE_NEVER) ==
+		      4);
+	hz_view_release(&v);
+	/* The client writes into dir[0]: nothing more after the abort (a
+	 * close would write its close_notify there). */
+	written = ss->pipe->dir[0].written;
+	hz_flow_abort(ss->client.flow);
+	HARNESS_CHECK(ss->pipe->dir[0].written == written);
+	HARNESS_CHECK(hz_flow_read(ss->client.flow, &v, 0) == -HZ_ECLOSED);
+	HARNESS_CHECK(hz_flow_write(ss->client.flow, "x", 1,
+				    HZ_DEADLINE_NEVER) == -HZ_ECLOSED);
+	side_join(&ss->server);
+	return 0;
+}
+
+/* An aborted session ends with no close_notify: the peer says so. */
+static void abort_sends_no_close_notify(void **state)
+{
+	struct session ss = {0};
+
+	(void)state;
+	session_open(&ss, "ec", NULL, "localhost");
+	assert_int_equal(harness_run_fibers(abort_main, &ss), 0);
+	assert_int_equal(ss.server.bytes, 4);
+	assert_string_equal(ss.server.err,
+			    "TLS: the peer closed the connection without "
+			    "close_notify (the data may be truncated)");
+	session_close(&ss);
+}
+
 /* --- session resumption -------------------------------------------------- */
 
 static int resume_main(void *arg)
@@ -1954,6 +1994,7 @@ int main(void)
 	    HARNESS_TEST(records_sealed_where_they_are_sent),
 	    HARNESS_TEST(sealed_writes_meet_deadlines_intact),
 	    HARNESS_TEST(engine_records_go_before_sealed_ones),
+	    HARNESS_TEST(abort_sends_no_close_notify),
 	    HARNESS_TEST(writer_timing_out_after_close_notify),
 	    HARNESS_TEST(pieces_of_a_write_share_a_record),
 	};
