@@ -9,6 +9,6 @@
 TEST_SUITES += tests/website/interop_socket.sh \
 	tests/website/interop_direct.sh tests/website/interop_kvm.sh \
 	tests/website/browser.sh tests/website/abuse.sh \
-	tests/website/memory.sh \
+	tests/website/memory.sh tests/website/laggards.sh \
 	tests/website/make_run.sh tests/website/startup.sh
 TEST_DEPS += $(O)/unix/examples/website/website $(TLS_CERTS)/ca.pem

@@ -29,6 +29,12 @@
 #define ACCEPT_POLL (100 * HZ_NS_PER_MS)
 /* A connection silent this long may make room when memory is short. */
 #define SILENT_RECLAIM HZ_NS_PER_S
+/* Short of memory, after the idle: a request head still coming this
+ * long after its first byte, or a response going out for SLOW_RECLAIM
+ * at under SLOW_RATE bytes a second, may be aborted (laggard). */
+#define HEAD_RECLAIM (2 * HZ_NS_PER_S)
+#define SLOW_RECLAIM (5 * HZ_NS_PER_S)
+#define SLOW_RATE (64u * 1024)
 /* Pause after a failed accept (no memory, no descriptors). */
 #define ACCEPT_ERROR_PAUSE (10 * HZ_NS_PER_MS)
 /* Room for a response head: status line, fields, framing. */
@@ -58,6 +64,7 @@ static HZ_COUNTER(c_memory_waits, "http", "conn_memory_waits");
 static HZ_COUNTER(c_idle_timeout, "http", "conn_idle_timeout");
 static HZ_COUNTER(c_header_timeout, "http", "conn_header_timeout");
 static HZ_COUNTER(c_io_timeout, "http", "conn_io_timeout");
+static HZ_COUNTER(c_reclaimed_slow, "http", "conn_reclaimed_slow");
 static HZ_COUNTER(c_peer_error, "http", "conn_peer_error");
 static HZ_COUNTER(c_truncated, "http", "conn_closed_mid_request");
 static HZ_COUNTER(c_stopped, "http", "conn_closed_by_stop");
@@ -80,6 +87,7 @@ struct hz_http_conn {
 	struct hz_http_conn *idle_next, *idle_prev; /* srv idle list */
 	uint64_t idle_since; /* monotonic: when it joined the idle list */
 	bool idle;	     /* waiting for a request's first byte */
+	bool in_head;	     /* reading a request's head, from start_ns */
 	bool served;	  /* answered a request: may be reclaimed when idle */
 	bool interrupted; /* its flow was closed under it (stop, reclaim) */
 	unsigned closers; /* fibers inside that close */
@@ -162,7 +170,7 @@ static void idle_leave(struct hz_http_conn *c)
 }
 
 /* Closes @c's flow under its fiber, which wakes and ends. */
-static void conn_interrupt(struct hz_http_conn *c)
+static void conn_end(struct hz_http_conn *c, bool abort)
 {
 	if (c->interrupted)
 		return;
@@ -171,9 +179,18 @@ static void conn_interrupt(struct hz_http_conn *c)
 	/* Closing may wait (a TLS close_notify): the fiber must not free
 	 * the flow, or itself, meanwhile. */
 	c->closers++;
-	hz_flow_close(c->flow);
+	if (abort)
+		hz_flow_abort(c->flow);
+	else
+		hz_flow_close(c->flow);
 	c->closers--;
 	hz_waitq_wake_all(&c->closed);
+}
+
+/* Closes @c's flow under its fiber, which then ends. */
+static void conn_interrupt(struct hz_http_conn *c)
+{
+	conn_end(c, false);
 }
 
 /* Interrupts the first connection of @list (idle or all) not yet
@@ -744,10 +761,13 @@ static bool exchange(struct hz_http_conn *c, uint64_t wait_until)
 	if (wait_request(c, wait_until) < 0)
 		return false;
 	exchange_reset(c);
+	c->in_head = true;
 	if (read_head(c) < 0) {
+		c->in_head = false;
 		access_log(c, false);
 		return false;
 	}
+	c->in_head = false;
 	hz_counter_inc(&c_requests);
 	c->req = (struct hz_http_request){
 	    .head = h,
@@ -994,8 +1014,52 @@ static void running_remove(struct hz_http_server *s)
 }
 
 /*
+ * How fast @c is going, in bytes a second, if it lags so that the heap
+ * may take it back; else UINT64_MAX. A request head still coming
+ * HEAD_RECLAIM after its first byte (a browser sends one whole; a
+ * slowloris a byte at a time) counts as 0; a response going out for
+ * SLOW_RECLAIM at under SLOW_RATE, its rate.
+ */
+static uint64_t lag_rate(const struct hz_http_conn *c, uint64_t now)
+{
+	uint64_t age = now - c->start_ns, rate;
+
+	if (c->interrupted || c->idle)
+		return UINT64_MAX;
+	if (c->in_head)
+		return age >= HEAD_RECLAIM ? 0 : UINT64_MAX;
+	if (!c->responded || c->ended || age < SLOW_RECLAIM)
+		return UINT64_MAX;
+	rate = c->bytes_sent * HZ_NS_PER_S / age;
+	return rate < SLOW_RATE ? rate : UINT64_MAX;
+}
+
+/* The slowest lagging connection of any running server (lag_rate), the
+ * oldest of equals; NULL if none lags. */
+static struct hz_http_conn *laggard(void)
+{
+	uint64_t now = hz_now(), best = UINT64_MAX;
+	struct hz_http_conn *pick = NULL;
+
+	for (struct hz_http_server *o = running; o != NULL; o = o->running_next)
+		for (struct hz_http_conn *c = o->all; c != NULL; c = c->next) {
+			uint64_t r = lag_rate(c, now);
+
+			if (r < best || (r == best && r != UINT64_MAX &&
+					 c->start_ns < pick->start_ns)) {
+				best = r;
+				pick = c;
+			}
+		}
+	return pick;
+}
+
+/*
  * Closes the longest-idle connection that has been served, or has said
- * nothing for SILENT_RECLAIM, of any running server (they share the heap:
+ * nothing for SILENT_RECLAIM, of any running server; failing that, aborts
+ * the slowest lagging one (laggard: a head trickling in, a response
+ * crawling out), which would otherwise keep the heap from every other
+ * client for as long as it keeps its pace (they share the heap:
  * the HTTPS server of a site may need what its HTTP server's idle
  * connections hold). Whether there was one.
  */
@@ -1009,10 +1073,18 @@ static bool reclaim_one(void)
 		if (oc != NULL && (c == NULL || oc->idle_since < c->idle_since))
 			c = oc;
 	}
+	if (c != NULL) {
+		hz_counter_inc(&c_reclaimed);
+		conn_interrupt(c);
+		return true;
+	}
+	c = laggard();
 	if (c == NULL)
 		return false;
-	hz_counter_inc(&c_reclaimed);
-	conn_interrupt(c);
+	/* Aborted, not closed: what it holds unsent (TCP's send buffer)
+	 * is what the heap needs back, now, not once the client read it. */
+	hz_counter_inc(&c_reclaimed_slow);
+	conn_end(c, true);
 	return true;
 }
 

@@ -36,6 +36,8 @@ site_pid=
 site_ns=
 site_tap=
 site_mem=${SITE_MEM:-512}
+# More of the target's options (more --block), from the caller.
+site_target_args=${SITE_TARGET_ARGS:-}
 
 # site_need MODE: fails the suite (need/built) for what MODE uses.
 site_need() {
@@ -109,20 +111,23 @@ site_start() {
 	stack=direct:service,ip=$site_host/24,gw=10.81.0.1
 	case $site_m in
 	socket)
-		"$SITE_BIN" --mem "$site_mem" --block tls="$tmp/tls.tar" -- \
+		"$SITE_BIN" --mem "$site_mem" --block tls="$tmp/tls.tar" \
+			$site_target_args -- \
 			--stack socket --http "$site_http" \
 			--https "$site_https" --tls tls "$@" >"$site_log" 2>&1 &
 		;;
 	direct)
 		ip netns exec "$site_ns" "$SITE_BIN" --mem "$site_mem" \
 			--net service=tap:"$site_tap" \
-			--block tls="$tmp/tls.tar" -- --stack "$stack" \
+			--block tls="$tmp/tls.tar" $site_target_args -- \
+			--stack "$stack" \
 			--tls tls "$@" >"$site_log" 2>&1 &
 		;;
 	kvm)
 		ip netns exec "$site_ns" "$SITE_TENDER" --mem "$site_mem" \
 			--net service=tap:"$site_tap" \
-			--block tls="$tmp/tls.tar" "$SITE_IMAGE" \
+			--block tls="$tmp/tls.tar" $site_target_args \
+			"$SITE_IMAGE" \
 			--stack "$stack" --tls tls "$@" >"$site_log" 2>&1 &
 		;;
 	esac
