@@ -41,10 +41,8 @@
 
 #include "site_kv.h"
 
-HZ_MANIFEST(
-    HZ_DEVICE_NET_OPTIONAL("service"),
-    {.kind = HZ_DEVICE_KIND_BLOCK, .flags = HZ_DEVICE_OPTIONAL, .name = "site"},
-    {.kind = HZ_DEVICE_KIND_BLOCK, .flags = HZ_DEVICE_OPTIONAL, .name = "tls"});
+HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"), HZ_DEVICE_BLOCK_OPTIONAL("site"),
+	    HZ_DEVICE_BLOCK_OPTIONAL("tls"));
 /* Fortuna, seeded before hz_main: TLS and TCP draw from it. */
 HZ_RANDOM_SOURCE(&hz_entropy_random);
 

@@ -58,14 +58,35 @@ struct hz_manifest {
 	(sizeof(struct hz_manifest) - offsetof(struct hz_manifest, version))
 
 /* clang-format off */
+/*
+ * 0 where @n, a string literal, is a device name of 1 to
+ * HZ_DEVICE_NAME_MAX - 1 characters; otherwise the build fails, naming
+ * the rule ("negative width in bit-field 'device_name_...'"). Its
+ * characters are checked where the image starts (hz_manifest_validate).
+ */
+#define HZ_DEVICE_NAME_CHECK(n) \
+	((uint32_t)(0 * sizeof(struct { \
+		int device_name_needs_1_to_31_characters : \
+		    sizeof(n) > 1 && sizeof(n) <= HZ_DEVICE_NAME_MAX ? 1 : -1; \
+	})))
 /* One net device entry for HZ_MANIFEST. */
-#define HZ_DEVICE_NET(n) {.kind = HZ_DEVICE_KIND_NET, .name = n}
+#define HZ_DEVICE_NET(n) \
+	{.kind = HZ_DEVICE_KIND_NET, .flags = HZ_DEVICE_NAME_CHECK(n), \
+	 .name = n}
 /* One block device entry for HZ_MANIFEST. */
-#define HZ_DEVICE_BLOCK(n) {.kind = HZ_DEVICE_KIND_BLOCK, .name = n}
+#define HZ_DEVICE_BLOCK(n) \
+	{.kind = HZ_DEVICE_KIND_BLOCK, .flags = HZ_DEVICE_NAME_CHECK(n), \
+	 .name = n}
 /* A net device the application can run without (hz_platform_net_acquire
  * then gives -HZ_ENOENT). */
 #define HZ_DEVICE_NET_OPTIONAL(n) \
-	{.kind = HZ_DEVICE_KIND_NET, .flags = HZ_DEVICE_OPTIONAL, .name = n}
+	{.kind = HZ_DEVICE_KIND_NET, \
+	 .flags = HZ_DEVICE_OPTIONAL | HZ_DEVICE_NAME_CHECK(n), .name = n}
+/* A block device the application can run without (hz_platform_block_acquire
+ * then gives -HZ_ENOENT). */
+#define HZ_DEVICE_BLOCK_OPTIONAL(n) \
+	{.kind = HZ_DEVICE_KIND_BLOCK, \
+	 .flags = HZ_DEVICE_OPTIONAL | HZ_DEVICE_NAME_CHECK(n), .name = n}
 /* clang-format on */
 
 /* Declares the application's devices (at most HZ_MANIFEST_MAX). */

@@ -13,6 +13,12 @@ int hz_manifest_find(const struct hz_manifest *m, enum hz_device_kind kind,
 	return -HZ_ENOENT;
 }
 
+/* What a device name is made of: none of the characters that bindings
+ * (--net NAME=..., --block NAME=PATH) use to separate their parts. */
+#define NAME_CHARS                                                       \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
+	"-_."
+
 int hz_manifest_validate(const struct hz_manifest *m, const char **why)
 {
 	*why = NULL;
@@ -37,6 +43,9 @@ int hz_manifest_validate(const struct hz_manifest *m, const char **why)
 		else if (memchr(e->name, '\0', HZ_DEVICE_NAME_MAX) == NULL ||
 			 e->name[0] == '\0')
 			*why = "manifest device name empty or unterminated";
+		else if (e->name[strspn(e->name, NAME_CHARS)] != '\0')
+			*why = "manifest device name with a character other "
+			       "than a letter, a digit, '-', '_' or '.'";
 		for (uint32_t j = 0; *why == NULL && j < i; j++)
 			if (strcmp(m->entries[j].name, e->name) == 0)
 				*why = "duplicate device name in manifest";

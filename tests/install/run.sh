@@ -652,6 +652,38 @@ refuses "a directory that exists" 2 '^haze new: app-hello: already exists$' \
 refuses "a name that is not one" 2 '^haze new: 9lives: a name is a letter' \
 	. new 9lives
 (cd "$work" && env_run haze new fresh) >/dev/null 2>&1
+
+# Device manifests the compiler takes but no image may carry: refused by
+# haze build (exit 2), naming the fault, and by haze run; one the
+# compiler can check (a name too long) fails the compile, naming it.
+# man_build DESC ENTRIES PATTERN: HZ_MANIFEST(ENTRIES) added to a new app.
+man_n=0
+man_build() {
+	man_n=$((man_n + 1))
+	(cd "$work" && env_run haze new "man$man_n") >/dev/null 2>&1
+	printf 'HZ_MANIFEST(%s);\n' "$2" >>"$work/man$man_n/main.c"
+	haze_in "man$man_n" build >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q -- "$3" "$out"; then
+		ok "haze build refuses $1: $(grep -m1 -- "$3" "$out")"
+	else
+		not_ok "haze build refuses $1 (exit $rc)"
+		diag "$(tail -n 5 "$out")"
+	fi
+}
+man_build "a manifest naming a device twice" \
+	'HZ_DEVICE_BLOCK("storage"), HZ_DEVICE_BLOCK("storage")' \
+	"^haze build: build/unix/man1: invalid device manifest: it names device 'storage' twice (HZ_MANIFEST in the application's source)$"
+man_build "a device name a binding cannot carry" 'HZ_DEVICE_BLOCK("a=b")' \
+	"invalid device manifest: device name 'a=b' has a character other than a letter"
+man_build "an empty device name" 'HZ_DEVICE_NET("")' \
+	"device_name_needs_1_to_31_characters"
+man_build "a device name of 32 characters" \
+	'HZ_DEVICE_NET("abcdefghijklmnopqrstuvwxyz012345")' \
+	"device_name_needs_1_to_31_characters"
+refuses "a manifest naming a device twice, at run" 2 \
+	"^haze run: build/unix/man1: invalid device manifest: it names device 'storage' twice" \
+	man1 run
 refuses "a missing image" 2 '^haze run: build/unix/fresh: no such image: build it with haze build -t unix$' \
 	fresh run
 refuses "a missing kvm image" 2 '^haze run: build/kvm/fresh.hz: no such image: build it with haze build -t kvm$' \

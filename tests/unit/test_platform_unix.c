@@ -424,6 +424,18 @@ static void manifest_validate_rejects_bad_images(void **state)
 	REJECTS(memset(b.entries[0].name, 'a', HZ_DEVICE_NAME_MAX));
 	REJECTS(b.entries[1].name[0] = '\0');
 	REJECTS(memcpy(b.entries[1].name, "service", 8));
+	/* Characters the bindings separate their parts with. */
+	REJECTS(memcpy(b.entries[1].name, "a=b", 4));
+	REJECTS(memcpy(b.entries[1].name, "a,b", 4));
+	REJECTS(memcpy(b.entries[1].name, "a:b", 4));
+	REJECTS(memcpy(b.entries[1].name, "a b", 4));
+	REJECTS(memcpy(b.entries[1].name, "a/b", 4));
+	{
+		struct hz_manifest b = m;
+
+		memcpy(b.entries[1].name, "Disk-2_a.img", 13);
+		assert_int_equal(hz_manifest_validate(&b, &why), 0);
+	}
 	REJECTS(b.note_type = 0);
 	REJECTS(b.note_namesz = 4);
 	REJECTS(b.note_name[0] = 'X');

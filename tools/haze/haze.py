@@ -269,6 +269,15 @@ def cmd_build(args):
     if r.returncode != 0:
         raise Failed(f"haze build: -t {target.name}: make failed "
                      f"(status {r.returncode})")
+    # What the compiler cannot see of HZ_MANIFEST (a name twice, a
+    # character a binding cannot carry) is refused here, not at run.
+    try:
+        inspect_image(image)
+    except BadManifest as e:
+        raise Refused(f"haze build: {image}: invalid device manifest: {e} "
+                     "(HZ_MANIFEST in the application's source)") from e
+    except NotHaze:
+        pass  # what haze run would say of it, it says then
     if before is not None and image_stamp(image) == before:
         print(f"haze: {image} is up to date ({target.name})")
     else:
@@ -450,6 +459,9 @@ def cmd_run(args):
               f"build -t {t.name} rebuilds it)", file=sys.stderr)
     try:
         info = inspect_image(image)
+    except BadManifest as e:
+        raise Refused(f"haze run: {image}: invalid device manifest: {e} "
+                      "(HZ_MANIFEST in the application's source)") from e
     except NotHaze as e:
         raise Refused(f"haze run: {image}: not a Haze image: {e}") from e
     if info.target != t.name:
@@ -582,6 +594,10 @@ class NotHaze(Exception):
     pass
 
 
+class BadManifest(NotHaze):
+    """A Haze image whose device manifest (HZ_MANIFEST) is invalid."""
+
+
 def u(fmt, data, off):
     if off < 0 or off + struct.calcsize(fmt) > len(data):
         raise NotHaze("truncated")
@@ -626,11 +642,14 @@ def parse_manifest(desc):
         if flags & ~DEVICE_OPTIONAL:
             raise NotHaze(f"manifest device {i} has unknown flags")
         if b"\0" not in raw or raw[0] == 0:
-            raise NotHaze(f"manifest device {i} has an empty or "
-                          "unterminated name")
+            raise BadManifest(f"device {i} has an empty or "
+                              "unterminated name")
         name = raw.split(b"\0", 1)[0].decode("ascii", "replace")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+            raise BadManifest(f"device name '{name}' has a character other "
+                              "than a letter, a digit, '-', '_' or '.'")
         if any(d[0] == name for d in devices):
-            raise NotHaze(f"manifest names device '{name}' twice")
+            raise BadManifest(f"it names device '{name}' twice")
         devices.append((name, DEVICE_KINDS[kind],
                         bool(flags & DEVICE_OPTIONAL)))
     return devices
@@ -745,6 +764,9 @@ def cmd_inspect(args):
     path = args[0]
     try:
         i = inspect_image(path)
+    except BadManifest as e:
+        raise Failed(f"haze inspect: {path}: invalid device manifest: "
+                     f"{e}") from e
     except NotHaze as e:
         raise Failed(f"haze inspect: {path}: not a Haze image: {e}") from e
     except OSError as e:

@@ -31,9 +31,8 @@
 
 #include "site_kv.h" /* static const hz_kv_image site_kv, from site/ */
 
-HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"), {.kind = HZ_DEVICE_KIND_BLOCK,
-						.flags = HZ_DEVICE_OPTIONAL,
-						.name = "site"});
+HZ_MANIFEST(HZ_DEVICE_NET_OPTIONAL("service"),
+	    HZ_DEVICE_BLOCK_OPTIONAL("site"));
 HZ_RANDOM_SOURCE(&hz_entropy_random);
 
 #define CHUNK (16u * 1024) /* a tar store on its device: read per write */
