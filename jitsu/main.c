@@ -282,6 +282,14 @@ int main(int argc, char **argv)
 	else if (argc != 2 || argv[1][0] == '-')
 		usage();
 	config = argv[argc - 1];
+	if (mode == NULL && geteuid() != 0) {
+		fprintf(stderr, "haze-jitsu: must run as root: it makes a "
+				"bridge and a tap per service and answers DNS "
+				"on port 53 (it then runs as the "
+				"configuration's user; --check and --status "
+				"need no root)\n");
+		return 1;
+	}
 	if (jitsu_config_read(&J, config, &err) < 0) {
 		fprintf(stderr, "haze-jitsu: %s\n", hz_errmsg_text(&err));
 		return 2;

@@ -187,7 +187,34 @@ def website(i, idle=IDLE, target="unix"):
                     "gw={gateway} --http 80 --quiet"}
 
 
+def check_not_root():
+    """The daemon refuses to run as another user than root, saying so."""
+    if os.getuid() != 0:
+        r = subprocess.run([JITSU, "/nonexistent/x.conf"],
+                           capture_output=True)
+    else:
+        # A copy nobody can reach: the build tree may lie under a
+        # directory only root may enter.
+        pub = tempfile.mkdtemp()
+        os.chmod(pub, 0o755)
+        exe = shutil.copy(JITSU, os.path.join(pub, "haze-jitsu"))
+
+        def drop():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        r = subprocess.run([exe, "/nonexistent/x.conf"], capture_output=True,
+                           preexec_fn=drop)
+        shutil.rmtree(pub)
+    err = r.stderr.decode(errors="replace")
+    if not report(r.returncode == 1 and err.startswith(
+            "haze-jitsu: must run as root: it makes a bridge"),
+            "run by another user than root, it says root is needed"):
+        diag("status %d, stderr: %s" % (r.returncode, err))
+
+
 def check_refusals(tmp):
+    check_not_root()
     ok = subprocess.run([JITSU, "--check", "/nonexistent/x.conf"],
                         capture_output=True)
     report(ok.returncode == 2 and b"/nonexistent/x.conf" in ok.stderr,
