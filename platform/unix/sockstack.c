@@ -371,6 +371,20 @@ static void flow_close(struct hz_flow *fl)
 	sock_close(&f->sk);
 }
 
+/* Closes with a reset (SO_LINGER of 0): the kernel drops what it holds
+ * unsent and frees the socket's buffers at once. */
+static void flow_abort(struct hz_flow *fl)
+{
+	struct sock_flow *f = (struct sock_flow *)fl;
+	struct linger now = {.l_onoff = 1, .l_linger = 0};
+
+	if (f->sk.fd >= 0 &&
+	    setsockopt(f->sk.fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now)) < 0)
+		HZ_DEBUG(&sock_log, "SO_LINGER: %s", strerror(errno));
+	f->closed = true;
+	sock_close(&f->sk);
+}
+
 static void flow_free(struct hz_flow *fl)
 {
 	flow_close(fl);
@@ -389,6 +403,7 @@ static const struct hz_flow_ops sock_flow_ops = {
     .writev = flow_writev,
     .shutdown = flow_shutdown,
     .close = flow_close,
+    .abort = flow_abort,
     .free = flow_free,
     .error_message = flow_error,
 };

@@ -9,9 +9,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "haze/flow.h"
@@ -231,6 +233,50 @@ static void shutdown_ends_one_direction(void **state)
 }
 
 /*
+ * hz_flow_abort with data the peer has not read: the peer's next read
+ * is a reset (SO_LINGER 0), not the data and then an end.
+ */
+static int abort_main(void *arg)
+{
+	static uint8_t big[4u << 20];
+	struct timeval tv = {.tv_sec = 2};
+	struct conn c;
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n, w;
+
+	(void)arg;
+	if (!conn_open(&c)) {
+		conn_close(&c);
+		return -1;
+	}
+	/* Nobody reads yet: the socket buffers fill. */
+	w = hz_flow_write(c.f, big, sizeof(big), hz_now() + 200 * HZ_NS_PER_MS);
+	HARNESS_CHECK_GT(w, 0);
+	hz_flow_abort(c.f);
+	HARNESS_CHECK_EQ(hz_flow_write(c.f, "x", 1, hz_now() + HZ_NS_PER_S),
+			 -HZ_ECLOSED);
+	/* What had arrived may still be read; then the reset, where a
+	 * close would have sent the rest and an end. */
+	HARNESS_CHECK_EQ(
+	    setsockopt(c.peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	errno = 0;
+	while ((n = recv(c.peer, buf, sizeof(buf), 0)) > 0)
+		got += (size_t)n;
+	HARNESS_CHECK_EQ(n, -1);
+	HARNESS_CHECK_EQ(errno, ECONNRESET);
+	HARNESS_CHECK_LT(got, (size_t)w);
+	conn_close(&c);
+	return 0;
+}
+
+static void abort_resets_the_peer(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_run_fibers(abort_main, NULL), 0);
+}
+
+/*
  * UDP batches against a plain socket: a batch of three sent in one call
  * arrives in order; four sent to the stack come back in one receive with
  * their sender, one cut to a short buffer with its whole length; an
@@ -316,6 +362,7 @@ int main(void)
 	    HARNESS_TEST(partial_write_at_the_deadline),
 	    HARNESS_TEST(reset_is_sticky_and_close_idempotent),
 	    HARNESS_TEST(shutdown_ends_one_direction),
+	    HARNESS_TEST(abort_resets_the_peer),
 	    HARNESS_TEST(udp_batches_both_ways),
 	};
 
