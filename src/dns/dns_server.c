@@ -170,6 +170,8 @@ struct resp {
 	uint16_t ptr[PTRS_MAX];
 	size_t nptr;
 	uint16_t counts[3]; /* answer, authority, additional */
+	unsigned rcode;	    /* as finish set it: 12 bits, with EDNS's */
+	bool aa;
 };
 
 /* Whether the name at @off of the response equals @name (any case). */
@@ -484,6 +486,8 @@ static size_t finish(struct resp *r, const struct query *q, unsigned rcode,
 {
 	uint16_t flags = hz_get16(r->b + 2);
 
+	r->rcode = rcode;
+	r->aa = aa;
 	flags = (uint16_t)((flags & ~0x000fu) | (rcode & 0xf));
 	if (aa)
 		flags |= FLAG_AA;
@@ -616,8 +620,9 @@ int hz_dns_server_answer(const struct hz_dns_server *s, const uint8_t *query,
 		/* A slip needs a question: the client retries it over TCP. */
 		if (v == HZ_DNS_RRL_SLIP && q.qend != 0) {
 			hz_counter_inc(&c_rrl_slip);
-			return (int)truncated(&r, query, &q, out[3] & 0xfu,
-					      false);
+			/* The answer's whole rcode: BADVERS is 16, its
+			 * upper bits in the OPT. */
+			return (int)truncated(&r, query, &q, r.rcode, false);
 		}
 		hz_counter_inc(&c_rrl_drop);
 		return 0;

@@ -1265,7 +1265,23 @@ static void server_rate_limits(void **state)
 	assert_false(AA(&f));
 	assert_int_equal(f.p.an, 0);
 	assert_int_equal(harness_counter("dns_server", "rrl_slip"), slips + 1);
+	/* A slipped answer keeps its whole rcode: BADVERS (16) has 1 in the
+	 * OPT's top bits, not NOERROR. */
+	query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
+	add_opt(&f, 1232, 1);
+	n = 0;
+	for (int i = 0; i < 4 && !(n > 0 && TC(&f)); i++) {
+		n = hz_dns_server_answer(&f.srv, f.q, f.qlen, src, HZ_DNS_UDP,
+					 0, f.out, sizeof(f.out));
+		if (n > 0)
+			parse_msg(f.out, (size_t)n, &f.p);
+	}
+	assert_true(n > 0 && TC(&f));
+	assert_int_equal(RCODE(&f), 0);
+	assert_int_equal(f.p.ar, 1);
+	assert_int_equal(f.p.rr[0].ttl >> 24, HZ_DNS_BADVERS >> 4);
 	/* TCP is not limited. */
+	query(&f, "www.haze.test", HZ_DNS_TYPE_A, 0);
 	n = hz_dns_server_answer(&f.srv, f.q, f.qlen, src, HZ_DNS_TCP, 0, f.out,
 				 sizeof(f.out));
 	assert_true(n > (int)f.qlen);
