@@ -10,14 +10,18 @@
  * A service that fails to boot gets its parked queries SERVFAIL.
  *
  * A query relayed upstream goes the way it came: over UDP under a fresh
- * id, or, from a TCP client, over a TCP connection of its own (an answer
- * too large for UDP comes whole only so).
+ * id, from a socket of its own on a random port, or, from a TCP client,
+ * over a TCP connection of its own (an answer too large for UDP comes
+ * whole only so). A UDP answer is taken only from the upstream's address
+ * and port, to that socket, with the relay's id and the query's very
+ * question: an off-path forger has port, id and question to match.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +44,9 @@
 #define FORWARDS_MAX 1024
 /* Of those, relayed over TCP at once: each holds a socket. */
 #define TCP_FORWARDS_MAX 64
+/* And over UDP: each holds a socket of its own too (its random port is
+ * half of what a forger must guess). main.c's POLL_DNS_MAX counts both. */
+#define UDP_FORWARDS_MAX 128
 #define FORWARD_NS 5000000000ull
 #define ZONE_BUDGET (16u << 20)
 
@@ -47,8 +54,10 @@ HZ_COUNTER(c_parked_full, "jitsu", "drop_parked_full");
 HZ_COUNTER(c_parked_client, "jitsu", "drop_parked_client_full");
 HZ_COUNTER(c_parked_long, "jitsu", "drop_parked_query_too_long");
 HZ_COUNTER(c_forward_rrl, "jitsu", "forward_rate_limited");
+HZ_COUNTER(c_summon_rrl, "jitsu", "summon_rate_limited");
 HZ_COUNTER(c_forward_full, "jitsu", "drop_forward_full");
 HZ_COUNTER(c_forward_stray, "jitsu", "drop_upstream_stray");
+HZ_COUNTER(c_forward_mismatch, "jitsu", "drop_upstream_mismatch");
 HZ_COUNTER(c_forward_tcp_full, "jitsu", "drop_forward_tcp_full");
 HZ_COUNTER(c_forward_tcp_failed, "jitsu", "forward_tcp_failed");
 HZ_COUNTER(c_tcp_full, "jitsu", "drop_tcp_clients_full");
@@ -88,12 +97,15 @@ struct parked {
 /* A query forwarded upstream: over UDP under a new id, or over TCP. */
 struct forward {
 	bool used;
+	bool tcp;
 	uint16_t id, client_id;
 	struct origin to;
 	uint64_t deadline;
-	/* Over TCP, the connection's own (-1: over UDP). */
+	/* Its own socket: a TCP connection, or a UDP socket connected to
+	 * the upstream from a random port (-1: none). */
 	int fd;
-	uint8_t *q; /* the query, framed: 2 + qlen bytes */
+	struct hz_dns_question qn; /* over UDP: the answer's must be this */
+	uint8_t *q;		   /* the query, framed: 2 + qlen bytes */
 	size_t qlen, sent;
 	uint8_t alen_buf[2]; /* the answer's length, as it arrives */
 	uint8_t *a;	     /* the answer: alen bytes */
@@ -196,6 +208,62 @@ static int zone_refusal(const struct jitsu *j, int r, struct hz_errmsg *err)
 			     is_record ? "record" : "service", why + at);
 }
 
+/* Whether @w (@n bytes) is the word @word, in any case. */
+static bool word_is(const char *w, size_t n, const char *word)
+{
+	return n == strlen(word) && strncasecmp(w, word, n) == 0;
+}
+
+/*
+ * The service that record line @rec (master-file text: owner, TTL and
+ * class in either order, type, data) names as its CNAME target, or NULL. The
+ * server would answer an A question for the alias with the service's
+ * address from the zone, never booting it: such an alias is refused.
+ */
+static const struct jitsu_service *cname_to_service(const struct jitsu *j,
+						    const char *rec)
+{
+	const char *w[5];
+	size_t wl[5], nw = 0;
+	char target[HZ_DNS_TEXT_MAX + 2];
+	size_t k = 1;
+	int n;
+
+	for (const char *p = rec; *p && nw < 5;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		w[nw] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		wl[nw] = (size_t)(p - w[nw]);
+		nw++;
+	}
+	/* After the owner, a TTL and a class may come, in either order. */
+	while (k < nw && k < 3 &&
+	       ((w[k][0] >= '0' && w[k][0] <= '9') ||
+		word_is(w[k], wl[k], "IN") || word_is(w[k], wl[k], "CH") ||
+		word_is(w[k], wl[k], "HS") || word_is(w[k], wl[k], "CS")))
+		k++;
+	if (k + 1 >= nw || !word_is(w[k], wl[k], "CNAME"))
+		return NULL;
+	if (word_is(w[k + 1], wl[k + 1], "@"))
+		n = snprintf(target, sizeof(target), "%s", j->zone);
+	else if (w[k + 1][wl[k + 1] - 1] == '.')
+		n = snprintf(target, sizeof(target), "%.*s", (int)wl[k + 1] - 1,
+			     w[k + 1]);
+	else
+		n = snprintf(target, sizeof(target), "%.*s.%s", (int)wl[k + 1],
+			     w[k + 1], j->zone);
+	if (n < 0 || (size_t)n >= sizeof(target))
+		return NULL; /* no name: the zone parser says so */
+	for (size_t i = 0; i < j->nsvc; i++)
+		if (strcasecmp(j->svc[i].name, target) == 0)
+			return &j->svc[i];
+	return NULL;
+}
+
 int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
 		     struct hz_errmsg *err)
 {
@@ -210,6 +278,21 @@ int jitsu_zone_build(struct jitsu *j, char *text, size_t cap, size_t *len,
 	r = hz_dns_zone_load(&j->zone_db, ZONE_BUDGET, NULL, text, *len, err);
 	if (r < 0)
 		return zone_refusal(j, r, err);
+	for (size_t i = 0; i < j->nrecords; i++) {
+		const struct jitsu_service *sv =
+		    cname_to_service(j, j->records[i]);
+
+		if (sv == NULL)
+			continue;
+		hz_dns_zone_release(&j->zone_db);
+		*len = 0;
+		return hz_errmsg_set(err, -HZ_EINVAL,
+				     "%s:%u: record: a CNAME to service %s "
+				     "(line %u) does not boot it: name the "
+				     "service directly",
+				     j->config_path, j->record_line[i],
+				     sv->name, sv->line);
+	}
 	/* A record line giving a service a second address would send some
 	 * clients elsewhere: each service's A question has one answer. */
 	for (size_t i = 0; i < j->nsvc; i++) {
@@ -247,14 +330,6 @@ int jitsu_dns_open(struct jitsu *j, struct hz_errmsg *err)
 	j->tcp_fd = listen_on(SOCK_STREAM, &j->dns_addr, err);
 	if (j->tcp_fd < 0)
 		return -1;
-	j->up_fd = -1;
-	if (j->have_upstream) {
-		j->up_fd = socket(AF_INET,
-				  SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (j->up_fd < 0)
-			return hz_errmsg_set(err, -HZ_EIO, "upstream: %s",
-					     strerror(errno));
-	}
 	return 0;
 }
 
@@ -384,34 +459,106 @@ static void servfail(struct jitsu *j, const uint8_t *q,
 	bare_reply(j, q, qn, to, false, 2);
 }
 
-/* Sends @q upstream under a fresh id, to be relayed back to @to. */
+/*
+ * Sends @q (@qn its question) upstream under a fresh id, from a UDP
+ * socket of its own (connected to the upstream: the kernel takes nothing
+ * from another address or port), to be relayed back to @to.
+ */
 static void forward(struct jitsu *j, uint8_t *q, size_t len,
-		    const struct origin *to)
+		    const struct hz_dns_question *qn, const struct origin *to)
 {
 	struct forward *f = NULL;
+	size_t over_udp = 0;
 	uint16_t id;
+	int fd;
 
-	for (size_t i = 0; i < FORWARDS_MAX && f == NULL; i++)
-		if (!forwards[i].used)
+	for (size_t i = 0; i < FORWARDS_MAX; i++) {
+		if (forwards[i].used && !forwards[i].tcp)
+			over_udp++;
+		else if (!forwards[i].used && f == NULL)
 			f = &forwards[i];
-	if (f == NULL) {
+	}
+	if (f == NULL || over_udp >= UDP_FORWARDS_MAX) {
 		hz_counter_inc(&c_forward_full);
 		return;
 	}
 	/* A random id, so an off-path forger must guess it. */
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		return;
+	/* connect binds it to an ephemeral port the kernel picks at
+	 * random, a new one for each query. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&j->upstream,
+			      sizeof(j->upstream)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		hz_counter_inc(&c_forward_full);
+		return;
+	}
 	*f = (struct forward){.used = true,
 			      .id = id,
 			      .client_id = hz_get16(q),
 			      .to = *to,
 			      .deadline = jitsu_now() + FORWARD_NS,
-			      .fd = -1};
+			      .fd = fd,
+			      .qn = *qn};
 	hz_put16(q, id);
-	(void)!sendto(j->up_fd, q, len, 0,
-		      (const struct sockaddr *)&j->upstream,
-		      sizeof(j->upstream));
+	(void)!send(fd, q, len, 0);
 	hz_put16(q, f->client_id);
+}
+
+/* Whether UDP answer @m (@len bytes) answers @f: its id and its question
+ * (the name in any case, type, class) are the query's. */
+static bool answers(const struct forward *f, const uint8_t *m, size_t len)
+{
+	uint8_t head[12 + HZ_DNS_NAME_MAX + 4];
+	struct hz_dns_question qn;
+	size_t n = len < sizeof(head) ? len : sizeof(head);
+
+	if (len < 12 || hz_get16(m) != f->id || !(m[2] & 0x80))
+		return false;
+	/* Read as a query with its question alone: the reader wants one. */
+	memcpy(head, m, n);
+	head[2] &= 0x7f;
+	memset(head + 6, 0, 6);
+	return hz_dns_question_read(head, n, &qn) == 0 &&
+	       qn.name_len == f->qn.name_len &&
+	       memcmp(qn.name, f->qn.name, qn.name_len) == 0 &&
+	       qn.qtype == f->qn.qtype && qn.qclass == f->qn.qclass;
+}
+
+/* Reads what reached @f's UDP socket: the answer goes to its client; a
+ * datagram that does not answer its query is dropped, counted, and the
+ * relay waits on for the real answer. */
+static void forward_udp_read(struct jitsu *j, struct forward *f)
+{
+	for (int k = 0; k < 16; k++) {
+		static uint8_t m[65535];
+		struct sockaddr_in from;
+		socklen_t al = sizeof(from);
+		ssize_t n = recvfrom(f->fd, m, sizeof(m), 0,
+				     (struct sockaddr *)&from, &al);
+
+		if (n < 0)
+			return;
+		/* Connected, so the kernel filtered already; checked all
+		 * the same, as the socket's contract. */
+		if (from.sin_addr.s_addr != j->upstream.sin_addr.s_addr ||
+		    from.sin_port != j->upstream.sin_port) {
+			hz_counter_inc(&c_forward_stray);
+			continue;
+		}
+		if (!answers(f, m, (size_t)n)) {
+			hz_counter_inc(&c_forward_mismatch);
+			continue;
+		}
+		struct origin to = f->to;
+
+		hz_put16(m, f->client_id);
+		forward_free(f);
+		reply(j, &to, m, (size_t)n);
+		return;
+	}
 }
 
 /*
@@ -428,7 +575,7 @@ static void forward_tcp(struct jitsu *j, const uint8_t *q, size_t len,
 	int fd;
 
 	for (size_t i = 0; i < FORWARDS_MAX; i++) {
-		if (forwards[i].used && forwards[i].fd >= 0)
+		if (forwards[i].used && forwards[i].tcp)
 			over_tcp++;
 		else if (!forwards[i].used && f == NULL)
 			f = &forwards[i];
@@ -452,6 +599,7 @@ static void forward_tcp(struct jitsu *j, const uint8_t *q, size_t len,
 	}
 	/* The connection is the query's alone: its id needs no change. */
 	f->used = true;
+	f->tcp = true;
 	f->client_id = f->id = hz_get16(q);
 	f->to = *to;
 	f->deadline = jitsu_now() + FORWARD_NS;
@@ -596,6 +744,54 @@ static enum hz_dns_rrl_verdict rate(struct jitsu *j, const struct origin *to,
 	return hz_dns_rrl_take(&j->rrl, ntohl(to->peer.sin_addr.s_addr), now);
 }
 
+/*
+ * Query @q (@qn its question) from @to names service @s, which is not
+ * ready: start it (or have it started once it is gone), and park the
+ * query or answer it. A UDP source is charged its rate-limit token first:
+ * a query the limiter drops or slips starts, stops and parks nothing, and
+ * every answer, SERVFAIL included, is one it paid for.
+ */
+static void summon(struct jitsu *j, struct jitsu_service *s, uint8_t *q,
+		   size_t len, const struct hz_dns_question *qn,
+		   const struct origin *to, uint64_t now)
+{
+	enum hz_dns_rrl_verdict v = rate(j, to, now);
+	bool addr_q =
+	    qn->qtype == HZ_DNS_TYPE_A || qn->qtype == HZ_DNS_TYPE_ANY;
+
+	if (v != HZ_DNS_RRL_PASS) {
+		hz_counter_inc(&c_summon_rrl);
+		if (v == HZ_DNS_RRL_SLIP)
+			bare_reply(j, q, qn, to, true, 0);
+		return;
+	}
+	if (j->stopping || (s->state == SVC_FAILED && now < s->restart_at)) {
+		/* Nothing starts while the daemon stops; a service that
+		 * failed to start is not tried again within its backoff. */
+		servfail(j, q, qn, to);
+		return;
+	}
+	if (s->state == SVC_STOPPED || s->state == SVC_FAILED) {
+		/* max-running counts booting ones too: with every slot
+		 * booting, nothing can go for this one. */
+		if (!jitsu_make_room(j, s) || jitsu_start(j, s, now) < 0) {
+			servfail(j, q, qn, to);
+			return;
+		}
+	} else if (s->state == SVC_STOPPING || s->state == SVC_BACKOFF) {
+		/* Started again as soon as it is gone, or its backoff is
+		 * over: under max-running then (jitsu_reap, jitsu_tick). */
+		s->summoned = now;
+	}
+	if (addr_q &&
+	    (j->answer == JITSU_ANSWER_READY || s->state != SVC_BOOTING)) {
+		if (!park(j, s, q, len, to))
+			servfail(j, q, qn, to);
+		return;
+	}
+	answer_as(j, q, len, to, true);
+}
+
 /* One query from @to: summon, park, forward or answer. */
 static void query(struct jitsu *j, uint8_t *q, size_t len,
 		  const struct origin *to)
@@ -610,14 +806,14 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 		return;
 	}
 	if (!hz_dns_zone_contains(&j->zone_db, qn.name, qn.name_len) &&
-	    j->up_fd >= 0) {
+	    j->have_upstream) {
 		/* Rate-limited as the zone's answers are: a relayed answer
 		 * can be far larger than the query (reflection). */
 		enum hz_dns_rrl_verdict v = rate(j, to, now);
 		if (v == HZ_DNS_RRL_PASS && to->tcp)
 			forward_tcp(j, q, len, &qn, to);
 		else if (v == HZ_DNS_RRL_PASS)
-			forward(j, q, len, to);
+			forward(j, q, len, &qn, to);
 		else if (v == HZ_DNS_RRL_SLIP)
 			bare_reply(j, q, &qn, to, true, 0);
 		if (v != HZ_DNS_RRL_PASS)
@@ -625,50 +821,15 @@ static void query(struct jitsu *j, uint8_t *q, size_t len,
 		return;
 	}
 	s = jitsu_find(j, qn.name, qn.name_len);
-	if (s != NULL && s->state != SVC_READY && s->state != SVC_BOOTING &&
-	    !summons(j, q, len)) {
+	if (s == NULL || s->state == SVC_READY) {
+		answer(j, q, len, to);
+		return;
+	}
+	if (s->state != SVC_BOOTING && !summons(j, q, len)) {
 		answer(j, q, len, to); /* refused, or nothing to wait for */
 		return;
 	}
-	if (s != NULL && s->state != SVC_READY &&
-	    (j->stopping || (s->state == SVC_FAILED && now < s->restart_at))) {
-		/* Nothing starts while the daemon stops; a service that
-		 * failed to start is not tried again within its backoff. */
-		servfail(j, q, &qn, to);
-		return;
-	}
-	if (s != NULL) {
-		if (s->state == SVC_STOPPED || s->state == SVC_FAILED) {
-			/* max-running counts booting ones too: with every
-			 * slot booting, nothing can go for this one. */
-			if (!jitsu_make_room(j, s) ||
-			    jitsu_start(j, s, now) < 0) {
-				servfail(j, q, &qn, to);
-				return;
-			}
-		} else if (s->state == SVC_STOPPING ||
-			   s->state == SVC_BACKOFF) {
-			/* Started again as soon as it is gone, or its
-			 * backoff is over. */
-			s->summoned = now;
-		}
-		bool addr_q =
-		    qn.qtype == HZ_DNS_TYPE_A || qn.qtype == HZ_DNS_TYPE_ANY;
-		if (s->state != SVC_READY && addr_q &&
-		    (j->answer == JITSU_ANSWER_READY ||
-		     s->state != SVC_BOOTING)) {
-			/* A UDP source is held to the rate limit before it
-			 * takes a slot of the table, not after. */
-			enum hz_dns_rrl_verdict v = rate(j, to, now);
-			if (v == HZ_DNS_RRL_SLIP)
-				bare_reply(j, q, &qn, to, true, 0);
-			else if (v == HZ_DNS_RRL_PASS &&
-				 !park(j, s, q, len, to))
-				servfail(j, q, &qn, to);
-			return;
-		}
-	}
-	answer(j, q, len, to);
+	summon(j, s, q, len, &qn, to, now);
 }
 
 void jitsu_dns_release(struct jitsu *j, struct jitsu_service *s, bool ok)
@@ -701,35 +862,6 @@ void jitsu_dns_udp(struct jitsu *j)
 		if (n < 0)
 			return;
 		query(j, q, (size_t)n, &to);
-	}
-}
-
-void jitsu_dns_upstream(struct jitsu *j)
-{
-	for (int k = 0; k < 64; k++) {
-		uint8_t m[65535];
-		struct sockaddr_in from;
-		socklen_t al = sizeof(from);
-		ssize_t n = recvfrom(j->up_fd, m, sizeof(m), 0,
-				     (struct sockaddr *)&from, &al);
-		struct forward *f = NULL;
-
-		if (n < 0)
-			return;
-		if (n >= 12 &&
-		    from.sin_addr.s_addr == j->upstream.sin_addr.s_addr &&
-		    from.sin_port == j->upstream.sin_port)
-			for (size_t i = 0; i < FORWARDS_MAX && f == NULL; i++)
-				if (forwards[i].used &&
-				    forwards[i].id == hz_get16(m))
-					f = &forwards[i];
-		if (f == NULL) {
-			hz_counter_inc(&c_forward_stray);
-			continue;
-		}
-		f->used = false;
-		hz_put16(m, f->client_id);
-		reply(j, &f->to, m, (size_t)n);
 	}
 }
 
@@ -769,7 +901,10 @@ void jitsu_dns_tcp(struct jitsu *j, int fd)
 			c = &clients[i];
 	for (size_t i = 0; i < FORWARDS_MAX && c == NULL; i++)
 		if (forwards[i].used && forwards[i].fd == fd) {
-			forward_tcp_io(j, &forwards[i]);
+			if (forwards[i].tcp)
+				forward_tcp_io(j, &forwards[i]);
+			else
+				forward_udp_read(j, &forwards[i]);
 			return;
 		}
 	if (c == NULL || !client_flush(c))
@@ -818,8 +953,6 @@ size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
 
 	fds[n++] = (struct pollfd){.fd = j->udp_fd, .events = POLLIN};
 	fds[n++] = (struct pollfd){.fd = j->tcp_fd, .events = POLLIN};
-	if (j->up_fd >= 0)
-		fds[n++] = (struct pollfd){.fd = j->up_fd, .events = POLLIN};
 	for (size_t i = 0; i < TCP_CLIENTS_MAX && n < cap; i++)
 		if (clients[i].fd >= 0)
 			fds[n++] = (struct pollfd){
@@ -833,7 +966,8 @@ size_t jitsu_dns_pollfds(const struct jitsu *j, struct pollfd *fds, size_t cap)
 		if (f->used && f->fd >= 0)
 			fds[n++] = (struct pollfd){
 			    .fd = f->fd,
-			    .events = f->sent < 2 + f->qlen ? POLLOUT : POLLIN};
+			    .events = f->tcp && f->sent < 2 + f->qlen ? POLLOUT
+								      : POLLIN};
 	}
 	return n;
 }
@@ -872,10 +1006,10 @@ uint64_t jitsu_dns_tick(struct jitsu *j, uint64_t now)
 
 		if (!f->used || now < f->deadline)
 			continue;
-		if (f->fd >= 0)
+		if (f->tcp)
 			forward_tcp_fail(j, f); /* its client waits */
 		else
-			f->used = false; /* a UDP client asks again */
+			forward_free(f); /* a UDP client asks again */
 	}
 	for (size_t i = 0; i < TCP_CLIENTS_MAX; i++) {
 		struct tcp_client *c = &clients[i];

@@ -138,11 +138,12 @@ struct jitsu {
 	struct hz_dns_zone zone_db;
 	struct hz_dns_rrl rrl;
 	struct hz_dns_server server;
-	int udp_fd, tcp_fd, up_fd;
+	int udp_fd, tcp_fd;
 
 	/* the daemon */
 	bool stopping;
-	int timings_fd; /* the timings log, appended to */
+	uint64_t counters_sum; /* of the counters, when last written */
+	int timings_fd;	       /* the timings log, appended to */
 };
 
 /* --- config.c --- */
@@ -252,10 +253,19 @@ bool jitsu_make_room(struct jitsu *j, const struct jitsu_service *s);
 /* Writes the state file so a restarted daemon adopts the services. */
 void jitsu_state_save(const struct jitsu *j);
 
+/* Writes every counter that moved to STATE/counters, one "source.name
+ * value" a line (jitsu_state_save and jitsu_tick call it; --status
+ * prints it). */
+void jitsu_counters_save(const struct jitsu *j);
+
+/* The sum of the counters' values: it changes when one moves. */
+uint64_t jitsu_counters_sum(void);
+
 /* Adopts the services a previous daemon left running. */
 void jitsu_state_adopt(struct jitsu *j);
 
-/* Prints the services, their memory and last timings (--status). */
+/* Prints the services, their memory, the counters and the last timings
+ * (--status). */
 int jitsu_status(const char *state_dir);
 
 /* The service named by @name (wire format, lower case), or NULL. */
@@ -283,11 +293,8 @@ void jitsu_dns_udp(struct jitsu *j);
 /* Accepts TCP clients. */
 void jitsu_dns_accept(struct jitsu *j);
 
-/* Relays what waits on the upstream socket to the clients that asked. */
-void jitsu_dns_upstream(struct jitsu *j);
-
 /* Serves the TCP client on descriptor @fd, or moves on the query relayed
- * upstream over TCP on it. */
+ * upstream on it (over TCP, or the answer to one relayed over UDP). */
 void jitsu_dns_tcp(struct jitsu *j, int fd);
 
 /* Answers the queries parked for @s (it became ready, or failed). */

@@ -27,8 +27,8 @@
 
 #define TICK_NS 1000000000ull
 /* The signal, the DNS sockets and TCP clients (64), the TCP relays (64),
- * four a service. */
-#define POLL_DNS_MAX (8 + 64 + 64)
+ * the UDP relays (128, a socket each), four a service. */
+#define POLL_DNS_MAX (8 + 64 + 64 + 128)
 #define POLL_MAX (1 + POLL_DNS_MAX + 4 * JITSU_SERVICES_MAX)
 
 static struct jitsu J;
@@ -236,8 +236,6 @@ static int run(struct jitsu *j)
 					jitsu_dns_udp(j);
 				else if (fds[i].fd == j->tcp_fd)
 					jitsu_dns_accept(j);
-				else if (fds[i].fd == j->up_fd)
-					jitsu_dns_upstream(j);
 				else
 					jitsu_dns_tcp(j, fds[i].fd);
 				break;

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "haze/log.h"
 #include "jitsu/jitsu.h"
 
 extern char **environ;
@@ -369,8 +370,10 @@ void jitsu_reap(struct jitsu *j, struct jitsu_service *s)
 		if (s->summoned != 0 && !j->stopping) {
 			uint64_t q = s->summoned;
 
+			/* A start a query asked for, like any: under
+			 * max-running, or SERVFAIL and not started. */
 			s->summoned = 0;
-			if (jitsu_start(j, s, q) < 0)
+			if (!jitsu_make_room(j, s) || jitsu_start(j, s, q) < 0)
 				jitsu_dns_release(j, s, false);
 		} else if (j->stopping) {
 			jitsu_dns_release(j, s, false);
@@ -553,6 +556,13 @@ static void backoff_over(struct jitsu *j, struct jitsu_service *s, uint64_t now)
 
 void jitsu_tick(struct jitsu *j, uint64_t now)
 {
+	uint64_t sum = jitsu_counters_sum();
+
+	/* Counters only grow: a new sum is a counter that moved. */
+	if (sum != j->counters_sum) {
+		j->counters_sum = sum;
+		jitsu_counters_save(j);
+	}
 	for (size_t i = 0; i < j->nsvc; i++) {
 		struct jitsu_service *s = &j->svc[i];
 
@@ -584,6 +594,44 @@ void jitsu_tick(struct jitsu *j, uint64_t now)
 	}
 }
 
+/* Writes one "source.name value" line for counter @c to file @arg. */
+static void counter_line(const struct hz_counter *c, void *arg)
+{
+	fprintf(arg, "%s.%s %llu\n", c->source, c->name,
+		(unsigned long long)c->value);
+}
+
+/* Adds counter @c's value to the sum at @arg. */
+static void counter_sum(const struct hz_counter *c, void *arg)
+{
+	*(uint64_t *)arg += c->value;
+}
+
+uint64_t jitsu_counters_sum(void)
+{
+	uint64_t sum = 0;
+
+	hz_counters_foreach(counter_sum, &sum);
+	return sum;
+}
+
+void jitsu_counters_save(const struct jitsu *j)
+{
+	char path[4200], tmp[4210];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/counters", j->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		jitsu_log("%s: %s", tmp, strerror(errno));
+		return;
+	}
+	hz_counters_foreach(counter_line, f);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		jitsu_log("%s: %s", path, strerror(errno));
+}
+
 void jitsu_state_save(const struct jitsu *j)
 {
 	char path[4200], tmp[4210];
@@ -607,6 +655,7 @@ void jitsu_state_save(const struct jitsu *j)
 	}
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		jitsu_log("%s: %s", path, strerror(errno));
+	jitsu_counters_save(j);
 }
 
 void jitsu_state_adopt(struct jitsu *j)
@@ -703,6 +752,14 @@ int jitsu_status(const char *state_dir)
 		       alive ? rss_kib(pid) : 0ul, crashes);
 	}
 	fclose(f);
+	snprintf(path, sizeof(path), "%s/counters", state_dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		printf("\ncounters (those that moved):\n");
+		while (fgets(line, sizeof(line), f) != NULL)
+			fputs(line, stdout);
+		fclose(f);
+	}
 	snprintf(path, sizeof(path), "%s/timings.log", state_dir);
 	f = fopen(path, "r");
 	if (f != NULL) {

@@ -277,11 +277,21 @@ def check_refusals(tmp):
          "record x IN A 10.0.0",
          r"^haze-jitsu: [^ ]*good\.conf:{record}: record: bad IPv4 address "
          r"'10\.0\.0'$"),
+        ("a record aliasing a service (it would answer the address without "
+         "booting it), at the record's line", [website(0)],
+         "record alias IN CNAME www0",
+         r"good\.conf:{record}: record: a CNAME to service www0\.jitsu\.test "
+         r"\(line \d+\) does not boot it: name the service directly$"),
+        ("a wildcard record aliasing a service by its full name",
+         [website(0)], "record *.wild 60 IN CNAME WWW0.jitsu.test.",
+         r"good\.conf:{record}: record: a CNAME to service www0\.jitsu\.test "
+         r"\(line \d+\)"),
     ]
     for what, services, extra, pattern in texts:
         config(path, services, extra=extra)
-        pattern = pattern.replace("{record}", str(line_of(path, "record "
-                                                          "www0 IN A", "record x")))
+        pattern = pattern.replace("{record}", str(line_of(
+            path, "record www0 IN A", "record x", "record alias",
+            "record *.wild")))
         r = subprocess.run([JITSU, "--check", path], capture_output=True)
         err = r.stderr.decode(errors="replace").strip()
         good = (r.returncode == 2 and len(err.splitlines()) == 1 and
@@ -289,6 +299,10 @@ def check_refusals(tmp):
                 re.search(pattern, err) is not None)
         if not report(good, "refused with one line naming it: " + what):
             diag("status %d, stderr: %s" % (r.returncode, err))
+    config(path, [website(0)], extra="record alias IN CNAME www.example.org.")
+    r = subprocess.run([JITSU, "--check", path], capture_output=True)
+    report(r.returncode == 0 and b"alias IN CNAME www.example.org." in r.stdout,
+           "a CNAME to a name that is not a service is allowed")
     config(path, [website(0)], extra="dns 127.0.0.1:5353")
     r = subprocess.run([JITSU, "--check", path], capture_output=True)
     report(r.returncode == 2 and re.search(rb"good\.conf:\d+: dns given twice "
@@ -1046,6 +1060,149 @@ def check_forward_limit(tmp):
         d.stop()
 
 
+class ForgingUpstream(Upstream):
+    """An upstream whose every answer is preceded by two forgeries, as an
+    off-path attacker who guessed the relay's port and id would send
+    them: one from the upstream's port with another question (A
+    203.0.113.66), one from another port with the right question (A
+    203.0.113.77). Its real answer spells the question in upper case
+    (the name's case does not matter). Notes each query's source port."""
+
+    def __init__(self):
+        self.ports = []
+        self.other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.other.bind(("127.0.0.1", 0))
+        super().__init__()
+
+    def forged(self, m, name, addr):
+        end = skip_name(m, 12) + 4
+        return (m[:2] + b"\x81\x80" + struct.pack(">HHHH", 1, 1, 0, 0) +
+                qname(name) + m[end - 4:end] + b"\xc0\x0c" +
+                struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(addr))
+
+    def run(self):
+        while True:
+            m, peer = self.s.recvfrom(4096)
+            self.ports.append(peer[1])
+            end = skip_name(m, 12) + 4
+            name = m[12:end - 4]
+            self.s.sendto(self.forged(m, "evil.example.org", "203.0.113.66"),
+                          peer)
+            wire = self.forged(m, "x", "203.0.113.77")
+            wire = wire[:12] + name + wire[15:]
+            self.other.sendto(wire, peer)
+            time.sleep(0.05)
+            real = bytearray(self.answer(m, False))
+            real[12:end - 4] = bytes(name).upper()
+            self.s.sendto(bytes(real), peer)
+
+
+def check_forward_forged(tmp):
+    """Answers relayed over UDP are taken only from the upstream's port,
+    to the relay's own socket, with the relay's id and the query's
+    question: forgeries are dropped, the client gets the real answer."""
+    port = free_port()
+    up = ForgingUpstream()
+    path = os.path.join(tmp, "forge.conf")
+    config(path, [website(0)], dns_port=port, upstream=up.port,
+           state=os.path.join(tmp, "forge-state"))
+    d = Daemon(path)
+    try:
+        if not report(d.wait_serving(port, 10), "a daemon relaying to a "
+                      "forging upstream starts"):
+            diag(d.text())
+            return
+        got = []
+        for i in range(5):
+            r = udp_ask(port, query("bank%d.example.org" % i, qid=100 + i), 3)
+            got.append(parse(r)[3] if r and parse(r)[0] == 100 + i else None)
+        ok = got == [["192.0.2.1"]] * 5
+        if not report(ok, "a forged answer with another question, or from "
+                      "another port, is dropped: the client gets the real "
+                      "one (%s)" % got):
+            diag(d.text())
+        report(len(set(up.ports)) == len(up.ports) == 5,
+               "each query relayed over UDP leaves from a port of its own "
+               "(%s)" % up.ports)
+        # A query with two questions: FORMERR, counted. --status shows
+        # the counters that moved, this one and the forgeries dropped.
+        hdr = struct.pack(">HHHHHH", 9, 0x0100, 2, 0, 0, 0)
+        udp_ask(port, hdr + qname("www0." + ZONE) + b"\0\1\0\1", 2)
+
+        def counters():
+            out = subprocess.run([JITSU, "--status", path],
+                                 capture_output=True).stdout.decode()
+            tail = out.split("\ncounters (those that moved):\n", 1)
+            return dict(l.split() for l in tail[1].split("\n\n")[0]
+                        .splitlines()) if len(tail) == 2 else {}
+        wait_for(lambda: "dns_server.formerr" in counters(), 3)
+        c = counters()
+        if not report(int(c.get("dns_server.formerr", 0)) >= 1 and
+                      int(c.get("jitsu.drop_upstream_mismatch", 0)) >= 5,
+                      "--status shows the counters that moved: a FORMERR "
+                      "query, the forged answers dropped (%s)"
+                      % {k: v for k, v in c.items()
+                         if k in ("dns_server.formerr",
+                                  "jitsu.drop_upstream_mismatch")}):
+            diag(c)
+    finally:
+        d.stop()
+
+
+def check_summon_limit(tmp):
+    """A UDP query for a service that is not running is charged its
+    rate-limit token first: one the limiter drops or slips starts
+    nothing, and SERVFAIL (no room) is rate-limited like any answer."""
+    port = free_port()
+    hang = script(tmp, "hang.sh", "exec sleep 600")
+    svc = [{"name": "h%d" % i, "target": "unix", "image": hang,
+            "address": "%s.%d" % (NET, 61 + i), "idle": 0} for i in range(12)]
+    path = os.path.join(tmp, "summon-rrl.conf")
+    for room in (32, 1):
+        config(path, svc, dns_port=port,
+               state=os.path.join(tmp, "summon-rrl-state"),
+               extra="rate-limit 1\nmax-running %d\nboot-timeout 10000"
+               % room)
+        d = Daemon(path)
+        try:
+            if not report(d.wait_serving(port, 10), "a daemon with rate-limit "
+                          "1 (burst 2) and max-running %d starts" % room):
+                diag(d.text())
+                return
+            time.sleep(2.2)  # the bucket full again after wait_serving
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(0.5)
+            if room == 32:
+                for i in range(12):
+                    u.sendto(query("h%d.%s" % (i, ZONE)), ("127.0.0.1", port))
+                time.sleep(0.5)
+                booting = [k for k, v in d.status().items()
+                           if v["state"] == "booting"]
+                report(len(booting) <= 2, "12 queries for 12 services from "
+                       "one source at once, burst 2: at most 2 start (%d)"
+                       % len(booting))
+            else:
+                u.sendto(query("h0." + ZONE), ("127.0.0.1", port))
+                wait_for(lambda: d.status().get("h0." + ZONE, {})
+                         .get("state") == "booting", 3)
+                time.sleep(2.2)
+                for i in range(100):
+                    u.sendto(query("h1." + ZONE, qid=i), ("127.0.0.1", port))
+                codes = []
+                try:
+                    while True:
+                        codes.append(parse(u.recv(4096))[2])
+                except socket.timeout:
+                    pass
+                report(codes.count(2) <= 3, "100 queries for a service with "
+                       "no room (max-running 1, the slot booting): SERVFAIL "
+                       "to at most the burst, not to each (%d SERVFAIL, %d "
+                       "other)" % (codes.count(2), len(codes) - codes.count(2)))
+            u.close()
+        finally:
+            d.stop()
+
+
 def check_room(tmp):
     """max-running 2 with three services: the least recently used stops."""
     port = free_port()
@@ -1073,6 +1230,50 @@ def check_room(tmp):
             diag(states)
     finally:
         d.stop()
+
+
+def check_room_stopping(tmp):
+    """max-running 1 and services slow to stop (SIGTERM ignored: 2 s until
+    SIGKILL): a query for one that is stopping starts it only once there
+    is room, like any start a query asks for."""
+    port = free_port()
+    stubborn = script(tmp, "stubborn.sh",
+                      "trap '' TERM\npython3 -c 'import os, time; "
+                      "os.write(4, b\"ready %d\\n\" % time.monotonic_ns())'"
+                      "\nexec sleep 600")
+    svc = [{"name": "slow%d" % i, "target": "unix", "image": stubborn,
+            "address": "%s.%d" % (NET, 51 + i), "idle": 0} for i in range(3)]
+    path = os.path.join(tmp, "stopping.conf")
+    config(path, svc, dns_port=port, state=os.path.join(tmp, "stopping-state"),
+           extra="max-running 1\nboot-timeout 6000")
+    d = Daemon(path)
+    running = lambda: [k for k, v in d.status().items()
+                       if v["state"] in ("booting", "ready")]
+    try:
+        if not report(d.wait_serving(port), "a daemon with max-running 1 "
+                      "and services slow to stop starts"):
+            diag(d.text())
+            return
+        resolve(port, "slow0." + ZONE, 5)
+        most = []
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Each round asks for a new service (the running one stops to
+        # make room) and, in the same burst, for those stopping.
+        for k in (1, 2):
+            for name in ["slow%d" % k] + ["slow%d" % i for i in range(k)]:
+                u.sendto(query("%s.%s" % (name, ZONE)), ("127.0.0.1", port))
+            end = time.time() + 3.5
+            while time.time() < end:
+                most.append(len(running()))
+                time.sleep(0.1)
+        u.close()
+        if not report(most and max(most) <= 1,
+                      "bursts of queries for services stopping and new ones "
+                      "never have more than max-running 1 booting or ready "
+                      "(at most %d)" % max(most or [0])):
+            diag("\n".join(d.text().splitlines()[-12:]))
+    finally:
+        d.stop(timeout=20)
 
 
 def malformed(port):
@@ -1211,9 +1412,12 @@ def main():
                 check_unreachable(tmp)
                 check_daemon(tmp)
                 check_room(tmp)
+                check_room_stopping(tmp)
                 check_hostile(tmp)
                 check_failing(tmp)
                 check_forward_limit(tmp)
+                check_forward_forged(tmp)
+                check_summon_limit(tmp)
             finally:
                 subprocess.run([JITSU, "--teardown", os.path.join(tmp, "jitsu.conf")],
                                capture_output=True)
