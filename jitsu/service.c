@@ -615,35 +615,47 @@ uint64_t jitsu_counters_sum(void)
 	return sum;
 }
 
-void jitsu_counters_save(const struct jitsu *j)
+/*
+ * Writes file @name of the state directory whole through @write (on its
+ * FILE, with @arg), under another name renamed over it, so a reader
+ * (--status) never sees half of it. A failure is logged.
+ */
+static void state_file_write(const struct jitsu *j, const char *name,
+			     void (*write)(FILE *f, const void *arg),
+			     const void *arg)
 {
 	char path[4200], tmp[4210];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/counters", j->state_dir);
+	snprintf(path, sizeof(path), "%s/%s", j->state_dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	f = fopen(tmp, "w");
 	if (f == NULL) {
 		jitsu_log("%s: %s", tmp, strerror(errno));
 		return;
 	}
-	hz_counters_foreach(counter_line, f);
+	write(f, arg);
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		jitsu_log("%s: %s", path, strerror(errno));
 }
 
-void jitsu_state_save(const struct jitsu *j)
+/* The counters file: a line for each counter that moved. */
+static void counters_write(FILE *f, const void *arg)
 {
-	char path[4200], tmp[4210];
-	FILE *f;
+	(void)arg;
+	hz_counters_foreach(counter_line, f);
+}
 
-	snprintf(path, sizeof(path), "%s/services", j->state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		jitsu_log("%s: %s", tmp, strerror(errno));
-		return;
-	}
+void jitsu_counters_save(const struct jitsu *j)
+{
+	state_file_write(j, "counters", counters_write, NULL);
+}
+
+/* The services file: a line for each service. */
+static void services_write(FILE *f, const void *arg)
+{
+	const struct jitsu *j = arg;
+
 	for (size_t i = 0; i < j->nsvc; i++) {
 		const struct jitsu_service *s = &j->svc[i];
 		bool live = s->state == SVC_BOOTING || s->state == SVC_READY ||
@@ -653,8 +665,11 @@ void jitsu_state_save(const struct jitsu *j)
 			live ? (int)s->pid : 0,
 			live ? proc_start(s->pid, NULL) : 0ull, s->crashes);
 	}
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
-		jitsu_log("%s: %s", path, strerror(errno));
+}
+
+void jitsu_state_save(const struct jitsu *j)
+{
+	state_file_write(j, "services", services_write, j);
 	jitsu_counters_save(j);
 }
 
