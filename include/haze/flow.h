@@ -135,8 +135,10 @@ void hz_flow_close(struct hz_flow *f);
  * Ends the flow at once, dropping what is still unsent (TCP: a reset, and
  * its buffers freed now rather than once the peer has read them; TLS: no
  * close_notify), for a server shedding a connection to free memory. Also
- * after hz_flow_close. Later calls give -HZ_ECLOSED. A flow that has no
- * such end is closed.
+ * after hz_flow_close where the flow still holds the connection (Haze's
+ * TCP finishing a close; the socket stack has handed it to the kernel
+ * by then). Later calls give -HZ_ECLOSED. A flow that has no such end is
+ * closed.
  */
 void hz_flow_abort(struct hz_flow *f);
 

@@ -626,6 +626,14 @@ static void flow_abort(struct hz_flow *f)
 	if (tcp_state_synced(c->state) && c->state != TCPS_TIME_WAIT)
 		tcp_send_rst_conn(c); /* what it had unsent is dropped */
 	tcp_conn_closed(c);
+	if (c->user_holds) {
+		/* The buffers go now, not when the flow is freed: abort is
+		 * how memory is taken back from a connection. A fiber woken
+		 * by the close sees user_closed before it looks at them. */
+		c->sb_len = 0;
+		tcp_sb_free(c);
+		tcp_rcv_purge(c);
+	}
 }
 
 static void flow_free(struct hz_flow *f)
