@@ -87,7 +87,10 @@ struct hz_http_conn {
 	struct hz_http_conn *idle_next, *idle_prev; /* srv idle list */
 	uint64_t idle_since; /* monotonic: when it joined the idle list */
 	bool idle;	     /* waiting for a request's first byte */
-	bool in_head;	     /* reading a request's head, from start_ns */
+	bool in_head;	     /* reading a request's head, since head_since */
+	/* Monotonic: when the server turned to the head being read (its
+	 * first bytes may have come earlier, with the request before). */
+	uint64_t head_since;
 	bool served;	  /* answered a request: may be reclaimed when idle */
 	bool interrupted; /* its flow was closed under it (stop, reclaim) */
 	unsigned closers; /* fibers inside that close */
@@ -762,6 +765,7 @@ static bool exchange(struct hz_http_conn *c, uint64_t wait_until)
 		return false;
 	exchange_reset(c);
 	c->in_head = true;
+	c->head_since = hz_now();
 	if (read_head(c) < 0) {
 		c->in_head = false;
 		access_log(c, false);
@@ -1026,11 +1030,11 @@ static uint64_t lag_rate(const struct hz_http_conn *c, uint64_t now)
 
 	if (c->interrupted || c->idle)
 		return UINT64_MAX;
-	if (c->in_head)
-		return age >= HEAD_RECLAIM ? 0 : UINT64_MAX;
+	if (c->in_head) /* from when the server turned to its head */
+		return now - c->head_since >= HEAD_RECLAIM ? 0 : UINT64_MAX;
 	if (!c->responded || c->ended || age < SLOW_RECLAIM)
 		return UINT64_MAX;
-	rate = c->bytes_sent * HZ_NS_PER_S / age;
+	rate = c->bytes_sent / (age / HZ_NS_PER_S); /* no overflow */
 	return rate < SLOW_RATE ? rate : UINT64_MAX;
 }
 

@@ -100,7 +100,8 @@ struct hz_tcp_tuning {
 	 * closed is reset, however the peer answers them: a peer keeping
 	 * its window shut would hold the send buffer for ever (RFC 1122
 	 * 4.2.2.17 keeps a connection while probes are answered; Linux too
-	 * gives up on orphans, tcp_orphan_retries); 8 */
+	 * gives up on orphans, tcp_orphan_retries); 0 resets at the first
+	 * persist timeout; 8 */
 	uint32_t orphan_probes;
 	uint32_t sndbuf; /* most send buffer bytes; 4 MiB */
 	uint32_t rcvbuf; /* receive window bytes; 256 KiB */

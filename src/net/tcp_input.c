@@ -875,6 +875,7 @@ static void window_update(struct tcp_conn *c, const struct tcp_seg *s)
 		if (c->snd_wnd > 0 && c->persisting) {
 			c->persisting = false;
 			c->persist_shift = 0;
+			c->zero_probes = 0;
 			hz_timer_cancel(&c->t_rexmt);
 		}
 	}

@@ -148,6 +148,8 @@ struct tcp_conn {
 	uint64_t rtt_start;
 	bool rtt_timing;
 	uint8_t rexmt_count, persist_shift;
+	/* Probes into a zero window since the peer last took data. */
+	uint16_t zero_probes;
 
 	/* Delayed ACK and what output must send. */
 	uint8_t unacked_segs;

@@ -107,7 +107,7 @@ static void conn_timed_out(struct tcp_conn *c, const char *why);
 static void persist_fire(struct tcp_conn *c)
 {
 	if (!c->user_holds && c->snd_wnd == 0 &&
-	    c->persist_shift >= c->tcp->tune.orphan_probes) {
+	    c->zero_probes >= c->tcp->tune.orphan_probes) {
 		hz_counter_inc(&orphans_shut_out);
 		conn_timed_out(c, "the peer kept its window shut after the "
 				  "application closed");
@@ -119,12 +119,15 @@ static void persist_fire(struct tcp_conn *c)
 	if (c->snd_wnd != 0) {
 		/* A window too small for a full segment: send what fits
 		 * (RFC 9293 3.8.6.2.1, the override timeout). */
+		c->zero_probes = 0; /* the peer takes data */
 		c->persisting = false;
 		c->force_send = true;
 		tcp_output(c);
 		c->force_send = false;
 		return;
 	}
+	if (c->zero_probes < UINT16_MAX)
+		c->zero_probes++;
 	tcp_send_keepalive(c); /* SND.UNA - 1 makes the peer answer */
 	tcp_persist_arm(c);
 }
